@@ -1,0 +1,207 @@
+//! Access and refresh JWTs. Verification pins HS256 and checks `iss`, `aud` and `typ`; expiry is
+//! checked here rather than by the library so that callers can tell "expired but genuine"
+//! (refresh, logout) from "forged".
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::Secret,
+    store::{RefreshToken, SessionId, UserId},
+};
+
+pub const ISSUER: &str = "quiz-llm";
+pub const AUDIENCE: &str = "quiz-llm";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenType {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: UserId,
+    pub sid: SessionId,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+    pub typ: TokenType,
+    /// Only refresh tokens carry one, so each rotation yields a different token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+}
+
+impl Claims {
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.exp, 0).unwrap_or_default()
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    /// Malformed, forged, another key or algorithm, wrong issuer, audience or type.
+    Invalid,
+    /// Genuine, but past its `exp`; the claims are still trustworthy.
+    Expired(Box<Claims>),
+}
+
+/// A freshly signed access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &Secret) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+        }
+    }
+
+    fn sign(&self, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing with a byte key cannot fail")
+    }
+
+    pub fn issue_access(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> IssuedToken {
+        let claims = Claims {
+            sub: user.clone(),
+            sid: session.clone(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            typ: TokenType::Access,
+            jti: None,
+        };
+        IssuedToken {
+            token: self.sign(&claims),
+            expires_at: claims.expires_at(),
+        }
+    }
+
+    pub fn issue_refresh(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> RefreshToken {
+        let claims = Claims {
+            sub: user.clone(),
+            sid: session.clone(),
+            iat: now.timestamp(),
+            exp: expires_at.timestamp(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            typ: TokenType::Refresh,
+            jti: Some(uuid::Uuid::new_v4().simple().to_string()),
+        };
+        RefreshToken::new(self.sign(&claims))
+    }
+
+    fn verify(
+        &self,
+        token: &str,
+        typ: TokenType,
+        now: DateTime<Utc>,
+    ) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Invalid)?;
+        let claims = data.claims;
+        if claims.typ != typ {
+            return Err(TokenError::Invalid);
+        }
+        if claims.exp <= now.timestamp() {
+            return Err(TokenError::Expired(Box::new(claims)));
+        }
+        Ok(claims)
+    }
+
+    pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        self.verify(token, TokenType::Access, now)
+    }
+
+    /// Checks a stored refresh token still belongs to this user and session and is unexpired.
+    pub fn verify_refresh(
+        &self,
+        token: &RefreshToken,
+        user: &UserId,
+        session: &SessionId,
+        now: DateTime<Utc>,
+    ) -> bool {
+        matches!(self.verify(token.expose(), TokenType::Refresh, now),
+            Ok(c) if &c.sub == user && &c.sid == session)
+    }
+}
+
+/// `chrono` from `std`, saturating instead of failing on absurd values.
+pub fn chrono_duration(d: std::time::Duration) -> Duration {
+    Duration::from_std(d).unwrap_or(Duration::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&Secret::new("0123456789abcdef0123456789abcdef"))
+    }
+
+    #[test]
+    fn access_round_trip_and_expiry() {
+        let k = keys();
+        let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
+        let t = k.issue_access(&u, &s, now, now + Duration::minutes(15));
+        let c = k.verify_access(&t.token, now).unwrap();
+        assert_eq!((c.sub, c.sid), (u.clone(), s.clone()));
+        assert!(matches!(
+            k.verify_access(&t.token, now + Duration::minutes(16)),
+            Err(TokenError::Expired(_))
+        ));
+    }
+
+    #[test]
+    fn refresh_tokens_are_not_access_tokens() {
+        let k = keys();
+        let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
+        let r = k.issue_refresh(&u, &s, now, now + Duration::days(1));
+        assert_eq!(k.verify_access(r.expose(), now), Err(TokenError::Invalid));
+        assert!(k.verify_refresh(&r, &u, &s, now));
+        assert!(!k.verify_refresh(&r, &u, &SessionId::new_random(), now));
+    }
+
+    #[test]
+    fn other_keys_are_refused() {
+        let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
+        let t = keys().issue_access(&u, &s, now, now + Duration::minutes(1));
+        let other = TokenKeys::new(&Secret::new("another-secret-another-secret-xx"));
+        assert_eq!(other.verify_access(&t.token, now), Err(TokenError::Invalid));
+    }
+}

@@ -1,0 +1,301 @@
+//! Typed configuration. Every variable from the design has a `serve --flag` twin; values are
+//! validated once, at start-up, so a typo stops the process with a clear message instead of
+//! surfacing later as a strange runtime error.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+/// A value that must never be printed: `Debug` and `Display` redact it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Which store `DATABASE_URL` selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite://PATH`; `None` is `sqlite::memory:`.
+    Sqlite(Option<PathBuf>),
+    /// `mongodb://…` or `mongodb+srv://…`; the database name comes from the URL path
+    /// (default `quiz_llm`).
+    Mongo(Secret),
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "sqlite::memory:" || s == "sqlite://:memory:" {
+            return Ok(DatabaseUrl::Sqlite(None));
+        }
+        if let Some(path) = s.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, e.g. sqlite://data/quiz-llm.db".into());
+            }
+            return Ok(DatabaseUrl::Sqlite(Some(PathBuf::from(path))));
+        }
+        if s.starts_with("mongodb://") || s.starts_with("mongodb+srv://") {
+            return Ok(DatabaseUrl::Mongo(Secret::new(s)));
+        }
+        Err("expected mongodb://…, mongodb+srv://…, sqlite://PATH or sqlite::memory:".into())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8000";
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/quiz-llm.db";
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8000";
+pub const DEFAULT_MAIL_DIR: &str = "data/mail";
+pub const DEFAULT_MAIL_FROM: &str = "Quiz LLM <no-reply@localhost>";
+pub const DEFAULT_LLM_MODEL: &str = "gpt-4o-mini";
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// The `serve` flags; each reads its environment variable when the flag is absent.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen; port 0 picks a free one.
+    #[arg(long, env = "LISTEN_ADDR", default_value = DEFAULT_LISTEN_ADDR)]
+    pub listen_addr: SocketAddr,
+    /// mongodb://…, sqlite://PATH or sqlite::memory:
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
+    pub database_url: DatabaseUrl,
+    /// HS256 key, at least 32 bytes; random per start when unset.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "1d", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+    #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+    /// Keep the `access` cookie away from scripts.
+    #[arg(long, env = "COOKIE_HTTP_ONLY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_http_only: bool,
+    #[arg(long, env = "PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
+    pub public_url: String,
+    /// e.g. smtp://localhost:1025; unset writes .eml files to MAIL_DIR.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    #[arg(long, env = "MAIL_DIR", default_value = DEFAULT_MAIL_DIR)]
+    pub mail_dir: PathBuf,
+    #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
+    #[arg(long, env = "LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    #[arg(long, env = "LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+    #[arg(long, env = "LLM_MODEL", default_value = DEFAULT_LLM_MODEL)]
+    pub llm_model: String,
+    /// Comma-separated origins allowed to call with credentials.
+    #[arg(long, env = "CORS_ORIGINS")]
+    pub cors_origins: Option<String>,
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    pub log_format: LogFormat,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e}; expected a duration such as 90s, 15m, 1h or 1d"))?;
+    if d.is_zero() {
+        return Err("must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen_addr: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub jwt_secret: Secret,
+    /// True when no secret was configured and a random one was drawn: tokens die with the process.
+    pub jwt_secret_generated: bool,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub session_idle_timeout: Duration,
+    pub cookie_secure: bool,
+    pub cookie_http_only: bool,
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub smtp_url: Option<Secret>,
+    pub mail_dir: PathBuf,
+    pub mail_from: String,
+    pub llm_base_url: Option<String>,
+    pub llm_api_key: Option<Secret>,
+    pub llm_model: String,
+    pub cors_origins: Vec<String>,
+    pub log_format: LogFormat,
+}
+
+impl Default for Config {
+    /// The documented defaults, with a fresh random JWT secret.
+    fn default() -> Self {
+        Config {
+            listen_addr: DEFAULT_LISTEN_ADDR.parse().expect("valid default address"),
+            database_url: DEFAULT_DATABASE_URL.parse().expect("valid default url"),
+            jwt_secret: random_secret(),
+            jwt_secret_generated: true,
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(24 * 3600),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            cookie_secure: false,
+            cookie_http_only: true,
+            public_url: DEFAULT_PUBLIC_URL.into(),
+            smtp_url: None,
+            mail_dir: DEFAULT_MAIL_DIR.into(),
+            mail_from: DEFAULT_MAIL_FROM.into(),
+            llm_base_url: None,
+            llm_api_key: None,
+            llm_model: DEFAULT_LLM_MODEL.into(),
+            cors_origins: Vec::new(),
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
+fn random_secret() -> Secret {
+    use base64::Engine;
+    let bytes: [u8; 48] = rand::random();
+    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+impl TryFrom<ServeArgs> for Config {
+    type Error = anyhow::Error;
+
+    fn try_from(args: ServeArgs) -> anyhow::Result<Self> {
+        let (jwt_secret, jwt_secret_generated) = match non_empty(args.jwt_secret) {
+            Some(secret) if secret.len() < MIN_JWT_SECRET_BYTES => bail!(
+                "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} bytes \
+                 (e.g. `openssl rand -base64 48`)",
+                secret.len()
+            ),
+            Some(secret) => (Secret::new(secret), false),
+            None => (random_secret(), true),
+        };
+        let public_url = args.public_url.trim().trim_end_matches('/').to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("PUBLIC_URL must start with http:// or https://, got {public_url:?}");
+        }
+        let smtp_url = non_empty(args.smtp_url);
+        if let Some(url) = &smtp_url
+            && !(url.starts_with("smtp://") || url.starts_with("smtps://"))
+        {
+            bail!("SMTP_URL must start with smtp:// or smtps://");
+        }
+        let llm_base_url = non_empty(args.llm_base_url).map(|u| u.trim_end_matches('/').to_owned());
+        if let Some(url) = &llm_base_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("LLM_BASE_URL must start with http:// or https://, got {url:?}");
+        }
+        let cors_origins = args
+            .cors_origins
+            .unwrap_or_default()
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect::<Vec<_>>();
+        for origin in &cors_origins {
+            if origin == "*" {
+                bail!("CORS_ORIGINS cannot be `*`: credentials are only allowed for named origins");
+            }
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                bail!(
+                    "CORS_ORIGINS entries must look like https://app.example.com, got {origin:?}"
+                );
+            }
+        }
+        let mail_from = args.mail_from.trim().to_owned();
+        mail_from
+            .parse::<lettre::message::Mailbox>()
+            .with_context(|| format!("MAIL_FROM is not a valid mailbox: {mail_from:?}"))?;
+        Ok(Config {
+            listen_addr: args.listen_addr,
+            database_url: args.database_url,
+            jwt_secret,
+            jwt_secret_generated,
+            access_token_ttl: args.access_token_ttl,
+            refresh_token_ttl: args.refresh_token_ttl,
+            session_idle_timeout: args.session_idle_timeout,
+            cookie_secure: args.cookie_secure,
+            cookie_http_only: args.cookie_http_only,
+            public_url,
+            smtp_url: smtp_url.map(Secret::new),
+            mail_dir: args.mail_dir,
+            mail_from,
+            llm_base_url,
+            llm_api_key: non_empty(args.llm_api_key).map(Secret::new),
+            llm_model: args.llm_model.trim().to_owned(),
+            cors_origins,
+            log_format: args.log_format,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        assert_eq!(
+            "sqlite::memory:".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Sqlite(None)
+        );
+        assert_eq!(
+            "sqlite://data/x.db".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Sqlite(Some("data/x.db".into()))
+        );
+        assert!(matches!(
+            "mongodb://localhost:27017".parse::<DatabaseUrl>().unwrap(),
+            DatabaseUrl::Mongo(_)
+        ));
+        assert!("postgres://x".parse::<DatabaseUrl>().is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86400));
+        assert!(parse_duration("15 parsecs").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("hunter2-hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+    }
+}

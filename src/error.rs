@@ -1,0 +1,144 @@
+//! The one error type the domain speaks. The GraphQL layer maps each variant to the documented
+//! `extensions.code`; nothing here knows about GraphQL.
+
+use std::fmt;
+
+/// A validation failure names the input field it is about, so clients can put the message next
+/// to the right form control.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// Deliberately not `Display`: the GraphQL layer converts it with its code attached, and without
+/// `Display` a stray `?` cannot silently turn it into a code-less GraphQL error.
+#[derive(Debug)]
+pub enum AppError {
+    Unauthenticated,
+    TokenExpired,
+    SessionExpired,
+    InvalidCredentials,
+    EmailNotVerified,
+    InvalidToken,
+    BadUserInput(FieldError),
+    Conflict {
+        field: &'static str,
+    },
+    NotFound,
+    RateLimited {
+        retry_after_secs: u64,
+    },
+    LlmUnavailable,
+    /// The cause is logged where the error becomes a response; clients only see "Internal error."
+    Internal(anyhow::Error),
+}
+
+impl AppError {
+    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadUserInput(FieldError {
+            field,
+            message: message.into(),
+        })
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        AppError::Internal(err.into())
+    }
+
+    /// What the client reads: plain, and never anything internal.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Unauthenticated => "You must be logged in.".into(),
+            AppError::TokenExpired => "The access token has expired; call refreshToken.".into(),
+            AppError::SessionExpired => "Your session has ended; please log in again.".into(),
+            AppError::InvalidCredentials => "Invalid username or password.".into(),
+            AppError::EmailNotVerified => {
+                "Confirm your e-mail address first: open the link we sent you.".into()
+            }
+            AppError::InvalidToken => "This link is invalid, expired or already used.".into(),
+            AppError::BadUserInput(e) => e.message.clone(),
+            AppError::Conflict { field } => format!("That {field} is already taken."),
+            AppError::NotFound => "Not found.".into(),
+            AppError::RateLimited { retry_after_secs } => {
+                format!("Too many attempts; try again in {retry_after_secs} seconds.")
+            }
+            AppError::LlmUnavailable => {
+                "The quiz generator is unavailable right now; try again later.".into()
+            }
+            AppError::Internal(_) => "Internal error.".into(),
+        }
+    }
+
+    /// The documented `extensions.code`.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            AppError::Unauthenticated => ErrorCode::Unauthenticated,
+            AppError::TokenExpired => ErrorCode::TokenExpired,
+            AppError::SessionExpired => ErrorCode::SessionExpired,
+            AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            AppError::EmailNotVerified => ErrorCode::EmailNotVerified,
+            AppError::InvalidToken => ErrorCode::InvalidToken,
+            AppError::BadUserInput(_) => ErrorCode::BadUserInput,
+            AppError::Conflict { .. } => ErrorCode::Conflict,
+            AppError::NotFound => ErrorCode::NotFound,
+            AppError::RateLimited { .. } => ErrorCode::RateLimited,
+            AppError::LlmUnavailable => ErrorCode::LlmUnavailable,
+            AppError::Internal(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(err: crate::store::StoreError) -> Self {
+        match err {
+            crate::store::StoreError::Conflict(field) => AppError::Conflict {
+                field: field.as_str(),
+            },
+            other => AppError::Internal(other.into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    Unauthenticated,
+    TokenExpired,
+    SessionExpired,
+    InvalidCredentials,
+    EmailNotVerified,
+    InvalidToken,
+    BadUserInput,
+    Conflict,
+    NotFound,
+    RateLimited,
+    LlmUnavailable,
+    Internal,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
+            ErrorCode::TokenExpired => "TOKEN_EXPIRED",
+            ErrorCode::SessionExpired => "SESSION_EXPIRED",
+            ErrorCode::InvalidCredentials => "INVALID_CREDENTIALS",
+            ErrorCode::EmailNotVerified => "EMAIL_NOT_VERIFIED",
+            ErrorCode::InvalidToken => "INVALID_TOKEN",
+            ErrorCode::BadUserInput => "BAD_USER_INPUT",
+            ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::NotFound => "NOT_FOUND",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
+            ErrorCode::Internal => "INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,254 @@
+//! Sign-up, e-mail verification, login, refresh, logout and sessions.
+
+use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{context::ContextExt, guard::LoggedIn};
+use crate::{
+    auth::{IssuedToken, LoginOutcome, SignUp, password::Password},
+    error::AppError,
+    store::{SessionRecord, UserRecord},
+};
+
+#[derive(SimpleObject)]
+#[graphql(name = "User")]
+pub struct UserObject {
+    id: ID,
+    username: String,
+    email: String,
+    is_active: bool,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRecord> for UserObject {
+    fn from(u: UserRecord) -> Self {
+        UserObject {
+            id: ID(u.id.to_string()),
+            username: u.username,
+            email: u.email,
+            is_active: u.is_active,
+            created_at: u.created_at,
+        }
+    }
+}
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    username: String,
+    email: String,
+    password: String,
+}
+
+#[derive(SimpleObject)]
+pub struct SignUpPayload {
+    user: UserObject,
+    message: String,
+}
+
+#[derive(SimpleObject)]
+pub struct AuthPayload {
+    user: UserObject,
+    /// Also set as the `access` cookie; send it as `Authorization: Bearer` where cookies do not
+    /// fit. The refresh token never leaves the server.
+    access_token: String,
+    access_token_expires_at: DateTime<Utc>,
+    message: String,
+}
+
+#[derive(SimpleObject)]
+pub struct RefreshPayload {
+    access_token: String,
+    access_token_expires_at: DateTime<Utc>,
+}
+
+#[derive(SimpleObject)]
+pub struct LogoutPayload {
+    message: String,
+}
+
+/// One logged-in device.
+#[derive(SimpleObject)]
+pub struct Session {
+    id: ID,
+    created_at: DateTime<Utc>,
+    last_refreshed_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+    user_agent: Option<String>,
+    /// The session this request's token belongs to.
+    current: bool,
+}
+
+impl Session {
+    fn new(s: SessionRecord, current: bool) -> Self {
+        Session {
+            id: ID(s.id.to_string()),
+            created_at: s.created_at,
+            last_refreshed_at: s.last_refreshed_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent,
+            current,
+        }
+    }
+}
+
+fn set_login_cookies(ctx: &Context<'_>, access: &IssuedToken, username: &str) {
+    for cookie in ctx.cookie_policy().login(access, username) {
+        ctx.append_http_header("set-cookie", cookie);
+    }
+}
+
+fn clear_login_cookies(ctx: &Context<'_>) {
+    for cookie in ctx.cookie_policy().logout() {
+        ctx.append_http_header("set-cookie", cookie);
+    }
+}
+
+fn logged_in(ctx: &Context<'_>, outcome: LoginOutcome, message: &str) -> AuthPayload {
+    set_login_cookies(ctx, &outcome.access, &outcome.user.username);
+    AuthPayload {
+        user: outcome.user.into(),
+        access_token: outcome.access.token,
+        access_token_expires_at: outcome.access.expires_at,
+        message: message.into(),
+    }
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The logged-in user; `null` when no token is sent.
+    async fn me(&self, ctx: &Context<'_>) -> Result<Option<UserObject>> {
+        let Some(claims) = ctx.optional_claims()? else {
+            return Ok(None);
+        };
+        Ok(ctx.auth_service().me(claims).await?.map(Into::into))
+    }
+
+    /// The caller's logged-in devices, newest first.
+    #[graphql(guard = "LoggedIn")]
+    async fn sessions(&self, ctx: &Context<'_>) -> Result<Vec<Session>> {
+        let claims = ctx.claims()?;
+        Ok(ctx
+            .auth_service()
+            .sessions(claims)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let current = s.id == claims.sid;
+                Session::new(s, current)
+            })
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates an inactive account and e-mails the confirmation link.
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<SignUpPayload> {
+        let user = ctx
+            .auth_service()
+            .sign_up(SignUp {
+                username: input.username,
+                email: input.email,
+                password: Password::new(input.password),
+            })
+            .await?;
+        Ok(SignUpPayload {
+            message: format!(
+                "Welcome, {}! We sent a confirmation link to {}; open it to activate your account.",
+                user.username, user.email
+            ),
+            user: user.into(),
+        })
+    }
+
+    /// Always `true`, whether or not the address is registered.
+    async fn resend_verification_email(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        ctx.auth_service().resend_verification(&email).await?;
+        Ok(true)
+    }
+
+    /// Activates the account from the e-mail link and logs in (sets cookies).
+    async fn verify_email(
+        &self,
+        ctx: &Context<'_>,
+        uid: String,
+        token: String,
+    ) -> Result<AuthPayload> {
+        let outcome = ctx
+            .auth_service()
+            .verify_email(&uid, &token, ctx.request_auth().user_agent())
+            .await?;
+        Ok(logged_in(
+            ctx,
+            outcome,
+            "E-mail verified; you are logged in.",
+        ))
+    }
+
+    /// Logs in with a username (or e-mail address) and password; sets cookies.
+    async fn login(
+        &self,
+        ctx: &Context<'_>,
+        username: String,
+        password: String,
+    ) -> Result<AuthPayload> {
+        let outcome = ctx
+            .auth_service()
+            .login(
+                &username,
+                Password::new(password),
+                ctx.request_auth().user_agent(),
+            )
+            .await?;
+        Ok(logged_in(ctx, outcome, "Logged in."))
+    }
+
+    /// Issues a new access token for the session named by the current (possibly expired) one.
+    async fn refresh_token(&self, ctx: &Context<'_>) -> Result<RefreshPayload> {
+        match ctx
+            .auth_service()
+            .refresh(ctx.request_auth().access_token())
+            .await
+        {
+            Ok((user, access)) => {
+                set_login_cookies(ctx, &access, &user.username);
+                Ok(RefreshPayload {
+                    access_token: access.token,
+                    access_token_expires_at: access.expires_at,
+                })
+            }
+            Err(err) => {
+                if matches!(err, AppError::SessionExpired) {
+                    clear_login_cookies(ctx);
+                }
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Ends this session: removes its refresh token and clears the cookies.
+    async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
+        clear_login_cookies(ctx);
+        ctx.auth_service()
+            .logout(ctx.request_auth().access_token())
+            .await?;
+        Ok(LogoutPayload {
+            message: "Logged out.".into(),
+        })
+    }
+
+    /// Logs out one of the caller's devices; its next refresh fails.
+    #[graphql(guard = "LoggedIn")]
+    async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        ctx.auth_service()
+            .revoke_session(ctx.claims()?, id.as_str())
+            .await?;
+        Ok(true)
+    }
+}

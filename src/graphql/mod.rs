@@ -1,0 +1,38 @@
+//! Schema assembly. Each domain contributes its own query and mutation objects; resolvers stay
+//! thin and call the domain services.
+
+mod auth;
+pub mod context;
+pub mod error;
+mod guard;
+
+use std::sync::Arc;
+
+use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+
+use crate::{auth::AuthService, http::cookies::CookiePolicy};
+
+#[derive(MergedObject, Default)]
+pub struct QueryRoot(auth::AuthQuery);
+
+#[derive(MergedObject, Default)]
+pub struct MutationRoot(auth::AuthMutation);
+
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+}
+
+pub fn build_schema(auth: Arc<AuthService>, cookies: CookiePolicy) -> AppSchema {
+    builder().data(auth).data(cookies).finish()
+}
+
+/// The SDL that `schema.graphql` must equal.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}

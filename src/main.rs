@@ -1,0 +1,98 @@
+//! Command line: `quiz-llm [serve] [flags]` runs the server; `quiz-llm print-schema` prints the SDL.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use quiz_llm::{
+    Application,
+    config::{Config, LogFormat, ServeArgs},
+};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "quiz-llm",
+    version,
+    about = "GraphQL API server for LLM-generated quizzes"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve(Box<ServeArgs>),
+    /// Print the GraphQL schema (SDL); schema.graphql is exactly this output.
+    PrintSchema,
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Pretty => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    // A missing .env is normal; a broken one is worth saying.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("error: cannot read .env: {err}");
+        return ExitCode::FAILURE;
+    }
+    let mut args: Vec<String> = std::env::args().collect();
+    // `quiz-llm` and `quiz-llm --flag …` mean `quiz-llm serve …`.
+    if args.get(1).is_none_or(|a| {
+        a.starts_with('-') && !matches!(a.as_str(), "-h" | "--help" | "-V" | "--version")
+    }) {
+        args.insert(1, "serve".into());
+    }
+    match Cli::parse_from(args).command {
+        Command::PrintSchema => {
+            print!("{}", quiz_llm::graphql::sdl());
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => serve(*args),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let format = args.log_format;
+    let config = match Config::try_from(args) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let app = match Application::build(config).await {
+            Ok(app) => app,
+            Err(err) => {
+                tracing::error!("cannot start: {err:#}");
+                eprintln!("error: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match app.run_until(quiz_llm::shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("error: server failed: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}

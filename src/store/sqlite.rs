@@ -1,0 +1,434 @@
+//! The embedded store: SQLite in WAL mode behind a small connection pool. Every call runs on the
+//! blocking pool so the async workers never wait on disk.
+
+use std::{
+    path::Path,
+    sync::{Arc, Mutex},
+};
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::Semaphore;
+
+use super::*;
+
+/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE users (
+    id            TEXT PRIMARY KEY,
+    username      TEXT NOT NULL,
+    username_norm TEXT NOT NULL UNIQUE,
+    email         TEXT NOT NULL,
+    email_norm    TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    is_active     INTEGER NOT NULL,
+    created_at    INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    id                TEXT PRIMARY KEY,
+    user_id           TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    refresh_token     TEXT NOT NULL,
+    created_at        INTEGER NOT NULL,
+    expires_at        INTEGER NOT NULL,
+    last_refreshed_at INTEGER,
+    user_agent        TEXT
+);
+CREATE INDEX sessions_by_user ON sessions(user_id, created_at);
+"#];
+
+const FILE_POOL_SIZE: usize = 4;
+const BUSY_TIMEOUT_MS: u64 = 5_000;
+
+struct Pool {
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+    target: Option<std::path::PathBuf>,
+}
+
+impl Pool {
+    fn take(&self) -> rusqlite::Result<Connection> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match idle {
+            Some(conn) => Ok(conn),
+            // A connection lost to a panic is replaced, so the pool never shrinks for good.
+            None => match &self.target {
+                Some(path) => open_connection(path),
+                None => Err(rusqlite::Error::InvalidPath(
+                    "in-memory database was lost".into(),
+                )),
+            },
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+    }
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    configure(&conn)?;
+    Ok(conn)
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(())
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Arc<Pool>,
+}
+
+impl SqliteStore {
+    /// `None` opens a private in-memory database (one connection, so every call sees it).
+    pub async fn open(path: Option<&Path>) -> anyhow::Result<Self> {
+        let path = path.map(Path::to_path_buf);
+        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+            .await
+            .context("opening SQLite")?
+    }
+
+    fn open_blocking(path: Option<std::path::PathBuf>) -> anyhow::Result<Self> {
+        let mut conns = Vec::new();
+        match &path {
+            Some(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).with_context(|| {
+                        format!("cannot create the folder {} for SQLite", parent.display())
+                    })?;
+                }
+                let first = open_connection(path)
+                    .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
+                let mode: String =
+                    first.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(mode, "SQLite did not switch to WAL mode");
+                }
+                migrate(&first)?;
+                conns.push(first);
+                for _ in 1..FILE_POOL_SIZE {
+                    conns.push(open_connection(path)?);
+                }
+            }
+            None => {
+                let conn = Connection::open_in_memory()?;
+                configure(&conn)?;
+                migrate(&conn)?;
+                conns.push(conn);
+            }
+        }
+        let size = conns.len();
+        Ok(SqliteStore {
+            pool: Arc::new(Pool {
+                idle: Mutex::new(conns),
+                permits: Arc::new(Semaphore::new(size)),
+                target: path,
+            }),
+        })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    async fn run<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    {
+        let permit = self
+            .pool
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))?;
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = pool.take()?;
+            let result = f(&mut conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Other(anyhow::anyhow!("SQLite task failed: {e}")))?
+        .map_err(map_err)
+    }
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
+    if applied > MIGRATIONS.len() {
+        anyhow::bail!(
+            "the SQLite database has schema version {applied}, newer than this build knows ({})",
+            MIGRATIONS.len()
+        );
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(sql)
+            .with_context(|| format!("SQLite migration {} failed", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn map_err(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(e, Some(msg)) = &err
+        && e.code == ErrorCode::ConstraintViolation
+    {
+        if msg.contains("users.username_norm") {
+            return StoreError::Conflict(UniqueField::Username);
+        }
+        if msg.contains("users.email_norm") {
+            return StoreError::Conflict(UniqueField::Email);
+        }
+    }
+    match &err {
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(
+                e.code,
+                ErrorCode::DatabaseBusy
+                    | ErrorCode::DatabaseLocked
+                    | ErrorCode::CannotOpen
+                    | ErrorCode::ReadOnly
+                    | ErrorCode::DiskFull
+                    | ErrorCode::SystemIoFailure
+            ) =>
+        {
+            StoreError::Unavailable(err.to_string())
+        }
+        _ => StoreError::Other(err.into()),
+    }
+}
+
+fn millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+}
+
+const USER_COLUMNS: &str =
+    "id, username, username_norm, email, email_norm, password_hash, is_active, created_at";
+
+fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    Ok(UserRecord {
+        id: UserId::parse(&row.get::<_, String>(0)?).unwrap_or_else(UserId::new_random),
+        username: row.get(1)?,
+        username_norm: row.get(2)?,
+        email: row.get(3)?,
+        email_norm: row.get(4)?,
+        password_hash: PasswordHash::new(row.get(5)?),
+        is_active: row.get(6)?,
+        created_at: from_millis(row.get(7)?),
+    })
+}
+
+const SESSION_COLUMNS: &str =
+    "id, refresh_token, created_at, expires_at, last_refreshed_at, user_agent";
+
+fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    Ok(SessionRecord {
+        id: SessionId::parse(&row.get::<_, String>(0)?).unwrap_or_else(SessionId::new_random),
+        refresh_token: RefreshToken::new(row.get(1)?),
+        created_at: from_millis(row.get(2)?),
+        expires_at: from_millis(row.get(3)?),
+        last_refreshed_at: row.get::<_, Option<i64>>(4)?.map(from_millis),
+        user_agent: row.get(5)?,
+    })
+}
+
+impl SqliteStore {
+    async fn find_user_where(
+        &self,
+        column: &'static str,
+        value: String,
+    ) -> StoreResult<Option<UserRecord>> {
+        self.run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"
+            ))?
+            .query_row([value], user_from_row)
+            .optional()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let u = user.clone();
+        self.run(move |c| {
+            c.prepare_cached(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ))?
+            .execute(params![
+                u.id.as_str(),
+                u.username,
+                u.username_norm,
+                u.email,
+                u.email_norm,
+                u.password_hash.expose(),
+                u.is_active,
+                millis(u.created_at)
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        self.find_user_where("id", id.to_string()).await
+    }
+
+    async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>> {
+        self.find_user_where("username_norm", username_norm.to_owned())
+            .await
+    }
+
+    async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>> {
+        self.find_user_where("email_norm", email_norm.to_owned())
+            .await
+    }
+
+    async fn activate_user(&self, id: &UserId) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("UPDATE users SET is_active = 1 WHERE id = ?1 AND is_active = 0")?
+                .execute([id])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
+        let user = user.to_string();
+        let s = session.clone();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let exists = tx
+                .prepare_cached("SELECT 1 FROM users WHERE id = ?1")?
+                .exists([&user])?;
+            if !exists {
+                return Ok(false);
+            }
+            tx.prepare_cached(&format!(
+                "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                user,
+                s.id.as_str(),
+                s.refresh_token.expose(),
+                millis(s.created_at),
+                millis(s.expires_at),
+                s.last_refreshed_at.map(millis),
+                s.user_agent
+            ])?;
+            tx.prepare_cached(
+                "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN \
+                 (SELECT id FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
+            )?
+            .execute(params![user, MAX_SESSIONS_PER_USER as i64])?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn find_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> StoreResult<Option<SessionRecord>> {
+        let (user, session) = (user.to_string(), session.to_string());
+        self.run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 AND id = ?2"
+            ))?
+            .query_row([user, session], session_from_row)
+            .optional()
+        })
+        .await
+    }
+
+    async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
+        let user = user.to_string();
+        self.run(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 \
+                 ORDER BY created_at DESC, rowid DESC"
+            ))?
+            .query_map([user], session_from_row)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        expected: &RefreshToken,
+        replacement: &RefreshToken,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (user, session) = (user.to_string(), session.to_string());
+        let (expected, replacement) = (expected.clone(), replacement.clone());
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE sessions SET refresh_token = ?1, last_refreshed_at = ?2 \
+                     WHERE user_id = ?3 AND id = ?4 AND refresh_token = ?5",
+                )?
+                .execute(params![
+                    replacement.expose(),
+                    millis(at),
+                    user,
+                    session,
+                    expected.expose()
+                ])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
+        let (user, session) = (user.to_string(), session.to_string());
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND id = ?2")?
+                .execute([user, session])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+}

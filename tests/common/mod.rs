@@ -1,0 +1,403 @@
+//! Shared test harness: starts the whole application in-process on port 0 (SQLite, or MongoDB
+//! when `MONGODB_TEST_URL` is set), and talks to it over HTTP like a browser, keeping cookies.
+#![allow(dead_code)]
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    sync::{Arc, Once},
+    time::Duration,
+};
+
+use quiz_llm::{
+    Application,
+    config::{Config, DatabaseUrl, Secret},
+    store::Store,
+};
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Mongo,
+}
+
+/// The MongoDB server to test against, if any. Without one, says so loudly, once per test
+/// binary, on the real stderr (not the captured test output).
+pub fn mongodb_test_url() -> Option<String> {
+    static WARN: Once = Once::new();
+    match std::env::var("MONGODB_TEST_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ => {
+            WARN.call_once(|| {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n!!! MONGODB_TEST_URL is not set: the MongoDB variants of these tests DID NOT RUN \
+                     (start one with `eval \"$(scripts/mongo-test-server.sh start)\"`) !!!\n"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A MongoDB URL naming a fresh database of its own, so parallel tests never meet.
+pub fn mongo_url_with_fresh_db(base: &str) -> (String, String) {
+    let db = format!("quiz_llm_test_{}", uuid::Uuid::new_v4().simple());
+    let (head, query) = match base.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (base, None),
+    };
+    let scheme_end = head.find("://").map_or(0, |i| i + 3);
+    let hosts_end = head[scheme_end..]
+        .find('/')
+        .map_or(head.len(), |i| scheme_end + i);
+    let mut url = format!("{}/{db}", &head[..hosts_end]);
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    (url, db)
+}
+
+/// Drops a test database when the test ends, pass or fail.
+pub struct MongoDbGuard {
+    url: String,
+    db: String,
+}
+
+impl Drop for MongoDbGuard {
+    fn drop(&mut self) {
+        let (url, db) = (self.url.clone(), self.db.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(client) = mongodb::Client::with_uri_str(&url).await {
+                    let _ = client.database(&db).drop().await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// A database for a test: `None` when the backend cannot run here (MongoDB without a URL).
+pub fn database_for(backend: Backend) -> Option<(DatabaseUrl, Option<MongoDbGuard>)> {
+    match backend {
+        Backend::Sqlite => Some((DatabaseUrl::Sqlite(None), None)),
+        Backend::Mongo => {
+            let base = mongodb_test_url()?;
+            let (url, db) = mongo_url_with_fresh_db(&base);
+            Some((
+                DatabaseUrl::Mongo(Secret::new(url.clone())),
+                Some(MongoDbGuard { url, db }),
+            ))
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base_url: String,
+    pub mail_dir: PathBuf,
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    _tmp: tempfile::TempDir,
+    _mongo: Option<MongoDbGuard>,
+}
+
+impl TestApp {
+    /// Starts the app with test defaults, adjusted by `tweak`. `None` when the backend is not
+    /// available (the caller returns; the loud line was already printed).
+    pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let (database_url, guard) = database_for(backend)?;
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut config = Config {
+            listen_addr: "127.0.0.1:0".parse().unwrap(),
+            database_url,
+            jwt_secret: Secret::new("test-secret-test-secret-test-secret!"),
+            jwt_secret_generated: false,
+            mail_dir: tmp.path().join("mail"),
+            public_url: "http://quiz.test".into(),
+            ..Config::default()
+        };
+        tweak(&mut config);
+        let app = Application::build(config.clone())
+            .await
+            .unwrap_or_else(|e| panic!("the app did not start on {backend:?}: {e:#}"));
+        let base_url = format!("http://{}", app.local_addr());
+        let store = app.store();
+        tokio::spawn(app.run_until(std::future::pending()));
+        Some(TestApp {
+            base_url,
+            mail_dir: config.mail_dir.clone(),
+            store,
+            config,
+            _tmp: tmp,
+            _mongo: guard,
+        })
+    }
+
+    /// A browser: its own cookie jar.
+    pub fn client(&self) -> Client {
+        Client::new(&self.base_url)
+    }
+
+    /// E-mails written by the file mailer to `to`, oldest first (their plain-text parts).
+    pub fn emails_to(&self, to: &str) -> Vec<String> {
+        read_mails(&self.mail_dir)
+            .into_iter()
+            .filter(|m| m.lines().next().is_some_and(|l| l.contains(to)))
+            .collect()
+    }
+
+    /// The verification link of the newest e-mail to `to`.
+    pub fn verification_link(&self, to: &str) -> Link {
+        let mail = self
+            .emails_to(to)
+            .pop()
+            .unwrap_or_else(|| panic!("no e-mail to {to}"));
+        Link::find_in(&mail).unwrap_or_else(|| panic!("no link in e-mail:\n{mail}"))
+    }
+
+    /// Signs up and verifies through the e-mail link; returns the logged-in browser.
+    pub async fn new_user(&self, username: &str) -> (Client, String) {
+        let client = self.client();
+        let email = format!("{username}@example.com");
+        let r = client.sign_up(username, &email, PASSWORD).await;
+        assert!(r.errors().is_none(), "signUp failed: {r:?}");
+        let link = self.verification_link(&email);
+        let r = client.verify_email(&link.uid, &link.token).await;
+        assert!(r.errors().is_none(), "verifyEmail failed: {r:?}");
+        (client, email)
+    }
+}
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+fn read_mails(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .filter_map(|p| {
+            let modified = std::fs::metadata(&p).ok()?.modified().ok()?;
+            Some((modified, std::fs::read_to_string(&p).ok()?))
+        })
+        .collect();
+    files.sort_by_key(|(t, _)| *t);
+    files.into_iter().map(|(_, m)| m).collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    pub url: String,
+    pub uid: String,
+    pub token: String,
+}
+
+impl Link {
+    pub fn find_in(text: &str) -> Option<Link> {
+        let url = text
+            .split_whitespace()
+            .find(|w| w.starts_with("http") && w.contains("/verify-email?"))?
+            .to_owned();
+        let query = url.split_once('?')?.1;
+        let get = |key: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(&format!("{key}=")))
+                .map(str::to_owned)
+        };
+        Some(Link {
+            uid: get("uid")?,
+            token: get("token")?,
+            url,
+        })
+    }
+}
+
+/// A GraphQL response with its HTTP status and headers.
+#[derive(Debug, Clone)]
+pub struct Gql {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Gql {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn errors(&self) -> Option<&Vec<Value>> {
+        self.body["errors"].as_array().filter(|e| !e.is_empty())
+    }
+    /// The first error's `extensions.code`; panics with the body when there is none.
+    pub fn code(&self) -> &str {
+        self.errors()
+            .and_then(|e| e[0]["extensions"]["code"].as_str())
+            .unwrap_or_else(|| panic!("expected an error code, got {}", self.body))
+    }
+    pub fn message(&self) -> &str {
+        self.errors()
+            .and_then(|e| e[0]["message"].as_str())
+            .unwrap_or_default()
+    }
+    pub fn field(&self) -> Option<&str> {
+        self.errors()?[0]["extensions"]["field"].as_str()
+    }
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect()
+    }
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.set_cookies()
+            .into_iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+    }
+    /// Panics with the body unless the request succeeded.
+    pub fn ok(self) -> Self {
+        assert!(self.errors().is_none(), "unexpected errors: {}", self.body);
+        self
+    }
+}
+
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base_url: String,
+    pub bearer: Option<String>,
+}
+
+impl Client {
+    pub fn new(base_url: &str) -> Self {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .user_agent("quiz-llm-tests/1.0")
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            base_url: base_url.to_owned(),
+            bearer: None,
+        }
+    }
+
+    /// The same browser, but sending `Authorization: Bearer` too.
+    pub fn with_bearer(&self, token: &str) -> Self {
+        Client {
+            bearer: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub async fn gql(&self, query: &str, variables: Value) -> Gql {
+        let mut req = self
+            .http
+            .post(format!("{}/graphql", self.base_url))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = &self.bearer {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.expect("request failed");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        let body = serde_json::from_str(&text)
+            .unwrap_or_else(|_| panic!("not JSON (status {status}): {text}"));
+        Gql {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base_url))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn sign_up(&self, username: &str, email: &str, password: &str) -> Gql {
+        self.gql(
+            "mutation($i: SignUpInput!) { signUp(input: $i) { user { id username email isActive createdAt } message } }",
+            json!({ "i": { "username": username, "email": email, "password": password } }),
+        )
+        .await
+    }
+
+    pub async fn verify_email(&self, uid: &str, token: &str) -> Gql {
+        self.gql(
+            "mutation($u: String!, $t: String!) { verifyEmail(uid: $u, token: $t) { user { username isActive } accessToken accessTokenExpiresAt message } }",
+            json!({ "u": uid, "t": token }),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> Gql {
+        self.gql(
+            "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { user { id username } accessToken accessTokenExpiresAt message } }",
+            json!({ "u": username, "p": password }),
+        )
+        .await
+    }
+
+    pub async fn me(&self) -> Gql {
+        self.gql("{ me { id username email isActive } }", json!({}))
+            .await
+    }
+
+    pub async fn refresh(&self) -> Gql {
+        self.gql(
+            "mutation { refreshToken { accessToken accessTokenExpiresAt } }",
+            json!({}),
+        )
+        .await
+    }
+
+    pub async fn logout(&self) -> Gql {
+        self.gql("mutation { logout { message } }", json!({})).await
+    }
+
+    pub async fn sessions(&self) -> Gql {
+        self.gql(
+            "{ sessions { id createdAt lastRefreshedAt expiresAt userAgent current } }",
+            json!({}),
+        )
+        .await
+    }
+}
+
+/// Generates one `#[tokio::test]` per store for an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod mongodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Mongo).await
+                }
+            )*
+        }
+    };
+}

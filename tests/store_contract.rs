@@ -1,0 +1,254 @@
+//! One contract, every store: each operation behaves the same on SQLite (in memory and on disk)
+//! and on MongoDB (when `MONGODB_TEST_URL` is set).
+
+mod common;
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use common::{Backend, database_for};
+use quiz_llm::store::{
+    self, MAX_SESSIONS_PER_USER, PasswordHash, RefreshToken, SessionId, SessionRecord, Store,
+    UniqueField, UserId, UserRecord, UserStore,
+};
+
+/// Keeps the temporary directory or Mongo database alive for the test.
+struct Fixture {
+    store: Arc<dyn Store>,
+    _guards: (Option<tempfile::TempDir>, Option<common::MongoDbGuard>),
+}
+
+async fn open(backend: Backend) -> Option<Fixture> {
+    let (url, guard) = database_for(backend)?;
+    Some(Fixture {
+        store: store::connect(&url).await.expect("connect"),
+        _guards: (None, guard),
+    })
+}
+
+fn user(name: &str) -> UserRecord {
+    UserRecord {
+        id: UserId::new_random(),
+        username: name.to_owned(),
+        username_norm: name.to_lowercase(),
+        email: format!("{name}@Example.com"),
+        email_norm: format!("{name}@example.com").to_lowercase(),
+        password_hash: PasswordHash::new("$argon2id$fake".into()),
+        is_active: false,
+        created_at: store::now(),
+    }
+}
+
+fn session(offset_ms: i64) -> SessionRecord {
+    let now = store::now() + Duration::milliseconds(offset_ms);
+    SessionRecord {
+        id: SessionId::new_random(),
+        refresh_token: RefreshToken::new(format!("rt-{}", uuid::Uuid::new_v4())),
+        created_at: now,
+        expires_at: now + Duration::days(1),
+        last_refreshed_at: None,
+        user_agent: Some("agent".into()),
+    }
+}
+
+on_both_stores!(
+    users_round_trip,
+    uniqueness_is_case_insensitive,
+    activation_happens_once,
+    sessions_add_find_list_remove,
+    sessions_are_capped,
+    rotation_is_compare_and_swap,
+    concurrent_rotation_has_one_winner,
+    ping_answers,
+);
+
+async fn users_round_trip(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("Ada");
+    f.store.insert_user(&u).await.unwrap();
+    assert_eq!(f.store.find_user(&u.id).await.unwrap(), Some(u.clone()));
+    assert_eq!(
+        f.store.find_user_by_username("ada").await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        f.store.find_user_by_email("ada@example.com").await.unwrap(),
+        Some(u.clone())
+    );
+    assert_eq!(
+        f.store.find_user(&UserId::new_random()).await.unwrap(),
+        None
+    );
+    assert_eq!(f.store.find_user_by_username("nobody").await.unwrap(), None);
+}
+
+async fn uniqueness_is_case_insensitive(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let a = user("Grace");
+    f.store.insert_user(&a).await.unwrap();
+    let mut same_name = user("grace");
+    same_name.email_norm = "other@example.com".into();
+    assert!(matches!(
+        f.store.insert_user(&same_name).await,
+        Err(store::StoreError::Conflict(UniqueField::Username))
+    ));
+    let mut same_mail = user("other");
+    same_mail.email_norm = a.email_norm.clone();
+    assert!(matches!(
+        f.store.insert_user(&same_mail).await,
+        Err(store::StoreError::Conflict(UniqueField::Email))
+    ));
+    // Neither failed insert left anything behind.
+    assert_eq!(f.store.find_user(&same_name.id).await.unwrap(), None);
+    assert_eq!(f.store.find_user(&same_mail.id).await.unwrap(), None);
+}
+
+async fn activation_happens_once(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("linus");
+    f.store.insert_user(&u).await.unwrap();
+    assert!(f.store.activate_user(&u.id).await.unwrap());
+    assert!(!f.store.activate_user(&u.id).await.unwrap());
+    assert!(f.store.find_user(&u.id).await.unwrap().unwrap().is_active);
+    assert!(!f.store.activate_user(&UserId::new_random()).await.unwrap());
+}
+
+async fn sessions_add_find_list_remove(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("ken");
+    f.store.insert_user(&u).await.unwrap();
+    let (s1, s2) = (session(0), session(5));
+    assert!(f.store.add_session(&u.id, &s1).await.unwrap());
+    assert!(f.store.add_session(&u.id, &s2).await.unwrap());
+    assert!(
+        !f.store
+            .add_session(&UserId::new_random(), &session(0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.store.find_session(&u.id, &s1.id).await.unwrap(),
+        Some(s1.clone())
+    );
+    let listed = f.store.list_sessions(&u.id).await.unwrap();
+    assert_eq!(listed, vec![s2.clone(), s1.clone()], "newest first");
+    // Another user's id does not reach this user's sessions.
+    let other = user("other");
+    f.store.insert_user(&other).await.unwrap();
+    assert_eq!(f.store.find_session(&other.id, &s1.id).await.unwrap(), None);
+    assert!(!f.store.remove_session(&other.id, &s1.id).await.unwrap());
+    assert!(f.store.remove_session(&u.id, &s1.id).await.unwrap());
+    assert!(!f.store.remove_session(&u.id, &s1.id).await.unwrap());
+    assert_eq!(f.store.list_sessions(&u.id).await.unwrap(), vec![s2]);
+}
+
+async fn sessions_are_capped(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("many");
+    f.store.insert_user(&u).await.unwrap();
+    let all: Vec<_> = (0..MAX_SESSIONS_PER_USER + 2)
+        .map(|i| session(i as i64))
+        .collect();
+    for s in &all {
+        assert!(f.store.add_session(&u.id, s).await.unwrap());
+    }
+    let listed = f.store.list_sessions(&u.id).await.unwrap();
+    assert_eq!(listed.len(), MAX_SESSIONS_PER_USER);
+    let mut expected: Vec<_> = all[2..].to_vec();
+    expected.reverse();
+    assert_eq!(listed, expected, "the two oldest are dropped");
+}
+
+async fn rotation_is_compare_and_swap(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("rot");
+    f.store.insert_user(&u).await.unwrap();
+    let s = session(0);
+    f.store.add_session(&u.id, &s).await.unwrap();
+    let next = RefreshToken::new("rt-next".into());
+    let at = store::now();
+    let wrong = RefreshToken::new("rt-wrong".into());
+    assert!(
+        !f.store
+            .rotate_refresh_token(&u.id, &s.id, &wrong, &next, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.store
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, at)
+            .await
+            .unwrap()
+    );
+    let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token, next);
+    assert_eq!(stored.last_refreshed_at, Some(at));
+    assert_eq!(stored.created_at, s.created_at);
+    assert!(
+        !f.store
+            .rotate_refresh_token(&u.id, &SessionId::new_random(), &next, &wrong, at)
+            .await
+            .unwrap()
+    );
+}
+
+async fn concurrent_rotation_has_one_winner(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("race");
+    f.store.insert_user(&u).await.unwrap();
+    let s = session(0);
+    f.store.add_session(&u.id, &s).await.unwrap();
+    let attempts = (0..16).map(|i| {
+        let (store, u, s) = (f.store.clone(), u.id.clone(), s.clone());
+        tokio::spawn(async move {
+            let mine = RefreshToken::new(format!("rt-{i}"));
+            let won = store
+                .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, store::now())
+                .await
+                .unwrap();
+            (won, mine)
+        })
+    });
+    let results: Vec<_> = futures_util::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let winners: Vec<_> = results.iter().filter(|(won, _)| *won).collect();
+    assert_eq!(winners.len(), 1, "exactly one rotation may win");
+    let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_token, winners[0].1);
+}
+
+async fn ping_answers(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    f.store.ping().await.unwrap();
+    assert!(["sqlite", "mongodb"].contains(&f.store.kind()));
+}
+
+#[tokio::test]
+async fn sqlite_file_store_persists_and_creates_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/deeper/quiz.db");
+    let u = user("disk");
+    {
+        let s = quiz_llm::store::sqlite::SqliteStore::open(Some(&path))
+            .await
+            .unwrap();
+        s.insert_user(&u).await.unwrap();
+    }
+    let s = quiz_llm::store::sqlite::SqliteStore::open(Some(&path))
+        .await
+        .unwrap();
+    assert_eq!(s.find_user(&u.id).await.unwrap(), Some(u));
+    let wal = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .any(|e| e.unwrap().file_name().to_string_lossy().ends_with("-wal"));
+    assert!(wal, "the database runs in WAL mode");
+}
