@@ -27,6 +27,12 @@ use crate::{
     store::Store,
 };
 
+/// rustls needs one process-wide crypto provider; ring is the one the MongoDB driver already
+/// brings. Safe to call more than once.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -39,6 +45,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        install_crypto_provider();
         if config.jwt_secret_generated {
             tracing::warn!(
                 "JWT_SECRET is not set: using a random key, so every restart logs everyone out"

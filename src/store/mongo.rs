@@ -312,11 +312,14 @@ impl UserStore for MongoStore {
                         "refresh_token": expected.expose(),
                     } },
                 },
+                // arrayFilters rather than the positional `$`: the element to change is named
+                // by id alone, while the filter above still carries the old token.
                 doc! { "$set": {
-                    "sessions.$.refresh_token": replacement.expose(),
-                    "sessions.$.last_refreshed_at": to_bson(at),
+                    "sessions.$[s].refresh_token": replacement.expose(),
+                    "sessions.$[s].last_refreshed_at": to_bson(at),
                 } },
             )
+            .array_filters(vec![doc! { "s.id": session.as_str() }])
             .await
             .map_err(map_err)?;
         Ok(result.modified_count == 1)

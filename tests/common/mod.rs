@@ -280,6 +280,7 @@ pub struct Client {
 
 impl Client {
     pub fn new(base_url: &str) -> Self {
+        quiz_llm::install_crypto_provider();
         Client {
             http: reqwest::Client::builder()
                 .cookie_store(true)
