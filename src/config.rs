@@ -115,6 +115,12 @@ pub struct ServeArgs {
     pub llm_api_key: Option<String>,
     #[arg(long, env = "LLM_MODEL", default_value = DEFAULT_LLM_MODEL)]
     pub llm_model: String,
+    /// How long one LLM request may take.
+    #[arg(long, env = "LLM_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub llm_timeout: Duration,
+    /// Extra attempts after a 429, a 5xx or a connection failure.
+    #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
+    pub llm_max_retries: u32,
     /// Comma-separated origins allowed to call with credentials.
     #[arg(long, env = "CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -151,6 +157,8 @@ pub struct Config {
     pub llm_base_url: Option<String>,
     pub llm_api_key: Option<Secret>,
     pub llm_model: String,
+    pub llm_timeout: Duration,
+    pub llm_max_retries: u32,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
 }
@@ -175,6 +183,8 @@ impl Default for Config {
             llm_base_url: None,
             llm_api_key: None,
             llm_model: DEFAULT_LLM_MODEL.into(),
+            llm_timeout: Duration::from_secs(60),
+            llm_max_retries: 2,
             cors_origins: Vec::new(),
             log_format: LogFormat::Pretty,
         }
@@ -258,6 +268,8 @@ impl TryFrom<ServeArgs> for Config {
             llm_base_url,
             llm_api_key: non_empty(args.llm_api_key).map(Secret::new),
             llm_model: args.llm_model.trim().to_owned(),
+            llm_timeout: args.llm_timeout,
+            llm_max_retries: args.llm_max_retries,
             cors_origins,
             log_format: args.log_format,
         })

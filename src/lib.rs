@@ -9,6 +9,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod mail;
+pub mod quiz;
 pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -24,6 +25,7 @@ use crate::{
     auth::{AuthService, AuthSettings},
     config::Config,
     http::cookies::CookiePolicy,
+    quiz::{QuizService, llm::LlmClient},
     store::Store,
 };
 
@@ -59,8 +61,12 @@ impl Application {
             &config.jwt_secret,
             AuthSettings::from(&config),
         ));
+        let quizzes = Arc::new(QuizService::new(
+            store.clone(),
+            LlmClient::from_config(&config)?,
+        ));
         let cookies = CookiePolicy::from(&config);
-        let schema = graphql::build_schema(auth, cookies.clone());
+        let schema = graphql::build_schema(auth, quizzes, cookies.clone());
         let endpoint = http::routes(schema, store.clone(), cookies, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)
             .into_acceptor()

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use chrono::Duration;
 use common::{Backend, database_for};
 use quiz_llm::store::{
-    self, MAX_SESSIONS_PER_USER, PasswordHash, RefreshToken, SessionId, SessionRecord, Store,
-    UniqueField, UserId, UserRecord, UserStore,
+    self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
+    MAX_SESSIONS_PER_USER, PageAfter, PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId,
+    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SessionId, SessionRecord,
+    Store, UniqueField, UserId, UserRecord, UserStore,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -60,6 +62,8 @@ on_both_stores!(
     rotation_is_compare_and_swap,
     concurrent_rotation_has_one_winner,
     ping_answers,
+    quizzes_are_owned_and_paged,
+    results_keep_feedback_once,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -251,4 +255,184 @@ async fn sqlite_file_store_persists_and_creates_its_folder() {
         .unwrap()
         .any(|e| e.unwrap().file_name().to_string_lossy().ends_with("-wal"));
     assert!(wal, "the database runs in WAL mode");
+}
+
+fn quiz(owner: &UserId, offset_ms: i64) -> QuizRecord {
+    QuizRecord {
+        id: QuizId::new_random(),
+        owner: owner.clone(),
+        title: "Apollo".into(),
+        description: "d".into(),
+        topic: "space".into(),
+        difficulty: Difficulty::Hard,
+        source: QuizSource::Offline,
+        language: "ko".into(),
+        questions: vec![QuestionRecord {
+            number: 1,
+            content: "달에 처음 간 사람은?".into(),
+            answer_type: AnswerType::TrueFalse,
+            choices: vec![
+                ChoiceRecord {
+                    number: 1,
+                    content: "True".into(),
+                    correct: true,
+                },
+                ChoiceRecord {
+                    number: 2,
+                    content: "False".into(),
+                    correct: false,
+                },
+            ],
+            explanation: Some("because".into()),
+        }],
+        created_at: store::now() + Duration::milliseconds(offset_ms),
+    }
+}
+
+fn result_of(q: &QuizRecord, offset_ms: i64) -> QuizResultRecord {
+    QuizResultRecord {
+        id: ResultId::new_random(),
+        owner: q.owner.clone(),
+        quiz_id: q.id.clone(),
+        quiz_title: q.title.clone(),
+        language: q.language.clone(),
+        answers: vec![AnswerRecord {
+            question_number: 1,
+            question: q.questions[0].content.clone(),
+            selected_choice: None,
+            selected_content: None,
+            correct_choice: 1,
+            correct_content: "True".into(),
+            is_correct: false,
+            explanation: None,
+        }],
+        correct_count: 0,
+        total_questions: 1,
+        score: 0.0,
+        submitted_at: store::now() + Duration::milliseconds(offset_ms),
+        feedback: None,
+    }
+}
+
+async fn quizzes_are_owned_and_paged(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let (me, other) = (UserId::new_random(), UserId::new_random());
+    // Two share a timestamp: the id breaks the tie, so pages never skip or repeat.
+    let mut quizzes: Vec<_> = (0..5).map(|i| quiz(&me, (i / 2) * 10)).collect();
+    for q in &quizzes {
+        f.store.insert_quiz(q).await.unwrap();
+    }
+    f.store.insert_quiz(&quiz(&other, 0)).await.unwrap();
+    assert_eq!(
+        f.store.find_quiz(&me, &quizzes[0].id).await.unwrap(),
+        Some(quizzes[0].clone())
+    );
+    assert_eq!(
+        f.store.find_quiz(&other, &quizzes[0].id).await.unwrap(),
+        None
+    );
+    assert_eq!(f.store.count_quizzes(&me).await.unwrap(), 5);
+
+    quizzes.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+    let mut seen = Vec::new();
+    let mut after: Option<PageAfter> = None;
+    loop {
+        let page = f.store.list_quizzes(&me, after.as_ref(), 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some(PageAfter {
+            at: last.created_at,
+            id: last.id.to_string(),
+        });
+        seen.extend(page);
+    }
+    assert_eq!(seen, quizzes, "newest first, every quiz exactly once");
+
+    assert!(!f.store.delete_quiz(&other, &quizzes[0].id).await.unwrap());
+    assert!(f.store.delete_quiz(&me, &quizzes[0].id).await.unwrap());
+    assert!(!f.store.delete_quiz(&me, &quizzes[0].id).await.unwrap());
+    assert_eq!(f.store.count_quizzes(&me).await.unwrap(), 4);
+}
+
+async fn results_keep_feedback_once(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let me = UserId::new_random();
+    let (q1, q2) = (quiz(&me, 0), quiz(&me, 1));
+    let results = [result_of(&q1, 0), result_of(&q2, 5), result_of(&q1, 10)];
+    for r in &results {
+        f.store.insert_result(r).await.unwrap();
+    }
+    assert_eq!(
+        f.store.find_result(&me, &results[0].id).await.unwrap(),
+        Some(results[0].clone())
+    );
+    assert_eq!(
+        f.store
+            .find_result(&UserId::new_random(), &results[0].id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(f.store.count_results(&me, None).await.unwrap(), 3);
+    assert_eq!(f.store.count_results(&me, Some(&q1.id)).await.unwrap(), 2);
+    let of_q1 = f
+        .store
+        .list_results(&me, Some(&q1.id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(of_q1, vec![results[2].clone(), results[0].clone()]);
+    let after = PageAfter {
+        at: results[2].submitted_at,
+        id: results[2].id.to_string(),
+    };
+    let rest = f
+        .store
+        .list_results(&me, None, Some(&after), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![results[1].clone(), results[0].clone()]);
+
+    let feedback = FeedbackRecord {
+        summary: "요약".into(),
+        items: vec![QuestionFeedbackRecord {
+            question_number: 1,
+            feedback: "정답은 True".into(),
+        }],
+    };
+    assert!(
+        f.store
+            .set_feedback(&me, &results[0].id, &feedback)
+            .await
+            .unwrap()
+    );
+    let second = FeedbackRecord {
+        summary: "other".into(),
+        items: vec![],
+    };
+    assert!(
+        !f.store
+            .set_feedback(&me, &results[0].id, &second)
+            .await
+            .unwrap()
+    );
+    let stored = f
+        .store
+        .find_result(&me, &results[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.feedback, Some(feedback));
+    assert!(
+        !f.store
+            .set_feedback(&UserId::new_random(), &results[1].id, &second)
+            .await
+            .unwrap()
+    );
+
+    // Results outlive their quiz.
+    f.store.insert_quiz(&q1).await.unwrap();
+    f.store.delete_quiz(&me, &q1.id).await.unwrap();
+    assert_eq!(f.store.count_results(&me, Some(&q1.id)).await.unwrap(), 2);
 }

@@ -9,6 +9,7 @@ use crate::{
     auth::{AuthService, Claims, TokenError},
     error::AppError,
     http::cookies::CookiePolicy,
+    quiz::QuizService,
 };
 
 /// The caller's credentials, as sent: the access token (Bearer header before cookie) and the
@@ -39,6 +40,7 @@ impl RequestAuth {
 
 pub trait ContextExt {
     fn auth_service(&self) -> &AuthService;
+    fn quiz_service(&self) -> &QuizService;
     fn cookie_policy(&self) -> &CookiePolicy;
     fn request_auth(&self) -> &RequestAuth;
     /// `None` when no token was sent; an error when one was sent but is not usable.
@@ -52,6 +54,10 @@ pub trait ContextExt {
 impl ContextExt for Context<'_> {
     fn auth_service(&self) -> &AuthService {
         self.data_unchecked::<std::sync::Arc<AuthService>>()
+    }
+
+    fn quiz_service(&self) -> &QuizService {
+        self.data_unchecked::<std::sync::Arc<QuizService>>()
     }
 
     fn cookie_policy(&self) -> &CookiePolicy {

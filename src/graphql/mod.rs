@@ -5,18 +5,19 @@ mod auth;
 pub mod context;
 pub mod error;
 mod guard;
+mod quiz;
 
 use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-use crate::{auth::AuthService, http::cookies::CookiePolicy};
+use crate::{auth::AuthService, http::cookies::CookiePolicy, quiz::QuizService};
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(auth::AuthQuery);
+pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(auth::AuthMutation);
+pub struct MutationRoot(auth::AuthMutation, quiz::QuizMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
@@ -28,8 +29,12 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
     )
 }
 
-pub fn build_schema(auth: Arc<AuthService>, cookies: CookiePolicy) -> AppSchema {
-    builder().data(auth).data(cookies).finish()
+pub fn build_schema(
+    auth: Arc<AuthService>,
+    quizzes: Arc<QuizService>,
+    cookies: CookiePolicy,
+) -> AppSchema {
+    builder().data(auth).data(quizzes).data(cookies).finish()
 }
 
 /// The SDL that `schema.graphql` must equal.

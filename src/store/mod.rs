@@ -76,9 +76,49 @@ pub trait UserStore: Send + Sync {
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
 }
 
+/// Quizzes and results, always scoped to their owner: a wrong owner reads as "absent".
+#[async_trait]
+pub trait QuizStore: Send + Sync {
+    async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()>;
+    async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>>;
+    /// Newest first, `limit` at most, strictly after `after`.
+    async fn list_quizzes(
+        &self,
+        owner: &UserId,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizRecord>>;
+    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64>;
+    /// `false` when there was no such quiz of this owner. Results are kept.
+    async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool>;
+
+    async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()>;
+    async fn find_result(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+    ) -> StoreResult<Option<QuizResultRecord>>;
+    /// Newest first; only results of `quiz` when given.
+    async fn list_results(
+        &self,
+        owner: &UserId,
+        quiz: Option<&QuizId>,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizResultRecord>>;
+    async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64>;
+    /// Stores feedback once; `false` when the result already had some (or does not exist).
+    async fn set_feedback(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+        feedback: &FeedbackRecord,
+    ) -> StoreResult<bool>;
+}
+
 /// Everything the application needs from a database.
 #[async_trait]
-pub trait Store: UserStore {
+pub trait Store: UserStore + QuizStore {
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `sqlite` or `mongodb`.

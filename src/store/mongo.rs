@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use mongodb::{
     Client, Collection, Database, IndexModel,
     bson::{self, Document, doc},
@@ -96,10 +97,132 @@ impl From<SessionDoc> for SessionRecord {
     }
 }
 
+#[derive(Debug, Serialize, Deserialize)]
+struct QuizDoc {
+    #[serde(rename = "_id")]
+    id: QuizId,
+    owner_id: UserId,
+    created_at: bson::DateTime,
+    title: String,
+    description: String,
+    topic: String,
+    difficulty: Difficulty,
+    source: QuizSource,
+    language: String,
+    questions: Vec<QuestionRecord>,
+}
+
+impl From<&QuizRecord> for QuizDoc {
+    fn from(q: &QuizRecord) -> Self {
+        QuizDoc {
+            id: q.id.clone(),
+            owner_id: q.owner.clone(),
+            created_at: to_bson(q.created_at),
+            title: q.title.clone(),
+            description: q.description.clone(),
+            topic: q.topic.clone(),
+            difficulty: q.difficulty,
+            source: q.source,
+            language: q.language.clone(),
+            questions: q.questions.clone(),
+        }
+    }
+}
+
+impl From<QuizDoc> for QuizRecord {
+    fn from(d: QuizDoc) -> Self {
+        QuizRecord {
+            id: d.id,
+            owner: d.owner_id,
+            created_at: from_bson(d.created_at),
+            title: d.title,
+            description: d.description,
+            topic: d.topic,
+            difficulty: d.difficulty,
+            source: d.source,
+            language: d.language,
+            questions: d.questions,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ResultDoc {
+    #[serde(rename = "_id")]
+    id: ResultId,
+    owner_id: UserId,
+    quiz_id: QuizId,
+    submitted_at: bson::DateTime,
+    quiz_title: String,
+    language: String,
+    answers: Vec<AnswerRecord>,
+    correct_count: u32,
+    total_questions: u32,
+    score: f64,
+    feedback: Option<FeedbackRecord>,
+}
+
+impl From<&QuizResultRecord> for ResultDoc {
+    fn from(r: &QuizResultRecord) -> Self {
+        ResultDoc {
+            id: r.id.clone(),
+            owner_id: r.owner.clone(),
+            quiz_id: r.quiz_id.clone(),
+            submitted_at: to_bson(r.submitted_at),
+            quiz_title: r.quiz_title.clone(),
+            language: r.language.clone(),
+            answers: r.answers.clone(),
+            correct_count: r.correct_count,
+            total_questions: r.total_questions,
+            score: r.score,
+            feedback: r.feedback.clone(),
+        }
+    }
+}
+
+impl From<ResultDoc> for QuizResultRecord {
+    fn from(d: ResultDoc) -> Self {
+        QuizResultRecord {
+            id: d.id,
+            owner: d.owner_id,
+            quiz_id: d.quiz_id,
+            submitted_at: from_bson(d.submitted_at),
+            quiz_title: d.quiz_title,
+            language: d.language,
+            answers: d.answers,
+            correct_count: d.correct_count,
+            total_questions: d.total_questions,
+            score: d.score,
+            feedback: d.feedback,
+        }
+    }
+}
+
+/// Newest-first keyset page: strictly before `after` in (time, _id) order.
+fn page_filter(mut filter: Document, time_field: &str, after: Option<&PageAfter>) -> Document {
+    if let Some(a) = after {
+        let at = to_bson(a.at);
+        filter.insert(
+            "$or",
+            vec![
+                doc! { time_field: { "$lt": at } },
+                doc! { time_field: at, "_id": { "$lt": a.id.as_str() } },
+            ],
+        );
+    }
+    filter
+}
+
+fn to_doc<T: Serialize>(value: &T) -> StoreResult<bson::Bson> {
+    bson::to_bson(value).map_err(|e| StoreError::Other(e.into()))
+}
+
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
     users: Collection<UserDoc>,
+    quizzes: Collection<QuizDoc>,
+    results: Collection<ResultDoc>,
 }
 
 impl MongoStore {
@@ -132,6 +255,8 @@ impl MongoStore {
             .with_context(|| format!("cannot reach MongoDB at {hosts}"))?;
         let store = MongoStore {
             users: db.collection("users"),
+            quizzes: db.collection("quizzes"),
+            results: db.collection("quiz_results"),
             db,
         };
         store.create_indexes().await?;
@@ -162,6 +287,32 @@ impl MongoStore {
             ])
             .await
             .context("creating MongoDB indexes on users")?;
+        let index = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_owned()).build())
+                .build()
+        };
+        self.quizzes
+            .create_index(index(
+                doc! { "owner_id": 1, "created_at": -1, "_id": -1 },
+                "quizzes_by_owner",
+            ))
+            .await
+            .context("creating MongoDB indexes on quizzes")?;
+        self.results
+            .create_indexes([
+                index(
+                    doc! { "owner_id": 1, "submitted_at": -1, "_id": -1 },
+                    "results_by_owner",
+                ),
+                index(
+                    doc! { "owner_id": 1, "quiz_id": 1, "submitted_at": -1, "_id": -1 },
+                    "results_by_owner_quiz",
+                ),
+            ])
+            .await
+            .context("creating MongoDB indexes on quiz_results")?;
         Ok(())
     }
 
@@ -331,6 +482,128 @@ impl UserStore for MongoStore {
             .update_one(
                 doc! { "_id": user.as_str(), "sessions.id": session.as_str() },
                 doc! { "$pull": { "sessions": { "id": session.as_str() } } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+}
+
+#[async_trait]
+impl QuizStore for MongoStore {
+    async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
+        self.quizzes
+            .insert_one(QuizDoc::from(quiz))
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {
+        Ok(self
+            .quizzes
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)?
+            .map(Into::into))
+    }
+
+    async fn list_quizzes(
+        &self,
+        owner: &UserId,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizRecord>> {
+        let filter = page_filter(doc! { "owner_id": owner.as_str() }, "created_at", after);
+        let cursor = self
+            .quizzes
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .limit(limit as i64)
+            .await
+            .map_err(map_err)?;
+        let docs: Vec<QuizDoc> = cursor.try_collect().await.map_err(map_err)?;
+        Ok(docs.into_iter().map(Into::into).collect())
+    }
+
+    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
+        self.quizzes
+            .count_documents(doc! { "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)
+    }
+
+    async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool> {
+        let result = self
+            .quizzes
+            .delete_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)?;
+        Ok(result.deleted_count == 1)
+    }
+
+    async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()> {
+        self.results
+            .insert_one(ResultDoc::from(result))
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_result(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+    ) -> StoreResult<Option<QuizResultRecord>> {
+        Ok(self
+            .results
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)?
+            .map(Into::into))
+    }
+
+    async fn list_results(
+        &self,
+        owner: &UserId,
+        quiz: Option<&QuizId>,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizResultRecord>> {
+        let mut filter = doc! { "owner_id": owner.as_str() };
+        if let Some(quiz) = quiz {
+            filter.insert("quiz_id", quiz.as_str());
+        }
+        let cursor = self
+            .results
+            .find(page_filter(filter, "submitted_at", after))
+            .sort(doc! { "submitted_at": -1, "_id": -1 })
+            .limit(limit as i64)
+            .await
+            .map_err(map_err)?;
+        let docs: Vec<ResultDoc> = cursor.try_collect().await.map_err(map_err)?;
+        Ok(docs.into_iter().map(Into::into).collect())
+    }
+
+    async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
+        let mut filter = doc! { "owner_id": owner.as_str() };
+        if let Some(quiz) = quiz {
+            filter.insert("quiz_id", quiz.as_str());
+        }
+        self.results.count_documents(filter).await.map_err(map_err)
+    }
+
+    async fn set_feedback(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+        feedback: &FeedbackRecord,
+    ) -> StoreResult<bool> {
+        let result = self
+            .results
+            .update_one(
+                doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "feedback": null },
+                doc! { "$set": { "feedback": to_doc(feedback)? } },
             )
             .await
             .map_err(map_err)?;

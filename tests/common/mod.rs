@@ -402,3 +402,36 @@ macro_rules! on_both_stores {
         }
     };
 }
+
+pub const APOLLO_11: &str = include_str!("../fixtures/apollo11.txt");
+pub const KOREAN_TEXT: &str = include_str!("../fixtures/korean.txt");
+
+pub const QUIZ_FIELDS: &str = "id title description topic difficulty source language questionCount createdAt \
+    questions { number content answerType choices { number content } }";
+pub const RESULT_FIELDS: &str = "id quizId quizTitle correctCount totalQuestions score submittedAt \
+    details { questionNumber question selectedChoice selectedContent correctChoice correctContent isCorrect explanation }";
+
+impl Client {
+    pub async fn generate_quiz(&self, input: Value) -> Gql {
+        self.gql(
+            &format!(
+                "mutation($i: GenerateQuizInput!) {{ generateQuiz(input: $i) {{ {QUIZ_FIELDS} }} }}"
+            ),
+            json!({ "i": input }),
+        )
+        .await
+    }
+
+    /// `answers`: (question number, choice number) pairs.
+    pub async fn submit(&self, quiz_id: &str, answers: &[(i64, i64)]) -> Gql {
+        let answers: Vec<Value> = answers
+            .iter()
+            .map(|(q, c)| json!({ "questionNumber": q, "choiceNumber": c }))
+            .collect();
+        self.gql(
+            &format!("mutation($q: ID!, $a: [AnswerInput!]!) {{ submitQuizAnswers(quizId: $q, answers: $a) {{ {RESULT_FIELDS} }} }}"),
+            json!({ "q": quiz_id, "a": answers }),
+        )
+        .await
+    }
+}

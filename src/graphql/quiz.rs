@@ -1,0 +1,396 @@
+//! Quizzes, answers, results and feedback. All behind the login guard and scoped to the caller.
+
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::{context::ContextExt, guard::LoggedIn};
+use crate::{
+    quiz::{
+        GenerateInput,
+        grading::Answer,
+        page::{Page, PageRequest, encode_cursor},
+    },
+    store::{AnswerRecord, QuestionRecord, QuizRecord, QuizResultRecord},
+};
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::store::Difficulty")]
+pub enum Difficulty {
+    Easy,
+    Medium,
+    Hard,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::store::AnswerType")]
+pub enum AnswerType {
+    MultipleChoice,
+    TrueFalse,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::store::QuizSource")]
+pub enum QuizSource {
+    Llm,
+    Offline,
+}
+
+#[derive(InputObject)]
+pub struct GenerateQuizInput {
+    /// 1 to 200 characters.
+    topic: String,
+    /// Study material to build the quiz from (up to 100,000 characters). Without an LLM
+    /// configured, it is required.
+    source_text: Option<String>,
+    /// 1 to 20.
+    #[graphql(default = 5)]
+    question_count: i32,
+    /// 2 to 6 (true/false questions always have 2).
+    #[graphql(default = 4)]
+    choice_count: i32,
+    #[graphql(default_with = "Difficulty::Medium")]
+    difficulty: Difficulty,
+    /// A language code such as en or ko.
+    #[graphql(default = "en")]
+    language: String,
+}
+
+#[derive(InputObject)]
+pub struct AnswerInput {
+    question_number: i32,
+    choice_number: i32,
+}
+
+/// A choice as shown before submission: it never says whether it is correct.
+#[derive(SimpleObject)]
+pub struct Choice {
+    number: i32,
+    content: String,
+}
+
+#[derive(SimpleObject)]
+pub struct Question {
+    number: i32,
+    content: String,
+    answer_type: AnswerType,
+    choices: Vec<Choice>,
+}
+
+fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+impl From<QuestionRecord> for Question {
+    fn from(q: QuestionRecord) -> Self {
+        Question {
+            number: int(q.number),
+            content: q.content,
+            answer_type: q.answer_type.into(),
+            choices: q
+                .choices
+                .into_iter()
+                .map(|c| Choice {
+                    number: int(c.number),
+                    content: c.content,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct Quiz {
+    id: ID,
+    title: String,
+    description: String,
+    topic: String,
+    difficulty: Difficulty,
+    source: QuizSource,
+    /// The language the questions are written in.
+    language: String,
+    question_count: i32,
+    questions: Vec<Question>,
+    created_at: DateTime<Utc>,
+}
+
+impl From<QuizRecord> for Quiz {
+    fn from(q: QuizRecord) -> Self {
+        Quiz {
+            id: ID(q.id.to_string()),
+            title: q.title,
+            description: q.description,
+            topic: q.topic,
+            difficulty: q.difficulty.into(),
+            source: q.source.into(),
+            language: q.language,
+            question_count: i32::try_from(q.questions.len()).unwrap_or(i32::MAX),
+            questions: q.questions.into_iter().map(Into::into).collect(),
+            created_at: q.created_at,
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct AnswerResult {
+    question_number: i32,
+    question: String,
+    selected_choice: Option<i32>,
+    selected_content: Option<String>,
+    correct_choice: i32,
+    correct_content: String,
+    is_correct: bool,
+    explanation: Option<String>,
+}
+
+impl From<&AnswerRecord> for AnswerResult {
+    fn from(a: &AnswerRecord) -> Self {
+        AnswerResult {
+            question_number: int(a.question_number),
+            question: a.question.clone(),
+            selected_choice: a.selected_choice.map(int),
+            selected_content: a.selected_content.clone(),
+            correct_choice: int(a.correct_choice),
+            correct_content: a.correct_content.clone(),
+            is_correct: a.is_correct,
+            explanation: a.explanation.clone(),
+        }
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct QuestionFeedback {
+    question_number: i32,
+    feedback: String,
+}
+
+#[derive(SimpleObject)]
+pub struct QuizFeedback {
+    summary: String,
+    /// One item per question answered wrongly or left unanswered.
+    items: Vec<QuestionFeedback>,
+}
+
+/// A graded submission: a snapshot that survives the quiz's deletion.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct QuizResult {
+    id: ID,
+    quiz_id: ID,
+    quiz_title: String,
+    correct_count: i32,
+    total_questions: i32,
+    /// Percentage of correct answers, 0 to 100.
+    score: f64,
+    details: Vec<AnswerResult>,
+    submitted_at: DateTime<Utc>,
+    #[graphql(skip)]
+    record: QuizResultRecord,
+}
+
+impl From<QuizResultRecord> for QuizResult {
+    fn from(r: QuizResultRecord) -> Self {
+        QuizResult {
+            id: ID(r.id.to_string()),
+            quiz_id: ID(r.quiz_id.to_string()),
+            quiz_title: r.quiz_title.clone(),
+            correct_count: int(r.correct_count),
+            total_questions: int(r.total_questions),
+            score: r.score,
+            details: r.answers.iter().map(Into::into).collect(),
+            submitted_at: r.submitted_at,
+            record: r,
+        }
+    }
+}
+
+#[ComplexObject]
+impl QuizResult {
+    /// What went wrong and how to get it right: by the LLM when one is configured (asked once,
+    /// then cached), otherwise built from the result.
+    async fn feedback(&self, ctx: &Context<'_>) -> Result<QuizFeedback> {
+        let f = ctx.quiz_service().feedback(&self.record).await?;
+        Ok(QuizFeedback {
+            summary: f.summary,
+            items: f
+                .items
+                .into_iter()
+                .map(|i| QuestionFeedback {
+                    question_number: int(i.question_number),
+                    feedback: i.feedback,
+                })
+                .collect(),
+        })
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+    start_cursor: Option<String>,
+    end_cursor: Option<String>,
+}
+
+/// Relay connection and edge types for one node type, with `totalCount`.
+macro_rules! connection {
+    ($connection:ident, $edge:ident, $node:ty) => {
+        #[derive(SimpleObject)]
+        pub struct $edge {
+            cursor: String,
+            node: $node,
+        }
+
+        #[derive(SimpleObject)]
+        pub struct $connection {
+            edges: Vec<$edge>,
+            page_info: PageInfo,
+            total_count: i32,
+        }
+
+        impl<R: Positioned + Into<$node>> From<Page<R>> for $connection {
+            fn from(page: Page<R>) -> Self {
+                let edges: Vec<$edge> = page
+                    .items
+                    .into_iter()
+                    .map(|r| $edge {
+                        cursor: r.cursor(),
+                        node: r.into(),
+                    })
+                    .collect();
+                $connection {
+                    page_info: PageInfo {
+                        has_next_page: page.has_next_page,
+                        has_previous_page: page.has_previous_page,
+                        start_cursor: edges.first().map(|e| e.cursor.clone()),
+                        end_cursor: edges.last().map(|e| e.cursor.clone()),
+                    },
+                    edges,
+                    total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+                }
+            }
+        }
+    };
+}
+
+connection!(QuizConnection, QuizEdge, Quiz);
+connection!(QuizResultConnection, QuizResultEdge, QuizResult);
+
+/// Where a record sits in its newest-first list.
+trait Positioned {
+    fn cursor(&self) -> String;
+}
+
+impl Positioned for QuizRecord {
+    fn cursor(&self) -> String {
+        encode_cursor(self.created_at, self.id.as_str())
+    }
+}
+
+impl Positioned for QuizResultRecord {
+    fn cursor(&self) -> String {
+        encode_cursor(self.submitted_at, self.id.as_str())
+    }
+}
+
+#[derive(Default)]
+pub struct QuizQuery;
+
+#[Object]
+impl QuizQuery {
+    /// One of your quizzes; `null` if it does not exist or is not yours.
+    #[graphql(guard = "LoggedIn")]
+    async fn quiz(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Quiz>> {
+        let owner = &ctx.claims()?.sub;
+        Ok(ctx.quiz_service().quiz(owner, &id).await?.map(Into::into))
+    }
+
+    /// Your quizzes, newest first.
+    #[graphql(guard = "LoggedIn")]
+    async fn quizzes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+    ) -> Result<QuizConnection> {
+        let owner = &ctx.claims()?.sub;
+        let page = PageRequest::new(Some(first), after.as_deref())?;
+        Ok(ctx.quiz_service().quizzes(owner, page).await?.into())
+    }
+
+    /// One of your results; `null` if it does not exist or is not yours.
+    #[graphql(guard = "LoggedIn")]
+    async fn quiz_result(&self, ctx: &Context<'_>, id: ID) -> Result<Option<QuizResult>> {
+        let owner = &ctx.claims()?.sub;
+        Ok(ctx.quiz_service().result(owner, &id).await?.map(Into::into))
+    }
+
+    /// Your results, newest first; only those of one quiz when `quizId` is given.
+    #[graphql(guard = "LoggedIn")]
+    async fn quiz_results(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        quiz_id: Option<ID>,
+    ) -> Result<QuizResultConnection> {
+        let owner = &ctx.claims()?.sub;
+        let page = PageRequest::new(Some(first), after.as_deref())?;
+        Ok(ctx
+            .quiz_service()
+            .results(owner, quiz_id.as_ref().map(|id| id.as_str()), page)
+            .await?
+            .into())
+    }
+}
+
+#[derive(Default)]
+pub struct QuizMutation;
+
+#[Object]
+impl QuizMutation {
+    /// Generates a quiz: by the LLM when one is configured, otherwise offline from `sourceText`.
+    #[graphql(guard = "LoggedIn")]
+    async fn generate_quiz(&self, ctx: &Context<'_>, input: GenerateQuizInput) -> Result<Quiz> {
+        let owner = &ctx.claims()?.sub;
+        let input = GenerateInput {
+            topic: input.topic,
+            source_text: input.source_text,
+            question_count: input.question_count,
+            choice_count: input.choice_count,
+            difficulty: input.difficulty.into(),
+            language: input.language,
+        };
+        Ok(ctx.quiz_service().generate(owner, input).await?.into())
+    }
+
+    /// Grades your answers and keeps the result. Unanswered questions count as wrong.
+    #[graphql(guard = "LoggedIn")]
+    async fn submit_quiz_answers(
+        &self,
+        ctx: &Context<'_>,
+        quiz_id: ID,
+        answers: Vec<AnswerInput>,
+    ) -> Result<QuizResult> {
+        let owner = &ctx.claims()?.sub;
+        let answers: Vec<Answer> = answers
+            .into_iter()
+            .map(|a| Answer {
+                question_number: a.question_number,
+                choice_number: a.choice_number,
+            })
+            .collect();
+        Ok(ctx
+            .quiz_service()
+            .submit(owner, &quiz_id, &answers)
+            .await?
+            .into())
+    }
+
+    /// Deletes one of your quizzes; its results are kept.
+    #[graphql(guard = "LoggedIn")]
+    async fn delete_quiz(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
+        let owner = &ctx.claims()?.sub;
+        ctx.quiz_service().delete(owner, &id).await?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,287 @@
+//! An OpenAI-compatible chat-completions client. The reply's shape is enforced by structured
+//! output (`response_format: json_schema`, `strict: true`) with a schema derived from the Rust
+//! types below, then checked again here, with one repair round for a reply that does not hold up.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::{Value, json};
+
+use crate::config::{Config, Secret};
+
+/// The quiz exactly as the model must return it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmQuiz {
+    pub title: String,
+    pub description: String,
+    pub questions: Vec<LlmQuestion>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmQuestion {
+    pub content: String,
+    pub answer_type: LlmAnswerType,
+    pub choices: Vec<LlmChoice>,
+    /// Why the correct answer is correct.
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LlmAnswerType {
+    MultipleChoice,
+    TrueFalse,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmChoice {
+    pub content: String,
+    pub is_correct: bool,
+}
+
+/// Feedback on one graded submission, as the model must return it.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmFeedback {
+    pub summary: String,
+    pub items: Vec<LlmFeedbackItem>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmFeedbackItem {
+    pub question_number: i64,
+    pub feedback: String,
+}
+
+/// Why a call gave nothing usable; all of them end as `LLM_UNAVAILABLE` for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("the LLM request timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("the LLM provider answered HTTP {0}")]
+    Status(u16),
+    #[error("the LLM provider could not be reached: {0}")]
+    Transport(String),
+    #[error("the LLM reply was unusable: {0}")]
+    BadReply(String),
+}
+
+pub struct LlmClient {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<Secret>,
+    model: String,
+    timeout: Duration,
+    max_retries: u32,
+}
+
+/// A chat message of the OpenAI API.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub role: &'static str,
+    pub content: String,
+}
+
+impl Message {
+    pub fn system(content: impl Into<String>) -> Self {
+        Message {
+            role: "system",
+            content: content.into(),
+        }
+    }
+    pub fn user(content: impl Into<String>) -> Self {
+        Message {
+            role: "user",
+            content: content.into(),
+        }
+    }
+    fn assistant(content: impl Into<String>) -> Self {
+        Message {
+            role: "assistant",
+            content: content.into(),
+        }
+    }
+}
+
+/// OpenAI's strict mode wants every object closed and every property required, and rejects
+/// some keywords schemars emits (`format`, `minimum` on integers).
+fn strict(mut schema: Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for key in ["$schema", "format", "minimum", "maximum"] {
+                    map.remove(key);
+                }
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    let required: Vec<Value> =
+                        props.keys().map(|k| Value::String(k.clone())).collect();
+                    map.insert("required".into(), Value::Array(required));
+                    map.insert("additionalProperties".into(), Value::Bool(false));
+                }
+                map.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut schema);
+    schema
+}
+
+/// The JSON schema sent as `response_format` for `T`.
+pub fn response_schema<T: JsonSchema>() -> Value {
+    strict(serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null))
+}
+
+impl LlmClient {
+    /// `None` when no `LLM_BASE_URL` is configured (the offline generator is used then).
+    pub fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {
+        let Some(base_url) = config.llm_base_url.clone() else {
+            return Ok(None);
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.llm_timeout)
+            .connect_timeout(config.llm_timeout.min(Duration::from_secs(10)))
+            .build()?;
+        Ok(Some(LlmClient {
+            http,
+            base_url,
+            api_key: config.llm_api_key.clone(),
+            model: config.llm_model.clone(),
+            timeout: config.llm_timeout,
+            max_retries: config.llm_max_retries,
+        }))
+    }
+
+    /// Asks for a `T`, checks it with `check`, and gives the model one chance to repair a reply
+    /// that fails to parse or to pass the check.
+    pub async fn ask<T, F>(
+        &self,
+        schema_name: &str,
+        mut messages: Vec<Message>,
+        check: F,
+    ) -> Result<T, LlmError>
+    where
+        T: DeserializeOwned + JsonSchema,
+        F: Fn(&T) -> Result<(), String>,
+    {
+        let schema = response_schema::<T>();
+        let mut last_problem = String::new();
+        for round in 0..2 {
+            let content = self.complete(schema_name, &schema, &messages).await?;
+            let problem = match serde_json::from_str::<T>(&content) {
+                Ok(value) => match check(&value) {
+                    Ok(()) => return Ok(value),
+                    Err(problem) => problem,
+                },
+                Err(err) => format!("the reply is not valid JSON for the schema ({err})"),
+            };
+            tracing::warn!(round, problem = %problem, "LLM reply rejected");
+            messages.push(Message::assistant(content));
+            messages.push(Message::user(format!(
+                "That reply is invalid: {problem}. Reply again with the complete corrected JSON \
+                 only, following every rule."
+            )));
+            last_problem = problem;
+        }
+        Err(LlmError::BadReply(last_problem))
+    }
+
+    /// One chat completion, retried with backoff on 429, 5xx and connection failures.
+    async fn complete(
+        &self,
+        schema_name: &str,
+        schema: &Value,
+        messages: &[Message],
+    ) -> Result<String, LlmError> {
+        let body = json!({
+            "model": self.model,
+            "messages": messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": { "name": schema_name, "strict": true, "schema": schema },
+            },
+        });
+        let url = format!("{}/chat/completions", self.base_url);
+        let mut attempt = 0;
+        loop {
+            let mut request = self.http.post(&url).json(&body);
+            if let Some(key) = &self.api_key {
+                request = request.bearer_auth(key.expose());
+            }
+            let failure = match request.send().await {
+                Ok(resp) if resp.status().is_success() => {
+                    let reply: Value = resp.json().await.map_err(|e| {
+                        LlmError::BadReply(format!("the response is not JSON: {e}"))
+                    })?;
+                    return extract_content(&reply);
+                }
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s.min(10)));
+                    let retryable = status == 429 || status >= 500;
+                    (LlmError::Status(status), retryable, retry_after)
+                }
+                Err(err) if err.is_timeout() => return Err(LlmError::Timeout(self.timeout)),
+                // Never include the URL's query or headers: only the error kind.
+                Err(err) => {
+                    let retryable = err.is_connect() || err.is_request();
+                    (
+                        LlmError::Transport(err.without_url().to_string()),
+                        retryable,
+                        None,
+                    )
+                }
+            };
+            let (error, retryable, retry_after) = failure;
+            if !retryable || attempt >= self.max_retries {
+                return Err(error);
+            }
+            let backoff = retry_after.unwrap_or(Duration::from_millis(250 << attempt));
+            tracing::warn!(attempt, error = %error, ?backoff, "LLM request failed; retrying");
+            tokio::time::sleep(backoff).await;
+            attempt += 1;
+        }
+    }
+}
+
+fn extract_content(reply: &Value) -> Result<String, LlmError> {
+    let message = &reply["choices"][0]["message"];
+    if let Some(refusal) = message["refusal"].as_str().filter(|r| !r.is_empty()) {
+        return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
+    }
+    message["content"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| LlmError::BadReply("the response has no message content".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemas_are_strict() {
+        let schema = response_schema::<LlmQuiz>();
+        let text = schema.to_string();
+        assert!(!text.contains("\"format\""));
+        assert_eq!(schema["additionalProperties"], false);
+        assert_eq!(
+            schema["required"],
+            json!(["title", "description", "questions"])
+        );
+        let question = &schema["$defs"]["LlmQuestion"];
+        assert_eq!(question["additionalProperties"], false);
+        assert_eq!(question["required"].as_array().unwrap().len(), 4);
+    }
+}

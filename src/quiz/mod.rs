@@ -1,0 +1,502 @@
+//! Quizzes: generation (by an LLM, or offline from the user's study text), grading, history and
+//! feedback. Everything is scoped to its owner; another user's quiz reads as absent.
+
+pub mod feedback;
+pub mod grading;
+pub mod llm;
+pub mod offline;
+pub mod page;
+
+use std::{
+    collections::HashSet,
+    hash::{Hash, Hasher},
+    sync::Arc,
+};
+
+use crate::{
+    error::{AppError, AppResult},
+    store::{
+        self, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
+        QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId, Store, UserId,
+    },
+};
+use grading::Answer;
+use llm::{LlmAnswerType, LlmClient, LlmError, LlmFeedback, LlmQuiz, Message};
+use page::{Page, PageRequest};
+
+pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
+pub const CHOICE_COUNT: std::ops::RangeInclusive<i32> = 2..=6;
+pub const TOPIC_MAX_CHARS: usize = 200;
+pub const SOURCE_TEXT_MAX_CHARS: usize = 100_000;
+
+/// `generateQuiz` input as the client sent it.
+#[derive(Debug, Clone)]
+pub struct GenerateInput {
+    pub topic: String,
+    pub source_text: Option<String>,
+    pub question_count: i32,
+    pub choice_count: i32,
+    pub difficulty: Difficulty,
+    pub language: String,
+}
+
+/// The same, validated.
+#[derive(Debug, Clone)]
+struct QuizSpec {
+    topic: String,
+    source_text: Option<String>,
+    question_count: usize,
+    choice_count: usize,
+    difficulty: Difficulty,
+    language: String,
+}
+
+impl GenerateInput {
+    fn validate(self) -> AppResult<QuizSpec> {
+        let topic = self.topic.trim().to_owned();
+        let topic_len = topic.chars().count();
+        if topic_len == 0 || topic_len > TOPIC_MAX_CHARS {
+            return Err(AppError::bad_input(
+                "topic",
+                format!("The topic must be 1 to {TOPIC_MAX_CHARS} characters long."),
+            ));
+        }
+        let source_text = self
+            .source_text
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        if let Some(text) = &source_text
+            && text.chars().count() > SOURCE_TEXT_MAX_CHARS
+        {
+            return Err(AppError::bad_input(
+                "sourceText",
+                format!("The study text may be at most {SOURCE_TEXT_MAX_CHARS} characters long."),
+            ));
+        }
+        if !QUESTION_COUNT.contains(&self.question_count) {
+            return Err(AppError::bad_input(
+                "questionCount",
+                format!(
+                    "questionCount must be between {} and {}.",
+                    QUESTION_COUNT.start(),
+                    QUESTION_COUNT.end()
+                ),
+            ));
+        }
+        if !CHOICE_COUNT.contains(&self.choice_count) {
+            return Err(AppError::bad_input(
+                "choiceCount",
+                format!(
+                    "choiceCount must be between {} and {}.",
+                    CHOICE_COUNT.start(),
+                    CHOICE_COUNT.end()
+                ),
+            ));
+        }
+        let language = self.language.trim().to_owned();
+        let valid_language = (2..=35).contains(&language.len())
+            && language.starts_with(|c: char| c.is_ascii_alphabetic())
+            && language
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_language {
+            return Err(AppError::bad_input(
+                "language",
+                "language must be a language code such as en, ko or pt-BR.",
+            ));
+        }
+        Ok(QuizSpec {
+            topic,
+            source_text,
+            question_count: self.question_count as usize,
+            choice_count: self.choice_count as usize,
+            difficulty: self.difficulty,
+            language,
+        })
+    }
+}
+
+/// A generated quiz before it is owned and stored.
+struct Draft {
+    title: String,
+    description: String,
+    source: QuizSource,
+    questions: Vec<QuestionRecord>,
+}
+
+fn number(i: usize) -> u32 {
+    u32::try_from(i + 1).unwrap_or(u32::MAX)
+}
+
+pub struct QuizService {
+    store: Arc<dyn Store>,
+    llm: Option<LlmClient>,
+}
+
+impl QuizService {
+    pub fn new(store: Arc<dyn Store>, llm: Option<LlmClient>) -> Self {
+        QuizService { store, llm }
+    }
+
+    pub async fn generate(&self, owner: &UserId, input: GenerateInput) -> AppResult<QuizRecord> {
+        let spec = input.validate()?;
+        let draft = match &self.llm {
+            Some(llm) => generate_with_llm(llm, &spec).await?,
+            None => generate_offline(&spec)?,
+        };
+        let quiz = QuizRecord {
+            id: QuizId::new_random(),
+            owner: owner.clone(),
+            title: draft.title,
+            description: draft.description,
+            topic: spec.topic,
+            difficulty: spec.difficulty,
+            source: draft.source,
+            language: spec.language,
+            questions: draft.questions,
+            created_at: store::now(),
+        };
+        self.store.insert_quiz(&quiz).await?;
+        tracing::info!(user_id = %owner, quiz_id = %quiz.id, source = ?quiz.source, "quiz generated");
+        Ok(quiz)
+    }
+
+    pub async fn quiz(&self, owner: &UserId, id: &str) -> AppResult<Option<QuizRecord>> {
+        let Some(id) = QuizId::parse(id) else {
+            return Ok(None);
+        };
+        Ok(self.store.find_quiz(owner, &id).await?)
+    }
+
+    pub async fn quizzes(&self, owner: &UserId, page: PageRequest) -> AppResult<Page<QuizRecord>> {
+        let (fetched, total) = tokio::try_join!(
+            self.store
+                .list_quizzes(owner, page.after.as_ref(), page.limit + 1),
+            self.store.count_quizzes(owner),
+        )?;
+        Ok(Page::from_fetched(fetched, &page, total))
+    }
+
+    /// Results of the quiz are kept: they are snapshots.
+    pub async fn delete(&self, owner: &UserId, id: &str) -> AppResult<()> {
+        let id = QuizId::parse(id).ok_or(AppError::NotFound)?;
+        if self.store.delete_quiz(owner, &id).await? {
+            tracing::info!(user_id = %owner, quiz_id = %id, "quiz deleted");
+            Ok(())
+        } else {
+            Err(AppError::NotFound)
+        }
+    }
+
+    pub async fn submit(
+        &self,
+        owner: &UserId,
+        quiz_id: &str,
+        answers: &[Answer],
+    ) -> AppResult<QuizResultRecord> {
+        let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
+        let result = grading::grade(&quiz, owner, answers, store::now())?;
+        self.store.insert_result(&result).await?;
+        Ok(result)
+    }
+
+    pub async fn result(&self, owner: &UserId, id: &str) -> AppResult<Option<QuizResultRecord>> {
+        let Some(id) = ResultId::parse(id) else {
+            return Ok(None);
+        };
+        Ok(self.store.find_result(owner, &id).await?)
+    }
+
+    pub async fn results(
+        &self,
+        owner: &UserId,
+        quiz_id: Option<&str>,
+        page: PageRequest,
+    ) -> AppResult<Page<QuizResultRecord>> {
+        let quiz = match quiz_id {
+            Some(raw) => Some(
+                QuizId::parse(raw)
+                    .ok_or_else(|| AppError::bad_input("quizId", "quizId is not a quiz id."))?,
+            ),
+            None => None,
+        };
+        let (fetched, total) = tokio::try_join!(
+            self.store
+                .list_results(owner, quiz.as_ref(), page.after.as_ref(), page.limit + 1),
+            self.store.count_results(owner, quiz.as_ref()),
+        )?;
+        Ok(Page::from_fetched(fetched, &page, total))
+    }
+
+    /// LLM feedback is asked for once and cached on the result; without an LLM (or when it
+    /// fails) feedback is built from the result itself.
+    pub async fn feedback(&self, result: &QuizResultRecord) -> AppResult<FeedbackRecord> {
+        if let Some(cached) = &result.feedback {
+            return Ok(cached.clone());
+        }
+        let Some(llm) = &self.llm else {
+            return Ok(feedback::offline(result));
+        };
+        let wrong: HashSet<u32> = result
+            .answers
+            .iter()
+            .filter(|a| !a.is_correct)
+            .map(|a| a.question_number)
+            .collect();
+        let reply = llm
+            .ask::<LlmFeedback, _>("quiz_feedback", feedback::llm_messages(result), |f| {
+                check_feedback(f, &wrong)
+            })
+            .await;
+        match reply {
+            Ok(reply) => {
+                let generated = FeedbackRecord {
+                    summary: reply.summary.trim().to_owned(),
+                    items: reply
+                        .items
+                        .into_iter()
+                        .map(|i| QuestionFeedbackRecord {
+                            question_number: i.question_number as u32,
+                            feedback: i.feedback.trim().to_owned(),
+                        })
+                        .collect(),
+                };
+                if self
+                    .store
+                    .set_feedback(&result.owner, &result.id, &generated)
+                    .await?
+                {
+                    return Ok(generated);
+                }
+                // Another request cached its feedback first; everyone sees that one.
+                Ok(self
+                    .store
+                    .find_result(&result.owner, &result.id)
+                    .await?
+                    .and_then(|r| r.feedback)
+                    .unwrap_or(generated))
+            }
+            Err(err) => {
+                tracing::warn!(result_id = %result.id, error = %err, "LLM feedback failed; using offline feedback");
+                Ok(feedback::offline(result))
+            }
+        }
+    }
+}
+
+fn check_feedback(f: &LlmFeedback, wrong: &HashSet<u32>) -> Result<(), String> {
+    if f.summary.trim().is_empty() {
+        return Err("the summary is empty".into());
+    }
+    let mut seen = HashSet::new();
+    for item in &f.items {
+        let n = u32::try_from(item.question_number).unwrap_or(0);
+        if !wrong.contains(&n) {
+            return Err(format!(
+                "item for question {} but only wrongly answered questions get items",
+                item.question_number
+            ));
+        }
+        if !seen.insert(n) || item.feedback.trim().is_empty() {
+            return Err(format!("question {n} has a duplicate or empty item"));
+        }
+    }
+    Ok(())
+}
+
+fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
+    let text = spec.source_text.as_deref().ok_or_else(|| {
+        AppError::bad_input(
+            "sourceText",
+            "No LLM is configured on this server, so quizzes are built from study text: give \
+             sourceText (or configure LLM_BASE_URL to generate from a topic alone).",
+        )
+    })?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (text, &spec.topic, spec.question_count, spec.choice_count).hash(&mut hasher);
+    let request = offline::OfflineRequest {
+        topic: &spec.topic,
+        source_text: text,
+        question_count: spec.question_count,
+        choice_count: spec.choice_count,
+        difficulty: spec.difficulty,
+        seed: hasher.finish(),
+    };
+    let questions = offline::generate(&request).map_err(|err| match err {
+        offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
+            "sourceText",
+            format!(
+                "The study text is too short to build questions with {} choices; add more text \
+                 or ask for fewer choices.",
+                spec.choice_count
+            ),
+        ),
+        offline::OfflineError::NotEnoughMaterial { possible, .. } => AppError::bad_input(
+            "questionCount",
+            format!(
+                "The study text can make at most {possible} distinct questions with {} choices; \
+                 ask for {possible} or fewer, or add more text.",
+                spec.choice_count
+            ),
+        ),
+    })?;
+    Ok(Draft {
+        title: spec.topic.clone(),
+        description: format!(
+            "{} fill-in-the-blank questions built from your study text.",
+            questions.len()
+        ),
+        source: QuizSource::Offline,
+        questions: questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| QuestionRecord {
+                number: number(i),
+                content: q.content,
+                answer_type: AnswerType::MultipleChoice,
+                choices: q
+                    .choices
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, c)| ChoiceRecord {
+                        number: number(j),
+                        content: c.content,
+                        correct: c.correct,
+                    })
+                    .collect(),
+                explanation: q.explanation,
+            })
+            .collect(),
+    })
+}
+
+fn quiz_messages(spec: &QuizSpec) -> Vec<Message> {
+    let difficulty = match spec.difficulty {
+        Difficulty::Easy => "easy",
+        Difficulty::Medium => "medium",
+        Difficulty::Hard => "hard",
+    };
+    let mut prompt = format!(
+        "Write a quiz.\n\
+         Topic: {topic}\n\
+         Difficulty: {difficulty}\n\
+         Language of everything you write: {language}\n\
+         Number of questions: exactly {questions}\n\
+         Rules:\n\
+         - answer_type \"multiple_choice\": exactly {choices} choices; \"true_false\": exactly 2 \
+           choices (true and false, in the quiz language).\n\
+         - Exactly one choice per question has is_correct = true.\n\
+         - Choices are non-empty and all different; questions are all different.\n\
+         - explanation says why the correct choice is right.\n",
+        topic = spec.topic,
+        language = spec.language,
+        questions = spec.question_count,
+        choices = spec.choice_count,
+    );
+    if let Some(text) = &spec.source_text {
+        prompt.push_str(
+            "- Base every question on the study text below; each correct answer must be stated \
+             in it.\n\nStudy text:\n<<<\n",
+        );
+        prompt.push_str(text);
+        prompt.push_str("\n>>>\n");
+    }
+    vec![
+        Message::system(
+            "You write accurate quizzes for learners. Reply only with JSON that follows the \
+             schema.",
+        ),
+        Message::user(prompt),
+    ]
+}
+
+/// What the schema cannot say: the counts, one correct choice, no blanks or duplicates.
+fn check_quiz(quiz: &LlmQuiz, spec: &QuizSpec) -> Result<(), String> {
+    if quiz.questions.len() != spec.question_count {
+        return Err(format!(
+            "expected exactly {} questions, got {}",
+            spec.question_count,
+            quiz.questions.len()
+        ));
+    }
+    let mut contents = HashSet::new();
+    for (i, q) in quiz.questions.iter().enumerate() {
+        let n = i + 1;
+        if q.content.trim().is_empty() {
+            return Err(format!("question {n} is empty"));
+        }
+        if !contents.insert(q.content.trim().to_lowercase()) {
+            return Err(format!("question {n} repeats an earlier question"));
+        }
+        let expected = match q.answer_type {
+            LlmAnswerType::MultipleChoice => spec.choice_count,
+            LlmAnswerType::TrueFalse => 2,
+        };
+        if q.choices.len() != expected {
+            return Err(format!(
+                "question {n} has {} choices; it needs exactly {expected}",
+                q.choices.len()
+            ));
+        }
+        let correct = q.choices.iter().filter(|c| c.is_correct).count();
+        if correct != 1 {
+            return Err(format!(
+                "question {n} has {correct} correct choices; it needs exactly one"
+            ));
+        }
+        let mut seen = HashSet::new();
+        for c in &q.choices {
+            let key = c.content.trim().to_lowercase();
+            if key.is_empty() {
+                return Err(format!("question {n} has an empty choice"));
+            }
+            if !seen.insert(key) {
+                return Err(format!("question {n} has duplicate choices"));
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn generate_with_llm(llm: &LlmClient, spec: &QuizSpec) -> AppResult<Draft> {
+    let quiz = llm
+        .ask::<LlmQuiz, _>("quiz", quiz_messages(spec), |q| check_quiz(q, spec))
+        .await
+        .map_err(|err: LlmError| {
+            tracing::warn!(error = %err, "quiz generation by the LLM failed");
+            AppError::LlmUnavailable
+        })?;
+    let title = Some(quiz.title.trim())
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&spec.topic)
+        .to_owned();
+    Ok(Draft {
+        title,
+        description: quiz.description.trim().to_owned(),
+        source: QuizSource::Llm,
+        questions: quiz
+            .questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| QuestionRecord {
+                number: number(i),
+                content: q.content.trim().to_owned(),
+                answer_type: match q.answer_type {
+                    LlmAnswerType::MultipleChoice => AnswerType::MultipleChoice,
+                    LlmAnswerType::TrueFalse => AnswerType::TrueFalse,
+                },
+                choices: q
+                    .choices
+                    .into_iter()
+                    .enumerate()
+                    .map(|(j, c)| ChoiceRecord {
+                        number: number(j),
+                        content: c.content.trim().to_owned(),
+                        correct: c.is_correct,
+                    })
+                    .collect(),
+                explanation: Some(q.explanation.trim().to_owned()).filter(|e| !e.is_empty()),
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,404 @@
+//! The LLM path against a fake OpenAI-compatible server started by the test: request shape,
+//! structured output, repair, retries, timeouts and feedback.
+
+mod common;
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use common::{APOLLO_11, Backend, TestApp};
+use poem::{
+    EndpointExt, IntoResponse, Route, handler,
+    http::StatusCode,
+    listener::{Acceptor, Listener, TcpListener},
+    post,
+    web::{Data, Json},
+};
+use serde_json::{Value, json};
+
+/// One scripted reply of the fake provider.
+#[derive(Clone)]
+enum Reply {
+    /// 200 with this string as the message content.
+    Content(String),
+    Status(u16),
+    /// Answers only after this long.
+    Hang(Duration),
+}
+
+#[derive(Default)]
+struct FakeLlm {
+    replies: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<(Value, Option<String>)>>,
+}
+
+impl FakeLlm {
+    fn requests(&self) -> Vec<Value> {
+        self.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(b, _)| b.clone())
+            .collect()
+    }
+}
+
+#[handler]
+async fn completions(
+    req: &poem::Request,
+    body: Json<Value>,
+    fake: Data<&Arc<FakeLlm>>,
+) -> poem::Response {
+    let auth = req.header("authorization").map(str::to_owned);
+    fake.requests.lock().unwrap().push((body.0, auth));
+    let reply = fake.replies.lock().unwrap().pop_front();
+    match reply {
+        Some(Reply::Content(content)) => Json(json!({
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "choices": [{ "index": 0, "finish_reason": "stop",
+                          "message": { "role": "assistant", "content": content, "refusal": null } }],
+        }))
+        .into_response(),
+        Some(Reply::Status(code)) => Json(json!({ "error": { "message": "scripted failure" } }))
+            .with_status(StatusCode::from_u16(code).unwrap())
+            .into_response(),
+        Some(Reply::Hang(d)) => {
+            tokio::time::sleep(d).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+async fn start_fake(replies: Vec<Reply>) -> (Arc<FakeLlm>, String) {
+    let fake = Arc::new(FakeLlm {
+        replies: Mutex::new(replies.into()),
+        ..Default::default()
+    });
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = Route::new()
+        .at("/v1/chat/completions", post(completions))
+        .data(fake.clone());
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (fake, format!("http://{addr}/v1"))
+}
+
+async fn app_with_llm(replies: Vec<Reply>, timeout: Duration) -> (TestApp, Arc<FakeLlm>) {
+    let (fake, url) = start_fake(replies).await;
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.llm_base_url = Some(url);
+        c.llm_api_key = Some(quiz_llm::config::Secret::new("sk-test-key"));
+        c.llm_model = "test-model-1".into();
+        c.llm_timeout = timeout;
+    })
+    .await
+    .unwrap();
+    (app, fake)
+}
+
+fn question(content: &str, choices: &[(&str, bool)]) -> Value {
+    json!({
+        "content": content,
+        "answer_type": if choices.len() == 2 && choices[0].0 == "True" { "true_false" } else { "multiple_choice" },
+        "choices": choices.iter().map(|(c, ok)| json!({ "content": c, "is_correct": ok })).collect::<Vec<_>>(),
+        "explanation": format!("Because the text says so ({content})."),
+    })
+}
+
+fn good_quiz() -> String {
+    json!({
+        "title": "Apollo 11",
+        "description": "The first crewed Moon landing.",
+        "questions": [
+            question("Who commanded Apollo 11?", &[("Armstrong", true), ("Aldrin", false), ("Collins", false)]),
+            question("Apollo 11 landed in 1969.", &[("True", true), ("False", false)]),
+        ],
+    })
+    .to_string()
+}
+
+fn input() -> Value {
+    json!({ "topic": "Apollo 11", "sourceText": APOLLO_11, "questionCount": 2, "choiceCount": 3, "difficulty": "HARD" })
+}
+
+#[tokio::test]
+async fn the_request_carries_model_schema_and_study_text() {
+    let (app, fake) =
+        app_with_llm(vec![Reply::Content(good_quiz())], Duration::from_secs(10)).await;
+    let (c, _) = app.new_user("pilot").await;
+    let r = c.generate_quiz(input()).await.ok();
+    let quiz = &r.data()["generateQuiz"];
+    assert_eq!(quiz["source"], "LLM");
+    assert_eq!(quiz["title"], "Apollo 11");
+    assert_eq!(quiz["difficulty"], "HARD");
+    assert_eq!(quiz["questions"][0]["answerType"], "MULTIPLE_CHOICE");
+    assert_eq!(quiz["questions"][0]["choices"].as_array().unwrap().len(), 3);
+    assert_eq!(quiz["questions"][1]["answerType"], "TRUE_FALSE");
+    assert_eq!(quiz["questions"][1]["choices"][1]["content"], "False");
+
+    let requests = fake.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "one call per quiz");
+    let (body, auth) = &requests[0];
+    assert_eq!(auth.as_deref(), Some("Bearer sk-test-key"));
+    assert_eq!(body["model"], "test-model-1");
+    let format = &body["response_format"];
+    assert_eq!(format["type"], "json_schema");
+    assert_eq!(format["json_schema"]["strict"], true);
+    let schema = &format["json_schema"]["schema"];
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(
+        schema["required"],
+        json!(["title", "description", "questions"])
+    );
+    assert!(schema.to_string().contains("is_correct"));
+    let prompt = body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap())
+        .collect::<String>();
+    assert!(
+        prompt.contains("Kennedy Space Center on July 16, 1969"),
+        "the study text is sent"
+    );
+    assert!(prompt.contains("exactly 2") && prompt.contains("exactly 3 choices"));
+    assert!(prompt.contains("hard"));
+
+    // Answering and grading work on LLM quizzes too.
+    let id = quiz["id"].as_str().unwrap();
+    let res = c.submit(id, &[(1, 1), (2, 2)]).await.ok();
+    assert_eq!(res.data()["submitQuizAnswers"]["correctCount"], 1);
+}
+
+#[tokio::test]
+async fn a_bad_reply_gets_one_repair() {
+    let (app, fake) = app_with_llm(
+        vec![
+            Reply::Content("{ this is not json".into()),
+            Reply::Content(good_quiz()),
+        ],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("repair").await;
+    c.generate_quiz(input()).await.ok();
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    let repair = requests[1]["messages"].as_array().unwrap();
+    assert_eq!(repair[repair.len() - 2]["role"], "assistant");
+    assert!(
+        repair.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .contains("invalid")
+    );
+}
+
+#[tokio::test]
+async fn unusable_replies_end_as_llm_unavailable() {
+    let wrong_count = json!({ "title": "t", "description": "d", "questions": [
+        question("Only one?", &[("a", true), ("b", false), ("c", false)]) ] })
+    .to_string();
+    let two_correct = json!({ "title": "t", "description": "d", "questions": [
+        question("Q1", &[("a", true), ("b", true), ("c", false)]),
+        question("Q2", &[("a", true), ("b", false), ("c", false)]) ] })
+    .to_string();
+    let duplicate_choices = json!({ "title": "t", "description": "d", "questions": [
+        question("Q1", &[("a", true), ("A", false), ("c", false)]),
+        question("Q2", &[("a", true), ("b", false), ("c", false)]) ] })
+    .to_string();
+    for bad in [
+        "not json at all".to_owned(),
+        wrong_count,
+        two_correct,
+        duplicate_choices,
+    ] {
+        let (app, fake) = app_with_llm(
+            vec![Reply::Content(bad.clone()), Reply::Content(bad.clone())],
+            Duration::from_secs(10),
+        )
+        .await;
+        let (c, _) = app.new_user("unlucky").await;
+        let r = c.generate_quiz(input()).await;
+        assert_eq!(r.code(), "LLM_UNAVAILABLE", "for {bad}");
+        assert!(!r.message().contains("sk-test-key"));
+        assert_eq!(fake.requests().len(), 2, "exactly one repair attempt");
+        let r = c.gql("{ quizzes { totalCount } }", json!({})).await.ok();
+        assert_eq!(r.data()["quizzes"]["totalCount"], 0);
+    }
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported() {
+    // Two failures, then success: retried with backoff.
+    let (app, fake) = app_with_llm(
+        vec![
+            Reply::Status(500),
+            Reply::Status(429),
+            Reply::Content(good_quiz()),
+        ],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("retry").await;
+    c.generate_quiz(input()).await.ok();
+    assert_eq!(fake.requests().len(), 3);
+
+    // Persistent 500s: the initial try plus two retries, then LLM_UNAVAILABLE.
+    let (app, fake) = app_with_llm(
+        vec![
+            Reply::Status(500),
+            Reply::Status(500),
+            Reply::Status(500),
+            Reply::Content(good_quiz()),
+        ],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("down").await;
+    assert_eq!(c.generate_quiz(input()).await.code(), "LLM_UNAVAILABLE");
+    assert_eq!(fake.requests().len(), 3);
+
+    // A 400 is not retried.
+    let (app, fake) = app_with_llm(vec![Reply::Status(400)], Duration::from_secs(10)).await;
+    let (c, _) = app.new_user("rejected").await;
+    assert_eq!(c.generate_quiz(input()).await.code(), "LLM_UNAVAILABLE");
+    assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_hanging_provider_is_cut_off_and_others_are_unaffected() {
+    let (app, _fake) = app_with_llm(
+        vec![Reply::Hang(Duration::from_secs(20))],
+        Duration::from_millis(800),
+    )
+    .await;
+    let (c, _) = app.new_user("patient").await;
+    let slow = {
+        let c = c.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let r = c.generate_quiz(input()).await;
+            (r, started.elapsed())
+        })
+    };
+    // While the LLM call hangs, the rest of the API answers promptly.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    assert_eq!(c.me().await.ok().data()["me"]["username"], "patient");
+    assert!(started.elapsed() < Duration::from_millis(700));
+    let (r, took) = slow.await.unwrap();
+    assert_eq!(r.code(), "LLM_UNAVAILABLE");
+    assert!(
+        took < Duration::from_secs(5),
+        "bounded by LLM_TIMEOUT, took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_topic_alone_is_enough_with_an_llm() {
+    let (app, fake) =
+        app_with_llm(vec![Reply::Content(good_quiz())], Duration::from_secs(10)).await;
+    let (c, _) = app.new_user("topical").await;
+    let r = c
+        .generate_quiz(json!({ "topic": "Apollo 11", "questionCount": 2, "choiceCount": 3 }))
+        .await
+        .ok();
+    assert_eq!(r.data()["generateQuiz"]["source"], "LLM");
+    let prompt = fake.requests()[0]["messages"].to_string();
+    assert!(!prompt.contains("Study text"));
+}
+
+#[tokio::test]
+async fn feedback_is_one_call_in_the_quiz_language_and_cached() {
+    let feedback = json!({
+        "summary": "한 문제를 틀렸습니다.",
+        "items": [{ "question_number": 2, "feedback": "정답은 True 입니다." }],
+    })
+    .to_string();
+    let (app, fake) = app_with_llm(
+        vec![Reply::Content(good_quiz()), Reply::Content(feedback)],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("feedback").await;
+    let mut i = input();
+    i["language"] = json!("ko");
+    let quiz = c.generate_quiz(i).await.ok().data()["generateQuiz"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result = c.submit(&quiz, &[(1, 1), (2, 2)]).await.ok().data()["submitQuizAnswers"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let ask = || {
+        let c = c.clone();
+        let result = result.clone();
+        async move {
+            c.gql(
+                "query($id: ID!) { quizResult(id: $id) { feedback { summary items { questionNumber feedback } } } }",
+                json!({ "id": result }),
+            )
+            .await
+            .ok()
+            .data()["quizResult"]["feedback"]
+                .clone()
+        }
+    };
+    let first = ask().await;
+    assert_eq!(first["summary"], "한 문제를 틀렸습니다.");
+    assert_eq!(first["items"][0]["questionNumber"], 2);
+    let requests = fake.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "one call for the quiz, one for the feedback"
+    );
+    assert!(
+        requests[1]["messages"].to_string().contains("\\\"ko\\\""),
+        "asks in the quiz language"
+    );
+    assert_eq!(
+        requests[1]["response_format"]["json_schema"]["strict"],
+        true
+    );
+    // Cached: asking again calls nobody.
+    assert_eq!(ask().await, first);
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn feedback_falls_back_to_offline_when_the_llm_fails() {
+    let (app, _fake) = app_with_llm(
+        vec![Reply::Content(good_quiz()), Reply::Status(400)],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("fallback").await;
+    let quiz = c.generate_quiz(input()).await.ok().data()["generateQuiz"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result = c.submit(&quiz, &[(1, 2)]).await.ok().data()["submitQuizAnswers"]["id"].clone();
+    let r = c
+        .gql("query($id: ID!) { quizResult(id: $id) { feedback { summary items { questionNumber feedback } } } }", json!({ "id": result }))
+        .await
+        .ok();
+    let f = &r.data()["quizResult"]["feedback"];
+    assert!(f["summary"].as_str().unwrap().contains("0 of 2"));
+    assert!(
+        f["items"][0]["feedback"]
+            .as_str()
+            .unwrap()
+            .contains("Armstrong")
+    );
+}
