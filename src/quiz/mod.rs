@@ -73,26 +73,8 @@ impl GenerateInput {
                 format!("The study text may be at most {SOURCE_TEXT_MAX_CHARS} characters long."),
             ));
         }
-        if !QUESTION_COUNT.contains(&self.question_count) {
-            return Err(AppError::bad_input(
-                "questionCount",
-                format!(
-                    "questionCount must be between {} and {}.",
-                    QUESTION_COUNT.start(),
-                    QUESTION_COUNT.end()
-                ),
-            ));
-        }
-        if !CHOICE_COUNT.contains(&self.choice_count) {
-            return Err(AppError::bad_input(
-                "choiceCount",
-                format!(
-                    "choiceCount must be between {} and {}.",
-                    CHOICE_COUNT.start(),
-                    CHOICE_COUNT.end()
-                ),
-            ));
-        }
+        within("questionCount", self.question_count, &QUESTION_COUNT)?;
+        within("choiceCount", self.choice_count, &CHOICE_COUNT)?;
         let language = self.language.trim().to_owned();
         let valid_language = (2..=35).contains(&language.len())
             && language.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -113,6 +95,21 @@ impl GenerateInput {
             difficulty: self.difficulty,
             language,
         })
+    }
+}
+
+fn within(field: &'static str, value: i32, range: &std::ops::RangeInclusive<i32>) -> AppResult<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!(
+                "{field} must be between {} and {}.",
+                range.start(),
+                range.end()
+            ),
+        ))
     }
 }
 
