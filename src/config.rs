@@ -121,6 +121,23 @@ pub struct ServeArgs {
     /// Extra attempts after a 429, a 5xx or a connection failure.
     #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
     pub llm_max_retries: u32,
+    /// Deepest selection nesting a query may have.
+    #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
+    pub graphql_max_depth: usize,
+    /// Most fields (each counts 1) a query may select in all.
+    #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 500)]
+    pub graphql_max_complexity: usize,
+    #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 30)]
+    pub graphql_max_aliases: usize,
+    #[arg(long, env = "GRAPHQL_MAX_ROOT_FIELDS", default_value_t = 20)]
+    pub graphql_max_root_fields: usize,
+    /// Largest request body; bigger ones get HTTP 413.
+    #[arg(long, env = "GRAPHQL_MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub graphql_max_body_bytes: usize,
+    /// Schema introspection (and field suggestions in errors); turn off in production if the
+    /// schema should not be explorable.
+    #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub graphql_introspection: bool,
     /// Comma-separated origins allowed to call with credentials.
     #[arg(long, env = "CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -159,6 +176,12 @@ pub struct Config {
     pub llm_model: String,
     pub llm_timeout: Duration,
     pub llm_max_retries: u32,
+    pub graphql_max_depth: usize,
+    pub graphql_max_complexity: usize,
+    pub graphql_max_aliases: usize,
+    pub graphql_max_root_fields: usize,
+    pub graphql_max_body_bytes: usize,
+    pub graphql_introspection: bool,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
 }
@@ -185,6 +208,12 @@ impl Default for Config {
             llm_model: DEFAULT_LLM_MODEL.into(),
             llm_timeout: Duration::from_secs(60),
             llm_max_retries: 2,
+            graphql_max_depth: 15,
+            graphql_max_complexity: 500,
+            graphql_max_aliases: 30,
+            graphql_max_root_fields: 20,
+            graphql_max_body_bytes: 1_048_576,
+            graphql_introspection: true,
             cors_origins: Vec::new(),
             log_format: LogFormat::Pretty,
         }
@@ -270,6 +299,12 @@ impl TryFrom<ServeArgs> for Config {
             llm_model: args.llm_model.trim().to_owned(),
             llm_timeout: args.llm_timeout,
             llm_max_retries: args.llm_max_retries,
+            graphql_max_depth: args.graphql_max_depth,
+            graphql_max_complexity: args.graphql_max_complexity,
+            graphql_max_aliases: args.graphql_max_aliases,
+            graphql_max_root_fields: args.graphql_max_root_fields,
+            graphql_max_body_bytes: args.graphql_max_body_bytes,
+            graphql_introspection: args.graphql_introspection,
             cors_origins,
             log_format: args.log_format,
         })

@@ -24,6 +24,7 @@ use poem::{
 use crate::{
     auth::{AuthService, AuthSettings},
     config::Config,
+    graphql::limits::QueryLimits,
     http::cookies::CookiePolicy,
     quiz::{QuizService, llm::LlmClient},
     store::Store,
@@ -66,8 +67,9 @@ impl Application {
             LlmClient::from_config(&config)?,
         ));
         let cookies = CookiePolicy::from(&config);
-        let schema = graphql::build_schema(auth, quizzes, cookies.clone());
-        let endpoint = http::routes(schema, store.clone(), cookies, &config.cors_origins);
+        let limits = QueryLimits::from(&config);
+        let schema = graphql::build_schema(auth, quizzes, cookies.clone(), &limits);
+        let endpoint = http::routes(schema, store.clone(), limits, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)
             .into_acceptor()
             .await

@@ -5,6 +5,7 @@ mod auth;
 pub mod context;
 pub mod error;
 mod guard;
+pub mod limits;
 mod quiz;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
 use crate::{auth::AuthService, http::cookies::CookiePolicy, quiz::QuizService};
+use limits::QueryLimits;
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery);
@@ -33,8 +35,21 @@ pub fn build_schema(
     auth: Arc<AuthService>,
     quizzes: Arc<QuizService>,
     cookies: CookiePolicy,
+    limits: &QueryLimits,
 ) -> AppSchema {
-    builder().data(auth).data(quizzes).data(cookies).finish()
+    let mut builder = builder()
+        .data(auth)
+        .data(quizzes)
+        .data(cookies)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .limit_recursive_depth(limits.max_depth.max(32))
+        .limit_directives(10);
+    if !limits.introspection {
+        // Suggestions ("did you mean …") would leak field names introspection hides.
+        builder = builder.disable_introspection().disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL that `schema.graphql` must equal.

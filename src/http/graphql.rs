@@ -1,12 +1,14 @@
 //! GraphQL over HTTP: POST for everything, GET for queries only.
 
 use async_graphql::{
-    Response,
+    BatchRequest, Response, ServerError,
     parser::types::{DocumentOperations, OperationType},
 };
-use async_graphql_poem::{GraphQLRequest, GraphQLResponse};
+use async_graphql_poem::GraphQLResponse;
 use poem::{
-    IntoResponse, Request, handler,
+    Body, IntoResponse, Request,
+    error::ReadBodyError,
+    handler,
     http::{StatusCode, header},
     web::{Data, Query},
 };
@@ -15,7 +17,7 @@ use serde::Deserialize;
 use super::cookies;
 use crate::{
     error::ErrorCode,
-    graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
+    graphql::{AppSchema, context::RequestAuth, error::ensure_codes, limits::QueryLimits},
 };
 
 fn request_auth(req: &Request) -> RequestAuth {
@@ -31,19 +33,103 @@ fn request_error(status: StatusCode, message: &str) -> poem::Response {
     super::error_response(status, ErrorCode::BadUserInput, message)
 }
 
-async fn execute(schema: &AppSchema, req: &Request, gql: async_graphql::Request) -> poem::Response {
-    let response: Response = schema.execute(gql.data(request_auth(req))).await;
+async fn execute(
+    schema: &AppSchema,
+    limits: &QueryLimits,
+    req: &Request,
+    mut gql: async_graphql::Request,
+) -> poem::Response {
+    let operation = gql.operation_name.clone();
+    let response = match gql.parsed_query() {
+        Ok(doc) => match limits.check(doc, operation.as_deref()) {
+            Ok(()) => schema.execute(gql.data(request_auth(req))).await,
+            Err(message) => Response::from_errors(vec![ServerError::new(message, None)]),
+        },
+        // Unparsable: let the executor report it in the usual shape.
+        Err(_) => schema.execute(gql).await,
+    };
     GraphQLResponse(ensure_codes(response)).into_response()
+}
+
+/// Content types an HTML form can send cross-site without a CORS preflight.
+const FORM_CONTENT_TYPES: [&str; 3] = [
+    "text/plain",
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+];
+/// Headers a browser only sends cross-site after a preflight, as Apollo's CSRF prevention uses.
+const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
+
+/// A cookie-carrying cross-site POST must not run an operation: refuse bodies a form could
+/// have sent unless a header proves the browser did a preflight.
+fn is_csrf_safe(req: &Request) -> bool {
+    let essence = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        });
+    let form_like = essence
+        .as_deref()
+        .is_none_or(|ct| ct.is_empty() || FORM_CONTENT_TYPES.contains(&ct));
+    !form_like
+        || PREFLIGHT_HEADERS.iter().any(|h| {
+            req.headers()
+                .get(*h)
+                .is_some_and(|v| !v.as_bytes().is_empty())
+        })
 }
 
 #[handler]
 pub async fn post(
     req: &Request,
-    gql: poem::Result<GraphQLRequest>,
+    body: Body,
     schema: Data<&AppSchema>,
+    limits: Data<&QueryLimits>,
 ) -> poem::Response {
-    match gql {
-        Ok(GraphQLRequest(gql)) => execute(&schema, req, gql).await,
+    if !is_csrf_safe(req) {
+        return request_error(
+            StatusCode::BAD_REQUEST,
+            "This request has no Content-Type a browser form cannot send: use \
+             Content-Type: application/json (or send an Apollo-Require-Preflight header).",
+        );
+    }
+    let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(ReadBodyError::PayloadTooLarge) => {
+            return request_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "The request body is larger than {} bytes.",
+                    limits.max_body_bytes
+                ),
+            );
+        }
+        Err(err) => {
+            return request_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Could not read the request body: {err}"),
+            );
+        }
+    };
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let batch =
+        async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), Default::default())
+            .await;
+    match batch {
+        Ok(BatchRequest::Single(gql)) => execute(&schema, &limits, req, gql).await,
+        Ok(BatchRequest::Batch(_)) => request_error(
+            StatusCode::BAD_REQUEST,
+            "Batched requests are not supported; send one operation per request.",
+        ),
         Err(err) => request_error(
             StatusCode::BAD_REQUEST,
             &format!("Could not read the GraphQL request: {err}"),
@@ -83,6 +169,7 @@ pub async fn get(
     req: &Request,
     params: poem::Result<Query<GetParams>>,
     schema: Data<&AppSchema>,
+    limits: Data<&QueryLimits>,
 ) -> poem::Response {
     let parsed = params
         .map_err(|e| e.to_string())
@@ -104,7 +191,7 @@ pub async fn get(
         .with_header(header::ALLOW, "POST")
         .into_response();
     }
-    execute(&schema, req, gql).await
+    execute(&schema, &limits, req, gql).await
 }
 
 /// Whether the operation that would run is a mutation; unparsable documents are left for the

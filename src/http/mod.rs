@@ -16,8 +16,11 @@ use poem::{
     web::{Data, Json},
 };
 
-use crate::{error::ErrorCode, graphql::AppSchema, store::Store};
-use cookies::CookiePolicy;
+use crate::{
+    error::ErrorCode,
+    graphql::{AppSchema, limits::QueryLimits},
+    store::Store,
+};
 
 /// How long `/readyz` waits for the store before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -73,18 +76,24 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
 pub fn routes(
     schema: AppSchema,
     store: Arc<dyn Store>,
-    cookies: CookiePolicy,
+    limits: QueryLimits,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
     let app = Route::new()
         .at("/graphql", get(graphql::get).post(graphql::post))
-        .at("/graphiql", get(pages::graphiql))
-        .at("/verify-email", get(pages::verify_email))
+        .at(
+            "/graphiql",
+            get(pages::graphiql).with(pages::html_headers(pages::GRAPHIQL_CSP)),
+        )
+        .at(
+            "/verify-email",
+            get(pages::verify_email).with(pages::html_headers(&pages::verify_email_csp())),
+        )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .data(schema)
         .data(store)
-        .data(cookies);
+        .data(limits);
     let app = if cors_origins.is_empty() {
         app.boxed()
     } else {
