@@ -89,6 +89,10 @@ pub struct ServeArgs {
     /// HS256 key, at least 32 bytes; random per start when unset.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Comma-separated earlier JWT_SECRETs: they still verify tokens (never sign), so a key can
+    /// be rotated without logging everyone out.
+    #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true)]
+    pub jwt_previous_secrets: Option<String>,
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "1d", value_parser = parse_duration)]
@@ -161,6 +165,7 @@ pub struct Config {
     pub jwt_secret: Secret,
     /// True when no secret was configured and a random one was drawn: tokens die with the process.
     pub jwt_secret_generated: bool,
+    pub jwt_previous_secrets: Vec<Secret>,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_idle_timeout: Duration,
@@ -194,6 +199,7 @@ impl Default for Config {
             database_url: DEFAULT_DATABASE_URL.parse().expect("valid default url"),
             jwt_secret: random_secret(),
             jwt_secret_generated: true,
+            jwt_previous_secrets: Vec::new(),
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(24 * 3600),
             session_idle_timeout: Duration::from_secs(30 * 60),
@@ -243,6 +249,24 @@ impl TryFrom<ServeArgs> for Config {
             Some(secret) => (Secret::new(secret), false),
             None => (random_secret(), true),
         };
+        let mut jwt_previous_secrets = Vec::new();
+        for (i, secret) in non_empty(args.jwt_previous_secrets)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .enumerate()
+        {
+            if secret.len() < MIN_JWT_SECRET_BYTES {
+                bail!(
+                    "JWT_PREVIOUS_SECRETS entry {} is {} bytes long; each must be at least \
+                     {MIN_JWT_SECRET_BYTES} bytes",
+                    i + 1,
+                    secret.len()
+                );
+            }
+            jwt_previous_secrets.push(Secret::new(secret));
+        }
         let public_url = args.public_url.trim().trim_end_matches('/').to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             bail!("PUBLIC_URL must start with http:// or https://, got {public_url:?}");
@@ -285,6 +309,7 @@ impl TryFrom<ServeArgs> for Config {
             database_url: args.database_url,
             jwt_secret,
             jwt_secret_generated,
+            jwt_previous_secrets,
             access_token_ttl: args.access_token_ttl,
             refresh_token_ttl: args.refresh_token_ttl,
             session_idle_timeout: args.session_idle_timeout,

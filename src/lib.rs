@@ -60,6 +60,7 @@ impl Application {
             store.clone(),
             mailer,
             &config.jwt_secret,
+            &config.jwt_previous_secrets,
             AuthSettings::from(&config),
         ));
         let quizzes = Arc::new(QuizService::new(

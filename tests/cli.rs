@@ -44,6 +44,20 @@ fn short_jwt_secrets_are_refused() {
 }
 
 #[test]
+fn short_previous_secrets_are_refused() {
+    let (ok, out) = serve_with(&[
+        ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        (
+            "JWT_PREVIOUS_SECRETS",
+            "fedcba9876543210fedcba9876543210, short-one",
+        ),
+    ]);
+    assert!(!ok);
+    assert!(out.contains("JWT_PREVIOUS_SECRETS entry 2"), "{out}");
+    assert!(!out.contains("short-one"), "{out}");
+}
+
+#[test]
 fn unknown_database_schemes_are_refused() {
     let (ok, out) = serve_with(&[("DATABASE_URL", "postgres://localhost/db")]);
     assert!(!ok);

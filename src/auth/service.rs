@@ -69,12 +69,13 @@ impl AuthService {
         store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
         secret: &crate::config::Secret,
+        previous_secrets: &[crate::config::Secret],
         settings: AuthSettings,
     ) -> Self {
         AuthService {
             store,
             mailer,
-            tokens: TokenKeys::new(secret),
+            tokens: TokenKeys::with_previous(secret, previous_secrets),
             links: LinkSigner::new(secret),
             settings,
         }

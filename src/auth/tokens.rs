@@ -57,30 +57,75 @@ pub struct IssuedToken {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A verification key and the id tokens signed with it carry in their `kid` header.
+struct VerifyingKey {
+    kid: String,
+    key: DecodingKey,
+}
+
+/// Names a key without revealing it: the start of its SHA-256.
+fn key_id(secret: &Secret) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(secret.expose().as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 pub struct TokenKeys {
+    kid: String,
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current key first, then the previous ones that still verify during a rotation.
+    verifying: Vec<VerifyingKey>,
     validation: Validation,
 }
 
 impl TokenKeys {
     pub fn new(secret: &Secret) -> Self {
+        Self::with_previous(secret, &[])
+    }
+
+    /// `previous` keys verify tokens but never sign, so keys rotate without logging anyone out.
+    pub fn with_previous(secret: &Secret, previous: &[Secret]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.leeway = 0;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        let verifying = std::iter::once(secret)
+            .chain(previous)
+            .map(|s| VerifyingKey {
+                kid: key_id(s),
+                key: DecodingKey::from_secret(s.expose().as_bytes()),
+            })
+            .collect();
         TokenKeys {
+            kid: key_id(secret),
             encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
-            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            verifying,
             validation,
         }
     }
 
     fn sign(&self, claims: &Claims) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+        let mut header = Header::new(Algorithm::HS256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
             .expect("HS256 signing with a byte key cannot fail")
+    }
+
+    /// Checks the signature with the key the `kid` names, or with each key when there is none.
+    fn decode(&self, token: &str) -> Option<Claims> {
+        let kid = jsonwebtoken::decode_header(token).ok()?.kid;
+        self.verifying
+            .iter()
+            .filter(|k| kid.as_ref().is_none_or(|kid| kid == &k.kid))
+            .find_map(|k| {
+                jsonwebtoken::decode::<Claims>(token, &k.key, &self.validation)
+                    .ok()
+                    .map(|d| d.claims)
+            })
     }
 
     pub fn issue_access(
@@ -132,9 +177,7 @@ impl TokenKeys {
         typ: TokenType,
         now: DateTime<Utc>,
     ) -> Result<Claims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token.trim(), &self.decoding, &self.validation)
-            .map_err(|_| TokenError::Invalid)?;
-        let claims = data.claims;
+        let claims = self.decode(token.trim()).ok_or(TokenError::Invalid)?;
         if claims.typ != typ {
             return Err(TokenError::Invalid);
         }
@@ -195,6 +238,32 @@ mod tests {
         assert_eq!(k.verify_access(r.expose(), now), Err(TokenError::Invalid));
         assert!(k.verify_refresh(&r, &u, &s, now));
         assert!(!k.verify_refresh(&r, &u, &SessionId::new_random(), now));
+    }
+
+    #[test]
+    fn previous_keys_still_verify_and_tokens_name_their_key() {
+        let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
+        let old = keys().issue_access(&u, &s, now, now + Duration::minutes(1));
+        let rotated = TokenKeys::with_previous(
+            &Secret::new("the-new-secret-the-new-secret-xx"),
+            &[Secret::new("0123456789abcdef0123456789abcdef")],
+        );
+        assert!(rotated.verify_access(&old.token, now).is_ok());
+        let new = rotated.issue_access(&u, &s, now, now + Duration::minutes(1));
+        let kid = jsonwebtoken::decode_header(&new.token)
+            .unwrap()
+            .kid
+            .unwrap();
+        assert_eq!(kid.len(), 16);
+        assert_ne!(
+            Some(kid),
+            jsonwebtoken::decode_header(&old.token).unwrap().kid
+        );
+        // The old key alone does not accept tokens of the new one.
+        assert_eq!(
+            keys().verify_access(&new.token, now),
+            Err(TokenError::Invalid)
+        );
     }
 
     #[test]

@@ -1546,28 +1546,4 @@ About 650 million people watched Armstrong's first steps on television.";
         assert!((0..1000).all(|_| r.below(6) < 6));
         assert_eq!(r.below(0), 0);
     }
-
-    /// Prints sample questions: `cargo test print_samples -- --nocapture --ignored`.
-    #[test]
-    #[ignore]
-    fn print_samples() {
-        for (text, difficulty) in [
-            (APOLLO, Difficulty::Easy),
-            (APOLLO, Difficulty::Hard),
-            (KOREAN, Difficulty::Medium),
-        ] {
-            let req = OfflineRequest {
-                difficulty,
-                ..request(text, 5, 4)
-            };
-            println!("--- {difficulty:?}");
-            for q in generate(&req).unwrap() {
-                println!("{}", q.content);
-                for c in &q.choices {
-                    println!("  [{}] {}", if c.correct { "x" } else { " " }, c.content);
-                }
-                println!("  {}", q.explanation.unwrap());
-            }
-        }
-    }
 }
