@@ -7,6 +7,11 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 use anyhow::{Context, bail};
 use clap::Args;
 
+use crate::{
+    auth::throttle::{Rate, RateLimits},
+    http::client::TrustedProxies,
+};
+
 /// A value that must never be printed: `Debug` and `Display` redact it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -99,6 +104,27 @@ pub struct ServeArgs {
     pub refresh_token_ttl: Duration,
     #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
     pub session_idle_timeout: Duration,
+    /// A refresh with an access token one generation old still succeeds this soon after the
+    /// session was refreshed (two tabs at once); later it is treated as a stolen token.
+    #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_interval: Duration,
+    #[arg(long, env = "RATE_LIMIT_LOGIN_PER_ACCOUNT", default_value = "10/5m")]
+    pub rate_limit_login_per_account: Rate,
+    #[arg(long, env = "RATE_LIMIT_LOGIN_PER_CLIENT", default_value = "30/5m")]
+    pub rate_limit_login_per_client: Rate,
+    #[arg(long, env = "RATE_LIMIT_SIGNUP_PER_CLIENT", default_value = "10/1h")]
+    pub rate_limit_signup_per_client: Rate,
+    /// Verification, resend and password-reset e-mails to one address.
+    #[arg(long, env = "RATE_LIMIT_MAIL_PER_ADDRESS", default_value = "5/1h")]
+    pub rate_limit_mail_per_address: Rate,
+    /// Requests that send e-mail (sign-up, resend, reset) from one client address.
+    #[arg(long, env = "RATE_LIMIT_MAIL_PER_CLIENT", default_value = "20/1h")]
+    pub rate_limit_mail_per_client: Rate,
+    #[arg(long, env = "RATE_LIMIT_REFRESH_PER_SESSION", default_value = "30/1m")]
+    pub rate_limit_refresh_per_session: Rate,
+    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
     /// Keep the `access` cookie away from scripts.
@@ -169,6 +195,9 @@ pub struct Config {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_idle_timeout: Duration,
+    pub refresh_reuse_interval: Duration,
+    pub rate_limits: RateLimits,
+    pub trusted_proxies: TrustedProxies,
     pub cookie_secure: bool,
     pub cookie_http_only: bool,
     /// Without a trailing slash.
@@ -203,6 +232,16 @@ impl Default for Config {
             access_token_ttl: Duration::from_secs(15 * 60),
             refresh_token_ttl: Duration::from_secs(24 * 3600),
             session_idle_timeout: Duration::from_secs(30 * 60),
+            refresh_reuse_interval: Duration::from_secs(10),
+            rate_limits: RateLimits {
+                login_per_account: rate("10/5m"),
+                login_per_client: rate("30/5m"),
+                signup_per_client: rate("10/1h"),
+                mail_per_address: rate("5/1h"),
+                mail_per_client: rate("20/1h"),
+                refresh_per_session: rate("30/1m"),
+            },
+            trusted_proxies: TrustedProxies::default(),
             cookie_secure: false,
             cookie_http_only: true,
             public_url: DEFAULT_PUBLIC_URL.into(),
@@ -224,6 +263,10 @@ impl Default for Config {
             log_format: LogFormat::Pretty,
         }
     }
+}
+
+fn rate(s: &str) -> Rate {
+    s.parse().expect("valid default rate")
 }
 
 fn random_secret() -> Secret {
@@ -313,6 +356,16 @@ impl TryFrom<ServeArgs> for Config {
             access_token_ttl: args.access_token_ttl,
             refresh_token_ttl: args.refresh_token_ttl,
             session_idle_timeout: args.session_idle_timeout,
+            refresh_reuse_interval: args.refresh_reuse_interval,
+            rate_limits: RateLimits {
+                login_per_account: args.rate_limit_login_per_account,
+                login_per_client: args.rate_limit_login_per_client,
+                signup_per_client: args.rate_limit_signup_per_client,
+                mail_per_address: args.rate_limit_mail_per_address,
+                mail_per_client: args.rate_limit_mail_per_client,
+                refresh_per_session: args.rate_limit_refresh_per_session,
+            },
+            trusted_proxies: args.trusted_proxies,
             cookie_secure: args.cookie_secure,
             cookie_http_only: args.cookie_http_only,
             public_url,

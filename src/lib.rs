@@ -70,7 +70,12 @@ impl Application {
         let cookies = CookiePolicy::from(&config);
         let limits = QueryLimits::from(&config);
         let schema = graphql::build_schema(auth, quizzes, cookies.clone(), &limits);
-        let endpoint = http::routes(schema, store.clone(), limits, &config.cors_origins);
+        let settings = http::HttpSettings {
+            limits,
+            cookies,
+            proxies: config.trusted_proxies.clone(),
+        };
+        let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)
             .into_acceptor()
             .await

@@ -569,7 +569,11 @@ async fn concurrent_refreshes(backend: Backend) {
     assert!(session.last_refreshed_at.is_some());
     let sessions = app.store.list_sessions(&claims_sub).await.unwrap();
     assert_eq!(sessions.iter().filter(|s| s.id == sid).count(), 1);
-    tab.refresh().await.ok();
+    // Everyone got the session's new generation; refreshing with it rotates again.
+    let newest = results[0].data()["refreshToken"]["accessToken"]
+        .as_str()
+        .unwrap();
+    app.client().with_bearer(newest).refresh().await.ok();
     let after = app
         .store
         .find_session(&claims_sub, &sid)

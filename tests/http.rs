@@ -107,6 +107,12 @@ async fn cookies_are_secure_when_configured() {
         .ok();
     let link = app.verification_link("secure@example.com");
     let r = c.verify_email(&link.uid, &link.token).await.ok();
-    assert!(r.set_cookie("access").unwrap().contains("; Secure"));
-    assert!(r.set_cookie("username").unwrap().contains("; Secure"));
+    // Secure cookies take the __Host- prefix, and the server reads them back under that name.
+    assert!(r.set_cookie("__Host-access").unwrap().contains("; Secure"));
+    assert!(
+        r.set_cookie("__Host-username")
+            .unwrap()
+            .contains("; Secure")
+    );
+    assert!(r.set_cookie("access").is_none());
 }

@@ -50,6 +50,7 @@ fn session(offset_ms: i64) -> SessionRecord {
         expires_at: now + Duration::days(1),
         last_refreshed_at: None,
         user_agent: Some("agent".into()),
+        generation: 0,
     }
 }
 
@@ -63,6 +64,8 @@ on_both_stores!(
     concurrent_rotation_has_one_winner,
     ping_answers,
     quizzes_are_owned_and_paged,
+    removing_all_or_other_sessions,
+    password_hash_is_compare_and_swap,
     results_keep_feedback_once,
 );
 
@@ -174,29 +177,30 @@ async fn rotation_is_compare_and_swap(backend: Backend) {
     let wrong = RefreshToken::new("rt-wrong".into());
     assert!(
         !f.store
-            .rotate_refresh_token(&u.id, &s.id, &wrong, &next, at)
+            .rotate_refresh_token(&u.id, &s.id, &wrong, &next, 1, at)
             .await
             .unwrap()
     );
     assert!(
         f.store
-            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, at)
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, 1, at)
             .await
             .unwrap()
     );
     assert!(
         !f.store
-            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, at)
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, 1, at)
             .await
             .unwrap()
     );
     let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
     assert_eq!(stored.refresh_token, next);
     assert_eq!(stored.last_refreshed_at, Some(at));
+    assert_eq!(stored.generation, 1);
     assert_eq!(stored.created_at, s.created_at);
     assert!(
         !f.store
-            .rotate_refresh_token(&u.id, &SessionId::new_random(), &next, &wrong, at)
+            .rotate_refresh_token(&u.id, &SessionId::new_random(), &next, &wrong, 1, at)
             .await
             .unwrap()
     );
@@ -213,7 +217,7 @@ async fn concurrent_rotation_has_one_winner(backend: Backend) {
         tokio::spawn(async move {
             let mine = RefreshToken::new(format!("rt-{i}"));
             let won = store
-                .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, store::now())
+                .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, store::now())
                 .await
                 .unwrap();
             (won, mine)
@@ -435,4 +439,63 @@ async fn results_keep_feedback_once(backend: Backend) {
     f.store.insert_quiz(&q1).await.unwrap();
     f.store.delete_quiz(&me, &q1.id).await.unwrap();
     assert_eq!(f.store.count_results(&me, Some(&q1.id)).await.unwrap(), 2);
+}
+
+async fn removing_all_or_other_sessions(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let (u, other) = (user("ends"), user("bystander"));
+    f.store.insert_user(&u).await.unwrap();
+    f.store.insert_user(&other).await.unwrap();
+    let sessions: Vec<_> = (0..3).map(session).collect();
+    for s in &sessions {
+        f.store.add_session(&u.id, s).await.unwrap();
+    }
+    let theirs = session(0);
+    f.store.add_session(&other.id, &theirs).await.unwrap();
+    assert_eq!(
+        f.store
+            .remove_sessions(&u.id, Some(&sessions[1].id))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        f.store.list_sessions(&u.id).await.unwrap(),
+        vec![sessions[1].clone()]
+    );
+    assert_eq!(f.store.remove_sessions(&u.id, None).await.unwrap(), 1);
+    assert!(f.store.list_sessions(&u.id).await.unwrap().is_empty());
+    assert_eq!(
+        f.store.list_sessions(&other.id).await.unwrap(),
+        vec![theirs]
+    );
+}
+
+async fn password_hash_is_compare_and_swap(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("pw");
+    f.store.insert_user(&u).await.unwrap();
+    let new = PasswordHash::new("$argon2id$new".into());
+    assert!(!f.store.set_password_hash(&u.id, &new, &new).await.unwrap());
+    assert!(
+        f.store
+            .set_password_hash(&u.id, &u.password_hash, &new)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .set_password_hash(&u.id, &u.password_hash, &new)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.store
+            .find_user(&u.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash,
+        new
+    );
 }

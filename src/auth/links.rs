@@ -14,18 +14,21 @@ type HmacSha256 = Hmac<Sha256>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPurpose {
     VerifyEmail,
+    ResetPassword,
 }
 
 impl LinkPurpose {
     fn label(self) -> &'static str {
         match self {
             LinkPurpose::VerifyEmail => "quiz-llm/verify-email/v1",
+            LinkPurpose::ResetPassword => "quiz-llm/reset-password/v1",
         }
     }
 
     pub fn max_age(self) -> Duration {
         match self {
             LinkPurpose::VerifyEmail => Duration::days(3),
+            LinkPurpose::ResetPassword => Duration::hours(1),
         }
     }
 
@@ -33,6 +36,10 @@ impl LinkPurpose {
     fn state(self, user: &UserRecord) -> String {
         match self {
             LinkPurpose::VerifyEmail => format!("{}:{}", user.is_active, user.email_norm),
+            // A new password (hash) kills every reset link issued before it.
+            LinkPurpose::ResetPassword => {
+                format!("{}:{}", user.is_active, user.password_hash.expose())
+            }
         }
     }
 }
@@ -126,6 +133,27 @@ mod tests {
         assert!(!signer.check(LinkPurpose::VerifyEmail, &u, "1-AAAA", now));
         u.is_active = true;
         assert!(!signer.check(LinkPurpose::VerifyEmail, &u, &token, now));
+    }
+
+    #[test]
+    fn reset_links_die_with_the_password_and_after_an_hour() {
+        let signer = LinkSigner::new(&Secret::new("k".repeat(32)));
+        let now = Utc::now();
+        let mut u = user(true);
+        let token = signer.make(LinkPurpose::ResetPassword, &u, now);
+        assert!(signer.check(LinkPurpose::ResetPassword, &u, &token, now));
+        assert!(
+            !signer.check(LinkPurpose::VerifyEmail, &u, &token, now),
+            "purposes differ"
+        );
+        assert!(!signer.check(
+            LinkPurpose::ResetPassword,
+            &u,
+            &token,
+            now + Duration::minutes(61)
+        ));
+        u.password_hash = PasswordHash::new("y".into());
+        assert!(!signer.check(LinkPurpose::ResetPassword, &u, &token, now));
     }
 
     #[test]

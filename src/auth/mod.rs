@@ -4,8 +4,24 @@
 pub mod links;
 pub mod password;
 mod service;
+pub mod throttle;
 pub mod tokens;
 pub mod validate;
 
 pub use service::{AuthService, AuthSettings, LoginOutcome, SignUp};
+
+/// Who is calling, as far as the HTTP layer can tell.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    /// The rate-limit key for the client; clients without an address share one.
+    pub fn key(&self) -> String {
+        self.ip
+            .map_or_else(|| "unknown".into(), |ip| ip.to_string())
+    }
+}
 pub use tokens::{Claims, IssuedToken, TokenError};

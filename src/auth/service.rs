@@ -1,5 +1,6 @@
 //! The login flows of the design's "plan 2": the browser holds only a short-lived access JWT;
 //! each session's refresh token stays on the user document and is rotated on every refresh.
+//! Audit events go to the `audit` log target with the user id and client address, never a secret.
 
 use std::{sync::Arc, time::Duration};
 
@@ -7,13 +8,15 @@ use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 
 use super::{
+    ClientInfo,
     links::{LinkPurpose, LinkSigner},
     password::{self, Password},
+    throttle::{Bucket, RateLimits, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
     validate,
 };
 use crate::{
-    config::Config,
+    config::{Config, Secret},
     error::{AppError, AppResult},
     mail::{Mailer, templates},
     store::{self, SessionId, SessionRecord, Store, UserId, UserRecord},
@@ -29,7 +32,9 @@ pub struct AuthSettings {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub session_idle_timeout: Duration,
+    pub refresh_reuse_interval: Duration,
     pub public_url: String,
+    pub rate_limits: RateLimits,
 }
 
 impl From<&Config> for AuthSettings {
@@ -38,7 +43,9 @@ impl From<&Config> for AuthSettings {
             access_token_ttl: c.access_token_ttl,
             refresh_token_ttl: c.refresh_token_ttl,
             session_idle_timeout: c.session_idle_timeout,
+            refresh_reuse_interval: c.refresh_reuse_interval,
             public_url: c.public_url.clone(),
+            rate_limits: c.rate_limits.clone(),
         }
     }
 }
@@ -61,15 +68,20 @@ pub struct AuthService {
     mailer: Arc<dyn Mailer>,
     tokens: TokenKeys,
     links: LinkSigner,
+    throttle: Throttle,
     settings: AuthSettings,
+}
+
+fn ip(client: &ClientInfo) -> String {
+    client.key()
 }
 
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
         mailer: Arc<dyn Mailer>,
-        secret: &crate::config::Secret,
-        previous_secrets: &[crate::config::Secret],
+        secret: &Secret,
+        previous_secrets: &[Secret],
         settings: AuthSettings,
     ) -> Self {
         AuthService {
@@ -77,6 +89,7 @@ impl AuthService {
             mailer,
             tokens: TokenKeys::with_previous(secret, previous_secrets),
             links: LinkSigner::new(secret),
+            throttle: Throttle::new(&settings.rate_limits),
             settings,
         }
     }
@@ -90,12 +103,14 @@ impl AuthService {
         self.tokens.verify_access(token, Utc::now())
     }
 
-    pub async fn sign_up(&self, input: SignUp) -> AppResult<UserRecord> {
+    pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
         let username = validate::username(&input.username)?;
         let email = validate::email(&input.email)?;
         validate::password("password", input.password.expose(), &username)?;
         let (username_norm, email_norm) =
             (validate::normalize(&username), validate::normalize(&email));
+        self.throttle.check(Bucket::SignUpClient, &ip(client))?;
+        self.throttle.check(Bucket::MailAddress, &email_norm)?;
         // Cheap checks first, so a taken name does not cost an argon2 run; the unique indexes
         // still decide races.
         if self
@@ -120,40 +135,143 @@ impl AuthService {
             created_at: store::now(),
         };
         self.store.insert_user(&user).await?;
-        tracing::info!(user_id = %user.id, "user signed up");
-        self.send_verification(&user).await;
+        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, client_ip = %ip(client));
+        self.send_link(&user, LinkPurpose::VerifyEmail).await;
         Ok(user)
     }
 
     /// The account exists either way; a failed send is logged and the user can ask again.
-    async fn send_verification(&self, user: &UserRecord) {
-        let token = self.links.make(LinkPurpose::VerifyEmail, user, Utc::now());
+    async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
+        let token = self.links.make(purpose, user, Utc::now());
+        let page = match purpose {
+            LinkPurpose::VerifyEmail => "verify-email",
+            LinkPurpose::ResetPassword => "reset-password",
+        };
         let link = format!(
-            "{}/verify-email?uid={}&token={}",
+            "{}/{page}?uid={}&token={}",
             self.settings.public_url, user.id, token
         );
         let result = async {
             let to = Mailbox::new(Some(user.username.clone()), user.email.parse()?);
-            self.mailer
-                .send(templates::verification(to, &user.username, &link))
-                .await
+            let email = match purpose {
+                LinkPurpose::VerifyEmail => templates::verification(to, &user.username, &link),
+                LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
+            };
+            self.mailer.send(email).await
         }
         .await;
         if let Err(err) = result {
-            tracing::error!(user_id = %user.id, error = %format!("{err:#}"), "verification e-mail not sent");
+            tracing::error!(user_id = %user.id, ?purpose, error = %format!("{err:#}"), "e-mail not sent");
         }
     }
 
-    /// Always succeeds, so the answer never tells whether an address is registered.
-    pub async fn resend_verification(&self, email: &str) -> AppResult<()> {
+    /// Limits apply whether or not the address is registered, so they reveal nothing either.
+    fn throttle_mail(&self, email_norm: &str, client: &ClientInfo) -> AppResult<()> {
+        self.throttle.check(Bucket::MailClient, &ip(client))?;
+        self.throttle.check(Bucket::MailAddress, email_norm)
+    }
+
+    /// Always succeeds (unless rate limited), so the answer never tells whether an address is
+    /// registered.
+    pub async fn resend_verification(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
+        let email_norm = validate::normalize(email);
+        self.throttle_mail(&email_norm, client)?;
         if let Some(user) = self
             .store
-            .find_user_by_email(&validate::normalize(email))
+            .find_user_by_email(&email_norm)
             .await?
             .filter(|u| !u.is_active)
         {
-            self.send_verification(&user).await;
+            self.send_link(&user, LinkPurpose::VerifyEmail).await;
         }
+        Ok(())
+    }
+
+    /// Like resending: the same answer for every address.
+    pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
+        let email_norm = validate::normalize(email);
+        self.throttle_mail(&email_norm, client)?;
+        if let Some(user) = self
+            .store
+            .find_user_by_email(&email_norm)
+            .await?
+            .filter(|u| u.is_active)
+        {
+            tracing::info!(target: "audit", event = "password_reset_requested", user_id = %user.id, client_ip = %ip(client));
+            self.send_link(&user, LinkPurpose::ResetPassword).await;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password from an e-mailed link and ends every session.
+    pub async fn reset_password(
+        &self,
+        uid: &str,
+        token: &str,
+        new_password: Password,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let id = UserId::parse(uid).ok_or(AppError::InvalidToken)?;
+        let user = self
+            .store
+            .find_user(&id)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        if !self
+            .links
+            .check(LinkPurpose::ResetPassword, &user, token, Utc::now())
+        {
+            return Err(AppError::InvalidToken);
+        }
+        validate::password("newPassword", new_password.expose(), &user.username)?;
+        let hash = password::hash(new_password).await?;
+        // The old hash in the filter makes the link single-use under a race too.
+        if !self
+            .store
+            .set_password_hash(&id, &user.password_hash, &hash)
+            .await?
+        {
+            return Err(AppError::InvalidToken);
+        }
+        let ended = self.store.remove_sessions(&id, None).await?;
+        tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, client_ip = %ip(client));
+        Ok(())
+    }
+
+    /// Needs the current password; ends every other session.
+    pub async fn change_password(
+        &self,
+        claims: &Claims,
+        current: Password,
+        new_password: Password,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let user = self
+            .store
+            .find_user(&claims.sub)
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
+        self.throttle
+            .check(Bucket::LoginAccount, &user.username_norm)?;
+        if !password::verify(current, Some(user.password_hash.clone())).await? {
+            tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %ip(client));
+            return Err(AppError::InvalidCredentials);
+        }
+        validate::password("newPassword", new_password.expose(), &user.username)?;
+        let hash = password::hash(new_password).await?;
+        if !self
+            .store
+            .set_password_hash(&user.id, &user.password_hash, &hash)
+            .await?
+        {
+            // Changed concurrently: the current password no longer is what was checked.
+            return Err(AppError::InvalidCredentials);
+        }
+        let ended = self
+            .store
+            .remove_sessions(&user.id, Some(&claims.sid))
+            .await?;
+        tracing::info!(target: "audit", event = "password_changed", user_id = %user.id, sessions_ended = ended, client_ip = %ip(client));
         Ok(())
     }
 
@@ -161,7 +279,7 @@ impl AuthService {
         &self,
         uid: &str,
         token: &str,
-        user_agent: Option<&str>,
+        client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
         let id = UserId::parse(uid).ok_or(AppError::InvalidToken)?;
         let mut user = self
@@ -180,17 +298,19 @@ impl AuthService {
             return Err(AppError::InvalidToken);
         }
         user.is_active = true;
-        tracing::info!(user_id = %user.id, "e-mail verified");
-        self.start_session(user, user_agent).await
+        tracing::info!(target: "audit", event = "email_verified", user_id = %user.id, client_ip = %ip(client));
+        self.start_session(user, client).await
     }
 
     pub async fn login(
         &self,
         username: &str,
         password: Password,
-        user_agent: Option<&str>,
+        client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
         let key = validate::normalize(username);
+        self.throttle.check(Bucket::LoginClient, &ip(client))?;
+        self.throttle.check(Bucket::LoginAccount, &key)?;
         let user = if key.contains('@') {
             self.store.find_user_by_email(&key).await?
         } else {
@@ -198,21 +318,26 @@ impl AuthService {
         };
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(password, hash).await? {
-            tracing::info!(user_id = ?user.as_ref().map(|u| u.id.to_string()), "login failed");
+            tracing::info!(
+                target: "audit",
+                event = "login_failed",
+                user_id = user.as_ref().map(|u| u.id.to_string()).unwrap_or_default(),
+                client_ip = %ip(client)
+            );
             return Err(AppError::InvalidCredentials);
         }
         let user = user.ok_or(AppError::InvalidCredentials)?;
         if !user.is_active {
             return Err(AppError::EmailNotVerified);
         }
-        tracing::info!(user_id = %user.id, "login succeeded");
-        self.start_session(user, user_agent).await
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %ip(client));
+        self.start_session(user, client).await
     }
 
     async fn start_session(
         &self,
         user: UserRecord,
-        user_agent: Option<&str>,
+        client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
         let now = store::now();
         let session_id = SessionId::new_random();
@@ -225,12 +350,16 @@ impl AuthService {
             created_at: now,
             expires_at,
             last_refreshed_at: None,
-            user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            user_agent: client
+                .user_agent
+                .as_ref()
+                .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
+            generation: 0,
         };
         if !self.store.add_session(&user.id, &session).await? {
             return Err(AppError::InvalidCredentials);
         }
-        let access = self.issue_access(&user.id, &session_id, now, expires_at);
+        let access = self.issue_access(&user.id, &session_id, 0, now, expires_at);
         Ok(LoginOutcome { user, access })
     }
 
@@ -239,11 +368,13 @@ impl AuthService {
         &self,
         user: &UserId,
         session: &SessionId,
+        generation: i64,
         now: DateTime<Utc>,
         session_end: DateTime<Utc>,
     ) -> IssuedToken {
         let exp = (now + chrono_duration(self.settings.access_token_ttl)).min(session_end);
-        self.tokens.issue_access(user, session, now, exp)
+        self.tokens
+            .issue_access(user, session, generation, now, exp)
     }
 
     /// Genuine claims from a possibly expired token; forged or missing is `UNAUTHENTICATED`.
@@ -256,12 +387,17 @@ impl AuthService {
     }
 
     /// "Plan 2": the access token names the user and session; the stored refresh token, not
-    /// anything the client holds, authorizes the renewal.
+    /// anything the client holds, authorizes the renewal. Each refresh advances the session's
+    /// generation; a token from an older generation is accepted only within the reuse interval
+    /// (two tabs refreshing together) and otherwise ends the session as stolen.
     pub async fn refresh(
         &self,
         access_token: Option<&str>,
+        client: &ClientInfo,
     ) -> AppResult<(UserRecord, IssuedToken)> {
         let claims = self.genuine_claims(access_token)?;
+        self.throttle
+            .check(Bucket::RefreshSession, claims.sid.as_str())?;
         let now = store::now();
         let idle_deadline =
             claims.expires_at() + chrono_duration(self.settings.session_idle_timeout);
@@ -290,9 +426,38 @@ impl AuthService {
             {
                 return Err(AppError::SessionExpired);
             }
+            if claims.r#gen != session.generation {
+                let recent = session.last_refreshed_at.is_some_and(|at| {
+                    now - at <= chrono_duration(self.settings.refresh_reuse_interval)
+                });
+                if claims.r#gen < session.generation && recent {
+                    // Another tab refreshed a moment ago: share its generation.
+                    let access = self.issue_access(
+                        &claims.sub,
+                        &claims.sid,
+                        session.generation,
+                        now,
+                        session.expires_at,
+                    );
+                    return Ok((user, access));
+                }
+                self.store.remove_session(&claims.sub, &claims.sid).await?;
+                tracing::warn!(
+                    target: "audit",
+                    event = "refresh_token_reuse_detected",
+                    user_id = %claims.sub,
+                    session_id = %claims.sid,
+                    token_generation = claims.r#gen,
+                    session_generation = session.generation,
+                    client_ip = %ip(client),
+                    "an old access token was replayed; the session is revoked"
+                );
+                return Err(AppError::SessionExpired);
+            }
             let replacement =
                 self.tokens
                     .issue_refresh(&claims.sub, &claims.sid, now, session.expires_at);
+            let next = session.generation + 1;
             if self
                 .store
                 .rotate_refresh_token(
@@ -300,15 +465,17 @@ impl AuthService {
                     &claims.sid,
                     &session.refresh_token,
                     &replacement,
+                    next,
                     now,
                 )
                 .await?
             {
-                let access = self.issue_access(&claims.sub, &claims.sid, now, session.expires_at);
-                tracing::debug!(user_id = %claims.sub, "session refreshed");
+                let access =
+                    self.issue_access(&claims.sub, &claims.sid, next, now, session.expires_at);
+                tracing::info!(target: "audit", event = "refreshed", user_id = %claims.sub, client_ip = %ip(client));
                 return Ok((user, access));
             }
-            // Another request rotated it first: read the new token and try again.
+            // Another request rotated it first: read the new state and decide again.
             tokio::task::yield_now().await;
         }
         Err(AppError::internal(anyhow::anyhow!(
@@ -318,11 +485,23 @@ impl AuthService {
 
     /// Works with an expired but genuine token, so a user coming back after a break can still
     /// end their session.
-    pub async fn logout(&self, access_token: Option<&str>) -> AppResult<()> {
+    pub async fn logout(&self, access_token: Option<&str>, client: &ClientInfo) -> AppResult<()> {
         let claims = self.genuine_claims(access_token)?;
         self.store.remove_session(&claims.sub, &claims.sid).await?;
-        tracing::info!(user_id = %claims.sub, "logged out");
+        tracing::info!(target: "audit", event = "logged_out", user_id = %claims.sub, client_ip = %ip(client));
         Ok(())
+    }
+
+    /// Ends every session of the caller, on every device.
+    pub async fn logout_all(
+        &self,
+        access_token: Option<&str>,
+        client: &ClientInfo,
+    ) -> AppResult<u64> {
+        let claims = self.genuine_claims(access_token)?;
+        let ended = self.store.remove_sessions(&claims.sub, None).await?;
+        tracing::info!(target: "audit", event = "logged_out_everywhere", user_id = %claims.sub, sessions_ended = ended, client_ip = %ip(client));
+        Ok(ended)
     }
 
     pub async fn me(&self, claims: &Claims) -> AppResult<Option<UserRecord>> {
@@ -336,7 +515,7 @@ impl AuthService {
     pub async fn revoke_session(&self, claims: &Claims, id: &str) -> AppResult<()> {
         let id = SessionId::parse(id).ok_or(AppError::NotFound)?;
         if self.store.remove_session(&claims.sub, &id).await? {
-            tracing::info!(user_id = %claims.sub, "session revoked");
+            tracing::info!(target: "audit", event = "session_revoked", user_id = %claims.sub, session_id = %id);
             Ok(())
         } else {
             Err(AppError::NotFound)

@@ -30,6 +30,9 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub typ: TokenType,
+    /// The session generation an access token was issued for (see refresh-reuse detection).
+    #[serde(default)]
+    pub r#gen: i64,
     /// Only refresh tokens carry one, so each rotation yields a different token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
@@ -132,6 +135,7 @@ impl TokenKeys {
         &self,
         user: &UserId,
         session: &SessionId,
+        generation: i64,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
     ) -> IssuedToken {
@@ -143,6 +147,7 @@ impl TokenKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             typ: TokenType::Access,
+            r#gen: generation,
             jti: None,
         };
         IssuedToken {
@@ -166,6 +171,7 @@ impl TokenKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
             typ: TokenType::Refresh,
+            r#gen: 0,
             jti: Some(uuid::Uuid::new_v4().simple().to_string()),
         };
         RefreshToken::new(self.sign(&claims))
@@ -221,7 +227,7 @@ mod tests {
     fn access_round_trip_and_expiry() {
         let k = keys();
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let t = k.issue_access(&u, &s, now, now + Duration::minutes(15));
+        let t = k.issue_access(&u, &s, 0, now, now + Duration::minutes(15));
         let c = k.verify_access(&t.token, now).unwrap();
         assert_eq!((c.sub, c.sid), (u.clone(), s.clone()));
         assert!(matches!(
@@ -243,13 +249,13 @@ mod tests {
     #[test]
     fn previous_keys_still_verify_and_tokens_name_their_key() {
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let old = keys().issue_access(&u, &s, now, now + Duration::minutes(1));
+        let old = keys().issue_access(&u, &s, 0, now, now + Duration::minutes(1));
         let rotated = TokenKeys::with_previous(
             &Secret::new("the-new-secret-the-new-secret-xx"),
             &[Secret::new("0123456789abcdef0123456789abcdef")],
         );
         assert!(rotated.verify_access(&old.token, now).is_ok());
-        let new = rotated.issue_access(&u, &s, now, now + Duration::minutes(1));
+        let new = rotated.issue_access(&u, &s, 0, now, now + Duration::minutes(1));
         let kid = jsonwebtoken::decode_header(&new.token)
             .unwrap()
             .kid
@@ -269,7 +275,7 @@ mod tests {
     #[test]
     fn other_keys_are_refused() {
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let t = keys().issue_access(&u, &s, now, now + Duration::minutes(1));
+        let t = keys().issue_access(&u, &s, 0, now, now + Duration::minutes(1));
         let other = TokenKeys::new(&Secret::new("another-secret-another-secret-xx"));
         assert_eq!(other.verify_access(&t.token, now), Err(TokenError::Invalid));
     }

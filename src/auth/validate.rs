@@ -59,6 +59,8 @@ pub fn email(raw: &str) -> AppResult<String> {
     Ok(email.to_owned())
 }
 
+/// Length rules, not containing the username, and zxcvbn strength of at least 3 ("safely
+/// unguessable"), with zxcvbn's own advice in the message.
 pub fn password(field: &'static str, password: &str, username: &str) -> AppResult<()> {
     let len = password.chars().count();
     if !PASSWORD_LEN.contains(&len) {
@@ -77,8 +79,27 @@ pub fn password(field: &'static str, password: &str, username: &str) -> AppResul
             "Password must not contain your username.",
         ));
     }
+    let strength = zxcvbn::zxcvbn(password, &[username]);
+    if (strength.score() as u8) < MIN_STRENGTH {
+        let mut message = String::from("Password is too easy to guess.");
+        if let Some(feedback) = strength.feedback() {
+            if let Some(warning) = feedback.warning() {
+                message.push_str(&format!(" {warning}."));
+            }
+            for suggestion in feedback.suggestions() {
+                message.push_str(&format!(" {suggestion}"));
+            }
+        }
+        if !message.contains("words") {
+            message.push_str(" A few uncommon words together make a strong password.");
+        }
+        return Err(AppError::bad_input(field, message.replace("..", ".")));
+    }
     Ok(())
 }
+
+/// zxcvbn's scale is 0–4; 3 means about 10^10 guesses.
+const MIN_STRENGTH: u8 = 3;
 
 #[cfg(test)]
 mod tests {
@@ -109,9 +130,12 @@ mod tests {
 
     #[test]
     fn passwords() {
-        assert!(password("password", "long enough pass", "ada").is_ok());
+        assert!(password("password", "violet otter cements the harbor", "ada").is_ok());
+        let weak = password("password", "password123", "ada").unwrap_err();
+        assert!(matches!(weak, AppError::BadUserInput(ref e) if e.message.contains("too easy")));
         assert!(password("password", "short", "ada").is_err());
         assert!(password("password", "xxADAxxxxxxx", "ada").is_err());
+        assert!(password("password", "aaaaaaaaaaaa", "ada").is_err());
         assert!(password("password", &"x".repeat(129), "ada").is_err());
     }
 }

@@ -152,11 +152,14 @@ impl AuthMutation {
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<SignUpPayload> {
         let user = ctx
             .auth_service()
-            .sign_up(SignUp {
-                username: input.username,
-                email: input.email,
-                password: Password::new(input.password),
-            })
+            .sign_up(
+                SignUp {
+                    username: input.username,
+                    email: input.email,
+                    password: Password::new(input.password),
+                },
+                ctx.request_auth().client(),
+            )
             .await?;
         Ok(SignUpPayload {
             message: format!(
@@ -169,7 +172,56 @@ impl AuthMutation {
 
     /// Always `true`, whether or not the address is registered.
     async fn resend_verification_email(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
-        ctx.auth_service().resend_verification(&email).await?;
+        ctx.auth_service()
+            .resend_verification(&email, ctx.request_auth().client())
+            .await?;
+        Ok(true)
+    }
+
+    /// E-mails a link to choose a new password (valid for 1 hour, once). Always `true`, whether
+    /// or not the address is registered.
+    async fn request_password_reset(&self, ctx: &Context<'_>, email: String) -> Result<bool> {
+        ctx.auth_service()
+            .request_password_reset(&email, ctx.request_auth().client())
+            .await?;
+        Ok(true)
+    }
+
+    /// Sets a new password from the e-mailed link; every session of the account ends.
+    async fn reset_password(
+        &self,
+        ctx: &Context<'_>,
+        uid: String,
+        token: String,
+        new_password: String,
+    ) -> Result<bool> {
+        ctx.auth_service()
+            .reset_password(
+                &uid,
+                &token,
+                Password::new(new_password),
+                ctx.request_auth().client(),
+            )
+            .await?;
+        Ok(true)
+    }
+
+    /// Changes the password; every other session of the account ends.
+    #[graphql(guard = "LoggedIn")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> Result<bool> {
+        ctx.auth_service()
+            .change_password(
+                ctx.claims()?,
+                Password::new(current_password),
+                Password::new(new_password),
+                ctx.request_auth().client(),
+            )
+            .await?;
         Ok(true)
     }
 
@@ -182,7 +234,7 @@ impl AuthMutation {
     ) -> Result<AuthPayload> {
         let outcome = ctx
             .auth_service()
-            .verify_email(&uid, &token, ctx.request_auth().user_agent())
+            .verify_email(&uid, &token, ctx.request_auth().client())
             .await?;
         Ok(logged_in(
             ctx,
@@ -203,7 +255,7 @@ impl AuthMutation {
             .login(
                 &username,
                 Password::new(password),
-                ctx.request_auth().user_agent(),
+                ctx.request_auth().client(),
             )
             .await?;
         Ok(logged_in(ctx, outcome, "Logged in."))
@@ -213,7 +265,10 @@ impl AuthMutation {
     async fn refresh_token(&self, ctx: &Context<'_>) -> Result<RefreshPayload> {
         match ctx
             .auth_service()
-            .refresh(ctx.request_auth().access_token())
+            .refresh(
+                ctx.request_auth().access_token(),
+                ctx.request_auth().client(),
+            )
             .await
         {
             Ok((user, access)) => {
@@ -235,11 +290,26 @@ impl AuthMutation {
     /// Ends this session: removes its refresh token and clears the cookies.
     async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
         clear_login_cookies(ctx);
+        let auth = ctx.request_auth();
         ctx.auth_service()
-            .logout(ctx.request_auth().access_token())
+            .logout(auth.access_token(), auth.client())
             .await?;
         Ok(LogoutPayload {
             message: "Logged out.".into(),
+        })
+    }
+
+    /// Ends every session of the account, on every device, and clears this browser's cookies.
+    /// Like `logout`, works with an expired but genuine access token.
+    async fn logout_all(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
+        clear_login_cookies(ctx);
+        let auth = ctx.request_auth();
+        let ended = ctx
+            .auth_service()
+            .logout_all(auth.access_token(), auth.client())
+            .await?;
+        Ok(LogoutPayload {
+            message: format!("Logged out of {ended} session(s)."),
         })
     }
 

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use async_graphql::Context;
 
 use crate::{
-    auth::{AuthService, Claims, TokenError},
+    auth::{AuthService, Claims, ClientInfo, TokenError},
     error::AppError,
     http::cookies::CookiePolicy,
     quiz::QuizService,
@@ -16,15 +16,15 @@ use crate::{
 /// user agent. The token is verified at most once per request, on first use.
 pub struct RequestAuth {
     access_token: Option<String>,
-    user_agent: Option<String>,
+    client: ClientInfo,
     verified: OnceLock<Result<Claims, TokenError>>,
 }
 
 impl RequestAuth {
-    pub fn new(access_token: Option<String>, user_agent: Option<String>) -> Self {
+    pub fn new(access_token: Option<String>, client: ClientInfo) -> Self {
         RequestAuth {
             access_token,
-            user_agent,
+            client,
             verified: OnceLock::new(),
         }
     }
@@ -33,8 +33,8 @@ impl RequestAuth {
         self.access_token.as_deref()
     }
 
-    pub fn user_agent(&self) -> Option<&str> {
-        self.user_agent.as_deref()
+    pub fn client(&self) -> &ClientInfo {
+        &self.client
     }
 }
 
@@ -66,8 +66,9 @@ impl ContextExt for Context<'_> {
 
     fn request_auth(&self) -> &RequestAuth {
         static ANONYMOUS: OnceLock<RequestAuth> = OnceLock::new();
-        self.data_opt::<RequestAuth>()
-            .unwrap_or_else(|| ANONYMOUS.get_or_init(|| RequestAuth::new(None, None)))
+        self.data_opt::<RequestAuth>().unwrap_or_else(|| {
+            ANONYMOUS.get_or_init(|| RequestAuth::new(None, ClientInfo::default()))
+        })
     }
 
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError> {

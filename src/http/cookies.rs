@@ -7,6 +7,10 @@ use crate::{auth::IssuedToken, config::Config};
 
 pub const ACCESS_COOKIE: &str = "access";
 pub const USERNAME_COOKIE: &str = "username";
+/// With `Secure`, the names get the `__Host-` prefix: browsers then refuse the cookie unless it
+/// came over HTTPS from this very host with `Path=/` and no `Domain`, so a sibling subdomain
+/// cannot plant or overwrite it.
+const HOST_PREFIX: &str = "__Host-";
 
 #[derive(Debug, Clone)]
 pub struct CookiePolicy {
@@ -26,7 +30,16 @@ impl From<&Config> for CookiePolicy {
 }
 
 impl CookiePolicy {
-    fn cookie(&self, name: &str, value: &str, http_only: bool, max_age: Option<u64>) -> String {
+    fn name(&self, base: &str) -> String {
+        if self.secure {
+            format!("{HOST_PREFIX}{base}")
+        } else {
+            base.to_owned()
+        }
+    }
+
+    fn cookie(&self, base: &str, value: &str, http_only: bool, max_age: Option<u64>) -> String {
+        let name = self.name(base);
         let mut c = format!("{name}={value}; Path=/; SameSite=Lax");
         match max_age {
             Some(secs) => c.push_str(&format!("; Max-Age={secs}")),
@@ -58,10 +71,14 @@ impl CookiePolicy {
             self.cookie(USERNAME_COOKIE, "", false, None),
         ]
     }
+
+    /// The access token a request carries: `Authorization: Bearer` wins over the cookie.
+    pub fn access_token(&self, headers: &HeaderMap) -> Option<String> {
+        access_token(headers, &self.name(ACCESS_COOKIE))
+    }
 }
 
-/// The access token a request carries: `Authorization: Bearer` wins over the cookie.
-pub fn access_token(headers: &HeaderMap) -> Option<String> {
+fn access_token(headers: &HeaderMap, cookie_name: &str) -> Option<String> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -79,7 +96,7 @@ pub fn access_token(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, value)| *name == ACCESS_COOKIE && !value.is_empty())
+        .find(|(name, value)| *name == cookie_name && !value.is_empty())
         .map(|(_, value)| value.trim_matches('"').to_owned())
 }
 
@@ -95,12 +112,12 @@ mod tests {
             header::COOKIE,
             HeaderValue::from_static("a=b; access=fromcookie"),
         );
-        assert_eq!(access_token(&h).as_deref(), Some("fromcookie"));
+        assert_eq!(access_token(&h, "access").as_deref(), Some("fromcookie"));
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer fromheader"),
         );
-        assert_eq!(access_token(&h).as_deref(), Some("fromheader"));
+        assert_eq!(access_token(&h, "access").as_deref(), Some("fromheader"));
     }
 
     #[test]
@@ -117,11 +134,11 @@ mod tests {
         let [access, name] = p.login(&t, "ada");
         assert_eq!(
             access,
-            "access=t; Path=/; SameSite=Lax; Max-Age=2700; HttpOnly; Secure"
+            "__Host-access=t; Path=/; SameSite=Lax; Max-Age=2700; HttpOnly; Secure"
         );
         assert_eq!(
             name,
-            "username=ada; Path=/; SameSite=Lax; Max-Age=2700; Secure"
+            "__Host-username=ada; Path=/; SameSite=Lax; Max-Age=2700; Secure"
         );
     }
 }

@@ -14,20 +14,29 @@ use poem::{
 };
 use serde::Deserialize;
 
-use super::cookies;
+use super::{HttpSettings, client::TrustedProxies, cookies::CookiePolicy};
 use crate::{
+    auth::ClientInfo,
     error::ErrorCode,
-    graphql::{AppSchema, context::RequestAuth, error::ensure_codes, limits::QueryLimits},
+    graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
 };
 
-fn request_auth(req: &Request) -> RequestAuth {
-    let user_agent = req
-        .headers()
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    RequestAuth::new(cookies::access_token(req.headers()), user_agent)
+fn request_auth(req: &Request, cookies: &CookiePolicy, proxies: &TrustedProxies) -> RequestAuth {
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let client = ClientInfo {
+        ip: proxies.client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
+        user_agent: header(header::USER_AGENT.as_str()),
+    };
+    RequestAuth::new(cookies.access_token(req.headers()), client)
 }
+
+const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
 fn request_error(status: StatusCode, message: &str) -> poem::Response {
     super::error_response(status, ErrorCode::BadUserInput, message)
@@ -35,14 +44,17 @@ fn request_error(status: StatusCode, message: &str) -> poem::Response {
 
 async fn execute(
     schema: &AppSchema,
-    limits: &QueryLimits,
+    http: &HttpSettings,
     req: &Request,
     mut gql: async_graphql::Request,
 ) -> poem::Response {
     let operation = gql.operation_name.clone();
     let response = match gql.parsed_query() {
-        Ok(doc) => match limits.check(doc, operation.as_deref()) {
-            Ok(()) => schema.execute(gql.data(request_auth(req))).await,
+        Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
+            Ok(()) => {
+                let auth = request_auth(req, &http.cookies, &http.proxies);
+                schema.execute(gql.data(auth)).await
+            }
             Err(message) => Response::from_errors(vec![ServerError::new(message, None)]),
         },
         // Unparsable: let the executor report it in the usual shape.
@@ -90,8 +102,9 @@ pub async fn post(
     req: &Request,
     body: Body,
     schema: Data<&AppSchema>,
-    limits: Data<&QueryLimits>,
+    http: Data<&HttpSettings>,
 ) -> poem::Response {
+    let limits = &http.limits;
     if !is_csrf_safe(req) {
         return request_error(
             StatusCode::BAD_REQUEST,
@@ -125,7 +138,7 @@ pub async fn post(
         async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), Default::default())
             .await;
     match batch {
-        Ok(BatchRequest::Single(gql)) => execute(&schema, &limits, req, gql).await,
+        Ok(BatchRequest::Single(gql)) => execute(&schema, &http, req, gql).await,
         Ok(BatchRequest::Batch(_)) => request_error(
             StatusCode::BAD_REQUEST,
             "Batched requests are not supported; send one operation per request.",
@@ -169,7 +182,7 @@ pub async fn get(
     req: &Request,
     params: poem::Result<Query<GetParams>>,
     schema: Data<&AppSchema>,
-    limits: Data<&QueryLimits>,
+    http: Data<&HttpSettings>,
 ) -> poem::Response {
     let parsed = params
         .map_err(|e| e.to_string())
@@ -191,7 +204,7 @@ pub async fn get(
         .with_header(header::ALLOW, "POST")
         .into_response();
     }
-    execute(&schema, &limits, req, gql).await
+    execute(&schema, &http, req, gql).await
 }
 
 /// Whether the operation that would run is a mutation; unparsable documents are left for the

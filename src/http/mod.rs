@@ -1,5 +1,6 @@
 //! Routes and middleware.
 
+pub mod client;
 pub mod cookies;
 mod graphql;
 mod pages;
@@ -21,6 +22,8 @@ use crate::{
     graphql::{AppSchema, limits::QueryLimits},
     store::Store,
 };
+use client::TrustedProxies;
+use cookies::CookiePolicy;
 
 /// How long `/readyz` waits for the store before calling it down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -73,10 +76,18 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     result
 }
 
+/// What the HTTP layer needs to turn a request into a GraphQL call.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub limits: QueryLimits,
+    pub cookies: CookiePolicy,
+    pub proxies: TrustedProxies,
+}
+
 pub fn routes(
     schema: AppSchema,
     store: Arc<dyn Store>,
-    limits: QueryLimits,
+    settings: HttpSettings,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
     let app = Route::new()
@@ -89,11 +100,15 @@ pub fn routes(
             "/verify-email",
             get(pages::verify_email).with(pages::html_headers(&pages::verify_email_csp())),
         )
+        .at(
+            "/reset-password",
+            get(pages::reset_password).with(pages::html_headers(&pages::reset_password_csp())),
+        )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .data(schema)
         .data(store)
-        .data(limits);
+        .data(settings);
     let app = if cors_origins.is_empty() {
         app.boxed()
     } else {

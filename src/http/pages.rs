@@ -14,7 +14,16 @@ pub const GRAPHIQL_CSP: &str = "default-src 'self'; \
 
 /// The verify page runs exactly one inline script, allowed by its hash and nothing else.
 pub fn verify_email_csp() -> String {
-    let hash = STANDARD.encode(Sha256::digest(VERIFY_EMAIL_SCRIPT.as_bytes()));
+    script_csp(VERIFY_EMAIL_SCRIPT)
+}
+
+pub fn reset_password_csp() -> String {
+    script_csp(RESET_PASSWORD_SCRIPT)
+}
+
+/// A page with one inline script, allowed by its hash and nothing else.
+fn script_csp(script: &str) -> String {
+    let hash = STANDARD.encode(Sha256::digest(script.as_bytes()));
     format!(
         "default-src 'none'; script-src 'sha256-{hash}'; style-src 'unsafe-inline'; \
          connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
@@ -33,6 +42,7 @@ pub fn html_headers(csp: &str) -> SetHeader {
 }
 
 const VERIFY_EMAIL_SCRIPT: &str = include_str!("verify_email.js");
+const RESET_PASSWORD_SCRIPT: &str = include_str!("reset_password.js");
 
 #[handler]
 pub fn graphiql() -> Html<String> {
@@ -71,6 +81,42 @@ body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; 
 <noscript><p class="error">This page needs JavaScript to confirm your address.</p></noscript>
 <script>"#,
     include_str!("verify_email.js"),
+    r#"</script>
+</body>
+</html>
+"#
+);
+
+/// The landing page of the password-reset link: asks for the new password and runs
+/// `resetPassword`. Like the verify page, it echoes nothing from the URL into HTML.
+#[handler]
+pub fn reset_password() -> Html<&'static str> {
+    Html(RESET_PASSWORD_PAGE)
+}
+
+const RESET_PASSWORD_PAGE: &str = concat!(
+    r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Choose a new password — Quiz LLM</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem; color: #222; }
+.ok { color: #0a6b2d; } .error { color: #a11; } input { font-size: 1rem; padding: .4rem; width: 100%; box-sizing: border-box; }
+</style>
+</head>
+<body>
+<h1>Quiz LLM</h1>
+<form id="reset">
+<p><label for="password">New password (10 to 128 characters; a few uncommon words work well)</label></p>
+<p><input id="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required></p>
+<p><button type="submit">Set new password</button></p>
+</form>
+<p id="outcome" role="status"></p>
+<noscript><p class="error">This page needs JavaScript.</p></noscript>
+<script>"#,
+    include_str!("reset_password.js"),
     r#"</script>
 </body>
 </html>

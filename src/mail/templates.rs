@@ -37,6 +37,32 @@ pub fn verification(to: Mailbox, username: &str, link: &str) -> Email {
     }
 }
 
+pub fn password_reset(to: Mailbox, username: &str, link: &str) -> Email {
+    let text = format!(
+        "Hello {username},\n\n\
+         Someone (hopefully you) asked to reset your Quiz LLM password. Choose a new one here:\n\n\
+         {link}\n\n\
+         The link works once and expires in 1 hour. If you did not ask, ignore this e-mail: your \
+         password stays as it is.\n"
+    );
+    let (name, href) = (escape_html(username), escape_html(link));
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">\
+         <p>Hello {name},</p>\
+         <p>Someone (hopefully you) asked to reset your Quiz LLM password.</p>\
+         <p><a href=\"{href}\">Choose a new password</a></p>\
+         <p>The link works once and expires in 1 hour. If you did not ask, ignore this e-mail: \
+         your password stays as it is.</p>\
+         </body></html>"
+    );
+    Email {
+        to,
+        subject: "Reset your Quiz LLM password".into(),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -62,18 +62,29 @@ pub trait UserStore: Send + Sync {
     ) -> StoreResult<Option<SessionRecord>>;
     /// Newest first.
     async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>>;
-    /// Replaces the refresh token only if it still is `expected` (compare-and-swap), so two
-    /// concurrent refreshes can never both win; `false` when it was not.
+    /// Replaces the refresh token and sets the generation only if the token still is
+    /// `expected` (compare-and-swap), so two concurrent refreshes can never both win; `false`
+    /// when it was not.
     async fn rotate_refresh_token(
         &self,
         user: &UserId,
         session: &SessionId,
         expected: &RefreshToken,
         replacement: &RefreshToken,
+        generation: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<bool>;
     /// `false` when there was no such session.
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
+    /// Removes every session of the user but `keep`; returns how many went.
+    async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64>;
+    /// Replaces the password hash only if it still is `expected`; `false` when it was not.
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        expected: &PasswordHash,
+        replacement: &PasswordHash,
+    ) -> StoreResult<bool>;
 }
 
 /// Quizzes and results, always scoped to their owner: a wrong owner reads as "absent".

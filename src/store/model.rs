@@ -105,6 +105,9 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
     pub last_refreshed_at: Option<DateTime<Utc>>,
     pub user_agent: Option<String>,
+    /// Advanced by every refresh and carried in access tokens as `gen`, so a token replayed
+    /// from an older generation can be told from a fresh one.
+    pub generation: i64,
 }
 
 /// A user keeps at most this many sessions; a new login drops the oldest.

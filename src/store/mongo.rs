@@ -46,6 +46,8 @@ struct SessionDoc {
     expires_at: bson::DateTime,
     last_refreshed_at: Option<bson::DateTime>,
     user_agent: Option<String>,
+    #[serde(default)]
+    generation: i64,
 }
 
 fn to_bson(t: DateTime<Utc>) -> bson::DateTime {
@@ -80,6 +82,7 @@ impl From<&SessionRecord> for SessionDoc {
             expires_at: to_bson(s.expires_at),
             last_refreshed_at: s.last_refreshed_at.map(to_bson),
             user_agent: s.user_agent.clone(),
+            generation: s.generation,
         }
     }
 }
@@ -93,6 +96,7 @@ impl From<SessionDoc> for SessionRecord {
             expires_at: from_bson(d.expires_at),
             last_refreshed_at: d.last_refreshed_at.map(from_bson),
             user_agent: d.user_agent,
+            generation: d.generation,
         }
     }
 }
@@ -451,6 +455,7 @@ impl UserStore for MongoStore {
         session: &SessionId,
         expected: &RefreshToken,
         replacement: &RefreshToken,
+        generation: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let result = self
@@ -468,6 +473,7 @@ impl UserStore for MongoStore {
                 doc! { "$set": {
                     "sessions.$[s].refresh_token": replacement.expose(),
                     "sessions.$[s].last_refreshed_at": to_bson(at),
+                    "sessions.$[s].generation": generation,
                 } },
             )
             .array_filters(vec![doc! { "s.id": session.as_str() }])
@@ -482,6 +488,37 @@ impl UserStore for MongoStore {
             .update_one(
                 doc! { "_id": user.as_str(), "sessions.id": session.as_str() },
                 doc! { "$pull": { "sessions": { "id": session.as_str() } } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64> {
+        let before = self.sessions_of(user).await?.len() as u64;
+        let update = match keep {
+            Some(keep) => doc! { "$pull": { "sessions": { "id": { "$ne": keep.as_str() } } } },
+            None => doc! { "$set": { "sessions": [] } },
+        };
+        self.users
+            .update_one(doc! { "_id": user.as_str() }, update)
+            .await
+            .map_err(map_err)?;
+        let after = self.sessions_of(user).await?.len() as u64;
+        Ok(before.saturating_sub(after))
+    }
+
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        expected: &PasswordHash,
+        replacement: &PasswordHash,
+    ) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": user.as_str(), "password_hash": expected.expose() },
+                doc! { "$set": { "password_hash": replacement.expose() } },
             )
             .await
             .map_err(map_err)?;

@@ -56,6 +56,10 @@ CREATE TABLE quiz_results (
 CREATE INDEX results_by_owner ON quiz_results(owner_id, submitted_at DESC, id DESC);
 CREATE INDEX results_by_owner_quiz ON quiz_results(owner_id, quiz_id, submitted_at DESC, id DESC);
 "#,
+    // Refresh-reuse detection: each refresh advances the session's generation.
+    r#"
+ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 const FILE_POOL_SIZE: usize = 4;
@@ -261,7 +265,7 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
 }
 
 const SESSION_COLUMNS: &str =
-    "id, refresh_token, created_at, expires_at, last_refreshed_at, user_agent";
+    "id, refresh_token, created_at, expires_at, last_refreshed_at, user_agent, generation";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -271,6 +275,7 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> 
         expires_at: from_millis(row.get(3)?),
         last_refreshed_at: row.get::<_, Option<i64>>(4)?.map(from_millis),
         user_agent: row.get(5)?,
+        generation: row.get(6)?,
     })
 }
 
@@ -351,7 +356,7 @@ impl UserStore for SqliteStore {
                 return Ok(false);
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
             ))?
             .execute(params![
                 user,
@@ -360,7 +365,8 @@ impl UserStore for SqliteStore {
                 millis(s.created_at),
                 millis(s.expires_at),
                 s.last_refreshed_at.map(millis),
-                s.user_agent
+                s.user_agent,
+                s.generation
             ])?;
             tx.prepare_cached(
                 "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN \
@@ -408,6 +414,7 @@ impl UserStore for SqliteStore {
         session: &SessionId,
         expected: &RefreshToken,
         replacement: &RefreshToken,
+        generation: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let (user, session) = (user.to_string(), session.to_string());
@@ -415,12 +422,13 @@ impl UserStore for SqliteStore {
         self.run(move |c| {
             let n = c
                 .prepare_cached(
-                    "UPDATE sessions SET refresh_token = ?1, last_refreshed_at = ?2 \
-                     WHERE user_id = ?3 AND id = ?4 AND refresh_token = ?5",
+                    "UPDATE sessions SET refresh_token = ?1, last_refreshed_at = ?2, generation = ?3 \
+                     WHERE user_id = ?4 AND id = ?5 AND refresh_token = ?6",
                 )?
                 .execute(params![
                     replacement.expose(),
                     millis(at),
+                    generation,
                     user,
                     session,
                     expected.expose()
@@ -436,6 +444,38 @@ impl UserStore for SqliteStore {
             let n = c
                 .prepare_cached("DELETE FROM sessions WHERE user_id = ?1 AND id = ?2")?
                 .execute([user, session])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64> {
+        let (user, keep) = (user.to_string(), keep.map(ToString::to_string));
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM sessions WHERE user_id = ?1 AND (?2 IS NULL OR id <> ?2)",
+                )?
+                .execute(params![user, keep])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        expected: &PasswordHash,
+        replacement: &PasswordHash,
+    ) -> StoreResult<bool> {
+        let user = user.to_string();
+        let (expected, replacement) = (expected.clone(), replacement.clone());
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE users SET password_hash = ?1 WHERE id = ?2 AND password_hash = ?3",
+                )?
+                .execute(params![replacement.expose(), user, expected.expose()])?;
             Ok(n == 1)
         })
         .await

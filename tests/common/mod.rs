@@ -122,6 +122,8 @@ impl TestApp {
             jwt_secret_generated: false,
             mail_dir: tmp.path().join("mail"),
             public_url: "http://quiz.test".into(),
+            // Tests make many requests from one address; the rate-limit tests set their own.
+            rate_limits: generous_rate_limits(),
             ..Config::default()
         };
         tweak(&mut config);
@@ -177,6 +179,18 @@ impl TestApp {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
+    let rate: quiz_llm::auth::throttle::Rate = "10000/1m".parse().unwrap();
+    quiz_llm::auth::throttle::RateLimits {
+        login_per_account: rate,
+        login_per_client: rate,
+        signup_per_client: rate,
+        mail_per_address: rate,
+        mail_per_client: rate,
+        refresh_per_session: rate,
+    }
+}
 
 fn read_mails(dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {

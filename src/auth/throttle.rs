@@ -1,0 +1,189 @@
+//! In-process rate limits against brute force and mail bombing (GCRA, from `governor`). Each
+//! bucket is keyed (an account, an address, a client, a session) and allows a burst of `count`
+//! that refills evenly over `per`.
+
+use std::{
+    fmt,
+    num::NonZeroU32,
+    str::FromStr,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use governor::{
+    DefaultKeyedRateLimiter, Quota, RateLimiter,
+    clock::{Clock, DefaultClock},
+};
+
+use crate::error::{AppError, AppResult};
+
+/// `count/period`, e.g. `10/5m`: at most `count` at once, refilling over `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    pub count: u32,
+    pub per: Duration,
+}
+
+impl FromStr for Rate {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || format!("expected COUNT/PERIOD such as 10/5m, got {s:?}");
+        let (count, per) = s.trim().split_once('/').ok_or_else(err)?;
+        let count: u32 = count.trim().parse().map_err(|_| err())?;
+        let per = humantime::parse_duration(per.trim()).map_err(|_| err())?;
+        if count == 0 || per.is_zero() {
+            return Err(format!(
+                "{s:?}: both the count and the period must be above zero"
+            ));
+        }
+        Ok(Rate { count, per })
+    }
+}
+
+impl fmt::Display for Rate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.count, humantime::format_duration(self.per))
+    }
+}
+
+/// What is being counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// Login attempts for one account.
+    LoginAccount,
+    /// Login attempts from one client address.
+    LoginClient,
+    /// Sign-ups from one client address.
+    SignUpClient,
+    /// E-mails (verification, resend, reset) to one address.
+    MailAddress,
+    /// E-mail-sending requests from one client address.
+    MailClient,
+    /// Refreshes of one session.
+    RefreshSession,
+}
+
+const BUCKETS: usize = 6;
+
+impl Bucket {
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimits {
+    pub login_per_account: Rate,
+    pub login_per_client: Rate,
+    pub signup_per_client: Rate,
+    pub mail_per_address: Rate,
+    pub mail_per_client: Rate,
+    pub refresh_per_session: Rate,
+}
+
+impl RateLimits {
+    fn rate(&self, bucket: Bucket) -> Rate {
+        match bucket {
+            Bucket::LoginAccount => self.login_per_account,
+            Bucket::LoginClient => self.login_per_client,
+            Bucket::SignUpClient => self.signup_per_client,
+            Bucket::MailAddress => self.mail_per_address,
+            Bucket::MailClient => self.mail_per_client,
+            Bucket::RefreshSession => self.refresh_per_session,
+        }
+    }
+}
+
+pub struct Throttle {
+    limiters: [DefaultKeyedRateLimiter<String>; BUCKETS],
+    clock: DefaultClock,
+    checks: AtomicU64,
+}
+
+fn quota(rate: Rate) -> Quota {
+    let count = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
+    let interval = (rate.per / count.get()).max(Duration::from_nanos(1));
+    Quota::with_period(interval)
+        .expect("a non-zero interval")
+        .allow_burst(count)
+}
+
+impl Throttle {
+    pub fn new(limits: &RateLimits) -> Self {
+        let all = [
+            Bucket::LoginAccount,
+            Bucket::LoginClient,
+            Bucket::SignUpClient,
+            Bucket::MailAddress,
+            Bucket::MailClient,
+            Bucket::RefreshSession,
+        ];
+        Throttle {
+            limiters: all.map(|b| RateLimiter::keyed(quota(limits.rate(b)))),
+            clock: DefaultClock::default(),
+            checks: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts one attempt; `RATE_LIMITED` with the wait when the bucket is empty.
+    pub fn check(&self, bucket: Bucket, key: &str) -> AppResult<()> {
+        let limiter = &self.limiters[bucket.index()];
+        // Forget idle keys now and then, so memory follows recent traffic only.
+        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
+            self.limiters.iter().for_each(|l| l.retain_recent());
+        }
+        limiter.check_key(&key.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(self.clock.now());
+            tracing::warn!(target: "audit", event = "rate_limited", bucket = ?bucket, "rate limit hit");
+            AppError::RateLimited {
+                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(
+            "10/5m".parse::<Rate>().unwrap(),
+            Rate {
+                count: 10,
+                per: Duration::from_secs(300)
+            }
+        );
+        assert!("10".parse::<Rate>().is_err());
+        assert!("0/1m".parse::<Rate>().is_err());
+        assert!("x/1m".parse::<Rate>().is_err());
+    }
+
+    #[test]
+    fn bursts_then_refuses_with_a_wait() {
+        let rate: Rate = "3/1h".parse().unwrap();
+        let limits = RateLimits {
+            login_per_account: rate,
+            login_per_client: rate,
+            signup_per_client: rate,
+            mail_per_address: rate,
+            mail_per_client: rate,
+            refresh_per_session: rate,
+        };
+        let t = Throttle::new(&limits);
+        for _ in 0..3 {
+            t.check(Bucket::LoginAccount, "ada").unwrap();
+        }
+        match t.check(Bucket::LoginAccount, "ada") {
+            Err(AppError::RateLimited { retry_after_secs }) => {
+                assert!((1..=1200).contains(&retry_after_secs))
+            }
+            other => panic!("{other:?}"),
+        }
+        // Other keys and buckets are untouched.
+        t.check(Bucket::LoginAccount, "bob").unwrap();
+        t.check(Bucket::LoginClient, "ada").unwrap();
+    }
+}

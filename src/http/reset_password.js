@@ -1,0 +1,29 @@
+(() => {
+  const form = document.getElementById('reset');
+  const out = document.getElementById('outcome');
+  const params = new URLSearchParams(window.location.search);
+  const uid = params.get('uid'), token = params.get('token');
+  const show = (ok, text) => { out.textContent = text; out.className = ok ? 'ok' : 'error'; };
+  if (!uid || !token) { form.hidden = true; show(false, 'This link is incomplete. Copy the whole link from the e-mail.'); return; }
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const newPassword = document.getElementById('password').value;
+    try {
+      const res = await fetch('/graphql', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { 'content-type': 'application/json', 'accept': 'application/json' },
+        body: JSON.stringify({
+          query: 'mutation Reset($uid: String!, $token: String!, $p: String!) { resetPassword(uid: $uid, token: $token, newPassword: $p) }',
+          variables: { uid, token, p: newPassword },
+        }),
+      });
+      const body = await res.json();
+      if (body.errors && body.errors.length) { show(false, body.errors[0].message); return; }
+      form.hidden = true;
+      show(true, 'Your password has been changed. Every session was logged out; log in with the new password.');
+    } catch (e) {
+      show(false, 'The server could not be reached. Try again in a moment.');
+    }
+  });
+})();
