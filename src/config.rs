@@ -91,6 +91,9 @@ pub struct ServeArgs {
     /// mongodb://…, sqlite://PATH or sqlite::memory:
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: DatabaseUrl,
+    /// How long one database operation may wait (a lock, an absent server) before it fails.
+    #[arg(long, env = "DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
+    pub database_timeout: Duration,
     /// HS256 key, at least 32 bytes; random per start when unset.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -139,6 +142,10 @@ pub struct ServeArgs {
     pub mail_dir: PathBuf,
     #[arg(long, env = "MAIL_FROM", default_value = DEFAULT_MAIL_FROM)]
     pub mail_from: String,
+    /// Wait before the first retry of an e-mail that could not be delivered; it doubles with
+    /// each further attempt (up to 15 minutes).
+    #[arg(long, env = "MAIL_RETRY_BASE", default_value = "10s", value_parser = parse_duration)]
+    pub mail_retry_base: Duration,
     #[arg(long, env = "LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
     #[arg(long, env = "LLM_API_KEY", hide_env_values = true)]
@@ -188,6 +195,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub struct Config {
     pub listen_addr: SocketAddr,
     pub database_url: DatabaseUrl,
+    pub database_timeout: Duration,
     pub jwt_secret: Secret,
     /// True when no secret was configured and a random one was drawn: tokens die with the process.
     pub jwt_secret_generated: bool,
@@ -205,6 +213,7 @@ pub struct Config {
     pub smtp_url: Option<Secret>,
     pub mail_dir: PathBuf,
     pub mail_from: String,
+    pub mail_retry_base: Duration,
     pub llm_base_url: Option<String>,
     pub llm_api_key: Option<Secret>,
     pub llm_model: String,
@@ -226,6 +235,7 @@ impl Default for Config {
         Config {
             listen_addr: DEFAULT_LISTEN_ADDR.parse().expect("valid default address"),
             database_url: DEFAULT_DATABASE_URL.parse().expect("valid default url"),
+            database_timeout: Duration::from_secs(5),
             jwt_secret: random_secret(),
             jwt_secret_generated: true,
             jwt_previous_secrets: Vec::new(),
@@ -248,6 +258,7 @@ impl Default for Config {
             smtp_url: None,
             mail_dir: DEFAULT_MAIL_DIR.into(),
             mail_from: DEFAULT_MAIL_FROM.into(),
+            mail_retry_base: Duration::from_secs(10),
             llm_base_url: None,
             llm_api_key: None,
             llm_model: DEFAULT_LLM_MODEL.into(),
@@ -350,6 +361,7 @@ impl TryFrom<ServeArgs> for Config {
         Ok(Config {
             listen_addr: args.listen_addr,
             database_url: args.database_url,
+            database_timeout: args.database_timeout,
             jwt_secret,
             jwt_secret_generated,
             jwt_previous_secrets,
@@ -372,6 +384,7 @@ impl TryFrom<ServeArgs> for Config {
             smtp_url: smtp_url.map(Secret::new),
             mail_dir: args.mail_dir,
             mail_from,
+            mail_retry_base: args.mail_retry_base,
             llm_base_url,
             llm_api_key: non_empty(args.llm_api_key).map(Secret::new),
             llm_model: args.llm_model.trim().to_owned(),

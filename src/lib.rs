@@ -26,6 +26,7 @@ use crate::{
     config::Config,
     graphql::limits::QueryLimits,
     http::cookies::CookiePolicy,
+    mail::outbox::Outbox,
     quiz::{QuizService, llm::LlmClient},
     store::Store,
 };
@@ -54,11 +55,15 @@ impl Application {
                 "JWT_SECRET is not set: using a random key, so every restart logs everyone out"
             );
         }
-        let store = store::connect(&config.database_url).await?;
+        let store =
+            store::connect_with_timeout(&config.database_url, config.database_timeout).await?;
         let mailer = mail::from_config(&config).await?;
+        let outbox = Arc::new(Outbox::new(store.clone(), mailer, config.mail_retry_base));
+        // Mail left over from a failed attempt or an earlier run is delivered in the background.
+        tokio::spawn(outbox.clone().run());
         let auth = Arc::new(AuthService::new(
             store.clone(),
-            mailer,
+            outbox,
             &config.jwt_secret,
             &config.jwt_previous_secrets,
             AuthSettings::from(&config),

@@ -4,92 +4,15 @@
 mod common;
 
 use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use common::{APOLLO_11, Backend, TestApp};
-use poem::{
-    EndpointExt, IntoResponse, Route, handler,
-    http::StatusCode,
-    listener::{Acceptor, Listener, TcpListener},
-    post,
-    web::{Data, Json},
+use common::{
+    APOLLO_11, Backend, TestApp,
+    fake_llm::{FakeLlm, Reply, start_fake},
 };
 use serde_json::{Value, json};
-
-/// One scripted reply of the fake provider.
-#[derive(Clone)]
-enum Reply {
-    /// 200 with this string as the message content.
-    Content(String),
-    Status(u16),
-    /// Answers only after this long.
-    Hang(Duration),
-}
-
-#[derive(Default)]
-struct FakeLlm {
-    replies: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<(Value, Option<String>)>>,
-}
-
-impl FakeLlm {
-    fn requests(&self) -> Vec<Value> {
-        self.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(b, _)| b.clone())
-            .collect()
-    }
-}
-
-#[handler]
-async fn completions(
-    req: &poem::Request,
-    body: Json<Value>,
-    fake: Data<&Arc<FakeLlm>>,
-) -> poem::Response {
-    let auth = req.header("authorization").map(str::to_owned);
-    fake.requests.lock().unwrap().push((body.0, auth));
-    let reply = fake.replies.lock().unwrap().pop_front();
-    match reply {
-        Some(Reply::Content(content)) => Json(json!({
-            "id": "chatcmpl-test",
-            "object": "chat.completion",
-            "choices": [{ "index": 0, "finish_reason": "stop",
-                          "message": { "role": "assistant", "content": content, "refusal": null } }],
-        }))
-        .into_response(),
-        Some(Reply::Status(code)) => Json(json!({ "error": { "message": "scripted failure" } }))
-            .with_status(StatusCode::from_u16(code).unwrap())
-            .into_response(),
-        Some(Reply::Hang(d)) => {
-            tokio::time::sleep(d).await;
-            StatusCode::GATEWAY_TIMEOUT.into_response()
-        }
-        None => StatusCode::SERVICE_UNAVAILABLE.into_response(),
-    }
-}
-
-async fn start_fake(replies: Vec<Reply>) -> (Arc<FakeLlm>, String) {
-    let fake = Arc::new(FakeLlm {
-        replies: Mutex::new(replies.into()),
-        ..Default::default()
-    });
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    let app = Route::new()
-        .at("/v1/chat/completions", post(completions))
-        .data(fake.clone());
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    (fake, format!("http://{addr}/v1"))
-}
 
 async fn app_with_llm(replies: Vec<Reply>, timeout: Duration) -> (TestApp, Arc<FakeLlm>) {
     let (fake, url) = start_fake(replies).await;

@@ -9,9 +9,9 @@ use chrono::Duration;
 use common::{Backend, database_for};
 use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
-    MAX_SESSIONS_PER_USER, PageAfter, PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId,
-    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SessionId, SessionRecord,
-    Store, UniqueField, UserId, UserRecord, UserStore,
+    MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
+    QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
+    SessionId, SessionRecord, Store, UniqueField, UserId, UserRecord, UserStore,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -67,6 +67,7 @@ on_both_stores!(
     removing_all_or_other_sessions,
     password_hash_is_compare_and_swap,
     results_keep_feedback_once,
+    outbox_claims_and_reschedules,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -498,4 +499,65 @@ async fn password_hash_is_compare_and_swap(backend: Backend) {
             .password_hash,
         new
     );
+}
+
+fn mail(offset_ms: i64) -> OutboxRecord {
+    let at = store::now() + Duration::milliseconds(offset_ms);
+    OutboxRecord {
+        id: MailId::new_random(),
+        to: "ada <ada@example.com>".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: "<p>h</p>".into(),
+        attempts: 0,
+        next_attempt_at: at,
+        created_at: at,
+        last_error: None,
+    }
+}
+
+async fn outbox_claims_and_reschedules(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let (early, late, future) = (mail(-2000), mail(-1000), mail(60_000));
+    for m in [&late, &future, &early] {
+        f.store.enqueue_mail(m).await.unwrap();
+    }
+    assert_eq!(f.store.count_mail().await.unwrap(), 3);
+    let now = store::now();
+    let due = f.store.due_mail(now, 10).await.unwrap();
+    assert_eq!(
+        due,
+        vec![early.clone(), late.clone()],
+        "due ones, oldest first"
+    );
+
+    let lease = now + Duration::seconds(60);
+    assert!(
+        f.store
+            .claim_mail(&early.id, early.next_attempt_at, lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .claim_mail(&early.id, early.next_attempt_at, lease)
+            .await
+            .unwrap(),
+        "claimed once"
+    );
+    assert_eq!(f.store.due_mail(now, 10).await.unwrap(), vec![late.clone()]);
+
+    f.store
+        .reschedule_mail(&early.id, 1, now, "smtp down")
+        .await
+        .unwrap();
+    let again = f.store.due_mail(store::now(), 10).await.unwrap();
+    let retried = again.iter().find(|m| m.id == early.id).expect("due again");
+    assert_eq!(retried.attempts, 1);
+    assert_eq!(retried.last_error.as_deref(), Some("smtp down"));
+
+    f.store.remove_mail(&early.id).await.unwrap();
+    f.store.remove_mail(&late.id).await.unwrap();
+    assert_eq!(f.store.count_mail().await.unwrap(), 1);
+    assert!(f.store.due_mail(store::now(), 10).await.unwrap().is_empty());
 }

@@ -18,7 +18,7 @@ use super::{
 use crate::{
     config::{Config, Secret},
     error::{AppError, AppResult},
-    mail::{Mailer, templates},
+    mail::{outbox::Outbox, templates},
     store::{self, SessionId, SessionRecord, Store, UserId, UserRecord},
 };
 
@@ -65,7 +65,7 @@ pub struct LoginOutcome {
 
 pub struct AuthService {
     store: Arc<dyn Store>,
-    mailer: Arc<dyn Mailer>,
+    outbox: Arc<Outbox>,
     tokens: TokenKeys,
     links: LinkSigner,
     throttle: Throttle,
@@ -79,14 +79,14 @@ fn ip(client: &ClientInfo) -> String {
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
-        mailer: Arc<dyn Mailer>,
+        outbox: Arc<Outbox>,
         secret: &Secret,
         previous_secrets: &[Secret],
         settings: AuthSettings,
     ) -> Self {
         AuthService {
             store,
-            mailer,
+            outbox,
             tokens: TokenKeys::with_previous(secret, previous_secrets),
             links: LinkSigner::new(secret),
             throttle: Throttle::new(&settings.rate_limits),
@@ -140,7 +140,8 @@ impl AuthService {
         Ok(user)
     }
 
-    /// The account exists either way; a failed send is logged and the user can ask again.
+    /// The e-mail goes through the outbox, so a mail server that is down delays it but does not
+    /// lose it; only a failure to store it is logged here (the user can ask again).
     async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
         let token = self.links.make(purpose, user, Utc::now());
         let page = match purpose {
@@ -157,7 +158,7 @@ impl AuthService {
                 LinkPurpose::VerifyEmail => templates::verification(to, &user.username, &link),
                 LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
             };
-            self.mailer.send(email).await
+            self.outbox.send(email).await
         }
         .await;
         if let Err(err) = result {

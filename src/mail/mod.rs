@@ -1,6 +1,7 @@
 //! Outgoing e-mail through lettre: SMTP when `SMTP_URL` is set, otherwise `.eml` files in
 //! `MAIL_DIR` so a bare machine can still finish sign-up.
 
+pub mod outbox;
 pub mod templates;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};

@@ -127,19 +127,64 @@ pub trait QuizStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// The persistent outbox behind outgoing e-mail.
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()>;
+    /// Mails whose next attempt is due, oldest first.
+    async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>>;
+    /// Takes a mail for one delivery attempt: moves its next attempt from `expected` to `until`
+    /// only if nobody else did (compare-and-swap), so two workers never send the same mail at
+    /// once. `false` when another worker has it, or it is gone.
+    async fn claim_mail(
+        &self,
+        id: &MailId,
+        expected: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Records a failed attempt and when to try again.
+    async fn reschedule_mail(
+        &self,
+        id: &MailId,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()>;
+    /// Delivered (or given up on): gone from the outbox.
+    async fn remove_mail(&self, id: &MailId) -> StoreResult<()>;
+    async fn count_mail(&self) -> StoreResult<u64>;
+}
+
 /// Everything the application needs from a database.
 #[async_trait]
-pub trait Store: UserStore + QuizStore {
+pub trait Store: UserStore + QuizStore + OutboxStore {
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `sqlite` or `mongodb`.
     fn kind(&self) -> &'static str;
 }
 
-/// Connects, prepares the schema or indexes, and fails with a clear message when it cannot.
+/// How long one store operation may wait for the database (a lock, a server to answer) before
+/// it fails; `DATABASE_TIMEOUT`.
+pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Connects with [`DEFAULT_TIMEOUT`].
 pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn Store>> {
+    connect_with_timeout(url, DEFAULT_TIMEOUT).await
+}
+
+/// Connects, prepares the schema or indexes, and fails with a clear message when it cannot.
+/// Every later operation fails after `timeout` instead of hanging while the database is away.
+pub async fn connect_with_timeout(
+    url: &DatabaseUrl,
+    timeout: std::time::Duration,
+) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match url {
-        DatabaseUrl::Sqlite(path) => Arc::new(sqlite::SqliteStore::open(path.as_deref()).await?),
-        DatabaseUrl::Mongo(url) => Arc::new(mongo::MongoStore::connect(url.expose()).await?),
+        DatabaseUrl::Sqlite(path) => {
+            Arc::new(sqlite::SqliteStore::open_with_timeout(path.as_deref(), timeout).await?)
+        }
+        DatabaseUrl::Mongo(url) => {
+            Arc::new(mongo::MongoStore::connect(url.expose(), timeout).await?)
+        }
     })
 }

@@ -221,27 +221,71 @@ fn to_doc<T: Serialize>(value: &T) -> StoreResult<bson::Bson> {
     bson::to_bson(value).map_err(|e| StoreError::Other(e.into()))
 }
 
+#[derive(Debug, Serialize, Deserialize)]
+struct MailDoc {
+    #[serde(rename = "_id")]
+    id: MailId,
+    to: String,
+    subject: String,
+    text: String,
+    html: String,
+    attempts: u32,
+    next_attempt_at: bson::DateTime,
+    created_at: bson::DateTime,
+    last_error: Option<String>,
+}
+
+impl From<&OutboxRecord> for MailDoc {
+    fn from(m: &OutboxRecord) -> Self {
+        MailDoc {
+            id: m.id.clone(),
+            to: m.to.clone(),
+            subject: m.subject.clone(),
+            text: m.text.clone(),
+            html: m.html.clone(),
+            attempts: m.attempts,
+            next_attempt_at: to_bson(m.next_attempt_at),
+            created_at: to_bson(m.created_at),
+            last_error: m.last_error.clone(),
+        }
+    }
+}
+
+impl From<MailDoc> for OutboxRecord {
+    fn from(d: MailDoc) -> Self {
+        OutboxRecord {
+            id: d.id,
+            to: d.to,
+            subject: d.subject,
+            text: d.text,
+            html: d.html,
+            attempts: d.attempts,
+            next_attempt_at: from_bson(d.next_attempt_at),
+            created_at: from_bson(d.created_at),
+            last_error: d.last_error,
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
     users: Collection<UserDoc>,
     quizzes: Collection<QuizDoc>,
     results: Collection<ResultDoc>,
+    outbox: Collection<MailDoc>,
 }
 
 impl MongoStore {
     /// Connects, checks the server answers, and creates the indexes.
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, timeout: Duration) -> anyhow::Result<Self> {
         let mut options = ClientOptions::parse(url)
             .await
             .context("DATABASE_URL is not a valid MongoDB connection string")?;
         options.app_name.get_or_insert_with(|| "quiz-llm".into());
-        options
-            .server_selection_timeout
-            .get_or_insert(Duration::from_secs(5));
-        options
-            .connect_timeout
-            .get_or_insert(Duration::from_secs(5));
+        // While the server is away, operations fail after `timeout` instead of queueing.
+        options.server_selection_timeout.get_or_insert(timeout);
+        options.connect_timeout.get_or_insert(timeout);
         let hosts = options
             .hosts
             .iter()
@@ -261,6 +305,7 @@ impl MongoStore {
             users: db.collection("users"),
             quizzes: db.collection("quizzes"),
             results: db.collection("quiz_results"),
+            outbox: db.collection("outbox"),
             db,
         };
         store.create_indexes().await?;
@@ -317,6 +362,13 @@ impl MongoStore {
             ])
             .await
             .context("creating MongoDB indexes on quiz_results")?;
+        self.outbox
+            .create_index(index(
+                doc! { "next_attempt_at": 1, "created_at": 1 },
+                "outbox_due",
+            ))
+            .await
+            .context("creating MongoDB indexes on outbox")?;
         Ok(())
     }
 
@@ -645,6 +697,79 @@ impl QuizStore for MongoStore {
             .await
             .map_err(map_err)?;
         Ok(result.modified_count == 1)
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MongoStore {
+    async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()> {
+        self.outbox
+            .insert_one(MailDoc::from(mail))
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let cursor = self
+            .outbox
+            .find(doc! { "next_attempt_at": { "$lte": to_bson(now) } })
+            .sort(doc! { "next_attempt_at": 1, "created_at": 1 })
+            .limit(limit as i64)
+            .await
+            .map_err(map_err)?;
+        let docs: Vec<MailDoc> = cursor.try_collect().await.map_err(map_err)?;
+        Ok(docs.into_iter().map(Into::into).collect())
+    }
+
+    async fn claim_mail(
+        &self,
+        id: &MailId,
+        expected: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .outbox
+            .update_one(
+                doc! { "_id": id.as_str(), "next_attempt_at": to_bson(expected) },
+                doc! { "$set": { "next_attempt_at": to_bson(until) } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn reschedule_mail(
+        &self,
+        id: &MailId,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        self.outbox
+            .update_one(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": {
+                    "attempts": i64::from(attempts),
+                    "next_attempt_at": to_bson(next_attempt_at),
+                    "last_error": error,
+                } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn remove_mail(&self, id: &MailId) -> StoreResult<()> {
+        self.outbox
+            .delete_one(doc! { "_id": id.as_str() })
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn count_mail(&self) -> StoreResult<u64> {
+        self.outbox.count_documents(doc! {}).await.map_err(map_err)
     }
 }
 

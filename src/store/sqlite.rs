@@ -4,6 +4,7 @@
 use std::{
     path::Path,
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use anyhow::Context;
@@ -60,15 +61,25 @@ CREATE INDEX results_by_owner_quiz ON quiz_results(owner_id, quiz_id, submitted_
     r#"
 ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The persistent e-mail outbox.
+    r#"
+CREATE TABLE outbox (
+    id              TEXT PRIMARY KEY,
+    next_attempt_at INTEGER NOT NULL,
+    created_at      INTEGER NOT NULL,
+    body            TEXT NOT NULL
+);
+CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at);
+"#,
 ];
 
 const FILE_POOL_SIZE: usize = 4;
-const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 struct Pool {
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
     target: Option<std::path::PathBuf>,
+    timeout: Duration,
 }
 
 impl Pool {
@@ -78,7 +89,7 @@ impl Pool {
             Some(conn) => Ok(conn),
             // A connection lost to a panic is replaced, so the pool never shrinks for good.
             None => match &self.target {
-                Some(path) => open_connection(path),
+                Some(path) => open_connection(path, self.timeout),
                 None => Err(rusqlite::Error::InvalidPath(
                     "in-memory database was lost".into(),
                 )),
@@ -94,19 +105,20 @@ impl Pool {
     }
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+fn open_connection(path: &Path, timeout: Duration) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    configure(&conn)?;
+    configure(&conn, timeout)?;
     Ok(conn)
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))?;
+/// `timeout` bounds how long a statement waits for another connection's lock.
+fn configure(conn: &Connection, timeout: Duration) -> rusqlite::Result<()> {
+    conn.busy_timeout(timeout)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     Ok(())
@@ -120,13 +132,17 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// `None` opens a private in-memory database (one connection, so every call sees it).
     pub async fn open(path: Option<&Path>) -> anyhow::Result<Self> {
+        Self::open_with_timeout(path, super::DEFAULT_TIMEOUT).await
+    }
+
+    pub async fn open_with_timeout(path: Option<&Path>, timeout: Duration) -> anyhow::Result<Self> {
         let path = path.map(Path::to_path_buf);
-        tokio::task::spawn_blocking(move || Self::open_blocking(path))
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, timeout))
             .await
             .context("opening SQLite")?
     }
 
-    fn open_blocking(path: Option<std::path::PathBuf>) -> anyhow::Result<Self> {
+    fn open_blocking(path: Option<std::path::PathBuf>, timeout: Duration) -> anyhow::Result<Self> {
         let mut conns = Vec::new();
         match &path {
             Some(path) => {
@@ -135,7 +151,7 @@ impl SqliteStore {
                         format!("cannot create the folder {} for SQLite", parent.display())
                     })?;
                 }
-                let first = open_connection(path)
+                let first = open_connection(path, timeout)
                     .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
                 let mode: String =
                     first.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -145,12 +161,12 @@ impl SqliteStore {
                 migrate(&first)?;
                 conns.push(first);
                 for _ in 1..FILE_POOL_SIZE {
-                    conns.push(open_connection(path)?);
+                    conns.push(open_connection(path, timeout)?);
                 }
             }
             None => {
                 let conn = Connection::open_in_memory()?;
-                configure(&conn)?;
+                configure(&conn, timeout)?;
                 migrate(&conn)?;
                 conns.push(conn);
             }
@@ -161,34 +177,39 @@ impl SqliteStore {
                 idle: Mutex::new(conns),
                 permits: Arc::new(Semaphore::new(size)),
                 target: path,
+                timeout,
             }),
         })
     }
 
-    /// Runs `f` with a pooled connection on the blocking pool.
+    /// Runs `f` with a pooled connection on the blocking pool; gives up after the configured
+    /// timeout (the statement itself is bounded by SQLite's busy timeout).
     async fn run<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
-        let permit = self
-            .pool
-            .permits
-            .clone()
-            .acquire_owned()
+        let timeout = self.pool.timeout;
+        let permit = tokio::time::timeout(timeout, self.pool.permits.clone().acquire_owned())
             .await
+            .map_err(|_| {
+                StoreError::Unavailable("no SQLite connection became free in time".into())
+            })?
             .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))?;
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || {
+        let work = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut conn = pool.take()?;
             let result = f(&mut conn);
             pool.give_back(conn);
             result
-        })
-        .await
-        .map_err(|e| StoreError::Other(anyhow::anyhow!("SQLite task failed: {e}")))?
-        .map_err(map_err)
+        });
+        // The busy timeout bounds lock waits; this bounds everything else (a stalled disk).
+        tokio::time::timeout(timeout + Duration::from_secs(1), work)
+            .await
+            .map_err(|_| StoreError::Unavailable("SQLite did not answer in time".into()))?
+            .map_err(|e| StoreError::Other(anyhow::anyhow!("SQLite task failed: {e}")))?
+            .map_err(map_err)
     }
 }
 
@@ -672,9 +693,108 @@ impl QuizStore for SqliteStore {
 }
 
 #[async_trait]
+impl OutboxStore for SqliteStore {
+    async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()> {
+        let m = mail.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO outbox (id, next_attempt_at, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                m.id.as_str(),
+                millis(m.next_attempt_at),
+                millis(m.created_at),
+                to_json(&m)?
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT body, next_attempt_at FROM outbox WHERE next_attempt_at <= ?1 \
+                 ORDER BY next_attempt_at, created_at LIMIT ?2",
+            )?
+            .query_map(params![millis(now), limit as i64], |row| {
+                // The column is the truth for scheduling; the JSON copy may lag behind it.
+                let mut mail: OutboxRecord = from_json(row)?;
+                mail.next_attempt_at = from_millis(row.get(1)?);
+                Ok(mail)
+            })?
+            .collect()
+        })
+        .await
+    }
+
+    async fn claim_mail(
+        &self,
+        id: &MailId,
+        expected: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE outbox SET next_attempt_at = ?1 WHERE id = ?2 AND next_attempt_at = ?3",
+                )?
+                .execute(params![millis(until), id, millis(expected)])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn reschedule_mail(
+        &self,
+        id: &MailId,
+        attempts: u32,
+        next_attempt_at: DateTime<Utc>,
+        error: &str,
+    ) -> StoreResult<()> {
+        let (id, error) = (id.to_string(), error.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET next_attempt_at = ?1, \
+                 body = json_set(body, '$.attempts', ?2, '$.last_error', ?3) WHERE id = ?4",
+            )?
+            .execute(params![millis(next_attempt_at), attempts, error, id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_mail(&self, id: &MailId) -> StoreResult<()> {
+        let id = id.to_string();
+        self.run(move |c| {
+            c.prepare_cached("DELETE FROM outbox WHERE id = ?1")?
+                .execute([id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn count_mail(&self) -> StoreResult<u64> {
+        self.run(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM outbox")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl Store for SqliteStore {
+    /// Ready means writable: takes (and at once releases) the write lock, so a database that
+    /// is locked or read-only reads as down.
     async fn ping(&self) -> StoreResult<()> {
-        self.run(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+        self.run(|c| {
+            c.execute_batch("BEGIN IMMEDIATE; ROLLBACK;")?;
+            Ok(())
+        })
+        .await
     }
 
     fn kind(&self) -> &'static str {

@@ -2,6 +2,8 @@
 //! when `MONGODB_TEST_URL` is set), and talks to it over HTTP like a browser, keeping cookies.
 #![allow(dead_code)]
 
+pub mod fake_llm;
+
 use std::{
     io::Write,
     path::{Path, PathBuf},

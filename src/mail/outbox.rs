@@ -1,0 +1,146 @@
+//! At-least-once e-mail: every message is written to the store's outbox before the first
+//! delivery attempt and removed only after the mail server accepted it. A failed attempt is
+//! retried by a background worker with exponential backoff, so a mail server that is down at
+//! sign-up, or a crash right after the sign-up committed, loses no e-mail.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use super::{Email, Mailer};
+use crate::store::{self, MailId, OutboxRecord, Store};
+
+/// After this many failed attempts a mail is given up on (logged as an error).
+const MAX_ATTEMPTS: u32 = 16;
+/// The longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
+/// How long a claimed mail is reserved for the worker that claimed it.
+const CLAIM_LEASE: Duration = Duration::from_secs(60);
+const BATCH: usize = 20;
+
+pub struct Outbox {
+    store: Arc<dyn Store>,
+    mailer: Arc<dyn Mailer>,
+    retry_base: Duration,
+    wake: Notify,
+}
+
+fn at(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Outbox {
+    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, retry_base: Duration) -> Self {
+        Outbox {
+            store,
+            mailer,
+            retry_base,
+            wake: Notify::new(),
+        }
+    }
+
+    /// `retry_base`, doubled per failed attempt, capped.
+    fn backoff(&self, attempts: u32) -> Duration {
+        self.retry_base
+            .saturating_mul(1 << attempts.saturating_sub(1).min(20))
+            .min(MAX_BACKOFF)
+    }
+
+    /// Stores the mail, then tries to deliver it at once; when that fails the worker retries.
+    /// Only a failure to store it is an error: then nothing was promised.
+    pub async fn send(&self, email: Email) -> anyhow::Result<()> {
+        let now = store::now();
+        let mail = OutboxRecord {
+            id: MailId::new_random(),
+            to: email.to.to_string(),
+            subject: email.subject,
+            text: email.text,
+            html: email.html,
+            attempts: 0,
+            // Reserved for this first attempt, so the worker leaves it alone meanwhile.
+            next_attempt_at: at(now, CLAIM_LEASE),
+            created_at: now,
+            last_error: None,
+        };
+        self.store.enqueue_mail(&mail).await?;
+        self.attempt(mail).await;
+        Ok(())
+    }
+
+    /// One delivery attempt of a claimed mail; the outcome is written back to the store.
+    async fn attempt(&self, mail: OutboxRecord) {
+        let result = async {
+            let email = Email {
+                to: mail.to.parse()?,
+                subject: mail.subject.clone(),
+                text: mail.text.clone(),
+                html: mail.html.clone(),
+            };
+            self.mailer.send(email).await
+        }
+        .await;
+        let outcome = match result {
+            Ok(()) => self.store.remove_mail(&mail.id).await,
+            Err(err) => {
+                let attempts = mail.attempts + 1;
+                let error = format!("{err:#}");
+                if attempts >= MAX_ATTEMPTS {
+                    tracing::error!(mail_id = %mail.id, attempts, error, "giving up on an e-mail");
+                    self.store.remove_mail(&mail.id).await
+                } else {
+                    let wait = self.backoff(attempts);
+                    tracing::warn!(mail_id = %mail.id, attempts, ?wait, error, "e-mail delivery failed; will retry");
+                    self.wake.notify_one();
+                    self.store
+                        .reschedule_mail(&mail.id, attempts, at(store::now(), wait), &error)
+                        .await
+                }
+            }
+        };
+        if let Err(err) = outcome {
+            // The mail stays in the outbox and is tried again when its lease runs out.
+            tracing::error!(mail_id = %mail.id, error = %err, "could not update the outbox");
+        }
+    }
+
+    /// Delivers due mail; returns when nothing is due. Several workers (processes) may run: each
+    /// mail is claimed before it is sent.
+    pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+        let mut delivered = 0;
+        loop {
+            let now = store::now();
+            let due = self.store.due_mail(now, BATCH).await?;
+            if due.is_empty() {
+                return Ok(delivered);
+            }
+            for mut mail in due {
+                if self
+                    .store
+                    .claim_mail(&mail.id, mail.next_attempt_at, at(now, CLAIM_LEASE))
+                    .await?
+                {
+                    mail.next_attempt_at = at(now, CLAIM_LEASE);
+                    self.attempt(mail).await;
+                    delivered += 1;
+                }
+            }
+        }
+    }
+
+    /// The background worker: wakes on failures and otherwise polls every `retry_base`.
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(err) = self.deliver_due().await {
+                tracing::warn!(error = %format!("{err:#}"), "outbox worker could not read the outbox");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {
+                    // Give the failed attempt's backoff a chance to pass.
+                    tokio::time::sleep(self.retry_base.min(Duration::from_secs(1))).await;
+                }
+                _ = tokio::time::sleep(self.retry_base) => {}
+            }
+        }
+    }
+}
