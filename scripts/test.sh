@@ -7,12 +7,14 @@
 # needs Java 17 and Maven on the first run), runs `cargo test --all-targets` with
 # MONGODB_TEST_URL pointing at it, stops the server, and prints how many store tests passed and
 # failed on SQLite and on MongoDB. It fails when the MongoDB variants did not run, or when the
-# two stores did not run the same number of tests.
+# two stores did not run the same number of tests. Then, when no arguments were given, it runs
+# the end-to-end suite (e2e/run.sh).
 #
 # Environment:
 #   MONGODB_TEST_URL  already set: test against that server (e.g. `docker compose up -d mongo`,
 #                     then MONGODB_TEST_URL=mongodb://localhost:27017); none is started
 #   SKIP_MONGO=1      no MongoDB at all: the SQLite tests only (with a loud warning)
+#   SKIP_E2E=1        skip the end-to-end suite (e2e/run.sh), which needs Node 20+ and Chromium
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -111,4 +113,17 @@ if ((cargo_status != 0)); then
     log "cargo test failed (exit status $cargo_status)"
     exit "$cargo_status"
 fi
-exit "$check_status"
+if ((check_status != 0)); then
+    exit "$check_status"
+fi
+
+# The end-to-end suite: real npm clients (urql, Apollo Client, codegen) and GraphiQL in
+# Chromium against the server binary. Needs Node 20+, npm and Chromium (installed by
+# e2e/run.sh with apt-get when missing).
+if [[ "${SKIP_E2E:-}" == 1 ]]; then
+    loud "SKIP_E2E=1: the end-to-end suite (e2e/run.sh) did NOT run."
+elif (($# > 0)); then
+    log "cargo test arguments were given: the end-to-end suite is not run (run e2e/run.sh for it)"
+else
+    e2e/run.sh
+fi

@@ -1,0 +1,240 @@
+// GraphiQL in headless Chromium (playwright-core, Debian's /usr/bin/chromium): sign up in the
+// editor, confirm through the e-mail link's page, then `{ me { username } }` with the cookie.
+//
+// The /graphiql page loads React, ReactDOM and GraphiQL from https://unpkg.com, which this test
+// machine cannot reach. The server stays as it is: the browser's requests to unpkg are answered
+// from the same packages in e2e/node_modules (devDependencies react, react-dom, graphiql), after
+// checking that the installed versions match what the page asks for. Any other request that
+// leaves the test server is aborted.
+
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, relative } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { stepper } from '../lib/scenario.mjs';
+import { PASSWORD, TestServer } from '../lib/server.mjs';
+
+const E2E = dirname(dirname(fileURLToPath(import.meta.url)));
+const NODE_MODULES = join(E2E, 'node_modules');
+const ARTIFACTS = join(E2E, 'artifacts');
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+const CONTENT_TYPES = {
+  '.js': 'application/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.woff2': 'font/woff2',
+  '.woff': 'font/woff',
+  '.ttf': 'font/ttf',
+  '.svg': 'image/svg+xml',
+};
+
+/** Whether `version` (e.g. 18.3.1) satisfies an unpkg version spec: 18, 4.1, 3.9.0 or latest. */
+function satisfies(version, spec) {
+  if (spec === 'latest') return true;
+  if (!/^\d+(\.\d+){0,2}$/.test(spec)) throw new Error(`unsupported unpkg version spec "${spec}"`);
+  const want = spec.split('.');
+  return want.every((part, i) => version.split('.')[i] === part);
+}
+
+/**
+ * The local file for an unpkg URL such as https://unpkg.com/graphiql@4/graphiql.min.css.
+ * @returns {Promise<{ path: string } | { problem: string }>}
+ */
+async function unpkgFile(url) {
+  const m = /^\/((?:@[^/]+\/)?[^/@]+)@([^/]+)\/(.+)$/.exec(url.pathname);
+  if (!m) return { problem: `cannot read package and version from ${url.href}` };
+  const [, pkg, spec, file] = m;
+  const pkgDir = join(NODE_MODULES, pkg);
+  let installed;
+  try {
+    installed = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')).version;
+  } catch {
+    return { problem: `${url.href}: ${pkg} is not in e2e/node_modules (add it to devDependencies)` };
+  }
+  if (!satisfies(installed, spec)) {
+    return {
+      problem: `${url.href}: the page asks for ${pkg}@${spec} but e2e/node_modules has ${installed}; pin a matching version in e2e/package.json`,
+    };
+  }
+  const path = join(pkgDir, file);
+  if (relative(pkgDir, path).startsWith('..') || !existsSync(path)) {
+    return { problem: `${url.href}: ${pkg}@${installed} has no file ${file}` };
+  }
+  return { path };
+}
+
+let server;
+let context;
+let userDataDir;
+/** What the browser asked for outside the test server. */
+const served = [];
+const blocked = [];
+const problems = [];
+const pageErrors = [];
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (e2e/run.sh does it)`);
+  // Token expiry is the client tests' subject; here a slow page load must not log anyone out.
+  server = await TestServer.start({ env: { ACCESS_TOKEN_TTL: '15m' } });
+  await mkdir(ARTIFACTS, { recursive: true });
+  userDataDir = await mkdtemp(join(tmpdir(), 'quiz-llm-e2e-chromium-'));
+  context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    chromiumSandbox: false,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  await context.route('**/*', async (route) => {
+    const url = new URL(route.request().url());
+    if (url.origin === server.url) return route.continue();
+    if (url.protocol === 'data:') return route.continue();
+    if (url.host === 'unpkg.com') {
+      const found = await unpkgFile(url);
+      if ('path' in found) {
+        served.push(url.href);
+        return route.fulfill({
+          status: 200,
+          path: found.path,
+          headers: {
+            'content-type': CONTENT_TYPES[extname(found.path)] ?? 'application/octet-stream',
+            'access-control-allow-origin': '*', // the page loads React with `crossorigin`
+          },
+        });
+      }
+      problems.push(found.problem);
+      return route.fulfill({ status: 404, body: found.problem });
+    }
+    blocked.push(url.href);
+    return route.abort('blockedbyclient');
+  });
+});
+
+after(async () => {
+  await context?.close();
+  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await server?.stop();
+});
+
+/** Replaces the query in GraphiQL's editor, runs it, and returns the result pane's JSON. */
+async function runInGraphiQL(page, query) {
+  const editor = page.locator('.graphiql-query-editor .CodeMirror');
+  await editor.click();
+  await page.keyboard.press('ControlOrMeta+A');
+  await page.keyboard.press('Delete');
+  // insertText types the text as one input, so the editor's bracket auto-closing stays out of it.
+  await page.keyboard.insertText(query);
+  const typed = await editor.evaluate((el) => /** @type {any} */ (el).CodeMirror.getValue());
+  assert.equal(typed, query, 'the editor holds exactly the query');
+  // GraphiQL digests an edit after a 100 ms debounce: it saves the query to localStorage and
+  // works out which operation to run. Clicking "run" before that (no person is that quick)
+  // would send the previous operation's name. So wait until the query is saved.
+  await page.waitForFunction((q) => localStorage.getItem('graphiql:query') === q, query, { timeout: 5000 });
+
+  const response = page.locator('.graphiql-response .CodeMirror');
+  const before = await response.evaluate((el) => /** @type {any} */ (el).CodeMirror.getValue());
+  await page.locator('.graphiql-execute-button').click();
+  // Wait for a new, complete JSON result in the result pane.
+  const handle = await page.waitForFunction(
+    (previous) => {
+      const text = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror?.getValue() ?? '';
+      if (!text.trim() || text === previous) return false;
+      try {
+        JSON.parse(text);
+        return text;
+      } catch {
+        return false;
+      }
+    },
+    before,
+    { timeout: 15_000 },
+  );
+  const text = await handle.jsonValue();
+  const visible = await page.locator('.graphiql-response').innerText();
+  return { json: JSON.parse(text), visible };
+}
+
+test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { timeout: 120_000 }, async (t) => {
+  const step = stepper(t);
+  const username = 'graphiql_user';
+  const email = `${username}@example.com`;
+  const page = await context.newPage();
+  page.on('pageerror', (err) => pageErrors.push(String(err)));
+  t.after(async () => {
+    if (!t.passed) await page.screenshot({ path: join(ARTIFACTS, 'graphiql-failure.png') }).catch(() => {});
+  });
+
+  await step('GraphiQL loads its assets (served from e2e/node_modules)', async () => {
+    await page.goto(`${server.url}/graphiql`);
+    await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 30_000 });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(
+      served.map((u) => new URL(u).pathname).sort(),
+      [
+        '/graphiql@4/graphiql.min.css',
+        '/graphiql@4/graphiql.min.js',
+        '/react-dom@18/umd/react-dom.development.js',
+        '/react@18/umd/react.development.js',
+      ].sort(),
+    );
+    assert.ok(
+      blocked.every((u) => !u.startsWith('https://unpkg.com/')),
+      `blocked: ${blocked.join(', ')}`,
+    );
+    assert.deepEqual(pageErrors, []);
+  });
+
+  await step('signUp from the editor', async () => {
+    const { json, visible } = await runInGraphiQL(
+      page,
+      `mutation SignUp {\n  signUp(input: { username: "${username}", email: "${email}", password: "${PASSWORD}" }) {\n    user { username isActive }\n    message\n  }\n}`,
+    );
+    assert.equal(json.errors, undefined, JSON.stringify(json.errors));
+    assert.deepEqual(json.data.signUp.user, { username, isActive: false });
+    assert.ok(json.data.signUp.message.includes(email), json.data.signUp.message);
+    assert.ok(visible.includes(username), visible);
+    const names = (await context.cookies(server.url)).map((c) => c.name);
+    assert.ok(!names.includes('access'), 'not logged in before the e-mail is confirmed');
+  });
+
+  await step('the e-mail link opens the verify page: success, and the access cookie is set', async () => {
+    const link = await server.verificationLink(email);
+    assert.ok(link.url.startsWith(`${server.url}/verify-email?`), link.url);
+    await page.goto(link.url);
+    const outcome = page.locator('#outcome.ok');
+    await outcome.waitFor({ timeout: 15_000 });
+    assert.match(await outcome.innerText(), new RegExp(`^Welcome, ${username}! `));
+    assert.equal(await page.locator('#next').isVisible(), true);
+    await page.screenshot({ path: join(ARTIFACTS, 'verify-email.png') });
+    const cookies = Object.fromEntries((await context.cookies(server.url)).map((c) => [c.name, c]));
+    assert.ok(cookies.access?.value, 'access cookie');
+    assert.equal(cookies.access.httpOnly, true);
+    assert.equal(cookies.access.sameSite, 'Lax');
+    assert.equal(cookies.username?.value, username);
+  });
+
+  await step('back in GraphiQL, { me { username } } shows the user', async () => {
+    await page.goto(`${server.url}/graphiql`);
+    await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 30_000 });
+    const { json, visible } = await runInGraphiQL(page, '{ me { username } }');
+    assert.deepEqual(json, { data: { me: { username } } });
+    assert.ok(visible.includes(`"username": "${username}"`), visible);
+    await page.screenshot({ path: join(ARTIFACTS, 'graphiql-me.png') });
+    assert.deepEqual(pageErrors, []);
+  });
+});
