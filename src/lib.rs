@@ -79,6 +79,7 @@ impl Application {
             limits,
             cookies,
             proxies: config.trusted_proxies.clone(),
+            parse_cache: Default::default(),
         };
         let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)

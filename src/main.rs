@@ -37,7 +37,20 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// Each argon2id hash allocates a 19 MiB buffer on a blocking thread; by default glibc keeps
+/// such buffers in per-thread arenas, and a login storm leaves hundreds of MiB resident. Above
+/// 1 MiB, allocations are served by mmap and given back to the system when freed.
+fn return_large_allocations_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator tuning; called before any thread starts.
+    unsafe {
+        const M_MMAP_THRESHOLD: libc::c_int = -3;
+        libc::mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 fn main() -> ExitCode {
+    return_large_allocations_to_the_system();
     // A missing .env is normal; a broken one is worth saying.
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()

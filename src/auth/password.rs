@@ -1,5 +1,5 @@
 //! argon2id hashing. It is deliberately slow, so it runs on the blocking pool behind a semaphore
-//! sized to the cores: a login storm queues there instead of starving the async workers.
+//! that leaves a core free: a login storm queues there instead of starving the async workers.
 
 use std::{fmt, sync::LazyLock};
 

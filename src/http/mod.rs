@@ -4,6 +4,7 @@ pub mod client;
 pub mod cookies;
 mod graphql;
 mod pages;
+mod parse_cache;
 
 use std::{
     sync::Arc,
@@ -82,6 +83,7 @@ pub struct HttpSettings {
     pub limits: QueryLimits,
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
+    pub parse_cache: Arc<parse_cache::ParseCache>,
 }
 
 pub fn routes(

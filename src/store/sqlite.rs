@@ -182,6 +182,24 @@ impl SqliteStore {
         })
     }
 
+    /// Runs a read on the calling task. In WAL mode readers never wait for a lock, and a read
+    /// of a few indexed rows takes microseconds, less than handing it to another thread would.
+    async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        F: FnOnce(&mut Connection) -> rusqlite::Result<R>,
+    {
+        let _permit = tokio::time::timeout(self.pool.timeout, self.pool.permits.acquire())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable("no SQLite connection became free in time".into())
+            })?
+            .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))?;
+        let mut conn = self.pool.take().map_err(map_err)?;
+        let result = f(&mut conn);
+        self.pool.give_back(conn);
+        result.map_err(map_err)
+    }
+
     /// Runs `f` with a pooled connection on the blocking pool; gives up after the configured
     /// timeout (the statement itself is bounded by SQLite's busy timeout).
     async fn run<R, F>(&self, f: F) -> StoreResult<R>
@@ -306,7 +324,7 @@ impl SqliteStore {
         column: &'static str,
         value: String,
     ) -> StoreResult<Option<UserRecord>> {
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {USER_COLUMNS} FROM users WHERE {column} = ?1"
             ))?
@@ -406,7 +424,7 @@ impl UserStore for SqliteStore {
         session: &SessionId,
     ) -> StoreResult<Option<SessionRecord>> {
         let (user, session) = (user.to_string(), session.to_string());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 AND id = ?2"
             ))?
@@ -418,7 +436,7 @@ impl UserStore for SqliteStore {
 
     async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
         let user = user.to_string();
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 \
                  ORDER BY created_at DESC, rowid DESC"
@@ -551,7 +569,7 @@ impl QuizStore for SqliteStore {
 
     async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {
         let (owner, id) = (owner.to_string(), id.to_string());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached("SELECT body FROM quizzes WHERE id = ?1 AND owner_id = ?2")?
                 .query_row([id, owner], from_json)
                 .optional()
@@ -568,7 +586,7 @@ impl QuizStore for SqliteStore {
         let (clause, mut args) = page_clause("created_at", after);
         args.insert(0, owner.to_string().into());
         args.push((limit as i64).into());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT body FROM quizzes WHERE owner_id = ?{clause} \
                  ORDER BY created_at DESC, id DESC LIMIT ?"
@@ -581,7 +599,7 @@ impl QuizStore for SqliteStore {
 
     async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
         let owner = owner.to_string();
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached("SELECT COUNT(*) FROM quizzes WHERE owner_id = ?1")?
                 .query_row([owner], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
@@ -625,7 +643,7 @@ impl QuizStore for SqliteStore {
         id: &ResultId,
     ) -> StoreResult<Option<QuizResultRecord>> {
         let (owner, id) = (owner.to_string(), id.to_string());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached("SELECT body FROM quiz_results WHERE id = ?1 AND owner_id = ?2")?
                 .query_row([id, owner], from_json)
                 .optional()
@@ -648,7 +666,7 @@ impl QuizStore for SqliteStore {
         }
         args.extend(page_args);
         args.push((limit as i64).into());
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT body FROM quiz_results WHERE owner_id = ?{clause} \
                  ORDER BY submitted_at DESC, id DESC LIMIT ?"
@@ -661,7 +679,7 @@ impl QuizStore for SqliteStore {
 
     async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
         let (owner, quiz) = (owner.to_string(), quiz.map(ToString::to_string));
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(
                 "SELECT COUNT(*) FROM quiz_results WHERE owner_id = ?1 \
                  AND (?2 IS NULL OR quiz_id = ?2)",
@@ -712,7 +730,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
-        self.run(move |c| {
+        self.read(move |c| {
             c.prepare_cached(
                 "SELECT body, next_attempt_at FROM outbox WHERE next_attempt_at <= ?1 \
                  ORDER BY next_attempt_at, created_at LIMIT ?2",
@@ -776,7 +794,7 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn count_mail(&self) -> StoreResult<u64> {
-        self.run(|c| {
+        self.read(|c| {
             c.prepare_cached("SELECT COUNT(*) FROM outbox")?
                 .query_row([], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
