@@ -94,6 +94,9 @@ pub struct ServeArgs {
     /// How long one database operation may wait (a lock, an absent server) before it fails.
     #[arg(long, env = "DATABASE_TIMEOUT", default_value = "5s", value_parser = parse_duration)]
     pub database_timeout: Duration,
+    /// SQLite file connections, or MongoDB's maximum pool size (unless the URL sets maxPoolSize).
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 4)]
+    pub database_pool_size: usize,
     /// HS256 key, at least 32 bytes; random per start when unset.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -196,6 +199,7 @@ pub struct Config {
     pub listen_addr: SocketAddr,
     pub database_url: DatabaseUrl,
     pub database_timeout: Duration,
+    pub database_pool_size: usize,
     pub jwt_secret: Secret,
     /// True when no secret was configured and a random one was drawn: tokens die with the process.
     pub jwt_secret_generated: bool,
@@ -236,6 +240,7 @@ impl Default for Config {
             listen_addr: DEFAULT_LISTEN_ADDR.parse().expect("valid default address"),
             database_url: DEFAULT_DATABASE_URL.parse().expect("valid default url"),
             database_timeout: Duration::from_secs(5),
+            database_pool_size: 4,
             jwt_secret: random_secret(),
             jwt_secret_generated: true,
             jwt_previous_secrets: Vec::new(),
@@ -303,6 +308,9 @@ impl TryFrom<ServeArgs> for Config {
             Some(secret) => (Secret::new(secret), false),
             None => (random_secret(), true),
         };
+        if !(1..=256).contains(&args.database_pool_size) {
+            bail!("DATABASE_POOL_SIZE must be between 1 and 256");
+        }
         let mut jwt_previous_secrets = Vec::new();
         for (i, secret) in non_empty(args.jwt_previous_secrets)
             .unwrap_or_default()
@@ -362,6 +370,7 @@ impl TryFrom<ServeArgs> for Config {
             listen_addr: args.listen_addr,
             database_url: args.database_url,
             database_timeout: args.database_timeout,
+            database_pool_size: args.database_pool_size,
             jwt_secret,
             jwt_secret_generated,
             jwt_previous_secrets,

@@ -55,8 +55,11 @@ impl Application {
                 "JWT_SECRET is not set: using a random key, so every restart logs everyone out"
             );
         }
-        let store =
-            store::connect_with_timeout(&config.database_url, config.database_timeout).await?;
+        let options = store::StoreOptions {
+            timeout: config.database_timeout,
+            pool_size: config.database_pool_size,
+        };
+        let store = store::connect_with(&config.database_url, options).await?;
         let mailer = mail::from_config(&config).await?;
         let outbox = Arc::new(Outbox::new(store.clone(), mailer, config.mail_retry_base));
         // Mail left over from a failed attempt or an earlier run is delivered in the background.

@@ -58,6 +58,13 @@ fn short_previous_secrets_are_refused() {
 }
 
 #[test]
+fn pool_sizes_are_bounded() {
+    let (ok, out) = serve_with(&[("DATABASE_POOL_SIZE", "0")]);
+    assert!(!ok);
+    assert!(out.contains("DATABASE_POOL_SIZE"), "{out}");
+}
+
+#[test]
 fn unknown_database_schemes_are_refused() {
     let (ok, out) = serve_with(&[("DATABASE_URL", "postgres://localhost/db")]);
     assert!(!ok);

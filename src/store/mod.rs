@@ -164,27 +164,42 @@ pub trait Store: UserStore + QuizStore + OutboxStore {
     fn kind(&self) -> &'static str;
 }
 
-/// How long one store operation may wait for the database (a lock, a server to answer) before
-/// it fails; `DATABASE_TIMEOUT`.
-pub const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How a store connects: `DATABASE_TIMEOUT` and `DATABASE_POOL_SIZE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long one operation may wait for the database (a lock, an absent server) before it
+    /// fails, instead of hanging while the database is away.
+    pub timeout: std::time::Duration,
+    /// Connections kept open: SQLite file connections, or MongoDB's maximum pool size (unless
+    /// the URL sets `maxPoolSize`).
+    pub pool_size: usize,
+}
 
-/// Connects with [`DEFAULT_TIMEOUT`].
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            timeout: std::time::Duration::from_secs(5),
+            pool_size: 4,
+        }
+    }
+}
+
+/// Connects with the default [`StoreOptions`].
 pub async fn connect(url: &DatabaseUrl) -> anyhow::Result<Arc<dyn Store>> {
-    connect_with_timeout(url, DEFAULT_TIMEOUT).await
+    connect_with(url, StoreOptions::default()).await
 }
 
 /// Connects, prepares the schema or indexes, and fails with a clear message when it cannot.
-/// Every later operation fails after `timeout` instead of hanging while the database is away.
-pub async fn connect_with_timeout(
+pub async fn connect_with(
     url: &DatabaseUrl,
-    timeout: std::time::Duration,
+    options: StoreOptions,
 ) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match url {
         DatabaseUrl::Sqlite(path) => {
-            Arc::new(sqlite::SqliteStore::open_with_timeout(path.as_deref(), timeout).await?)
+            Arc::new(sqlite::SqliteStore::open_with(path.as_deref(), options).await?)
         }
         DatabaseUrl::Mongo(url) => {
-            Arc::new(mongo::MongoStore::connect(url.expose(), timeout).await?)
+            Arc::new(mongo::MongoStore::connect(url.expose(), options).await?)
         }
     })
 }

@@ -2,8 +2,6 @@
 //! array, as the design asks. Writes that could race are single atomic updates that carry the
 //! old value in their filter.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -278,7 +276,8 @@ pub struct MongoStore {
 
 impl MongoStore {
     /// Connects, checks the server answers, and creates the indexes.
-    pub async fn connect(url: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub async fn connect(url: &str, store_options: StoreOptions) -> anyhow::Result<Self> {
+        let timeout = store_options.timeout;
         let mut options = ClientOptions::parse(url)
             .await
             .context("DATABASE_URL is not a valid MongoDB connection string")?;
@@ -286,6 +285,8 @@ impl MongoStore {
         // While the server is away, operations fail after `timeout` instead of queueing.
         options.server_selection_timeout.get_or_insert(timeout);
         options.connect_timeout.get_or_insert(timeout);
+        let pool_size = u32::try_from(store_options.pool_size).unwrap_or(u32::MAX);
+        options.max_pool_size.get_or_insert(pool_size.max(1));
         let hosts = options
             .hosts
             .iter()

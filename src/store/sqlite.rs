@@ -73,8 +73,6 @@ CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at);
 "#,
 ];
 
-const FILE_POOL_SIZE: usize = 4;
-
 struct Pool {
     idle: Mutex<Vec<Connection>>,
     permits: Arc<Semaphore>,
@@ -132,17 +130,22 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// `None` opens a private in-memory database (one connection, so every call sees it).
     pub async fn open(path: Option<&Path>) -> anyhow::Result<Self> {
-        Self::open_with_timeout(path, super::DEFAULT_TIMEOUT).await
+        Self::open_with(path, StoreOptions::default()).await
     }
 
-    pub async fn open_with_timeout(path: Option<&Path>, timeout: Duration) -> anyhow::Result<Self> {
+    pub async fn open_with(path: Option<&Path>, options: StoreOptions) -> anyhow::Result<Self> {
         let path = path.map(Path::to_path_buf);
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, timeout))
+        let (timeout, size) = (options.timeout, options.pool_size.max(1));
+        tokio::task::spawn_blocking(move || Self::open_blocking(path, timeout, size))
             .await
             .context("opening SQLite")?
     }
 
-    fn open_blocking(path: Option<std::path::PathBuf>, timeout: Duration) -> anyhow::Result<Self> {
+    fn open_blocking(
+        path: Option<std::path::PathBuf>,
+        timeout: Duration,
+        pool_size: usize,
+    ) -> anyhow::Result<Self> {
         let mut conns = Vec::new();
         match &path {
             Some(path) => {
@@ -160,7 +163,7 @@ impl SqliteStore {
                 }
                 migrate(&first)?;
                 conns.push(first);
-                for _ in 1..FILE_POOL_SIZE {
+                for _ in 1..pool_size {
                     conns.push(open_connection(path, timeout)?);
                 }
             }
