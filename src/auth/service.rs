@@ -204,6 +204,38 @@ impl AuthService {
         Ok(())
     }
 
+    /// The user an e-mailed link was made for, if the link is still good; `INVALID_TOKEN`
+    /// otherwise, whatever the reason.
+    async fn user_from_link(
+        &self,
+        purpose: LinkPurpose,
+        uid: &str,
+        token: &str,
+    ) -> AppResult<UserRecord> {
+        let id = UserId::parse(uid).ok_or(AppError::InvalidToken)?;
+        let user = self
+            .store
+            .find_user(&id)
+            .await?
+            .ok_or(AppError::InvalidToken)?;
+        if self.links.check(purpose, &user, token, Utc::now()) {
+            Ok(user)
+        } else {
+            Err(AppError::InvalidToken)
+        }
+    }
+
+    /// Checks and hashes a new password and swaps it in, only if the stored hash is still the
+    /// one `user` was read with; `false` when it changed meanwhile.
+    async fn replace_password(&self, user: &UserRecord, new_password: Password) -> AppResult<bool> {
+        validate::password("newPassword", new_password.expose(), &user.username)?;
+        let hash = password::hash(new_password).await?;
+        Ok(self
+            .store
+            .set_password_hash(&user.id, &user.password_hash, &hash)
+            .await?)
+    }
+
     /// Sets a new password from an e-mailed link and ends every session.
     pub async fn reset_password(
         &self,
@@ -212,26 +244,12 @@ impl AuthService {
         new_password: Password,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        let id = UserId::parse(uid).ok_or(AppError::InvalidToken)?;
         let user = self
-            .store
-            .find_user(&id)
-            .await?
-            .ok_or(AppError::InvalidToken)?;
-        if !self
-            .links
-            .check(LinkPurpose::ResetPassword, &user, token, Utc::now())
-        {
-            return Err(AppError::InvalidToken);
-        }
-        validate::password("newPassword", new_password.expose(), &user.username)?;
-        let hash = password::hash(new_password).await?;
+            .user_from_link(LinkPurpose::ResetPassword, uid, token)
+            .await?;
+        let id = user.id.clone();
         // The old hash in the filter makes the link single-use under a race too.
-        if !self
-            .store
-            .set_password_hash(&id, &user.password_hash, &hash)
-            .await?
-        {
+        if !self.replace_password(&user, new_password).await? {
             return Err(AppError::InvalidToken);
         }
         let ended = self.store.remove_sessions(&id, None).await?;
@@ -258,13 +276,7 @@ impl AuthService {
             tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %ip(client));
             return Err(AppError::InvalidCredentials);
         }
-        validate::password("newPassword", new_password.expose(), &user.username)?;
-        let hash = password::hash(new_password).await?;
-        if !self
-            .store
-            .set_password_hash(&user.id, &user.password_hash, &hash)
-            .await?
-        {
+        if !self.replace_password(&user, new_password).await? {
             // Changed concurrently: the current password no longer is what was checked.
             return Err(AppError::InvalidCredentials);
         }
@@ -282,18 +294,10 @@ impl AuthService {
         token: &str,
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
-        let id = UserId::parse(uid).ok_or(AppError::InvalidToken)?;
         let mut user = self
-            .store
-            .find_user(&id)
-            .await?
-            .ok_or(AppError::InvalidToken)?;
-        if !self
-            .links
-            .check(LinkPurpose::VerifyEmail, &user, token, Utc::now())
-        {
-            return Err(AppError::InvalidToken);
-        }
+            .user_from_link(LinkPurpose::VerifyEmail, uid, token)
+            .await?;
+        let id = user.id.clone();
         // The filter on `is_active = false` makes the link single-use even under a race.
         if !self.store.activate_user(&id).await? {
             return Err(AppError::InvalidToken);

@@ -2,6 +2,8 @@
 
 use async_graphql::http::{Credentials, GraphiQLSource};
 use base64::{Engine, engine::general_purpose::STANDARD};
+use std::sync::LazyLock;
+
 use poem::{handler, middleware::SetHeader, web::Html};
 use sha2::{Digest, Sha256};
 
@@ -55,70 +57,65 @@ pub fn graphiql() -> Html<String> {
     )
 }
 
-/// Runs `verifyEmail` from the browser (so the response's cookies land in it) and shows the
-/// outcome. The page reads `uid` and `token` itself; nothing from the URL is echoed into HTML.
-#[handler]
-pub fn verify_email() -> Html<&'static str> {
-    Html(VERIFY_EMAIL_PAGE)
-}
-
-const VERIFY_EMAIL_PAGE: &str = concat!(
-    r#"<!doctype html>
+/// The small pages e-mail links land on: one layout, a body, and one inline script (which the
+/// page's CSP allows by hash). They read `uid` and `token` themselves; nothing from the URL is
+/// echoed into HTML.
+fn link_page(title: &str, body: &str, script: &str) -> String {
+    format!(
+        r#"<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Confirm your e-mail — Quiz LLM</title>
+<title>{title} — Quiz LLM</title>
 <style>
-body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem; color: #222; }
-.ok { color: #0a6b2d; } .error { color: #a11; }
+body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem; color: #222; }}
+.ok {{ color: #0a6b2d; }} .error {{ color: #a11; }}
+input {{ font-size: 1rem; padding: .4rem; width: 100%; box-sizing: border-box; }}
 </style>
 </head>
 <body>
 <h1>Quiz LLM</h1>
-<p id="outcome" role="status">Confirming your e-mail address…</p>
-<p id="next" hidden><a href="/graphiql">Open GraphiQL</a></p>
-<noscript><p class="error">This page needs JavaScript to confirm your address.</p></noscript>
-<script>"#,
-    include_str!("verify_email.js"),
-    r#"</script>
+{body}
+<noscript><p class="error">This page needs JavaScript.</p></noscript>
+<script>{script}</script>
 </body>
 </html>
 "#
-);
-
-/// The landing page of the password-reset link: asks for the new password and runs
-/// `resetPassword`. Like the verify page, it echoes nothing from the URL into HTML.
-#[handler]
-pub fn reset_password() -> Html<&'static str> {
-    Html(RESET_PASSWORD_PAGE)
+    )
 }
 
-const RESET_PASSWORD_PAGE: &str = concat!(
-    r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Choose a new password — Quiz LLM</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem; color: #222; }
-.ok { color: #0a6b2d; } .error { color: #a11; } input { font-size: 1rem; padding: .4rem; width: 100%; box-sizing: border-box; }
-</style>
-</head>
-<body>
-<h1>Quiz LLM</h1>
-<form id="reset">
+static VERIFY_EMAIL_PAGE: LazyLock<String> = LazyLock::new(|| {
+    link_page(
+        "Confirm your e-mail",
+        r#"<p id="outcome" role="status">Confirming your e-mail address…</p>
+<p id="next" hidden><a href="/graphiql">Open GraphiQL</a></p>"#,
+        VERIFY_EMAIL_SCRIPT,
+    )
+});
+
+static RESET_PASSWORD_PAGE: LazyLock<String> = LazyLock::new(|| {
+    link_page(
+        "Choose a new password",
+        r#"<form id="reset">
 <p><label for="password">New password (10 to 128 characters; a few uncommon words work well)</label></p>
 <p><input id="password" type="password" autocomplete="new-password" minlength="10" maxlength="128" required></p>
 <p><button type="submit">Set new password</button></p>
 </form>
-<p id="outcome" role="status"></p>
-<noscript><p class="error">This page needs JavaScript.</p></noscript>
-<script>"#,
-    include_str!("reset_password.js"),
-    r#"</script>
-</body>
-</html>
-"#
-);
+<p id="outcome" role="status"></p>"#,
+        RESET_PASSWORD_SCRIPT,
+    )
+});
+
+/// Runs `verifyEmail` from the browser (so the response's cookies land in it) and shows the
+/// outcome.
+#[handler]
+pub fn verify_email() -> Html<&'static str> {
+    Html(VERIFY_EMAIL_PAGE.as_str())
+}
+
+/// Asks for the new password and runs `resetPassword`.
+#[handler]
+pub fn reset_password() -> Html<&'static str> {
+    Html(RESET_PASSWORD_PAGE.as_str())
+}
