@@ -1,13 +1,16 @@
-//! argon2id hashing. It is deliberately slow, so it runs on the blocking pool behind a semaphore
-//! that leaves a core free: a login storm queues there instead of starving the async workers.
+//! argon2id hashing. It is deliberately slow, so it runs on a few dedicated threads that leave a
+//! core free and run at a lower CPU priority: a login storm queues there and slows logins, not
+//! every other request.
 
-use std::{fmt, sync::LazyLock};
+use std::{
+    fmt,
+    sync::{Arc, LazyLock, Mutex, mpsc},
+};
 
 use argon2::{
     Argon2,
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash as Phc},
 };
-use tokio::sync::Semaphore;
 
 use crate::{
     error::{AppError, AppResult},
@@ -33,8 +36,43 @@ impl fmt::Debug for Password {
     }
 }
 
-static HASHING_PERMITS: LazyLock<Semaphore> =
-    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The hashing threads' queue: one thread per core but one, so a core is always left to the
+/// request workers.
+static HASHERS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for i in 0..cores.saturating_sub(1).max(1) {
+        let queue = queue.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("argon2-{i}"))
+            .spawn(move || {
+                lower_priority();
+                loop {
+                    let job = queue.lock().unwrap_or_else(|e| e.into_inner()).recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+        if let Err(err) = spawned {
+            tracing::error!(error = %err, "cannot start a password-hashing thread");
+        }
+    }
+    jobs
+});
+
+/// Nice 10 for the calling thread (on Linux, priorities are per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only changes the scheduling priority of the calling thread.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
 
 /// Verified against when the user does not exist, so that "no such user" takes as long as
 /// "wrong password" and timing reveals nothing.
@@ -49,13 +87,19 @@ static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
 async fn on_hashing_pool<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> AppResult<T> {
-    let _permit = HASHING_PERMITS
-        .acquire()
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        // A panic drops `reply`, which the caller sees as a failure; the thread lives on.
+        if let Ok(value) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+            let _ = reply.send(value);
+        }
+    });
+    HASHERS
+        .send(job)
+        .map_err(|_| AppError::internal(anyhow::anyhow!("no password-hashing thread")))?;
+    answer
         .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing pool closed: {e}")))?;
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!("hashing task failed: {e}")))
+        .map_err(|_| AppError::internal(anyhow::anyhow!("password hashing failed")))
 }
 
 pub async fn hash(password: Password) -> AppResult<PasswordHash> {
