@@ -72,10 +72,6 @@ pub struct AuthService {
     settings: AuthSettings,
 }
 
-fn ip(client: &ClientInfo) -> String {
-    client.key()
-}
-
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
@@ -109,7 +105,7 @@ impl AuthService {
         validate::password("password", input.password.expose(), &username)?;
         let (username_norm, email_norm) =
             (validate::normalize(&username), validate::normalize(&email));
-        self.throttle.check(Bucket::SignUpClient, &ip(client))?;
+        self.throttle.check(Bucket::SignUpClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
         // Cheap checks first, so a taken name does not cost an argon2 run; the unique indexes
         // still decide races.
@@ -135,7 +131,7 @@ impl AuthService {
             created_at: store::now(),
         };
         self.store.insert_user(&user).await?;
-        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, client_ip = %client.key());
         self.send_link(&user, LinkPurpose::VerifyEmail).await;
         Ok(user)
     }
@@ -166,23 +162,28 @@ impl AuthService {
         }
     }
 
-    /// Limits apply whether or not the address is registered, so they reveal nothing either.
-    fn throttle_mail(&self, email_norm: &str, client: &ClientInfo) -> AppResult<()> {
-        self.throttle.check(Bucket::MailClient, &ip(client))?;
-        self.throttle.check(Bucket::MailAddress, email_norm)
+    /// The account an e-mail-sending request is about, if it exists and is (in)active as
+    /// wanted. Limits apply whether or not the address is registered, so they reveal nothing.
+    async fn mail_recipient(
+        &self,
+        email: &str,
+        active: bool,
+        client: &ClientInfo,
+    ) -> AppResult<Option<UserRecord>> {
+        let email_norm = validate::normalize(email);
+        self.throttle.check(Bucket::MailClient, &client.key())?;
+        self.throttle.check(Bucket::MailAddress, &email_norm)?;
+        Ok(self
+            .store
+            .find_user_by_email(&email_norm)
+            .await?
+            .filter(|u| u.is_active == active))
     }
 
     /// Always succeeds (unless rate limited), so the answer never tells whether an address is
     /// registered.
     pub async fn resend_verification(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
-        let email_norm = validate::normalize(email);
-        self.throttle_mail(&email_norm, client)?;
-        if let Some(user) = self
-            .store
-            .find_user_by_email(&email_norm)
-            .await?
-            .filter(|u| !u.is_active)
-        {
+        if let Some(user) = self.mail_recipient(email, false, client).await? {
             self.send_link(&user, LinkPurpose::VerifyEmail).await;
         }
         Ok(())
@@ -190,15 +191,8 @@ impl AuthService {
 
     /// Like resending: the same answer for every address.
     pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
-        let email_norm = validate::normalize(email);
-        self.throttle_mail(&email_norm, client)?;
-        if let Some(user) = self
-            .store
-            .find_user_by_email(&email_norm)
-            .await?
-            .filter(|u| u.is_active)
-        {
-            tracing::info!(target: "audit", event = "password_reset_requested", user_id = %user.id, client_ip = %ip(client));
+        if let Some(user) = self.mail_recipient(email, true, client).await? {
+            tracing::info!(target: "audit", event = "password_reset_requested", user_id = %user.id, client_ip = %client.key());
             self.send_link(&user, LinkPurpose::ResetPassword).await;
         }
         Ok(())
@@ -253,7 +247,7 @@ impl AuthService {
             return Err(AppError::InvalidToken);
         }
         let ended = self.store.remove_sessions(&id, None).await?;
-        tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, client_ip = %client.key());
         Ok(())
     }
 
@@ -273,7 +267,7 @@ impl AuthService {
         self.throttle
             .check(Bucket::LoginAccount, &user.username_norm)?;
         if !password::verify(current, Some(user.password_hash.clone())).await? {
-            tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %ip(client));
+            tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %client.key());
             return Err(AppError::InvalidCredentials);
         }
         if !self.replace_password(&user, new_password).await? {
@@ -284,7 +278,7 @@ impl AuthService {
             .store
             .remove_sessions(&user.id, Some(&claims.sid))
             .await?;
-        tracing::info!(target: "audit", event = "password_changed", user_id = %user.id, sessions_ended = ended, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "password_changed", user_id = %user.id, sessions_ended = ended, client_ip = %client.key());
         Ok(())
     }
 
@@ -303,7 +297,7 @@ impl AuthService {
             return Err(AppError::InvalidToken);
         }
         user.is_active = true;
-        tracing::info!(target: "audit", event = "email_verified", user_id = %user.id, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "email_verified", user_id = %user.id, client_ip = %client.key());
         self.start_session(user, client).await
     }
 
@@ -314,7 +308,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
         let key = validate::normalize(username);
-        self.throttle.check(Bucket::LoginClient, &ip(client))?;
+        self.throttle.check(Bucket::LoginClient, &client.key())?;
         self.throttle.check(Bucket::LoginAccount, &key)?;
         let user = if key.contains('@') {
             self.store.find_user_by_email(&key).await?
@@ -327,7 +321,7 @@ impl AuthService {
                 target: "audit",
                 event = "login_failed",
                 user_id = user.as_ref().map(|u| u.id.to_string()).unwrap_or_default(),
-                client_ip = %ip(client)
+                client_ip = %client.key()
             );
             return Err(AppError::InvalidCredentials);
         }
@@ -335,7 +329,7 @@ impl AuthService {
         if !user.is_active {
             return Err(AppError::EmailNotVerified);
         }
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key());
         self.start_session(user, client).await
     }
 
@@ -454,7 +448,7 @@ impl AuthService {
                     session_id = %claims.sid,
                     token_generation = claims.r#gen,
                     session_generation = session.generation,
-                    client_ip = %ip(client),
+                    client_ip = %client.key(),
                     "an old access token was replayed; the session is revoked"
                 );
                 return Err(AppError::SessionExpired);
@@ -477,7 +471,7 @@ impl AuthService {
             {
                 let access =
                     self.issue_access(&claims.sub, &claims.sid, next, now, session.expires_at);
-                tracing::info!(target: "audit", event = "refreshed", user_id = %claims.sub, client_ip = %ip(client));
+                tracing::info!(target: "audit", event = "refreshed", user_id = %claims.sub, client_ip = %client.key());
                 return Ok((user, access));
             }
             // Another request rotated it first: read the new state and decide again.
@@ -493,7 +487,7 @@ impl AuthService {
     pub async fn logout(&self, access_token: Option<&str>, client: &ClientInfo) -> AppResult<()> {
         let claims = self.genuine_claims(access_token)?;
         self.store.remove_session(&claims.sub, &claims.sid).await?;
-        tracing::info!(target: "audit", event = "logged_out", user_id = %claims.sub, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "logged_out", user_id = %claims.sub, client_ip = %client.key());
         Ok(())
     }
 
@@ -505,7 +499,7 @@ impl AuthService {
     ) -> AppResult<u64> {
         let claims = self.genuine_claims(access_token)?;
         let ended = self.store.remove_sessions(&claims.sub, None).await?;
-        tracing::info!(target: "audit", event = "logged_out_everywhere", user_id = %claims.sub, sessions_ended = ended, client_ip = %ip(client));
+        tracing::info!(target: "audit", event = "logged_out_everywhere", user_id = %claims.sub, sessions_ended = ended, client_ip = %client.key());
         Ok(ended)
     }
 

@@ -49,12 +49,14 @@ async fn execute(
     mut gql: async_graphql::Request,
 ) -> poem::Response {
     let operation = gql.operation_name.clone();
-    http.parse_cache.fill(&mut gql);
-    let query = gql.query.clone();
+    // Only a document parsed now needs remembering (and its query text copied for the key).
+    let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
     let response = match gql.parsed_query() {
         Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
             Ok(()) => {
-                http.parse_cache.keep(&query, doc);
+                if let Some(query) = &fresh_query {
+                    http.parse_cache.keep(query, doc);
+                }
                 let auth = request_auth(req, &http.cookies, &http.proxies);
                 schema.execute(gql.data(auth)).await
             }

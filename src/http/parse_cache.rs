@@ -17,10 +17,10 @@ pub struct ParseCache {
 }
 
 impl ParseCache {
-    /// Hands `gql` its parsed document from the cache, when there is one.
-    pub fn fill(&self, gql: &mut async_graphql::Request) {
+    /// Hands `gql` its parsed document from the cache, when there is one; `true` on a hit.
+    pub fn fill(&self, gql: &mut async_graphql::Request) -> bool {
         if gql.query.len() > MAX_QUERY_BYTES {
-            return;
+            return false;
         }
         let cached = self
             .documents
@@ -28,9 +28,11 @@ impl ParseCache {
             .unwrap_or_else(|e| e.into_inner())
             .get(&gql.query)
             .cloned();
+        let hit = cached.is_some();
         if let Some(doc) = cached {
             gql.set_parsed_query(doc);
         }
+        hit
     }
 
     /// Remembers a successfully parsed document.

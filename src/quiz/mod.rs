@@ -125,6 +125,18 @@ fn number(i: usize) -> u32 {
     u32::try_from(i + 1).unwrap_or(u32::MAX)
 }
 
+/// Choices in the order given, numbered from 1.
+fn numbered_choices(choices: impl Iterator<Item = (String, bool)>) -> Vec<ChoiceRecord> {
+    choices
+        .enumerate()
+        .map(|(j, (content, correct))| ChoiceRecord {
+            number: number(j),
+            content,
+            correct,
+        })
+        .collect()
+}
+
 pub struct QuizService {
     store: Arc<dyn Store>,
     llm: Option<LlmClient>,
@@ -351,16 +363,7 @@ fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
                 number: number(i),
                 content: q.content,
                 answer_type: AnswerType::MultipleChoice,
-                choices: q
-                    .choices
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, c)| ChoiceRecord {
-                        number: number(j),
-                        content: c.content,
-                        correct: c.correct,
-                    })
-                    .collect(),
+                choices: numbered_choices(q.choices.into_iter().map(|c| (c.content, c.correct))),
                 explanation: q.explanation,
             })
             .collect(),
@@ -482,16 +485,11 @@ async fn generate_with_llm(llm: &LlmClient, spec: &QuizSpec) -> AppResult<Draft>
                     LlmAnswerType::MultipleChoice => AnswerType::MultipleChoice,
                     LlmAnswerType::TrueFalse => AnswerType::TrueFalse,
                 },
-                choices: q
-                    .choices
-                    .into_iter()
-                    .enumerate()
-                    .map(|(j, c)| ChoiceRecord {
-                        number: number(j),
-                        content: c.content.trim().to_owned(),
-                        correct: c.is_correct,
-                    })
-                    .collect(),
+                choices: numbered_choices(
+                    q.choices
+                        .into_iter()
+                        .map(|c| (c.content.trim().to_owned(), c.is_correct)),
+                ),
                 explanation: Some(q.explanation.trim().to_owned()).filter(|e| !e.is_empty()),
             })
             .collect(),

@@ -185,18 +185,23 @@ impl SqliteStore {
         })
     }
 
+    /// A turn with one of the pool's connections, waited for at most the configured timeout.
+    async fn permit(&self) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
+        tokio::time::timeout(self.pool.timeout, self.pool.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable("no SQLite connection became free in time".into())
+            })?
+            .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))
+    }
+
     /// Runs a read on the calling task. In WAL mode readers never wait for a lock, and a read
     /// of a few indexed rows takes microseconds, less than handing it to another thread would.
     async fn read<R, F>(&self, f: F) -> StoreResult<R>
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<R>,
     {
-        let _permit = tokio::time::timeout(self.pool.timeout, self.pool.permits.acquire())
-            .await
-            .map_err(|_| {
-                StoreError::Unavailable("no SQLite connection became free in time".into())
-            })?
-            .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))?;
+        let _permit = self.permit().await?;
         let mut conn = self.pool.take().map_err(map_err)?;
         let result = f(&mut conn);
         self.pool.give_back(conn);
@@ -211,12 +216,7 @@ impl SqliteStore {
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
         let timeout = self.pool.timeout;
-        let permit = tokio::time::timeout(timeout, self.pool.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| {
-                StoreError::Unavailable("no SQLite connection became free in time".into())
-            })?
-            .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))?;
+        let permit = self.permit().await?;
         let pool = self.pool.clone();
         let work = tokio::task::spawn_blocking(move || {
             let _permit = permit;
