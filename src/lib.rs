@@ -5,11 +5,16 @@
 
 pub mod auth;
 pub mod config;
-pub mod error;
+pub mod domain;
+/// The domain error, where older code still looks for it.
+pub mod error {
+    pub use crate::domain::error::*;
+}
 pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod quiz;
+pub mod settings;
 pub mod store;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -22,10 +27,10 @@ use poem::{
 };
 
 use crate::{
-    auth::{AuthService, AuthSettings},
-    config::Config,
-    graphql::limits::QueryLimits,
-    http::cookies::CookiePolicy,
+    auth::AuthService,
+    config::Settings,
+    domain::{SharedClock, SystemClock},
+    graphql::cookies::CookiePolicy,
     mail::outbox::Outbox,
     quiz::{QuizService, llm::LlmClient},
     store::Store,
@@ -48,47 +53,61 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Every service reads time from `clock`, so tests can move it instead of sleeping.
+    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
         install_crypto_provider();
-        if config.jwt_secret_generated {
+        settings.validate()?;
+        if settings.auth.jwt_secret.is_none() {
             tracing::warn!(
                 "JWT_SECRET is not set: using a random key, so every restart logs everyone out"
             );
         }
-        let options = store::StoreOptions {
-            timeout: config.database_timeout,
-            pool_size: config.database_pool_size,
-        };
-        let store = store::connect_with(&config.database_url, options).await?;
-        let mailer = mail::from_config(&config).await?;
-        let outbox = Arc::new(Outbox::new(store.clone(), mailer, config.mail_retry_base));
+        let store =
+            store::connect_with(&settings.store.database_url, settings.store.options).await?;
+        let mailer = mail::from_settings(&settings.mail).await?;
+        let outbox = Arc::new(Outbox::new(
+            store.clone(),
+            mailer,
+            settings.mail.mail_retry_base,
+            clock.clone(),
+        ));
         // Mail left over from a failed attempt or an earlier run is delivered in the background.
         tokio::spawn(outbox.clone().run());
+        let cookies = CookiePolicy::new(&settings.cookies, &settings.auth);
         let auth = Arc::new(AuthService::new(
             store.clone(),
             outbox,
-            &config.jwt_secret,
-            &config.jwt_previous_secrets,
-            AuthSettings::from(&config),
+            settings.auth.clone(),
+            clock.clone(),
         ));
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
-            LlmClient::from_config(&config)?,
+            LlmClient::from_settings(&settings.llm)?,
+            clock,
         ));
-        let cookies = CookiePolicy::from(&config);
-        let limits = QueryLimits::from(&config);
+        let limits = settings.graphql.clone();
         let schema = graphql::build_schema(auth, quizzes, cookies.clone(), &limits);
-        let settings = http::HttpSettings {
+        let http_settings = http::HttpSettings {
             limits,
             cookies,
-            proxies: config.trusted_proxies.clone(),
+            proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),
         };
-        let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
-        let acceptor = TcpListener::bind(config.listen_addr)
+        let endpoint = http::routes(
+            schema,
+            store.clone(),
+            http_settings,
+            &settings.server.cors_origins.0,
+        );
+        let listen_addr = settings.server.listen_addr;
+        let acceptor = TcpListener::bind(listen_addr)
             .into_acceptor()
             .await
-            .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
+            .with_context(|| format!("cannot listen on {}", listen_addr))?;
         let local_addr = acceptor
             .local_addr()
             .first()

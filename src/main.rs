@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use quiz_llm::{
     Application,
-    config::{Config, LogFormat, ServeArgs},
+    config::{LogFormat, Settings},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -23,7 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server (the default).
-    Serve(Box<ServeArgs>),
+    Serve(Box<Settings>),
     /// Print the GraphQL schema (SDL); schema.graphql is exactly this output.
     PrintSchema,
 }
@@ -65,7 +65,10 @@ fn main() -> ExitCode {
     }) {
         args.insert(1, "serve".into());
     }
-    match Cli::parse_from(args).command {
+    let cmd = Cli::command().mut_subcommand("serve", quiz_llm::settings::ignore_empty_env);
+    let matches = cmd.get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match cli.command {
         Command::PrintSchema => {
             print!("{}", quiz_llm::graphql::sdl());
             ExitCode::SUCCESS
@@ -74,16 +77,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    let format = args.log_format;
-    let config = match Config::try_from(args) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            return ExitCode::from(2);
-        }
-    };
-    init_logging(format);
+fn serve(settings: Settings) -> ExitCode {
+    if let Err(err) = settings.validate() {
+        eprintln!("error: {err:#}");
+        return ExitCode::from(2);
+    }
+    init_logging(settings.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -92,7 +91,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let app = match Application::build(config).await {
+        let app = match Application::build(settings).await {
             Ok(app) => app,
             Err(err) => {
                 tracing::error!("cannot start: {err:#}");

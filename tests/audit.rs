@@ -39,7 +39,7 @@ async fn security_events_are_logged_without_secrets() {
         .init();
 
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.refresh_reuse_interval = Duration::from_millis(1);
+        c.auth.refresh_reuse_interval = Duration::from_millis(1);
     })
     .await
     .unwrap();
@@ -132,7 +132,13 @@ async fn security_events_are_logged_without_secrets() {
         "a wrong password".to_owned(),
         token.clone(),
         fresh.clone(),
-        app.config.jwt_secret.expose().to_owned(),
+        app.config
+            .auth
+            .jwt_secret
+            .as_ref()
+            .unwrap()
+            .expose()
+            .to_owned(),
     ];
     secrets.extend(refresh_tokens);
     secrets.push(verify_link.token.clone());

@@ -78,7 +78,8 @@ async fn sign_up_verify_and_me(backend: Backend) {
     let r = browser.verify_email(&link.uid, &link.token).await.ok();
     assert_eq!(r.data()["verifyEmail"]["user"]["isActive"], true);
     let access = r.set_cookie("access").expect("access cookie");
-    let max_age = (app.config.access_token_ttl + app.config.session_idle_timeout).as_secs();
+    let max_age =
+        (app.config.auth.access_token_ttl + app.config.auth.session_idle_timeout).as_secs();
     for attr in [
         "HttpOnly",
         "SameSite=Lax",
@@ -300,7 +301,7 @@ async fn login_errors(backend: Backend) {
 }
 
 async fn guard_codes(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(3)).await else {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
     };
     let (browser, _) = app.new_user("edsger").await;
@@ -323,7 +324,9 @@ async fn guard_codes(backend: Backend) {
         .to_owned();
     // A token signed with another key is refused as forged.
     let other = TestApp::spawn(backend, |c| {
-        c.jwt_secret = quiz_llm::config::Secret::new("another-secret-another-secret-xxxx")
+        c.auth.jwt_secret = Some(quiz_llm::config::Secret::new(
+            "another-secret-another-secret-xxxx",
+        ))
     })
     .await
     .unwrap();
@@ -348,7 +351,8 @@ async fn guard_codes(backend: Backend) {
         anon.with_bearer(&token).me().await.ok().data()["me"]["username"],
         "edsger"
     );
-    tokio::time::sleep(seconds(4)).await;
+    app.clock
+        .advance(app.config.auth.access_token_ttl + seconds(1));
     let r = anon.with_bearer(&token).me().await;
     assert_eq!(r.code(), "TOKEN_EXPIRED");
     assert_eq!(
@@ -358,11 +362,12 @@ async fn guard_codes(backend: Backend) {
 }
 
 async fn refresh_after_expiry(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(1)).await else {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
     };
     let (browser, _) = app.new_user("alan").await;
-    tokio::time::sleep(seconds(2)).await;
+    app.clock
+        .advance(app.config.auth.access_token_ttl + seconds(1));
     assert_eq!(browser.me().await.code(), "TOKEN_EXPIRED");
 
     // The frontend pattern: TOKEN_EXPIRED -> refreshToken -> retry.
@@ -390,12 +395,7 @@ async fn refresh_after_expiry(backend: Backend) {
 
 async fn idle_and_absolute_expiry(backend: Backend) {
     // Idle: no refresh within the idle timeout after the access token expired.
-    let Some(app) = TestApp::spawn(backend, |c| {
-        c.access_token_ttl = seconds(1);
-        c.session_idle_timeout = seconds(1);
-    })
-    .await
-    else {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
     };
     let (browser, _) = app.new_user("idle").await;
@@ -403,33 +403,34 @@ async fn idle_and_absolute_expiry(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(seconds(3)).await;
-    // By now the browser has dropped the cookie (Max-Age = TTL + idle timeout): nothing to send.
-    assert_eq!(browser.refresh().await.code(), "UNAUTHENTICATED");
-    // A client that kept the token anyway is told to log in again, and its cookies are cleared.
+    let auth = &app.config.auth;
+    app.clock
+        .advance(auth.access_token_ttl + auth.session_idle_timeout + seconds(1));
+    // A browser would have dropped the cookie by now (Max-Age = TTL + idle timeout, checked in
+    // `cookies_and_login`); a client that kept the token anyway is told to log in again, and
+    // its cookies are cleared.
     let r = browser.with_bearer(&token).refresh().await;
     assert_eq!(r.code(), "SESSION_EXPIRED");
     assert!(r.set_cookie("access").unwrap().contains("Max-Age=0"));
     assert_eq!(browser.me().await.ok().data()["me"], json!(null));
 
-    // Absolute: the refresh token's own lifetime ends the session, however active.
-    let Some(app) = TestApp::spawn(backend, |c| {
-        c.access_token_ttl = seconds(1);
-        c.refresh_token_ttl = seconds(3);
-    })
-    .await
+    // Absolute: the refresh token's own lifetime ends the session, however active. Refreshing
+    // every 20 minutes stays inside the idle window (15m token + 30m idle) all along.
+    let Some(app) = TestApp::spawn(backend, |c| c.auth.refresh_token_ttl = seconds(3600)).await
     else {
         return;
     };
     let (browser, _) = app.new_user("absolute").await;
-    tokio::time::sleep(seconds(1)).await;
-    browser.refresh().await.ok();
-    tokio::time::sleep(seconds(3)).await;
+    for _ in 0..2 {
+        app.clock.advance(seconds(20 * 60));
+        browser.refresh().await.ok();
+    }
+    app.clock.advance(seconds(25 * 60));
     assert_eq!(browser.refresh().await.code(), "SESSION_EXPIRED");
 }
 
 async fn logout_with_expired_token(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(1)).await else {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
     };
     let (browser, _) = app.new_user("ken").await;
@@ -437,7 +438,8 @@ async fn logout_with_expired_token(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    tokio::time::sleep(seconds(2)).await;
+    app.clock
+        .advance(app.config.auth.access_token_ttl + seconds(1));
     let r = browser.logout().await.ok();
     assert_eq!(r.data()["logout"]["message"], "Logged out.");
     for name in ["access", "username"] {
@@ -462,7 +464,7 @@ async fn logout_with_expired_token(backend: Backend) {
 }
 
 async fn two_devices_and_revocation(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(3)).await else {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
     };
     let (laptop, _) = app.new_user("margaret").await;
@@ -500,7 +502,8 @@ async fn two_devices_and_revocation(backend: Backend) {
         .await;
     assert_eq!(again.code(), "NOT_FOUND");
 
-    tokio::time::sleep(seconds(4)).await;
+    app.clock
+        .advance(app.config.auth.access_token_ttl + seconds(1));
     assert_eq!(phone.refresh().await.code(), "SESSION_EXPIRED");
     laptop.refresh().await.ok();
     assert_eq!(laptop.me().await.ok().data()["me"]["username"], "margaret");

@@ -47,8 +47,8 @@ async fn a_locked_sqlite_database_fails_fast_and_recovers() {
     let path = dir.path().join("faults.db");
     let db = DatabaseUrl::Sqlite(Some(path.clone()));
     let app = TestApp::spawn(Backend::Sqlite, move |c| {
-        c.database_url = db;
-        c.database_timeout = Duration::from_millis(500);
+        c.store.database_url = db;
+        c.store.options.timeout = Duration::from_millis(500);
     })
     .await
     .unwrap();
@@ -174,8 +174,8 @@ async fn mongodb_going_away_fails_fast_and_recovers() {
     mongo.start().await;
     let url = format!("mongodb://127.0.0.1:{}/faults", mongo.port);
     let app = TestApp::spawn(Backend::Sqlite, move |c| {
-        c.database_url = DatabaseUrl::Mongo(Secret::new(url));
-        c.database_timeout = Duration::from_secs(1);
+        c.store.database_url = DatabaseUrl::Mongo(Secret::new(url));
+        c.store.options.timeout = Duration::from_secs(1);
     })
     .await
     .unwrap();

@@ -68,7 +68,7 @@ async fn health_and_pages() {
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.cors_origins = vec!["https://app.example.com".into()]
+        c.server.cors_origins = "https://app.example.com".parse().unwrap()
     })
     .await
     .unwrap();
@@ -98,7 +98,7 @@ async fn cors_allows_only_configured_origins() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_configured() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.cookie_secure = true)
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.cookies.cookie_secure = true)
         .await
         .unwrap();
     let c = app.client();

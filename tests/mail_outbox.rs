@@ -107,8 +107,8 @@ on_both_stores!(mail_waits_for_the_smtp_server_to_come_back);
 async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
     let port = free_port();
     let Some(app) = TestApp::spawn(backend, |c| {
-        c.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
-        c.mail_retry_base = Duration::from_millis(200);
+        c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+        c.mail.mail_retry_base = Duration::from_millis(200);
     })
     .await
     else {
@@ -152,9 +152,9 @@ async fn a_restart_before_delivery_loses_no_email() {
     {
         let db = db.clone();
         let first = TestApp::spawn(Backend::Sqlite, move |c| {
-            c.database_url = db;
-            c.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
-            c.mail_retry_base = Duration::from_secs(3600);
+            c.store.database_url = db;
+            c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+            c.mail.mail_retry_base = Duration::from_secs(3600);
         })
         .await
         .unwrap();
@@ -168,9 +168,9 @@ async fn a_restart_before_delivery_loses_no_email() {
     }
     let sink = SmtpSink::start(port).await;
     let second = TestApp::spawn(Backend::Sqlite, move |c| {
-        c.database_url = db;
-        c.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
-        c.mail_retry_base = Duration::from_millis(100);
+        c.store.database_url = db;
+        c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+        c.mail.mail_retry_base = Duration::from_millis(100);
     })
     .await
     .unwrap();

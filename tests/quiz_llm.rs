@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 async fn app_with_llm(replies: Vec<Reply>, timeout: Duration) -> (TestApp, Arc<FakeLlm>) {
     let (fake, url) = start_fake(replies).await;
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.llm_base_url = Some(url);
-        c.llm_api_key = Some(quiz_llm::config::Secret::new("sk-test-key"));
-        c.llm_model = "test-model-1".into();
-        c.llm_timeout = timeout;
+        c.llm.llm_base_url = Some(url);
+        c.llm.llm_api_key = Some(quiz_llm::config::Secret::new("sk-test-key"));
+        c.llm.llm_model = "test-model-1".into();
+        c.llm.llm_timeout = timeout;
     })
     .await
     .unwrap();

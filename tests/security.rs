@@ -136,7 +136,7 @@ async fn abusive_queries_are_refused_quickly() {
 
 #[tokio::test]
 async fn introspection_can_be_turned_off() {
-    let app = TestApp::spawn(Backend::Sqlite, |c| c.graphql_introspection = false)
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.graphql.introspection = false)
         .await
         .unwrap();
     let c = app.client();
@@ -305,7 +305,7 @@ async fn a_rotated_key_still_verifies_old_tokens() {
     let db = quiz_llm::config::DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
     let old = {
         let db = db.clone();
-        TestApp::spawn(Backend::Sqlite, move |c| c.database_url = db)
+        TestApp::spawn(Backend::Sqlite, move |c| c.store.database_url = db)
             .await
             .unwrap()
     };
@@ -316,9 +316,11 @@ async fn a_rotated_key_still_verifies_old_tokens() {
             .unwrap()
             .to_owned();
     let new = TestApp::spawn(Backend::Sqlite, move |c| {
-        c.database_url = db;
-        c.jwt_secret = quiz_llm::config::Secret::new("a-brand-new-secret-a-brand-new-secret");
-        c.jwt_previous_secrets = vec![quiz_llm::config::Secret::new(TEST_SECRET)];
+        c.store.database_url = db;
+        c.auth.jwt_secret = Some(quiz_llm::config::Secret::new(
+            "a-brand-new-secret-a-brand-new-secret",
+        ));
+        c.auth.jwt_previous_secrets = vec![quiz_llm::config::Secret::new(TEST_SECRET)];
     })
     .await
     .unwrap();

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::{config::Secret, store::UserRecord};
+use crate::{domain::Secret, store::UserRecord};
 
 type HmacSha256 = Hmac<Sha256>;
 

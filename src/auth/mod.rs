@@ -4,11 +4,13 @@
 pub mod links;
 pub mod password;
 mod service;
+mod settings;
 pub mod throttle;
 pub mod tokens;
 pub mod validate;
 
-pub use service::{AuthService, AuthSettings, LoginOutcome, SignUp};
+pub use service::{AuthService, LoginOutcome, SignUp};
+pub use settings::{AuthSettings, MIN_JWT_SECRET_BYTES};
 
 /// Who is calling, as far as the HTTP layer can tell.
 #[derive(Debug, Clone, Default)]

@@ -2,53 +2,29 @@
 //! each session's refresh token stays on the user document and is rotated on every refresh.
 //! Audit events go to the `audit` log target with the user id and client address, never a secret.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 
 use super::{
-    ClientInfo,
+    AuthSettings, ClientInfo,
     links::{LinkPurpose, LinkSigner},
     password::{self, Password},
-    throttle::{Bucket, RateLimits, Throttle},
+    throttle::{Bucket, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
     validate,
 };
 use crate::{
-    config::{Config, Secret},
-    error::{AppError, AppResult},
+    domain::{AppError, AppResult, SharedClock},
     mail::{outbox::Outbox, templates},
-    store::{self, SessionId, SessionRecord, Store, UserId, UserRecord},
+    store::{SessionId, SessionRecord, Store, UserId, UserRecord},
 };
 
 /// Concurrent refreshes of one session each retry their compare-and-swap this often before
 /// giving up; twenty tabs refreshing at once need at most twenty rounds.
 const ROTATE_ATTEMPTS: usize = 64;
 const USER_AGENT_MAX: usize = 256;
-
-#[derive(Debug, Clone)]
-pub struct AuthSettings {
-    pub access_token_ttl: Duration,
-    pub refresh_token_ttl: Duration,
-    pub session_idle_timeout: Duration,
-    pub refresh_reuse_interval: Duration,
-    pub public_url: String,
-    pub rate_limits: RateLimits,
-}
-
-impl From<&Config> for AuthSettings {
-    fn from(c: &Config) -> Self {
-        AuthSettings {
-            access_token_ttl: c.access_token_ttl,
-            refresh_token_ttl: c.refresh_token_ttl,
-            session_idle_timeout: c.session_idle_timeout,
-            refresh_reuse_interval: c.refresh_reuse_interval,
-            public_url: c.public_url.clone(),
-            rate_limits: c.rate_limits.clone(),
-        }
-    }
-}
 
 pub struct SignUp {
     pub username: String,
@@ -70,23 +46,25 @@ pub struct AuthService {
     links: LinkSigner,
     throttle: Throttle,
     settings: AuthSettings,
+    clock: SharedClock,
 }
 
 impl AuthService {
     pub fn new(
         store: Arc<dyn Store>,
         outbox: Arc<Outbox>,
-        secret: &Secret,
-        previous_secrets: &[Secret],
         settings: AuthSettings,
+        clock: SharedClock,
     ) -> Self {
+        let secret = settings.signing_secret();
         AuthService {
             store,
             outbox,
-            tokens: TokenKeys::with_previous(secret, previous_secrets),
-            links: LinkSigner::new(secret),
+            tokens: TokenKeys::with_previous(&secret, &settings.jwt_previous_secrets),
+            links: LinkSigner::new(&secret),
             throttle: Throttle::new(&settings.rate_limits),
             settings,
+            clock,
         }
     }
 
@@ -96,7 +74,7 @@ impl AuthService {
 
     /// Stateless: no database hit, so the guard costs only a signature check.
     pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
-        self.tokens.verify_access(token, Utc::now())
+        self.tokens.verify_access(token, self.clock.now())
     }
 
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
@@ -128,7 +106,7 @@ impl AuthService {
             email_norm,
             password_hash: password::hash(input.password).await?,
             is_active: false,
-            created_at: store::now(),
+            created_at: self.clock.now(),
         };
         self.store.insert_user(&user).await?;
         tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, client_ip = %client.key());
@@ -139,7 +117,7 @@ impl AuthService {
     /// The e-mail goes through the outbox, so a mail server that is down delays it but does not
     /// lose it; only a failure to store it is logged here (the user can ask again).
     async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
-        let token = self.links.make(purpose, user, Utc::now());
+        let token = self.links.make(purpose, user, self.clock.now());
         let page = match purpose {
             LinkPurpose::VerifyEmail => "verify-email",
             LinkPurpose::ResetPassword => "reset-password",
@@ -212,7 +190,7 @@ impl AuthService {
             .find_user(&id)
             .await?
             .ok_or(AppError::InvalidToken)?;
-        if self.links.check(purpose, &user, token, Utc::now()) {
+        if self.links.check(purpose, &user, token, self.clock.now()) {
             Ok(user)
         } else {
             Err(AppError::InvalidToken)
@@ -338,7 +316,7 @@ impl AuthService {
         user: UserRecord,
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
-        let now = store::now();
+        let now = self.clock.now();
         let session_id = SessionId::new_random();
         let expires_at = now + chrono_duration(self.settings.refresh_token_ttl);
         let session = SessionRecord {
@@ -397,7 +375,7 @@ impl AuthService {
         let claims = self.genuine_claims(access_token)?;
         self.throttle
             .check(Bucket::RefreshSession, claims.sid.as_str())?;
-        let now = store::now();
+        let now = self.clock.now();
         let idle_deadline =
             claims.expires_at() + chrono_duration(self.settings.session_idle_timeout);
         if now > idle_deadline {

@@ -72,14 +72,63 @@ impl Bucket {
     }
 }
 
-#[derive(Debug, Clone)]
+/// `RATE_LIMIT_*`: each `COUNT/PERIOD`, a burst of COUNT refilled evenly over PERIOD.
+#[derive(Debug, Clone, clap::Args)]
 pub struct RateLimits {
+    /// Login attempts per account.
+    #[arg(
+        long = "rate-limit-login-per-account",
+        env = "RATE_LIMIT_LOGIN_PER_ACCOUNT",
+        value_name = "RATE_LIMIT_LOGIN_PER_ACCOUNT",
+        default_value = "10/5m"
+    )]
     pub login_per_account: Rate,
+    /// Login attempts per client address.
+    #[arg(
+        long = "rate-limit-login-per-client",
+        env = "RATE_LIMIT_LOGIN_PER_CLIENT",
+        value_name = "RATE_LIMIT_LOGIN_PER_CLIENT",
+        default_value = "30/5m"
+    )]
     pub login_per_client: Rate,
+    /// Sign-ups per client address.
+    #[arg(
+        long = "rate-limit-signup-per-client",
+        env = "RATE_LIMIT_SIGNUP_PER_CLIENT",
+        value_name = "RATE_LIMIT_SIGNUP_PER_CLIENT",
+        default_value = "10/1h"
+    )]
     pub signup_per_client: Rate,
+    /// Verification, resend and password-reset e-mails to one address.
+    #[arg(
+        long = "rate-limit-mail-per-address",
+        env = "RATE_LIMIT_MAIL_PER_ADDRESS",
+        value_name = "RATE_LIMIT_MAIL_PER_ADDRESS",
+        default_value = "5/1h"
+    )]
     pub mail_per_address: Rate,
+    /// Requests that send e-mail (sign-up, resend, reset) from one client address.
+    #[arg(
+        long = "rate-limit-mail-per-client",
+        env = "RATE_LIMIT_MAIL_PER_CLIENT",
+        value_name = "RATE_LIMIT_MAIL_PER_CLIENT",
+        default_value = "20/1h"
+    )]
     pub mail_per_client: Rate,
+    /// Refreshes of one session.
+    #[arg(
+        long = "rate-limit-refresh-per-session",
+        env = "RATE_LIMIT_REFRESH_PER_SESSION",
+        value_name = "RATE_LIMIT_REFRESH_PER_SESSION",
+        default_value = "30/1m"
+    )]
     pub refresh_per_session: Rate,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
 }
 
 impl RateLimits {

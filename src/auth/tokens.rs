@@ -7,7 +7,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    config::Secret,
+    domain::Secret,
     store::{RefreshToken, SessionId, UserId},
 };
 

@@ -8,7 +8,7 @@ use async_graphql::Context;
 use crate::{
     auth::{AuthService, Claims, ClientInfo, TokenError},
     error::AppError,
-    http::cookies::CookiePolicy,
+    graphql::cookies::CookiePolicy,
     quiz::QuizService,
 };
 

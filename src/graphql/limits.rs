@@ -6,34 +6,56 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, Selection, SelectionSet,
 };
 
-use crate::config::Config;
-
-#[derive(Debug, Clone)]
+/// `GRAPHQL_*`.
+#[derive(Debug, Clone, clap::Args)]
 pub struct QueryLimits {
+    /// Deepest selection nesting a query may have.
+    #[arg(
+        long = "graphql-max-depth",
+        env = "GRAPHQL_MAX_DEPTH",
+        value_name = "GRAPHQL_MAX_DEPTH",
+        default_value_t = 15
+    )]
     pub max_depth: usize,
+    /// Most fields (each counts 1) a query may select in all.
+    #[arg(
+        long = "graphql-max-complexity",
+        env = "GRAPHQL_MAX_COMPLEXITY",
+        value_name = "GRAPHQL_MAX_COMPLEXITY",
+        default_value_t = 500
+    )]
     pub max_complexity: usize,
+    #[arg(
+        long = "graphql-max-aliases",
+        env = "GRAPHQL_MAX_ALIASES",
+        value_name = "GRAPHQL_MAX_ALIASES",
+        default_value_t = 30
+    )]
     pub max_aliases: usize,
+    #[arg(
+        long = "graphql-max-root-fields",
+        env = "GRAPHQL_MAX_ROOT_FIELDS",
+        value_name = "GRAPHQL_MAX_ROOT_FIELDS",
+        default_value_t = 20
+    )]
     pub max_root_fields: usize,
+    /// Largest request body; bigger ones get HTTP 413.
+    #[arg(
+        long = "graphql-max-body-bytes",
+        env = "GRAPHQL_MAX_BODY_BYTES",
+        value_name = "GRAPHQL_MAX_BODY_BYTES",
+        default_value_t = 1_048_576
+    )]
     pub max_body_bytes: usize,
+    /// Schema introspection (and field suggestions in errors); turn off in production if the
+    /// schema should not be explorable.
+    #[arg(long = "graphql-introspection", env = "GRAPHQL_INTROSPECTION", value_name = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
-}
-
-impl From<&Config> for QueryLimits {
-    fn from(c: &Config) -> Self {
-        QueryLimits {
-            max_depth: c.graphql_max_depth,
-            max_complexity: c.graphql_max_complexity,
-            max_aliases: c.graphql_max_aliases,
-            max_root_fields: c.graphql_max_root_fields,
-            max_body_bytes: c.graphql_max_body_bytes,
-            introspection: c.graphql_introspection,
-        }
-    }
 }
 
 impl Default for QueryLimits {
     fn default() -> Self {
-        QueryLimits::from(&Config::default())
+        crate::settings::defaults()
     }
 }
 

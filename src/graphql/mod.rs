@@ -3,6 +3,7 @@
 
 mod auth;
 pub mod context;
+pub mod cookies;
 pub mod error;
 mod guard;
 pub mod limits;
@@ -12,7 +13,8 @@ use std::sync::Arc;
 
 use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
 
-use crate::{auth::AuthService, http::cookies::CookiePolicy, quiz::QuizService};
+use crate::{auth::AuthService, quiz::QuizService};
+use cookies::CookiePolicy;
 use limits::QueryLimits;
 
 #[derive(MergedObject, Default)]

@@ -1,7 +1,6 @@
 //! Routes and middleware.
 
 pub mod client;
-pub mod cookies;
 mod graphql;
 mod pages;
 mod parse_cache;
@@ -18,6 +17,7 @@ use poem::{
     web::{Data, Json},
 };
 
+pub use crate::graphql::cookies;
 use crate::{
     error::ErrorCode,
     graphql::{AppSchema, limits::QueryLimits},
@@ -75,6 +75,53 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         "request"
     );
     result
+}
+
+/// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerSettings {
+    /// Where to listen; port 0 picks a free one.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
+    pub listen_addr: std::net::SocketAddr,
+    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+    /// Comma-separated origins allowed to call with credentials.
+    #[arg(long, env = "CORS_ORIGINS", default_value = "")]
+    pub cors_origins: CorsOrigins,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}
+
+/// Origins allowed to call with credentials; never `*`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CorsOrigins(pub Vec<String>);
+
+impl std::str::FromStr for CorsOrigins {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let origins: Vec<String> = s
+            .split(',')
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        for origin in &origins {
+            if origin == "*" {
+                return Err("cannot be `*`: credentials are only allowed for named origins".into());
+            }
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(format!(
+                    "entries must look like https://app.example.com, got {origin:?}"
+                ));
+            }
+        }
+        Ok(CorsOrigins(origins))
+    }
 }
 
 /// What the HTTP layer needs to turn a request into a GraphQL call.

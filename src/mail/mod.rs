@@ -13,7 +13,7 @@ use lettre::{
     message::{Mailbox, MultiPart},
 };
 
-use crate::config::Config;
+use crate::domain::Secret;
 
 /// One outgoing e-mail, before it becomes MIME.
 #[derive(Debug, Clone)]
@@ -87,12 +87,47 @@ impl Mailer for FileMailer {
     }
 }
 
-pub async fn from_config(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
-    let from: Mailbox = config
-        .mail_from
-        .parse()
-        .with_context(|| format!("MAIL_FROM is not a valid mailbox: {:?}", config.mail_from))?;
-    Ok(match &config.smtp_url {
+/// `SMTP_URL`, `MAIL_DIR`, `MAIL_FROM`, `MAIL_RETRY_BASE`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MailSettings {
+    /// e.g. smtp://localhost:1025; unset writes .eml files to MAIL_DIR.
+    // Checked in `validate`, not by clap, whose errors would print the URL's password.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = crate::settings::parse_secret)]
+    pub smtp_url: Option<Secret>,
+    #[arg(long, env = "MAIL_DIR", default_value = "data/mail")]
+    pub mail_dir: PathBuf,
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Quiz LLM <no-reply@localhost>"
+    )]
+    pub mail_from: Mailbox,
+    /// Wait before the first retry of an e-mail that could not be delivered; it doubles with
+    /// each further attempt (up to 15 minutes).
+    #[arg(long, env = "MAIL_RETRY_BASE", default_value = "10s", value_parser = crate::settings::parse_duration)]
+    pub mail_retry_base: Duration,
+}
+
+impl MailSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.smtp_url
+            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+        {
+            anyhow::bail!("SMTP_URL must start with smtp:// or smtps://");
+        }
+        Ok(())
+    }
+}
+
+impl Default for MailSettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}
+
+pub async fn from_settings(settings: &MailSettings) -> anyhow::Result<Arc<dyn Mailer>> {
+    let from = settings.mail_from.clone();
+    Ok(match &settings.smtp_url {
         Some(url) => {
             let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
                 .context("SMTP_URL is not a valid SMTP URL")?
@@ -101,7 +136,7 @@ pub async fn from_config(config: &Config) -> anyhow::Result<Arc<dyn Mailer>> {
             Arc::new(SmtpMailer { transport, from })
         }
         None => {
-            let dir = config.mail_dir.clone();
+            let dir = settings.mail_dir.clone();
             tokio::fs::create_dir_all(&dir)
                 .await
                 .with_context(|| format!("cannot create MAIL_DIR {}", dir.display()))?;

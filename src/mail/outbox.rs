@@ -9,7 +9,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
 
 use super::{Email, Mailer};
-use crate::store::{self, MailId, OutboxRecord, Store};
+use crate::{
+    domain::SharedClock,
+    store::{MailId, OutboxRecord, Store},
+};
 
 /// After this many failed attempts a mail is given up on (logged as an error).
 const MAX_ATTEMPTS: u32 = 16;
@@ -24,6 +27,7 @@ pub struct Outbox {
     mailer: Arc<dyn Mailer>,
     retry_base: Duration,
     wake: Notify,
+    clock: SharedClock,
 }
 
 fn at(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
@@ -31,12 +35,18 @@ fn at(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
 }
 
 impl Outbox {
-    pub fn new(store: Arc<dyn Store>, mailer: Arc<dyn Mailer>, retry_base: Duration) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        mailer: Arc<dyn Mailer>,
+        retry_base: Duration,
+        clock: SharedClock,
+    ) -> Self {
         Outbox {
             store,
             mailer,
             retry_base,
             wake: Notify::new(),
+            clock,
         }
     }
 
@@ -50,7 +60,7 @@ impl Outbox {
     /// Stores the mail, then tries to deliver it at once; when that fails the worker retries.
     /// Only a failure to store it is an error: then nothing was promised.
     pub async fn send(&self, email: Email) -> anyhow::Result<()> {
-        let now = store::now();
+        let now = self.clock.now();
         let mail = OutboxRecord {
             id: MailId::new_random(),
             to: email.to.to_string(),
@@ -93,7 +103,7 @@ impl Outbox {
                     tracing::warn!(mail_id = %mail.id, attempts, ?wait, error, "e-mail delivery failed; will retry");
                     self.wake.notify_one();
                     self.store
-                        .reschedule_mail(&mail.id, attempts, at(store::now(), wait), &error)
+                        .reschedule_mail(&mail.id, attempts, at(self.clock.now(), wait), &error)
                         .await
                 }
             }
@@ -109,7 +119,7 @@ impl Outbox {
     pub async fn deliver_due(&self) -> anyhow::Result<usize> {
         let mut delivered = 0;
         loop {
-            let now = store::now();
+            let now = self.clock.now();
             let due = self.store.due_mail(now, BATCH).await?;
             if due.is_empty() {
                 return Ok(delivered);

@@ -8,7 +8,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 
-use crate::config::{Config, Secret};
+use crate::domain::Secret;
 
 /// The quiz exactly as the model must return it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -138,9 +138,33 @@ pub fn response_schema<T: JsonSchema>() -> Value {
     strict(serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null))
 }
 
+/// `LLM_*`: the OpenAI-compatible API that writes quizzes and feedback.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LlmSettings {
+    /// OpenAI-compatible API base, e.g. https://api.openai.com/v1; unset: offline generator.
+    #[arg(long, env = "LLM_BASE_URL", value_parser = crate::settings::parse_http_url)]
+    pub llm_base_url: Option<String>,
+    #[arg(long, env = "LLM_API_KEY", hide_env_values = true, value_parser = crate::settings::parse_secret)]
+    pub llm_api_key: Option<Secret>,
+    #[arg(long, env = "LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub llm_model: String,
+    /// How long one LLM request may take.
+    #[arg(long, env = "LLM_TIMEOUT", default_value = "60s", value_parser = crate::settings::parse_duration)]
+    pub llm_timeout: Duration,
+    /// Extra attempts after a 429, a 5xx or a connection failure.
+    #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
+    pub llm_max_retries: u32,
+}
+
+impl Default for LlmSettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}
+
 impl LlmClient {
     /// `None` when no `LLM_BASE_URL` is configured (the offline generator is used then).
-    pub fn from_config(config: &Config) -> anyhow::Result<Option<Self>> {
+    pub fn from_settings(config: &LlmSettings) -> anyhow::Result<Option<Self>> {
         let Some(base_url) = config.llm_base_url.clone() else {
             return Ok(None);
         };

@@ -14,9 +14,9 @@ use std::{
 };
 
 use crate::{
-    error::{AppError, AppResult},
+    domain::{AppError, AppResult, SharedClock},
     store::{
-        self, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
+        AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
         QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId, Store, UserId,
     },
 };
@@ -140,11 +140,12 @@ fn numbered_choices(choices: impl Iterator<Item = (String, bool)>) -> Vec<Choice
 pub struct QuizService {
     store: Arc<dyn Store>,
     llm: Option<LlmClient>,
+    clock: SharedClock,
 }
 
 impl QuizService {
-    pub fn new(store: Arc<dyn Store>, llm: Option<LlmClient>) -> Self {
-        QuizService { store, llm }
+    pub fn new(store: Arc<dyn Store>, llm: Option<LlmClient>, clock: SharedClock) -> Self {
+        QuizService { store, llm, clock }
     }
 
     pub async fn generate(&self, owner: &UserId, input: GenerateInput) -> AppResult<QuizRecord> {
@@ -163,7 +164,7 @@ impl QuizService {
             source: draft.source,
             language: spec.language,
             questions: draft.questions,
-            created_at: store::now(),
+            created_at: self.clock.now(),
         };
         self.store.insert_quiz(&quiz).await?;
         tracing::info!(user_id = %owner, quiz_id = %quiz.id, source = ?quiz.source, "quiz generated");
@@ -204,7 +205,7 @@ impl QuizService {
         answers: &[Answer],
     ) -> AppResult<QuizResultRecord> {
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
-        let result = grading::grade(&quiz, owner, answers, store::now())?;
+        let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;
         Ok(result)
     }

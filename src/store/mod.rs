@@ -4,6 +4,7 @@
 mod model;
 pub mod mongo;
 pub mod sqlite;
+mod url;
 
 use std::sync::Arc;
 
@@ -11,8 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 pub use model::*;
-
-use crate::config::DatabaseUrl;
+pub use url::DatabaseUrl;
 
 /// Which unique field a write collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +41,17 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<StoreError> for crate::domain::AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(field) => crate::domain::AppError::Conflict {
+                field: field.as_str(),
+            },
+            other => crate::domain::AppError::Internal(other.into()),
+        }
+    }
+}
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
@@ -164,23 +175,44 @@ pub trait Store: UserStore + QuizStore + OutboxStore {
     fn kind(&self) -> &'static str;
 }
 
+/// Which store to open (`DATABASE_URL`) and how to talk to it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreSettings {
+    /// mongodb://…, mongodb+srv://…, sqlite://PATH or sqlite::memory:
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/quiz-llm.db",
+        hide_env_values = true
+    )]
+    pub database_url: DatabaseUrl,
+    #[command(flatten)]
+    pub options: StoreOptions,
+}
+
 /// How a store connects: `DATABASE_TIMEOUT` and `DATABASE_POOL_SIZE`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct StoreOptions {
     /// How long one operation may wait for the database (a lock, an absent server) before it
     /// fails, instead of hanging while the database is away.
+    #[arg(long = "database-timeout", env = "DATABASE_TIMEOUT", value_name = "DATABASE_TIMEOUT", default_value = "5s", value_parser = crate::settings::parse_duration)]
     pub timeout: std::time::Duration,
     /// Connections kept open: SQLite file connections, or MongoDB's maximum pool size (unless
     /// the URL sets `maxPoolSize`).
+    #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_name = "DATABASE_POOL_SIZE", default_value = "4", value_parser = parse_pool_size)]
     pub pool_size: usize,
+}
+
+fn parse_pool_size(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("must be a number from 1 to 256, got {s:?}")),
+    }
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            timeout: std::time::Duration::from_secs(5),
-            pool_size: 4,
-        }
+        crate::settings::defaults()
     }
 }
 

@@ -13,7 +13,8 @@ use std::{
 
 use quiz_llm::{
     Application,
-    config::{Config, DatabaseUrl, Secret},
+    config::{DatabaseUrl, Secret, Settings},
+    domain::OffsetClock,
     store::Store,
 };
 use reqwest::header::{HeaderMap, SET_COOKIE};
@@ -106,7 +107,9 @@ pub struct TestApp {
     pub base_url: String,
     pub mail_dir: PathBuf,
     pub store: Arc<dyn Store>,
-    pub config: Config,
+    pub config: Settings,
+    /// The application's clock: `clock.advance(…)` jumps past an expiry without sleeping.
+    pub clock: OffsetClock,
     _tmp: tempfile::TempDir,
     _mongo: Option<MongoDbGuard>,
 }
@@ -114,22 +117,20 @@ pub struct TestApp {
 impl TestApp {
     /// Starts the app with test defaults, adjusted by `tweak`. `None` when the backend is not
     /// available (the caller returns; the loud line was already printed).
-    pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Option<TestApp> {
+    pub async fn spawn(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> Option<TestApp> {
         let (database_url, guard) = database_for(backend)?;
         let tmp = tempfile::tempdir().expect("temp dir");
-        let mut config = Config {
-            listen_addr: "127.0.0.1:0".parse().unwrap(),
-            database_url,
-            jwt_secret: Secret::new("test-secret-test-secret-test-secret!"),
-            jwt_secret_generated: false,
-            mail_dir: tmp.path().join("mail"),
-            public_url: "http://quiz.test".into(),
-            // Tests make many requests from one address; the rate-limit tests set their own.
-            rate_limits: generous_rate_limits(),
-            ..Config::default()
-        };
+        let mut config = Settings::defaults();
+        config.server.listen_addr = "127.0.0.1:0".parse().unwrap();
+        config.store.database_url = database_url;
+        config.auth.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret!"));
+        config.mail.mail_dir = tmp.path().join("mail");
+        config.auth.public_url = "http://quiz.test".into();
+        // Tests make many requests from one address; the rate-limit tests set their own.
+        config.auth.rate_limits = generous_rate_limits();
         tweak(&mut config);
-        let app = Application::build(config.clone())
+        let clock = OffsetClock::new();
+        let app = Application::build_with_clock(config.clone(), Arc::new(clock.clone()))
             .await
             .unwrap_or_else(|e| panic!("the app did not start on {backend:?}: {e:#}"));
         let base_url = format!("http://{}", app.local_addr());
@@ -137,9 +138,10 @@ impl TestApp {
         tokio::spawn(app.run_until(std::future::pending()));
         Some(TestApp {
             base_url,
-            mail_dir: config.mail_dir.clone(),
+            mail_dir: config.mail.mail_dir.clone(),
             store,
             config,
+            clock,
             _tmp: tmp,
             _mongo: guard,
         })

@@ -89,17 +89,6 @@ impl AppError {
     }
 }
 
-impl From<crate::store::StoreError> for AppError {
-    fn from(err: crate::store::StoreError) -> Self {
-        match err {
-            crate::store::StoreError::Conflict(field) => AppError::Conflict {
-                field: field.as_str(),
-            },
-            other => AppError::Internal(other.into()),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorCode {
     Unauthenticated,

@@ -3,7 +3,7 @@
 
 use poem::http::{HeaderMap, header};
 
-use crate::{auth::IssuedToken, config::Config};
+use crate::auth::{AuthSettings, IssuedToken};
 
 pub const ACCESS_COOKIE: &str = "access";
 pub const USERNAME_COOKIE: &str = "username";
@@ -19,12 +19,23 @@ pub struct CookiePolicy {
     pub max_age_secs: u64,
 }
 
-impl From<&Config> for CookiePolicy {
-    fn from(c: &Config) -> Self {
+/// `COOKIE_SECURE` and `COOKIE_HTTP_ONLY`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CookieSettings {
+    /// Set `Secure` on the cookies and give them the `__Host-` prefix (behind HTTPS).
+    #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub cookie_secure: bool,
+    /// Keep the `access` cookie away from scripts.
+    #[arg(long, env = "COOKIE_HTTP_ONLY", default_value_t = true, action = clap::ArgAction::Set)]
+    pub cookie_http_only: bool,
+}
+
+impl CookiePolicy {
+    pub fn new(cookies: &CookieSettings, auth: &AuthSettings) -> Self {
         CookiePolicy {
-            secure: c.cookie_secure,
-            http_only: c.cookie_http_only,
-            max_age_secs: (c.access_token_ttl + c.session_idle_timeout).as_secs(),
+            secure: cookies.cookie_secure,
+            http_only: cookies.cookie_http_only,
+            max_age_secs: (auth.access_token_ttl + auth.session_idle_timeout).as_secs(),
         }
     }
 }

@@ -1,0 +1,84 @@
+//! Token lifetimes, keys and rate limits: `JWT_*`, `*_TTL`, `SESSION_IDLE_TIMEOUT`,
+//! `REFRESH_REUSE_INTERVAL`, `PUBLIC_URL` and `RATE_LIMIT_*`.
+
+use std::time::Duration;
+
+use anyhow::bail;
+
+use super::throttle::RateLimits;
+use crate::{
+    domain::Secret,
+    settings::{parse_duration, parse_http_url},
+};
+
+/// HS256 keys shorter than this are refused at start-up.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthSettings {
+    /// HS256 key, at least 32 bytes; random per start when unset.
+    // Secrets are checked in `validate`, not by clap, whose errors would print the value.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = crate::settings::parse_secret)]
+    pub jwt_secret: Option<Secret>,
+    /// Comma-separated earlier JWT_SECRETs: they still verify tokens (never sign), so a key can
+    /// be rotated without logging everyone out.
+    #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true, value_delimiter = ',', value_parser = crate::settings::parse_secret)]
+    pub jwt_previous_secrets: Vec<Secret>,
+    #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Absolute: a session ends this long after login.
+    #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "1d", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// No refresh within this window after the access token expired: log in again.
+    #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub session_idle_timeout: Duration,
+    /// A refresh with an access token one generation old still succeeds this soon after the
+    /// session was refreshed (two tabs at once); later it is treated as a stolen token.
+    #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub refresh_reuse_interval: Duration,
+    /// Base of the links in e-mails.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]
+    pub public_url: String,
+    #[command(flatten)]
+    pub rate_limits: RateLimits,
+}
+
+impl AuthSettings {
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some(secret) = &self.jwt_secret
+            && secret.expose().len() < MIN_JWT_SECRET_BYTES
+        {
+            bail!(
+                "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} bytes \
+                 (e.g. `openssl rand -base64 48`)",
+                secret.expose().len()
+            );
+        }
+        for (i, secret) in self.jwt_previous_secrets.iter().enumerate() {
+            if secret.expose().len() < MIN_JWT_SECRET_BYTES {
+                bail!(
+                    "JWT_PREVIOUS_SECRETS entry {} is {} bytes long; each must be at least \
+                     {MIN_JWT_SECRET_BYTES} bytes",
+                    i + 1,
+                    secret.expose().len()
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The signing key: the configured one, or a random one that dies with the process.
+    pub fn signing_secret(&self) -> Secret {
+        self.jwt_secret.clone().unwrap_or_else(|| {
+            use base64::Engine;
+            let bytes: [u8; 48] = rand::random();
+            Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+        })
+    }
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}

@@ -1,0 +1,21 @@
+//! The core of the service: ids, records, secrets, the domain error and the [`Clock`]. It
+//! depends on nothing else in the crate; stores, services, GraphQL and HTTP all depend on it.
+
+mod clock;
+pub mod error;
+mod ids;
+mod mail;
+mod quiz;
+mod secret;
+mod user;
+
+pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
+pub use error::{AppError, AppResult, ErrorCode, FieldError};
+pub use ids::{MailId, QuizId, ResultId, SessionId, UserId};
+pub use mail::OutboxRecord;
+pub use quiz::{
+    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,
+    QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,
+};
+pub use secret::{PasswordHash, RefreshToken, Secret};
+pub use user::{MAX_SESSIONS_PER_USER, SessionRecord, UserRecord};
