@@ -102,8 +102,8 @@ fn build_question(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::quiz::offline::Difficulty;
     use crate::quiz::offline::fixtures::{APOLLO, KOREAN, assert_valid, correct, request};
+    use crate::quiz::offline::{Difficulty, content_seed};
 
     #[test]
     fn english_sample_is_valid_for_all_choice_counts_and_difficulties() {
@@ -276,5 +276,52 @@ mod tests {
                 assert_valid(&req, &generate(&req).unwrap());
             }
         }
+    }
+
+    /// Pins the seed and the quiz for one input, so a change to the hash, the
+    /// random generator or the pipeline (which would change users' quizzes) fails here.
+    #[test]
+    fn fixed_input_gives_pinned_quiz() {
+        let topic = "European capitals";
+        let text = "Paris is the capital of France. Berlin is the capital of Germany. \
+                    Rome is the capital of Italy.";
+        let seed = content_seed(topic, text, 2, 3);
+        let req = OfflineRequest {
+            topic,
+            source_text: text,
+            question_count: 2,
+            choice_count: 3,
+            difficulty: Difficulty::Medium,
+            seed,
+        };
+        // SHA-256 of the framed input, first 8 bytes little-endian (see `content_seed`).
+        assert_eq!(seed, 0xab54_2e7b_7142_5bd4);
+
+        let question =
+            |content: &str, choices: [(&str, bool); 3], sentence: &str| GeneratedQuestion {
+                content: format!("Fill in the blank: \"{content}\""),
+                choices: choices
+                    .map(|(content, correct)| GeneratedChoice {
+                        content: content.to_owned(),
+                        correct,
+                    })
+                    .into(),
+                explanation: Some(format!("The text says: \"{sentence}\"")),
+            };
+        assert_eq!(
+            generate(&req).unwrap(),
+            [
+                question(
+                    "Berlin is the capital of _____.",
+                    [("France", false), ("Italy", false), ("Germany", true)],
+                    "Berlin is the capital of Germany.",
+                ),
+                question(
+                    "Rome is the _____ of Italy.",
+                    [("France", false), ("Germany", false), ("capital", true)],
+                    "Rome is the capital of Italy.",
+                ),
+            ]
+        );
     }
 }

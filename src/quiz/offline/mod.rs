@@ -5,7 +5,8 @@
 //! verbatim piece of the text and nothing has to be invented. Distractors are
 //! other key terms of the same text, preferably of the same kind (a year for a
 //! year, a name for a name). Everything is deterministic for a given input and
-//! seed, which keeps retries and tests reproducible.
+//! seed, which keeps retries and tests reproducible; [`content_seed`] derives
+//! the seed from the input with a fixed algorithm.
 //!
 //! Works for any language that unicode-segmentation can split into words;
 //! English gets a stop-word list and proper-noun detection, Korean gets
@@ -32,6 +33,7 @@ mod fixtures;
 use std::fmt;
 
 pub use assembly::generate;
+pub use rng::content_seed;
 
 pub use crate::store::Difficulty;
 
