@@ -7,11 +7,7 @@ pub mod llm;
 pub mod offline;
 pub mod page;
 
-use std::{
-    collections::HashSet,
-    hash::{Hash, Hasher},
-    sync::Arc,
-};
+use std::{collections::HashSet, sync::Arc};
 
 use crate::{
     domain::{AppError, AppResult, SharedClock},
@@ -322,15 +318,13 @@ fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
              sourceText (or configure LLM_BASE_URL to generate from a topic alone).",
         )
     })?;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (text, &spec.topic, spec.question_count, spec.choice_count).hash(&mut hasher);
     let request = offline::OfflineRequest {
         topic: &spec.topic,
         source_text: text,
         question_count: spec.question_count,
         choice_count: spec.choice_count,
         difficulty: spec.difficulty,
-        seed: hasher.finish(),
+        seed: offline::content_seed(&spec.topic, text, spec.question_count, spec.choice_count),
     };
     let questions = offline::generate(&request).map_err(|err| match err {
         offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
