@@ -20,6 +20,7 @@ use poem::{
     endpoint::BoxEndpoint,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::{AuthService, AuthSettings},
@@ -45,6 +46,7 @@ pub struct Application {
     endpoint: BoxEndpoint<'static>,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
+    outbox: Arc<Outbox>,
 }
 
 impl Application {
@@ -55,18 +57,12 @@ impl Application {
                 "JWT_SECRET is not set: using a random key, so every restart logs everyone out"
             );
         }
-        let options = store::StoreOptions {
-            timeout: config.database_timeout,
-            pool_size: config.database_pool_size,
-        };
-        let store = store::connect_with(&config.database_url, options).await?;
+        let store = store::connect_with(&config.database_url, (&config).into()).await?;
         let mailer = mail::from_config(&config).await?;
         let outbox = Arc::new(Outbox::new(store.clone(), mailer, config.mail_retry_base));
-        // Mail left over from a failed attempt or an earlier run is delivered in the background.
-        tokio::spawn(outbox.clone().run());
         let auth = Arc::new(AuthService::new(
             store.clone(),
-            outbox,
+            outbox.clone(),
             &config.jwt_secret,
             &config.jwt_previous_secrets,
             AuthSettings::from(&config),
@@ -100,6 +96,7 @@ impl Application {
             endpoint,
             local_addr,
             store,
+            outbox,
         })
     }
 
@@ -111,14 +108,24 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish and stops the
+    /// background outbox worker (after the e-mail it is sending). Returns when all of it stopped,
+    /// so nothing of this instance runs on afterwards.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        let stop = CancellationToken::new();
+        // Mail left over from a failed attempt or an earlier run is delivered in the background.
+        let worker = tokio::spawn(self.outbox.run(stop.clone()));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown, Some(SHUTDOWN_GRACE))
-            .await
+            .await;
+        stop.cancel();
+        if let Err(err) = worker.await {
+            tracing::error!(error = %err, "the outbox worker failed");
+        }
+        served
     }
 }
 

@@ -1,11 +1,15 @@
-//! Command line: `quiz-llm [serve] [flags]` runs the server; `quiz-llm print-schema` prints the SDL.
+//! Command line: `quiz-llm [serve] [flags]` runs the server; `quiz-llm print-schema` prints the
+//! SDL; `quiz-llm outbox retry-dead` queues e-mails that failed every attempt again.
 
-use std::process::ExitCode;
+use std::{future::Future, process::ExitCode};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use quiz_llm::{
     Application,
     config::{Config, LogFormat, ServeArgs},
+    mail::outbox,
+    store::{self, StoreOptions},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +30,16 @@ enum Command {
     Serve(Box<ServeArgs>),
     /// Print the GraphQL schema (SDL); schema.graphql is exactly this output.
     PrintSchema,
+    /// The persistent e-mail outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Queue every dead letter (an e-mail that failed all its attempts) for delivery again; a
+    /// running server sends them at its next poll. Reads the same settings as `serve`.
+    RetryDead(Box<ServeArgs>),
 }
 
 fn init_logging(format: LogFormat) {
@@ -70,11 +84,18 @@ fn main() -> ExitCode {
             print!("{}", quiz_llm::graphql::sdl());
             ExitCode::SUCCESS
         }
-        Command::Serve(args) => serve(*args),
+        Command::Serve(args) => with_config(*args, serve),
+        Command::Outbox(OutboxCommand::RetryDead(args)) => with_config(*args, retry_dead),
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
+/// Validates the settings, starts logging and the async runtime, and runs `task`; an error
+/// ends the process with a message.
+fn with_config<F, Fut>(args: ServeArgs, task: F) -> ExitCode
+where
+    F: FnOnce(Config) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     let format = args.log_format;
     let config = match Config::try_from(args) {
         Ok(config) => config,
@@ -91,21 +112,26 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let app = match Application::build(config).await {
-            Ok(app) => app,
-            Err(err) => {
-                tracing::error!("cannot start: {err:#}");
-                eprintln!("error: {err:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match app.run_until(quiz_llm::shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: server failed: {err}");
-                ExitCode::FAILURE
-            }
+    match runtime.block_on(task(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
-    })
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await.context("cannot start")?;
+    app.run_until(quiz_llm::shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+async fn retry_dead(config: Config) -> anyhow::Result<()> {
+    let store = store::connect_with(&config.database_url, StoreOptions::from(&config)).await?;
+    let requeued = outbox::retry_dead(&*store).await?;
+    println!("{requeued} dead e-mail(s) queued for delivery again");
+    Ok(())
 }

@@ -1,5 +1,5 @@
-//! One contract, every store: each operation behaves the same on SQLite (in memory and on disk)
-//! and on MongoDB (when `MONGODB_TEST_URL` is set).
+//! One contract, every store: each operation behaves the same on SQLite (in memory, and in a
+//! file behind the production pool) and on MongoDB (when `MONGODB_TEST_URL` is set).
 
 mod common;
 
@@ -17,14 +17,15 @@ use quiz_llm::store::{
 /// Keeps the temporary directory or Mongo database alive for the test.
 struct Fixture {
     store: Arc<dyn Store>,
-    _guards: (Option<tempfile::TempDir>, Option<common::MongoDbGuard>),
+    _guard: common::DbGuard,
 }
 
+/// The store as production opens it: the default options (for a file, the default pool).
 async fn open(backend: Backend) -> Option<Fixture> {
     let (url, guard) = database_for(backend)?;
     Some(Fixture {
         store: store::connect(&url).await.expect("connect"),
-        _guards: (None, guard),
+        _guard: guard,
     })
 }
 
@@ -68,6 +69,7 @@ on_both_stores!(
     password_hash_is_compare_and_swap,
     results_keep_feedback_once,
     outbox_claims_and_reschedules,
+    outbox_keeps_dead_letters_until_requeued,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -560,4 +562,46 @@ async fn outbox_claims_and_reschedules(backend: Backend) {
     f.store.remove_mail(&late.id).await.unwrap();
     assert_eq!(f.store.count_mail().await.unwrap(), 1);
     assert!(f.store.due_mail(store::now(), 10).await.unwrap().is_empty());
+}
+
+async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let (hopeless, fine) = (mail(-2000), mail(-1000));
+    for m in [&hopeless, &fine] {
+        f.store.enqueue_mail(m).await.unwrap();
+    }
+    f.store
+        .mark_mail_dead(&hopeless.id, 16, "550 no such user")
+        .await
+        .unwrap();
+    let now = store::now();
+    assert_eq!(
+        f.store.due_mail(now, 10).await.unwrap(),
+        vec![fine.clone()],
+        "a dead letter is not due"
+    );
+    assert_eq!(f.store.count_mail().await.unwrap(), 2, "but it is kept");
+    assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
+
+    let later = now + Duration::seconds(1);
+    assert_eq!(f.store.requeue_dead_mail(later).await.unwrap(), 1);
+    assert_eq!(f.store.count_dead_mail().await.unwrap(), 0);
+    assert_eq!(
+        f.store.due_mail(now, 10).await.unwrap(),
+        vec![fine.clone()],
+        "due only from the requeue time on"
+    );
+    let due = f.store.due_mail(later, 10).await.unwrap();
+    let again = due.iter().find(|m| m.id == hopeless.id).expect("due again");
+    assert_eq!(again.attempts, 0, "a fresh series of attempts");
+    assert_eq!(again.last_error.as_deref(), Some("550 no such user"));
+    assert_eq!(again.next_attempt_at, later);
+    assert_eq!(f.store.requeue_dead_mail(later).await.unwrap(), 0);
+
+    // A requeued mail can fail again and die again.
+    f.store
+        .mark_mail_dead(&hopeless.id, 16, "still failing")
+        .await
+        .unwrap();
+    assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
 }
