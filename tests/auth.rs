@@ -29,6 +29,12 @@ fn seconds(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// A short access-token lifetime for the expiry tests. `exp` counts whole seconds (rounded
+/// down), so such a token is valid for between SHORT_TTL - 1 and SHORT_TTL seconds: a check
+/// that needs it valid comes right after it was issued, with nothing slow (no password
+/// hashing) in between, and a check that needs it expired first sleeps the full SHORT_TTL.
+const SHORT_TTL: u64 = 4;
+
 async fn sign_up_verify_and_me(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
@@ -300,7 +306,8 @@ async fn login_errors(backend: Backend) {
 }
 
 async fn guard_codes(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(3)).await else {
+    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(SHORT_TTL)).await
+    else {
         return;
     };
     let (browser, _) = app.new_user("edsger").await;
@@ -317,10 +324,6 @@ async fn guard_codes(backend: Backend) {
         "UNAUTHENTICATED"
     );
 
-    let token = browser.login("edsger", PASSWORD).await.ok().data()["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     // A token signed with another key is refused as forged.
     let other = TestApp::spawn(backend, |c| {
         c.jwt_secret = quiz_llm::config::Secret::new("another-secret-another-secret-xxxx")
@@ -336,6 +339,15 @@ async fn guard_codes(backend: Backend) {
         anon.with_bearer(&foreign_token).me().await.code(),
         "UNAUTHENTICATED"
     );
+
+    let token = browser.login("edsger", PASSWORD).await.ok().data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        anon.with_bearer(&token).me().await.ok().data()["me"]["username"],
+        "edsger"
+    );
     // A tampered payload breaks the signature.
     let parts: Vec<&str> = token.split('.').collect();
     let forged = format!("{}.{}x.{}", parts[0], parts[1], parts[2]);
@@ -344,11 +356,7 @@ async fn guard_codes(backend: Backend) {
         "UNAUTHENTICATED"
     );
 
-    assert_eq!(
-        anon.with_bearer(&token).me().await.ok().data()["me"]["username"],
-        "edsger"
-    );
-    tokio::time::sleep(seconds(4)).await;
+    tokio::time::sleep(seconds(SHORT_TTL)).await;
     let r = anon.with_bearer(&token).me().await;
     assert_eq!(r.code(), "TOKEN_EXPIRED");
     assert_eq!(
@@ -358,11 +366,12 @@ async fn guard_codes(backend: Backend) {
 }
 
 async fn refresh_after_expiry(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(1)).await else {
+    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(SHORT_TTL)).await
+    else {
         return;
     };
     let (browser, _) = app.new_user("alan").await;
-    tokio::time::sleep(seconds(2)).await;
+    tokio::time::sleep(seconds(SHORT_TTL)).await;
     assert_eq!(browser.me().await.code(), "TOKEN_EXPIRED");
 
     // The frontend pattern: TOKEN_EXPIRED -> refreshToken -> retry.
@@ -412,10 +421,11 @@ async fn idle_and_absolute_expiry(backend: Backend) {
     assert!(r.set_cookie("access").unwrap().contains("Max-Age=0"));
     assert_eq!(browser.me().await.ok().data()["me"], json!(null));
 
-    // Absolute: the refresh token's own lifetime ends the session, however active.
+    // Absolute: the refresh token's own lifetime ends the session, however active. The
+    // refresh token counts whole seconds too: it is still valid 1 s in, with 3 s to spare.
     let Some(app) = TestApp::spawn(backend, |c| {
         c.access_token_ttl = seconds(1);
-        c.refresh_token_ttl = seconds(3);
+        c.refresh_token_ttl = seconds(5);
     })
     .await
     else {
@@ -424,7 +434,7 @@ async fn idle_and_absolute_expiry(backend: Backend) {
     let (browser, _) = app.new_user("absolute").await;
     tokio::time::sleep(seconds(1)).await;
     browser.refresh().await.ok();
-    tokio::time::sleep(seconds(3)).await;
+    tokio::time::sleep(seconds(5)).await;
     assert_eq!(browser.refresh().await.code(), "SESSION_EXPIRED");
 }
 
@@ -462,9 +472,12 @@ async fn logout_with_expired_token(backend: Backend) {
 }
 
 async fn two_devices_and_revocation(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(3)).await else {
+    let Some(app) = TestApp::spawn(backend, |c| c.access_token_ttl = seconds(SHORT_TTL)).await
+    else {
         return;
     };
+    // Signed up first: password hashing would eat into the laptop's short-lived token later.
+    let (other, _) = app.new_user("intruder").await;
     let (laptop, _) = app.new_user("margaret").await;
     let phone = app.client();
     phone.login("margaret", PASSWORD).await.ok();
@@ -500,13 +513,13 @@ async fn two_devices_and_revocation(backend: Backend) {
         .await;
     assert_eq!(again.code(), "NOT_FOUND");
 
-    tokio::time::sleep(seconds(4)).await;
+    tokio::time::sleep(seconds(SHORT_TTL)).await;
     assert_eq!(phone.refresh().await.code(), "SESSION_EXPIRED");
     laptop.refresh().await.ok();
     assert_eq!(laptop.me().await.ok().data()["me"]["username"], "margaret");
 
     // One user cannot revoke another's session.
-    let (other, _) = app.new_user("intruder").await;
+    other.refresh().await.ok();
     let laptop_session = laptop.sessions().await.ok().data()["sessions"][0]["id"]
         .as_str()
         .unwrap()
