@@ -213,28 +213,35 @@ async fn concurrent_rotation_has_one_winner(backend: Backend) {
     let Some(f) = open(backend).await else { return };
     let u = user("race");
     f.store.insert_user(&u).await.unwrap();
-    let s = session(0);
-    f.store.add_session(&u.id, &s).await.unwrap();
-    let attempts = (0..16).map(|i| {
-        let (store, u, s) = (f.store.clone(), u.id.clone(), s.clone());
-        tokio::spawn(async move {
-            let mine = RefreshToken::new(format!("rt-{i}"));
-            let won = store
-                .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, store::now())
-                .await
-                .unwrap();
-            (won, mine)
-        })
-    });
-    let results: Vec<_> = futures_util::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let winners: Vec<_> = results.iter().filter(|(won, _)| *won).collect();
-    assert_eq!(winners.len(), 1, "exactly one rotation may win");
-    let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
-    assert_eq!(stored.refresh_token, winners[0].1);
+    // Many rounds: on a pool of connections a check-then-write race shows only in some of them.
+    for round in 0..40 {
+        let s = session(round);
+        f.store.add_session(&u.id, &s).await.unwrap();
+        let attempts = (0..16).map(|i| {
+            let (store, u, s) = (f.store.clone(), u.id.clone(), s.clone());
+            tokio::spawn(async move {
+                let mine = RefreshToken::new(format!("rt-{round}-{i}"));
+                let won = store
+                    .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, store::now())
+                    .await
+                    .unwrap();
+                (won, mine)
+            })
+        });
+        let results: Vec<_> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let winners: Vec<_> = results.iter().filter(|(won, _)| *won).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one rotation may win (round {round})"
+        );
+        let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
+        assert_eq!(stored.refresh_token, winners[0].1);
+    }
 }
 
 async fn ping_answers(backend: Backend) {
