@@ -894,8 +894,9 @@ async fn benchmark(
     print_table(&rows, &storm);
     print_storm(&rows, &storm);
     print_memory(server.and_then(ServerProcess::memory));
-    print_targets(&rows, &storm);
+    let met = print_targets(&rows, &storm);
     println!("load average: {}", load_average());
+    ensure!(met, "a target was missed (FAIL above)");
     Ok(())
 }
 
@@ -993,8 +994,14 @@ fn verdict(pass: bool) -> &'static str {
     if pass { "PASS" } else { "FAIL" }
 }
 
-fn print_targets(rows: &[Row], storm: &Storm) {
+/// Prints each target with PASS or FAIL; true when all were met.
+fn print_targets(rows: &[Row], storm: &Storm) -> bool {
     let ceiling = rows[0].stats.per_sec;
+    let mut met = true;
+    let mut check = |pass: bool| {
+        met &= pass;
+        verdict(pass)
+    };
     println!("\ntargets:");
     for (name, at_least) in [
         ("me", 0.6),
@@ -1005,7 +1012,7 @@ fn print_targets(rows: &[Row], storm: &Storm) {
         println!(
             "  {:<40} {ratio:>6.2}×  {}",
             format!("{name} ≥ {at_least} × typename"),
-            verdict(ratio >= at_least)
+            check(ratio >= at_least)
         );
     }
     let errors: u64 = rows
@@ -1016,14 +1023,15 @@ fn print_targets(rows: &[Row], storm: &Storm) {
     println!(
         "  {:<40} {errors:>7}  {}",
         "zero errors",
-        verdict(errors == 0)
+        check(errors == 0)
     );
     let ratio = storm.me.stats.p99_ms / row(rows, "me").stats.p99_ms;
     println!(
         "  {:<40} {ratio:>6.1}×  {}",
         "storm me-p99 ≤ 3 × unloaded me-p99",
-        verdict(ratio <= 3.0)
+        check(ratio <= 3.0)
     );
+    met
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1074,15 +1082,24 @@ async fn memory_mode(args: &Args) -> anyhow::Result<()> {
         println!("first error: {e}");
     }
     print_rss("after the load", &server);
-    if let Some(m) = server.memory() {
-        println!(
-            "\ntarget: peak RSS {:.1} MiB < {MEMORY_TARGET_MIB} MiB  {}",
-            m.peak_mib,
-            verdict(m.peak_mib < MEMORY_TARGET_MIB)
-        );
-    }
+    let met = match server.memory() {
+        Some(m) => {
+            let met = m.peak_mib < MEMORY_TARGET_MIB;
+            println!(
+                "\ntarget: peak RSS {:.1} MiB < {MEMORY_TARGET_MIB} MiB  {}",
+                m.peak_mib,
+                verdict(met)
+            );
+            met
+        }
+        None => {
+            println!("\ntarget: peak RSS < {MEMORY_TARGET_MIB} MiB  FAIL (not measurable here)");
+            false
+        }
+    };
     println!("load average: {}", load_average());
     server.stop().await;
+    ensure!(met, "the memory target was missed");
     Ok(())
 }
 

@@ -1,49 +1,37 @@
 #!/usr/bin/env bash
-# Throwaway MongoDB-wire-protocol server for tests and CI (no Docker, no mongod needed).
+# Throwaway MongoDB-wire-protocol server for tests and CI (no Docker, no mongod needed):
+# mongo-java-server (de.bwaldvogel, in-memory backend) from Maven Central, run by
+# tests/support/MongoJavaTestServer.java (needs java+javac 17, mvn and python3).
 #
 # Usage:
-#   scripts/mongo-test-server.sh install     # install/cache the server, print what was installed
+#   scripts/mongo-test-server.sh install     # install/cache the server, print its launcher
+#                                            # (`java -cp … MongoJavaTestServer HOST PORT`)
 #   eval "$(scripts/mongo-test-server.sh start)"
-#       # exports MONGODB_TEST_URL, MONGO_TEST_SERVER_PID, MONGO_TEST_SERVER_DIR,
-#       #         MONGO_TEST_SERVER_KIND (java|ferretdb)
+#       # exports MONGODB_TEST_URL, MONGO_TEST_SERVER_PID, MONGO_TEST_SERVER_DIR
 #   scripts/mongo-test-server.sh ping [URL]  # exit 0 iff URL (default $MONGODB_TEST_URL) answers ping
 #   scripts/mongo-test-server.sh stop        # kills $MONGO_TEST_SERVER_PID, removes $MONGO_TEST_SERVER_DIR
 #
-# Servers (MONGO_TEST_SERVER=java|ferretdb, default java):
-#   java      mongo-java-server 1.47.0 (de.bwaldvogel, in-memory backend) from Maven Central,
-#             run by tests/support/MongoJavaTestServer.java (needs java+javac 17 and mvn).
-#             Supports unique indexes (E11000 on insert and update), compound indexes,
-#             $push/$each/$slice, $pull with a condition, arrayFilters, positional $ after a
-#             dotted filter ({"sessions.id": x}), findAndModify, sort/limit/skip, count.
-#             NOT: positional $ after {$elemMatch: ...} unless the $elemMatch lists every field
-#             of the element (use arrayFilters instead), pipeline updates ([{$set: ...}]),
-#             sessions/transactions (the Rust driver reports SessionsNotSupported).
-#   ferretdb  FerretDB v1.24.2 with its SQLite backend, built from source with Go (1-2 min cold).
-#             Lacks $elemMatch on sub-document fields, positional $, arrayFilters, $pull with a
-#             condition (silently a no-op), $push $slice (silently ignored), pipeline updates,
-#             findAndModify projection, transactions; an update that violates a unique index
-#             fails with code 1 (InternalError), not 11000.
+# What the server supports: unique indexes (E11000 on insert and update), compound indexes,
+# $push/$each/$slice, $pull with a condition, arrayFilters, positional $ after a dotted filter
+# ({"sessions.id": x}), findAndModify, sort/limit/skip, count. NOT: positional $ after
+# {$elemMatch: ...} unless the $elemMatch lists every field of the element (use arrayFilters
+# instead), pipeline updates ([{$set: ...}]), sessions/transactions (the Rust driver reports
+# SessionsNotSupported).
 #
 # Environment:
 #   QUIZ_LLM_CACHE             cache root (default: $HOME/.cache/quiz-llm)
-#   MONGO_TEST_SERVER          java | ferretdb (default: java)
 #   MONGO_JAVA_SERVER_VERSION  de.bwaldvogel:mongo-java-server-memory-backend version (default: 1.47.0)
-#   FERRETDB_VERSION           FerretDB v1 release (default: v1.24.2)
 #   MONGO_TEST_START_TIMEOUT   seconds to wait for the first ping (default: 60)
 #
-# Only the `export` lines of `start` (and the path printed by `install`) go to stdout;
+# Only the `export` lines of `start` (and the launcher printed by `install`) go to stdout;
 # every other message goes to stderr.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 CACHE_ROOT="${QUIZ_LLM_CACHE:-$HOME/.cache/quiz-llm}"
-SERVER_KIND="${MONGO_TEST_SERVER:-java}"
 START_TIMEOUT="${MONGO_TEST_START_TIMEOUT:-60}"
 MARKER=".quiz-llm-mongo-test-server"
-
-FERRETDB_MODULE="github.com/FerretDB/FerretDB"
-FERRETDB_VERSION="${FERRETDB_VERSION:-v1.24.2}"
 
 MJS_GROUP="de.bwaldvogel"
 MJS_ARTIFACT="mongo-java-server-memory-backend"
@@ -72,89 +60,6 @@ with_lock() {
     else
         "$@"
     fi
-}
-
-# --- FerretDB ------------------------------------------------------------------------
-
-ferretdb_bin() { printf '%s/ferretdb/%s/bin/ferretdb' "$CACHE_ROOT" "$FERRETDB_VERSION"; }
-
-ferretdb_installed() {
-    local bin
-    bin="$(ferretdb_bin)"
-    [[ -x "$bin" ]] && "$bin" --version >/dev/null 2>&1
-}
-
-# Why not plain `go install github.com/FerretDB/FerretDB/cmd/ferretdb@vX`: FerretDB's module
-# zip has no build/version/version.txt (it is generated from git by `bin/task gen-version`),
-# and a binary built by `go install pkg@version` panics at start-up with "Invalid
-# build/version/version.txt file content". So: `go mod download` the module source, copy it,
-# write version.txt, and `go install ./cmd/ferretdb` from the copy.
-ferretdb_build() {
-    ferretdb_installed && return 0
-    need go
-    need python3
-    local bin base work
-    bin="$(ferretdb_bin)"
-    base="$CACHE_ROOT/ferretdb/$FERRETDB_VERSION"
-    mkdir -p "$base"
-    work="$(mktemp -d "$base/.build.XXXXXX")"
-    # shellcheck disable=SC2064
-    trap "rm -rf '$work'" EXIT
-
-    log "building FerretDB $FERRETDB_VERSION with $(go version) (1-2 min on a cold Go cache) ..."
-    local started=$SECONDS json src
-    if ! json="$(cd "$work" && GOFLAGS= go mod download -json "$FERRETDB_MODULE@$FERRETDB_VERSION" 2>"$work/download.err")"; then
-        cat "$work/download.err" >&2 || true
-        [[ -n "${json:-}" ]] && printf '%s\n' "$json" >&2
-        die "'go mod download $FERRETDB_MODULE@$FERRETDB_VERSION' failed (GOPROXY=$(go env GOPROXY))"
-    fi
-    src="$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("Dir",""))')"
-    [[ -n "$src" && -d "$src" ]] || die "could not locate the downloaded FerretDB source (go mod download said: $json)"
-
-    cp -R "$src" "$work/src"
-    chmod -R u+w "$work/src"
-    printf '%s\n' "$FERRETDB_VERSION" >"$work/src/build/version/version.txt"
-    mkdir -p "$work/bin"
-    if ! (cd "$work/src" && GOBIN="$work/bin" GOFLAGS="-buildvcs=false" CGO_ENABLED=0 \
-        go install -trimpath ./cmd/ferretdb) >"$work/build.log" 2>&1; then
-        tail -n 40 "$work/build.log" >&2 || true
-        die "'go install ./cmd/ferretdb' for FerretDB $FERRETDB_VERSION failed (last 40 lines of the log above)"
-    fi
-    if ! "$work/bin/ferretdb" --version >"$work/version.out" 2>&1; then
-        cat "$work/version.out" >&2 || true
-        die "the freshly built FerretDB binary does not run ('ferretdb --version' failed)"
-    fi
-    mkdir -p "$(dirname "$bin")"
-    mv -f "$work/bin/ferretdb" "$bin"
-    rm -rf "$work"
-    trap - EXIT
-    log "installed FerretDB $FERRETDB_VERSION at $bin in $((SECONDS - started)) s"
-}
-
-install_ferretdb() {
-    if ferretdb_installed; then
-        log "using cached FerretDB $FERRETDB_VERSION at $(ferretdb_bin)"
-        return 0
-    fi
-    with_lock "$CACHE_ROOT/ferretdb/$FERRETDB_VERSION/.install.lock" ferretdb_build
-}
-
-start_ferretdb() { # $1 = dir, $2 = port; sets SERVER_PID
-    local dir="$1" port="$2"
-    mkdir -p "$dir/data" "$dir/state"
-    log "starting FerretDB $FERRETDB_VERSION (sqlite backend) on 127.0.0.1:$port, dir $dir"
-    FERRETDB_TELEMETRY=disable DO_NOT_TRACK=1 \
-        "$(ferretdb_bin)" \
-        --handler=sqlite \
-        --sqlite-url="file:$dir/data/" \
-        --listen-addr="127.0.0.1:$port" \
-        --state-dir="$dir/state" \
-        --debug-addr=- \
-        --telemetry=disable \
-        --log-level=INFO \
-        --log-format=text \
-        </dev/null >"$dir/server.log" 2>&1 &
-    SERVER_PID=$!
 }
 
 # --- mongo-java-server -----------------------------------------------------------
@@ -344,74 +249,48 @@ PY
 
 # --- subcommands ------------------------------------------------------------------
 
-check_kind() {
-    case "$SERVER_KIND" in
-        java | ferretdb) ;;
-        *) die "MONGO_TEST_SERVER must be 'java' or 'ferretdb' (got '$SERVER_KIND')" ;;
-    esac
-}
-
 cmd_install() {
-    check_kind
-    case "$SERVER_KIND" in
-        ferretdb)
-            install_ferretdb
-            ferretdb_bin
-            echo
-            ;;
-        java)
-            install_java
-            printf 'java -cp %q %s HOST PORT\n' "$(java_classpath)" "$JAVA_LAUNCHER_CLASS"
-            ;;
-    esac
+    install_java
+    printf 'java -cp %q %s HOST PORT\n' "$(java_classpath)" "$JAVA_LAUNCHER_CLASS"
 }
 
 cmd_start() {
-    check_kind
     need python3
-    case "$SERVER_KIND" in
-        ferretdb) install_ferretdb ;;
-        java) install_java ;;
-    esac
+    install_java
 
     local dir port
     dir="$(mktemp -d "${TMPDIR:-/tmp}/quiz-llm-mongo.XXXXXX")"
     touch "$dir/$MARKER"
-    echo "$SERVER_KIND" >"$dir/server.kind"
     port="$(free_port)"
 
     local t0=$SECONDS
     SERVER_PID=""
-    case "$SERVER_KIND" in
-        ferretdb) start_ferretdb "$dir" "$port" ;;
-        java) start_java "$dir" "$port" ;;
-    esac
+    start_java "$dir" "$port"
     local pid="$SERVER_PID"
     echo "$pid" >"$dir/server.pid"
 
     local deadline=$((SECONDS + START_TIMEOUT))
     until mongo_ping 127.0.0.1 "$port"; do
         if ! kill -0 "$pid" 2>/dev/null; then
-            log "$SERVER_KIND server exited during start-up; its log ($dir/server.log):"
+            log "the server exited during start-up; its log ($dir/server.log):"
             tail -n 40 "$dir/server.log" >&2 || true
             rm -rf "$dir"
-            die "$SERVER_KIND server failed to start"
+            die "mongo-java-server failed to start"
         fi
         if ((SECONDS >= deadline)); then
-            log "$SERVER_KIND server did not answer ping within ${START_TIMEOUT}s; its log ($dir/server.log):"
+            log "the server did not answer ping within ${START_TIMEOUT}s; its log ($dir/server.log):"
             tail -n 40 "$dir/server.log" >&2 || true
             kill "$pid" 2>/dev/null || true
             rm -rf "$dir"
-            die "$SERVER_KIND server start-up timed out"
+            die "mongo-java-server start-up timed out"
         fi
         sleep 0.1
     done
-    log "$SERVER_KIND server (pid $pid) answered ping after ~$((SECONDS - t0)) s"
+    log "mongo-java-server (pid $pid) answered ping after ~$((SECONDS - t0)) s"
 
     printf 'export MONGODB_TEST_URL=%q\n' "mongodb://127.0.0.1:$port"
     printf 'export MONGO_TEST_SERVER_PID=%q\n' "$pid"
     printf 'export MONGO_TEST_SERVER_DIR=%q\n' "$dir"
-    printf 'export MONGO_TEST_SERVER_KIND=%q\n' "$SERVER_KIND"
 }
 
 cmd_stop() {
@@ -426,7 +305,7 @@ cmd_stop() {
         if kill -0 "$pid" 2>/dev/null; then
             # Refuse to kill a recycled PID that is not one of our servers.
             if [[ -r "/proc/$pid/cmdline" ]] &&
-                ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -Eiq "ferretdb|$JAVA_LAUNCHER_CLASS"; then
+                ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "$JAVA_LAUNCHER_CLASS"; then
                 log "PID $pid is not a mongo test server; not killing it"
             else
                 kill "$pid" 2>/dev/null || true
@@ -473,7 +352,7 @@ cmd_ping() {
     fi
 }
 
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; }
 
 main() {
     local cmd="${1:-}"

@@ -5,10 +5,12 @@
 #
 # Starts a throwaway MongoDB-wire test server (scripts/mongo-test-server.sh: mongo-java-server,
 # needs Java 17 and Maven on the first run), runs `cargo test --all-targets` with
-# MONGODB_TEST_URL pointing at it, stops the server, and prints how many store tests passed and
-# failed on SQLite and on MongoDB. It fails when the MongoDB variants did not run, or when the
-# two stores did not run the same number of tests. Then, when no arguments were given, it runs
-# the end-to-end suite (e2e/run.sh).
+# MONGODB_TEST_URL pointing at it and QUIZ_LLM_REQUIRE_MONGO=1 (so a MongoDB variant that finds
+# no server fails instead of passing without running), stops the server, and prints how many
+# store tests passed and failed on each store. Store tests run as `sqlite::X` (in memory),
+# `sqlite_file::X` (a file behind the production pool) and `mongodb::X`; it fails when the three
+# did not run the same list of tests, and prints the difference. Then, when no arguments were
+# given, it runs the end-to-end suite (e2e/run.sh).
 #
 # Environment:
 #   MONGODB_TEST_URL  already set: test against that server (e.g. `docker compose up -d mongo`,
@@ -29,13 +31,14 @@ loud() {
 
 started_server=0
 log_file="$(mktemp "${TMPDIR:-/tmp}/quiz-llm-test.XXXXXX")"
+results="$(mktemp "${TMPDIR:-/tmp}/quiz-llm-results.XXXXXX")"
 
 cleanup() {
     local status=$?
     if ((started_server)); then
         scripts/mongo-test-server.sh stop || log "could not stop the MongoDB test server"
     fi
-    rm -f "$log_file"
+    rm -f "$log_file" "$results"
     exit "$status"
 }
 trap cleanup EXIT
@@ -45,15 +48,19 @@ trap 'exit 143' TERM
 skip_mongo=0
 if [[ "${SKIP_MONGO:-}" == 1 ]]; then
     skip_mongo=1
-    unset MONGODB_TEST_URL
+    unset MONGODB_TEST_URL QUIZ_LLM_REQUIRE_MONGO
     loud "SKIP_MONGO=1: the MongoDB variants of the tests will NOT run; only SQLite is tested."
-elif [[ -n "${MONGODB_TEST_URL:-}" ]]; then
-    log "MONGODB_TEST_URL is set: testing against that server (none is started)"
 else
-    # The assignment keeps a failed start fatal (`eval "$(...)"` alone would hide it).
-    exports="$(scripts/mongo-test-server.sh start)"
-    eval "$exports"
-    started_server=1
+    if [[ -n "${MONGODB_TEST_URL:-}" ]]; then
+        log "MONGODB_TEST_URL is set: testing against that server (none is started)"
+    else
+        # The assignment keeps a failed start fatal (`eval "$(...)"` alone would hide it).
+        exports="$(scripts/mongo-test-server.sh start)"
+        eval "$exports"
+        started_server=1
+    fi
+    # Every MongoDB variant must run: one that finds no server fails.
+    export QUIZ_LLM_REQUIRE_MONGO=1
 fi
 
 # libtest's own output is not coloured into a pipe; cargo's may be.
@@ -64,49 +71,77 @@ fi
 cargo_status=0
 cargo test --all-targets --no-fail-fast "$@" 2>&1 | tee "$log_file" || cargo_status=$?
 
-# Result lines look like `test sqlite::some_test ... ok`; -o also finds one that other output
-# (the tests' own stderr) was written into.
-count() { # $1 = store module, $2 = outcome
-    { grep -oE "test $1::[^ ]+ \.\.\. $2" "$log_file" || true; } | wc -l | tr -d ' '
+# Result lines look like `test sqlite::some_test ... ok` (or `test some::module::mongodb::x`);
+# matching anywhere in a line also finds one that other output (the tests' own stderr) was
+# written into. Each line of $results is `<binary> <test name> <outcome>`, the binary taken
+# from cargo's `Running tests/auth.rs (…)` line before its tests.
+awk '
+    /Running / {
+        for (i = 1; i < NF; i++) if ($i == "Running") binary = $(i + 1) == "unittests" ? $(i + 2) : $(i + 1)
+    }
+    {
+        line = $0
+        while (match(line, /test ([A-Za-z0-9_]+::)*(sqlite|sqlite_file|mongodb)::[A-Za-z0-9_:]+ \.\.\. (ok|FAILED|ignored)/)) {
+            split(substr(line, RSTART + 5, RLENGTH - 5), parts, " ")
+            print binary, parts[1], parts[3]
+            line = substr(line, RSTART + RLENGTH)
+        }
+    }
+' "$log_file" >"$results"
+
+# The tests one store ran: `<binary> <name with the store module taken out>`, sorted.
+names_of() { # $1 = store module
+    awk -v store="$1" '{
+        n = split($2, path, "::"); name = ""; found = 0
+        for (i = 1; i <= n; i++) {
+            if (path[i] == store && !found) { found = 1; continue }
+            name = name (name == "" ? "" : "::") path[i]
+        }
+        if (found) print $1, name
+    }' "$results" | sort -u
 }
-sqlite_ok="$(count sqlite ok)"
-sqlite_failed="$(count sqlite FAILED)"
-sqlite_ignored="$(count sqlite ignored)"
-mongo_ok="$(count mongodb ok)"
-mongo_failed="$(count mongodb FAILED)"
-mongo_ignored="$(count mongodb ignored)"
-sqlite_total=$((sqlite_ok + sqlite_failed + sqlite_ignored))
-mongo_total=$((mongo_ok + mongo_failed + mongo_ignored))
+count() { # $1 = store module, $2 = outcome
+    awk -v store="$1" -v outcome="$2" '
+        { n = split($2, path, "::"); for (i = 1; i <= n; i++) if (path[i] == store) { if ($3 == outcome) c++; break } }
+        END { print c + 0 }' "$results"
+}
 
+stores=(sqlite sqlite_file)
+((skip_mongo)) || stores+=(mongodb)
 echo
-summary="store totals: sqlite $sqlite_ok passed, $sqlite_failed failed; "
-if ((skip_mongo)); then
-    # The MongoDB variants return at once without a URL; counting them as passed would lie.
-    summary+="mongodb not run (SKIP_MONGO=1)"
-else
-    summary+="mongodb $mongo_ok passed, $mongo_failed failed"
-fi
-if ((sqlite_ignored + mongo_ignored > 0)); then
-    summary+=" (ignored: sqlite $sqlite_ignored, mongodb $mongo_ignored)"
-fi
-echo "$summary"
+summary="store totals:"
+for store in "${stores[@]}"; do
+    summary+=" $store $(count "$store" ok) passed, $(count "$store" FAILED) failed"
+    ignored="$(count "$store" ignored)"
+    ((ignored == 0)) || summary+=" ($ignored ignored)"
+    summary+=";"
+done
+((skip_mongo)) && summary+=" mongodb not run (SKIP_MONGO=1)"
+echo "${summary%;}"
 
+# The same list of tests on every store, not just the same number.
 check_status=0
-if ((skip_mongo)); then
-    loud "SKIP_MONGO=1: the MongoDB variants did NOT run. Run scripts/test.sh without it before pushing."
-elif grep -q "MONGODB_TEST_URL is not set" "$log_file"; then
-    loud "Some MongoDB tests skipped themselves: MONGODB_TEST_URL did not reach them."
-    check_status=1
-elif ((mongo_total == 0)); then
-    if ((sqlite_total == 0 && $# > 0)); then
+reference="$(names_of sqlite)"
+if [[ -z "$reference" && -z "$(names_of mongodb)" && -z "$(names_of sqlite_file)" ]]; then
+    if (($# > 0)); then
         log "the selected tests include no store tests; nothing to compare"
     else
-        loud "No MongoDB test ran: the MongoDB variants of the store tests did not run."
+        loud "No store test ran at all."
         check_status=1
     fi
-elif ((mongo_total != sqlite_total)); then
-    loud "SQLite ran $sqlite_total store tests but MongoDB ran $mongo_total: the two stores must run the same tests."
-    check_status=1
+else
+    for store in "${stores[@]:1}"; do
+        other="$(names_of "$store")"
+        if [[ "$other" != "$reference" ]]; then
+            loud "sqlite and $store did not run the same tests:"
+            diff <(printf '%s\n' "$reference") <(printf '%s\n' "$other") |
+                sed -n "s/^< /  only on sqlite: /p; s/^> /  only on $store: /p" >&2 || true
+            check_status=1
+        fi
+    done
+fi
+if ((skip_mongo)); then
+    loud "SKIP_MONGO=1: the MongoDB variants did NOT run. Run scripts/test.sh without it before pushing."
 fi
 
 if ((cargo_status != 0)); then

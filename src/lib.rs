@@ -25,6 +25,7 @@ use poem::{
     endpoint::BoxEndpoint,
     listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
 };
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::AuthService,
@@ -50,6 +51,7 @@ pub struct Application {
     endpoint: BoxEndpoint<'static>,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
+    outbox: Arc<Outbox>,
 }
 
 impl Application {
@@ -75,12 +77,10 @@ impl Application {
             settings.mail.mail_retry_base,
             clock.clone(),
         ));
-        // Mail left over from a failed attempt or an earlier run is delivered in the background.
-        tokio::spawn(outbox.clone().run());
         let cookies = CookiePolicy::new(&settings.cookies, &settings.auth);
         let auth = Arc::new(AuthService::new(
             store.clone(),
-            outbox,
+            outbox.clone(),
             settings.auth.clone(),
             clock.clone(),
         ));
@@ -119,6 +119,7 @@ impl Application {
             endpoint,
             local_addr,
             store,
+            outbox,
         })
     }
 
@@ -130,14 +131,24 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish and stops the
+    /// background outbox worker (after the e-mail it is sending). Returns when all of it stopped,
+    /// so nothing of this instance runs on afterwards.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
+        let stop = CancellationToken::new();
+        // Mail left over from a failed attempt or an earlier run is delivered in the background.
+        let worker = tokio::spawn(self.outbox.run(stop.clone()));
+        let served = Server::new_with_acceptor(self.acceptor)
             .run_with_graceful_shutdown(self.endpoint, shutdown, Some(SHUTDOWN_GRACE))
-            .await
+            .await;
+        stop.cancel();
+        if let Err(err) = worker.await {
+            tracing::error!(error = %err, "the outbox worker failed");
+        }
+        served
     }
 }
 

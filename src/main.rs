@@ -1,11 +1,16 @@
-//! Command line: `quiz-llm [serve] [flags]` runs the server; `quiz-llm print-schema` prints the SDL.
+//! Command line: `quiz-llm [serve] [flags]` runs the server; `quiz-llm print-schema` prints the
+//! SDL; `quiz-llm outbox retry-dead` queues e-mails that failed every attempt again.
 
-use std::process::ExitCode;
+use std::{future::Future, process::ExitCode};
 
+use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use quiz_llm::{
     Application,
     config::{LogFormat, Settings},
+    domain::SystemClock,
+    mail::outbox,
+    store::{self, StoreSettings},
 };
 use tracing_subscriber::EnvFilter;
 
@@ -26,6 +31,16 @@ enum Command {
     Serve(Box<Settings>),
     /// Print the GraphQL schema (SDL); schema.graphql is exactly this output.
     PrintSchema,
+    /// The persistent e-mail outbox.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Queue every dead letter (an e-mail that failed all its attempts) for delivery again; a
+    /// running server sends them at its next poll. Reads the same settings as `serve`.
+    RetryDead(Box<Settings>),
 }
 
 fn init_logging(format: LogFormat) {
@@ -65,7 +80,11 @@ fn main() -> ExitCode {
     }) {
         args.insert(1, "serve".into());
     }
-    let cmd = Cli::command().mut_subcommand("serve", quiz_llm::settings::ignore_empty_env);
+    let cmd = Cli::command()
+        .mut_subcommand("serve", quiz_llm::settings::ignore_empty_env)
+        .mut_subcommand("outbox", |outbox| {
+            outbox.mut_subcommand("retry-dead", quiz_llm::settings::ignore_empty_env)
+        });
     let matches = cmd.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match cli.command {
@@ -73,11 +92,18 @@ fn main() -> ExitCode {
             print!("{}", quiz_llm::graphql::sdl());
             ExitCode::SUCCESS
         }
-        Command::Serve(args) => serve(*args),
+        Command::Serve(settings) => with_settings(*settings, serve),
+        Command::Outbox(OutboxCommand::RetryDead(settings)) => with_settings(*settings, retry_dead),
     }
 }
 
-fn serve(settings: Settings) -> ExitCode {
+/// Validates the settings, starts logging and the async runtime, and runs `task`; an error
+/// ends the process with a message.
+fn with_settings<F, Fut>(settings: Settings, task: F) -> ExitCode
+where
+    F: FnOnce(Settings) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
     if let Err(err) = settings.validate() {
         eprintln!("error: {err:#}");
         return ExitCode::from(2);
@@ -90,21 +116,30 @@ fn serve(settings: Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
-        let app = match Application::build(settings).await {
-            Ok(app) => app,
-            Err(err) => {
-                tracing::error!("cannot start: {err:#}");
-                eprintln!("error: {err:#}");
-                return ExitCode::FAILURE;
-            }
-        };
-        match app.run_until(quiz_llm::shutdown_signal()).await {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("error: server failed: {err}");
-                ExitCode::FAILURE
-            }
+    match runtime.block_on(task(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!("{err:#}");
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
         }
-    })
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await.context("cannot start")?;
+    app.run_until(quiz_llm::shutdown_signal())
+        .await
+        .context("server failed")
+}
+
+async fn retry_dead(settings: Settings) -> anyhow::Result<()> {
+    let StoreSettings {
+        database_url,
+        options,
+    } = &settings.store;
+    let store = store::connect_with(database_url, *options).await?;
+    let requeued = outbox::retry_dead(&*store, &SystemClock).await?;
+    println!("{requeued} dead e-mail(s) queued for delivery again");
+    Ok(())
 }

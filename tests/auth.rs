@@ -29,6 +29,12 @@ fn seconds(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+/// A short access-token lifetime for the expiry tests. `exp` counts whole seconds (rounded
+/// down), so such a token is valid for between SHORT_TTL - 1 and SHORT_TTL seconds: a check
+/// that needs it valid comes right after it was issued, with nothing slow (no password
+/// hashing) in between, and a check that needs it expired first sleeps the full SHORT_TTL.
+const SHORT_TTL: u64 = 4;
+
 async fn sign_up_verify_and_me(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
@@ -318,10 +324,6 @@ async fn guard_codes(backend: Backend) {
         "UNAUTHENTICATED"
     );
 
-    let token = browser.login("edsger", PASSWORD).await.ok().data()["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     // A token signed with another key is refused as forged.
     let other = TestApp::spawn(backend, |c| {
         c.auth.jwt_secret = Some(quiz_llm::config::Secret::new(
@@ -338,6 +340,15 @@ async fn guard_codes(backend: Backend) {
     assert_eq!(
         anon.with_bearer(&foreign_token).me().await.code(),
         "UNAUTHENTICATED"
+    );
+
+    let token = browser.login("edsger", PASSWORD).await.ok().data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        anon.with_bearer(&token).me().await.ok().data()["me"]["username"],
+        "edsger"
     );
     // A tampered payload breaks the signature.
     let parts: Vec<&str> = token.split('.').collect();
@@ -467,6 +478,8 @@ async fn two_devices_and_revocation(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, |_| {}).await else {
         return;
     };
+    // Signed up first: password hashing would eat into the laptop's short-lived token later.
+    let (other, _) = app.new_user("intruder").await;
     let (laptop, _) = app.new_user("margaret").await;
     let phone = app.client();
     phone.login("margaret", PASSWORD).await.ok();
@@ -509,7 +522,7 @@ async fn two_devices_and_revocation(backend: Backend) {
     assert_eq!(laptop.me().await.ok().data()["me"]["username"], "margaret");
 
     // One user cannot revoke another's session.
-    let (other, _) = app.new_user("intruder").await;
+    other.refresh().await.ok();
     let laptop_session = laptop.sessions().await.ok().data()["sessions"][0]["id"]
         .as_str()
         .unwrap()

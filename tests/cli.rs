@@ -80,3 +80,57 @@ fn unreachable_mongodb_stops_start_up() {
     assert!(!ok);
     assert!(out.contains("cannot reach MongoDB at 127.0.0.1:9"), "{out}");
 }
+
+/// `quiz-llm outbox retry-dead` queues every dead letter again, in the database the server uses.
+#[tokio::test]
+async fn outbox_retry_dead_queues_dead_letters_again() {
+    use quiz_llm::store::{self, MailId, OutboxRecord};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiz.db");
+    let db = store::connect(&quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())))
+        .await
+        .unwrap();
+    let now = store::now();
+    let mail = OutboxRecord {
+        id: MailId::new_random(),
+        to: "ada <ada@example.com>".into(),
+        subject: "s".into(),
+        text: "t".into(),
+        html: "<p>h</p>".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        created_at: now,
+        last_error: None,
+    };
+    db.enqueue_mail(&mail).await.unwrap();
+    db.mark_mail_dead(&mail.id, 16, "550 mailbox unavailable")
+        .await
+        .unwrap();
+
+    let retry_dead = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_quiz-llm"))
+            .args(["outbox", "retry-dead"])
+            .current_dir(dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", format!("sqlite://{}", path.display()))
+            .output()
+            .expect("run quiz-llm");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    let out = retry_dead();
+    assert!(out.contains("1 dead e-mail(s) queued"), "{out}");
+    assert_eq!(db.count_dead_mail().await.unwrap(), 0);
+    let due = db.due_mail(store::now(), 10).await.unwrap();
+    assert_eq!(due.len(), 1, "due again");
+    assert_eq!(due[0].id, mail.id);
+    let out = retry_dead();
+    assert!(out.contains("0 dead e-mail(s) queued"), "{out}");
+}

@@ -1,5 +1,6 @@
-//! E-mail survives a mail server that is down, and a restart: a real SMTP conversation with a
-//! small SMTP sink the test starts and stops on 127.0.0.1.
+//! E-mail survives a mail server that is down, a restart, and a mail server that stays down
+//! for good: a real SMTP conversation with a small SMTP sink the test starts and stops on
+//! 127.0.0.1.
 
 mod common;
 
@@ -9,7 +10,12 @@ use std::{
 };
 
 use common::{Backend, PASSWORD, TestApp};
-use quiz_llm::config::{DatabaseUrl, Secret};
+use quiz_llm::{
+    config::{DatabaseUrl, Secret, Settings},
+    domain::SystemClock,
+    mail::outbox::{self, MAX_ATTEMPTS},
+    store::{self, MailId, OutboxRecord},
+};
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
     net::{TcpListener, TcpStream},
@@ -91,6 +97,14 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Sends through the SMTP server on `port` (down until the test starts its sink), from
+/// `from`, retrying failed mail every 200 ms at first.
+fn smtp_on(c: &mut Settings, port: u16, from: &str) {
+    c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+    c.mail.mail_from = from.parse().unwrap();
+    c.mail.mail_retry_base = Duration::from_millis(200);
+}
+
 async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
@@ -102,15 +116,32 @@ async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-on_both_stores!(mail_waits_for_the_smtp_server_to_come_back);
+/// Polls the store until `count` says `want`.
+async fn wait_for_count<F, Fut>(what: &str, want: u64, count: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = store::StoreResult<u64>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = count().await.unwrap();
+        if got == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {got}, not {want}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+on_both_stores!(
+    mail_waits_for_the_smtp_server_to_come_back,
+    a_restart_before_delivery_loses_no_email,
+    mail_that_keeps_failing_is_kept_as_a_dead_letter,
+);
 
 async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
     let port = free_port();
-    let Some(app) = TestApp::spawn(backend, |c| {
-        c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
-        c.mail.mail_retry_base = Duration::from_millis(200);
-    })
-    .await
+    let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;
     };
@@ -133,59 +164,115 @@ async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
     assert!(message.contains("patient@example.com"));
     assert!(message.contains("verify-email?uid="));
     let store = app.store.clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while store.count_mail().await.unwrap() > 0 {
-        assert!(Instant::now() < deadline, "the outbox was not emptied");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_count("mail left in the outbox", 0, || store.count_mail()).await;
     // Delivered once.
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 1);
     sink.stop();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_before_delivery_loses_no_email() {
+async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let db = DatabaseUrl::Sqlite(Some(dir.path().join("outbox.db")));
     let port = free_port();
-    {
-        let db = db.clone();
-        let first = TestApp::spawn(Backend::Sqlite, move |c| {
-            c.store.database_url = db;
-            c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
-            c.mail.mail_retry_base = Duration::from_secs(3600);
-        })
+    let Some(mut first) = TestApp::spawn(backend, |c| {
+        // An in-memory database dies with its process; a restart needs one that stays.
+        if c.store.database_url == DatabaseUrl::Sqlite(None) {
+            c.store.database_url = DatabaseUrl::Sqlite(Some(dir.path().join("outbox.db")));
+        }
+        smtp_on(c, port, "First <first@quiz.test>");
+    })
+    .await
+    else {
+        return;
+    };
+    first
+        .client()
+        .sign_up("survivor", "survivor@example.com", PASSWORD)
         .await
-        .unwrap();
-        first
-            .client()
-            .sign_up("survivor", "survivor@example.com", PASSWORD)
-            .await
-            .ok();
-        assert_eq!(first.store.count_mail().await.unwrap(), 1);
-        // The process goes away with the mail undelivered.
-    }
+        .ok();
+    assert_eq!(first.store.count_mail().await.unwrap(), 1);
+
+    // The instance goes away with the mail undelivered: its server and its outbox worker stop.
+    first.shutdown().await;
+    let refused = reqwest::Client::new()
+        .get(format!("{}/healthz", first.base_url))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await;
+    assert!(refused.is_err(), "the first instance still serves");
+    // The mail server is back, and the failed mail's retries (200 ms, doubling) fall due, yet
+    // nothing is sent while no instance runs.
     let sink = SmtpSink::start(port).await;
-    let second = TestApp::spawn(Backend::Sqlite, move |c| {
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        sink.messages().is_empty(),
+        "a stopped instance delivered mail:\n{:?}",
+        sink.messages()
+    );
+    assert_eq!(first.store.count_mail().await.unwrap(), 1);
+
+    // The next instance on the same database delivers it, with no help.
+    let db = first.config.store.database_url.clone();
+    let second = TestApp::spawn(backend, move |c| {
         c.store.database_url = db;
-        c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
-        c.mail.mail_retry_base = Duration::from_millis(100);
+        smtp_on(c, port, "Second <second@quiz.test>");
     })
     .await
     .unwrap();
-    // The failed first attempt scheduled a retry an hour later; let that hour pass.
-    let due = second
-        .store
-        .due_mail(quiz_llm::store::now() + chrono::Duration::hours(2), 10)
-        .await
-        .unwrap();
-    assert_eq!(due.len(), 1);
-    second
-        .store
-        .reschedule_mail(&due[0].id, 1, quiz_llm::store::now(), "an hour passed")
-        .await
-        .unwrap();
     let message = wait_for("the e-mail to arrive", || sink.messages().pop()).await;
-    assert!(message.contains("survivor@example.com"));
+    assert!(message.contains("survivor@example.com"), "{message}");
+    assert!(
+        message.contains("From: Second <second@quiz.test>"),
+        "sent by the second instance:\n{message}"
+    );
+    let store = second.store.clone();
+    wait_for_count("mail left in the outbox", 0, || store.count_mail()).await;
+    assert_eq!(sink.messages().len(), 1);
+    sink.stop();
+}
+
+async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
+    let port = free_port();
+    let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
+    else {
+        return;
+    };
+    // A mail with one attempt left, as after hours of failures; the mail server is down.
+    let now = store::now();
+    let mail = OutboxRecord {
+        id: MailId::new_random(),
+        to: "Late <late@example.com>".into(),
+        subject: "Confirm your e-mail".into(),
+        text: "hello".into(),
+        html: "<p>hello</p>".into(),
+        attempts: MAX_ATTEMPTS - 1,
+        next_attempt_at: now,
+        created_at: now,
+        last_error: Some("connection refused".into()),
+    };
+    app.store.enqueue_mail(&mail).await.unwrap();
+    let store = app.store.clone();
+    wait_for_count("dead letters", 1, || store.count_dead_mail()).await;
+    assert_eq!(
+        app.store.count_mail().await.unwrap(),
+        1,
+        "kept, not deleted"
+    );
+
+    // Not retried by itself, even once the mail server is back...
+    let sink = SmtpSink::start(port).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(sink.messages().is_empty(), "a dead letter was sent");
+    assert_eq!(app.store.count_dead_mail().await.unwrap(), 1);
+
+    // ...but on demand (what `quiz-llm outbox retry-dead` runs), by the running worker.
+    assert_eq!(
+        outbox::retry_dead(&*app.store, &SystemClock).await.unwrap(),
+        1
+    );
+    let message = wait_for("the e-mail to arrive", || sink.messages().pop()).await;
+    assert!(message.contains("late@example.com"), "{message}");
+    wait_for_count("mail left in the outbox", 0, || store.count_mail()).await;
+    assert_eq!(app.store.count_dead_mail().await.unwrap(), 0);
+    sink.stop();
 }

@@ -199,9 +199,10 @@ async fn server_errors_are_retried_then_reported() {
 
 #[tokio::test]
 async fn a_hanging_provider_is_cut_off_and_others_are_unaffected() {
-    let (app, _fake) = app_with_llm(
-        vec![Reply::Hang(Duration::from_secs(20))],
-        Duration::from_millis(800),
+    // The provider would hang for a minute; LLM_TIMEOUT cuts it off after 5 s.
+    let (app, fake) = app_with_llm(
+        vec![Reply::Hang(Duration::from_secs(60))],
+        Duration::from_secs(5),
     )
     .await;
     let (c, _) = app.new_user("patient").await;
@@ -213,16 +214,22 @@ async fn a_hanging_provider_is_cut_off_and_others_are_unaffected() {
             (r, started.elapsed())
         })
     };
-    // While the LLM call hangs, the rest of the API answers promptly.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let started = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while fake.requests().is_empty() {
+        assert!(Instant::now() < deadline, "the LLM was never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // While the LLM call hangs, the rest of the API answers.
     assert_eq!(c.me().await.ok().data()["me"]["username"], "patient");
-    assert!(started.elapsed() < Duration::from_millis(700));
+    assert!(
+        !slow.is_finished(),
+        "`me` answered only after the LLM call had ended"
+    );
     let (r, took) = slow.await.unwrap();
     assert_eq!(r.code(), "LLM_UNAVAILABLE");
     assert!(
-        took < Duration::from_secs(5),
-        "bounded by LLM_TIMEOUT, took {took:?}"
+        took < Duration::from_secs(30),
+        "bounded by LLM_TIMEOUT, not by the provider, took {took:?}"
     );
 }
 

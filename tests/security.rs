@@ -96,7 +96,12 @@ async fn abusive_queries_are_refused_quickly() {
     let r = c.gql(&format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
     assert!(r.message().contains("aliases"), "{}", r.message());
-    assert!(started.elapsed() < Duration::from_secs(2));
+    // Refused before any work: a generous bound, since a busy machine may pause any request.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
 
     let roots: String = (0..25).map(|_| "__typename ").collect();
     let r = c.gql(&format!("{{ {roots} }}"), json!({})).await;

@@ -1,5 +1,5 @@
-//! One contract, every store: each operation behaves the same on SQLite (in memory and on disk)
-//! and on MongoDB (when `MONGODB_TEST_URL` is set).
+//! One contract, every store: each operation behaves the same on SQLite (in memory, and in a
+//! file behind the production pool) and on MongoDB (when `MONGODB_TEST_URL` is set).
 
 mod common;
 
@@ -17,14 +17,15 @@ use quiz_llm::store::{
 /// Keeps the temporary directory or Mongo database alive for the test.
 struct Fixture {
     store: Arc<dyn Store>,
-    _guards: (Option<tempfile::TempDir>, Option<common::MongoDbGuard>),
+    _guard: common::DbGuard,
 }
 
+/// The store as production opens it: the default options (for a file, the default pool).
 async fn open(backend: Backend) -> Option<Fixture> {
     let (url, guard) = database_for(backend)?;
     Some(Fixture {
         store: store::connect(&url).await.expect("connect"),
-        _guards: (None, guard),
+        _guard: guard,
     })
 }
 
@@ -68,6 +69,7 @@ on_both_stores!(
     password_hash_is_compare_and_swap,
     results_keep_feedback_once,
     outbox_claims_and_reschedules,
+    outbox_keeps_dead_letters_until_requeued,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -211,28 +213,35 @@ async fn concurrent_rotation_has_one_winner(backend: Backend) {
     let Some(f) = open(backend).await else { return };
     let u = user("race");
     f.store.insert_user(&u).await.unwrap();
-    let s = session(0);
-    f.store.add_session(&u.id, &s).await.unwrap();
-    let attempts = (0..16).map(|i| {
-        let (store, u, s) = (f.store.clone(), u.id.clone(), s.clone());
-        tokio::spawn(async move {
-            let mine = RefreshToken::new(format!("rt-{i}"));
-            let won = store
-                .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, store::now())
-                .await
-                .unwrap();
-            (won, mine)
-        })
-    });
-    let results: Vec<_> = futures_util::future::join_all(attempts)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
-    let winners: Vec<_> = results.iter().filter(|(won, _)| *won).collect();
-    assert_eq!(winners.len(), 1, "exactly one rotation may win");
-    let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
-    assert_eq!(stored.refresh_token, winners[0].1);
+    // Many rounds: on a pool of connections a check-then-write race shows only in some of them.
+    for round in 0..40 {
+        let s = session(round);
+        f.store.add_session(&u.id, &s).await.unwrap();
+        let attempts = (0..16).map(|i| {
+            let (store, u, s) = (f.store.clone(), u.id.clone(), s.clone());
+            tokio::spawn(async move {
+                let mine = RefreshToken::new(format!("rt-{round}-{i}"));
+                let won = store
+                    .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, store::now())
+                    .await
+                    .unwrap();
+                (won, mine)
+            })
+        });
+        let results: Vec<_> = futures_util::future::join_all(attempts)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let winners: Vec<_> = results.iter().filter(|(won, _)| *won).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "exactly one rotation may win (round {round})"
+        );
+        let stored = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
+        assert_eq!(stored.refresh_token, winners[0].1);
+    }
 }
 
 async fn ping_answers(backend: Backend) {
@@ -560,4 +569,46 @@ async fn outbox_claims_and_reschedules(backend: Backend) {
     f.store.remove_mail(&late.id).await.unwrap();
     assert_eq!(f.store.count_mail().await.unwrap(), 1);
     assert!(f.store.due_mail(store::now(), 10).await.unwrap().is_empty());
+}
+
+async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let (hopeless, fine) = (mail(-2000), mail(-1000));
+    for m in [&hopeless, &fine] {
+        f.store.enqueue_mail(m).await.unwrap();
+    }
+    f.store
+        .mark_mail_dead(&hopeless.id, 16, "550 no such user")
+        .await
+        .unwrap();
+    let now = store::now();
+    assert_eq!(
+        f.store.due_mail(now, 10).await.unwrap(),
+        vec![fine.clone()],
+        "a dead letter is not due"
+    );
+    assert_eq!(f.store.count_mail().await.unwrap(), 2, "but it is kept");
+    assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
+
+    let later = now + Duration::seconds(1);
+    assert_eq!(f.store.requeue_dead_mail(later).await.unwrap(), 1);
+    assert_eq!(f.store.count_dead_mail().await.unwrap(), 0);
+    assert_eq!(
+        f.store.due_mail(now, 10).await.unwrap(),
+        vec![fine.clone()],
+        "due only from the requeue time on"
+    );
+    let due = f.store.due_mail(later, 10).await.unwrap();
+    let again = due.iter().find(|m| m.id == hopeless.id).expect("due again");
+    assert_eq!(again.attempts, 0, "a fresh series of attempts");
+    assert_eq!(again.last_error.as_deref(), Some("550 no such user"));
+    assert_eq!(again.next_attempt_at, later);
+    assert_eq!(f.store.requeue_dead_mail(later).await.unwrap(), 0);
+
+    // A requeued mail can fail again and die again.
+    f.store
+        .mark_mail_dead(&hopeless.id, 16, "still failing")
+        .await
+        .unwrap();
+    assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
 }

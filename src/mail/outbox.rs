@@ -1,21 +1,25 @@
 //! At-least-once e-mail: every message is written to the store's outbox before the first
 //! delivery attempt and removed only after the mail server accepted it. A failed attempt is
 //! retried by a background worker with exponential backoff, so a mail server that is down at
-//! sign-up, or a crash right after the sign-up committed, loses no e-mail.
+//! sign-up, or a crash right after the sign-up committed, loses no e-mail. A mail that keeps
+//! failing is not deleted either: it becomes a dead letter, kept in the outbox and logged, until
+//! `quiz-llm outbox retry-dead` ([`retry_dead`]) queues it again.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use super::{Email, Mailer};
 use crate::{
-    domain::SharedClock,
+    domain::{Clock, SharedClock},
     store::{MailId, OutboxRecord, Store},
 };
 
-/// After this many failed attempts a mail is given up on (logged as an error).
-const MAX_ATTEMPTS: u32 = 16;
+/// After this many failed attempts a mail becomes a dead letter: kept, logged as an error, and
+/// no longer tried until someone asks for it ([`retry_dead`]).
+pub const MAX_ATTEMPTS: u32 = 16;
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
 /// How long a claimed mail is reserved for the worker that claimed it.
@@ -96,8 +100,14 @@ impl Outbox {
                 let attempts = mail.attempts + 1;
                 let error = format!("{err:#}");
                 if attempts >= MAX_ATTEMPTS {
-                    tracing::error!(mail_id = %mail.id, attempts, error, "giving up on an e-mail");
-                    self.store.remove_mail(&mail.id).await
+                    tracing::error!(
+                        mail_id = %mail.id,
+                        attempts,
+                        error,
+                        "e-mail delivery keeps failing; kept as a dead letter until \
+                         `quiz-llm outbox retry-dead`"
+                    );
+                    self.store.mark_mail_dead(&mail.id, attempts, &error).await
                 } else {
                     let wait = self.backoff(attempts);
                     tracing::warn!(mail_id = %mail.id, attempts, ?wait, error, "e-mail delivery failed; will retry");
@@ -114,9 +124,9 @@ impl Outbox {
         }
     }
 
-    /// Delivers due mail; returns when nothing is due. Several workers (processes) may run: each
-    /// mail is claimed before it is sent.
-    pub async fn deliver_due(&self) -> anyhow::Result<usize> {
+    /// Delivers due mail; returns when nothing is due, or after the current attempt once `stop`
+    /// is cancelled. Several workers (processes) may run: each mail is claimed before it is sent.
+    async fn deliver_due(&self, stop: &CancellationToken) -> anyhow::Result<usize> {
         let mut delivered = 0;
         loop {
             let now = self.clock.now();
@@ -125,6 +135,9 @@ impl Outbox {
                 return Ok(delivered);
             }
             for mut mail in due {
+                if stop.is_cancelled() {
+                    return Ok(delivered);
+                }
                 if self
                     .store
                     .claim_mail(&mail.id, mail.next_attempt_at, at(now, CLAIM_LEASE))
@@ -138,19 +151,40 @@ impl Outbox {
         }
     }
 
-    /// The background worker: wakes on failures and otherwise polls every `retry_base`.
-    pub async fn run(self: Arc<Self>) {
-        loop {
-            if let Err(err) = self.deliver_due().await {
+    /// The background worker: wakes on failures and otherwise polls every `retry_base`, until
+    /// `stop` is cancelled. A mail being sent then is finished first, so none is left claimed.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        match self.store.count_dead_mail().await {
+            Ok(0) => {}
+            Ok(dead) => tracing::warn!(
+                dead,
+                "the outbox holds e-mails that could not be delivered; \
+                 `quiz-llm outbox retry-dead` sends them again"
+            ),
+            Err(err) => tracing::warn!(error = %err, "could not count dead letters"),
+        }
+        while !stop.is_cancelled() {
+            if let Err(err) = self.deliver_due(&stop).await {
                 tracing::warn!(error = %format!("{err:#}"), "outbox worker could not read the outbox");
             }
-            tokio::select! {
-                _ = self.wake.notified() => {
-                    // Give the failed attempt's backoff a chance to pass.
-                    tokio::time::sleep(self.retry_base.min(Duration::from_secs(1))).await;
+            let pause = async {
+                tokio::select! {
+                    _ = self.wake.notified() => {
+                        // Give the failed attempt's backoff a chance to pass.
+                        tokio::time::sleep(self.retry_base.min(Duration::from_secs(1))).await;
+                    }
+                    _ = tokio::time::sleep(self.retry_base) => {}
                 }
-                _ = tokio::time::sleep(self.retry_base) => {}
-            }
+            };
+            stop.run_until_cancelled(pause).await;
         }
     }
+}
+
+/// Queues every dead letter for delivery again, with a fresh series of attempts (a running
+/// server's worker picks them up at its next poll); returns how many there were.
+pub async fn retry_dead(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<u64> {
+    let requeued = store.requeue_dead_mail(clock.now()).await?;
+    tracing::info!(requeued, "dead e-mails queued for delivery again");
+    Ok(requeued)
 }

@@ -142,7 +142,7 @@ pub trait QuizStore: Send + Sync {
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
     async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()>;
-    /// Mails whose next attempt is due, oldest first.
+    /// Mails whose next attempt is due, oldest first; never dead letters.
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>>;
     /// Takes a mail for one delivery attempt: moves its next attempt from `expected` to `until`
     /// only if nobody else did (compare-and-swap), so two workers never send the same mail at
@@ -161,9 +161,17 @@ pub trait OutboxStore: Send + Sync {
         next_attempt_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()>;
-    /// Delivered (or given up on): gone from the outbox.
+    /// Records the last failed attempt and makes the mail a dead letter: kept, but no longer
+    /// due until [`requeue_dead_mail`](OutboxStore::requeue_dead_mail).
+    async fn mark_mail_dead(&self, id: &MailId, attempts: u32, error: &str) -> StoreResult<()>;
+    /// Makes every dead letter due at `now` with its attempts reset (its last error is kept);
+    /// returns how many there were.
+    async fn requeue_dead_mail(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Delivered: gone from the outbox.
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()>;
+    /// Every mail in the outbox, dead letters included.
     async fn count_mail(&self) -> StoreResult<u64>;
+    async fn count_dead_mail(&self) -> StoreResult<u64>;
 }
 
 /// Everything the application needs from a database.

@@ -231,6 +231,9 @@ struct MailDoc {
     next_attempt_at: bson::DateTime,
     created_at: bson::DateTime,
     last_error: Option<String>,
+    /// Set while the mail is a dead letter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    dead_at: Option<bson::DateTime>,
 }
 
 impl From<&OutboxRecord> for MailDoc {
@@ -245,6 +248,7 @@ impl From<&OutboxRecord> for MailDoc {
             next_attempt_at: to_bson(m.next_attempt_at),
             created_at: to_bson(m.created_at),
             last_error: m.last_error.clone(),
+            dead_at: None,
         }
     }
 }
@@ -714,7 +718,7 @@ impl OutboxStore for MongoStore {
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
         let cursor = self
             .outbox
-            .find(doc! { "next_attempt_at": { "$lte": to_bson(now) } })
+            .find(doc! { "next_attempt_at": { "$lte": to_bson(now) }, "dead_at": null })
             .sort(doc! { "next_attempt_at": 1, "created_at": 1 })
             .limit(limit as i64)
             .await
@@ -761,6 +765,36 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
+    async fn mark_mail_dead(&self, id: &MailId, attempts: u32, error: &str) -> StoreResult<()> {
+        self.outbox
+            .update_one(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": {
+                    "attempts": i64::from(attempts),
+                    "last_error": error,
+                    "dead_at": to_bson(now()),
+                } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn requeue_dead_mail(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let result = self
+            .outbox
+            .update_many(
+                doc! { "dead_at": { "$ne": null } },
+                doc! {
+                    "$set": { "attempts": 0_i64, "next_attempt_at": to_bson(now) },
+                    "$unset": { "dead_at": "" },
+                },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count)
+    }
+
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()> {
         self.outbox
             .delete_one(doc! { "_id": id.as_str() })
@@ -771,6 +805,13 @@ impl OutboxStore for MongoStore {
 
     async fn count_mail(&self) -> StoreResult<u64> {
         self.outbox.count_documents(doc! {}).await.map_err(map_err)
+    }
+
+    async fn count_dead_mail(&self) -> StoreResult<u64> {
+        self.outbox
+            .count_documents(doc! { "dead_at": { "$ne": null } })
+            .await
+            .map_err(map_err)
     }
 }
 

@@ -71,6 +71,12 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at);
 "#,
+    // Dead letters: mail that kept failing stays, out of the delivery queue.
+    r#"
+ALTER TABLE outbox ADD COLUMN dead_at INTEGER;
+DROP INDEX outbox_due;
+CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at) WHERE dead_at IS NULL;
+"#,
 ];
 
 struct Pool {
@@ -735,7 +741,8 @@ impl OutboxStore for SqliteStore {
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
         self.read(move |c| {
             c.prepare_cached(
-                "SELECT body, next_attempt_at FROM outbox WHERE next_attempt_at <= ?1 \
+                "SELECT body, next_attempt_at FROM outbox \
+                 WHERE next_attempt_at <= ?1 AND dead_at IS NULL \
                  ORDER BY next_attempt_at, created_at LIMIT ?2",
             )?
             .query_map(params![millis(now), limit as i64], |row| {
@@ -786,6 +793,32 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    async fn mark_mail_dead(&self, id: &MailId, attempts: u32, error: &str) -> StoreResult<()> {
+        let (id, error) = (id.to_string(), error.to_owned());
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE outbox SET dead_at = ?1, \
+                 body = json_set(body, '$.attempts', ?2, '$.last_error', ?3) WHERE id = ?4",
+            )?
+            .execute(params![millis(now()), attempts, error, id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn requeue_dead_mail(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE outbox SET dead_at = NULL, next_attempt_at = ?1, \
+                     body = json_set(body, '$.attempts', 0) WHERE dead_at IS NOT NULL",
+                )?
+                .execute([millis(now)])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()> {
         let id = id.to_string();
         self.run(move |c| {
@@ -799,6 +832,15 @@ impl OutboxStore for SqliteStore {
     async fn count_mail(&self) -> StoreResult<u64> {
         self.read(|c| {
             c.prepare_cached("SELECT COUNT(*) FROM outbox")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn count_dead_mail(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL")?
                 .query_row([], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
         })

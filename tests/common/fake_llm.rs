@@ -26,6 +26,9 @@ pub enum Reply {
     Hang(Duration),
     /// Answers after this long with this content.
     Slow(Duration, String),
+    /// Answers with this content once the test calls `notify_one` (a call made before the
+    /// request arrives is remembered), so a request stays in flight as long as the test needs.
+    Held(Arc<tokio::sync::Notify>, String),
 }
 
 #[derive(Default)]
@@ -54,11 +57,13 @@ async fn completions(
     let auth = req.header("authorization").map(str::to_owned);
     fake.requests.lock().unwrap().push((body.0, auth));
     let reply = fake.replies.lock().unwrap().pop_front();
-    if let Some(Reply::Slow(delay, _)) = &reply {
-        tokio::time::sleep(*delay).await;
+    match &reply {
+        Some(Reply::Slow(delay, _)) => tokio::time::sleep(*delay).await,
+        Some(Reply::Held(release, _)) => release.notified().await,
+        _ => {}
     }
     match reply {
-        Some(Reply::Content(content) | Reply::Slow(_, content)) => Json(json!({
+        Some(Reply::Content(content) | Reply::Slow(_, content) | Reply::Held(_, content)) => Json(json!({
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "choices": [{ "index": 0, "finish_reason": "stop",

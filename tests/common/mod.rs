@@ -1,5 +1,6 @@
-//! Shared test harness: starts the whole application in-process on port 0 (SQLite, or MongoDB
-//! when `MONGODB_TEST_URL` is set), and talks to it over HTTP like a browser, keeping cookies.
+//! Shared test harness: starts the whole application in-process on port 0 (SQLite in memory or
+//! in a file, or MongoDB when `MONGODB_TEST_URL` is set), and talks to it over HTTP like a
+//! browser, keeping cookies.
 #![allow(dead_code)]
 
 pub mod fake_llm;
@@ -22,16 +23,29 @@ use serde_json::{Value, json};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// One in-memory connection: quick, but not what production runs.
     Sqlite,
+    /// The production shape: a WAL file in a temporary folder behind the default pool of
+    /// several connections, so races between connections happen here.
+    SqliteFile,
     Mongo,
 }
 
+/// Set (to 1) by `scripts/test.sh`: the MongoDB variants must run, so a missing server fails
+/// them instead of letting them pass without running.
+pub const REQUIRE_MONGO: &str = "QUIZ_LLM_REQUIRE_MONGO";
+
 /// The MongoDB server to test against, if any. Without one, says so loudly, once per test
-/// binary, on the real stderr (not the captured test output).
+/// binary, on the real stderr (not the captured test output) — or panics when
+/// [`REQUIRE_MONGO`] is set.
 pub fn mongodb_test_url() -> Option<String> {
     static WARN: Once = Once::new();
     match std::env::var("MONGODB_TEST_URL") {
         Ok(url) if !url.trim().is_empty() => Some(url.trim().to_owned()),
+        _ if std::env::var(REQUIRE_MONGO).is_ok_and(|v| v == "1") => panic!(
+            "MONGODB_TEST_URL is not set, but {REQUIRE_MONGO}=1 requires the MongoDB variants to \
+             run (start a server with `eval \"$(scripts/mongo-test-server.sh start)\"`)"
+        ),
         _ => {
             WARN.call_once(|| {
                 let _ = writeln!(
@@ -88,16 +102,37 @@ impl Drop for MongoDbGuard {
     }
 }
 
+/// Keeps a test's database (its temporary folder, or its MongoDB database) for the test.
+#[derive(Default)]
+pub struct DbGuard {
+    _dir: Option<tempfile::TempDir>,
+    _mongo: Option<MongoDbGuard>,
+}
+
 /// A database for a test: `None` when the backend cannot run here (MongoDB without a URL).
-pub fn database_for(backend: Backend) -> Option<(DatabaseUrl, Option<MongoDbGuard>)> {
+pub fn database_for(backend: Backend) -> Option<(DatabaseUrl, DbGuard)> {
     match backend {
-        Backend::Sqlite => Some((DatabaseUrl::Sqlite(None), None)),
+        Backend::Sqlite => Some((DatabaseUrl::Sqlite(None), DbGuard::default())),
+        Backend::SqliteFile => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = DatabaseUrl::Sqlite(Some(dir.path().join("quiz-llm.db")));
+            Some((
+                url,
+                DbGuard {
+                    _dir: Some(dir),
+                    _mongo: None,
+                },
+            ))
+        }
         Backend::Mongo => {
             let base = mongodb_test_url()?;
             let (url, db) = mongo_url_with_fresh_db(&base);
             Some((
                 DatabaseUrl::Mongo(Secret::new(url.clone())),
-                Some(MongoDbGuard { url, db }),
+                DbGuard {
+                    _dir: None,
+                    _mongo: Some(MongoDbGuard { url, db }),
+                },
             ))
         }
     }
@@ -110,8 +145,11 @@ pub struct TestApp {
     pub config: Settings,
     /// The application's clock: `clock.advance(…)` jumps past an expiry without sleeping.
     pub clock: OffsetClock,
+    /// Dropping it (or the whole `TestApp`) starts the shutdown.
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _tmp: tempfile::TempDir,
-    _mongo: Option<MongoDbGuard>,
+    _db: DbGuard,
 }
 
 impl TestApp {
@@ -135,16 +173,34 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("the app did not start on {backend:?}: {e:#}"));
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store();
-        tokio::spawn(app.run_until(std::future::pending()));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
         Some(TestApp {
             base_url,
             mail_dir: config.mail.mail_dir.clone(),
             store,
             config,
             clock,
+            stop: Some(stop),
+            server: Some(server),
             _tmp: tmp,
-            _mongo: guard,
+            _db: guard,
         })
+    }
+
+    /// Stops the app as SIGTERM stops the server: no new connections, in-flight requests
+    /// finish, the background workers stop; returns once all of it has. The database and the
+    /// mail folder stay, so another instance can take over.
+    pub async fn shutdown(&mut self) {
+        drop(self.stop.take());
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task panicked")
+                .expect("the server failed");
+        }
     }
 
     /// A browser: its own cookie jar.
@@ -398,23 +454,22 @@ impl Client {
     }
 }
 
-/// Generates one `#[tokio::test]` per store for an `async fn(Backend)`.
+/// Generates one `#[tokio::test]` per store for an `async fn(Backend)`: `sqlite::…` (in memory),
+/// `sqlite_file::…` (a file behind the production pool) and `mongodb::…`. `scripts/test.sh`
+/// checks that the three modules ran the same tests.
 #[macro_export]
 macro_rules! on_both_stores {
     ($($name:ident),* $(,)?) => {
-        mod sqlite {
+        $crate::on_both_stores!(@store sqlite Sqlite $($name)*);
+        $crate::on_both_stores!(@store sqlite_file SqliteFile $($name)*);
+        $crate::on_both_stores!(@store mongodb Mongo $($name)*);
+    };
+    (@store $module:ident $backend:ident $($name:ident)*) => {
+        mod $module {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::common::Backend::Sqlite).await
-                }
-            )*
-        }
-        mod mongodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name($crate::common::Backend::Mongo).await
+                    super::$name($crate::common::Backend::$backend).await
                 }
             )*
         }
