@@ -231,6 +231,10 @@ pub struct Config {
     pub graphql_introspection: bool,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
+    /// Mounts `GET /__test/panic`, whose handler panics, so tests can check what a panic turns
+    /// into. No variable or flag sets it (only code that builds a `Config` can), so a server
+    /// started from the command line never has the route.
+    pub panic_route_for_tests: bool,
 }
 
 impl Default for Config {
@@ -277,6 +281,7 @@ impl Default for Config {
             graphql_introspection: true,
             cors_origins: Vec::new(),
             log_format: LogFormat::Pretty,
+            panic_route_for_tests: false,
         }
     }
 }
@@ -407,6 +412,7 @@ impl TryFrom<ServeArgs> for Config {
             graphql_introspection: args.graphql_introspection,
             cors_origins,
             log_format: args.log_format,
+            panic_route_for_tests: false,
         })
     }
 }

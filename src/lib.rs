@@ -83,6 +83,7 @@ impl Application {
             cookies,
             proxies: config.trusted_proxies.clone(),
             parse_cache: Default::default(),
+            panic_route: config.panic_route_for_tests,
         };
         let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)
