@@ -35,6 +35,11 @@ pub struct Settings {
     pub graphql: QueryLimits,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
+    /// Mounts `GET /__test/panic`, whose handler panics, so tests can check what a panic turns
+    /// into. No variable or flag sets it (only code that builds `Settings` can), so a server
+    /// started from the command line never has the route.
+    #[arg(skip)]
+    pub panic_route_for_tests: bool,
 }
 
 impl Settings {

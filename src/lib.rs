@@ -96,6 +96,7 @@ impl Application {
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),
+            panic_route: settings.panic_route_for_tests,
         };
         let endpoint = http::routes(
             schema,

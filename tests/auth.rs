@@ -29,11 +29,15 @@ fn seconds(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
-/// A short access-token lifetime for the expiry tests. `exp` counts whole seconds (rounded
-/// down), so such a token is valid for between SHORT_TTL - 1 and SHORT_TTL seconds: a check
-/// that needs it valid comes right after it was issued, with nothing slow (no password
-/// hashing) in between, and a check that needs it expired first sleeps the full SHORT_TTL.
-const SHORT_TTL: u64 = 4;
+/// The claims of a JWT, read without checking it.
+fn claims_of(token: &str) -> serde_json::Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&raw).unwrap()
+}
 
 async fn sign_up_verify_and_me(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, |_| {}).await else {
@@ -559,40 +563,41 @@ async fn concurrent_refreshes(backend: Backend) {
             r.body
         );
     }
-    // Exactly one refresh token remains on the session, and it is the live one.
-    let claims_sub = app
+    // Twenty refreshes with one token rotated the session exactly once, and every one of them
+    // answered with an access token of that single new generation.
+    let user_id = app
         .store
         .find_user_by_username("tabs")
         .await
         .unwrap()
         .unwrap()
         .id;
-    let sid = {
-        let payload = token.split('.').nth(1).unwrap();
-        use base64::Engine;
-        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
-        SessionId::parse(v["sid"].as_str().unwrap()).unwrap()
-    };
+    let sid = claims_of(&token)["sid"].as_str().unwrap().to_owned();
+    let sid = SessionId::parse(&sid).unwrap();
     let session = app
         .store
-        .find_session(&claims_sub, &sid)
+        .find_session(&user_id, &sid)
         .await
         .unwrap()
         .unwrap();
     assert!(session.last_refreshed_at.is_some());
-    let sessions = app.store.list_sessions(&claims_sub).await.unwrap();
-    assert_eq!(sessions.iter().filter(|s| s.id == sid).count(), 1);
-    // Everyone got the session's new generation; refreshing with it rotates again.
+    assert_eq!(session.generation, 1, "one rotation for one token");
+    for r in &results {
+        let issued = claims_of(r.data()["refreshToken"]["accessToken"].as_str().unwrap());
+        assert_eq!(issued["sid"], sid.as_str());
+        assert_eq!(
+            issued["gen"], session.generation,
+            "a concurrent refresh answered with an old generation"
+        );
+    }
+    // Refreshing with the new generation rotates again.
     let newest = results[0].data()["refreshToken"]["accessToken"]
         .as_str()
         .unwrap();
     app.client().with_bearer(newest).refresh().await.ok();
     let after = app
         .store
-        .find_session(&claims_sub, &sid)
+        .find_session(&user_id, &sid)
         .await
         .unwrap()
         .unwrap();
@@ -600,6 +605,7 @@ async fn concurrent_refreshes(backend: Backend) {
         after.refresh_token, session.refresh_token,
         "rotation replaces the token"
     );
+    assert_eq!(after.generation, 2);
 }
 
 async fn session_cap(backend: Backend) {

@@ -35,9 +35,7 @@ async fn quiz_from(c: &Client, text: &str, questions: i64, language: &str) -> Va
 /// The correct choice of each question, learned by submitting nothing.
 async fn answer_key(c: &Client, quiz: &Value) -> Vec<(i64, i64)> {
     let r = c.submit(quiz["id"].as_str().unwrap(), &[]).await.ok();
-    r.data()["submitQuizAnswers"]["details"]
-        .as_array()
-        .unwrap()
+    details_of(&r, quiz["questions"].as_array().unwrap().len())
         .iter()
         .map(|d| {
             (
@@ -46,6 +44,17 @@ async fn answer_key(c: &Client, quiz: &Value) -> Vec<(i64, i64)> {
             )
         })
         .collect()
+}
+
+/// A result's details, checked to hold exactly one entry per question, numbered in order (so a
+/// loop over them cannot pass by seeing none).
+fn details_of(r: &Gql, questions: usize) -> &Vec<Value> {
+    let details = r.data()["submitQuizAnswers"]["details"].as_array().unwrap();
+    assert_eq!(details.len(), questions, "one detail per question");
+    for (i, d) in details.iter().enumerate() {
+        assert_eq!(d["questionNumber"], i as i64 + 1);
+    }
+    details
 }
 
 fn check_shape(quiz: &Value, questions: usize, choices: usize) {
@@ -86,7 +95,7 @@ async fn offline_quiz_from_english_text(backend: Backend) {
     check_shape(&quiz, 5, 4);
     // Every correct answer is a piece of the study text.
     let r = c.submit(quiz["id"].as_str().unwrap(), &[]).await.ok();
-    for d in r.data()["submitQuizAnswers"]["details"].as_array().unwrap() {
+    for d in details_of(&r, 5) {
         let answer = d["correctContent"].as_str().unwrap();
         assert!(APOLLO_11.contains(answer), "{answer} is not in the text");
         assert!(d["question"].as_str().unwrap().contains("_____"));
@@ -117,7 +126,7 @@ async fn offline_quiz_from_korean_text(backend: Backend) {
     assert_eq!(quiz["language"], "ko");
     check_shape(&quiz, 4, 4);
     let r = c.submit(quiz["id"].as_str().unwrap(), &[]).await.ok();
-    for d in r.data()["submitQuizAnswers"]["details"].as_array().unwrap() {
+    for d in details_of(&r, 4) {
         let answer = d["correctContent"].as_str().unwrap();
         assert!(KOREAN_TEXT.contains(answer), "{answer} is not in the text");
         assert!(
@@ -141,8 +150,9 @@ async fn grading_all_none_partial_unanswered(backend: Backend) {
         .map(|(q, a)| (*q, if *a == 1 { 2 } else { 1 }))
         .collect();
 
-    let all = c.submit(id, &key).await.ok();
-    let all = &all.data()["submitQuizAnswers"];
+    assert_eq!(key.len(), 4);
+    let all_gql = c.submit(id, &key).await.ok();
+    let all = &all_gql.data()["submitQuizAnswers"];
     assert_eq!(
         (all["correctCount"].as_i64(), all["totalQuestions"].as_i64()),
         (Some(4), Some(4))
@@ -150,15 +160,18 @@ async fn grading_all_none_partial_unanswered(backend: Backend) {
     assert_eq!(all["score"], 100.0);
     assert_eq!(all["quizTitle"], "Study notes");
     assert!(
-        all["details"]
-            .as_array()
-            .unwrap()
+        details_of(&all_gql, 4)
             .iter()
             .all(|d| d["isCorrect"] == true)
     );
 
-    let none = c.submit(id, &wrong).await.ok();
-    let none = &none.data()["submitQuizAnswers"];
+    let none_gql = c.submit(id, &wrong).await.ok();
+    let none = &none_gql.data()["submitQuizAnswers"];
+    assert!(
+        details_of(&none_gql, 4)
+            .iter()
+            .all(|d| d["isCorrect"] == false)
+    );
     assert_eq!(none["correctCount"], 0);
     assert_eq!(none["score"], 0.0);
     let d0 = &none["details"][0];
@@ -166,8 +179,9 @@ async fn grading_all_none_partial_unanswered(backend: Backend) {
     assert_ne!(d0["selectedContent"], d0["correctContent"]);
 
     // Two right, one wrong, one unanswered.
-    let partial = c.submit(id, &[key[0], key[1], wrong[2]]).await.ok();
-    let partial = &partial.data()["submitQuizAnswers"];
+    let partial_gql = c.submit(id, &[key[0], key[1], wrong[2]]).await.ok();
+    let partial = &partial_gql.data()["submitQuizAnswers"];
+    details_of(&partial_gql, 4);
     assert_eq!(partial["correctCount"], 2);
     assert_eq!(partial["score"], 50.0);
     let unanswered = &partial["details"][3];
@@ -499,6 +513,7 @@ async fn offline_feedback(backend: Backend) {
     let key = answer_key(&c, &quiz).await;
     let wrong = if key[1].1 == 1 { 2 } else { 1 };
     let result = c.submit(id, &[key[0], (2, wrong)]).await.ok();
+    details_of(&result, 3);
     let result_id = result.data()["submitQuizAnswers"]["id"].as_str().unwrap();
     let r = c
         .gql("query($id: ID!) { quizResult(id: $id) { feedback { summary items { questionNumber feedback } } } }", json!({ "id": result_id }))

@@ -332,3 +332,83 @@ async fn feedback_falls_back_to_offline_when_the_llm_fails() {
             .contains("Armstrong")
     );
 }
+
+/// A two-question quiz whose multiple-choice question has `answer` as its correct choice.
+fn quiz_answering(answer: &str) -> String {
+    json!({
+        "title": "Apollo 11",
+        "description": "The first crewed Moon landing.",
+        "questions": [
+            question("Who stayed in lunar orbit?", &[(answer, true), ("Aldrin", false), ("Armstrong", false)]),
+            question("Apollo 11 landed in 1969.", &[("True", true), ("False", false)]),
+        ],
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn an_answer_missing_from_the_study_text_is_repaired() {
+    let (app, fake) = app_with_llm(
+        vec![
+            Reply::Content(quiz_answering("Yuri Gagarin")),
+            Reply::Content(quiz_answering("Collins")),
+        ],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("grounded").await;
+    let quiz = c.generate_quiz(input()).await.ok().data()["generateQuiz"].clone();
+    assert_eq!(quiz["questions"][0]["choices"][0]["content"], "Collins");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "one repair round");
+    let complaint = requests[1]["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        complaint.contains("Yuri Gagarin") && complaint.contains("study text"),
+        "{complaint}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_still_missing_after_the_repair_is_llm_unavailable() {
+    let made_up = quiz_answering("Yuri Gagarin");
+    let (app, fake) = app_with_llm(
+        vec![Reply::Content(made_up.clone()), Reply::Content(made_up)],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("ungrounded").await;
+    assert_eq!(c.generate_quiz(input()).await.code(), "LLM_UNAVAILABLE");
+    assert_eq!(fake.requests().len(), 2);
+    let r = c.gql("{ quizzes { totalCount } }", json!({})).await.ok();
+    assert_eq!(r.data()["quizzes"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn an_answer_in_the_study_text_passes_whatever_its_case_and_punctuation() {
+    // The text says "Neil A. Armstrong," and "the Sea of Tranquility.".
+    for answer in ["neil a armstrong", "SEA OF TRANQUILITY!", "July 16 1969"] {
+        let (app, fake) = app_with_llm(
+            vec![Reply::Content(quiz_answering(answer))],
+            Duration::from_secs(10),
+        )
+        .await;
+        let (c, _) = app.new_user("faithful").await;
+        let quiz = c.generate_quiz(input()).await.ok().data()["generateQuiz"].clone();
+        assert_eq!(quiz["questions"][0]["choices"][0]["content"], answer);
+        assert_eq!(fake.requests().len(), 1, "{answer:?} needed no repair");
+    }
+    // Without study text there is nothing to check against.
+    let (app, fake) = app_with_llm(
+        vec![Reply::Content(quiz_answering("Yuri Gagarin"))],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("topical").await;
+    c.generate_quiz(json!({ "topic": "Space", "questionCount": 2, "choiceCount": 3 }))
+        .await
+        .ok();
+    assert_eq!(fake.requests().len(), 1);
+}

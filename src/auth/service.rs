@@ -84,6 +84,8 @@ impl AuthService {
         let (username_norm, email_norm) =
             (validate::normalize(&username), validate::normalize(&email));
         self.throttle.check(Bucket::SignUpClient, &client.key())?;
+        // A sign-up sends the verification e-mail, so it counts against the mail limits too.
+        self.throttle.check(Bucket::MailClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
         // Cheap checks first, so a taken name does not cost an argon2 run; the unique indexes
         // still decide races.

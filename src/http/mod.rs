@@ -131,6 +131,17 @@ pub struct HttpSettings {
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,
+    /// See [`crate::config::Settings::panic_route_for_tests`].
+    pub panic_route: bool,
+}
+
+/// Where the panicking test route is mounted when it is turned on.
+pub const PANIC_ROUTE: &str = "/__test/panic";
+
+/// Panics on purpose, with a message that must stay on the server.
+#[handler]
+fn panic_for_tests() -> &'static str {
+    panic!("deliberate panic for tests: this internal detail must not reach the client")
 }
 
 pub fn routes(
@@ -139,7 +150,7 @@ pub fn routes(
     settings: HttpSettings,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
-    let app = Route::new()
+    let mut app = Route::new()
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at(
             "/graphiql",
@@ -154,10 +165,11 @@ pub fn routes(
             get(pages::reset_password).with(pages::html_headers(&pages::reset_password_csp())),
         )
         .at("/healthz", get(healthz))
-        .at("/readyz", get(readyz))
-        .data(schema)
-        .data(store)
-        .data(settings);
+        .at("/readyz", get(readyz));
+    if settings.panic_route {
+        app = app.at(PANIC_ROUTE, get(panic_for_tests));
+    }
+    let app = app.data(schema).data(store).data(settings);
     let app = if cors_origins.is_empty() {
         app.boxed()
     } else {

@@ -58,6 +58,43 @@ pub struct LlmFeedbackItem {
     pub feedback: String,
 }
 
+/// Study text, prepared for checking that a correct answer is stated in it.
+///
+/// Both sides are compared normalised: Unicode NFKC, case-folded, and every run of punctuation
+/// or whitespace read as one space. An answer is stated when its normalised form occurs in the
+/// normalised text (a plain substring, so Korean particles or Chinese and Japanese text without
+/// spaces still match).
+pub struct StudyText(String);
+
+impl StudyText {
+    pub fn new(text: &str) -> Self {
+        StudyText(normalized(text))
+    }
+
+    pub fn states(&self, answer: &str) -> bool {
+        let answer = normalized(answer);
+        !answer.is_empty() && self.0.contains(&answer)
+    }
+}
+
+fn normalized(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut out = String::with_capacity(text.len());
+    let mut gap = false;
+    for c in text.nfkc().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
 /// Why a call gave nothing usable; all of them end as `LLM_UNAVAILABLE` for the client.
 #[derive(Debug, thiserror::Error)]
 pub enum LlmError {
@@ -293,6 +330,30 @@ fn extract_content(reply: &Value) -> Result<String, LlmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_are_found_in_normalised_text() {
+        let text = StudyText::new(
+            "The crew: Neil A. Armstrong, Buzz Aldrin —\n and Michael Collins (July 16, 1969). \
+             아폴로 11호는 달에 착륙했다. ＡＰＯＬＬＯ",
+        );
+        for stated in [
+            "Neil A Armstrong",
+            "neil a. armstrong",
+            "  ALDRIN ",
+            "Buzz Aldrin and Michael Collins",
+            "July 16 1969",
+            "16, 1969",
+            "아폴로 11호",
+            "달",
+            "apollo",
+        ] {
+            assert!(text.states(stated), "{stated:?}");
+        }
+        for absent in ["Yuri Gagarin", "July 20, 1969", "Neil Armstrong", "...", ""] {
+            assert!(!text.states(absent), "{absent:?}");
+        }
+    }
 
     #[test]
     fn schemas_are_strict() {

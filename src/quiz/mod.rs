@@ -17,7 +17,7 @@ use crate::{
     },
 };
 use grading::Answer;
-use llm::{LlmAnswerType, LlmClient, LlmError, LlmFeedback, LlmQuiz, Message};
+use llm::{LlmAnswerType, LlmClient, LlmError, LlmFeedback, LlmQuiz, Message, StudyText};
 use page::{Page, PageRequest};
 
 pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
@@ -390,8 +390,8 @@ fn quiz_messages(spec: &QuizSpec) -> Vec<Message> {
     );
     if let Some(text) = &spec.source_text {
         prompt.push_str(
-            "- Base every question on the study text below; each correct answer must be stated \
-             in it.\n\nStudy text:\n<<<\n",
+            "- Base every question on the study text below; the correct choice of every \
+             multiple_choice question must appear in it word for word.\n\nStudy text:\n<<<\n",
         );
         prompt.push_str(text);
         prompt.push_str("\n>>>\n");
@@ -405,8 +405,9 @@ fn quiz_messages(spec: &QuizSpec) -> Vec<Message> {
     ]
 }
 
-/// What the schema cannot say: the counts, one correct choice, no blanks or duplicates.
-fn check_quiz(quiz: &LlmQuiz, spec: &QuizSpec) -> Result<(), String> {
+/// What the schema cannot say: the counts, one correct choice, no blanks or duplicates, and,
+/// given study text, a multiple-choice answer stated in it (a true/false answer cannot be).
+fn check_quiz(quiz: &LlmQuiz, spec: &QuizSpec, study: Option<&StudyText>) -> Result<(), String> {
     if quiz.questions.len() != spec.question_count {
         return Err(format!(
             "expected exactly {} questions, got {}",
@@ -449,13 +450,26 @@ fn check_quiz(quiz: &LlmQuiz, spec: &QuizSpec) -> Result<(), String> {
                 return Err(format!("question {n} has duplicate choices"));
             }
         }
+        if let (Some(study), LlmAnswerType::MultipleChoice) = (study, q.answer_type)
+            && let Some(answer) = q.choices.iter().find(|c| c.is_correct)
+            && !study.states(&answer.content)
+        {
+            return Err(format!(
+                "the correct answer of question {n}, {:?}, is not stated in the study text; \
+                 each correct answer must appear in it word for word",
+                answer.content
+            ));
+        }
     }
     Ok(())
 }
 
 async fn generate_with_llm(llm: &LlmClient, spec: &QuizSpec) -> AppResult<Draft> {
+    let study = spec.source_text.as_deref().map(StudyText::new);
     let quiz = llm
-        .ask::<LlmQuiz, _>("quiz", quiz_messages(spec), |q| check_quiz(q, spec))
+        .ask::<LlmQuiz, _>("quiz", quiz_messages(spec), |q| {
+            check_quiz(q, spec, study.as_ref())
+        })
         .await
         .map_err(|err: LlmError| {
             tracing::warn!(error = %err, "quiz generation by the LLM failed");
