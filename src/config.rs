@@ -128,6 +128,12 @@ pub struct ServeArgs {
     pub rate_limit_mail_per_client: Rate,
     #[arg(long, env = "RATE_LIMIT_REFRESH_PER_SESSION", default_value = "30/1m")]
     pub rate_limit_refresh_per_session: Rate,
+    /// Quiz generations per user (each may be an LLM call).
+    #[arg(long, env = "RATE_LIMIT_GENERATE_PER_USER", default_value = "30/1h")]
+    pub rate_limit_generate_per_user: Rate,
+    /// Answer submissions per user (each result may get LLM feedback).
+    #[arg(long, env = "RATE_LIMIT_SUBMIT_PER_USER", default_value = "120/1h")]
+    pub rate_limit_submit_per_user: Rate,
     /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
@@ -255,6 +261,8 @@ impl Default for Config {
                 mail_per_address: rate("5/1h"),
                 mail_per_client: rate("20/1h"),
                 refresh_per_session: rate("30/1m"),
+                generate_per_user: rate("30/1h"),
+                submit_per_user: rate("120/1h"),
             },
             trusted_proxies: TrustedProxies::default(),
             cookie_secure: false,
@@ -385,6 +393,8 @@ impl TryFrom<ServeArgs> for Config {
                 mail_per_address: args.rate_limit_mail_per_address,
                 mail_per_client: args.rate_limit_mail_per_client,
                 refresh_per_session: args.rate_limit_refresh_per_session,
+                generate_per_user: args.rate_limit_generate_per_user,
+                submit_per_user: args.rate_limit_submit_per_user,
             },
             trusted_proxies: args.trusted_proxies,
             cookie_secure: args.cookie_secure,

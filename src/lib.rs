@@ -74,6 +74,7 @@ impl Application {
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
             LlmClient::from_config(&config)?,
+            &config.rate_limits,
         ));
         let cookies = CookiePolicy::from(&config);
         let limits = QueryLimits::from(&config);

@@ -62,9 +62,13 @@ pub enum Bucket {
     MailClient,
     /// Refreshes of one session.
     RefreshSession,
+    /// Quiz generations by one user.
+    GenerateUser,
+    /// Answer submissions by one user.
+    SubmitUser,
 }
 
-const BUCKETS: usize = 6;
+const BUCKETS: usize = 8;
 
 impl Bucket {
     fn index(self) -> usize {
@@ -80,6 +84,8 @@ pub struct RateLimits {
     pub mail_per_address: Rate,
     pub mail_per_client: Rate,
     pub refresh_per_session: Rate,
+    pub generate_per_user: Rate,
+    pub submit_per_user: Rate,
 }
 
 impl RateLimits {
@@ -91,6 +97,8 @@ impl RateLimits {
             Bucket::MailAddress => self.mail_per_address,
             Bucket::MailClient => self.mail_per_client,
             Bucket::RefreshSession => self.refresh_per_session,
+            Bucket::GenerateUser => self.generate_per_user,
+            Bucket::SubmitUser => self.submit_per_user,
         }
     }
 }
@@ -118,6 +126,8 @@ impl Throttle {
             Bucket::MailAddress,
             Bucket::MailClient,
             Bucket::RefreshSession,
+            Bucket::GenerateUser,
+            Bucket::SubmitUser,
         ];
         Throttle {
             limiters: all.map(|b| RateLimiter::keyed(quota(limits.rate(b)))),
@@ -171,6 +181,8 @@ mod tests {
             mail_per_address: rate,
             mail_per_client: rate,
             refresh_per_session: rate,
+            generate_per_user: rate,
+            submit_per_user: rate,
         };
         let t = Throttle::new(&limits);
         for _ in 0..3 {

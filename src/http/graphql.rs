@@ -19,6 +19,7 @@ use crate::{
     auth::ClientInfo,
     error::ErrorCode,
     graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
+    quiz::RequestBudget,
 };
 
 fn request_auth(req: &Request, cookies: &CookiePolicy, proxies: &TrustedProxies) -> RequestAuth {
@@ -58,7 +59,9 @@ async fn execute(
                     http.parse_cache.keep(query, doc);
                 }
                 let auth = request_auth(req, &http.cookies, &http.proxies);
-                schema.execute(gql.data(auth)).await
+                schema
+                    .execute(gql.data(auth).data(RequestBudget::default()))
+                    .await
             }
             Err(message) => Response::from_errors(vec![ServerError::new(message, None)]),
         },

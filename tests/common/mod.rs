@@ -191,6 +191,8 @@ pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
         mail_per_address: rate,
         mail_per_client: rate,
         refresh_per_session: rate,
+        generate_per_user: rate,
+        submit_per_user: rate,
     }
 }
 
