@@ -9,7 +9,7 @@ use poem::{
     Body, IntoResponse, Request,
     error::ReadBodyError,
     handler,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     web::{Data, Query},
 };
 use serde::Deserialize;
@@ -68,7 +68,11 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
-    GraphQLResponse(ensure_codes(response)).into_response()
+    // Answers carry the caller's data: no shared cache (or browser history) may keep them.
+    let mut resp = GraphQLResponse(ensure_codes(response)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.
