@@ -78,14 +78,14 @@ impl Application {
         ));
         let cookies = CookiePolicy::from(&config);
         let limits = QueryLimits::from(&config);
-        let schema = graphql::build_schema(auth, quizzes, cookies.clone(), &limits);
+        let schema = graphql::build_schema(auth.clone(), quizzes, cookies.clone(), &limits);
         let settings = http::HttpSettings {
             limits,
             cookies,
             proxies: config.trusted_proxies.clone(),
             parse_cache: Default::default(),
         };
-        let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
+        let endpoint = http::routes(schema, store.clone(), auth, settings, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)
             .into_acceptor()
             .await

@@ -385,6 +385,26 @@ impl AuthService {
         }
     }
 
+    /// Whom a browser is logged in as: the user of a genuine access token (an expired one too,
+    /// since the browser would refresh it) whose session still lasts. `None` for anyone else.
+    pub async fn logged_in_user(
+        &self,
+        access_token: Option<&str>,
+    ) -> AppResult<Option<UserRecord>> {
+        let Ok(claims) = self.genuine_claims(access_token) else {
+            return Ok(None);
+        };
+        let lasts = self
+            .store
+            .find_session(&claims.sub, &claims.sid)
+            .await?
+            .is_some_and(|s| s.expires_at > store::now());
+        if !lasts {
+            return Ok(None);
+        }
+        Ok(self.store.find_user(&claims.sub).await?)
+    }
+
     /// "Plan 2": the access token names the user and session; the stored refresh token, not
     /// anything the client holds, authorizes the renewal. Each refresh advances the session's
     /// generation; a token from an older generation is accepted only within the reuse interval

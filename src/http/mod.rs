@@ -19,6 +19,7 @@ use poem::{
 };
 
 use crate::{
+    auth::AuthService,
     error::ErrorCode,
     graphql::{AppSchema, limits::QueryLimits},
     store::Store,
@@ -89,6 +90,7 @@ pub struct HttpSettings {
 pub fn routes(
     schema: AppSchema,
     store: Arc<dyn Store>,
+    auth: Arc<AuthService>,
     settings: HttpSettings,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
@@ -110,6 +112,7 @@ pub fn routes(
         .at("/readyz", get(readyz))
         .data(schema)
         .data(store)
+        .data(auth)
         .data(settings);
     let app = if cors_origins.is_empty() {
         app.boxed()
