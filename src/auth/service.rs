@@ -193,6 +193,7 @@ impl AuthService {
         Ok(user)
     }
 
+    /// Stores the e-mail and makes the first delivery attempt before returning.
     async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
         self.mailer.send(user, purpose).await;
     }
