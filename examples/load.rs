@@ -44,13 +44,15 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 const JWT_SECRET: &str = "load-benchmark-secret-load-benchmark-secret";
 /// Every rate limit the server has, set far above what a benchmark reaches.
-const RATE_LIMIT_VARS: [&str; 6] = [
+const RATE_LIMIT_VARS: [&str; 8] = [
     "RATE_LIMIT_LOGIN_PER_ACCOUNT",
     "RATE_LIMIT_LOGIN_PER_CLIENT",
     "RATE_LIMIT_SIGNUP_PER_CLIENT",
     "RATE_LIMIT_MAIL_PER_ADDRESS",
     "RATE_LIMIT_MAIL_PER_CLIENT",
     "RATE_LIMIT_REFRESH_PER_SESSION",
+    "RATE_LIMIT_GENERATE_PER_USER",
+    "RATE_LIMIT_SUBMIT_PER_USER",
 ];
 const GENEROUS_RATE: &str = "100000/1m";
 

@@ -87,10 +87,11 @@ impl Application {
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
             LlmClient::from_settings(&settings.llm)?,
+            &settings.auth.rate_limits,
             clock,
         ));
         let limits = settings.graphql.clone();
-        let schema = graphql::build_schema(auth, quizzes, cookies.clone(), &limits);
+        let schema = graphql::build_schema(auth.clone(), quizzes, cookies.clone(), &limits);
         let http_settings = http::HttpSettings {
             limits,
             cookies,
@@ -101,6 +102,7 @@ impl Application {
         let endpoint = http::routes(
             schema,
             store.clone(),
+            auth,
             http_settings,
             &settings.server.cors_origins.0,
         );

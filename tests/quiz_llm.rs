@@ -15,12 +15,21 @@ use common::{
 use serde_json::{Value, json};
 
 async fn app_with_llm(replies: Vec<Reply>, timeout: Duration) -> (TestApp, Arc<FakeLlm>) {
+    app_with_llm_and(replies, timeout, |_| {}).await
+}
+
+async fn app_with_llm_and(
+    replies: Vec<Reply>,
+    timeout: Duration,
+    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
+) -> (TestApp, Arc<FakeLlm>) {
     let (fake, url) = start_fake(replies).await;
     let app = TestApp::spawn(Backend::Sqlite, |c| {
         c.llm.llm_base_url = Some(url);
         c.llm.llm_api_key = Some(quiz_llm::config::Secret::new("sk-test-key"));
         c.llm.llm_model = "test-model-1".into();
         c.llm.llm_timeout = timeout;
+        tweak(c);
     })
     .await
     .unwrap();
@@ -411,4 +420,161 @@ async fn an_answer_in_the_study_text_passes_whatever_its_case_and_punctuation() 
         .await
         .ok();
     assert_eq!(fake.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn one_request_generates_at_most_one_quiz() {
+    // The query limits are raised so that only the per-request budget stands in the way.
+    let (app, fake) = app_with_llm_and(
+        vec![Reply::Content(good_quiz()); 30],
+        Duration::from_secs(10),
+        |c| {
+            c.graphql.max_aliases = 50;
+            c.graphql.max_root_fields = 50;
+        },
+    )
+    .await;
+    let (c, _) = app.new_user("greedy").await;
+    let fields: String = (0..30)
+        .map(|i| format!("q{i}: generateQuiz(input: $i) {{ id }} "))
+        .collect();
+    let r = c
+        .gql(
+            &format!("mutation($i: GenerateQuizInput!) {{ {fields} }}"),
+            json!({ "i": input() }),
+        )
+        .await;
+    let errors = r.errors().expect("the extra generations are refused");
+    for e in errors {
+        assert_eq!(e["extensions"]["code"], "BAD_USER_INPUT", "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("one quiz"),
+            "names the limit: {e}"
+        );
+    }
+    assert_eq!(
+        fake.requests().len(),
+        1,
+        "one LLM call for the whole request"
+    );
+    let r = c.gql("{ quizzes { totalCount } }", json!({})).await.ok();
+    assert_eq!(r.data()["quizzes"]["totalCount"], 1);
+    // The next request may generate again.
+    c.generate_quiz(input()).await.ok();
+    assert_eq!(fake.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn one_request_makes_at_most_one_feedback_call() {
+    let feedback = json!({
+        "summary": "Question 2 went wrong.",
+        "items": [{ "question_number": 2, "feedback": "It was true." }],
+    })
+    .to_string();
+    let mut replies = vec![Reply::Content(good_quiz())];
+    replies.extend(vec![Reply::Content(feedback); 10]);
+    let (app, fake) = app_with_llm(replies, Duration::from_secs(10)).await;
+    let (c, _) = app.new_user("curious").await;
+    let quiz = c.generate_quiz(input()).await.ok().data()["generateQuiz"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..4 {
+        c.submit(&quiz, &[(1, 1), (2, 2)]).await.ok();
+    }
+    let summaries = || {
+        let c = c.clone();
+        async move {
+            let r = c
+                .gql(
+                    "{ quizResults(first: 100) { edges { node { feedback { summary } } } } }",
+                    json!({}),
+                )
+                .await
+                .ok();
+            r.data()["quizResults"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    e["node"]["feedback"]["summary"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let by_llm = |all: &[String]| {
+        all.iter()
+            .filter(|s| *s == "Question 2 went wrong.")
+            .count()
+    };
+
+    let first = summaries().await;
+    assert_eq!(first.len(), 4);
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "one quiz call and one feedback call"
+    );
+    assert_eq!(by_llm(&first), 1);
+    // The rest got offline feedback, built from the result.
+    assert!(
+        first
+            .iter()
+            .filter(|s| *s != "Question 2 went wrong.")
+            .all(|s| s.contains("1 of 2")),
+        "{first:?}"
+    );
+    // Offline feedback was not cached: the next request asks the LLM for one more result.
+    let second = summaries().await;
+    assert_eq!(fake.requests().len(), 3);
+    assert_eq!(by_llm(&second), 2);
+}
+
+fn retry_after(r: &common::Gql) -> u64 {
+    r.errors().unwrap()[0]["extensions"]["retryAfter"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no retryAfter in {}", r.body))
+}
+
+#[tokio::test]
+async fn generating_and_submitting_have_per_user_quotas() {
+    let (app, fake) = app_with_llm_and(
+        vec![Reply::Content(good_quiz()); 5],
+        Duration::from_secs(10),
+        |c| {
+            c.auth.rate_limits.generate_per_user = "2/1h".parse().unwrap();
+            c.auth.rate_limits.submit_per_user = "3/1h".parse().unwrap();
+        },
+    )
+    .await;
+    let (c, _) = app.new_user("prolific").await;
+    let quiz = c.generate_quiz(input()).await.ok().data()["generateQuiz"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.generate_quiz(input()).await.ok();
+    let r = c.generate_quiz(input()).await;
+    assert_eq!(r.code(), "RATE_LIMITED");
+    assert!(retry_after(&r) > 0);
+    assert_eq!(fake.requests().len(), 2, "no LLM call over the quota");
+
+    for _ in 0..3 {
+        c.submit(&quiz, &[(1, 1), (2, 1)]).await.ok();
+    }
+    let r = c.submit(&quiz, &[(1, 1), (2, 1)]).await;
+    assert_eq!(r.code(), "RATE_LIMITED");
+    assert!(retry_after(&r) > 0);
+    let r = c
+        .gql("{ quizResults { totalCount } }", json!({}))
+        .await
+        .ok();
+    assert_eq!(r.data()["quizResults"]["totalCount"], 3);
+
+    // The quota is the user's, not everyone's.
+    let (other, _) = app.new_user("newcomer").await;
+    other.generate_quiz(input()).await.ok();
+    assert_eq!(fake.requests().len(), 3);
 }

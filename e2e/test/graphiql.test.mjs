@@ -222,10 +222,18 @@ test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { tim
     assert.ok(!names.includes('access'), 'not logged in before the e-mail is confirmed');
   });
 
-  await step('the e-mail link opens the verify page: success, and the access cookie is set', async () => {
+  await step('the e-mail link opens the verify page, which waits for Confirm: success, and the access cookie is set', async () => {
     const link = await server.verificationLink(email);
     assert.ok(link.url.startsWith(`${server.url}/verify-email?`), link.url);
     await page.goto(link.url);
+    const confirm = page.locator('#confirm');
+    await confirm.waitFor({ timeout: 15_000 });
+    // Opening the page alone uses nothing up and logs nobody in.
+    assert.equal(await page.locator('#warning').count(), 0, 'no other account is logged in here');
+    assert.equal(await page.locator('#outcome').innerText(), '');
+    const before = (await context.cookies(server.url)).map((c) => c.name);
+    assert.ok(!before.includes('access'), 'not logged in before Confirm is pressed');
+    await confirm.click();
     const outcome = page.locator('#outcome.ok');
     await outcome.waitFor({ timeout: 15_000 });
     assert.match(await outcome.innerText(), new RegExp(`^Welcome, ${username}! `));

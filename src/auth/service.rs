@@ -41,12 +41,65 @@ pub struct LoginOutcome {
 
 pub struct AuthService {
     store: Arc<dyn Store>,
-    outbox: Arc<Outbox>,
+    mailer: Arc<LinkMailer>,
     tokens: TokenKeys,
     links: LinkSigner,
     throttle: Throttle,
     settings: AuthSettings,
     clock: SharedClock,
+}
+
+/// What e-mailing a link needs, shared with the background tasks that send links on request.
+struct LinkMailer {
+    store: Arc<dyn Store>,
+    outbox: Arc<Outbox>,
+    links: LinkSigner,
+    public_url: String,
+    clock: SharedClock,
+}
+
+impl LinkMailer {
+    /// The e-mail goes through the outbox, so a mail server that is down delays it but does not
+    /// lose it; only a failure to store it is logged here (the user can ask again).
+    async fn send(&self, user: &UserRecord, purpose: LinkPurpose) {
+        let token = self.links.make(purpose, user, self.clock.now());
+        let page = match purpose {
+            LinkPurpose::VerifyEmail => "verify-email",
+            LinkPurpose::ResetPassword => "reset-password",
+        };
+        let link = format!("{}/{page}?uid={}&token={}", self.public_url, user.id, token);
+        let result = async {
+            let to = Mailbox::new(Some(user.username.clone()), user.email.parse()?);
+            let email = match purpose {
+                LinkPurpose::VerifyEmail => templates::verification(to, &user.username, &link),
+                LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
+            };
+            self.outbox.send(email).await
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::error!(user_id = %user.id, ?purpose, error = %format!("{err:#}"), "e-mail not sent");
+        }
+    }
+
+    /// Mails the link to the account with this address, if there is one that needs it: an
+    /// inactive account a verification link, an active one a reset link. Runs after the request
+    /// was answered, so failures can only be logged (by user id and cause, never the link).
+    async fn send_if_registered(&self, email_norm: &str, purpose: LinkPurpose, client_ip: &str) {
+        let wanted_active = purpose == LinkPurpose::ResetPassword;
+        let user = match self.store.find_user_by_email(email_norm).await {
+            Ok(user) => user.filter(|u| u.is_active == wanted_active),
+            Err(err) => {
+                tracing::error!(?purpose, error = %err, "could not look up the account to e-mail a link to");
+                return;
+            }
+        };
+        let Some(user) = user else { return };
+        if purpose == LinkPurpose::ResetPassword {
+            tracing::info!(target: "audit", event = "password_reset_requested", user_id = %user.id, client_ip);
+        }
+        self.send(&user, purpose).await;
+    }
 }
 
 impl AuthService {
@@ -58,8 +111,14 @@ impl AuthService {
     ) -> Self {
         let secret = settings.signing_secret();
         AuthService {
+            mailer: Arc::new(LinkMailer {
+                store: store.clone(),
+                outbox,
+                links: LinkSigner::new(&secret),
+                public_url: settings.public_url.clone(),
+                clock: clock.clone(),
+            }),
             store,
-            outbox,
             tokens: TokenKeys::with_previous(&secret, &settings.jwt_previous_secrets),
             links: LinkSigner::new(&secret),
             throttle: Throttle::new(&settings.rate_limits),
@@ -116,66 +175,43 @@ impl AuthService {
         Ok(user)
     }
 
-    /// The e-mail goes through the outbox, so a mail server that is down delays it but does not
-    /// lose it; only a failure to store it is logged here (the user can ask again).
+    /// Stores the e-mail and makes the first delivery attempt before returning.
     async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
-        let token = self.links.make(purpose, user, self.clock.now());
-        let page = match purpose {
-            LinkPurpose::VerifyEmail => "verify-email",
-            LinkPurpose::ResetPassword => "reset-password",
-        };
-        let link = format!(
-            "{}/{page}?uid={}&token={}",
-            self.settings.public_url, user.id, token
-        );
-        let result = async {
-            let to = Mailbox::new(Some(user.username.clone()), user.email.parse()?);
-            let email = match purpose {
-                LinkPurpose::VerifyEmail => templates::verification(to, &user.username, &link),
-                LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
-            };
-            self.outbox.send(email).await
-        }
-        .await;
-        if let Err(err) = result {
-            tracing::error!(user_id = %user.id, ?purpose, error = %format!("{err:#}"), "e-mail not sent");
-        }
+        self.mailer.send(user, purpose).await;
     }
 
-    /// The account an e-mail-sending request is about, if it exists and is (in)active as
-    /// wanted. Limits apply whether or not the address is registered, so they reveal nothing.
-    async fn mail_recipient(
+    /// Answers at once and the same way for every address: only the limits (in memory, so
+    /// equally fast either way) are checked here; the lookup and the e-mail happen in a
+    /// background task, so neither the store nor the mail server shows in the response time.
+    /// Limits apply whether or not the address is registered, so they reveal nothing either.
+    fn mail_link_later(
         &self,
         email: &str,
-        active: bool,
+        purpose: LinkPurpose,
         client: &ClientInfo,
-    ) -> AppResult<Option<UserRecord>> {
+    ) -> AppResult<()> {
         let email_norm = validate::normalize(email);
         self.throttle.check(Bucket::MailClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
-        Ok(self
-            .store
-            .find_user_by_email(&email_norm)
-            .await?
-            .filter(|u| u.is_active == active))
+        let mailer = self.mailer.clone();
+        let client_ip = client.key();
+        tokio::spawn(async move {
+            mailer
+                .send_if_registered(&email_norm, purpose, &client_ip)
+                .await
+        });
+        Ok(())
     }
 
     /// Always succeeds (unless rate limited), so the answer never tells whether an address is
     /// registered.
     pub async fn resend_verification(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
-        if let Some(user) = self.mail_recipient(email, false, client).await? {
-            self.send_link(&user, LinkPurpose::VerifyEmail).await;
-        }
-        Ok(())
+        self.mail_link_later(email, LinkPurpose::VerifyEmail, client)
     }
 
-    /// Like resending: the same answer for every address.
+    /// Like resending: the same answer, as fast, for every address.
     pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
-        if let Some(user) = self.mail_recipient(email, true, client).await? {
-            tracing::info!(target: "audit", event = "password_reset_requested", user_id = %user.id, client_ip = %client.key());
-            self.send_link(&user, LinkPurpose::ResetPassword).await;
-        }
-        Ok(())
+        self.mail_link_later(email, LinkPurpose::ResetPassword, client)
     }
 
     /// The user an e-mailed link was made for, if the link is still good; `INVALID_TOKEN`
@@ -363,6 +399,26 @@ impl AuthService {
             Err(TokenError::Expired(claims)) => Ok(*claims),
             Err(TokenError::Invalid) => Err(AppError::Unauthenticated),
         }
+    }
+
+    /// Whom a browser is logged in as: the user of a genuine access token (an expired one too,
+    /// since the browser would refresh it) whose session still lasts. `None` for anyone else.
+    pub async fn logged_in_user(
+        &self,
+        access_token: Option<&str>,
+    ) -> AppResult<Option<UserRecord>> {
+        let Ok(claims) = self.genuine_claims(access_token) else {
+            return Ok(None);
+        };
+        let lasts = self
+            .store
+            .find_session(&claims.sub, &claims.sid)
+            .await?
+            .is_some_and(|s| s.expires_at > self.clock.now());
+        if !lasts {
+            return Ok(None);
+        }
+        Ok(self.store.find_user(&claims.sub).await?)
     }
 
     /// "Plan 2": the access token names the user and session; the stored refresh token, not

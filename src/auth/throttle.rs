@@ -62,9 +62,13 @@ pub enum Bucket {
     MailClient,
     /// Refreshes of one session.
     RefreshSession,
+    /// Quiz generations by one user.
+    GenerateUser,
+    /// Answer submissions by one user.
+    SubmitUser,
 }
 
-const BUCKETS: usize = 6;
+const BUCKETS: usize = 8;
 
 impl Bucket {
     fn index(self) -> usize {
@@ -123,6 +127,22 @@ pub struct RateLimits {
         default_value = "30/1m"
     )]
     pub refresh_per_session: Rate,
+    /// Quiz generations per user (each may be an LLM call).
+    #[arg(
+        long = "rate-limit-generate-per-user",
+        env = "RATE_LIMIT_GENERATE_PER_USER",
+        value_name = "RATE_LIMIT_GENERATE_PER_USER",
+        default_value = "30/1h"
+    )]
+    pub generate_per_user: Rate,
+    /// Answer submissions per user (each result may get LLM feedback).
+    #[arg(
+        long = "rate-limit-submit-per-user",
+        env = "RATE_LIMIT_SUBMIT_PER_USER",
+        value_name = "RATE_LIMIT_SUBMIT_PER_USER",
+        default_value = "120/1h"
+    )]
+    pub submit_per_user: Rate,
 }
 
 impl Default for RateLimits {
@@ -140,6 +160,8 @@ impl RateLimits {
             Bucket::MailAddress => self.mail_per_address,
             Bucket::MailClient => self.mail_per_client,
             Bucket::RefreshSession => self.refresh_per_session,
+            Bucket::GenerateUser => self.generate_per_user,
+            Bucket::SubmitUser => self.submit_per_user,
         }
     }
 }
@@ -167,6 +189,8 @@ impl Throttle {
             Bucket::MailAddress,
             Bucket::MailClient,
             Bucket::RefreshSession,
+            Bucket::GenerateUser,
+            Bucket::SubmitUser,
         ];
         Throttle {
             limiters: all.map(|b| RateLimiter::keyed(quota(limits.rate(b)))),
@@ -220,6 +244,8 @@ mod tests {
             mail_per_address: rate,
             mail_per_client: rate,
             refresh_per_session: rate,
+            generate_per_user: rate,
+            submit_per_user: rate,
         };
         let t = Throttle::new(&limits);
         for _ in 0..3 {

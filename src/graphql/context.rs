@@ -9,7 +9,7 @@ use crate::{
     auth::{AuthService, Claims, ClientInfo, TokenError},
     error::AppError,
     graphql::cookies::CookiePolicy,
-    quiz::QuizService,
+    quiz::{QuizService, RequestBudget},
 };
 
 /// The caller's credentials, as sent: the access token (Bearer header before cookie) and the
@@ -43,6 +43,8 @@ pub trait ContextExt {
     fn quiz_service(&self) -> &QuizService;
     fn cookie_policy(&self) -> &CookiePolicy;
     fn request_auth(&self) -> &RequestAuth;
+    /// What this request may still spend on expensive calls.
+    fn request_budget(&self) -> &RequestBudget;
     /// `None` when no token was sent; an error when one was sent but is not usable.
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError>;
     /// The logged-in caller, or `UNAUTHENTICATED` / `TOKEN_EXPIRED`.
@@ -69,6 +71,12 @@ impl ContextExt for Context<'_> {
         self.data_opt::<RequestAuth>().unwrap_or_else(|| {
             ANONYMOUS.get_or_init(|| RequestAuth::new(None, ClientInfo::default()))
         })
+    }
+
+    fn request_budget(&self) -> &RequestBudget {
+        // A request that was not given a budget gets none.
+        static SPENT: RequestBudget = RequestBudget::spent();
+        self.data_opt::<RequestBudget>().unwrap_or(&SPENT)
     }
 
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError> {

@@ -208,7 +208,10 @@ impl QuizResult {
     /// What went wrong and how to get it right: by the LLM when one is configured (asked once,
     /// then cached), otherwise built from the result.
     async fn feedback(&self, ctx: &Context<'_>) -> Result<QuizFeedback> {
-        let f = ctx.quiz_service().feedback(&self.record).await?;
+        let f = ctx
+            .quiz_service()
+            .feedback(&self.record, ctx.request_budget())
+            .await?;
         Ok(QuizFeedback {
             summary: f.summary,
             items: f
@@ -360,7 +363,11 @@ impl QuizMutation {
             difficulty: input.difficulty.into(),
             language: input.language,
         };
-        Ok(ctx.quiz_service().generate(owner, input).await?.into())
+        Ok(ctx
+            .quiz_service()
+            .generate(owner, input, ctx.request_budget())
+            .await?
+            .into())
     }
 
     /// Grades your answers and keeps the result. Unanswered questions count as wrong.

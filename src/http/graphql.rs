@@ -9,7 +9,7 @@ use poem::{
     Body, IntoResponse, Request,
     error::ReadBodyError,
     handler,
-    http::{StatusCode, header},
+    http::{HeaderValue, StatusCode, header},
     web::{Data, Query},
 };
 use serde::Deserialize;
@@ -19,6 +19,7 @@ use crate::{
     auth::ClientInfo,
     error::ErrorCode,
     graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
+    quiz::RequestBudget,
 };
 
 fn request_auth(req: &Request, cookies: &CookiePolicy, proxies: &TrustedProxies) -> RequestAuth {
@@ -58,14 +59,20 @@ async fn execute(
                     http.parse_cache.keep(query, doc);
                 }
                 let auth = request_auth(req, &http.cookies, &http.proxies);
-                schema.execute(gql.data(auth)).await
+                schema
+                    .execute(gql.data(auth).data(RequestBudget::default()))
+                    .await
             }
             Err(message) => Response::from_errors(vec![ServerError::new(message, None)]),
         },
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
-    GraphQLResponse(ensure_codes(response)).into_response()
+    // Answers carry the caller's data: no shared cache (or browser history) may keep them.
+    let mut resp = GraphQLResponse(ensure_codes(response)).into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.

@@ -2,10 +2,17 @@
 
 use async_graphql::http::{Credentials, GraphiQLSource};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
-use poem::{handler, middleware::SetHeader, web::Html};
+use poem::{
+    Request, handler,
+    middleware::SetHeader,
+    web::{Data, Html},
+};
 use sha2::{Digest, Sha256};
+
+use super::HttpSettings;
+use crate::auth::AuthService;
 
 /// GraphiQL's page loads React and GraphiQL from unpkg and starts them with an inline script.
 pub const GRAPHIQL_CSP: &str = "default-src 'self'; \
@@ -71,6 +78,8 @@ fn link_page(title: &str, body: &str, script: &str) -> String {
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto; padding: 0 1rem; color: #222; }}
 .ok {{ color: #0a6b2d; }} .error {{ color: #a11; }}
+.warning {{ background: #fff4d6; border: 1px solid #d9a400; padding: .6rem; }}
+button {{ font-size: 1rem; padding: .4rem 1.2rem; }}
 input {{ font-size: 1rem; padding: .4rem; width: 100%; box-sizing: border-box; }}
 </style>
 </head>
@@ -85,15 +94,6 @@ input {{ font-size: 1rem; padding: .4rem; width: 100%; box-sizing: border-box; }
     )
 }
 
-static VERIFY_EMAIL_PAGE: LazyLock<String> = LazyLock::new(|| {
-    link_page(
-        "Confirm your e-mail",
-        r#"<p id="outcome" role="status">Confirming your e-mail address…</p>
-<p id="next" hidden><a href="/graphiql">Open GraphiQL</a></p>"#,
-        VERIFY_EMAIL_SCRIPT,
-    )
-});
-
 static RESET_PASSWORD_PAGE: LazyLock<String> = LazyLock::new(|| {
     link_page(
         "Choose a new password",
@@ -107,11 +107,72 @@ static RESET_PASSWORD_PAGE: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// Runs `verifyEmail` from the browser (so the response's cookies land in it) and shows the
-/// outcome.
+/// Who the browser opening a link page is, as far as the page needs to know.
+enum Visitor {
+    Anonymous,
+    LoggedIn(String),
+    /// It sent a token, but the store could not say whose.
+    Unknown,
+}
+
+/// The verification page does nothing on its own: mail scanners open links too, and a link
+/// someone else sent must not silently swap this browser's session for theirs. A person presses
+/// Confirm, which runs `verifyEmail` from the browser (so the response's cookies land in it);
+/// a browser already logged in is told so first. Nothing about the link's account is shown:
+/// the page is the same for every link.
 #[handler]
-pub fn verify_email() -> Html<&'static str> {
-    Html(VERIFY_EMAIL_PAGE.as_str())
+pub async fn verify_email(
+    req: &Request,
+    auth: Data<&Arc<AuthService>>,
+    http: Data<&HttpSettings>,
+) -> Html<String> {
+    let token = http.cookies.access_token(req.headers());
+    let visitor = match auth.logged_in_user(token.as_deref()).await {
+        Ok(Some(user)) => Visitor::LoggedIn(user.username),
+        Ok(None) => Visitor::Anonymous,
+        Err(err) => {
+            tracing::warn!(error = ?err, "cannot tell who opened the verification page");
+            Visitor::Unknown
+        }
+    };
+    Html(verify_email_page(&visitor))
+}
+
+fn verify_email_page(visitor: &Visitor) -> String {
+    let warning = match visitor {
+        Visitor::Anonymous => String::new(),
+        Visitor::LoggedIn(name) => format!(
+            r#"<p id="warning" class="warning" role="alert">You are logged in as <strong>{}</strong>. Confirming logs this browser out of that account and into the account this link was sent to.</p>"#,
+            escape_html(name)
+        ),
+        Visitor::Unknown => r#"<p id="warning" class="warning" role="alert">This browser may be logged in to an account. Confirming logs it into the account this link was sent to instead.</p>"#.to_owned(),
+    };
+    link_page(
+        "Confirm your e-mail",
+        &format!(
+            r#"<p id="intro">Press Confirm to activate your account and log in.</p>
+{warning}
+<p><button id="confirm" type="button">Confirm</button></p>
+<p id="outcome" role="status"></p>
+<p id="next" hidden><a href="/graphiql">Open GraphiQL</a></p>"#
+        ),
+        VERIFY_EMAIL_SCRIPT,
+    )
+}
+
+/// Usernames are restricted to `[A-Za-z0-9_.-]` at sign-up; escaping anyway keeps the page safe
+/// whatever the store holds.
+fn escape_html(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".into(),
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&#39;".into(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// Asks for the new password and runs `resetPassword`.

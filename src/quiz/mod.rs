@@ -7,9 +7,16 @@ pub mod llm;
 pub mod offline;
 pub mod page;
 
-use std::{collections::HashSet, sync::Arc};
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
 use crate::{
+    auth::throttle::{Bucket, RateLimits, Throttle},
     domain::{AppError, AppResult, SharedClock},
     store::{
         AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
@@ -133,19 +140,67 @@ fn numbered_choices(choices: impl Iterator<Item = (String, bool)>) -> Vec<Choice
         .collect()
 }
 
+/// What one request may spend on expensive work: one quiz generation and one LLM feedback
+/// call. Aliases and long lists would otherwise let a single request fan out into dozens of LLM
+/// calls; a client that wants more sends more requests, which the per-user quotas count.
+#[derive(Debug, Default)]
+pub struct RequestBudget {
+    generation_spent: AtomicBool,
+    llm_feedback_spent: AtomicBool,
+}
+
+impl RequestBudget {
+    /// A budget with nothing left, for work that arrives without one.
+    pub const fn spent() -> Self {
+        RequestBudget {
+            generation_spent: AtomicBool::new(true),
+            llm_feedback_spent: AtomicBool::new(true),
+        }
+    }
+
+    /// True for the first caller only.
+    fn take(flag: &AtomicBool) -> bool {
+        !flag.swap(true, Ordering::Relaxed)
+    }
+}
+
 pub struct QuizService {
     store: Arc<dyn Store>,
     llm: Option<LlmClient>,
+    throttle: Throttle,
     clock: SharedClock,
 }
 
 impl QuizService {
-    pub fn new(store: Arc<dyn Store>, llm: Option<LlmClient>, clock: SharedClock) -> Self {
-        QuizService { store, llm, clock }
+    pub fn new(
+        store: Arc<dyn Store>,
+        llm: Option<LlmClient>,
+        limits: &RateLimits,
+        clock: SharedClock,
+    ) -> Self {
+        QuizService {
+            store,
+            llm,
+            throttle: Throttle::new(limits),
+            clock,
+        }
     }
 
-    pub async fn generate(&self, owner: &UserId, input: GenerateInput) -> AppResult<QuizRecord> {
+    pub async fn generate(
+        &self,
+        owner: &UserId,
+        input: GenerateInput,
+        budget: &RequestBudget,
+    ) -> AppResult<QuizRecord> {
+        if !RequestBudget::take(&budget.generation_spent) {
+            return Err(AppError::bad_input(
+                "generateQuiz",
+                "Only one quiz can be generated per request; send each generateQuiz in a \
+                 request of its own.",
+            ));
+        }
         let spec = input.validate()?;
+        self.throttle.check(Bucket::GenerateUser, owner.as_str())?;
         let draft = match &self.llm {
             Some(llm) => generate_with_llm(llm, &spec).await?,
             None => generate_offline(&spec)?,
@@ -200,6 +255,7 @@ impl QuizService {
         quiz_id: &str,
         answers: &[Answer],
     ) -> AppResult<QuizResultRecord> {
+        self.throttle.check(Bucket::SubmitUser, owner.as_str())?;
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
         let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;
@@ -235,14 +291,22 @@ impl QuizService {
     }
 
     /// LLM feedback is asked for once and cached on the result; without an LLM (or when it
-    /// fails) feedback is built from the result itself.
-    pub async fn feedback(&self, result: &QuizResultRecord) -> AppResult<FeedbackRecord> {
+    /// fails, or this request already made its one LLM feedback call) feedback is built from the
+    /// result itself and not cached, so a later request can still ask the LLM.
+    pub async fn feedback(
+        &self,
+        result: &QuizResultRecord,
+        budget: &RequestBudget,
+    ) -> AppResult<FeedbackRecord> {
         if let Some(cached) = &result.feedback {
             return Ok(cached.clone());
         }
         let Some(llm) = &self.llm else {
             return Ok(feedback::offline(result));
         };
+        if !RequestBudget::take(&budget.llm_feedback_spent) {
+            return Ok(feedback::offline(result));
+        }
         let wrong: HashSet<u32> = result
             .answers
             .iter()

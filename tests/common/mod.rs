@@ -216,6 +216,19 @@ impl TestApp {
             .collect()
     }
 
+    /// Waits (up to 5 s) until at least `count` e-mails to `to` were written, and returns them
+    /// all: requests that mail on request answer before the mail is sent.
+    pub async fn wait_for_emails(&self, to: &str, count: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mails = self.emails_to(to);
+            if mails.len() >= count || std::time::Instant::now() > deadline {
+                return mails;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The verification link of the newest e-mail to `to`.
     pub fn verification_link(&self, to: &str) -> Link {
         let mail = self
@@ -249,6 +262,8 @@ pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
         mail_per_address: rate,
         mail_per_client: rate,
         refresh_per_session: rate,
+        generate_per_user: rate,
+        submit_per_user: rate,
     }
 }
 
