@@ -132,7 +132,7 @@ pub struct HttpSettings {
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,
-    /// See [`crate::config::Settings::panic_route_for_tests`].
+    /// Mounts the panicking test route (never set from the command line).
     pub panic_route: bool,
 }
 
