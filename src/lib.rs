@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cpu;
 pub mod domain;
 pub mod error;
 pub mod graphql;

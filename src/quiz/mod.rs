@@ -14,6 +14,7 @@ use std::{
 };
 
 use crate::{
+    cpu,
     error::{AppError, AppResult},
     store::{
         self, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
@@ -151,7 +152,11 @@ impl QuizService {
         let spec = input.validate()?;
         let draft = match &self.llm {
             Some(llm) => generate_with_llm(llm, &spec).await?,
-            None => generate_offline(&spec)?,
+            // Up to 100k characters of study text: CPU work, kept off the async workers.
+            None => {
+                let spec = spec.clone();
+                cpu::run(move || generate_offline(&spec)).await??
+            }
         };
         let quiz = QuizRecord {
             id: QuizId::new_random(),
