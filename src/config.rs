@@ -114,6 +114,9 @@ pub struct ServeArgs {
     /// session was refreshed (two tabs at once); later it is treated as a stolen token.
     #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_interval: Duration,
+    /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up.
+    #[arg(long, env = "UNVERIFIED_ACCOUNT_TTL", default_value = "3d", value_parser = parse_duration)]
+    pub unverified_account_ttl: Duration,
     #[arg(long, env = "RATE_LIMIT_LOGIN_PER_ACCOUNT", default_value = "10/5m")]
     pub rate_limit_login_per_account: Rate,
     #[arg(long, env = "RATE_LIMIT_LOGIN_PER_CLIENT", default_value = "30/5m")]
@@ -208,6 +211,7 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub session_idle_timeout: Duration,
     pub refresh_reuse_interval: Duration,
+    pub unverified_account_ttl: Duration,
     pub rate_limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
     pub cookie_secure: bool,
@@ -248,6 +252,7 @@ impl Default for Config {
             refresh_token_ttl: Duration::from_secs(24 * 3600),
             session_idle_timeout: Duration::from_secs(30 * 60),
             refresh_reuse_interval: Duration::from_secs(10),
+            unverified_account_ttl: Duration::from_secs(3 * 24 * 3600),
             rate_limits: RateLimits {
                 login_per_account: rate("10/5m"),
                 login_per_client: rate("30/5m"),
@@ -378,6 +383,7 @@ impl TryFrom<ServeArgs> for Config {
             refresh_token_ttl: args.refresh_token_ttl,
             session_idle_timeout: args.session_idle_timeout,
             refresh_reuse_interval: args.refresh_reuse_interval,
+            unverified_account_ttl: args.unverified_account_ttl,
             rate_limits: RateLimits {
                 login_per_account: args.rate_limit_login_per_account,
                 login_per_client: args.rate_limit_login_per_client,

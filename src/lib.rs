@@ -73,6 +73,7 @@ impl Application {
             &config.jwt_previous_secrets,
             AuthSettings::from(&config),
         ));
+        tokio::spawn(auth.clone().purge_unverified_periodically());
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
             LlmClient::from_config(&config)?,

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     config::{Config, Secret},
+    domain::identity::{canonical_email, username_skeleton},
     error::{AppError, AppResult},
     mail::{outbox::Outbox, templates},
     store::{self, SessionId, SessionRecord, Store, UserId, UserRecord},
@@ -26,6 +27,8 @@ use crate::{
 /// giving up; twenty tabs refreshing at once need at most twenty rounds.
 const ROTATE_ATTEMPTS: usize = 64;
 const USER_AGENT_MAX: usize = 256;
+/// Pending accounts are purged at least this often (and as often as their TTL when shorter).
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -35,6 +38,8 @@ pub struct AuthSettings {
     pub refresh_reuse_interval: Duration,
     pub public_url: String,
     pub rate_limits: RateLimits,
+    /// Accounts never verified are deleted this long after sign-up.
+    pub unverified_account_ttl: Duration,
 }
 
 impl From<&Config> for AuthSettings {
@@ -46,6 +51,7 @@ impl From<&Config> for AuthSettings {
             refresh_reuse_interval: c.refresh_reuse_interval,
             public_url: c.public_url.clone(),
             rate_limits: c.rate_limits.clone(),
+            unverified_account_ttl: c.unverified_account_ttl,
         }
     }
 }
@@ -99,27 +105,27 @@ impl AuthService {
         self.tokens.verify_access(token, Utc::now())
     }
 
+    /// An account that was never verified holds neither its username nor its address: signing
+    /// up again replaces it (and kills its links), so nobody can claim someone else's address
+    /// ahead of them. Rate limits and cheap checks come first, so that a flood of sign-ups costs
+    /// next to nothing; zxcvbn and argon2 run on the CPU threads, and only for sign-ups that
+    /// could succeed.
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
         let username = validate::username(&input.username)?;
         let email = validate::email(&input.email)?;
-        validate::password("password", input.password.expose(), &username)?;
-        let (username_norm, email_norm) =
-            (validate::normalize(&username), validate::normalize(&email));
+        validate::password_rules("password", input.password.expose(), &username)?;
+        let (username_norm, email_norm) = (username_skeleton(&username), canonical_email(&email));
         self.throttle.check(Bucket::SignUpClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
-        // Cheap checks first, so a taken name does not cost an argon2 run; the unique indexes
-        // still decide races.
-        if self
-            .store
-            .find_user_by_username(&username_norm)
-            .await?
-            .is_some()
-        {
+        // A verified account's name is refused before any costly check; the store decides races.
+        let held = |user: Option<UserRecord>| user.is_some_and(|u| u.is_active);
+        if held(self.store.find_user_by_username(&username_norm).await?) {
             return Err(AppError::Conflict { field: "username" });
         }
-        if self.store.find_user_by_email(&email_norm).await?.is_some() {
+        if held(self.store.find_user_by_email(&email_norm).await?) {
             return Err(AppError::Conflict { field: "email" });
         }
+        validate::password_strength("password", input.password.expose(), &username).await?;
         let user = UserRecord {
             id: UserId::new_random(),
             username,
@@ -130,10 +136,33 @@ impl AuthService {
             is_active: false,
             created_at: store::now(),
         };
-        self.store.insert_user(&user).await?;
-        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, client_ip = %client.key());
+        let replaced = self.store.insert_user_replacing_pending(&user).await?;
+        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, replaced_pending = replaced, client_ip = %client.key());
         self.send_link(&user, LinkPurpose::VerifyEmail).await;
         Ok(user)
+    }
+
+    /// Deletes the accounts never verified within `UNVERIFIED_ACCOUNT_TTL`.
+    pub async fn purge_unverified(&self) -> AppResult<u64> {
+        let cutoff = store::now() - chrono_duration(self.settings.unverified_account_ttl);
+        let purged = self.store.delete_pending_users(cutoff).await?;
+        if purged > 0 {
+            tracing::info!(target: "audit", event = "unverified_accounts_purged", count = purged);
+        }
+        Ok(purged)
+    }
+
+    /// Runs [`Self::purge_unverified`] now and then periodically, for as long as the process runs.
+    pub async fn purge_unverified_periodically(self: Arc<Self>) {
+        let every = PURGE_INTERVAL.min(self.settings.unverified_account_ttl);
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = self.purge_unverified().await {
+                tracing::warn!(error = ?err, "purging unverified accounts failed; will retry");
+            }
+        }
     }
 
     /// The e-mail goes through the outbox, so a mail server that is down delays it but does not
@@ -149,9 +178,15 @@ impl AuthService {
             self.settings.public_url, user.id, token
         );
         let result = async {
-            let to = Mailbox::new(Some(user.username.clone()), user.email.parse()?);
+            // To the canonical address: the one uniqueness and the rate limits are about.
+            let to = Mailbox::new(Some(user.username.clone()), user.email_norm.parse()?);
             let email = match purpose {
-                LinkPurpose::VerifyEmail => templates::verification(to, &user.username, &link),
+                LinkPurpose::VerifyEmail => templates::verification(
+                    to,
+                    &user.username,
+                    &link,
+                    self.settings.unverified_account_ttl,
+                ),
                 LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
             };
             self.outbox.send(email).await
@@ -170,7 +205,7 @@ impl AuthService {
         active: bool,
         client: &ClientInfo,
     ) -> AppResult<Option<UserRecord>> {
-        let email_norm = validate::normalize(email);
+        let email_norm = validate::email_key(email);
         self.throttle.check(Bucket::MailClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
         Ok(self
@@ -222,7 +257,7 @@ impl AuthService {
     /// Checks and hashes a new password and swaps it in, only if the stored hash is still the
     /// one `user` was read with; `false` when it changed meanwhile.
     async fn replace_password(&self, user: &UserRecord, new_password: Password) -> AppResult<bool> {
-        validate::password("newPassword", new_password.expose(), &user.username)?;
+        validate::password("newPassword", new_password.expose(), &user.username).await?;
         let hash = password::hash(new_password).await?;
         Ok(self
             .store
@@ -307,7 +342,7 @@ impl AuthService {
         password: Password,
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
-        let key = validate::normalize(username);
+        let key = validate::login_key(username);
         self.throttle.check(Bucket::LoginClient, &client.key())?;
         self.throttle.check(Bucket::LoginAccount, &key)?;
         let user = if key.contains('@') {
