@@ -645,7 +645,10 @@ async fn racing_sign_ups_leave_one_account(backend: Backend) {
     let winner = racers.iter().position(|u| u.id == left[0].id).unwrap();
     assert!(matches!(results[winner], Ok(Ok(_))), "{results:?}");
     assert_eq!(
-        f.store.find_user_by_email("race@example.com").await.unwrap(),
+        f.store
+            .find_user_by_email("race@example.com")
+            .await
+            .unwrap(),
         Some(left[0].clone())
     );
 }
@@ -667,7 +670,13 @@ async fn old_pending_accounts_are_purged(backend: Backend) {
     let cutoff = now - Duration::days(3);
     assert_eq!(f.store.delete_pending_users(cutoff).await.unwrap(), 1);
     assert_eq!(f.store.find_user(&old_pending.id).await.unwrap(), None);
-    assert!(f.store.find_user(&young_pending.id).await.unwrap().is_some());
+    assert!(
+        f.store
+            .find_user(&young_pending.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert!(f.store.find_user(&old_verified.id).await.unwrap().is_some());
     assert_eq!(f.store.delete_pending_users(cutoff).await.unwrap(), 0);
 }
@@ -678,7 +687,10 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quiz.db");
     let (url, _guard) = match backend {
-        Backend::Sqlite => (quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())), None),
+        Backend::Sqlite => (
+            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
+            None,
+        ),
         Backend::Mongo => match database_for(backend) {
             Some(db) => db,
             None => return,
@@ -731,11 +743,21 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         Some(alice.id.clone())
     );
     let younger = s.find_user(&look_alike.id).await.unwrap().unwrap();
-    assert_eq!(younger.username_norm, format!("{skeleton}#{}", look_alike.id));
+    assert_eq!(
+        younger.username_norm,
+        format!("{skeleton}#{}", look_alike.id)
+    );
     assert_eq!(younger.email_norm, look_alike.email_norm);
     assert_eq!(
-        found(s.find_user_by_email("carol@xn--bcher-kva.de").await.unwrap()),
+        found(
+            s.find_user_by_email("carol@xn--bcher-kva.de")
+                .await
+                .unwrap()
+        ),
         Some(carol.id.clone())
     );
-    assert_eq!(s.find_user(&carol.id).await.unwrap().unwrap().username, "carol");
+    assert_eq!(
+        s.find_user(&carol.id).await.unwrap().unwrap().username,
+        "carol"
+    );
 }

@@ -194,7 +194,11 @@ mod tests {
 
     #[test]
     fn emails() {
-        for good in ["ada@example.com", "Ada.Lovelace+quiz@Example.com", "ada@bücher.de"] {
+        for good in [
+            "ada@example.com",
+            "Ada.Lovelace+quiz@Example.com",
+            "ada@bücher.de",
+        ] {
             assert_eq!(email(good).unwrap(), good);
         }
         for bad in [
@@ -241,7 +245,11 @@ mod tests {
         assert!(check("aaaaaaaaaaaa").await.is_err());
         assert!(check(&"x".repeat(129)).await.is_err());
         // Only the head is rated: weak there is weak, whatever follows.
-        let padded = format!("{}{}", "a".repeat(STRENGTH_MAX_CHARS), "violet otter cements");
+        let padded = format!(
+            "{}{}",
+            "a".repeat(STRENGTH_MAX_CHARS),
+            "violet otter cements"
+        );
         assert!(check(&padded).await.is_err());
     }
 }

@@ -39,7 +39,11 @@ mod tests {
         for name in [
             "alice", "ALICE", "aIice", "al1ce", "alice.", "a.l-i_ce", "AL1CE", "a1ice",
         ] {
-            assert_eq!(username_skeleton(name), username_skeleton("alice"), "{name}");
+            assert_eq!(
+                username_skeleton(name),
+                username_skeleton("alice"),
+                "{name}"
+            );
         }
         assert_eq!(username_skeleton("b0b"), username_skeleton("BOB"));
         assert_ne!(username_skeleton("alice"), username_skeleton("alicia"));

@@ -20,7 +20,7 @@ fn describe(d: Duration) -> String {
     let secs = d.as_secs();
     let (n, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
         .into_iter()
-        .find(|(len, _)| secs >= *len && secs % len == 0)
+        .find(|(len, _)| secs >= *len && secs.is_multiple_of(*len))
         .map_or((secs, "second"), |(len, unit)| (secs / len, unit));
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }

@@ -276,7 +276,11 @@ mod tests {
         assert_eq!(
             changed
                 .iter()
-                .map(|u| (u.id.as_str(), u.username_norm.as_str(), u.email_norm.as_str()))
+                .map(|u| (
+                    u.id.as_str(),
+                    u.username_norm.as_str(),
+                    u.email_norm.as_str()
+                ))
                 .collect::<Vec<_>>(),
             [
                 ("1", "allce", "alice@example.com"),

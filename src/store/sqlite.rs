@@ -81,7 +81,8 @@ CREATE INDEX users_pending ON users(is_active, created_at);
 
 /// Steps SQL cannot express, each run inside the transaction of the migration with the same
 /// number (counted from 1), after its SQL.
-const RUST_STEPS: &[(usize, fn(&Connection) -> rusqlite::Result<()>)] = &[(5, renormalize_users)];
+const RUST_STEPS: &[(usize, RustStep)] = &[(5, renormalize_users)];
+type RustStep = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Gives every user the keys the current rules compute (see [`renormalized`]).
 fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
