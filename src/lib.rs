@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod cpu;
 pub mod domain;
 /// The domain error, where older code still looks for it.
 pub mod error {
@@ -84,6 +85,7 @@ impl Application {
             settings.auth.clone(),
             clock.clone(),
         ));
+        tokio::spawn(auth.clone().purge_unverified_periodically());
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
             LlmClient::from_settings(&settings.llm)?,

@@ -61,7 +61,7 @@ async fn security_events_are_logged_without_secrets() {
         .to_owned();
     let user_id = app
         .store
-        .find_user_by_username("audited")
+        .find_user_by_email(&email)
         .await
         .unwrap()
         .unwrap()

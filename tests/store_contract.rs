@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 use common::{Backend, database_for};
+use quiz_llm::domain::identity::username_skeleton;
 use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
@@ -70,6 +71,10 @@ on_both_stores!(
     results_keep_feedback_once,
     outbox_claims_and_reschedules,
     outbox_keeps_dead_letters_until_requeued,
+    sign_up_replaces_only_pending_accounts,
+    racing_sign_ups_leave_one_account,
+    old_pending_accounts_are_purged,
+    keys_of_earlier_builds_are_recomputed,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -611,4 +616,199 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
+}
+
+/// A pending account that holds `email_norm`.
+fn pending_with_email(name: &str, email_norm: &str) -> UserRecord {
+    UserRecord {
+        email_norm: email_norm.to_owned(),
+        ..user(name)
+    }
+}
+
+async fn sign_up_replaces_only_pending_accounts(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let squatter = pending_with_email("mallory", "victim@example.com");
+    s.insert_user(&squatter).await.unwrap();
+    let victim = pending_with_email("victim", "victim@example.com");
+    assert_eq!(s.insert_user_replacing_pending(&victim).await.unwrap(), 1);
+    assert_eq!(s.find_user(&squatter.id).await.unwrap(), None);
+    assert_eq!(
+        s.find_user_by_email("victim@example.com").await.unwrap(),
+        Some(victim.clone())
+    );
+
+    // Pending holders of the name and of the address both give way.
+    let (name_holder, mail_holder) = (user("taken"), user("other"));
+    s.insert_user(&name_holder).await.unwrap();
+    s.insert_user(&mail_holder).await.unwrap();
+    let both = UserRecord {
+        username_norm: name_holder.username_norm.clone(),
+        ..pending_with_email("taken2", &mail_holder.email_norm)
+    };
+    assert_eq!(s.insert_user_replacing_pending(&both).await.unwrap(), 2);
+    assert_eq!(s.find_user(&name_holder.id).await.unwrap(), None);
+    assert_eq!(s.find_user(&mail_holder.id).await.unwrap(), None);
+
+    // A verified account is never touched, and blocking a sign-up deletes nothing at all.
+    assert!(s.activate_user(&victim.id).await.unwrap());
+    let pending = user("bystander");
+    s.insert_user(&pending).await.unwrap();
+    let blocked = UserRecord {
+        username_norm: pending.username_norm.clone(),
+        ..pending_with_email("late", "victim@example.com")
+    };
+    assert!(matches!(
+        s.insert_user_replacing_pending(&blocked).await,
+        Err(store::StoreError::Conflict(UniqueField::Email))
+    ));
+    let blocked = UserRecord {
+        username_norm: victim.username_norm.clone(),
+        ..user("late2")
+    };
+    assert!(matches!(
+        s.insert_user_replacing_pending(&blocked).await,
+        Err(store::StoreError::Conflict(UniqueField::Username))
+    ));
+    assert!(s.find_user(&victim.id).await.unwrap().unwrap().is_active);
+    assert_eq!(s.find_user(&pending.id).await.unwrap(), Some(pending));
+    assert_eq!(s.find_user(&blocked.id).await.unwrap(), None);
+}
+
+async fn racing_sign_ups_leave_one_account(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let racers: Vec<UserRecord> = (0..8)
+        .map(|i| pending_with_email(&format!("racer{i}"), "race@example.com"))
+        .collect();
+    let results = futures_util::future::join_all(racers.iter().cloned().map(|u| {
+        let store = f.store.clone();
+        tokio::spawn(async move { store.insert_user_replacing_pending(&u).await })
+    }))
+    .await;
+    let mut left = Vec::new();
+    for u in &racers {
+        if let Some(found) = f.store.find_user(&u.id).await.unwrap() {
+            left.push(found);
+        }
+    }
+    assert_eq!(left.len(), 1, "exactly one account is left: {left:?}");
+    let winner = racers.iter().position(|u| u.id == left[0].id).unwrap();
+    assert!(matches!(results[winner], Ok(Ok(_))), "{results:?}");
+    assert_eq!(
+        f.store
+            .find_user_by_email("race@example.com")
+            .await
+            .unwrap(),
+        Some(left[0].clone())
+    );
+}
+
+async fn old_pending_accounts_are_purged(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let now = store::now();
+    let aged = |name: &str, age: Duration| UserRecord {
+        created_at: now - age,
+        ..user(name)
+    };
+    let old_pending = aged("old", Duration::days(4));
+    let young_pending = aged("young", Duration::hours(1));
+    let old_verified = aged("veteran", Duration::days(400));
+    for u in [&old_pending, &young_pending, &old_verified] {
+        f.store.insert_user(u).await.unwrap();
+    }
+    f.store.activate_user(&old_verified.id).await.unwrap();
+    let cutoff = now - Duration::days(3);
+    assert_eq!(f.store.delete_pending_users(cutoff).await.unwrap(), 1);
+    assert_eq!(f.store.find_user(&old_pending.id).await.unwrap(), None);
+    assert!(
+        f.store
+            .find_user(&young_pending.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(f.store.find_user(&old_verified.id).await.unwrap().is_some());
+    assert_eq!(f.store.delete_pending_users(cutoff).await.unwrap(), 0);
+}
+
+/// A database written by a build that kept lower-cased keys gets look-alike skeletons and
+/// canonical addresses when a newer build opens it; the older of two look-alikes keeps the name.
+async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiz.db");
+    let (url, _guard) = match backend {
+        Backend::Sqlite | Backend::SqliteFile => (
+            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
+            None,
+        ),
+        Backend::Mongo => match database_for(backend) {
+            Some((url, guard)) => (url, Some(guard)),
+            None => return,
+        },
+    };
+    let now = store::now();
+    let alice = UserRecord {
+        created_at: now - Duration::days(2),
+        ..user("alice")
+    };
+    let look_alike = UserRecord {
+        created_at: now - Duration::days(1),
+        ..user("aIice")
+    };
+    let carol = UserRecord {
+        email: "carol@Bücher.de".into(),
+        email_norm: "carol@bücher.de".into(),
+        ..user("carol")
+    };
+    {
+        let old = store::connect(&url).await.unwrap();
+        for u in [&look_alike, &alice, &carol] {
+            old.insert_user(u).await.unwrap();
+        }
+    }
+    // Wind the schema back to before the new keys.
+    match backend {
+        Backend::Sqlite | Backend::SqliteFile => {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            c.execute_batch("DROP INDEX users_pending; PRAGMA user_version = 5;")
+                .unwrap();
+        }
+        Backend::Mongo => {
+            let quiz_llm::config::DatabaseUrl::Mongo(url) = &url else {
+                unreachable!()
+            };
+            let client = ::mongodb::Client::with_uri_str(url.expose()).await.unwrap();
+            let db = client.default_database().unwrap();
+            db.collection::<::mongodb::bson::Document>("migrations")
+                .drop()
+                .await
+                .unwrap();
+        }
+    }
+    let s = store::connect(&url).await.unwrap();
+    let found = |u: Option<UserRecord>| u.map(|u| u.id);
+    let skeleton = username_skeleton("alice");
+    assert_eq!(
+        found(s.find_user_by_username(&skeleton).await.unwrap()),
+        Some(alice.id.clone())
+    );
+    let younger = s.find_user(&look_alike.id).await.unwrap().unwrap();
+    assert_eq!(
+        younger.username_norm,
+        format!("{skeleton}#{}", look_alike.id)
+    );
+    assert_eq!(younger.email_norm, look_alike.email_norm);
+    assert_eq!(
+        found(
+            s.find_user_by_email("carol@xn--bcher-kva.de")
+                .await
+                .unwrap()
+        ),
+        Some(carol.id.clone())
+    );
+    assert_eq!(
+        s.find_user(&carol.id).await.unwrap().unwrap().username,
+        "carol"
+    );
 }

@@ -35,7 +35,14 @@ impl LinkPurpose {
     /// What using the link changes; the link dies with it.
     fn state(self, user: &UserRecord) -> String {
         match self {
-            LinkPurpose::VerifyEmail => format!("{}:{}", user.is_active, user.email_norm),
+            // A pending account replaced by a new sign-up has another id and password: the
+            // links sent for it die with it.
+            LinkPurpose::VerifyEmail => format!(
+                "{}:{}:{}",
+                user.is_active,
+                user.email_norm,
+                user.password_hash.expose()
+            ),
             // A new password (hash) kills every reset link issued before it.
             LinkPurpose::ResetPassword => {
                 format!("{}:{}", user.is_active, user.password_hash.expose())
@@ -132,6 +139,9 @@ mod tests {
         ));
         assert!(!signer.check(LinkPurpose::VerifyEmail, &u, "1-AAAA", now));
         u.is_active = true;
+        assert!(!signer.check(LinkPurpose::VerifyEmail, &u, &token, now));
+        u.is_active = false;
+        u.password_hash = PasswordHash::new("y".into());
         assert!(!signer.check(LinkPurpose::VerifyEmail, &u, &token, now));
     }
 

@@ -2,7 +2,7 @@
 //! each session's refresh token stays on the user document and is rotated on every refresh.
 //! Audit events go to the `audit` log target with the user id and client address, never a secret.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
@@ -16,6 +16,7 @@ use super::{
     validate,
 };
 use crate::{
+    domain::identity::{canonical_email, username_skeleton},
     domain::{AppError, AppResult, SharedClock},
     mail::{outbox::Outbox, templates},
     store::{SessionId, SessionRecord, Store, UserId, UserRecord},
@@ -25,6 +26,8 @@ use crate::{
 /// giving up; twenty tabs refreshing at once need at most twenty rounds.
 const ROTATE_ATTEMPTS: usize = 64;
 const USER_AGENT_MAX: usize = 256;
+/// Pending accounts are purged at least this often (and as often as their TTL when shorter).
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub struct SignUp {
     pub username: String,
@@ -55,6 +58,7 @@ struct LinkMailer {
     outbox: Arc<Outbox>,
     links: LinkSigner,
     public_url: String,
+    unverified_account_ttl: Duration,
     clock: SharedClock,
 }
 
@@ -69,9 +73,12 @@ impl LinkMailer {
         };
         let link = format!("{}/{page}?uid={}&token={}", self.public_url, user.id, token);
         let result = async {
-            let to = Mailbox::new(Some(user.username.clone()), user.email.parse()?);
+            // To the canonical address: the one uniqueness and the rate limits are about.
+            let to = Mailbox::new(Some(user.username.clone()), user.email_norm.parse()?);
             let email = match purpose {
-                LinkPurpose::VerifyEmail => templates::verification(to, &user.username, &link),
+                LinkPurpose::VerifyEmail => {
+                    templates::verification(to, &user.username, &link, self.unverified_account_ttl)
+                }
                 LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
             };
             self.outbox.send(email).await
@@ -116,6 +123,7 @@ impl AuthService {
                 outbox,
                 links: LinkSigner::new(&secret),
                 public_url: settings.public_url.clone(),
+                unverified_account_ttl: settings.unverified_account_ttl,
                 clock: clock.clone(),
             }),
             store,
@@ -136,29 +144,29 @@ impl AuthService {
         self.tokens.verify_access(token, self.clock.now())
     }
 
+    /// An account that was never verified holds neither its username nor its address: signing
+    /// up again replaces it (and kills its links), so nobody can claim someone else's address
+    /// ahead of them. Rate limits and cheap checks come first, so that a flood of sign-ups costs
+    /// next to nothing; zxcvbn and argon2 run on the CPU threads, and only for sign-ups that
+    /// could succeed.
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
         let username = validate::username(&input.username)?;
         let email = validate::email(&input.email)?;
-        validate::password("password", input.password.expose(), &username)?;
-        let (username_norm, email_norm) =
-            (validate::normalize(&username), validate::normalize(&email));
+        validate::password_rules("password", input.password.expose(), &username)?;
+        let (username_norm, email_norm) = (username_skeleton(&username), canonical_email(&email));
         self.throttle.check(Bucket::SignUpClient, &client.key())?;
         // A sign-up sends the verification e-mail, so it counts against the mail limits too.
         self.throttle.check(Bucket::MailClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
-        // Cheap checks first, so a taken name does not cost an argon2 run; the unique indexes
-        // still decide races.
-        if self
-            .store
-            .find_user_by_username(&username_norm)
-            .await?
-            .is_some()
-        {
+        // A verified account's name is refused before any costly check; the store decides races.
+        let held = |user: Option<UserRecord>| user.is_some_and(|u| u.is_active);
+        if held(self.store.find_user_by_username(&username_norm).await?) {
             return Err(AppError::Conflict { field: "username" });
         }
-        if self.store.find_user_by_email(&email_norm).await?.is_some() {
+        if held(self.store.find_user_by_email(&email_norm).await?) {
             return Err(AppError::Conflict { field: "email" });
         }
+        validate::password_strength("password", input.password.expose(), &username).await?;
         let user = UserRecord {
             id: UserId::new_random(),
             username,
@@ -169,10 +177,33 @@ impl AuthService {
             is_active: false,
             created_at: self.clock.now(),
         };
-        self.store.insert_user(&user).await?;
-        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, client_ip = %client.key());
+        let replaced = self.store.insert_user_replacing_pending(&user).await?;
+        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, replaced_pending = replaced, client_ip = %client.key());
         self.send_link(&user, LinkPurpose::VerifyEmail).await;
         Ok(user)
+    }
+
+    /// Deletes the accounts never verified within `UNVERIFIED_ACCOUNT_TTL`.
+    pub async fn purge_unverified(&self) -> AppResult<u64> {
+        let cutoff = self.clock.now() - chrono_duration(self.settings.unverified_account_ttl);
+        let purged = self.store.delete_pending_users(cutoff).await?;
+        if purged > 0 {
+            tracing::info!(target: "audit", event = "unverified_accounts_purged", count = purged);
+        }
+        Ok(purged)
+    }
+
+    /// Runs [`Self::purge_unverified`] now and then periodically, for as long as the process runs.
+    pub async fn purge_unverified_periodically(self: Arc<Self>) {
+        let every = PURGE_INTERVAL.min(self.settings.unverified_account_ttl);
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = self.purge_unverified().await {
+                tracing::warn!(error = ?err, "purging unverified accounts failed; will retry");
+            }
+        }
     }
 
     /// Stores the e-mail and makes the first delivery attempt before returning.
@@ -190,7 +221,7 @@ impl AuthService {
         purpose: LinkPurpose,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        let email_norm = validate::normalize(email);
+        let email_norm = validate::email_key(email);
         self.throttle.check(Bucket::MailClient, &client.key())?;
         self.throttle.check(Bucket::MailAddress, &email_norm)?;
         let mailer = self.mailer.clone();
@@ -238,7 +269,7 @@ impl AuthService {
     /// Checks and hashes a new password and swaps it in, only if the stored hash is still the
     /// one `user` was read with; `false` when it changed meanwhile.
     async fn replace_password(&self, user: &UserRecord, new_password: Password) -> AppResult<bool> {
-        validate::password("newPassword", new_password.expose(), &user.username)?;
+        validate::password("newPassword", new_password.expose(), &user.username).await?;
         let hash = password::hash(new_password).await?;
         Ok(self
             .store
@@ -323,7 +354,7 @@ impl AuthService {
         password: Password,
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
-        let key = validate::normalize(username);
+        let key = validate::login_key(username);
         self.throttle.check(Bucket::LoginClient, &client.key())?;
         self.throttle.check(Bucket::LoginAccount, &key)?;
         let user = if key.contains('@') {

@@ -36,6 +36,9 @@ pub struct AuthSettings {
     /// session was refreshed (two tabs at once); later it is treated as a stolen token.
     #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_interval: Duration,
+    /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up.
+    #[arg(long, env = "UNVERIFIED_ACCOUNT_TTL", default_value = "3d", value_parser = parse_duration)]
+    pub unverified_account_ttl: Duration,
     /// Base of the links in e-mails.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]
     pub public_url: String,

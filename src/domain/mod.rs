@@ -3,6 +3,7 @@
 
 mod clock;
 pub mod error;
+pub mod identity;
 mod ids;
 mod mail;
 mod quiz;

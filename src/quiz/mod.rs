@@ -17,6 +17,7 @@ use std::{
 
 use crate::{
     auth::throttle::{Bucket, RateLimits, Throttle},
+    cpu,
     domain::{AppError, AppResult, SharedClock},
     store::{
         AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
@@ -203,7 +204,11 @@ impl QuizService {
         self.throttle.check(Bucket::GenerateUser, owner.as_str())?;
         let draft = match &self.llm {
             Some(llm) => generate_with_llm(llm, &spec).await?,
-            None => generate_offline(&spec)?,
+            // Up to 100k characters of study text: CPU work, kept off the async workers.
+            None => {
+                let spec = spec.clone();
+                cpu::run(move || generate_offline(&spec)).await??
+            }
         };
         let quiz = QuizRecord {
             id: QuizId::new_random(),

@@ -6,7 +6,7 @@ pub mod mongo;
 pub mod sqlite;
 mod url;
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -62,6 +62,13 @@ pub trait UserStore: Send + Sync {
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>>;
     /// Flips an inactive user to active; `false` when there was no inactive user to flip.
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool>;
+    /// Inserts a new, unverified user after deleting every never-verified account that holds
+    /// its username or e-mail (an account nobody confirmed holds neither); returns how many went.
+    /// Fails with `Conflict`, deleting nothing, when a verified account holds either. Of two
+    /// racing calls for one address, exactly one account is left.
+    async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64>;
+    /// Deletes the never-verified accounts created before `cutoff`; returns how many.
+    async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Adds a session, dropping the oldest beyond [`MAX_SESSIONS_PER_USER`]; `false` when the
     /// user does not exist.
@@ -198,6 +205,46 @@ pub struct StoreSettings {
     pub options: StoreOptions,
 }
 
+/// A user's unique keys as stored, for recomputing them when the rules change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct UserKeys {
+    id: String,
+    username: String,
+    email: String,
+    username_norm: String,
+    email_norm: String,
+}
+
+/// The users whose stored keys differ from what the rules now give (the look-alike skeleton,
+/// the canonical address), with their new keys. `users` come oldest first: when two now share a
+/// key, the older keeps it and the younger gets `key#id`, which no lookup produces, and is named
+/// in a warning (they log in with their other key).
+fn renormalized(users: Vec<UserKeys>) -> Vec<UserKeys> {
+    use crate::domain::identity::{canonical_email, username_skeleton};
+    let (mut names, mut emails) = (HashSet::new(), HashSet::new());
+    let mut changed = Vec::new();
+    for user in users {
+        let claim = |taken: &mut HashSet<String>, key: String, what: &str| {
+            if taken.insert(key.clone()) {
+                key
+            } else {
+                tracing::warn!(user_id = %user.id, "an older account has the same {what}; this one can no longer log in with it");
+                format!("{key}#{}", user.id)
+            }
+        };
+        let username_norm = claim(&mut names, username_skeleton(&user.username), "username");
+        let email_norm = claim(&mut emails, canonical_email(&user.email), "e-mail address");
+        if (&username_norm, &email_norm) != (&user.username_norm, &user.email_norm) {
+            changed.push(UserKeys {
+                username_norm,
+                email_norm,
+                ..user
+            });
+        }
+    }
+    changed
+}
+
 /// How a store connects: `DATABASE_TIMEOUT` and `DATABASE_POOL_SIZE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct StoreOptions {
@@ -242,4 +289,44 @@ pub async fn connect_with(
             Arc::new(mongo::MongoStore::connect(url.expose(), options).await?)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(id: &str, username: &str, email: &str) -> UserKeys {
+        UserKeys {
+            id: id.into(),
+            username: username.into(),
+            email: email.into(),
+            username_norm: username.to_lowercase(),
+            email_norm: email.to_lowercase(),
+        }
+    }
+
+    #[test]
+    fn the_older_account_keeps_a_shared_key() {
+        let changed = renormalized(vec![
+            keys("1", "alice", "alice@example.com"),
+            keys("2", "bob", "bob@example.com"),
+            keys("3", "aIice", "a3@example.com"),
+            keys("4", "Carol", "carol@Bücher.de"),
+        ]);
+        assert_eq!(
+            changed
+                .iter()
+                .map(|u| (
+                    u.id.as_str(),
+                    u.username_norm.as_str(),
+                    u.email_norm.as_str()
+                ))
+                .collect::<Vec<_>>(),
+            [
+                ("1", "allce", "alice@example.com"),
+                ("3", "allce#3", "a3@example.com"),
+                ("4", "carol", "carol@xn--bcher-kva.de"),
+            ]
+        );
+    }
 }

@@ -20,6 +20,11 @@ const DEFAULT_DATABASE: &str = "quiz_llm";
 const DUPLICATE_KEY: i32 = 11000;
 const USERNAME_INDEX: &str = "users_username_norm_unique";
 const EMAIL_INDEX: &str = "users_email_norm_unique";
+/// Marks, in the `migrations` collection, that user keys follow the look-alike and canonical
+/// address rules.
+const USER_KEYS_MIGRATION: &str = "user-keys-v2";
+/// Racing sign-ups for one address each retry this often; each round one of them wins.
+const REPLACE_ATTEMPTS: usize = 16;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct UserDoc {
@@ -314,6 +319,7 @@ impl MongoStore {
             db,
         };
         store.create_indexes().await?;
+        store.migrate_user_keys().await?;
         Ok(store)
     }
 
@@ -334,19 +340,20 @@ impl MongoStore {
                 )
                 .build()
         };
-        self.users
-            .create_indexes([
-                unique(doc! { "username_norm": 1 }, USERNAME_INDEX),
-                unique(doc! { "email_norm": 1 }, EMAIL_INDEX),
-            ])
-            .await
-            .context("creating MongoDB indexes on users")?;
         let index = |keys: Document, name: &str| {
             IndexModel::builder()
                 .keys(keys)
                 .options(IndexOptions::builder().name(name.to_owned()).build())
                 .build()
         };
+        self.users
+            .create_indexes([
+                unique(doc! { "username_norm": 1 }, USERNAME_INDEX),
+                unique(doc! { "email_norm": 1 }, EMAIL_INDEX),
+                index(doc! { "is_active": 1, "created_at": 1 }, "users_pending"),
+            ])
+            .await
+            .context("creating MongoDB indexes on users")?;
         self.quizzes
             .create_index(index(
                 doc! { "owner_id": 1, "created_at": -1, "_id": -1 },
@@ -374,6 +381,62 @@ impl MongoStore {
             ))
             .await
             .context("creating MongoDB indexes on outbox")?;
+        Ok(())
+    }
+
+    /// Once per database: gives every user the keys the current rules compute (see
+    /// [`renormalized`]). Safe to rerun after an interruption: keys are computed from the
+    /// username and address, never from the stored keys.
+    async fn migrate_user_keys(&self) -> anyhow::Result<()> {
+        let migrations = self.db.collection::<Document>("migrations");
+        let done = doc! { "_id": USER_KEYS_MIGRATION };
+        if migrations.find_one(done.clone()).await?.is_some() {
+            return Ok(());
+        }
+        let users: Vec<UserDoc> = self
+            .users
+            .find(doc! {})
+            .projection(doc! { "sessions": 0 })
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let changed = renormalized(
+            users
+                .into_iter()
+                .map(|u| UserKeys {
+                    id: u.id.to_string(),
+                    username: u.username,
+                    email: u.email,
+                    username_norm: u.username_norm,
+                    email_norm: u.email_norm,
+                })
+                .collect(),
+        );
+        // Park the changing keys on values no user can hold first, so that no update meets a
+        // key another user is about to give up.
+        for u in &changed {
+            let parked = format!("#{}", u.id);
+            self.users
+                .update_one(
+                    doc! { "_id": &u.id },
+                    doc! { "$set": { "username_norm": &parked, "email_norm": &parked } },
+                )
+                .await?;
+        }
+        for u in &changed {
+            self.users
+                .update_one(
+                    doc! { "_id": &u.id },
+                    doc! { "$set": { "username_norm": &u.username_norm, "email_norm": &u.email_norm } },
+                )
+                .await?;
+        }
+        if !changed.is_empty() {
+            tracing::info!(users = changed.len(), "recomputed username and e-mail keys");
+        }
+        // Another process may have finished first; either way it is done.
+        let _ = migrations.insert_one(done).await;
         Ok(())
     }
 
@@ -429,6 +492,55 @@ fn map_err(err: mongodb::error::Error) -> StoreError {
 
 #[async_trait]
 impl UserStore for MongoStore {
+    async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
+        // No transactions here: check, delete and insert, and start over when another sign-up
+        // took a key in between (the unique indexes tell); each round, one racer wins.
+        let holders = |active: bool| {
+            doc! {
+                "is_active": active,
+                "$or": [
+                    { "username_norm": user.username_norm.as_str() },
+                    { "email_norm": user.email_norm.as_str() },
+                ],
+            }
+        };
+        let mut replaced = 0;
+        let mut last = StoreError::Conflict(UniqueField::Email);
+        for _ in 0..REPLACE_ATTEMPTS {
+            // Checked first, so that a sign-up a verified account blocks deletes nothing.
+            if let Some(holder) = self.find_user_by(holders(true)).await? {
+                let field = if holder.username_norm == user.username_norm {
+                    UniqueField::Username
+                } else {
+                    UniqueField::Email
+                };
+                return Err(StoreError::Conflict(field));
+            }
+            replaced += self
+                .users
+                .delete_many(holders(false))
+                .await
+                .map_err(map_err)?
+                .deleted_count;
+            match self.insert_user(user).await {
+                Ok(()) => return Ok(replaced),
+                Err(err @ StoreError::Conflict(_)) => last = err,
+                Err(err) => return Err(err),
+            }
+            tokio::task::yield_now().await;
+        }
+        Err(last)
+    }
+
+    async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(self
+            .users
+            .delete_many(doc! { "is_active": false, "created_at": { "$lt": to_bson(cutoff) } })
+            .await
+            .map_err(map_err)?
+            .deleted_count)
+    }
+
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         let doc = UserDoc {
             id: user.id.clone(),

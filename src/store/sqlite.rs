@@ -77,7 +77,56 @@ ALTER TABLE outbox ADD COLUMN dead_at INTEGER;
 DROP INDEX outbox_due;
 CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at) WHERE dead_at IS NULL;
 "#,
+    // Usernames are unique by their look-alike skeleton and addresses by their canonical form:
+    // the keys are recomputed by `renormalize_users` (see `RUST_STEPS`). Pending accounts are
+    // purged by age.
+    r#"
+CREATE INDEX users_pending ON users(is_active, created_at);
+"#,
 ];
+
+/// Steps SQL cannot express, each run inside the transaction of the migration with the same
+/// number (counted from 1), after its SQL.
+const RUST_STEPS: &[(usize, RustStep)] = &[(6, renormalize_users)];
+type RustStep = fn(&Connection) -> rusqlite::Result<()>;
+
+/// Gives every user the keys the current rules compute (see [`renormalized`]).
+fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
+    let users = conn
+        .prepare(
+            "SELECT id, username, email, username_norm, email_norm FROM users \
+             ORDER BY created_at, id",
+        )?
+        .query_map([], |r| {
+            Ok(UserKeys {
+                id: r.get(0)?,
+                username: r.get(1)?,
+                email: r.get(2)?,
+                username_norm: r.get(3)?,
+                email_norm: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let changed = renormalized(users);
+    // Park the changing keys on values no row can hold first, so that no update meets a key
+    // another row is about to give up.
+    for u in &changed {
+        conn.execute(
+            "UPDATE users SET username_norm = '#' || id, email_norm = '#' || id WHERE id = ?1",
+            [&u.id],
+        )?;
+    }
+    for u in &changed {
+        conn.execute(
+            "UPDATE users SET username_norm = ?1, email_norm = ?2 WHERE id = ?3",
+            [&u.username_norm, &u.email_norm, &u.id],
+        )?;
+    }
+    if !changed.is_empty() {
+        tracing::info!(users = changed.len(), "recomputed username and e-mail keys");
+    }
+    Ok(())
+}
 
 struct Pool {
     idle: Mutex<Vec<Connection>>,
@@ -253,6 +302,9 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)
             .with_context(|| format!("SQLite migration {} failed", i + 1))?;
+        for (_, step) in RUST_STEPS.iter().filter(|(n, _)| *n == i + 1) {
+            step(&tx).with_context(|| format!("SQLite migration {} failed", i + 1))?;
+        }
         tx.pragma_update(None, "user_version", (i + 1) as i64)?;
         tx.commit()?;
     }
@@ -327,6 +379,23 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> 
     })
 }
 
+fn insert_user_row(c: &Connection, u: &UserRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(&format!(
+        "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))?
+    .execute(params![
+        u.id.as_str(),
+        u.username,
+        u.username_norm,
+        u.email,
+        u.email_norm,
+        u.password_hash.expose(),
+        u.is_active,
+        millis(u.created_at)
+    ])?;
+    Ok(())
+}
+
 impl SqliteStore {
     async fn find_user_where(
         &self,
@@ -348,23 +417,7 @@ impl SqliteStore {
 impl UserStore for SqliteStore {
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
         let u = user.clone();
-        self.run(move |c| {
-            c.prepare_cached(&format!(
-                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-            ))?
-            .execute(params![
-                u.id.as_str(),
-                u.username,
-                u.username_norm,
-                u.email,
-                u.email_norm,
-                u.password_hash.expose(),
-                u.is_active,
-                millis(u.created_at)
-            ])?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| insert_user_row(c, &u)).await
     }
 
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
@@ -388,6 +441,34 @@ impl UserStore for SqliteStore {
                 .prepare_cached("UPDATE users SET is_active = 1 WHERE id = ?1 AND is_active = 0")?
                 .execute([id])?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
+        let u = user.clone();
+        self.run(move |c| {
+            // One write transaction: a failed insert (a verified holder) rolls the delete back,
+            // and racing sign-ups take turns.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let replaced = tx
+                .prepare_cached(
+                    "DELETE FROM users WHERE is_active = 0 AND (username_norm = ?1 OR email_norm = ?2)",
+                )?
+                .execute([&u.username_norm, &u.email_norm])?;
+            insert_user_row(&tx, &u)?;
+            tx.commit()?;
+            Ok(replaced as u64)
+        })
+        .await
+    }
+
+    async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM users WHERE is_active = 0 AND created_at < ?1")?
+                .execute([millis(cutoff)])?;
+            Ok(n as u64)
         })
         .await
     }
