@@ -161,10 +161,14 @@ pub struct ServeArgs {
     /// Extra attempts after a 429, a 5xx or a connection failure.
     #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
     pub llm_max_retries: u32,
+    /// Most lexical tokens a GraphQL document may have; counted before it is parsed.
+    #[arg(long, env = "GRAPHQL_MAX_TOKENS", default_value_t = 2000)]
+    pub graphql_max_tokens: usize,
     /// Deepest selection nesting a query may have.
     #[arg(long, env = "GRAPHQL_MAX_DEPTH", default_value_t = 15)]
     pub graphql_max_depth: usize,
-    /// Most fields (each counts 1) a query may select in all.
+    /// Most fields (each counts 1, `__typename` and introspection fields too) a query may
+    /// select in all, with fragments spread in place.
     #[arg(long, env = "GRAPHQL_MAX_COMPLEXITY", default_value_t = 500)]
     pub graphql_max_complexity: usize,
     #[arg(long, env = "GRAPHQL_MAX_ALIASES", default_value_t = 30)]
@@ -223,6 +227,7 @@ pub struct Config {
     pub llm_model: String,
     pub llm_timeout: Duration,
     pub llm_max_retries: u32,
+    pub graphql_max_tokens: usize,
     pub graphql_max_depth: usize,
     pub graphql_max_complexity: usize,
     pub graphql_max_aliases: usize,
@@ -269,6 +274,7 @@ impl Default for Config {
             llm_model: DEFAULT_LLM_MODEL.into(),
             llm_timeout: Duration::from_secs(60),
             llm_max_retries: 2,
+            graphql_max_tokens: 2000,
             graphql_max_depth: 15,
             graphql_max_complexity: 500,
             graphql_max_aliases: 30,
@@ -399,6 +405,7 @@ impl TryFrom<ServeArgs> for Config {
             llm_model: args.llm_model.trim().to_owned(),
             llm_timeout: args.llm_timeout,
             llm_max_retries: args.llm_max_retries,
+            graphql_max_tokens: args.graphql_max_tokens,
             graphql_max_depth: args.graphql_max_depth,
             graphql_max_complexity: args.graphql_max_complexity,
             graphql_max_aliases: args.graphql_max_aliases,

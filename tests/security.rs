@@ -32,6 +32,18 @@ fragment TypeRef on __Type {
 }
 "#;
 
+/// Which limit refused a request (`extensions.limit`); panics with the body when none did.
+fn limit(r: &common::Gql) -> &str {
+    r.errors()
+        .and_then(|e| e[0]["extensions"]["limit"].as_str())
+        .unwrap_or_else(|| panic!("expected a limit error, got {}", r.body))
+}
+
+/// `n` copies of `field`, space-separated.
+fn repeat(field: &str, n: usize) -> String {
+    vec![field; n].join(" ")
+}
+
 async fn raw_post(
     app: &TestApp,
     client: &common::Client,
@@ -91,16 +103,13 @@ async fn abusive_queries_are_refused_quickly() {
     let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
     let c = app.client();
 
-    let aliases: String = (0..2000).map(|i| format!("a{i}: __typename ")).collect();
+    let aliases: String = (0..150).map(|i| format!("a{i}: __typename ")).collect();
     let started = Instant::now();
     let r = c.gql(&format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "aliases");
     assert!(r.message().contains("aliases"), "{}", r.message());
     assert!(started.elapsed() < Duration::from_secs(2));
-
-    let roots: String = (0..25).map(|_| "__typename ").collect();
-    let r = c.gql(&format!("{{ {roots} }}"), json!({})).await;
-    assert_eq!(r.code(), "BAD_USER_INPUT");
 
     let mut deep = String::from("kind");
     for _ in 0..20 {
@@ -113,6 +122,8 @@ async fn abusive_queries_are_refused_quickly() {
         )
         .await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "depth");
+    assert!(r.message().contains("nested too deep"), "{}", r.message());
 
     // What real tools send still fits.
     let r = c.gql(INTROSPECTION, json!({})).await.ok();
@@ -135,17 +146,134 @@ async fn abusive_queries_are_refused_quickly() {
 }
 
 #[tokio::test]
+async fn root_field_limit_counts_through_fragments() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    let fields = repeat("__typename", 25);
+    for query in [
+        format!("{{ {fields} }}"),
+        format!("{{ ...on QueryRoot {{ {fields} }} }}"),
+        format!("{{ ... {{ {fields} }} }}"),
+        format!("{{ ...F }} fragment F on QueryRoot {{ {fields} }}"),
+        format!(
+            "{{ ...F ...G }} fragment F on QueryRoot {{ {} }} fragment G on QueryRoot {{ {} }}",
+            repeat("__typename", 12),
+            repeat("__typename", 13)
+        ),
+    ] {
+        let r = c.gql(&query, json!({})).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{query}");
+        assert_eq!(limit(&r), "rootFields", "{query}");
+        assert!(r.message().contains("root fields"), "{}", r.message());
+    }
+    // At the limit, through a fragment, it runs.
+    let r = c
+        .gql(
+            &format!(
+                "{{ ...F }} fragment F on QueryRoot {{ {} }}",
+                repeat("__typename", 20)
+            ),
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(r.data()["__typename"], "QueryRoot");
+}
+
+#[tokio::test]
+async fn complexity_limit_counts_every_field() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    // __schema + types + n names: 500 fields is the default limit.
+    let query = |n| format!("{{ __schema {{ types {{ {} }} }} }}", repeat("name", n));
+    let r = c.gql(&query(498), json!({})).await.ok();
+    assert!(r.data()["__schema"]["types"].as_array().unwrap().len() > 20);
+    let r = c.gql(&query(499), json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "complexity");
+    assert!(r.message().contains("too complex"), "{}", r.message());
+    assert!(r.message().contains("501 fields"), "{}", r.message());
+
+    // __typename is not free, nor is it when spread in from fragments.
+    for query in [
+        format!("{{ __schema {{ {} }} }}", repeat("__typename", 600)),
+        format!(
+            "{{ __schema {{ ...F ...F ...F }} }} fragment F on __Schema {{ {} }}",
+            repeat("__typename", 200)
+        ),
+    ] {
+        let r = c.gql(&query, json!({})).await;
+        assert_eq!(limit(&r), "complexity", "{query}");
+    }
+
+    // A chain of fragments that each spread the next twice: 2^30 fields, refused at once.
+    let mut bomb = String::from("{ __schema { ...F0 } }");
+    for i in 0..30 {
+        bomb += &format!(
+            " fragment F{i} on __Schema {{ ...F{n} ...F{n} }}",
+            n = i + 1
+        );
+    }
+    bomb += " fragment F30 on __Schema { description }";
+    let started = Instant::now();
+    let r = c.gql(&bomb, json!({})).await;
+    assert_eq!(limit(&r), "complexity");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // A fragment cycle is left to validation, which names it.
+    let r = c
+        .gql(
+            "{ ...A } fragment A on QueryRoot { ...B } fragment B on QueryRoot { ...A }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn oversized_documents_are_refused_before_parsing() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    // 80,000 fields, under the body size limit: refused by its token count.
+    let query = format!("{{ __schema {{ {} }} }}", repeat("__typename", 80_000));
+    assert!(query.len() < 1024 * 1024);
+    let started = Instant::now();
+    let r = c.gql(&query, json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "tokens");
+    assert!(r.message().contains("2000 tokens"), "{}", r.message());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Over GET too, before the method check parses it.
+    let r = c
+        .get(&format!(
+            "/graphql?query={}",
+            format!("{{ {} }}", repeat("__typename", 3000)).replace(' ', "%20")
+        ))
+        .await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "tokens", "{body}");
+    // Comments and strings do not add up: this is a handful of tokens.
+    let padding = "{ a ".repeat(20_000);
+    let padded = format!("# {padding}\n{{ __type(name: \"{padding}\") {{ name }} }}");
+    let r = c.gql(&padded, json!({})).await.ok();
+    assert_eq!(r.data()["__type"], Value::Null);
+    // GraphiQL's introspection query fits well under the default.
+    assert!(quiz_llm::graphql::limits::count_tokens(INTROSPECTION, 2000) < 1000);
+}
+
+#[tokio::test]
 async fn introspection_can_be_turned_off() {
     let app = TestApp::spawn(Backend::Sqlite, |c| c.graphql_introspection = false)
         .await
         .unwrap();
     let c = app.client();
-    let r = c.gql("{ __schema { types { name } } }", json!({})).await;
-    assert!(
-        r.errors().is_some() || r.data()["__schema"].is_null(),
-        "{}",
-        r.body
-    );
+    // The introspection fields answer null: nothing about the schema comes back.
+    for (query, field) in [
+        ("{ __schema { types { name } } }", "__schema"),
+        (r#"{ __type(name: "User") { fields { name } } }"#, "__type"),
+    ] {
+        let r = c.gql(query, json!({})).await.ok();
+        assert_eq!(r.body, json!({ "data": { field: null } }));
+    }
     let r = c.gql("{ mee { username } }", json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
     assert!(!r.message().contains("Did you mean"), "{}", r.message());
