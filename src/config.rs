@@ -182,6 +182,20 @@ pub struct ServeArgs {
     /// schema should not be explorable.
     #[arg(long, env = "GRAPHQL_INTROSPECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub graphql_introspection: bool,
+    /// A connection must deliver a complete request head this soon after its first byte (or
+    /// after it was opened).
+    #[arg(long, env = "HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub http_header_timeout: Duration,
+    /// A request body must have arrived in full this soon after its head.
+    #[arg(long, env = "HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub http_body_timeout: Duration,
+    /// A keep-alive connection with no request for this long is closed.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    pub http_idle_timeout: Duration,
+    /// Most connections open at once; further ones wait in the listen backlog. Keep it well
+    /// below the open-file limit (`ulimit -n`).
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS", default_value_t = 512)]
+    pub http_max_connections: usize,
     /// Comma-separated origins allowed to call with credentials.
     #[arg(long, env = "CORS_ORIGINS")]
     pub cors_origins: Option<String>,
@@ -234,6 +248,10 @@ pub struct Config {
     pub graphql_max_root_fields: usize,
     pub graphql_max_body_bytes: usize,
     pub graphql_introspection: bool,
+    pub http_header_timeout: Duration,
+    pub http_body_timeout: Duration,
+    pub http_idle_timeout: Duration,
+    pub http_max_connections: usize,
     pub cors_origins: Vec<String>,
     pub log_format: LogFormat,
 }
@@ -281,6 +299,10 @@ impl Default for Config {
             graphql_max_root_fields: 20,
             graphql_max_body_bytes: 1_048_576,
             graphql_introspection: true,
+            http_header_timeout: Duration::from_secs(10),
+            http_body_timeout: Duration::from_secs(30),
+            http_idle_timeout: Duration::from_secs(60),
+            http_max_connections: 512,
             cors_origins: Vec::new(),
             log_format: LogFormat::Pretty,
         }
@@ -316,6 +338,9 @@ impl TryFrom<ServeArgs> for Config {
         };
         if !(1..=256).contains(&args.database_pool_size) {
             bail!("DATABASE_POOL_SIZE must be between 1 and 256");
+        }
+        if args.http_max_connections == 0 {
+            bail!("HTTP_MAX_CONNECTIONS must be at least 1");
         }
         let mut jwt_previous_secrets = Vec::new();
         for (i, secret) in non_empty(args.jwt_previous_secrets)
@@ -412,6 +437,10 @@ impl TryFrom<ServeArgs> for Config {
             graphql_max_root_fields: args.graphql_max_root_fields,
             graphql_max_body_bytes: args.graphql_max_body_bytes,
             graphql_introspection: args.graphql_introspection,
+            http_header_timeout: args.http_header_timeout,
+            http_body_timeout: args.http_body_timeout,
+            http_idle_timeout: args.http_idle_timeout,
+            http_max_connections: args.http_max_connections,
             cors_origins,
             log_format: args.log_format,
         })

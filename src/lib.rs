@@ -15,17 +15,14 @@ pub mod store;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    Server,
-    endpoint::BoxEndpoint,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::endpoint::BoxEndpoint;
+use tokio::net::TcpListener;
 
 use crate::{
     auth::{AuthService, AuthSettings},
     config::Config,
     graphql::limits::QueryLimits,
-    http::cookies::CookiePolicy,
+    http::{cookies::CookiePolicy, server::ConnectionLimits},
     mail::outbox::Outbox,
     quiz::{QuizService, llm::LlmClient},
     store::Store,
@@ -41,8 +38,9 @@ pub fn install_crypto_provider() {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     endpoint: BoxEndpoint<'static>,
+    connections: ConnectionLimits,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
 }
@@ -85,19 +83,17 @@ impl Application {
             parse_cache: Default::default(),
         };
         let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
-        let acceptor = TcpListener::bind(config.listen_addr)
-            .into_acceptor()
+        let listener = TcpListener::bind(config.listen_addr)
             .await
             .with_context(|| format!("cannot listen on {}", config.listen_addr))?;
-        let local_addr = acceptor
+        let local_addr = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no socket address")?;
         tracing::info!(store = store.kind(), "listening on http://{local_addr}");
         Ok(Application {
-            acceptor,
+            listener,
             endpoint,
+            connections: ConnectionLimits::from(&config),
             local_addr,
             store,
         })
@@ -116,9 +112,14 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
-        Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(SHUTDOWN_GRACE))
-            .await
+        http::server::serve(
+            self.listener,
+            self.endpoint,
+            self.connections,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await
     }
 }
 

@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp};
 use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, tcp::OwnedWriteHalf},
+};
 
 /// graphql-js's `getIntrospectionQuery()`, as GraphiQL and code generators send it.
 const INTROSPECTION: &str = r#"
@@ -469,4 +473,154 @@ async fn a_rotated_key_still_verifies_old_tokens() {
         old.client().with_bearer(&fresh).me().await.code(),
         "UNAUTHENTICATED"
     );
+}
+
+/// Short connection timeouts, so that the slow-client tests wait little.
+fn short_timeouts(c: &mut quiz_llm::config::Config) {
+    c.http_header_timeout = Duration::from_secs(1);
+    c.http_body_timeout = Duration::from_secs(1);
+    c.http_idle_timeout = Duration::from_secs(2);
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.base_url.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection (end of stream or reset) and returns what it
+/// sent; `None` if the connection is still open after `within`.
+async fn read_until_closed(
+    reader: &mut (impl AsyncRead + Unpin),
+    within: Duration,
+) -> Option<String> {
+    let mut received = Vec::new();
+    let mut buf = [0; 1024];
+    let closed = tokio::time::timeout(within, async {
+        while let Ok(n @ 1..) = reader.read(&mut buf).await {
+            received.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    closed
+        .ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+/// Sends `bytes` over and over, one byte every 100 ms, until the server stops taking them.
+fn trickle(mut writer: OwnedWriteHalf, bytes: &'static [u8]) {
+    tokio::spawn(async move {
+        for byte in bytes.iter().cycle() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if writer.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+#[tokio::test]
+async fn slow_request_heads_are_cut_off() {
+    let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = connect(&app).await.into_split();
+    writer
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: quiz.test\r\n")
+        .await
+        .unwrap();
+    // Every byte is progress, but the head never ends.
+    trickle(writer, b"X-Slow: 1\r\n");
+    let started = Instant::now();
+    let closed = read_until_closed(&mut reader, Duration::from_secs(6)).await;
+    assert!(closed.is_some(), "the connection is still open after 6 s");
+    assert!(started.elapsed() >= Duration::from_millis(900));
+}
+
+#[tokio::test]
+async fn trickled_bodies_are_cut_off() {
+    let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = connect(&app).await.into_split();
+    writer
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: quiz.test\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    trickle(writer, b" ");
+    let sent = read_until_closed(&mut reader, Duration::from_secs(6))
+        .await
+        .expect("the connection is still open after 6 s");
+    assert!(sent.starts_with("HTTP/1.1 408"), "{sent}");
+    assert!(sent.contains("BAD_USER_INPUT"), "{sent}");
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
+        .await
+        .unwrap();
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: quiz.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\nok") {
+        let mut buf = [0; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering");
+        response.extend_from_slice(&buf[..n]);
+    }
+    // Between requests the idle timeout (2 s) applies, not the shorter head timeout (1 s)...
+    assert!(
+        read_until_closed(&mut stream, Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "closed before the idle timeout"
+    );
+    // ...and it ends the connection.
+    assert!(
+        read_until_closed(&mut stream, Duration::from_secs(4))
+            .await
+            .is_some(),
+        "the idle connection is still open"
+    );
+}
+
+#[tokio::test]
+async fn connection_cap_holds_and_health_answers_once_slow_clients_are_cut() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        short_timeouts(c);
+        c.http_max_connections = 4;
+    })
+    .await
+    .unwrap();
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let r = app.client().get("/healthz").await;
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 200);
+    // It waited in the backlog until the slow connections' heads were late and they were cut.
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    for mut stream in slow {
+        assert!(
+            read_until_closed(&mut stream, Duration::from_secs(1))
+                .await
+                .is_some()
+        );
+    }
 }

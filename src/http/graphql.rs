@@ -149,10 +149,14 @@ pub async fn post(
             );
         }
         Err(err) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                &format!("Could not read the request body: {err}"),
-            );
+            // A body slower than HTTP_BODY_TIMEOUT fails with TimedOut (see `server`).
+            let status = match &err {
+                ReadBodyError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    StatusCode::REQUEST_TIMEOUT
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return request_error(status, &format!("Could not read the request body: {err}"));
         }
     };
     let content_type = req

@@ -5,6 +5,7 @@ pub mod cookies;
 mod graphql;
 mod pages;
 mod parse_cache;
+pub mod server;
 
 use std::{
     sync::Arc,
