@@ -524,6 +524,7 @@ async fn slow_request_heads_are_cut_off() {
     let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
         .await
         .unwrap();
+    let started = Instant::now();
     let (mut reader, mut writer) = connect(&app).await.into_split();
     writer
         .write_all(b"POST /graphql HTTP/1.1\r\nHost: quiz.test\r\n")
@@ -531,10 +532,10 @@ async fn slow_request_heads_are_cut_off() {
         .unwrap();
     // Every byte is progress, but the head never ends.
     trickle(writer, b"X-Slow: 1\r\n");
-    let started = Instant::now();
     let closed = read_until_closed(&mut reader, Duration::from_secs(6)).await;
     assert!(closed.is_some(), "the connection is still open after 6 s");
-    assert!(started.elapsed() >= Duration::from_millis(900));
+    // Cut by the head timeout, not for anything sooner.
+    assert!(started.elapsed() >= Duration::from_millis(950));
 }
 
 #[tokio::test]
@@ -623,4 +624,27 @@ async fn connection_cap_holds_and_health_answers_once_slow_clients_are_cut() {
                 .is_some()
         );
     }
+}
+
+#[tokio::test]
+async fn a_slow_answer_outlasts_the_connection_timeouts() {
+    let (_fake, url) =
+        common::fake_llm::start_fake(vec![common::fake_llm::Reply::Hang(Duration::from_secs(3))])
+            .await;
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        short_timeouts(c);
+        c.llm_base_url = Some(url);
+        c.llm_max_retries = 0;
+    })
+    .await
+    .unwrap();
+    let (c, _) = app.new_user("patient").await;
+    let started = Instant::now();
+    // Three seconds without a byte either way, longer than the head and idle timeouts: a request
+    // being handled is not cut off.
+    let r = c
+        .generate_quiz(json!({ "topic": "Apollo 11", "sourceText": common::APOLLO_11 }))
+        .await;
+    assert_eq!(r.code(), "LLM_UNAVAILABLE", "{}", r.body);
+    assert!(started.elapsed() >= Duration::from_secs(3));
 }
