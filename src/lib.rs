@@ -21,11 +21,8 @@ pub mod store;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use poem::{
-    Server,
-    endpoint::BoxEndpoint,
-    listener::{Acceptor, Listener, TcpAcceptor, TcpListener},
-};
+use poem::endpoint::BoxEndpoint;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
@@ -33,6 +30,7 @@ use crate::{
     config::Settings,
     domain::{SharedClock, SystemClock},
     graphql::cookies::CookiePolicy,
+    http::server::ConnectionLimits,
     mail::outbox::Outbox,
     quiz::{QuizService, llm::LlmClient},
     store::Store,
@@ -48,8 +46,9 @@ pub fn install_crypto_provider() {
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
 pub struct Application {
-    acceptor: TcpAcceptor,
+    listener: TcpListener,
     endpoint: BoxEndpoint<'static>,
+    connections: ConnectionLimits,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
     outbox: Arc<Outbox>,
@@ -109,19 +108,17 @@ impl Application {
             &settings.server.cors_origins.0,
         );
         let listen_addr = settings.server.listen_addr;
-        let acceptor = TcpListener::bind(listen_addr)
-            .into_acceptor()
+        let listener = TcpListener::bind(listen_addr)
             .await
-            .with_context(|| format!("cannot listen on {}", listen_addr))?;
-        let local_addr = acceptor
+            .with_context(|| format!("cannot listen on {listen_addr}"))?;
+        let local_addr = listener
             .local_addr()
-            .first()
-            .and_then(|a| a.as_socket_addr().copied())
             .context("the listener has no socket address")?;
         tracing::info!(store = store.kind(), "listening on http://{local_addr}");
         Ok(Application {
-            acceptor,
+            listener,
             endpoint,
+            connections: settings.server.connections,
             local_addr,
             store,
             outbox,
@@ -146,9 +143,14 @@ impl Application {
         let stop = CancellationToken::new();
         // Mail left over from a failed attempt or an earlier run is delivered in the background.
         let worker = tokio::spawn(self.outbox.run(stop.clone()));
-        let served = Server::new_with_acceptor(self.acceptor)
-            .run_with_graceful_shutdown(self.endpoint, shutdown, Some(SHUTDOWN_GRACE))
-            .await;
+        let served = http::server::serve(
+            self.listener,
+            self.endpoint,
+            self.connections,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         stop.cancel();
         if let Err(err) = worker.await {
             tracing::error!(error = %err, "the outbox worker failed");

@@ -6,6 +6,10 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, TestApp};
 use serde_json::{Value, json};
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWriteExt},
+    net::{TcpStream, tcp::OwnedWriteHalf},
+};
 
 /// graphql-js's `getIntrospectionQuery()`, as GraphiQL and code generators send it.
 const INTROSPECTION: &str = r#"
@@ -31,6 +35,18 @@ fragment TypeRef on __Type {
     ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } }
 }
 "#;
+
+/// Which limit refused a request (`extensions.limit`); panics with the body when none did.
+fn limit(r: &common::Gql) -> &str {
+    r.errors()
+        .and_then(|e| e[0]["extensions"]["limit"].as_str())
+        .unwrap_or_else(|| panic!("expected a limit error, got {}", r.body))
+}
+
+/// `n` copies of `field`, space-separated.
+fn repeat(field: &str, n: usize) -> String {
+    vec![field; n].join(" ")
+}
 
 async fn raw_post(
     app: &TestApp,
@@ -91,10 +107,11 @@ async fn abusive_queries_are_refused_quickly() {
     let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
     let c = app.client();
 
-    let aliases: String = (0..2000).map(|i| format!("a{i}: __typename ")).collect();
+    let aliases: String = (0..150).map(|i| format!("a{i}: __typename ")).collect();
     let started = Instant::now();
     let r = c.gql(&format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "aliases");
     assert!(r.message().contains("aliases"), "{}", r.message());
     // Refused before any work: a generous bound, since a busy machine may pause any request.
     assert!(
@@ -102,10 +119,6 @@ async fn abusive_queries_are_refused_quickly() {
         "took {:?}",
         started.elapsed()
     );
-
-    let roots: String = (0..25).map(|_| "__typename ").collect();
-    let r = c.gql(&format!("{{ {roots} }}"), json!({})).await;
-    assert_eq!(r.code(), "BAD_USER_INPUT");
 
     let mut deep = String::from("kind");
     for _ in 0..20 {
@@ -118,6 +131,8 @@ async fn abusive_queries_are_refused_quickly() {
         )
         .await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "depth");
+    assert!(r.message().contains("nested too deep"), "{}", r.message());
 
     // What real tools send still fits.
     let r = c.gql(INTROSPECTION, json!({})).await.ok();
@@ -140,17 +155,134 @@ async fn abusive_queries_are_refused_quickly() {
 }
 
 #[tokio::test]
+async fn root_field_limit_counts_through_fragments() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    let fields = repeat("__typename", 25);
+    for query in [
+        format!("{{ {fields} }}"),
+        format!("{{ ...on QueryRoot {{ {fields} }} }}"),
+        format!("{{ ... {{ {fields} }} }}"),
+        format!("{{ ...F }} fragment F on QueryRoot {{ {fields} }}"),
+        format!(
+            "{{ ...F ...G }} fragment F on QueryRoot {{ {} }} fragment G on QueryRoot {{ {} }}",
+            repeat("__typename", 12),
+            repeat("__typename", 13)
+        ),
+    ] {
+        let r = c.gql(&query, json!({})).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{query}");
+        assert_eq!(limit(&r), "rootFields", "{query}");
+        assert!(r.message().contains("root fields"), "{}", r.message());
+    }
+    // At the limit, through a fragment, it runs.
+    let r = c
+        .gql(
+            &format!(
+                "{{ ...F }} fragment F on QueryRoot {{ {} }}",
+                repeat("__typename", 20)
+            ),
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(r.data()["__typename"], "QueryRoot");
+}
+
+#[tokio::test]
+async fn complexity_limit_counts_every_field() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    // __schema + types + n names: 500 fields is the default limit.
+    let query = |n| format!("{{ __schema {{ types {{ {} }} }} }}", repeat("name", n));
+    let r = c.gql(&query(498), json!({})).await.ok();
+    assert!(r.data()["__schema"]["types"].as_array().unwrap().len() > 20);
+    let r = c.gql(&query(499), json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "complexity");
+    assert!(r.message().contains("too complex"), "{}", r.message());
+    assert!(r.message().contains("501 fields"), "{}", r.message());
+
+    // __typename is not free, nor is it when spread in from fragments.
+    for query in [
+        format!("{{ __schema {{ {} }} }}", repeat("__typename", 600)),
+        format!(
+            "{{ __schema {{ ...F ...F ...F }} }} fragment F on __Schema {{ {} }}",
+            repeat("__typename", 200)
+        ),
+    ] {
+        let r = c.gql(&query, json!({})).await;
+        assert_eq!(limit(&r), "complexity", "{query}");
+    }
+
+    // A chain of fragments that each spread the next twice: 2^30 fields, refused at once.
+    let mut bomb = String::from("{ __schema { ...F0 } }");
+    for i in 0..30 {
+        bomb += &format!(
+            " fragment F{i} on __Schema {{ ...F{n} ...F{n} }}",
+            n = i + 1
+        );
+    }
+    bomb += " fragment F30 on __Schema { description }";
+    let started = Instant::now();
+    let r = c.gql(&bomb, json!({})).await;
+    assert_eq!(limit(&r), "complexity");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // A fragment cycle is left to validation, which names it.
+    let r = c
+        .gql(
+            "{ ...A } fragment A on QueryRoot { ...B } fragment B on QueryRoot { ...A }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+}
+
+#[tokio::test]
+async fn oversized_documents_are_refused_before_parsing() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    // 80,000 fields, under the body size limit: refused by its token count.
+    let query = format!("{{ __schema {{ {} }} }}", repeat("__typename", 80_000));
+    assert!(query.len() < 1024 * 1024);
+    let started = Instant::now();
+    let r = c.gql(&query, json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert_eq!(limit(&r), "tokens");
+    assert!(r.message().contains("2000 tokens"), "{}", r.message());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    // Over GET too, before the method check parses it.
+    let r = c
+        .get(&format!(
+            "/graphql?query={}",
+            format!("{{ {} }}", repeat("__typename", 3000)).replace(' ', "%20")
+        ))
+        .await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "tokens", "{body}");
+    // Comments and strings do not add up: this is a handful of tokens.
+    let padding = "{ a ".repeat(20_000);
+    let padded = format!("# {padding}\n{{ __type(name: \"{padding}\") {{ name }} }}");
+    let r = c.gql(&padded, json!({})).await.ok();
+    assert_eq!(r.data()["__type"], Value::Null);
+    // GraphiQL's introspection query fits well under the default.
+    assert!(quiz_llm::graphql::limits::count_tokens(INTROSPECTION, 2000) < 1000);
+}
+
+#[tokio::test]
 async fn introspection_can_be_turned_off() {
     let app = TestApp::spawn(Backend::Sqlite, |c| c.graphql.introspection = false)
         .await
         .unwrap();
     let c = app.client();
-    let r = c.gql("{ __schema { types { name } } }", json!({})).await;
-    assert!(
-        r.errors().is_some() || r.data()["__schema"].is_null(),
-        "{}",
-        r.body
-    );
+    // The introspection fields answer null: nothing about the schema comes back.
+    for (query, field) in [
+        ("{ __schema { types { name } } }", "__schema"),
+        (r#"{ __type(name: "User") { fields { name } } }"#, "__type"),
+    ] {
+        let r = c.gql(query, json!({})).await.ok();
+        assert_eq!(r.body, json!({ "data": { field: null } }));
+    }
     let r = c.gql("{ mee { username } }", json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
     assert!(!r.message().contains("Did you mean"), "{}", r.message());
@@ -348,4 +480,178 @@ async fn a_rotated_key_still_verifies_old_tokens() {
         old.client().with_bearer(&fresh).me().await.code(),
         "UNAUTHENTICATED"
     );
+}
+
+/// Short connection timeouts, so that the slow-client tests wait little.
+fn short_timeouts(c: &mut quiz_llm::config::Settings) {
+    c.server.connections.header_timeout = Duration::from_secs(1);
+    c.server.connections.body_timeout = Duration::from_secs(1);
+    c.server.connections.idle_timeout = Duration::from_secs(2);
+}
+
+async fn connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.base_url.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// Reads until the server closes the connection (end of stream or reset) and returns what it
+/// sent; `None` if the connection is still open after `within`.
+async fn read_until_closed(
+    reader: &mut (impl AsyncRead + Unpin),
+    within: Duration,
+) -> Option<String> {
+    let mut received = Vec::new();
+    let mut buf = [0; 1024];
+    let closed = tokio::time::timeout(within, async {
+        while let Ok(n @ 1..) = reader.read(&mut buf).await {
+            received.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    closed
+        .ok()
+        .map(|()| String::from_utf8_lossy(&received).into_owned())
+}
+
+/// Sends `bytes` over and over, one byte every 100 ms, until the server stops taking them.
+fn trickle(mut writer: OwnedWriteHalf, bytes: &'static [u8]) {
+    tokio::spawn(async move {
+        for byte in bytes.iter().cycle() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if writer.write_all(&[*byte]).await.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+#[tokio::test]
+async fn slow_request_heads_are_cut_off() {
+    let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let (mut reader, mut writer) = connect(&app).await.into_split();
+    writer
+        .write_all(b"POST /graphql HTTP/1.1\r\nHost: quiz.test\r\n")
+        .await
+        .unwrap();
+    // Every byte is progress, but the head never ends.
+    trickle(writer, b"X-Slow: 1\r\n");
+    let closed = read_until_closed(&mut reader, Duration::from_secs(6)).await;
+    assert!(closed.is_some(), "the connection is still open after 6 s");
+    // Cut by the head timeout, not for anything sooner.
+    assert!(started.elapsed() >= Duration::from_millis(950));
+}
+
+#[tokio::test]
+async fn trickled_bodies_are_cut_off() {
+    let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = connect(&app).await.into_split();
+    writer
+        .write_all(
+            b"POST /graphql HTTP/1.1\r\nHost: quiz.test\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    trickle(writer, b" ");
+    let sent = read_until_closed(&mut reader, Duration::from_secs(6))
+        .await
+        .expect("the connection is still open after 6 s");
+    assert!(sent.starts_with("HTTP/1.1 408"), "{sent}");
+    assert!(sent.contains("BAD_USER_INPUT"), "{sent}");
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_are_closed() {
+    let app = TestApp::spawn(Backend::Sqlite, short_timeouts)
+        .await
+        .unwrap();
+    let mut stream = connect(&app).await;
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: quiz.test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\nok") {
+        let mut buf = [0; 1024];
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before answering");
+        response.extend_from_slice(&buf[..n]);
+    }
+    // Between requests the idle timeout (2 s) applies, not the shorter head timeout (1 s)...
+    assert!(
+        read_until_closed(&mut stream, Duration::from_millis(1500))
+            .await
+            .is_none(),
+        "closed before the idle timeout"
+    );
+    // ...and it ends the connection.
+    assert!(
+        read_until_closed(&mut stream, Duration::from_secs(4))
+            .await
+            .is_some(),
+        "the idle connection is still open"
+    );
+}
+
+#[tokio::test]
+async fn connection_cap_holds_and_health_answers_once_slow_clients_are_cut() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        short_timeouts(c);
+        c.server.connections.max_connections = 4;
+    })
+    .await
+    .unwrap();
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect(&app).await;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let r = app.client().get("/healthz").await;
+    let waited = started.elapsed();
+    assert_eq!(r.status(), 200);
+    // It waited in the backlog until the slow connections' heads were late and they were cut.
+    assert!(waited >= Duration::from_millis(500), "{waited:?}");
+    assert!(waited < Duration::from_secs(5), "{waited:?}");
+    for mut stream in slow {
+        assert!(
+            read_until_closed(&mut stream, Duration::from_secs(1))
+                .await
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_slow_answer_outlasts_the_connection_timeouts() {
+    let (_fake, url) =
+        common::fake_llm::start_fake(vec![common::fake_llm::Reply::Hang(Duration::from_secs(3))])
+            .await;
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        short_timeouts(c);
+        c.llm.llm_base_url = Some(url);
+        c.llm.llm_max_retries = 0;
+    })
+    .await
+    .unwrap();
+    let (c, _) = app.new_user("patient").await;
+    let started = Instant::now();
+    // Three seconds without a byte either way, longer than the head and idle timeouts: a request
+    // being handled is not cut off.
+    let r = c
+        .generate_quiz(json!({ "topic": "Apollo 11", "sourceText": common::APOLLO_11 }))
+        .await;
+    assert_eq!(r.code(), "LLM_UNAVAILABLE", "{}", r.body);
+    assert!(started.elapsed() >= Duration::from_secs(3));
 }

@@ -1,14 +1,30 @@
 //! Limits that keep one request from costing the server more than the whole legitimate API
-//! needs. Depth and complexity are enforced by async-graphql; aliases and root fields are counted
-//! here, before validation, because validating thousands of aliased fields is itself expensive.
+//! needs. The document is first bounded by its token count, before it is parsed at all; then
+//! aliases, root fields, depth and fields are counted here, before validation, because
+//! validating a huge or fragment-multiplied document is itself the expensive part.
+//! async-graphql's own depth and complexity limits stay on as a backstop.
 
-use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, Selection, SelectionSet,
+use std::collections::HashMap;
+
+use async_graphql::{
+    ErrorExtensions, ServerError,
+    parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
 };
+
+use crate::domain::ErrorCode;
 
 /// `GRAPHQL_*`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QueryLimits {
+    /// Most lexical tokens a document may have; counted before parsing, so a huge document
+    /// costs little to refuse (GraphiQL's introspection query is about 155).
+    #[arg(
+        long = "graphql-max-tokens",
+        env = "GRAPHQL_MAX_TOKENS",
+        value_name = "GRAPHQL_MAX_TOKENS",
+        default_value_t = 2000
+    )]
+    pub max_tokens: usize,
     /// Deepest selection nesting a query may have.
     #[arg(
         long = "graphql-max-depth",
@@ -59,6 +75,119 @@ impl Default for QueryLimits {
     }
 }
 
+/// Which limit a request broke; clients see it as `extensions.limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    Tokens,
+    Aliases,
+    RootFields,
+    Depth,
+    Complexity,
+}
+
+impl Limit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Tokens => "tokens",
+            Limit::Aliases => "aliases",
+            Limit::RootFields => "rootFields",
+            Limit::Depth => "depth",
+            Limit::Complexity => "complexity",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitExceeded {
+    pub limit: Limit,
+    pub message: String,
+}
+
+impl From<LimitExceeded> for ServerError {
+    fn from(err: LimitExceeded) -> Self {
+        let LimitExceeded { limit, message } = err;
+        async_graphql::Error::new(message)
+            .extend_with(|_, ext| {
+                ext.set("code", ErrorCode::BadUserInput.as_str());
+                ext.set("limit", limit.as_str());
+            })
+            .into_server_error(Default::default())
+    }
+}
+
+/// Counts the GraphQL lexical tokens of `source` (names, numbers, strings, punctuators; not
+/// whitespace, commas or comments), giving up once there are more than `max`. One pass over the
+/// bytes, so a document too big to be worth parsing costs next to nothing to refuse.
+pub fn count_tokens(source: &str, max: usize) -> usize {
+    let bytes = source.as_bytes();
+    let at = |i: usize| bytes.get(i).copied().unwrap_or(0);
+    let (mut i, mut tokens) = (0, 0);
+    while i < bytes.len() && tokens <= max {
+        match bytes[i] {
+            b' ' | b'\t' | b'\n' | b'\r' | b',' => {
+                i += 1;
+                continue;
+            }
+            b'#' => {
+                while i < bytes.len() && !matches!(bytes[i], b'\n' | b'\r') {
+                    i += 1;
+                }
+                continue;
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"\\\"\"\"") {
+                        i += 4;
+                    } else if bytes[i..].starts_with(b"\"\"\"") {
+                        i += 3;
+                        break;
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n' | b'\r') {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'.' if bytes[i..].starts_with(b"...") => i += 3,
+            b'_' | b'a'..=b'z' | b'A'..=b'Z' => {
+                while at(i) == b'_' || at(i).is_ascii_alphanumeric() {
+                    i += 1;
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                i += 1;
+                let digits = |i: &mut usize| {
+                    while at(*i).is_ascii_digit() {
+                        *i += 1;
+                    }
+                };
+                digits(&mut i);
+                if at(i) == b'.' && at(i + 1).is_ascii_digit() {
+                    i += 1;
+                    digits(&mut i);
+                }
+                if matches!(at(i), b'e' | b'E') {
+                    i += 1;
+                    if matches!(at(i), b'+' | b'-') {
+                        i += 1;
+                    }
+                    digits(&mut i);
+                }
+            }
+            // A punctuator, or a byte the parser will refuse: one token either way.
+            _ => i += 1,
+        }
+        tokens += 1;
+    }
+    tokens
+}
+
 fn count_aliases(set: &SelectionSet) -> usize {
     set.items
         .iter()
@@ -72,10 +201,99 @@ fn count_aliases(set: &SelectionSet) -> usize {
         .sum()
 }
 
+/// What a selection set costs once its fragments are spread in place.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Cost {
+    /// Fields selected at any level, `__typename` and introspection fields included.
+    fields: usize,
+    /// Deepest field nesting; a root field is at depth 1.
+    depth: usize,
+    /// Fields at this level of the selection set.
+    width: usize,
+}
+
+impl Cost {
+    /// Saturating, since fragments that spread others several times multiply.
+    fn and(self, other: Cost) -> Cost {
+        Cost {
+            fields: self.fields.saturating_add(other.fields),
+            depth: self.depth.max(other.depth),
+            width: self.width.saturating_add(other.width),
+        }
+    }
+}
+
+/// Costs selection sets with fragment spreads and inline fragments flattened. Each fragment is
+/// costed once (a fragment spread twice in each of a chain of fragments doubles at every link
+/// without costing more to count), and a spread that leads back into itself counts nothing:
+/// validation refuses such cycles, but this runs first.
+struct Flattener<'a> {
+    doc: &'a ExecutableDocument,
+    /// `None` while the fragment is being costed.
+    fragments: HashMap<&'a str, Option<Cost>>,
+}
+
+impl<'a> Flattener<'a> {
+    fn selection_set(&mut self, set: &'a SelectionSet) -> Cost {
+        let mut cost = Cost::default();
+        for item in &set.items {
+            let item_cost = match &item.node {
+                Selection::Field(field) => {
+                    let inner = self.selection_set(&field.node.selection_set.node);
+                    Cost {
+                        fields: inner.fields.saturating_add(1),
+                        depth: inner.depth + 1,
+                        width: 1,
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    self.selection_set(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(spread) => self.fragment(&spread.node.fragment_name.node),
+            };
+            cost = cost.and(item_cost);
+        }
+        cost
+    }
+
+    fn fragment(&mut self, name: &'a str) -> Cost {
+        if let Some(known) = self.fragments.get(name) {
+            return known.unwrap_or_default();
+        }
+        // An unknown fragment is left for validation to report.
+        let Some(definition) = self.doc.fragments.get(name) else {
+            return Cost::default();
+        };
+        self.fragments.insert(name, None);
+        let cost = self.selection_set(&definition.node.selection_set.node);
+        self.fragments.insert(name, Some(cost));
+        cost
+    }
+}
+
 impl QueryLimits {
-    /// Checks what async-graphql does not: aliases in the whole document and fields at the root
-    /// of the operation that would run.
-    pub fn check(&self, doc: &ExecutableDocument, operation: Option<&str>) -> Result<(), String> {
+    /// Refuses a document with more tokens than allowed, before it is parsed.
+    pub fn check_size(&self, query: &str) -> Result<(), LimitExceeded> {
+        if count_tokens(query, self.max_tokens) > self.max_tokens {
+            return Err(LimitExceeded {
+                limit: Limit::Tokens,
+                message: format!(
+                    "The query has more than {max} tokens; at most {max} are allowed.",
+                    max = self.max_tokens
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks a parsed document before validation: aliases as written, root fields of the
+    /// operation that would run, and depth and fields of all operations (validation walks every
+    /// one), each with fragments spread in place.
+    pub fn check(
+        &self,
+        doc: &ExecutableDocument,
+        operation: Option<&str>,
+    ) -> Result<(), LimitExceeded> {
         let aliases: usize = doc
             .operations
             .iter()
@@ -87,23 +305,123 @@ impl QueryLimits {
             )
             .sum();
         if aliases > self.max_aliases {
-            return Err(format!(
-                "The query uses {aliases} aliases; at most {} are allowed.",
-                self.max_aliases
-            ));
+            return Err(LimitExceeded {
+                limit: Limit::Aliases,
+                message: format!(
+                    "The query uses {aliases} aliases; at most {} are allowed.",
+                    self.max_aliases
+                ),
+            });
         }
+        let mut flattener = Flattener {
+            doc,
+            fragments: HashMap::new(),
+        };
         let root = match (&doc.operations, operation) {
             (DocumentOperations::Single(op), _) => Some(op),
             (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
             (DocumentOperations::Multiple(ops), None) => ops.values().next(),
         };
-        let root_fields = root.map_or(0, |op| op.node.selection_set.node.items.len());
+        let root_fields = root.map_or(0, |op| {
+            flattener.selection_set(&op.node.selection_set.node).width
+        });
         if root_fields > self.max_root_fields {
-            return Err(format!(
-                "The operation selects {root_fields} root fields; at most {} are allowed.",
-                self.max_root_fields
-            ));
+            return Err(LimitExceeded {
+                limit: Limit::RootFields,
+                message: format!(
+                    "The operation selects {root_fields} root fields; at most {} are allowed.",
+                    self.max_root_fields
+                ),
+            });
+        }
+        let total = doc
+            .operations
+            .iter()
+            .map(|(_, op)| flattener.selection_set(&op.node.selection_set.node))
+            .fold(Cost::default(), Cost::and);
+        if total.depth > self.max_depth {
+            return Err(LimitExceeded {
+                limit: Limit::Depth,
+                message: format!(
+                    "The query is nested too deep: {} levels; at most {} are allowed.",
+                    total.depth, self.max_depth
+                ),
+            });
+        }
+        if total.fields > self.max_complexity {
+            return Err(LimitExceeded {
+                limit: Limit::Complexity,
+                message: format!(
+                    "The query is too complex: it selects {} fields; at most {} are allowed.",
+                    total.fields, self.max_complexity
+                ),
+            });
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn check(query: &str) -> Result<(), Limit> {
+        let doc = parse_query(query).unwrap();
+        QueryLimits::default()
+            .check(&doc, None)
+            .map_err(|e| e.limit)
+    }
+
+    #[test]
+    fn tokens_skip_whitespace_comments_and_string_contents() {
+        assert_eq!(count_tokens("{ a(x: 1, y: -2.5e3) { ...F } }", 100), 15);
+        assert_eq!(count_tokens("# { { {\n{ a }", 100), 3);
+        assert_eq!(count_tokens(r#"{ a(s: "} { \" }") }"#, 100), 8);
+        assert_eq!(count_tokens(r#"{ a(s: """ { \""" } """) }"#, 100), 8);
+        assert_eq!(count_tokens("", 100), 0);
+        // Counting stops just past the limit, however long the rest is.
+        assert_eq!(count_tokens(&"a ".repeat(1_000_000), 10), 11);
+    }
+
+    #[test]
+    fn fragments_are_flattened_and_typename_counts() {
+        let inline: String = (0..25).map(|_| "__typename ").collect();
+        assert_eq!(
+            check(&format!("{{ ...on QueryRoot {{ {inline} }} }}")),
+            Err(Limit::RootFields)
+        );
+        assert_eq!(
+            check(&format!(
+                "{{ ...F }} fragment F on QueryRoot {{ {inline} }}"
+            )),
+            Err(Limit::RootFields)
+        );
+        let many: String = (0..600).map(|_| "__typename ").collect();
+        assert_eq!(
+            check(&format!("{{ __schema {{ {many} }} }}")),
+            Err(Limit::Complexity)
+        );
+    }
+
+    #[test]
+    fn fragment_chains_and_cycles_are_counted_once() {
+        // Each fragment spreads the next twice: 2^40 fields once flattened.
+        let mut doc = String::from("{ __schema { ...F0 } }");
+        for i in 0..40 {
+            doc += &format!(
+                " fragment F{i} on __Schema {{ ...F{n} ...F{n} }}",
+                n = i + 1
+            );
+        }
+        doc += " fragment F40 on __Schema { description }";
+        assert_eq!(check(&doc), Err(Limit::Complexity));
+        assert_eq!(
+            check(
+                "{ ...A } fragment A on QueryRoot { ...B } fragment B on QueryRoot { ...A me { id } }"
+            ),
+            Ok(())
+        );
     }
 }

@@ -43,6 +43,7 @@ pub fn build_schema(
         .data(auth)
         .data(quizzes)
         .data(cookies)
+        // A backstop: `limits` counts depth and fields (`__typename` too) before validation.
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_depth.max(32))

@@ -1,8 +1,8 @@
 //! GraphQL over HTTP: POST for everything, GET for queries only.
 
 use async_graphql::{
-    BatchRequest, Response, ServerError,
-    parser::types::{DocumentOperations, OperationType},
+    BatchRequest, Response,
+    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use async_graphql_poem::GraphQLResponse;
 use poem::{
@@ -43,16 +43,36 @@ fn request_error(status: StatusCode, message: &str) -> poem::Response {
     super::error_response(status, ErrorCode::BadUserInput, message)
 }
 
+/// Whether a request may run a mutation: GET must not (a link or an image could send one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mutations {
+    Allowed,
+    Refused,
+}
+
 async fn execute(
     schema: &AppSchema,
     http: &HttpSettings,
     req: &Request,
     mut gql: async_graphql::Request,
+    mutations: Mutations,
 ) -> poem::Response {
+    // Bounded before anything parses it.
+    if let Err(exceeded) = http.limits.check_size(&gql.query) {
+        return GraphQLResponse(Response::from_errors(vec![exceeded.into()])).into_response();
+    }
     let operation = gql.operation_name.clone();
     // Only a document parsed now needs remembering (and its query text copied for the key).
     let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
     let response = match gql.parsed_query() {
+        Ok(doc) if mutations == Mutations::Refused && is_mutation(doc, operation.as_deref()) => {
+            return request_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Mutations must be sent with POST.",
+            )
+            .with_header(header::ALLOW, "POST")
+            .into_response();
+        }
         Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
             Ok(()) => {
                 if let Some(query) = &fresh_query {
@@ -63,7 +83,7 @@ async fn execute(
                     .execute(gql.data(auth).data(RequestBudget::default()))
                     .await
             }
-            Err(message) => Response::from_errors(vec![ServerError::new(message, None)]),
+            Err(exceeded) => Response::from_errors(vec![exceeded.into()]),
         },
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
@@ -136,10 +156,14 @@ pub async fn post(
             );
         }
         Err(err) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                &format!("Could not read the request body: {err}"),
-            );
+            // A body slower than HTTP_BODY_TIMEOUT fails with TimedOut (see `server`).
+            let status = match &err {
+                ReadBodyError::Io(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                    StatusCode::REQUEST_TIMEOUT
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return request_error(status, &format!("Could not read the request body: {err}"));
         }
     };
     let content_type = req
@@ -150,7 +174,9 @@ pub async fn post(
         async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), Default::default())
             .await;
     match batch {
-        Ok(BatchRequest::Single(gql)) => execute(&schema, &http, req, gql).await,
+        Ok(BatchRequest::Single(gql)) => {
+            execute(&schema, &http, req, gql, Mutations::Allowed).await
+        }
         Ok(BatchRequest::Batch(_)) => request_error(
             StatusCode::BAD_REQUEST,
             "Batched requests are not supported; send one operation per request.",
@@ -199,37 +225,21 @@ pub async fn get(
     let parsed = params
         .map_err(|e| e.to_string())
         .and_then(|Query(p)| p.into_request());
-    let mut gql = match parsed {
-        Ok(gql) => gql,
-        Err(err) => {
-            return request_error(
-                StatusCode::BAD_REQUEST,
-                &format!("Could not read the GraphQL request: {err}"),
-            );
-        }
-    };
-    if is_mutation(&mut gql) {
-        return request_error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Mutations must be sent with POST.",
-        )
-        .with_header(header::ALLOW, "POST")
-        .into_response();
+    match parsed {
+        Ok(gql) => execute(&schema, &http, req, gql, Mutations::Refused).await,
+        Err(err) => request_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Could not read the GraphQL request: {err}"),
+        ),
     }
-    execute(&schema, &http, req, gql).await
 }
 
-/// Whether the operation that would run is a mutation; unparsable documents are left for the
-/// executor to report.
-fn is_mutation(gql: &mut async_graphql::Request) -> bool {
-    let name = gql.operation_name.clone();
-    let Ok(doc) = gql.parsed_query() else {
-        return false;
-    };
+/// Whether the operation that would run is a mutation.
+fn is_mutation(doc: &ExecutableDocument, operation: Option<&str>) -> bool {
     let ty = match &doc.operations {
         DocumentOperations::Single(op) => Some(op.node.ty),
-        DocumentOperations::Multiple(ops) => match &name {
-            Some(name) => ops.get(name.as_str()).map(|op| op.node.ty),
+        DocumentOperations::Multiple(ops) => match operation {
+            Some(name) => ops.get(name).map(|op| op.node.ty),
             None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
             None => None,
         },

@@ -4,6 +4,7 @@ pub mod client;
 mod graphql;
 mod pages;
 mod parse_cache;
+pub mod server;
 
 use std::{
     sync::Arc,
@@ -90,6 +91,8 @@ pub struct ServerSettings {
     /// Comma-separated origins allowed to call with credentials.
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: CorsOrigins,
+    #[command(flatten)]
+    pub connections: server::ConnectionLimits,
 }
 
 impl Default for ServerSettings {
