@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, LazyLock, Mutex, mpsc};
 
-use crate::error::{AppError, AppResult};
+use crate::domain::{AppError, AppResult};
 
 type Job = Box<dyn FnOnce() + Send>;
 

@@ -7,10 +7,6 @@ pub mod auth;
 pub mod config;
 pub mod cpu;
 pub mod domain;
-/// The domain error, where older code still looks for it.
-pub mod error {
-    pub use crate::domain::error::*;
-}
 pub mod graphql;
 pub mod http;
 pub mod mail;

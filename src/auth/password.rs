@@ -10,7 +10,7 @@ use argon2::{
 
 use crate::{
     cpu,
-    error::{AppError, AppResult},
+    domain::{AppError, AppResult},
     store::PasswordHash,
 };
 

@@ -15,7 +15,7 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
-use crate::error::{AppError, AppResult};
+use crate::domain::{AppError, AppResult};
 
 /// `count/period`, e.g. `10/5m`: at most `count` at once, refilling over `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

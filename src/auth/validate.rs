@@ -6,7 +6,7 @@ use unicode_normalization::is_nfkc;
 use crate::{
     cpu,
     domain::identity::{canonical_email, username_skeleton},
-    error::{AppError, AppResult},
+    domain::{AppError, AppResult},
 };
 
 pub const USERNAME_LEN: std::ops::RangeInclusive<usize> = 3..=30;

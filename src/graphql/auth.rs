@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::{context::ContextExt, guard::LoggedIn};
 use crate::{
     auth::{IssuedToken, LoginOutcome, SignUp, password::Password},
-    error::AppError,
+    domain::AppError,
     store::{SessionRecord, UserRecord},
 };
 

@@ -7,7 +7,7 @@ use async_graphql::Context;
 
 use crate::{
     auth::{AuthService, Claims, ClientInfo, TokenError},
-    error::AppError,
+    domain::AppError,
     graphql::cookies::CookiePolicy,
     quiz::{QuizService, RequestBudget},
 };

@@ -2,7 +2,7 @@
 
 use async_graphql::{ErrorExtensions, Response, Value};
 
-use crate::error::{AppError, ErrorCode};
+use crate::domain::{AppError, ErrorCode};
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {

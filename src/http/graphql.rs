@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::{HttpSettings, client::TrustedProxies, cookies::CookiePolicy};
 use crate::{
     auth::ClientInfo,
-    error::ErrorCode,
+    domain::ErrorCode,
     graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
     quiz::RequestBudget,
 };

@@ -21,7 +21,7 @@ use poem::{
 pub use crate::graphql::cookies;
 use crate::{
     auth::AuthService,
-    error::ErrorCode,
+    domain::ErrorCode,
     graphql::{AppSchema, limits::QueryLimits},
     store::Store,
 };

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    error::{AppError, AppResult},
+    domain::{AppError, AppResult},
     store::{AnswerRecord, QuizRecord, QuizResultRecord, ResultId, UserId},
 };
 

@@ -5,7 +5,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 
 use crate::{
-    error::{AppError, AppResult},
+    domain::{AppError, AppResult},
     store::PageAfter,
 };
 
