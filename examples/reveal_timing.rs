@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use quiz_llm::{
     Application,
-    config::{DatabaseUrl, Secret, Settings},
+    config::{DatabaseUrl, SecretString, Settings},
     store::{self, PasswordHash, UserId, UserRecord},
 };
 use serde_json::json;
@@ -49,7 +49,9 @@ async fn main() -> anyhow::Result<()> {
     let mut config = Settings::defaults();
     config.server.listen_addr = "127.0.0.1:0".parse()?;
     config.store.database_url = DatabaseUrl::Sqlite(None);
-    config.auth.jwt_secret = Some(Secret::new("timing-secret-timing-secret-timing-secret"));
+    config.auth.jwt_secret = Some(SecretString::from(
+        "timing-secret-timing-secret-timing-secret",
+    ));
     config.mail.mail_dir = mail.path().to_owned();
     let unlimited = "100000000/1m".parse().expect("a valid rate");
     config.auth.rate_limits.mail_per_address = unlimited;

@@ -8,7 +8,10 @@ use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
     http::ServerSettings, mail::MailSettings, quiz::llm::LlmSettings, store::StoreSettings,
 };
-pub use crate::{domain::Secret, store::DatabaseUrl};
+
+pub use crate::store::DatabaseUrl;
+/// Secrets in settings: `Debug` redacts them and they are wiped from memory when dropped.
+pub use secrecy::{ExposeSecret, SecretString};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -5,8 +5,7 @@
 use std::time::Duration;
 
 use clap::{Args, Command, FromArgMatches};
-
-use crate::domain::Secret;
+use secrecy::SecretString;
 
 /// `90s`, `15m`, `1h`, `1d`; never zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -30,8 +29,8 @@ pub fn parse_http_url(s: &str) -> Result<String, String> {
 
 /// Secrets are taken as they come and checked later by their owner (clap's own errors would
 /// print the value).
-pub fn parse_secret(s: &str) -> Result<Secret, String> {
-    Ok(Secret::new(s.trim()))
+pub fn parse_secret(s: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(s.trim()))
 }
 
 /// Variables that are set but empty are treated as unset (`FOO=` in a `.env` or a compose file
@@ -54,4 +53,44 @@ pub fn defaults<T: Args + FromArgMatches>() -> T {
         .try_get_matches_from(["defaults"])
         .expect("every setting has a valid default");
     T::from_arg_matches(&matches).expect("defaults match their own definition")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ExposeSecret, Settings};
+
+    #[test]
+    fn secrets_are_trimmed_and_never_debug_printed() {
+        let secrets = [
+            "jwt-secret-jwt-secret-jwt-secret-1",
+            "jwt-secret-jwt-secret-jwt-secret-0",
+            "smtp://mailer:smtp-pass@mail.example",
+            "sk-llm-api-key",
+            "mongodb://app:mongo-pass@db.example/quiz",
+        ];
+        let cmd = Settings::augment_args(Command::new("t")).mut_args(|arg| arg.env(None));
+        let matches = cmd
+            .try_get_matches_from([
+                "t",
+                "--jwt-secret",
+                &format!(" {} ", secrets[0]),
+                "--jwt-previous-secrets",
+                secrets[1],
+                "--smtp-url",
+                secrets[2],
+                "--llm-api-key",
+                secrets[3],
+                "--database-url",
+                secrets[4],
+            ])
+            .unwrap();
+        let settings = Settings::from_arg_matches(&matches).unwrap();
+        let jwt = settings.auth.jwt_secret.as_ref().unwrap();
+        assert_eq!(jwt.expose_secret(), secrets[0]);
+        let printed = format!("{settings:?}");
+        for secret in ["jwt-secret", "smtp-pass", "sk-llm", "mongo-pass"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+    }
 }

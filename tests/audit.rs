@@ -10,6 +10,7 @@ use std::{
 };
 
 use common::{Backend, PASSWORD, TestApp};
+use quiz_llm::config::ExposeSecret;
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]
@@ -140,7 +141,7 @@ async fn security_events_are_logged_without_secrets() {
             .jwt_secret
             .as_ref()
             .unwrap()
-            .expose()
+            .expose_secret()
             .to_owned(),
     ];
     secrets.extend(refresh_tokens);

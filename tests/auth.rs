@@ -318,7 +318,7 @@ async fn guard_codes(backend: Backend) {
 
     // A token signed with another key is refused as forged.
     let other = TestApp::spawn(backend, |c| {
-        c.auth.jwt_secret = Some(quiz_llm::config::Secret::new(
+        c.auth.jwt_secret = Some(quiz_llm::config::SecretString::from(
             "another-secret-another-secret-xxxx",
         ))
     })

@@ -12,7 +12,7 @@ use std::{
 };
 
 use common::{Backend, Client, Gql, Link, PASSWORD, TestApp};
-use quiz_llm::config::{DatabaseUrl, Secret};
+use quiz_llm::config::{DatabaseUrl, ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 /// `RATE_LIMITED`'s wait, in seconds; fails unless the answer is `RATE_LIMITED`.
@@ -406,14 +406,15 @@ async fn e_mail_links_die_when_the_key_is_rotated() {
         TestApp::spawn(Backend::Sqlite, move |c| {
             c.store.database_url = db;
             if let Some(old) = previous {
-                c.auth.jwt_secret = Some(Secret::new("a-brand-new-secret-a-brand-new-secret"));
-                c.auth.jwt_previous_secrets = vec![Secret::new(old)];
+                c.auth.jwt_secret =
+                    Some(SecretString::from("a-brand-new-secret-a-brand-new-secret"));
+                c.auth.jwt_previous_secrets = vec![SecretString::from(old)];
             }
         })
     };
     let old = spawn(None).await.unwrap();
     assert_eq!(
-        old.config.auth.jwt_secret.as_ref().unwrap().expose(),
+        old.config.auth.jwt_secret.as_ref().unwrap().expose_secret(),
         OLD_SECRET
     );
     // Links made with the old key: one to verify an address, one to reset a password.

@@ -14,7 +14,7 @@ use std::{
 
 use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::{
-    config::Secret,
+    config::SecretString,
     store::{PasswordHash, UserId, UserRecord},
 };
 use serde_json::{Value, json};
@@ -64,7 +64,7 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 async fn reveals_nothing_mutations_answer_before_any_lookup_or_delivery(backend: Backend) {
     let (port, connections) = silent_smtp_server().await;
     let Some(app) = TestApp::spawn(backend, |c| {
-        c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+        c.mail.smtp_url = Some(SecretString::from(format!("smtp://127.0.0.1:{port}")));
     })
     .await
     else {

@@ -12,7 +12,7 @@ use common::{
     Backend, Client, PASSWORD, TestApp,
     fake_llm::{Reply, start_fake},
 };
-use quiz_llm::config::{DatabaseUrl, Secret};
+use quiz_llm::config::{DatabaseUrl, SecretString};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -176,7 +176,7 @@ async fn mongodb_going_away_fails_fast_and_recovers() {
     mongo.start().await;
     let url = format!("mongodb://127.0.0.1:{}/faults", mongo.port);
     let app = TestApp::spawn(Backend::Sqlite, move |c| {
-        c.store.database_url = DatabaseUrl::Mongo(Secret::new(url));
+        c.store.database_url = DatabaseUrl::Mongo(SecretString::from(url));
         c.store.options.timeout = Duration::from_secs(1);
     })
     .await

@@ -11,7 +11,7 @@ use std::{
 
 use common::{Backend, PASSWORD, TestApp};
 use quiz_llm::{
-    config::{DatabaseUrl, Secret, Settings},
+    config::{DatabaseUrl, SecretString, Settings},
     domain::SystemClock,
     mail::outbox::{self, MAX_ATTEMPTS},
     store::{self, MailId, OutboxRecord},
@@ -100,7 +100,7 @@ fn free_port() -> u16 {
 /// Sends through the SMTP server on `port` (down until the test starts its sink), from
 /// `from`, retrying failed mail every 200 ms at first.
 fn smtp_on(c: &mut Settings, port: u16, from: &str) {
-    c.mail.smtp_url = Some(Secret::new(format!("smtp://127.0.0.1:{port}")));
+    c.mail.smtp_url = Some(SecretString::from(format!("smtp://127.0.0.1:{port}")));
     c.mail.mail_from = from.parse().unwrap();
     c.mail.mail_retry_base = Duration::from_millis(200);
 }
@@ -176,7 +176,7 @@ async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
     let port = free_port();
     let Some(mut first) = TestApp::spawn(backend, |c| {
         // An in-memory database dies with its process; a restart needs one that stays.
-        if c.store.database_url == DatabaseUrl::Sqlite(None) {
+        if matches!(c.store.database_url, DatabaseUrl::Sqlite(None)) {
             c.store.database_url = DatabaseUrl::Sqlite(Some(dir.path().join("outbox.db")));
         }
         smtp_on(c, port, "First <first@quiz.test>");

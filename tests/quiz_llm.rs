@@ -26,7 +26,7 @@ async fn app_with_llm_and(
     let (fake, url) = start_fake(replies).await;
     let app = TestApp::spawn(Backend::Sqlite, |c| {
         c.llm.llm_base_url = Some(url);
-        c.llm.llm_api_key = Some(quiz_llm::config::Secret::new("sk-test-key"));
+        c.llm.llm_api_key = Some(quiz_llm::config::SecretString::from("sk-test-key"));
         c.llm.llm_model = "test-model-1".into();
         c.llm.llm_timeout = timeout;
         tweak(c);

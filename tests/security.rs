@@ -454,10 +454,10 @@ async fn a_rotated_key_still_verifies_old_tokens() {
             .to_owned();
     let new = TestApp::spawn(Backend::Sqlite, move |c| {
         c.store.database_url = db;
-        c.auth.jwt_secret = Some(quiz_llm::config::Secret::new(
+        c.auth.jwt_secret = Some(quiz_llm::config::SecretString::from(
             "a-brand-new-secret-a-brand-new-secret",
         ));
-        c.auth.jwt_previous_secrets = vec![quiz_llm::config::Secret::new(TEST_SECRET)];
+        c.auth.jwt_previous_secrets = vec![quiz_llm::config::SecretString::from(TEST_SECRET)];
     })
     .await
     .unwrap();

@@ -5,6 +5,8 @@ mod common;
 
 use std::sync::Arc;
 
+use quiz_llm::config::ExposeSecret;
+
 use chrono::Duration;
 use common::{Backend, database_for};
 use quiz_llm::domain::identity::username_skeleton;
@@ -778,7 +780,9 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             let quiz_llm::config::DatabaseUrl::Mongo(url) = &url else {
                 unreachable!()
             };
-            let client = ::mongodb::Client::with_uri_str(url.expose()).await.unwrap();
+            let client = ::mongodb::Client::with_uri_str(url.expose_secret())
+                .await
+                .unwrap();
             let db = client.default_database().unwrap();
             db.collection::<::mongodb::bson::Document>("migrations")
                 .drop()

@@ -5,9 +5,10 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, KeyInit, Mac};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::{domain::Secret, store::UserRecord};
+use crate::store::UserRecord;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -52,11 +53,11 @@ impl LinkPurpose {
 }
 
 pub struct LinkSigner {
-    secret: Secret,
+    secret: SecretString,
 }
 
 impl LinkSigner {
-    pub fn new(secret: &Secret) -> Self {
+    pub fn new(secret: &SecretString) -> Self {
         LinkSigner {
             secret: secret.clone(),
         }
@@ -65,7 +66,7 @@ impl LinkSigner {
     /// A key of its own per purpose, derived from `JWT_SECRET`, so one kind of link can never be
     /// replayed as another or as a JWT signature.
     fn mac(&self, purpose: LinkPurpose, user: &UserRecord, ts: i64) -> HmacSha256 {
-        let mut kdf = HmacSha256::new_from_slice(self.secret.expose().as_bytes())
+        let mut kdf = HmacSha256::new_from_slice(self.secret.expose_secret().as_bytes())
             .expect("HMAC accepts any key length");
         kdf.update(purpose.label().as_bytes());
         let key = kdf.finalize().into_bytes();
@@ -126,7 +127,7 @@ mod tests {
 
     #[test]
     fn valid_until_used_or_old() {
-        let signer = LinkSigner::new(&Secret::new("k".repeat(32)));
+        let signer = LinkSigner::new(&SecretString::from("k".repeat(32)));
         let now = Utc::now();
         let mut u = user(false);
         let token = signer.make(LinkPurpose::VerifyEmail, &u, now);
@@ -147,7 +148,7 @@ mod tests {
 
     #[test]
     fn reset_links_die_with_the_password_and_after_an_hour() {
-        let signer = LinkSigner::new(&Secret::new("k".repeat(32)));
+        let signer = LinkSigner::new(&SecretString::from("k".repeat(32)));
         let now = Utc::now();
         let mut u = user(true);
         let token = signer.make(LinkPurpose::ResetPassword, &u, now);
@@ -168,13 +169,13 @@ mod tests {
 
     #[test]
     fn bound_to_the_user_and_key() {
-        let signer = LinkSigner::new(&Secret::new("k".repeat(32)));
+        let signer = LinkSigner::new(&SecretString::from("k".repeat(32)));
         let now = Utc::now();
         let token = signer.make(LinkPurpose::VerifyEmail, &user(false), now);
         assert!(!signer.check(LinkPurpose::VerifyEmail, &user(false), &token, now));
         let u = user(false);
         let token = signer.make(LinkPurpose::VerifyEmail, &u, now);
-        let other = LinkSigner::new(&Secret::new("j".repeat(32)));
+        let other = LinkSigner::new(&SecretString::from("j".repeat(32)));
         assert!(!other.check(LinkPurpose::VerifyEmail, &u, &token, now));
     }
 }

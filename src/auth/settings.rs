@@ -4,12 +4,10 @@
 use std::time::Duration;
 
 use anyhow::bail;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::throttle::RateLimits;
-use crate::{
-    domain::Secret,
-    settings::{parse_duration, parse_http_url},
-};
+use crate::settings::{parse_duration, parse_http_url};
 
 /// HS256 keys shorter than this are refused at start-up.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -19,11 +17,11 @@ pub struct AuthSettings {
     /// HS256 key, at least 32 bytes; random per start when unset.
     // Secrets are checked in `validate`, not by clap, whose errors would print the value.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = crate::settings::parse_secret)]
-    pub jwt_secret: Option<Secret>,
+    pub jwt_secret: Option<SecretString>,
     /// Comma-separated earlier JWT_SECRETs: they still verify tokens (never sign), so a key can
     /// be rotated without logging everyone out.
     #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true, value_delimiter = ',', value_parser = crate::settings::parse_secret)]
-    pub jwt_previous_secrets: Vec<Secret>,
+    pub jwt_previous_secrets: Vec<SecretString>,
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
     /// Absolute: a session ends this long after login.
@@ -49,21 +47,21 @@ pub struct AuthSettings {
 impl AuthSettings {
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(secret) = &self.jwt_secret
-            && secret.expose().len() < MIN_JWT_SECRET_BYTES
+            && secret.expose_secret().len() < MIN_JWT_SECRET_BYTES
         {
             bail!(
                 "JWT_SECRET is {} bytes long; it must be at least {MIN_JWT_SECRET_BYTES} bytes \
                  (e.g. `openssl rand -base64 48`)",
-                secret.expose().len()
+                secret.expose_secret().len()
             );
         }
         for (i, secret) in self.jwt_previous_secrets.iter().enumerate() {
-            if secret.expose().len() < MIN_JWT_SECRET_BYTES {
+            if secret.expose_secret().len() < MIN_JWT_SECRET_BYTES {
                 bail!(
                     "JWT_PREVIOUS_SECRETS entry {} is {} bytes long; each must be at least \
                      {MIN_JWT_SECRET_BYTES} bytes",
                     i + 1,
-                    secret.expose().len()
+                    secret.expose_secret().len()
                 );
             }
         }
@@ -71,11 +69,11 @@ impl AuthSettings {
     }
 
     /// The signing key: the configured one, or a random one that dies with the process.
-    pub fn signing_secret(&self) -> Secret {
+    pub fn signing_secret(&self) -> SecretString {
         self.jwt_secret.clone().unwrap_or_else(|| {
             use base64::Engine;
             let bytes: [u8; 48] = rand::random();
-            Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+            SecretString::from(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
         })
     }
 }

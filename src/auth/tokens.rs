@@ -4,12 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::{
-    domain::Secret,
-    store::{RefreshToken, SessionId, UserId},
-};
+use crate::store::{RefreshToken, SessionId, UserId};
 
 pub const ISSUER: &str = "quiz-llm";
 pub const AUDIENCE: &str = "quiz-llm";
@@ -67,9 +65,9 @@ struct VerifyingKey {
 }
 
 /// Names a key without revealing it: the start of its SHA-256.
-fn key_id(secret: &Secret) -> String {
+fn key_id(secret: &SecretString) -> String {
     use sha2::{Digest, Sha256};
-    Sha256::digest(secret.expose().as_bytes())[..8]
+    Sha256::digest(secret.expose_secret().as_bytes())[..8]
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
@@ -84,12 +82,12 @@ pub struct TokenKeys {
 }
 
 impl TokenKeys {
-    pub fn new(secret: &Secret) -> Self {
+    pub fn new(secret: &SecretString) -> Self {
         Self::with_previous(secret, &[])
     }
 
     /// `previous` keys verify tokens but never sign, so keys rotate without logging anyone out.
-    pub fn with_previous(secret: &Secret, previous: &[Secret]) -> Self {
+    pub fn with_previous(secret: &SecretString, previous: &[SecretString]) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.validate_exp = false;
         validation.leeway = 0;
@@ -100,12 +98,12 @@ impl TokenKeys {
             .chain(previous)
             .map(|s| VerifyingKey {
                 kid: key_id(s),
-                key: DecodingKey::from_secret(s.expose().as_bytes()),
+                key: DecodingKey::from_secret(s.expose_secret().as_bytes()),
             })
             .collect();
         TokenKeys {
             kid: key_id(secret),
-            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            encoding: EncodingKey::from_secret(secret.expose_secret().as_bytes()),
             verifying,
             validation,
         }
@@ -220,7 +218,7 @@ mod tests {
     use super::*;
 
     fn keys() -> TokenKeys {
-        TokenKeys::new(&Secret::new("0123456789abcdef0123456789abcdef"))
+        TokenKeys::new(&SecretString::from("0123456789abcdef0123456789abcdef"))
     }
 
     #[test]
@@ -251,8 +249,8 @@ mod tests {
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
         let old = keys().issue_access(&u, &s, 0, now, now + Duration::minutes(1));
         let rotated = TokenKeys::with_previous(
-            &Secret::new("the-new-secret-the-new-secret-xx"),
-            &[Secret::new("0123456789abcdef0123456789abcdef")],
+            &SecretString::from("the-new-secret-the-new-secret-xx"),
+            &[SecretString::from("0123456789abcdef0123456789abcdef")],
         );
         assert!(rotated.verify_access(&old.token, now).is_ok());
         let new = rotated.issue_access(&u, &s, 0, now, now + Duration::minutes(1));
@@ -276,7 +274,7 @@ mod tests {
     fn other_keys_are_refused() {
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
         let t = keys().issue_access(&u, &s, 0, now, now + Duration::minutes(1));
-        let other = TokenKeys::new(&Secret::new("another-secret-another-secret-xx"));
+        let other = TokenKeys::new(&SecretString::from("another-secret-another-secret-xx"));
         assert_eq!(other.verify_access(&t.token, now), Err(TokenError::Invalid));
     }
 }

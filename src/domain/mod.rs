@@ -18,5 +18,5 @@ pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,
     QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,
 };
-pub use secret::{PasswordHash, RefreshToken, Secret};
+pub use secret::{PasswordHash, RefreshToken};
 pub use user::{MAX_SESSIONS_PER_USER, SessionRecord, UserRecord};

@@ -1,4 +1,9 @@
 //! Strings that must never reach a log: `Debug` prints only the type's name.
+//!
+//! Configuration secrets are `secrecy::SecretString`. The two stored here are not: the stores
+//! serialize them and the records holding them derive `PartialEq`, while `secrecy` deliberately
+//! gives strings neither `Serialize` nor `PartialEq`: wrapping them would take more hand-written
+//! code than these newtypes.
 
 use std::fmt;
 
@@ -36,28 +41,3 @@ redacted_string!(
     /// A session's refresh token; it never leaves the server.
     RefreshToken
 );
-
-/// A value that must never be printed: `Debug` and `Display` redact it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}

@@ -1,6 +1,11 @@
 //! Quizzes, answers, results and feedback. All behind the login guard and scoped to the caller.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{
+    ComplexObject, Context, Enum, ID, InputObject, Object, OutputType, Result, SimpleObject,
+    connection::{
+        Connection, DefaultConnectionName, DefaultEdgeName, DisableNodesField, Edge, EmptyFields,
+    },
+};
 use chrono::{DateTime, Utc};
 
 use super::{context::ContextExt, guard::LoggedIn};
@@ -226,57 +231,41 @@ impl QuizResult {
     }
 }
 
+/// `totalCount` beside `edges` and `pageInfo`.
 #[derive(SimpleObject)]
-pub struct PageInfo {
-    has_next_page: bool,
-    has_previous_page: bool,
-    start_cursor: Option<String>,
-    end_cursor: Option<String>,
+pub struct TotalCount {
+    total_count: i32,
 }
 
-/// Relay connection and edge types for one node type, with `totalCount`.
-macro_rules! connection {
-    ($connection:ident, $edge:ident, $node:ty) => {
-        #[derive(SimpleObject)]
-        pub struct $edge {
-            cursor: String,
-            node: $node,
-        }
+/// A Relay connection of `Node`s, named `<Node>Connection` with `<Node>Edge` edges. Cursors are
+/// already encoded strings: `first` and `after` are checked by [`PageRequest`], whose errors name
+/// the argument (`connection::query` reports them without `field`).
+pub type RelayConnection<Node> = Connection<
+    String,
+    Node,
+    TotalCount,
+    EmptyFields,
+    DefaultConnectionName,
+    DefaultEdgeName,
+    DisableNodesField,
+>;
 
-        #[derive(SimpleObject)]
-        pub struct $connection {
-            edges: Vec<$edge>,
-            page_info: PageInfo,
-            total_count: i32,
-        }
-
-        impl<R: Positioned + Into<$node>> From<Page<R>> for $connection {
-            fn from(page: Page<R>) -> Self {
-                let edges: Vec<$edge> = page
-                    .items
-                    .into_iter()
-                    .map(|r| $edge {
-                        cursor: r.cursor(),
-                        node: r.into(),
-                    })
-                    .collect();
-                $connection {
-                    page_info: PageInfo {
-                        has_next_page: page.has_next_page,
-                        has_previous_page: page.has_previous_page,
-                        start_cursor: edges.first().map(|e| e.cursor.clone()),
-                        end_cursor: edges.last().map(|e| e.cursor.clone()),
-                    },
-                    edges,
-                    total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
-                }
-            }
-        }
-    };
+fn connection<R: Positioned + Into<Node>, Node: OutputType>(
+    page: Page<R>,
+) -> RelayConnection<Node> {
+    let total_count = i32::try_from(page.total_count).unwrap_or(i32::MAX);
+    let mut connection = Connection::with_additional_fields(
+        page.has_previous_page,
+        page.has_next_page,
+        TotalCount { total_count },
+    );
+    connection.edges = page
+        .items
+        .into_iter()
+        .map(|r| Edge::new(r.cursor(), r.into()))
+        .collect();
+    connection
 }
-
-connection!(QuizConnection, QuizEdge, Quiz);
-connection!(QuizResultConnection, QuizResultEdge, QuizResult);
 
 /// Where a record sits in its newest-first list.
 trait Positioned {
@@ -314,10 +303,10 @@ impl QuizQuery {
         ctx: &Context<'_>,
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
-    ) -> Result<QuizConnection> {
+    ) -> Result<RelayConnection<Quiz>> {
         let owner = &ctx.claims()?.sub;
         let page = PageRequest::new(Some(first), after.as_deref())?;
-        Ok(ctx.quiz_service().quizzes(owner, page).await?.into())
+        Ok(connection(ctx.quiz_service().quizzes(owner, page).await?))
     }
 
     /// One of your results; `null` if it does not exist or is not yours.
@@ -335,14 +324,13 @@ impl QuizQuery {
         #[graphql(default = 20)] first: i32,
         after: Option<String>,
         quiz_id: Option<ID>,
-    ) -> Result<QuizResultConnection> {
+    ) -> Result<RelayConnection<QuizResult>> {
         let owner = &ctx.claims()?.sub;
         let page = PageRequest::new(Some(first), after.as_deref())?;
-        Ok(ctx
-            .quiz_service()
-            .results(owner, quiz_id.as_ref().map(|id| id.as_str()), page)
-            .await?
-            .into())
+        let quiz_id = quiz_id.as_ref().map(|id| id.as_str());
+        Ok(connection(
+            ctx.quiz_service().results(owner, quiz_id, page).await?,
+        ))
     }
 }
 

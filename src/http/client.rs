@@ -3,62 +3,50 @@
 
 use std::{net::IpAddr, str::FromStr};
 
+use ipnet::IpNet;
+
 /// Addresses and CIDR ranges of reverse proxies whose `X-Forwarded-For` is believed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrustedProxies(Vec<(IpAddr, u8)>);
+pub struct TrustedProxies(Vec<IpNet>);
 
 impl FromStr for TrustedProxies {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut nets = Vec::new();
-        for item in s.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-            let (ip, prefix) = match item.split_once('/') {
-                Some((ip, p)) => (ip, Some(p)),
-                None => (item, None),
-            };
-            let ip: IpAddr = ip
-                .parse()
-                .map_err(|_| format!("{item:?} is not an IP address or CIDR range"))?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let prefix = match prefix {
-                Some(p) => p
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|p| *p <= max)
-                    .ok_or_else(|| format!("{item:?} has an invalid prefix length"))?,
-                None => max,
-            };
-            nets.push((ip, prefix));
-        }
-        Ok(TrustedProxies(nets))
+        s.split(',')
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+            .map(parse_net)
+            .collect::<Result<_, _>>()
+            .map(TrustedProxies)
     }
 }
 
-fn bits(ip: IpAddr) -> (u128, u8) {
-    match ip {
-        IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
-        IpAddr::V6(v6) => (u128::from(v6), 128),
+/// A CIDR range, or a bare address as a range of one.
+fn parse_net(item: &str) -> Result<IpNet, String> {
+    let (addr, prefix) = match item.split_once('/') {
+        Some((addr, prefix)) => (addr, Some(prefix)),
+        None => (item, None),
+    };
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("{item:?} is not an IP address or CIDR range"))?;
+    match prefix {
+        None => Ok(addr.into()),
+        Some(_) => item
+            .parse()
+            .map_err(|_| format!("{item:?} has an invalid prefix length")),
     }
 }
 
 impl TrustedProxies {
     fn contains(&self, ip: IpAddr) -> bool {
+        // A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; match them as IPv4.
         let ip = match ip {
             IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
             v4 => v4,
         };
-        self.0.iter().any(|(net, prefix)| {
-            let ((a, width), (b, other)) = (bits(*net), bits(ip));
-            width == other && {
-                let mask = if *prefix == 0 {
-                    0
-                } else {
-                    u128::MAX << (128 - u32::from(*prefix))
-                };
-                a & mask == b & mask
-            }
-        })
+        self.0.iter().any(|net| net.contains(&ip))
     }
 
     /// The nearest address in `X-Forwarded-For` that is not one of our proxies, when the peer
@@ -102,5 +90,50 @@ mod tests {
         assert_eq!(proxies.client_ip(Some(proxy), None), Some(proxy));
         assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
         assert!("nonsense".parse::<TrustedProxies>().is_err());
+    }
+
+    #[test]
+    fn ranges_match_by_prefix_and_family() {
+        let proxies: TrustedProxies = "10.0.0.0/8, 2001:db8::/32, 192.0.2.7".parse().unwrap();
+        let trusted = |ip: &str| proxies.contains(ip.parse().unwrap());
+        assert!(trusted("10.255.0.1"));
+        assert!(!trusted("11.0.0.1"));
+        assert!(trusted("2001:db8:1::9"));
+        assert!(!trusted("2001:db9::1"));
+        assert!(trusted("192.0.2.7"));
+        assert!(!trusted("192.0.2.8"), "a bare address is a range of one");
+        assert!(
+            trusted("::ffff:10.1.2.3"),
+            "an IPv4-mapped peer matches its IPv4 range"
+        );
+        let all: TrustedProxies = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        assert!(
+            !all.contains("2001:db8::1".parse().unwrap()),
+            "an IPv4 range never matches an IPv6 peer"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_bad_entry_and_what_is_wrong() {
+        let err = |s: &str| s.parse::<TrustedProxies>().unwrap_err();
+        assert_eq!(
+            err("10.0.0.1, 10.0.0.0/33"),
+            r#""10.0.0.0/33" has an invalid prefix length"#
+        );
+        assert_eq!(err("::1/129"), r#""::1/129" has an invalid prefix length"#);
+        assert_eq!(
+            err("10.0.0.0/x"),
+            r#""10.0.0.0/x" has an invalid prefix length"#
+        );
+        assert_eq!(
+            err("proxy.local"),
+            r#""proxy.local" is not an IP address or CIDR range"#
+        );
+        assert_eq!(
+            err("10.0.0/8"),
+            r#""10.0.0/8" is not an IP address or CIDR range"#
+        );
+        assert_eq!("".parse::<TrustedProxies>(), Ok(TrustedProxies::default()));
     }
 }

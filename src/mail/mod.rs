@@ -12,8 +12,7 @@ use lettre::{
     AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
     message::{Mailbox, MultiPart},
 };
-
-use crate::domain::Secret;
+use secrecy::{ExposeSecret, SecretString};
 
 /// One outgoing e-mail, before it becomes MIME.
 #[derive(Debug, Clone)]
@@ -93,7 +92,7 @@ pub struct MailSettings {
     /// e.g. smtp://localhost:1025; unset writes .eml files to MAIL_DIR.
     // Checked in `validate`, not by clap, whose errors would print the URL's password.
     #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = crate::settings::parse_secret)]
-    pub smtp_url: Option<Secret>,
+    pub smtp_url: Option<SecretString>,
     #[arg(long, env = "MAIL_DIR", default_value = "data/mail")]
     pub mail_dir: PathBuf,
     #[arg(
@@ -111,7 +110,8 @@ pub struct MailSettings {
 impl MailSettings {
     pub fn validate(&self) -> anyhow::Result<()> {
         if let Some(url) = &self.smtp_url
-            && !(url.expose().starts_with("smtp://") || url.expose().starts_with("smtps://"))
+            && !(url.expose_secret().starts_with("smtp://")
+                || url.expose_secret().starts_with("smtps://"))
         {
             anyhow::bail!("SMTP_URL must start with smtp:// or smtps://");
         }
@@ -129,7 +129,7 @@ pub async fn from_settings(settings: &MailSettings) -> anyhow::Result<Arc<dyn Ma
     let from = settings.mail_from.clone();
     Ok(match &settings.smtp_url {
         Some(url) => {
-            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())
+            let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                 .context("SMTP_URL is not a valid SMTP URL")?
                 .timeout(Some(Duration::from_secs(10)))
                 .build();

@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use schemars::JsonSchema;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
-
-use crate::domain::Secret;
 
 /// The quiz exactly as the model must return it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -111,7 +110,7 @@ pub enum LlmError {
 pub struct LlmClient {
     http: reqwest::Client,
     base_url: String,
-    api_key: Option<Secret>,
+    api_key: Option<SecretString>,
     model: String,
     timeout: Duration,
     max_retries: u32,
@@ -182,7 +181,7 @@ pub struct LlmSettings {
     #[arg(long, env = "LLM_BASE_URL", value_parser = crate::settings::parse_http_url)]
     pub llm_base_url: Option<String>,
     #[arg(long, env = "LLM_API_KEY", hide_env_values = true, value_parser = crate::settings::parse_secret)]
-    pub llm_api_key: Option<Secret>,
+    pub llm_api_key: Option<SecretString>,
     #[arg(long, env = "LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
     /// How long one LLM request may take.
@@ -273,7 +272,7 @@ impl LlmClient {
         loop {
             let mut request = self.http.post(&url).json(&body);
             if let Some(key) = &self.api_key {
-                request = request.bearer_auth(key.expose());
+                request = request.bearer_auth(key.expose_secret());
             }
             let failure = match request.send().await {
                 Ok(resp) if resp.status().is_success() => {

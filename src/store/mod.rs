@@ -10,6 +10,7 @@ use std::{collections::HashSet, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use secrecy::ExposeSecret;
 
 pub use model::*;
 pub use url::DatabaseUrl;
@@ -286,7 +287,7 @@ pub async fn connect_with(
             Arc::new(sqlite::SqliteStore::open_with(path.as_deref(), options).await?)
         }
         DatabaseUrl::Mongo(url) => {
-            Arc::new(mongo::MongoStore::connect(url.expose(), options).await?)
+            Arc::new(mongo::MongoStore::connect(url.expose_secret(), options).await?)
         }
     })
 }

@@ -2,16 +2,16 @@
 
 use std::{path::PathBuf, str::FromStr};
 
-use crate::domain::Secret;
+use secrecy::SecretString;
 
 /// Which store `DATABASE_URL` selects.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum DatabaseUrl {
     /// `sqlite://PATH`; `None` is `sqlite::memory:`.
     Sqlite(Option<PathBuf>),
     /// `mongodb://…` or `mongodb+srv://…`; the database name comes from the URL path
     /// (default `quiz_llm`).
-    Mongo(Secret),
+    Mongo(SecretString),
 }
 
 impl FromStr for DatabaseUrl {
@@ -29,7 +29,7 @@ impl FromStr for DatabaseUrl {
             return Ok(DatabaseUrl::Sqlite(Some(PathBuf::from(path))));
         }
         if s.starts_with("mongodb://") || s.starts_with("mongodb+srv://") {
-            return Ok(DatabaseUrl::Mongo(Secret::new(s)));
+            return Ok(DatabaseUrl::Mongo(SecretString::from(s)));
         }
         Err("expected mongodb://…, mongodb+srv://…, sqlite://PATH or sqlite::memory:".into())
     }

@@ -14,7 +14,7 @@ use std::{
 
 use quiz_llm::{
     Application,
-    config::{DatabaseUrl, Secret, Settings},
+    config::{DatabaseUrl, SecretString, Settings},
     domain::OffsetClock,
     store::Store,
 };
@@ -128,7 +128,7 @@ pub fn database_for(backend: Backend) -> Option<(DatabaseUrl, DbGuard)> {
             let base = mongodb_test_url()?;
             let (url, db) = mongo_url_with_fresh_db(&base);
             Some((
-                DatabaseUrl::Mongo(Secret::new(url.clone())),
+                DatabaseUrl::Mongo(SecretString::from(url.clone())),
                 DbGuard {
                     _dir: None,
                     _mongo: Some(MongoDbGuard { url, db }),
@@ -161,7 +161,7 @@ impl TestApp {
         let mut config = Settings::defaults();
         config.server.listen_addr = "127.0.0.1:0".parse().unwrap();
         config.store.database_url = database_url;
-        config.auth.jwt_secret = Some(Secret::new("test-secret-test-secret-test-secret!"));
+        config.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret-test-secret!"));
         config.mail.mail_dir = tmp.path().join("mail");
         config.auth.public_url = "http://quiz.test".into();
         // Tests make many requests from one address; the rate-limit tests set their own.
