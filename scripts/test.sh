@@ -74,7 +74,7 @@ cargo test --all-targets --no-fail-fast "$@" 2>&1 | tee "$log_file" || cargo_sta
 # Result lines look like `test sqlite::some_test ... ok` (or `test some::module::mongodb::x`);
 # matching anywhere in a line also finds one that other output (the tests' own stderr) was
 # written into. Each line of $results is `<binary> <test name> <outcome>`, the binary taken
-# from cargo's `Running tests/auth.rs (…)` line before its tests.
+# from cargo's `Running tests/api/main.rs (…)` line before its tests.
 awk '
     /Running / {
         for (i = 1; i < NF; i++) if ($i == "Running") binary = $(i + 1) == "unittests" ? $(i + 2) : $(i + 1)

@@ -41,6 +41,15 @@ pub fn install_crypto_provider() {
 /// In-flight requests get this long to finish after SIGINT/SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
+/// What a test may supply instead of what the settings would build: the clock every service
+/// reads (so a test moves time instead of sleeping) and the mailer (so a test reads e-mail from
+/// memory instead of from files or an SMTP server).
+#[derive(Default)]
+pub struct Overrides {
+    pub clock: Option<SharedClock>,
+    pub mailer: Option<Arc<dyn mail::Mailer>>,
+}
+
 pub struct Application {
     listener: TcpListener,
     endpoint: BoxEndpoint<'static>,
@@ -52,11 +61,12 @@ pub struct Application {
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+        Self::build_with(settings, Overrides::default()).await
     }
 
-    /// Every service reads time from `clock`, so tests can move it instead of sleeping.
-    pub async fn build_with_clock(settings: Settings, clock: SharedClock) -> anyhow::Result<Self> {
+    /// Like [`Application::build`], with the dependencies a test wants to hold itself.
+    pub async fn build_with(settings: Settings, overrides: Overrides) -> anyhow::Result<Self> {
+        let clock = overrides.clock.unwrap_or_else(|| Arc::new(SystemClock));
         install_crypto_provider();
         settings.validate()?;
         if settings.auth.jwt_secret.is_none() {
@@ -66,7 +76,10 @@ impl Application {
         }
         let store =
             store::connect_with(&settings.store.database_url, settings.store.options).await?;
-        let mailer = mail::from_settings(&settings.mail).await?;
+        let mailer = match overrides.mailer {
+            Some(mailer) => mailer,
+            None => mail::from_settings(&settings.mail).await?,
+        };
         let outbox = Arc::new(Outbox::new(
             store.clone(),
             mailer,

@@ -2,7 +2,7 @@
 //! "reveals nothing" mutations that must not reveal by their timing, the e-mail link page that
 //! must not log a browser into someone else's account, and caches that must not keep user data.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{

@@ -1,7 +1,7 @@
 //! One contract, every store: each operation behaves the same on SQLite (in memory, and in a
 //! file behind the production pool) and on MongoDB (when `MONGODB_TEST_URL` is set).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,6 +1,6 @@
 //! Attacks on the HTTP and GraphQL surface: cross-site requests, oversized and abusive queries.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

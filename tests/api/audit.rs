@@ -1,7 +1,7 @@
 //! Security events are logged as structured records with the user and client address, and no
 //! secret ever reaches the log. (One test per binary: it installs the global log subscriber.)
 
-mod common;
+use crate::common;
 
 use std::{
     io::Write,

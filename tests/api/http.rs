@@ -1,6 +1,6 @@
 //! HTTP surface: GraphQL over GET and POST, health, pages, request errors, CORS.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use serde_json::json;

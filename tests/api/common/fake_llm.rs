@@ -24,8 +24,6 @@ pub enum Reply {
     Status(u16),
     /// Answers only after this long, with a 504.
     Hang(Duration),
-    /// Answers after this long with this content.
-    Slow(Duration, String),
     /// Answers with this content once the test calls `notify_one` (a call made before the
     /// request arrives is remembered), so a request stays in flight as long as the test needs.
     Held(Arc<tokio::sync::Notify>, String),
@@ -58,12 +56,11 @@ async fn completions(
     fake.requests.lock().unwrap().push((body.0, auth));
     let reply = fake.replies.lock().unwrap().pop_front();
     match &reply {
-        Some(Reply::Slow(delay, _)) => tokio::time::sleep(*delay).await,
         Some(Reply::Held(release, _)) => release.notified().await,
         _ => {}
     }
     match reply {
-        Some(Reply::Content(content) | Reply::Slow(_, content) | Reply::Held(_, content)) => Json(json!({
+        Some(Reply::Content(content) | Reply::Held(_, content)) => Json(json!({
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "choices": [{ "index": 0, "finish_reason": "stop",

@@ -1,21 +1,21 @@
 //! Shared test harness: starts the whole application in-process on port 0 (SQLite in memory or
 //! in a file, or MongoDB when `MONGODB_TEST_URL` is set), and talks to it over HTTP like a
 //! browser, keeping cookies.
-#![allow(dead_code)]
 
 pub mod fake_llm;
+pub mod mailbox;
 
 use std::{
     io::Write,
-    path::{Path, PathBuf},
     sync::{Arc, Once},
     time::Duration,
 };
 
 use quiz_llm::{
-    Application,
+    Application, Overrides,
     config::{DatabaseUrl, SecretString, Settings},
     domain::OffsetClock,
+    mail::Mailer,
     store::Store,
 };
 use reqwest::header::{HeaderMap, SET_COOKIE};
@@ -140,7 +140,8 @@ pub fn database_for(backend: Backend) -> Option<(DatabaseUrl, DbGuard)> {
 
 pub struct TestApp {
     pub base_url: String,
-    pub mail_dir: PathBuf,
+    /// Where the app's e-mail goes, unless the test pointed it at an SMTP server.
+    pub mailbox: Arc<mailbox::MemoryMailer>,
     pub store: Arc<dyn Store>,
     pub config: Settings,
     /// The application's clock: `clock.advance(…)` jumps past an expiry without sleeping.
@@ -168,7 +169,17 @@ impl TestApp {
         config.auth.rate_limits = generous_rate_limits();
         tweak(&mut config);
         let clock = OffsetClock::new();
-        let app = Application::build_with_clock(config.clone(), Arc::new(clock.clone()))
+        let mailbox = Arc::new(mailbox::MemoryMailer::default());
+        let overrides = Overrides {
+            clock: Some(Arc::new(clock.clone())),
+            // A test that set SMTP_URL talks to its own mail server.
+            mailer: config
+                .mail
+                .smtp_url
+                .is_none()
+                .then(|| mailbox.clone() as Arc<dyn Mailer>),
+        };
+        let app = Application::build_with(config.clone(), overrides)
             .await
             .unwrap_or_else(|e| panic!("the app did not start on {backend:?}: {e:#}"));
         let base_url = format!("http://{}", app.local_addr());
@@ -179,7 +190,7 @@ impl TestApp {
         }));
         Some(TestApp {
             base_url,
-            mail_dir: config.mail.mail_dir.clone(),
+            mailbox,
             store,
             config,
             clock,
@@ -208,12 +219,9 @@ impl TestApp {
         Client::new(&self.base_url)
     }
 
-    /// E-mails written by the file mailer to `to`, oldest first (their plain-text parts).
+    /// E-mails sent to `to`, oldest first (their plain-text parts).
     pub fn emails_to(&self, to: &str) -> Vec<String> {
-        read_mails(&self.mail_dir)
-            .into_iter()
-            .filter(|m| m.lines().next().is_some_and(|l| l.contains(to)))
-            .collect()
+        self.mailbox.to(to).into_iter().map(|m| m.text).collect()
     }
 
     /// Waits (up to 5 s) until at least `count` e-mails to `to` were written, and returns them
@@ -265,23 +273,6 @@ pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
         generate_per_user: rate,
         submit_per_user: rate,
     }
-}
-
-fn read_mails(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut files: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .filter_map(|p| {
-            let modified = std::fs::metadata(&p).ok()?.modified().ok()?;
-            Some((modified, std::fs::read_to_string(&p).ok()?))
-        })
-        .collect();
-    files.sort_by_key(|(t, _)| *t);
-    files.into_iter().map(|(_, m)| m).collect()
 }
 
 #[derive(Debug, Clone)]
@@ -491,8 +482,8 @@ macro_rules! on_both_stores {
     };
 }
 
-pub const APOLLO_11: &str = include_str!("../fixtures/apollo11.txt");
-pub const KOREAN_TEXT: &str = include_str!("../fixtures/korean.txt");
+pub const APOLLO_11: &str = include_str!("../../fixtures/apollo11.txt");
+pub const KOREAN_TEXT: &str = include_str!("../../fixtures/korean.txt");
 
 pub const QUIZ_FIELDS: &str = "id title description topic difficulty source language questionCount createdAt \
     questions { number content answerType choices { number content } }";

@@ -2,7 +2,7 @@
 //! second CSRF preflight header, panics, query strings kept out of the log, the reset page's
 //! headers, and e-mail links dying with a rotated key. Black-box, over HTTP.
 
-mod common;
+use crate::common;
 
 use std::{
     io::{BufRead, BufReader},

@@ -1,7 +1,7 @@
 //! The LLM path against a fake OpenAI-compatible server started by the test: request shape,
 //! structured output, repair, retries, timeouts and feedback.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::Arc,

@@ -2,7 +2,7 @@
 //! for good: a real SMTP conversation with a small SMTP sink the test starts and stops on
 //! 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::{
     sync::{Arc, Mutex},

@@ -1,7 +1,7 @@
 //! Brute force, mail bombing, refresh-token theft, and password reset and change, attacked over
 //! HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

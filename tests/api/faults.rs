@@ -1,6 +1,6 @@
 //! Survival: the database going away and coming back, and SIGTERM under load.
 
-mod common;
+use crate::common;
 
 use std::{
     process::{Child, Command, Stdio},

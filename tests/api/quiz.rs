@@ -1,7 +1,7 @@
 //! Quizzes over HTTP with the offline generator: generation, grading, history, ownership,
 //! deletion, validation and feedback.
 
-mod common;
+use crate::common;
 
 use common::{APOLLO_11, Backend, Client, Gql, KOREAN_TEXT, TestApp};
 use serde_json::{Value, json};

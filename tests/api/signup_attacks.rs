@@ -1,7 +1,7 @@
 //! Attacks on sign-up: burning CPU through it, many identities for one mailbox, claiming
 //! someone else's address before they sign up, and look-alike usernames.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

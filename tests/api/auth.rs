@@ -1,6 +1,6 @@
 //! Sign-up, e-mail verification, login, refresh, logout, sessions and the guard, over HTTP.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -68,12 +68,12 @@ async fn sign_up_verify_and_me(backend: Backend) {
         "{}",
         link.url
     );
-    let eml = std::fs::read_dir(&app.mail_dir)
-        .unwrap()
-        .filter_map(Result::ok)
-        .find(|e| e.path().extension().is_some_and(|x| x == "eml"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap())
-        .expect("an .eml file");
+    let eml = app
+        .mailbox
+        .to("ada@example.com")
+        .pop()
+        .expect("an e-mail")
+        .mime;
     assert!(
         eml.contains("text/plain") && eml.contains("text/html"),
         "{eml}"

@@ -1,0 +1,23 @@
+//! The black-box suite, one module per capability, built as one test binary: the app is started
+//! in-process on port 0 (or as the real binary, for the command line and signals) and spoken to
+//! over HTTP like a browser would. Helpers live in `common`.
+
+#[macro_use]
+mod common;
+
+mod architecture;
+mod audit;
+mod auth;
+mod claims;
+mod cli;
+mod exposure;
+mod faults;
+mod hardening;
+mod http;
+mod mail_outbox;
+mod quiz;
+mod quiz_llm;
+mod schema;
+mod security;
+mod signup_attacks;
+mod store_contract;
