@@ -55,9 +55,8 @@ async fn completions(
     let auth = req.header("authorization").map(str::to_owned);
     fake.requests.lock().unwrap().push((body.0, auth));
     let reply = fake.replies.lock().unwrap().pop_front();
-    match &reply {
-        Some(Reply::Held(release, _)) => release.notified().await,
-        _ => {}
+    if let Some(Reply::Held(release, _)) = &reply {
+        release.notified().await;
     }
     match reply {
         Some(Reply::Content(content) | Reply::Held(_, content)) => Json(json!({
