@@ -81,6 +81,8 @@ pub const DEFAULT_MAIL_DIR: &str = "data/mail";
 pub const DEFAULT_MAIL_FROM: &str = "Quiz LLM <no-reply@localhost>";
 pub const DEFAULT_LLM_MODEL: &str = "gpt-4o-mini";
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
+/// The longest another process may go on accepting a token whose session has ended.
+pub const MAX_SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// The `serve` flags; each reads its environment variable when the flag is absent.
 #[derive(Debug, Clone, Args)]
@@ -114,8 +116,17 @@ pub struct ServeArgs {
     /// session was refreshed (two tabs at once); later it is treated as a stolen token.
     #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_interval: Duration,
+    /// How long a server process trusts its last look at whether a session still exists, so a
+    /// logout on another process bites within this long (at most 5s).
+    #[arg(long, env = "SESSION_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
+    pub session_cache_ttl: Duration,
+    /// Login attempts on one account from one client address.
     #[arg(long, env = "RATE_LIMIT_LOGIN_PER_ACCOUNT", default_value = "10/5m")]
     pub rate_limit_login_per_account: Rate,
+    /// Login attempts on one account from all clients together: the ceiling against guessing
+    /// from many addresses, above what one client may sustain so that one cannot reach it.
+    #[arg(long, env = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL", default_value = "200/1h")]
+    pub rate_limit_login_per_account_global: Rate,
     #[arg(long, env = "RATE_LIMIT_LOGIN_PER_CLIENT", default_value = "30/5m")]
     pub rate_limit_login_per_client: Rate,
     #[arg(long, env = "RATE_LIMIT_SIGNUP_PER_CLIENT", default_value = "10/1h")]
@@ -208,6 +219,7 @@ pub struct Config {
     pub refresh_token_ttl: Duration,
     pub session_idle_timeout: Duration,
     pub refresh_reuse_interval: Duration,
+    pub session_cache_ttl: Duration,
     pub rate_limits: RateLimits,
     pub trusted_proxies: TrustedProxies,
     pub cookie_secure: bool,
@@ -248,8 +260,10 @@ impl Default for Config {
             refresh_token_ttl: Duration::from_secs(24 * 3600),
             session_idle_timeout: Duration::from_secs(30 * 60),
             refresh_reuse_interval: Duration::from_secs(10),
+            session_cache_ttl: Duration::from_secs(1),
             rate_limits: RateLimits {
                 login_per_account: rate("10/5m"),
+                login_per_account_global: rate("200/1h"),
                 login_per_client: rate("30/5m"),
                 signup_per_client: rate("10/1h"),
                 mail_per_address: rate("5/1h"),
@@ -308,6 +322,9 @@ impl TryFrom<ServeArgs> for Config {
             Some(secret) => (Secret::new(secret), false),
             None => (random_secret(), true),
         };
+        if args.session_cache_ttl > MAX_SESSION_CACHE_TTL {
+            bail!("SESSION_CACHE_TTL must be at most 5s: a logout must bite everywhere within 5 seconds");
+        }
         if !(1..=256).contains(&args.database_pool_size) {
             bail!("DATABASE_POOL_SIZE must be between 1 and 256");
         }
@@ -378,8 +395,10 @@ impl TryFrom<ServeArgs> for Config {
             refresh_token_ttl: args.refresh_token_ttl,
             session_idle_timeout: args.session_idle_timeout,
             refresh_reuse_interval: args.refresh_reuse_interval,
+            session_cache_ttl: args.session_cache_ttl,
             rate_limits: RateLimits {
                 login_per_account: args.rate_limit_login_per_account,
+                login_per_account_global: args.rate_limit_login_per_account_global,
                 login_per_client: args.rate_limit_login_per_client,
                 signup_per_client: args.rate_limit_signup_per_client,
                 mail_per_address: args.rate_limit_mail_per_address,

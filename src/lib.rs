@@ -77,12 +77,13 @@ impl Application {
         ));
         let cookies = CookiePolicy::from(&config);
         let limits = QueryLimits::from(&config);
-        let schema = graphql::build_schema(auth, quizzes, cookies.clone(), &limits);
+        let schema = graphql::build_schema(auth.clone(), quizzes, cookies.clone(), &limits);
         let settings = http::HttpSettings {
             limits,
             cookies,
             proxies: config.trusted_proxies.clone(),
             parse_cache: Default::default(),
+            auth,
         };
         let endpoint = http::routes(schema, store.clone(), settings, &config.cors_origins);
         let acceptor = TcpListener::bind(config.listen_addr)

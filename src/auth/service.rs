@@ -10,6 +10,7 @@ use lettre::message::Mailbox;
 use super::{
     ClientInfo,
     links::{LinkPurpose, LinkSigner},
+    live_sessions::LiveSessions,
     password::{self, Password},
     throttle::{Bucket, RateLimits, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
@@ -33,6 +34,7 @@ pub struct AuthSettings {
     pub refresh_token_ttl: Duration,
     pub session_idle_timeout: Duration,
     pub refresh_reuse_interval: Duration,
+    pub session_cache_ttl: Duration,
     pub public_url: String,
     pub rate_limits: RateLimits,
 }
@@ -44,6 +46,7 @@ impl From<&Config> for AuthSettings {
             refresh_token_ttl: c.refresh_token_ttl,
             session_idle_timeout: c.session_idle_timeout,
             refresh_reuse_interval: c.refresh_reuse_interval,
+            session_cache_ttl: c.session_cache_ttl,
             public_url: c.public_url.clone(),
             rate_limits: c.rate_limits.clone(),
         }
@@ -69,7 +72,14 @@ pub struct AuthService {
     tokens: TokenKeys,
     links: LinkSigner,
     throttle: Throttle,
+    live: LiveSessions,
     settings: AuthSettings,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService").finish_non_exhaustive()
+    }
 }
 
 impl AuthService {
@@ -81,6 +91,7 @@ impl AuthService {
         settings: AuthSettings,
     ) -> Self {
         AuthService {
+            live: LiveSessions::new(store.clone(), settings.session_cache_ttl),
             store,
             outbox,
             tokens: TokenKeys::with_previous(secret, previous_secrets),
@@ -94,9 +105,24 @@ impl AuthService {
         &self.settings
     }
 
-    /// Stateless: no database hit, so the guard costs only a signature check.
-    pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
+    fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
         self.tokens.verify_access(token, Utc::now())
+    }
+
+    /// The caller an access token names, if its signature holds, it has not expired and its
+    /// session has not ended (`SESSION_EXPIRED`: logged out, revoked, or ended by a password
+    /// change, on this process at once, on another within `SESSION_CACHE_TTL`).
+    pub async fn authenticate(&self, token: &str) -> AppResult<Claims> {
+        let claims = match self.verify_access(token) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired(_)) => return Err(AppError::TokenExpired),
+            Err(TokenError::Invalid) => return Err(AppError::Unauthenticated),
+        };
+        if self.live.is_live(&claims.sub, &claims.sid).await? {
+            Ok(claims)
+        } else {
+            Err(AppError::SessionExpired)
+        }
     }
 
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
@@ -105,8 +131,10 @@ impl AuthService {
         validate::password("password", input.password.expose(), &username)?;
         let (username_norm, email_norm) =
             (validate::normalize(&username), validate::normalize(&email));
-        self.throttle.check(Bucket::SignUpClient, &client.key())?;
-        self.throttle.check(Bucket::MailAddress, &email_norm)?;
+        self.throttle
+            .check(Bucket::SignUpClient, &client.key(), None, client)?;
+        self.throttle
+            .check(Bucket::MailAddress, &email_norm, None, client)?;
         // Cheap checks first, so a taken name does not cost an argon2 run; the unique indexes
         // still decide races.
         if self
@@ -171,8 +199,10 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<Option<UserRecord>> {
         let email_norm = validate::normalize(email);
-        self.throttle.check(Bucket::MailClient, &client.key())?;
-        self.throttle.check(Bucket::MailAddress, &email_norm)?;
+        self.throttle
+            .check(Bucket::MailClient, &client.key(), None, client)?;
+        self.throttle
+            .check(Bucket::MailAddress, &email_norm, None, client)?;
         Ok(self
             .store
             .find_user_by_email(&email_norm)
@@ -247,6 +277,7 @@ impl AuthService {
             return Err(AppError::InvalidToken);
         }
         let ended = self.store.remove_sessions(&id, None).await?;
+        self.live.ended_all(&id, None);
         tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, client_ip = %client.key());
         Ok(())
     }
@@ -264,8 +295,7 @@ impl AuthService {
             .find_user(&claims.sub)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        self.throttle
-            .check(Bucket::LoginAccount, &user.username_norm)?;
+        self.check_account_budget(user.id.as_str(), Some(&user.id), client)?;
         if !password::verify(current, Some(user.password_hash.clone())).await? {
             tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %client.key());
             return Err(AppError::InvalidCredentials);
@@ -278,6 +308,7 @@ impl AuthService {
             .store
             .remove_sessions(&user.id, Some(&claims.sid))
             .await?;
+        self.live.ended_all(&user.id, Some(&claims.sid));
         tracing::info!(target: "audit", event = "password_changed", user_id = %user.id, sessions_ended = ended, client_ip = %client.key());
         Ok(())
     }
@@ -308,13 +339,18 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
         let key = validate::normalize(username);
-        self.throttle.check(Bucket::LoginClient, &client.key())?;
-        self.throttle.check(Bucket::LoginAccount, &key)?;
+        self.throttle
+            .check(Bucket::LoginClient, &client.key(), None, client)?;
         let user = if key.contains('@') {
             self.store.find_user_by_email(&key).await?
         } else {
             self.store.find_user_by_username(&key).await?
         };
+        // Keyed on the account, however it was named; unknown names get budgets of their own.
+        let account = user
+            .as_ref()
+            .map_or_else(|| format!("unknown:{key}"), |u| u.id.to_string());
+        self.check_account_budget(&account, user.as_ref().map(|u| &u.id), client)?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(password, hash).await? {
             tracing::info!(
@@ -331,6 +367,22 @@ impl AuthService {
         }
         tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key());
         self.start_session(user, client).await
+    }
+
+    /// Password guesses at one account: limited per client, so a stranger guessing from
+    /// elsewhere never uses up the owner's attempts, and under a higher ceiling across all
+    /// clients, against guessing from many addresses.
+    fn check_account_budget(
+        &self,
+        account: &str,
+        user: Option<&UserId>,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let per_client = format!("{account} {}", client.key());
+        self.throttle
+            .check(Bucket::LoginAccount, &per_client, user, client)?;
+        self.throttle
+            .check(Bucket::LoginAccountGlobal, account, user, client)
     }
 
     async fn start_session(
@@ -376,33 +428,42 @@ impl AuthService {
             .issue_access(user, session, generation, now, exp)
     }
 
-    /// Genuine claims from a possibly expired token; forged or missing is `UNAUTHENTICATED`.
-    fn genuine_claims(&self, token: Option<&str>) -> AppResult<Claims> {
-        match self.verify_access(token.ok_or(AppError::Unauthenticated)?) {
-            Ok(claims) => Ok(claims),
-            Err(TokenError::Expired(claims)) => Ok(*claims),
-            Err(TokenError::Invalid) => Err(AppError::Unauthenticated),
+    /// Genuine claims from a token that is unexpired, or expired less than
+    /// `SESSION_IDLE_TIMEOUT` ago: the only tokens that may still act on their session (refresh,
+    /// logout), so a leaked old token can do nothing. Forged or missing is `UNAUTHENTICATED`,
+    /// older `SESSION_EXPIRED`.
+    fn claims_within_idle_window(&self, token: Option<&str>) -> AppResult<Claims> {
+        let claims = match self.verify_access(token.ok_or(AppError::Unauthenticated)?) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired(claims)) => *claims,
+            Err(TokenError::Invalid) => return Err(AppError::Unauthenticated),
+        };
+        let idle_deadline =
+            claims.expires_at() + chrono_duration(self.settings.session_idle_timeout);
+        if store::now() > idle_deadline {
+            return Err(AppError::SessionExpired);
         }
+        Ok(claims)
     }
 
     /// "Plan 2": the access token names the user and session; the stored refresh token, not
     /// anything the client holds, authorizes the renewal. Each refresh advances the session's
     /// generation; a token from an older generation is accepted only within the reuse interval
-    /// (two tabs refreshing together) and otherwise ends the session as stolen.
+    /// (two tabs refreshing together), and only from the generation just before; anything else
+    /// ends the session as stolen.
     pub async fn refresh(
         &self,
         access_token: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<(UserRecord, IssuedToken)> {
-        let claims = self.genuine_claims(access_token)?;
-        self.throttle
-            .check(Bucket::RefreshSession, claims.sid.as_str())?;
+        let claims = self.claims_within_idle_window(access_token)?;
+        self.throttle.check(
+            Bucket::RefreshSession,
+            claims.sid.as_str(),
+            Some(&claims.sub),
+            client,
+        )?;
         let now = store::now();
-        let idle_deadline =
-            claims.expires_at() + chrono_duration(self.settings.session_idle_timeout);
-        if now > idle_deadline {
-            return Err(AppError::SessionExpired);
-        }
         let user = self
             .store
             .find_user(&claims.sub)
@@ -429,7 +490,7 @@ impl AuthService {
                 let recent = session.last_refreshed_at.is_some_and(|at| {
                     now - at <= chrono_duration(self.settings.refresh_reuse_interval)
                 });
-                if claims.r#gen < session.generation && recent {
+                if claims.r#gen == session.generation - 1 && recent {
                     // Another tab refreshed a moment ago: share its generation.
                     let access = self.issue_access(
                         &claims.sub,
@@ -441,6 +502,7 @@ impl AuthService {
                     return Ok((user, access));
                 }
                 self.store.remove_session(&claims.sub, &claims.sid).await?;
+                self.live.ended(&claims.sub, &claims.sid);
                 tracing::warn!(
                     target: "audit",
                     event = "refresh_token_reuse_detected",
@@ -482,23 +544,38 @@ impl AuthService {
         )))
     }
 
-    /// Works with an expired but genuine token, so a user coming back after a break can still
-    /// end their session.
+    /// Works with a token expired within the idle window, so a user coming back after a break
+    /// can still end their session; `SESSION_EXPIRED` when the session had already ended.
     pub async fn logout(&self, access_token: Option<&str>, client: &ClientInfo) -> AppResult<()> {
-        let claims = self.genuine_claims(access_token)?;
-        self.store.remove_session(&claims.sub, &claims.sid).await?;
+        let claims = self.claims_within_idle_window(access_token)?;
+        let removed = self.store.remove_session(&claims.sub, &claims.sid).await?;
+        self.live.ended(&claims.sub, &claims.sid);
+        if !removed {
+            return Err(AppError::SessionExpired);
+        }
         tracing::info!(target: "audit", event = "logged_out", user_id = %claims.sub, client_ip = %client.key());
         Ok(())
     }
 
-    /// Ends every session of the caller, on every device.
+    /// Ends every session of the caller, on every device. Like `logout`, only from a session
+    /// that still exists, with a token no older than the idle window.
     pub async fn logout_all(
         &self,
         access_token: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<u64> {
-        let claims = self.genuine_claims(access_token)?;
+        let claims = self.claims_within_idle_window(access_token)?;
+        // Read from the store, not the cache: this is the one call that ends other sessions.
+        if self
+            .store
+            .find_session(&claims.sub, &claims.sid)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::SessionExpired);
+        }
         let ended = self.store.remove_sessions(&claims.sub, None).await?;
+        self.live.ended_all(&claims.sub, None);
         tracing::info!(target: "audit", event = "logged_out_everywhere", user_id = %claims.sub, sessions_ended = ended, client_ip = %client.key());
         Ok(ended)
     }
@@ -511,10 +588,16 @@ impl AuthService {
         Ok(self.store.list_sessions(&claims.sub).await?)
     }
 
-    pub async fn revoke_session(&self, claims: &Claims, id: &str) -> AppResult<()> {
+    pub async fn revoke_session(
+        &self,
+        claims: &Claims,
+        id: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let id = SessionId::parse(id).ok_or(AppError::NotFound)?;
         if self.store.remove_session(&claims.sub, &id).await? {
-            tracing::info!(target: "audit", event = "session_revoked", user_id = %claims.sub, session_id = %id);
+            self.live.ended(&claims.sub, &id);
+            tracing::info!(target: "audit", event = "session_revoked", user_id = %claims.sub, session_id = %id, client_ip = %client.key());
             Ok(())
         } else {
             Err(AppError::NotFound)

@@ -19,6 +19,7 @@ use poem::{
 };
 
 use crate::{
+    auth::AuthService,
     error::ErrorCode,
     graphql::{AppSchema, limits::QueryLimits},
     store::Store,
@@ -84,6 +85,8 @@ pub struct HttpSettings {
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,
+    /// Checks each request's access token before the operation runs.
+    pub auth: Arc<AuthService>,
 }
 
 pub fn routes(
