@@ -125,7 +125,11 @@ pub struct ServeArgs {
     pub rate_limit_login_per_account: Rate,
     /// Login attempts on one account from all clients together: the ceiling against guessing
     /// from many addresses, above what one client may sustain so that one cannot reach it.
-    #[arg(long, env = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL", default_value = "200/1h")]
+    #[arg(
+        long,
+        env = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL",
+        default_value = "200/1h"
+    )]
     pub rate_limit_login_per_account_global: Rate,
     #[arg(long, env = "RATE_LIMIT_LOGIN_PER_CLIENT", default_value = "30/5m")]
     pub rate_limit_login_per_client: Rate,
@@ -323,7 +327,9 @@ impl TryFrom<ServeArgs> for Config {
             None => (random_secret(), true),
         };
         if args.session_cache_ttl > MAX_SESSION_CACHE_TTL {
-            bail!("SESSION_CACHE_TTL must be at most 5s: a logout must bite everywhere within 5 seconds");
+            bail!(
+                "SESSION_CACHE_TTL must be at most 5s: a logout must bite everywhere within 5 seconds"
+            );
         }
         if !(1..=256).contains(&args.database_pool_size) {
             bail!("DATABASE_POOL_SIZE must be between 1 and 256");

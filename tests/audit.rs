@@ -101,10 +101,7 @@ async fn security_events_are_logged_without_secrets() {
         "INVALID_CREDENTIALS"
     );
     // A copy of an access token comes back after its session moved on.
-    let stolen = token_of(
-        &app.client().login("audited", PASSWORD).await.ok(),
-        "login",
-    );
+    let stolen = token_of(&app.client().login("audited", PASSWORD).await.ok(), "login");
     let fresh = token_of(
         &app.client().with_bearer(&stolen).refresh().await.ok(),
         "refreshToken",
@@ -123,10 +120,7 @@ async fn security_events_are_logged_without_secrets() {
         "SESSION_EXPIRED"
     );
     // Another device, logged out from the laptop.
-    let phone = token_of(
-        &app.client().login("audited", PASSWORD).await.ok(),
-        "login",
-    );
+    let phone = token_of(&app.client().login("audited", PASSWORD).await.ok(), "login");
     laptop
         .gql(
             "mutation($id: ID!) { revokeSession(id: $id) }",

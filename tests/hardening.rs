@@ -408,7 +408,12 @@ async fn assert_refused(app: &TestApp, stale: &str, username: &str, password: &s
         ("logout", thief.logout().await),
     ];
     for (operation, r) in attempts {
-        assert_eq!(r.code(), "SESSION_EXPIRED", "{operation} after {how}: {}", r.body);
+        assert_eq!(
+            r.code(),
+            "SESSION_EXPIRED",
+            "{operation} after {how}: {}",
+            r.body
+        );
     }
     assert_eq!(
         owner.me().await.ok().data()["me"]["username"],

@@ -54,7 +54,11 @@ impl Refusal {
 
 impl RequestAuth {
     /// Verifies the token, if any, and checks that its session has not ended.
-    pub async fn check(access_token: Option<String>, client: ClientInfo, auth: &AuthService) -> Self {
+    pub async fn check(
+        access_token: Option<String>,
+        client: ClientInfo,
+        auth: &AuthService,
+    ) -> Self {
         let caller = match &access_token {
             None => Caller::Anonymous,
             Some(token) => match auth.authenticate(token).await {

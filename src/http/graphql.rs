@@ -30,7 +30,9 @@ async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
     };
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let client = ClientInfo {
-        ip: http.proxies.client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
+        ip: http
+            .proxies
+            .client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
         user_agent: header(header::USER_AGENT.as_str()),
     };
     RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
