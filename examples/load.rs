@@ -44,8 +44,9 @@ use serde_json::{Value, json};
 const PASSWORD: &str = "correct horse battery staple";
 const JWT_SECRET: &str = "load-benchmark-secret-load-benchmark-secret";
 /// Every rate limit the server has, set far above what a benchmark reaches.
-const RATE_LIMIT_VARS: [&str; 8] = [
+const RATE_LIMIT_VARS: [&str; 9] = [
     "RATE_LIMIT_LOGIN_PER_ACCOUNT",
+    "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL",
     "RATE_LIMIT_LOGIN_PER_CLIENT",
     "RATE_LIMIT_SIGNUP_PER_CLIENT",
     "RATE_LIMIT_MAIL_PER_ADDRESS",

@@ -107,6 +107,7 @@ impl Application {
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),
+            auth: auth.clone(),
             panic_route: settings.panic_route_for_tests,
         };
         let endpoint = http::routes(

@@ -2,6 +2,7 @@
 //! resolvers call [`AuthService`] and translate its results.
 
 pub mod links;
+mod live_sessions;
 pub mod password;
 mod service;
 mod settings;

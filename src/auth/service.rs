@@ -10,6 +10,7 @@ use lettre::message::Mailbox;
 use super::{
     AuthSettings, ClientInfo,
     links::{LinkPurpose, LinkSigner},
+    live_sessions::LiveSessions,
     password::{self, Password},
     throttle::{Bucket, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
@@ -48,6 +49,7 @@ pub struct AuthService {
     tokens: TokenKeys,
     links: LinkSigner,
     throttle: Throttle,
+    live: LiveSessions,
     settings: AuthSettings,
     clock: SharedClock,
 }
@@ -60,6 +62,12 @@ struct LinkMailer {
     public_url: String,
     unverified_account_ttl: Duration,
     clock: SharedClock,
+}
+
+impl std::fmt::Debug for AuthService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthService").finish_non_exhaustive()
+    }
 }
 
 impl LinkMailer {
@@ -118,6 +126,7 @@ impl AuthService {
     ) -> Self {
         let secret = settings.signing_secret();
         AuthService {
+            live: LiveSessions::new(store.clone(), settings.session_cache_ttl, clock.clone()),
             mailer: Arc::new(LinkMailer {
                 store: store.clone(),
                 outbox,
@@ -139,9 +148,24 @@ impl AuthService {
         &self.settings
     }
 
-    /// Stateless: no database hit, so the guard costs only a signature check.
-    pub fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
+    fn verify_access(&self, token: &str) -> Result<Claims, TokenError> {
         self.tokens.verify_access(token, self.clock.now())
+    }
+
+    /// The caller an access token names, if its signature holds, it has not expired and its
+    /// session has not ended (`SESSION_EXPIRED`: logged out, revoked, or ended by a password
+    /// change, on this process at once, on another within `SESSION_CACHE_TTL`).
+    pub async fn authenticate(&self, token: &str) -> AppResult<Claims> {
+        let claims = match self.verify_access(token) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired(_)) => return Err(AppError::TokenExpired),
+            Err(TokenError::Invalid) => return Err(AppError::Unauthenticated),
+        };
+        if self.live.is_live(&claims.sub, &claims.sid).await? {
+            Ok(claims)
+        } else {
+            Err(AppError::SessionExpired)
+        }
     }
 
     /// An account that was never verified holds neither its username nor its address: signing
@@ -154,10 +178,13 @@ impl AuthService {
         let email = validate::email(&input.email)?;
         validate::password_rules("password", input.password.expose(), &username)?;
         let (username_norm, email_norm) = (username_skeleton(&username), canonical_email(&email));
-        self.throttle.check(Bucket::SignUpClient, &client.key())?;
+        self.throttle
+            .check(Bucket::SignUpClient, &client.key(), None, client)?;
         // A sign-up sends the verification e-mail, so it counts against the mail limits too.
-        self.throttle.check(Bucket::MailClient, &client.key())?;
-        self.throttle.check(Bucket::MailAddress, &email_norm)?;
+        self.throttle
+            .check(Bucket::MailClient, &client.key(), None, client)?;
+        self.throttle
+            .check(Bucket::MailAddress, &email_norm, None, client)?;
         // A verified account's name is refused before any costly check; the store decides races.
         let held = |user: Option<UserRecord>| user.is_some_and(|u| u.is_active);
         if held(self.store.find_user_by_username(&username_norm).await?) {
@@ -222,8 +249,10 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<()> {
         let email_norm = validate::email_key(email);
-        self.throttle.check(Bucket::MailClient, &client.key())?;
-        self.throttle.check(Bucket::MailAddress, &email_norm)?;
+        self.throttle
+            .check(Bucket::MailClient, &client.key(), None, client)?;
+        self.throttle
+            .check(Bucket::MailAddress, &email_norm, None, client)?;
         let mailer = self.mailer.clone();
         let client_ip = client.key();
         tokio::spawn(async move {
@@ -294,6 +323,7 @@ impl AuthService {
             return Err(AppError::InvalidToken);
         }
         let ended = self.store.remove_sessions(&id, None).await?;
+        self.live.ended_all(&id, None);
         tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, client_ip = %client.key());
         Ok(())
     }
@@ -311,8 +341,7 @@ impl AuthService {
             .find_user(&claims.sub)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        self.throttle
-            .check(Bucket::LoginAccount, &user.username_norm)?;
+        self.check_account_budget(user.id.as_str(), Some(&user.id), client)?;
         if !password::verify(current, Some(user.password_hash.clone())).await? {
             tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %client.key());
             return Err(AppError::InvalidCredentials);
@@ -325,6 +354,7 @@ impl AuthService {
             .store
             .remove_sessions(&user.id, Some(&claims.sid))
             .await?;
+        self.live.ended_all(&user.id, Some(&claims.sid));
         tracing::info!(target: "audit", event = "password_changed", user_id = %user.id, sessions_ended = ended, client_ip = %client.key());
         Ok(())
     }
@@ -355,13 +385,18 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
         let key = validate::login_key(username);
-        self.throttle.check(Bucket::LoginClient, &client.key())?;
-        self.throttle.check(Bucket::LoginAccount, &key)?;
+        self.throttle
+            .check(Bucket::LoginClient, &client.key(), None, client)?;
         let user = if key.contains('@') {
             self.store.find_user_by_email(&key).await?
         } else {
             self.store.find_user_by_username(&key).await?
         };
+        // Keyed on the account, however it was named; unknown names get budgets of their own.
+        let account = user
+            .as_ref()
+            .map_or_else(|| format!("unknown:{key}"), |u| u.id.to_string());
+        self.check_account_budget(&account, user.as_ref().map(|u| &u.id), client)?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(password, hash).await? {
             tracing::info!(
@@ -378,6 +413,22 @@ impl AuthService {
         }
         tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key());
         self.start_session(user, client).await
+    }
+
+    /// Password guesses at one account: limited per client, so a stranger guessing from
+    /// elsewhere never uses up the owner's attempts, and under a higher ceiling across all
+    /// clients, against guessing from many addresses.
+    fn check_account_budget(
+        &self,
+        account: &str,
+        user: Option<&UserId>,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        let per_client = format!("{account} {}", client.key());
+        self.throttle
+            .check(Bucket::LoginAccount, &per_client, user, client)?;
+        self.throttle
+            .check(Bucket::LoginAccountGlobal, account, user, client)
     }
 
     async fn start_session(
@@ -423,13 +474,22 @@ impl AuthService {
             .issue_access(user, session, generation, now, exp)
     }
 
-    /// Genuine claims from a possibly expired token; forged or missing is `UNAUTHENTICATED`.
-    fn genuine_claims(&self, token: Option<&str>) -> AppResult<Claims> {
-        match self.verify_access(token.ok_or(AppError::Unauthenticated)?) {
-            Ok(claims) => Ok(claims),
-            Err(TokenError::Expired(claims)) => Ok(*claims),
-            Err(TokenError::Invalid) => Err(AppError::Unauthenticated),
+    /// Genuine claims from a token that is unexpired, or expired less than
+    /// `SESSION_IDLE_TIMEOUT` ago: the only tokens that may still act on their session (refresh,
+    /// logout), so a leaked old token can do nothing. Forged or missing is `UNAUTHENTICATED`,
+    /// older `SESSION_EXPIRED`.
+    fn claims_within_idle_window(&self, token: Option<&str>) -> AppResult<Claims> {
+        let claims = match self.verify_access(token.ok_or(AppError::Unauthenticated)?) {
+            Ok(claims) => claims,
+            Err(TokenError::Expired(claims)) => *claims,
+            Err(TokenError::Invalid) => return Err(AppError::Unauthenticated),
+        };
+        let idle_deadline =
+            claims.expires_at() + chrono_duration(self.settings.session_idle_timeout);
+        if self.clock.now() > idle_deadline {
+            return Err(AppError::SessionExpired);
         }
+        Ok(claims)
     }
 
     /// Whom a browser is logged in as: the user of a genuine access token (an expired one too,
@@ -438,7 +498,7 @@ impl AuthService {
         &self,
         access_token: Option<&str>,
     ) -> AppResult<Option<UserRecord>> {
-        let Ok(claims) = self.genuine_claims(access_token) else {
+        let Ok(claims) = self.claims_within_idle_window(access_token) else {
             return Ok(None);
         };
         let lasts = self
@@ -455,21 +515,21 @@ impl AuthService {
     /// "Plan 2": the access token names the user and session; the stored refresh token, not
     /// anything the client holds, authorizes the renewal. Each refresh advances the session's
     /// generation; a token from an older generation is accepted only within the reuse interval
-    /// (two tabs refreshing together) and otherwise ends the session as stolen.
+    /// (two tabs refreshing together), and only from the generation just before; anything else
+    /// ends the session as stolen.
     pub async fn refresh(
         &self,
         access_token: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<(UserRecord, IssuedToken)> {
-        let claims = self.genuine_claims(access_token)?;
-        self.throttle
-            .check(Bucket::RefreshSession, claims.sid.as_str())?;
+        let claims = self.claims_within_idle_window(access_token)?;
+        self.throttle.check(
+            Bucket::RefreshSession,
+            claims.sid.as_str(),
+            Some(&claims.sub),
+            client,
+        )?;
         let now = self.clock.now();
-        let idle_deadline =
-            claims.expires_at() + chrono_duration(self.settings.session_idle_timeout);
-        if now > idle_deadline {
-            return Err(AppError::SessionExpired);
-        }
         let user = self
             .store
             .find_user(&claims.sub)
@@ -496,7 +556,7 @@ impl AuthService {
                 let recent = session.last_refreshed_at.is_some_and(|at| {
                     now - at <= chrono_duration(self.settings.refresh_reuse_interval)
                 });
-                if claims.r#gen < session.generation && recent {
+                if claims.r#gen == session.generation - 1 && recent {
                     // Another tab refreshed a moment ago: share its generation.
                     let access = self.issue_access(
                         &claims.sub,
@@ -508,6 +568,7 @@ impl AuthService {
                     return Ok((user, access));
                 }
                 self.store.remove_session(&claims.sub, &claims.sid).await?;
+                self.live.ended(&claims.sub, &claims.sid);
                 tracing::warn!(
                     target: "audit",
                     event = "refresh_token_reuse_detected",
@@ -549,23 +610,38 @@ impl AuthService {
         )))
     }
 
-    /// Works with an expired but genuine token, so a user coming back after a break can still
-    /// end their session.
+    /// Works with a token expired within the idle window, so a user coming back after a break
+    /// can still end their session; `SESSION_EXPIRED` when the session had already ended.
     pub async fn logout(&self, access_token: Option<&str>, client: &ClientInfo) -> AppResult<()> {
-        let claims = self.genuine_claims(access_token)?;
-        self.store.remove_session(&claims.sub, &claims.sid).await?;
+        let claims = self.claims_within_idle_window(access_token)?;
+        let removed = self.store.remove_session(&claims.sub, &claims.sid).await?;
+        self.live.ended(&claims.sub, &claims.sid);
+        if !removed {
+            return Err(AppError::SessionExpired);
+        }
         tracing::info!(target: "audit", event = "logged_out", user_id = %claims.sub, client_ip = %client.key());
         Ok(())
     }
 
-    /// Ends every session of the caller, on every device.
+    /// Ends every session of the caller, on every device. Like `logout`, only from a session
+    /// that still exists, with a token no older than the idle window.
     pub async fn logout_all(
         &self,
         access_token: Option<&str>,
         client: &ClientInfo,
     ) -> AppResult<u64> {
-        let claims = self.genuine_claims(access_token)?;
+        let claims = self.claims_within_idle_window(access_token)?;
+        // Read from the store, not the cache: this is the one call that ends other sessions.
+        if self
+            .store
+            .find_session(&claims.sub, &claims.sid)
+            .await?
+            .is_none()
+        {
+            return Err(AppError::SessionExpired);
+        }
         let ended = self.store.remove_sessions(&claims.sub, None).await?;
+        self.live.ended_all(&claims.sub, None);
         tracing::info!(target: "audit", event = "logged_out_everywhere", user_id = %claims.sub, sessions_ended = ended, client_ip = %client.key());
         Ok(ended)
     }
@@ -578,10 +654,16 @@ impl AuthService {
         Ok(self.store.list_sessions(&claims.sub).await?)
     }
 
-    pub async fn revoke_session(&self, claims: &Claims, id: &str) -> AppResult<()> {
+    pub async fn revoke_session(
+        &self,
+        claims: &Claims,
+        id: &str,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let id = SessionId::parse(id).ok_or(AppError::NotFound)?;
         if self.store.remove_session(&claims.sub, &id).await? {
-            tracing::info!(target: "audit", event = "session_revoked", user_id = %claims.sub, session_id = %id);
+            self.live.ended(&claims.sub, &id);
+            tracing::info!(target: "audit", event = "session_revoked", user_id = %claims.sub, session_id = %id, client_ip = %client.key());
             Ok(())
         } else {
             Err(AppError::NotFound)

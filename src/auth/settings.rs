@@ -9,6 +9,9 @@ use secrecy::{ExposeSecret, SecretString};
 use super::throttle::RateLimits;
 use crate::settings::{parse_duration, parse_http_url};
 
+/// A logout must bite on every process within 5 seconds.
+pub const MAX_SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
+
 /// HS256 keys shorter than this are refused at start-up.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -34,6 +37,10 @@ pub struct AuthSettings {
     /// session was refreshed (two tabs at once); later it is treated as a stolen token.
     #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_interval: Duration,
+    /// How long a process trusts what it last read about a session being alive; a logout or
+    /// revocation on another process bites within this (at most 5s).
+    #[arg(long, env = "SESSION_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
+    pub session_cache_ttl: Duration,
     /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up.
     #[arg(long, env = "UNVERIFIED_ACCOUNT_TTL", default_value = "3d", value_parser = parse_duration)]
     pub unverified_account_ttl: Duration,
@@ -46,6 +53,11 @@ pub struct AuthSettings {
 
 impl AuthSettings {
     pub fn validate(&self) -> anyhow::Result<()> {
+        if self.session_cache_ttl > MAX_SESSION_CACHE_TTL {
+            bail!(
+                "SESSION_CACHE_TTL must be at most 5s: a logout must bite everywhere within 5 seconds"
+            );
+        }
         if let Some(secret) = &self.jwt_secret
             && secret.expose_secret().len() < MIN_JWT_SECRET_BYTES
         {

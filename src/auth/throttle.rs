@@ -15,7 +15,11 @@ use governor::{
     clock::{Clock, DefaultClock},
 };
 
-use crate::domain::{AppError, AppResult};
+use super::ClientInfo;
+use crate::{
+    domain::{AppError, AppResult},
+    store::UserId,
+};
 
 /// `count/period`, e.g. `10/5m`: at most `count` at once, refilling over `period`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,8 +54,11 @@ impl fmt::Display for Rate {
 /// What is being counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
-    /// Login attempts for one account.
+    /// Login attempts on one account from one client, so a stranger guessing cannot lock the
+    /// owner out of their own address.
     LoginAccount,
+    /// Login attempts on one account from every client together.
+    LoginAccountGlobal,
     /// Login attempts from one client address.
     LoginClient,
     /// Sign-ups from one client address.
@@ -68,7 +75,7 @@ pub enum Bucket {
     SubmitUser,
 }
 
-const BUCKETS: usize = 8;
+const BUCKETS: usize = 9;
 
 impl Bucket {
     fn index(self) -> usize {
@@ -87,6 +94,15 @@ pub struct RateLimits {
         default_value = "10/5m"
     )]
     pub login_per_account: Rate,
+    /// Login attempts on one account from all clients together, so a stranger's guesses
+    /// cannot lock the owner out while the owner's own budget stays per client.
+    #[arg(
+        long = "rate-limit-login-per-account-global",
+        env = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL",
+        value_name = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL",
+        default_value = "200/1h"
+    )]
+    pub login_per_account_global: Rate,
     /// Login attempts per client address.
     #[arg(
         long = "rate-limit-login-per-client",
@@ -155,6 +171,7 @@ impl RateLimits {
     fn rate(&self, bucket: Bucket) -> Rate {
         match bucket {
             Bucket::LoginAccount => self.login_per_account,
+            Bucket::LoginAccountGlobal => self.login_per_account_global,
             Bucket::LoginClient => self.login_per_client,
             Bucket::SignUpClient => self.signup_per_client,
             Bucket::MailAddress => self.mail_per_address,
@@ -184,6 +201,7 @@ impl Throttle {
     pub fn new(limits: &RateLimits) -> Self {
         let all = [
             Bucket::LoginAccount,
+            Bucket::LoginAccountGlobal,
             Bucket::LoginClient,
             Bucket::SignUpClient,
             Bucket::MailAddress,
@@ -199,8 +217,15 @@ impl Throttle {
         }
     }
 
-    /// Counts one attempt; `RATE_LIMITED` with the wait when the bucket is empty.
-    pub fn check(&self, bucket: Bucket, key: &str) -> AppResult<()> {
+    /// Counts one attempt; `RATE_LIMITED` with the wait when the bucket is empty. `user` (the
+    /// account concerned, when known) and `client` only go to the audit log.
+    pub fn check(
+        &self,
+        bucket: Bucket,
+        key: &str,
+        user: Option<&UserId>,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
         let limiter = &self.limiters[bucket.index()];
         // Forget idle keys now and then, so memory follows recent traffic only.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
@@ -208,7 +233,14 @@ impl Throttle {
         }
         limiter.check_key(&key.to_owned()).map_err(|not_until| {
             let wait = not_until.wait_time_from(self.clock.now());
-            tracing::warn!(target: "audit", event = "rate_limited", bucket = ?bucket, "rate limit hit");
+            tracing::warn!(
+                target: "audit",
+                event = "rate_limited",
+                bucket = ?bucket,
+                user_id = user.map(UserId::as_str).unwrap_or_default(),
+                client_ip = %client.key(),
+                "rate limit hit"
+            );
             AppError::RateLimited {
                 retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
             }
@@ -239,6 +271,7 @@ mod tests {
         let rate: Rate = "3/1h".parse().unwrap();
         let limits = RateLimits {
             login_per_account: rate,
+            login_per_account_global: rate,
             login_per_client: rate,
             signup_per_client: rate,
             mail_per_address: rate,
@@ -248,17 +281,18 @@ mod tests {
             submit_per_user: rate,
         };
         let t = Throttle::new(&limits);
+        let client = ClientInfo::default();
         for _ in 0..3 {
-            t.check(Bucket::LoginAccount, "ada").unwrap();
+            t.check(Bucket::LoginAccount, "ada", None, &client).unwrap();
         }
-        match t.check(Bucket::LoginAccount, "ada") {
+        match t.check(Bucket::LoginAccount, "ada", None, &client) {
             Err(AppError::RateLimited { retry_after_secs }) => {
                 assert!((1..=1200).contains(&retry_after_secs))
             }
             other => panic!("{other:?}"),
         }
         // Other keys and buckets are untouched.
-        t.check(Bucket::LoginAccount, "bob").unwrap();
-        t.check(Bucket::LoginClient, "ada").unwrap();
+        t.check(Bucket::LoginAccount, "bob", None, &client).unwrap();
+        t.check(Bucket::LoginClient, "ada", None, &client).unwrap();
     }
 }

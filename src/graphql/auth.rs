@@ -287,7 +287,8 @@ impl AuthMutation {
         }
     }
 
-    /// Ends this session: removes its refresh token and clears the cookies.
+    /// Ends this session: removes its refresh token and clears the cookies. Works with an access
+    /// token that expired less than the idle timeout ago.
     async fn logout(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
         clear_login_cookies(ctx);
         let auth = ctx.request_auth();
@@ -300,7 +301,7 @@ impl AuthMutation {
     }
 
     /// Ends every session of the account, on every device, and clears this browser's cookies.
-    /// Like `logout`, works with an expired but genuine access token.
+    /// Like `logout`, works with an access token that expired less than the idle timeout ago.
     async fn logout_all(&self, ctx: &Context<'_>) -> Result<LogoutPayload> {
         clear_login_cookies(ctx);
         let auth = ctx.request_auth();
@@ -317,7 +318,7 @@ impl AuthMutation {
     #[graphql(guard = "LoggedIn")]
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {
         ctx.auth_service()
-            .revoke_session(ctx.claims()?, id.as_str())
+            .revoke_session(ctx.claims()?, id.as_str(), ctx.request_auth().client())
             .await?;
         Ok(true)
     }

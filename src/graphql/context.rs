@@ -6,26 +6,84 @@ use std::sync::OnceLock;
 use async_graphql::Context;
 
 use crate::{
-    auth::{AuthService, Claims, ClientInfo, TokenError},
+    auth::{AuthService, Claims, ClientInfo},
     domain::AppError,
     graphql::cookies::CookiePolicy,
     quiz::{QuizService, RequestBudget},
 };
 
 /// The caller's credentials, as sent: the access token (Bearer header before cookie) and the
-/// user agent. The token is verified at most once per request, on first use.
+/// user agent, and who they turned out to name. That is settled once per request, before the
+/// operation runs, so resolvers and guards read it synchronously; operations that need no
+/// login never look, so a stale cookie does not stop anyone from logging in again.
 pub struct RequestAuth {
     access_token: Option<String>,
     client: ClientInfo,
-    verified: OnceLock<Result<Claims, TokenError>>,
+    caller: Caller,
+}
+
+enum Caller {
+    /// No token was sent.
+    Anonymous,
+    Known(Claims),
+    /// A token was sent but names no one usable; the answer for operations that need someone.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Refusal {
+    Unauthenticated,
+    TokenExpired,
+    SessionExpired,
+    /// The store could not say whether the session still exists: fail closed.
+    Unchecked,
+}
+
+impl Refusal {
+    fn error(self) -> AppError {
+        match self {
+            Refusal::Unauthenticated => AppError::Unauthenticated,
+            Refusal::TokenExpired => AppError::TokenExpired,
+            Refusal::SessionExpired => AppError::SessionExpired,
+            Refusal::Unchecked => {
+                AppError::internal(anyhow::anyhow!("the session could not be checked"))
+            }
+        }
+    }
 }
 
 impl RequestAuth {
-    pub fn new(access_token: Option<String>, client: ClientInfo) -> Self {
+    /// Verifies the token, if any, and checks that its session has not ended.
+    pub async fn check(
+        access_token: Option<String>,
+        client: ClientInfo,
+        auth: &AuthService,
+    ) -> Self {
+        let caller = match &access_token {
+            None => Caller::Anonymous,
+            Some(token) => match auth.authenticate(token).await {
+                Ok(claims) => Caller::Known(claims),
+                Err(AppError::Unauthenticated) => Caller::Refused(Refusal::Unauthenticated),
+                Err(AppError::TokenExpired) => Caller::Refused(Refusal::TokenExpired),
+                Err(AppError::SessionExpired) => Caller::Refused(Refusal::SessionExpired),
+                Err(other) => {
+                    tracing::error!(error = ?other, "could not check the session");
+                    Caller::Refused(Refusal::Unchecked)
+                }
+            },
+        };
         RequestAuth {
             access_token,
             client,
-            verified: OnceLock::new(),
+            caller,
+        }
+    }
+
+    fn anonymous() -> Self {
+        RequestAuth {
+            access_token: None,
+            client: ClientInfo::default(),
+            caller: Caller::Anonymous,
         }
     }
 
@@ -47,7 +105,7 @@ pub trait ContextExt {
     fn request_budget(&self) -> &RequestBudget;
     /// `None` when no token was sent; an error when one was sent but is not usable.
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError>;
-    /// The logged-in caller, or `UNAUTHENTICATED` / `TOKEN_EXPIRED`.
+    /// The logged-in caller, or `UNAUTHENTICATED` / `TOKEN_EXPIRED` / `SESSION_EXPIRED`.
     fn claims(&self) -> Result<&Claims, AppError> {
         self.optional_claims()?.ok_or(AppError::Unauthenticated)
     }
@@ -68,9 +126,8 @@ impl ContextExt for Context<'_> {
 
     fn request_auth(&self) -> &RequestAuth {
         static ANONYMOUS: OnceLock<RequestAuth> = OnceLock::new();
-        self.data_opt::<RequestAuth>().unwrap_or_else(|| {
-            ANONYMOUS.get_or_init(|| RequestAuth::new(None, ClientInfo::default()))
-        })
+        self.data_opt::<RequestAuth>()
+            .unwrap_or_else(|| ANONYMOUS.get_or_init(RequestAuth::anonymous))
     }
 
     fn request_budget(&self) -> &RequestBudget {
@@ -80,17 +137,10 @@ impl ContextExt for Context<'_> {
     }
 
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError> {
-        let auth = self.request_auth();
-        let Some(token) = auth.access_token() else {
-            return Ok(None);
-        };
-        match auth
-            .verified
-            .get_or_init(|| self.auth_service().verify_access(token))
-        {
-            Ok(claims) => Ok(Some(claims)),
-            Err(TokenError::Expired(_)) => Err(AppError::TokenExpired),
-            Err(TokenError::Invalid) => Err(AppError::Unauthenticated),
+        match &self.request_auth().caller {
+            Caller::Anonymous => Ok(None),
+            Caller::Known(claims) => Ok(Some(claims)),
+            Caller::Refused(refusal) => Err(refusal.error()),
         }
     }
 }

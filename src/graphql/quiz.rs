@@ -353,7 +353,12 @@ impl QuizMutation {
         };
         Ok(ctx
             .quiz_service()
-            .generate(owner, input, ctx.request_budget())
+            .generate(
+                owner,
+                input,
+                ctx.request_budget(),
+                ctx.request_auth().client(),
+            )
             .await?
             .into())
     }
@@ -376,7 +381,7 @@ impl QuizMutation {
             .collect();
         Ok(ctx
             .quiz_service()
-            .submit(owner, &quiz_id, &answers)
+            .submit(&owner, &quiz_id, &answers, ctx.request_auth().client())
             .await?
             .into())
     }

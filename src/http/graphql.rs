@@ -14,7 +14,7 @@ use poem::{
 };
 use serde::Deserialize;
 
-use super::{HttpSettings, client::TrustedProxies, cookies::CookiePolicy};
+use super::HttpSettings;
 use crate::{
     auth::ClientInfo,
     domain::ErrorCode,
@@ -22,7 +22,7 @@ use crate::{
     quiz::RequestBudget,
 };
 
-fn request_auth(req: &Request, cookies: &CookiePolicy, proxies: &TrustedProxies) -> RequestAuth {
+async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
     let header = |name| {
         req.headers()
             .get(name)
@@ -31,10 +31,12 @@ fn request_auth(req: &Request, cookies: &CookiePolicy, proxies: &TrustedProxies)
     };
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let client = ClientInfo {
-        ip: proxies.client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
+        ip: http
+            .proxies
+            .client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
         user_agent: header(header::USER_AGENT.as_str()),
     };
-    RequestAuth::new(cookies.access_token(req.headers()), client)
+    RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
@@ -78,7 +80,7 @@ async fn execute(
                 if let Some(query) = &fresh_query {
                     http.parse_cache.keep(query, doc);
                 }
-                let auth = request_auth(req, &http.cookies, &http.proxies);
+                let auth = request_auth(req, http).await;
                 schema
                     .execute(gql.data(auth).data(RequestBudget::default()))
                     .await

@@ -135,6 +135,8 @@ pub struct HttpSettings {
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,
+    /// Checks each request's access token before the operation runs.
+    pub auth: Arc<AuthService>,
     /// Mounts the panicking test route (never set from the command line).
     pub panic_route: bool,
 }

@@ -16,7 +16,10 @@ use std::{
 };
 
 use crate::{
-    auth::throttle::{Bucket, RateLimits, Throttle},
+    auth::{
+        ClientInfo,
+        throttle::{Bucket, RateLimits, Throttle},
+    },
     cpu,
     domain::{AppError, AppResult, SharedClock},
     store::{
@@ -192,6 +195,7 @@ impl QuizService {
         owner: &UserId,
         input: GenerateInput,
         budget: &RequestBudget,
+        client: &ClientInfo,
     ) -> AppResult<QuizRecord> {
         if !RequestBudget::take(&budget.generation_spent) {
             return Err(AppError::bad_input(
@@ -201,7 +205,8 @@ impl QuizService {
             ));
         }
         let spec = input.validate()?;
-        self.throttle.check(Bucket::GenerateUser, owner.as_str())?;
+        self.throttle
+            .check(Bucket::GenerateUser, owner.as_str(), Some(owner), client)?;
         let draft = match &self.llm {
             Some(llm) => generate_with_llm(llm, &spec).await?,
             // Up to 100k characters of study text: CPU work, kept off the async workers.
@@ -259,8 +264,10 @@ impl QuizService {
         owner: &UserId,
         quiz_id: &str,
         answers: &[Answer],
+        client: &ClientInfo,
     ) -> AppResult<QuizResultRecord> {
-        self.throttle.check(Bucket::SubmitUser, owner.as_str())?;
+        self.throttle
+            .check(Bucket::SubmitUser, owner.as_str(), Some(owner), client)?;
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
         let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;

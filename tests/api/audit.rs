@@ -1,5 +1,6 @@
-//! Security events are logged as structured records with the user and client address, and no
-//! secret ever reaches the log. (One test per binary: it installs the global log subscriber.)
+//! Every security event README lists is logged as a structured record with the user and client
+//! address, and no secret ever reaches the log. (The only test that installs the global log
+//! subscriber; other tests log to it too, so it looks only at its own user's events.)
 
 use crate::common;
 
@@ -9,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Backend, PASSWORD, TestApp};
+use common::{Backend, Gql, PASSWORD, TestApp, claims_of};
 use quiz_llm::config::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -24,6 +25,28 @@ impl Write for Captured {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+}
+
+/// The events README's "Audit log" paragraph promises, in its order.
+fn documented_events() -> Vec<String> {
+    let readme = include_str!("../../README.md");
+    let from = readme
+        .find("**Audit log.**")
+        .expect("README has an Audit log paragraph");
+    let list = readme[from..]
+        .split_once("`client_ip`:")
+        .expect("the paragraph lists the events after the fields")
+        .1;
+    let list = &list[..list.find('.').expect("the list ends with a full stop")];
+    list.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn token_of(r: &Gql, field: &str) -> String {
+    r.data()[field]["accessToken"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,25 +64,12 @@ async fn security_events_are_logged_without_secrets() {
 
     let app = TestApp::spawn(Backend::Sqlite, |c| {
         c.auth.refresh_reuse_interval = Duration::from_millis(1);
+        c.auth.rate_limits.login_per_account = "12/1h".parse().unwrap();
     })
     .await
     .unwrap();
-    let (browser, email) = app.new_user("audited").await;
+    let (laptop, email) = app.new_user("audited").await;
     let verify_link = app.verification_link(&email);
-    assert_eq!(
-        browser.login("audited", "a wrong password").await.code(),
-        "INVALID_CREDENTIALS"
-    );
-    let login = browser.login("audited", PASSWORD).await.ok();
-    let token = login.data()["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let fresh = app.client().with_bearer(&token).refresh().await.ok();
-    let fresh = fresh.data()["refreshToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let user_id = app
         .store
         .find_user_by_email(&email)
@@ -67,75 +77,16 @@ async fn security_events_are_logged_without_secrets() {
         .unwrap()
         .unwrap()
         .id;
-    let refresh_tokens: Vec<String> = app
-        .store
-        .list_sessions(&user_id)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|s| s.refresh_token.expose().to_owned())
-        .collect();
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(
-        app.client().with_bearer(&token).refresh().await.code(),
-        "SESSION_EXPIRED"
+    let (wrong, new_password, reset_password) = (
+        "a wrong password",
+        "violet otter cements the harbor",
+        "a third passphrase nobody guesses",
     );
-    let new_password = "violet otter cements the harbor";
-    browser
-        .gql(
-            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
-            json!({ "c": PASSWORD, "n": new_password }),
-        )
-        .await
-        .ok();
-    browser
-        .gql(
-            "mutation($e: String!) { requestPasswordReset(email: $e) }",
-            json!({ "e": email }),
-        )
-        .await
-        .ok();
-    browser.logout().await.ok();
-    // The reset e-mail (and its audit event) come from a background task.
-    let reset_mail = app.wait_for_emails(&email, 2).await.pop().unwrap();
-    assert!(reset_mail.contains("/reset-password?"), "{reset_mail}");
-
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let events: Vec<Value> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|e| e["target"] == "audit")
-        .collect();
-    for wanted in [
-        "signed_up",
-        "email_verified",
-        "login_failed",
-        "login_succeeded",
-        "refreshed",
-        "refresh_token_reuse_detected",
-        "password_changed",
-        "password_reset_requested",
-        "logged_out",
-    ] {
-        let event = events
-            .iter()
-            .find(|e| e["event"] == wanted)
-            .unwrap_or_else(|| panic!("no {wanted} event in:\n{text}"));
-        assert_eq!(event["user_id"], user_id.to_string(), "{wanted}: {event}");
-        assert_eq!(event["client_ip"], "127.0.0.1", "{wanted}: {event}");
-    }
-    let reuse = events
-        .iter()
-        .find(|e| e["event"] == "refresh_token_reuse_detected")
-        .unwrap();
-    assert_eq!(reuse["level"], "WARN");
-
     let mut secrets = vec![
         PASSWORD.to_owned(),
+        wrong.to_owned(),
         new_password.to_owned(),
-        "a wrong password".to_owned(),
-        token.clone(),
-        fresh.clone(),
+        reset_password.to_owned(),
         app.config
             .auth
             .jwt_secret
@@ -143,17 +94,123 @@ async fn security_events_are_logged_without_secrets() {
             .unwrap()
             .expose_secret()
             .to_owned(),
+        verify_link.token.clone(),
     ];
-    secrets.extend(refresh_tokens);
-    secrets.push(verify_link.token.clone());
-    let reset_token = reset_mail
-        .split("token=")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    secrets.push(reset_token.to_owned());
+    let change = |current: &str, new: &str| {
+        laptop.gql(
+            "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
+            json!({ "c": current, "n": new }),
+        )
+    };
+
+    assert_eq!(
+        laptop.login("audited", wrong).await.code(),
+        "INVALID_CREDENTIALS"
+    );
+    // A copy of an access token comes back after its session moved on.
+    let stolen = token_of(&app.client().login("audited", PASSWORD).await.ok(), "login");
+    let fresh = token_of(
+        &app.client().with_bearer(&stolen).refresh().await.ok(),
+        "refreshToken",
+    );
+    secrets.extend(
+        app.store
+            .list_sessions(&user_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.refresh_token.expose().to_owned()),
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        app.client().with_bearer(&stolen).refresh().await.code(),
+        "SESSION_EXPIRED"
+    );
+    // Another device, logged out from the laptop.
+    let phone = token_of(&app.client().login("audited", PASSWORD).await.ok(), "login");
+    laptop
+        .gql(
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({ "id": claims_of(&phone)["sid"] }),
+        )
+        .await
+        .ok();
+    assert_eq!(
+        change(wrong, new_password).await.code(),
+        "INVALID_CREDENTIALS"
+    );
+    change(PASSWORD, new_password).await.ok();
+    let anon = app.client();
+    anon.gql(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": email }),
+    )
+    .await
+    .ok();
+    // The reset e-mail (and its audit event) come from a background task.
+    app.wait_for_emails(&email, 2).await;
+    let reset_link = app.reset_link(&email);
+    secrets.push(reset_link.token.clone());
+    anon.gql(
+        "mutation($u: String!, $t: String!, $p: String!) { resetPassword(uid: $u, token: $t, newPassword: $p) }",
+        json!({ "u": reset_link.uid, "t": reset_link.token, "p": reset_password }),
+    )
+    .await
+    .ok();
+    let browser = app.client();
+    let last = token_of(
+        &browser.login("audited", reset_password).await.ok(),
+        "login",
+    );
+    browser.logout().await.ok();
+    browser.login("audited", reset_password).await.ok();
+    browser
+        .gql("mutation { logoutAll { message } }", json!({}))
+        .await
+        .ok();
+    // Guessing until the account's limit answers.
+    let mut limited = false;
+    for i in 0..20 {
+        let r = app.client().login("audited", &format!("guess {i}")).await;
+        if r.code() == "RATE_LIMITED" {
+            limited = true;
+            break;
+        }
+    }
+    assert!(limited, "the login limit never answered");
+    secrets.extend([stolen, fresh, phone, last]);
+
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| e["target"] == "audit")
+        // Tests running alongside log their own users' events to the same subscriber.
+        .filter(|e| e["user_id"] == user_id.to_string())
+        .collect();
+    let documented = documented_events();
+    assert!(documented.len() >= 14, "{documented:?}");
+    for wanted in &documented {
+        let event = events
+            .iter()
+            .find(|e| e["event"] == wanted.as_str())
+            .unwrap_or_else(|| panic!("no {wanted} event in:\n{text}"));
+        assert_eq!(event["user_id"], user_id.to_string(), "{wanted}: {event}");
+        assert_eq!(event["client_ip"], "127.0.0.1", "{wanted}: {event}");
+    }
+    // And nothing is logged as an audit event that README does not list.
+    for event in &events {
+        let name = event["event"].as_str().unwrap_or_default();
+        assert!(
+            documented.iter().any(|d| d == name),
+            "undocumented audit event: {event}"
+        );
+    }
+    for warning in ["refresh_token_reuse_detected", "rate_limited"] {
+        let event = events.iter().find(|e| e["event"] == warning).unwrap();
+        assert_eq!(event["level"], "WARN", "{event}");
+    }
+
     for secret in secrets {
         if let Some(at) = text.find(&secret) {
             panic!(

@@ -1,11 +1,12 @@
-//! Brute force, mail bombing, refresh-token theft, and password reset and change, attacked over
-//! HTTP.
+//! Brute force, mail bombing, refresh-token theft, ended sessions, and password reset and
+//! change, attacked over HTTP.
 
 use crate::common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{Backend, Client, Gql, Link, PASSWORD, TestApp};
+use common::{Backend, Client, Gql, Link, PASSWORD, TestApp, claims_of};
+use quiz_llm::config::DatabaseUrl;
 use serde_json::{Value, json};
 
 on_both_stores!(
@@ -13,6 +14,10 @@ on_both_stores!(
     password_reset_revokes_every_session,
     password_change_revokes_other_sessions,
     logout_all_ends_every_session,
+    ended_sessions_are_refused_at_once,
+    ended_sessions_are_refused_by_every_process_within_five_seconds,
+    tokens_older_than_the_idle_window_cannot_log_out,
+    only_the_previous_generation_may_refresh_again,
 );
 
 const NEW_PASSWORD: &str = "violet otter cements the harbor";
@@ -31,7 +36,8 @@ fn retry_after(r: &Gql) -> u64 {
 #[tokio::test]
 async fn forty_wrong_passwords_are_cut_off() {
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.auth.rate_limits.login_per_account = "10/5m".parse().unwrap();
+        // Refilling one attempt per 6 minutes: slow logins on a busy machine never see a refill.
+        c.auth.rate_limits.login_per_account = "10/1h".parse().unwrap();
     })
     .await
     .unwrap();
@@ -165,7 +171,7 @@ async fn refresh_reuse_is_tolerated_briefly_then_treated_as_theft(backend: Backe
         return;
     };
     let (browser, _) = app.new_user("tabs").await;
-    let t0 = token_of(&browser.login("tabs", PASSWORD).await.ok(), "login");
+    let t0 = login_token(&app, "tabs", PASSWORD).await;
     let tab = |t: &str| app.client().with_bearer(t);
 
     let t1 = token_of(&tab(&t0).refresh().await.ok(), "refreshToken");
@@ -377,4 +383,334 @@ async fn weak_passwords_are_refused_at_sign_up_with_advice() {
         r.message()
     );
     assert!(app.emails_to("weak@example.com").is_empty());
+}
+
+const REVOKE_SESSION: &str = "mutation($id: ID!) { revokeSession(id: $id) }";
+const CHANGE_PASSWORD: &str =
+    "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }";
+const LOGOUT_ALL: &str = "mutation { logoutAll { message } }";
+
+/// The session an access token belongs to.
+fn session_of(token: &str) -> String {
+    claims_of(token)["sid"].as_str().unwrap().to_owned()
+}
+
+async fn login_token(app: &TestApp, username: &str, password: &str) -> String {
+    token_of(&app.client().login(username, password).await.ok(), "login")
+}
+
+/// A thief holding `stale`, the unexpired access token of an ended session, can do nothing that
+/// needs a login, while the owner's live session and password stay as they are. Operations
+/// that need no login still work with it.
+async fn assert_refused(app: &TestApp, stale: &str, username: &str, password: &str, how: &str) {
+    let owner = app.client();
+    let live = token_of(&owner.login(username, password).await.ok(), "login");
+    let thief = app.client().with_bearer(stale);
+    let attempts = [
+        ("me", thief.me().await),
+        ("sessions", thief.sessions().await),
+        (
+            "revokeSession",
+            thief
+                .gql(REVOKE_SESSION, json!({ "id": session_of(&live) }))
+                .await,
+        ),
+        (
+            "changePassword",
+            thief
+                .gql(
+                    CHANGE_PASSWORD,
+                    json!({ "c": password, "n": "the thief picked this passphrase" }),
+                )
+                .await,
+        ),
+        (
+            "quizzes",
+            thief
+                .gql("{ quizzes(first: 1) { totalCount } }", json!({}))
+                .await,
+        ),
+        ("logoutAll", thief.gql(LOGOUT_ALL, json!({})).await),
+        ("logout", thief.logout().await),
+    ];
+    for (operation, r) in attempts {
+        assert_eq!(
+            r.code(),
+            "SESSION_EXPIRED",
+            "{operation} after {how}: {}",
+            r.body
+        );
+    }
+    assert_eq!(
+        owner.me().await.ok().data()["me"]["username"],
+        username,
+        "after {how}"
+    );
+    thief.gql("{ __typename }", json!({})).await.ok();
+    thief.login(username, password).await.ok();
+}
+
+/// Every way a session ends stops its access token at once, although the token is far from
+/// expired and this process had just seen it in use.
+async fn ended_sessions_are_refused_at_once(backend: Backend) {
+    // The longest cache allowed: only ending the session on this process can explain a refusal.
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.auth.session_cache_ttl = Duration::from_secs(5);
+    })
+    .await
+    else {
+        return;
+    };
+    let (laptop, email) = app.new_user("ended").await;
+    let in_use = |token: &str| {
+        let c = app.client().with_bearer(token);
+        async move { c.me().await.ok() }
+    };
+
+    let phone = app.client();
+    let token = token_of(&phone.login("ended", PASSWORD).await.ok(), "login");
+    in_use(&token).await;
+    phone.logout().await.ok();
+    assert_refused(&app, &token, "ended", PASSWORD, "logout").await;
+
+    let token = login_token(&app, "ended", PASSWORD).await;
+    in_use(&token).await;
+    laptop
+        .gql(REVOKE_SESSION, json!({ "id": session_of(&token) }))
+        .await
+        .ok();
+    assert_refused(&app, &token, "ended", PASSWORD, "revokeSession").await;
+
+    let token = login_token(&app, "ended", PASSWORD).await;
+    in_use(&token).await;
+    laptop
+        .gql(CHANGE_PASSWORD, json!({ "c": PASSWORD, "n": NEW_PASSWORD }))
+        .await
+        .ok();
+    assert_refused(&app, &token, "ended", NEW_PASSWORD, "changePassword").await;
+
+    let token = login_token(&app, "ended", NEW_PASSWORD).await;
+    in_use(&token).await;
+    laptop.gql(LOGOUT_ALL, json!({})).await.ok();
+    assert_refused(&app, &token, "ended", NEW_PASSWORD, "logoutAll").await;
+
+    let token = login_token(&app, "ended", NEW_PASSWORD).await;
+    in_use(&token).await;
+    let anon = app.client();
+    anon.gql(
+        "mutation($e: String!) { requestPasswordReset(email: $e) }",
+        json!({ "e": email }),
+    )
+    .await
+    .ok();
+    let newest = "a third passphrase nobody guesses";
+    reset(&anon, &app.reset_link(&email), newest).await.ok();
+    assert_refused(&app, &token, "ended", newest, "resetPassword").await;
+}
+
+/// Two server processes sharing one store: a SQLite file, or one MongoDB database.
+async fn two_processes(backend: Backend) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
+    let first = TestApp::spawn(backend, |c| {
+        if backend == Backend::Sqlite {
+            c.store.database_url = file;
+        }
+    })
+    .await?;
+    let shared = first.config.store.database_url.clone();
+    let second = TestApp::spawn(backend, move |c| c.store.database_url = shared).await?;
+    Some((first, second, dir))
+}
+
+/// Polls until `token` is refused with `SESSION_EXPIRED` on `app`; panics after five seconds.
+async fn refused_within_five_seconds(app: &TestApp, token: &str, how: &str) {
+    let started = Instant::now();
+    let c = app.client().with_bearer(token);
+    loop {
+        let r = c.sessions().await;
+        if r.errors().is_some() {
+            assert_eq!(r.code(), "SESSION_EXPIRED", "after {how}: {}", r.body);
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the other process still accepts the token 5 s after {how}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A logout or a password change on one process stops the ended session's token on the other
+/// process sharing the store within five seconds (the default `SESSION_CACHE_TTL` is 1 s).
+async fn ended_sessions_are_refused_by_every_process_within_five_seconds(backend: Backend) {
+    let Some((here, there, _dir)) = two_processes(backend).await else {
+        return;
+    };
+    here.new_user("everywhere").await;
+    let laptop = here.client();
+    let laptop_token = token_of(&laptop.login("everywhere", PASSWORD).await.ok(), "login");
+
+    let phone = here.client();
+    let token = token_of(&phone.login("everywhere", PASSWORD).await.ok(), "login");
+    // The other process has just seen the session alive.
+    there.client().with_bearer(&token).sessions().await.ok();
+    phone.logout().await.ok();
+    refused_within_five_seconds(&there, &token, "logout").await;
+    assert_eq!(
+        here.client().with_bearer(&token).me().await.code(),
+        "SESSION_EXPIRED"
+    );
+
+    let token = login_token(&here, "everywhere", PASSWORD).await;
+    there.client().with_bearer(&token).sessions().await.ok();
+    laptop
+        .gql(CHANGE_PASSWORD, json!({ "c": PASSWORD, "n": NEW_PASSWORD }))
+        .await
+        .ok();
+    refused_within_five_seconds(&there, &token, "changePassword").await;
+    // The session that changed the password lives on, on both.
+    laptop.me().await.ok();
+    there.client().with_bearer(&laptop_token).me().await.ok();
+}
+
+/// `logout` and `logoutAll` take an expired token only within the idle window `refreshToken`
+/// honours: a token leaked long ago cannot end anyone's sessions.
+async fn tokens_older_than_the_idle_window_cannot_log_out(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.auth.access_token_ttl = Duration::from_secs(1);
+        c.auth.session_idle_timeout = Duration::from_secs(1);
+    })
+    .await
+    else {
+        return;
+    };
+    app.new_user("leaky").await;
+    let leaked = login_token(&app, "leaky", PASSWORD).await;
+    // Past its expiry plus the idle timeout; its session is still stored.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let phone = app.client();
+    phone.login("leaky", PASSWORD).await.ok();
+
+    let thief = app.client().with_bearer(&leaked);
+    assert_eq!(
+        thief.gql(LOGOUT_ALL, json!({})).await.code(),
+        "SESSION_EXPIRED"
+    );
+    assert_eq!(thief.logout().await.code(), "SESSION_EXPIRED");
+    // Nothing ended: the phone refreshes, and all three sessions are still there.
+    phone.refresh().await.ok();
+    let sessions = phone.sessions().await.ok();
+    assert_eq!(sessions.data()["sessions"].as_array().unwrap().len(), 3);
+}
+
+/// Within the reuse interval only the generation just before the session's may refresh again
+/// (two tabs); an older one is a stolen copy, and the session is revoked.
+async fn only_the_previous_generation_may_refresh_again(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.auth.refresh_reuse_interval = Duration::from_secs(60);
+    })
+    .await
+    else {
+        return;
+    };
+    app.new_user("generations").await;
+    let tab = |t: &str| app.client().with_bearer(t);
+    let t0 = login_token(&app, "generations", PASSWORD).await;
+    let t1 = token_of(&tab(&t0).refresh().await.ok(), "refreshToken");
+    let t2 = token_of(&tab(&t1).refresh().await.ok(), "refreshToken");
+    let t3 = token_of(&tab(&t2).refresh().await.ok(), "refreshToken");
+    assert_eq!(claims_of(&t3)["gen"], 3);
+
+    let again = token_of(&tab(&t2).refresh().await.ok(), "refreshToken");
+    assert_eq!(claims_of(&again)["gen"], 3);
+
+    assert_eq!(tab(&t0).refresh().await.code(), "SESSION_EXPIRED");
+    assert_eq!(tab(&t3).refresh().await.code(), "SESSION_EXPIRED");
+    assert_eq!(tab(&t3).me().await.code(), "SESSION_EXPIRED");
+}
+
+/// Logs in from `ip` (through the trusted proxy); the error code, or `OK`.
+async fn login_from(app: &TestApp, ip: &str, username: &str, password: &str) -> String {
+    let body: Value = app
+        .client()
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .header("x-forwarded-for", ip)
+        .json(&json!({
+            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { message } }",
+            "variables": { "u": username, "p": password },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or("OK")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_login_limit_counts_the_account_however_it_is_named() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.auth.rate_limits.login_per_account = "10/1h".parse().unwrap();
+    })
+    .await
+    .unwrap();
+    app.new_user("twofaced").await;
+    let attacker = app.client();
+    for i in 0..10 {
+        let name = if i % 2 == 0 {
+            "twofaced"
+        } else {
+            "twofaced@example.com"
+        };
+        let r = attacker.login(name, &format!("guess number {i}")).await;
+        assert_eq!(r.code(), "INVALID_CREDENTIALS", "attempt {i}");
+    }
+    for name in ["twofaced", "TwoFaced@Example.com"] {
+        let r = attacker.login(name, "guess number 11").await;
+        assert!(retry_after(&r) >= 1, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_out() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.server.trusted_proxies = "127.0.0.1".parse().unwrap();
+        c.auth.rate_limits.login_per_account = "10/1h".parse().unwrap();
+        c.auth.rate_limits.login_per_account_global = "15/1d".parse().unwrap();
+    })
+    .await
+    .unwrap();
+    app.new_user("owner").await;
+    let (attacker, owner, accomplice, third) =
+        ("203.0.113.66", "198.51.100.7", "203.0.113.67", "192.0.2.9");
+    for i in 0..10 {
+        assert_eq!(
+            login_from(&app, attacker, "owner", &format!("guess {i}")).await,
+            "INVALID_CREDENTIALS"
+        );
+    }
+    // The attacker's own allowance for this account is spent, even for the right password…
+    assert_eq!(
+        login_from(&app, attacker, "owner@example.com", PASSWORD).await,
+        "RATE_LIMITED"
+    );
+    // …but the owner, from their own address, gets in.
+    assert_eq!(login_from(&app, owner, "owner", PASSWORD).await, "OK");
+    // Guessing from many addresses meets the account's ceiling (15: 10 + 1 + 4).
+    for i in 0..4 {
+        assert_eq!(
+            login_from(&app, accomplice, "owner", &format!("more {i}")).await,
+            "INVALID_CREDENTIALS"
+        );
+    }
+    assert_eq!(
+        login_from(&app, third, "owner", "one more guess").await,
+        "RATE_LIMITED"
+    );
 }

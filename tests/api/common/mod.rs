@@ -246,6 +246,18 @@ impl TestApp {
         Link::find_in(&mail).unwrap_or_else(|| panic!("no link in e-mail:\n{mail}"))
     }
 
+    /// The password-reset link of the newest reset e-mail to `to`.
+    pub fn reset_link(&self, to: &str) -> Link {
+        let mail = self
+            .emails_to(to)
+            .into_iter()
+            .rev()
+            .find(|m| m.contains("/reset-password?"))
+            .unwrap_or_else(|| panic!("no reset e-mail to {to}"));
+        Link::find_in(&mail.replace("/reset-password?", "/verify-email?"))
+            .unwrap_or_else(|| panic!("no link in e-mail:\n{mail}"))
+    }
+
     /// Signs up and verifies through the e-mail link; returns the logged-in browser.
     pub async fn new_user(&self, username: &str) -> (Client, String) {
         let client = self.client();
@@ -265,6 +277,7 @@ pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
     let rate: quiz_llm::auth::throttle::Rate = "10000/1m".parse().unwrap();
     quiz_llm::auth::throttle::RateLimits {
         login_per_account: rate,
+        login_per_account_global: rate,
         login_per_client: rate,
         signup_per_client: rate,
         mail_per_address: rate,
@@ -301,6 +314,18 @@ impl Link {
             url,
         })
     }
+}
+
+/// The claims of a JWT, read without checking it.
+pub fn claims_of(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .expect("base64url"),
+    )
+    .expect("JSON claims")
 }
 
 /// A GraphQL response with its HTTP status and headers.

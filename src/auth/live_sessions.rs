@@ -1,0 +1,84 @@
+//! Whether the session an access token names still exists. Access tokens are stateless, so
+//! without this a logged-out or revoked session's token would keep working until it expires.
+//! Each process remembers its answers for a short time (`SESSION_CACHE_TTL`), so a request costs
+//! a map lookup and each active session one store read per TTL; an ending on this process is
+//! recorded at once, one on another process is seen when the entry expires.
+
+use std::{sync::Arc, time::Duration};
+
+use moka::sync::Cache;
+
+use crate::{
+    domain::SharedClock,
+    store::{SessionId, Store, StoreResult, UserId},
+};
+
+/// Bounds memory under a flood of distinct sessions; entries live one TTL anyway.
+const MAX_ENTRIES: u64 = 100_000;
+
+#[derive(Clone)]
+struct Entry {
+    user: UserId,
+    live: bool,
+}
+
+pub struct LiveSessions {
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+    cache: Cache<SessionId, Entry>,
+}
+
+impl LiveSessions {
+    pub fn new(store: Arc<dyn Store>, ttl: Duration, clock: SharedClock) -> Self {
+        LiveSessions {
+            store,
+            clock,
+            cache: Cache::builder()
+                .max_capacity(MAX_ENTRIES)
+                .time_to_live(ttl)
+                .build(),
+        }
+    }
+
+    /// `false` once the session was logged out, revoked, replaced or has run out.
+    pub async fn is_live(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
+        if let Some(entry) = self.cache.get(session)
+            && &entry.user == user
+        {
+            return Ok(entry.live);
+        }
+        let live = self
+            .store
+            .find_session(user, session)
+            .await?
+            .is_some_and(|s| s.expires_at > self.clock.now());
+        self.cache.insert(
+            session.clone(),
+            Entry {
+                user: user.clone(),
+                live,
+            },
+        );
+        Ok(live)
+    }
+
+    /// This process ended the session: refuse its tokens from now on.
+    pub fn ended(&self, user: &UserId, session: &SessionId) {
+        self.cache.insert(
+            session.clone(),
+            Entry {
+                user: user.clone(),
+                live: false,
+            },
+        );
+    }
+
+    /// This process ended every session of `user` but `keep`: look them up again.
+    pub fn ended_all(&self, user: &UserId, keep: Option<&SessionId>) {
+        for (session, entry) in &self.cache {
+            if &entry.user == user && Some(&*session) != keep {
+                self.cache.invalidate(&*session);
+            }
+        }
+    }
+}
