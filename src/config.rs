@@ -112,8 +112,9 @@ pub struct ServeArgs {
     pub refresh_token_ttl: Duration,
     #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
     pub session_idle_timeout: Duration,
-    /// A refresh with an access token one generation old still succeeds this soon after the
-    /// session was refreshed (two tabs at once); later it is treated as a stolen token.
+    /// A refresh with an access token exactly one generation old still succeeds this soon after
+    /// the session was refreshed (two tabs at once); later, or from an older generation, it is
+    /// treated as a stolen token.
     #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_interval: Duration,
     /// How long a server process trusts its last look at whether a session still exists, so a

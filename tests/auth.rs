@@ -317,10 +317,6 @@ async fn guard_codes(backend: Backend) {
         "UNAUTHENTICATED"
     );
 
-    let token = browser.login("edsger", PASSWORD).await.ok().data()["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     // A token signed with another key is refused as forged.
     let other = TestApp::spawn(backend, |c| {
         c.jwt_secret = quiz_llm::config::Secret::new("another-secret-another-secret-xxxx")
@@ -336,6 +332,11 @@ async fn guard_codes(backend: Backend) {
         anon.with_bearer(&foreign_token).me().await.code(),
         "UNAUTHENTICATED"
     );
+    // Logged in only now: the token lives 3 s, and the steps above can take longer.
+    let token = browser.login("edsger", PASSWORD).await.ok().data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // A tampered payload breaks the signature.
     let parts: Vec<&str> = token.split('.').collect();
     let forged = format!("{}.{}x.{}", parts[0], parts[1], parts[2]);
