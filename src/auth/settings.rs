@@ -33,8 +33,9 @@ pub struct AuthSettings {
     /// No refresh within this window after the access token expired: log in again.
     #[arg(long, env = "SESSION_IDLE_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
     pub session_idle_timeout: Duration,
-    /// A refresh with an access token one generation old still succeeds this soon after the
-    /// session was refreshed (two tabs at once); later it is treated as a stolen token.
+    /// A refresh with an access token exactly one generation old still succeeds this soon after
+    /// the session was refreshed (two tabs at once); later, or from an older generation, it is
+    /// treated as a stolen token.
     #[arg(long, env = "REFRESH_REUSE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub refresh_reuse_interval: Duration,
     /// How long a process trusts what it last read about a session being alive; a logout or

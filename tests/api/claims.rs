@@ -373,28 +373,6 @@ async fn the_reset_password_page_carries_security_headers() {
     assert_eq!(script_src, format!("script-src 'sha256-{hash}'"));
 }
 
-/// The reset link of the newest reset e-mail to `email` (mailed in the background, after the
-/// answer: waits a little for it).
-async fn reset_link(app: &TestApp, email: &str) -> Link {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let mail = loop {
-        let found = app
-            .emails_to(email)
-            .into_iter()
-            .rev()
-            .find(|m| m.contains("/reset-password?"));
-        match found {
-            Some(mail) => break mail,
-            None if std::time::Instant::now() < deadline => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await
-            }
-            None => panic!("no reset e-mail to {email}"),
-        }
-    };
-    // Same query shape as the verification link.
-    Link::find_in(&mail.replace("/reset-password?", "/verify-email?")).unwrap()
-}
-
 #[tokio::test]
 async fn e_mail_links_die_when_the_key_is_rotated() {
     const OLD_SECRET: &str = "test-secret-test-secret-test-secret!";
@@ -425,7 +403,7 @@ async fn e_mail_links_die_when_the_key_is_rotated() {
     let verify = old.verification_link("waiting@example.com");
     let (browser, email) = old.new_user("forgetful").await;
     request_reset(&browser, &email).await.ok();
-    let reset = reset_link(&old, &email).await;
+    let reset = old.reset_link(&email).await;
     let session_token =
         browser.login("forgetful", PASSWORD).await.ok().data()["login"]["accessToken"]
             .as_str()
@@ -459,7 +437,7 @@ async fn e_mail_links_die_when_the_key_is_rotated() {
         .ok();
     // And links made after the rotation work on the rotated server.
     request_reset(&c, &email).await.ok();
-    reset_password(&c, &reset_link(&rotated, &email).await, PASSWORD)
+    reset_password(&c, &rotated.reset_link(&email).await, PASSWORD)
         .await
         .ok();
 }

@@ -192,29 +192,6 @@ async fn refresh_reuse_is_tolerated_briefly_then_treated_as_theft(backend: Backe
     );
 }
 
-/// The link of the newest reset e-mail to `email`, once it has been sent.
-async fn reset_link(app: &TestApp, email: &str) -> Link {
-    let mut mail = None;
-    for _ in 0..250 {
-        mail = app
-            .emails_to(email)
-            .into_iter()
-            .rev()
-            .find(|m| m.contains("/reset-password?"));
-        if mail.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let mail = mail.expect("a reset e-mail");
-    let url = mail
-        .split_whitespace()
-        .find(|w| w.contains("/reset-password?"))
-        .unwrap()
-        .to_owned();
-    Link::find_in(&url.replace("/reset-password?", "/verify-email?")).unwrap()
-}
-
 async fn reset(c: &Client, link: &Link, password: &str) -> Gql {
     c.gql(
         "mutation($u: String!, $t: String!, $p: String!) { resetPassword(uid: $u, token: $t, newPassword: $p) }",
@@ -237,7 +214,7 @@ async fn password_reset_revokes_every_session(backend: Backend) {
     )
     .await
     .ok();
-    let link = reset_link(&app, &email).await;
+    let link = app.reset_link(&email).await;
 
     let weak = reset(&anon, &link, "password1234").await;
     assert_eq!(
@@ -504,7 +481,9 @@ async fn ended_sessions_are_refused_at_once(backend: Backend) {
     .await
     .ok();
     let newest = "a third passphrase nobody guesses";
-    reset(&anon, &app.reset_link(&email), newest).await.ok();
+    reset(&anon, &app.reset_link(&email).await, newest)
+        .await
+        .ok();
     assert_refused(&app, &token, "ended", newest, "resetPassword").await;
 }
 

@@ -246,14 +246,24 @@ impl TestApp {
         Link::find_in(&mail).unwrap_or_else(|| panic!("no link in e-mail:\n{mail}"))
     }
 
-    /// The password-reset link of the newest reset e-mail to `to`.
-    pub fn reset_link(&self, to: &str) -> Link {
-        let mail = self
-            .emails_to(to)
-            .into_iter()
-            .rev()
-            .find(|m| m.contains("/reset-password?"))
-            .unwrap_or_else(|| panic!("no reset e-mail to {to}"));
+    /// The password-reset link of the newest reset e-mail to `to`. Reset links are mailed in the
+    /// background after the answer, so this waits (up to 5 s) for one to arrive.
+    pub async fn reset_link(&self, to: &str) -> Link {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mail = loop {
+            let newest = self
+                .emails_to(to)
+                .into_iter()
+                .rev()
+                .find(|m| m.contains("/reset-password?"));
+            match newest {
+                Some(mail) => break mail,
+                None if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(20)).await
+                }
+                None => panic!("no reset e-mail to {to}"),
+            }
+        };
         Link::find_in(&mail.replace("/reset-password?", "/verify-email?"))
             .unwrap_or_else(|| panic!("no link in e-mail:\n{mail}"))
     }
