@@ -381,7 +381,7 @@ impl QuizMutation {
             .collect();
         Ok(ctx
             .quiz_service()
-            .submit(&owner, &quiz_id, &answers, ctx.request_auth().client())
+            .submit(owner, &quiz_id, &answers, ctx.request_auth().client())
             .await?
             .into())
     }
