@@ -33,6 +33,7 @@ use futures_util::{StreamExt, TryStreamExt, future::join_all, stream};
 use quiz_llm::{
     auth::password::{self, Password},
     config::DatabaseUrl,
+    domain::identity::{canonical_email, username_skeleton},
     store::{
         self, AnswerType, ChoiceRecord, Difficulty, PasswordHash, QuestionRecord, QuizId,
         QuizRecord, QuizSource, Store, StoreResult, UserId, UserRecord,
@@ -171,13 +172,14 @@ fn storm_username(i: usize) -> String {
 
 /// An active user with the shared password hash.
 fn user_record(username: String, hash: &PasswordHash, now: DateTime<Utc>) -> UserRecord {
-    let norm = username.to_lowercase();
+    // Keyed as sign-up keys them, so logins find them.
+    let email = format!("{username}@example.com");
     UserRecord {
         id: UserId::new_random(),
-        email: format!("{username}@example.com"),
-        email_norm: format!("{norm}@example.com"),
+        email_norm: canonical_email(&email),
+        email,
+        username_norm: username_skeleton(&username),
         username,
-        username_norm: norm,
         password_hash: hash.clone(),
         is_active: true,
         created_at: now,

@@ -16,6 +16,7 @@ use anyhow::Context;
 use quiz_llm::{
     Application,
     config::{DatabaseUrl, SecretString, Settings},
+    domain::identity::{canonical_email, username_skeleton},
     store::{self, PasswordHash, UserId, UserRecord},
 };
 use serde_json::json;
@@ -25,9 +26,9 @@ fn user(name: &str, active: bool) -> UserRecord {
     UserRecord {
         id: UserId::new_random(),
         username: name.into(),
-        username_norm: name.into(),
-        email: email.clone(),
-        email_norm: email,
+        username_norm: username_skeleton(name),
+        email_norm: canonical_email(&email),
+        email,
         password_hash: PasswordHash::new("unused".into()),
         is_active: active,
         created_at: store::now(),
