@@ -66,7 +66,7 @@ export function createRefreshLink({ onSessionExpired } = {}) {
     // The refresh goes through the client's own link chain (and so through this link): it
     // never answers TOKEN_EXPIRED, so it cannot loop.
     refreshing ??= client
-      .mutate({ mutation: REFRESH_ACCESS_TOKEN, fetchPolicy: 'no-cache' })
+      .mutate({ mutation: REFRESH_ACCESS_TOKEN, fetchPolicy: 'no-cache', context: { isRefresh: true } })
       .then(
         () => {
           generation += 1;
@@ -90,6 +90,13 @@ export function createRefreshLink({ onSessionExpired } = {}) {
 
   const retry = new ErrorLink(({ error, operation, forward }) => {
     const context = operation.getContext();
+    // A session ended elsewhere (logout, revocation, password change) is refused at once by any
+    // operation: nothing to refresh, the user logs in again. (The refresh's own failure is
+    // reported where it is awaited, so it is not reported twice.)
+    if (hasErrorCode(error, 'SESSION_EXPIRED') && !context.isRefresh) {
+      onSessionExpired?.(error);
+      return;
+    }
     if (!hasErrorCode(error, 'TOKEN_EXPIRED') || context.retriedAfterRefresh) {
       return; // not ours (or already retried once): let the error through
     }

@@ -66,7 +66,7 @@ export function refreshExchange({ onSessionExpired } = {}) {
     const refreshAfter = async (sentWith) => {
       if (sentWith < generation) return { error: undefined };
       refreshing ??= client
-        .mutation(REFRESH_ACCESS_TOKEN, {}, { requestPolicy: 'network-only' })
+        .mutation(REFRESH_ACCESS_TOKEN, {}, { requestPolicy: 'network-only', isRefresh: true })
         .toPromise()
         .then((result) => {
           if (!result.error) generation += 1;
@@ -111,6 +111,11 @@ export function refreshExchange({ onSessionExpired } = {}) {
       forward,
       share,
       filter((result) => {
+        // A session ended elsewhere is refused at once by any operation: the user logs in again.
+        // (The refresh's own failure is reported by refreshThenRetry, not here as well.)
+        if (result.error && hasErrorCode(result.error, 'SESSION_EXPIRED') && !result.operation.context.isRefresh) {
+          onSessionExpired?.(result.error);
+        }
         const expired =
           hasErrorCode(result.error, 'TOKEN_EXPIRED') &&
           !result.operation.context.retriedAfterRefresh; // retry once, never loop
