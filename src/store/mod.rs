@@ -37,6 +37,10 @@ pub enum StoreError {
     Conflict(UniqueField),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A stored row or document that does not decode into a record: an error, never a record
+    /// with made-up values.
+    #[error("stored data does not decode: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Other(#[from] anyhow::Error),
 }

@@ -36,7 +36,8 @@ struct UserDoc {
     email_norm: String,
     password_hash: PasswordHash,
     is_active: bool,
-    created_at: bson::DateTime,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
     #[serde(default)]
     sessions: Vec<SessionDoc>,
 }
@@ -45,9 +46,12 @@ struct UserDoc {
 struct SessionDoc {
     id: SessionId,
     refresh_token: RefreshToken,
-    created_at: bson::DateTime,
-    expires_at: bson::DateTime,
-    last_refreshed_at: Option<bson::DateTime>,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
+    #[serde(with = "bson_time")]
+    expires_at: DateTime<Utc>,
+    #[serde(default, with = "bson_time::optional")]
+    last_refreshed_at: Option<DateTime<Utc>>,
     user_agent: Option<String>,
     #[serde(default)]
     generation: i64,
@@ -57,8 +61,44 @@ fn to_bson(t: DateTime<Utc>) -> bson::DateTime {
     bson::DateTime::from_millis(t.timestamp_millis())
 }
 
-fn from_bson(t: bson::DateTime) -> DateTime<Utc> {
-    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or_default()
+/// Times as BSON dates. A stored date that chrono cannot hold fails to decode: bson's own chrono
+/// helper would clamp it to the first or last representable instant instead.
+mod bson_time {
+    use chrono::{DateTime, Utc};
+    use mongodb::bson;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        super::to_bson(*t).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        from_bson(bson::DateTime::deserialize(d)?)
+    }
+
+    fn from_bson<E: Error>(t: bson::DateTime) -> Result<DateTime<Utc>, E> {
+        DateTime::from_timestamp_millis(t.timestamp_millis())
+            .ok_or_else(|| E::custom(format!("date {} ms is out of range", t.timestamp_millis())))
+    }
+
+    pub mod optional {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            t.map(super::super::to_bson).serialize(s)
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            Option::<bson::DateTime>::deserialize(d)?
+                .map(from_bson)
+                .transpose()
+        }
+    }
 }
 
 impl From<UserDoc> for UserRecord {
@@ -71,7 +111,7 @@ impl From<UserDoc> for UserRecord {
             email_norm: d.email_norm,
             password_hash: d.password_hash,
             is_active: d.is_active,
-            created_at: from_bson(d.created_at),
+            created_at: d.created_at,
         }
     }
 }
@@ -81,9 +121,9 @@ impl From<&SessionRecord> for SessionDoc {
         SessionDoc {
             id: s.id.clone(),
             refresh_token: s.refresh_token.clone(),
-            created_at: to_bson(s.created_at),
-            expires_at: to_bson(s.expires_at),
-            last_refreshed_at: s.last_refreshed_at.map(to_bson),
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            last_refreshed_at: s.last_refreshed_at,
             user_agent: s.user_agent.clone(),
             generation: s.generation,
         }
@@ -95,9 +135,9 @@ impl From<SessionDoc> for SessionRecord {
         SessionRecord {
             id: d.id,
             refresh_token: d.refresh_token,
-            created_at: from_bson(d.created_at),
-            expires_at: from_bson(d.expires_at),
-            last_refreshed_at: d.last_refreshed_at.map(from_bson),
+            created_at: d.created_at,
+            expires_at: d.expires_at,
+            last_refreshed_at: d.last_refreshed_at,
             user_agent: d.user_agent,
             generation: d.generation,
         }
@@ -109,7 +149,8 @@ struct QuizDoc {
     #[serde(rename = "_id")]
     id: QuizId,
     owner_id: UserId,
-    created_at: bson::DateTime,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
     title: String,
     description: String,
     topic: String,
@@ -124,7 +165,7 @@ impl From<&QuizRecord> for QuizDoc {
         QuizDoc {
             id: q.id.clone(),
             owner_id: q.owner.clone(),
-            created_at: to_bson(q.created_at),
+            created_at: q.created_at,
             title: q.title.clone(),
             description: q.description.clone(),
             topic: q.topic.clone(),
@@ -141,7 +182,7 @@ impl From<QuizDoc> for QuizRecord {
         QuizRecord {
             id: d.id,
             owner: d.owner_id,
-            created_at: from_bson(d.created_at),
+            created_at: d.created_at,
             title: d.title,
             description: d.description,
             topic: d.topic,
@@ -159,7 +200,8 @@ struct ResultDoc {
     id: ResultId,
     owner_id: UserId,
     quiz_id: QuizId,
-    submitted_at: bson::DateTime,
+    #[serde(with = "bson_time")]
+    submitted_at: DateTime<Utc>,
     quiz_title: String,
     language: String,
     answers: Vec<AnswerRecord>,
@@ -175,7 +217,7 @@ impl From<&QuizResultRecord> for ResultDoc {
             id: r.id.clone(),
             owner_id: r.owner.clone(),
             quiz_id: r.quiz_id.clone(),
-            submitted_at: to_bson(r.submitted_at),
+            submitted_at: r.submitted_at,
             quiz_title: r.quiz_title.clone(),
             language: r.language.clone(),
             answers: r.answers.clone(),
@@ -193,7 +235,7 @@ impl From<ResultDoc> for QuizResultRecord {
             id: d.id,
             owner: d.owner_id,
             quiz_id: d.quiz_id,
-            submitted_at: from_bson(d.submitted_at),
+            submitted_at: d.submitted_at,
             quiz_title: d.quiz_title,
             language: d.language,
             answers: d.answers,
@@ -233,12 +275,18 @@ struct MailDoc {
     text: String,
     html: String,
     attempts: u32,
-    next_attempt_at: bson::DateTime,
-    created_at: bson::DateTime,
+    #[serde(with = "bson_time")]
+    next_attempt_at: DateTime<Utc>,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
     last_error: Option<String>,
     /// Set while the mail is a dead letter.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    dead_at: Option<bson::DateTime>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "bson_time::optional"
+    )]
+    dead_at: Option<DateTime<Utc>>,
 }
 
 impl From<&OutboxRecord> for MailDoc {
@@ -250,8 +298,8 @@ impl From<&OutboxRecord> for MailDoc {
             text: m.text.clone(),
             html: m.html.clone(),
             attempts: m.attempts,
-            next_attempt_at: to_bson(m.next_attempt_at),
-            created_at: to_bson(m.created_at),
+            next_attempt_at: m.next_attempt_at,
+            created_at: m.created_at,
             last_error: m.last_error.clone(),
             dead_at: None,
         }
@@ -267,8 +315,8 @@ impl From<MailDoc> for OutboxRecord {
             text: d.text,
             html: d.html,
             attempts: d.attempts,
-            next_attempt_at: from_bson(d.next_attempt_at),
-            created_at: from_bson(d.created_at),
+            next_attempt_at: d.next_attempt_at,
+            created_at: d.created_at,
             last_error: d.last_error,
         }
     }
@@ -436,8 +484,10 @@ impl MongoStore {
             tracing::info!(users = changed.len(), "recomputed username and e-mail keys");
         }
         // Another process may have finished first; either way it is done.
-        let _ = migrations.insert_one(done).await;
-        Ok(())
+        match migrations.insert_one(done).await {
+            Err(err) if !is_duplicate_key(&err) => Err(err.into()),
+            _ => Ok(()),
+        }
     }
 
     async fn find_user_by(&self, filter: Document) -> StoreResult<Option<UserRecord>> {
@@ -451,24 +501,28 @@ impl MongoStore {
     }
 
     async fn sessions_of(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
-        let sessions = self
-            .db
-            .collection::<Document>("users")
+        /// The `sessions` field alone: absent is none, anything but an array of sessions fails.
+        #[derive(Deserialize)]
+        struct Sessions {
+            #[serde(default)]
+            sessions: Vec<SessionDoc>,
+        }
+        Ok(self
+            .users
+            .clone_with_type::<Sessions>()
             .find_one(doc! { "_id": user.as_str() })
             .projection(doc! { "sessions": 1, "_id": 0 })
             .await
             .map_err(map_err)?
-            .and_then(|d| d.get_array("sessions").ok().cloned())
-            .unwrap_or_default();
-        sessions
+            .map_or_else(Vec::new, |d| d.sessions)
             .into_iter()
-            .map(|s| {
-                bson::from_bson::<SessionDoc>(s)
-                    .map(SessionRecord::from)
-                    .map_err(|e| StoreError::Other(e.into()))
-            })
-            .collect()
+            .map(SessionRecord::from)
+            .collect())
     }
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    matches!(err.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(we)) if we.code == DUPLICATE_KEY)
 }
 
 fn map_err(err: mongodb::error::Error) -> StoreError {
@@ -483,6 +537,7 @@ fn map_err(err: mongodb::error::Error) -> StoreError {
         }
     }
     match err.kind.as_ref() {
+        ErrorKind::BsonDeserialization(_) => StoreError::Corrupt(err.to_string()),
         ErrorKind::ServerSelection { .. }
         | ErrorKind::Io(_)
         | ErrorKind::ConnectionPoolCleared { .. } => StoreError::Unavailable(err.to_string()),
@@ -550,7 +605,7 @@ impl UserStore for MongoStore {
             email_norm: user.email_norm.clone(),
             password_hash: user.password_hash.clone(),
             is_active: user.is_active,
-            created_at: to_bson(user.created_at),
+            created_at: user.created_at,
             sessions: Vec::new(),
         };
         self.users.insert_one(doc).await.map_err(map_err)?;

@@ -9,7 +9,7 @@ use std::{
 
 use anyhow::Context;
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Semaphore;
 
@@ -323,6 +323,9 @@ fn map_err(err: rusqlite::Error) -> StoreError {
         }
     }
     match &err {
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::Corrupt(err.to_string()),
         rusqlite::Error::SqliteFailure(e, _)
             if matches!(
                 e.code,
@@ -344,8 +347,26 @@ fn millis(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_millis(ms: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(ms).single().unwrap_or_default()
+/// Column `idx` as a time; a value out of range is a corrupt row, never 1970.
+fn time_at(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<DateTime<Utc>> {
+    from_millis(idx, row.get(idx)?)
+}
+
+fn from_millis(idx: usize, ms: i64) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(ms).ok_or_else(|| {
+        let err = format!("timestamp {ms} ms is out of range");
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Integer, err.into())
+    })
+}
+
+/// Column `idx` as an id; a value that is not a UUID is a corrupt row, never a random id.
+fn id_at<T>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<T>
+where
+    T: TryFrom<String, Error = crate::domain::InvalidId>,
+{
+    T::try_from(row.get::<_, String>(idx)?).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 const USER_COLUMNS: &str =
@@ -353,14 +374,14 @@ const USER_COLUMNS: &str =
 
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
-        id: UserId::parse(&row.get::<_, String>(0)?).unwrap_or_else(UserId::new_random),
+        id: id_at(row, 0)?,
         username: row.get(1)?,
         username_norm: row.get(2)?,
         email: row.get(3)?,
         email_norm: row.get(4)?,
         password_hash: PasswordHash::new(row.get(5)?),
         is_active: row.get(6)?,
-        created_at: from_millis(row.get(7)?),
+        created_at: time_at(row, 7)?,
     })
 }
 
@@ -369,11 +390,14 @@ const SESSION_COLUMNS: &str =
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
-        id: SessionId::parse(&row.get::<_, String>(0)?).unwrap_or_else(SessionId::new_random),
+        id: id_at(row, 0)?,
         refresh_token: RefreshToken::new(row.get(1)?),
-        created_at: from_millis(row.get(2)?),
-        expires_at: from_millis(row.get(3)?),
-        last_refreshed_at: row.get::<_, Option<i64>>(4)?.map(from_millis),
+        created_at: time_at(row, 2)?,
+        expires_at: time_at(row, 3)?,
+        last_refreshed_at: row
+            .get::<_, Option<i64>>(4)?
+            .map(|ms| from_millis(4, ms))
+            .transpose()?,
         user_agent: row.get(5)?,
         generation: row.get(6)?,
     })
@@ -829,7 +853,7 @@ impl OutboxStore for SqliteStore {
             .query_map(params![millis(now), limit as i64], |row| {
                 // The column is the truth for scheduling; the JSON copy may lag behind it.
                 let mut mail: OutboxRecord = from_json(row)?;
-                mail.next_attempt_at = from_millis(row.get(1)?);
+                mail.next_attempt_at = time_at(row, 1)?;
                 Ok(mail)
             })?
             .collect()
