@@ -1,93 +1,48 @@
-//! The embedded store: SQLite in WAL mode behind a small connection pool. Every call runs on the
-//! blocking pool so the async workers never wait on disk.
+//! The embedded store: SQLite in WAL mode behind a `deadpool` connection pool. Writes run on the
+//! blocking pool so the async workers never wait on disk; reads run on the calling task.
 
 use std::{
-    path::Path,
-    sync::{Arc, Mutex},
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicBool, Ordering},
     time::Duration,
 };
 
 use anyhow::Context;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use deadpool::{
+    Runtime,
+    managed::{Manager, Metrics, Object, Pool, PoolError, RecycleResult},
+};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::Semaphore;
 
 use super::*;
 
-/// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE users (
-    id            TEXT PRIMARY KEY,
-    username      TEXT NOT NULL,
-    username_norm TEXT NOT NULL UNIQUE,
-    email         TEXT NOT NULL,
-    email_norm    TEXT NOT NULL UNIQUE,
-    password_hash TEXT NOT NULL,
-    is_active     INTEGER NOT NULL,
-    created_at    INTEGER NOT NULL
-);
-CREATE TABLE sessions (
-    id                TEXT PRIMARY KEY,
-    user_id           TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    refresh_token     TEXT NOT NULL,
-    created_at        INTEGER NOT NULL,
-    expires_at        INTEGER NOT NULL,
-    last_refreshed_at INTEGER,
-    user_agent        TEXT
-);
-CREATE INDEX sessions_by_user ON sessions(user_id, created_at);
-"#,
-    r#"
-CREATE TABLE quizzes (
-    id         TEXT PRIMARY KEY,
-    owner_id   TEXT NOT NULL,
-    created_at INTEGER NOT NULL,
-    body       TEXT NOT NULL
-);
-CREATE INDEX quizzes_by_owner ON quizzes(owner_id, created_at DESC, id DESC);
-CREATE TABLE quiz_results (
-    id           TEXT PRIMARY KEY,
-    owner_id     TEXT NOT NULL,
-    quiz_id      TEXT NOT NULL,
-    submitted_at INTEGER NOT NULL,
-    body         TEXT NOT NULL
-);
-CREATE INDEX results_by_owner ON quiz_results(owner_id, submitted_at DESC, id DESC);
-CREATE INDEX results_by_owner_quiz ON quiz_results(owner_id, quiz_id, submitted_at DESC, id DESC);
-"#,
-    // Refresh-reuse detection: each refresh advances the session's generation.
-    r#"
-ALTER TABLE sessions ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
-"#,
-    // The persistent e-mail outbox.
-    r#"
-CREATE TABLE outbox (
-    id              TEXT PRIMARY KEY,
-    next_attempt_at INTEGER NOT NULL,
-    created_at      INTEGER NOT NULL,
-    body            TEXT NOT NULL
-);
-CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at);
-"#,
-    // Dead letters: mail that kept failing stays, out of the delivery queue.
-    r#"
-ALTER TABLE outbox ADD COLUMN dead_at INTEGER;
-DROP INDEX outbox_due;
-CREATE INDEX outbox_due ON outbox(next_attempt_at, created_at) WHERE dead_at IS NULL;
-"#,
-    // Usernames are unique by their look-alike skeleton and addresses by their canonical form:
-    // the keys are recomputed by `renormalize_users` (see `RUST_STEPS`). Pending accounts are
-    // purged by age.
-    r#"
-CREATE INDEX users_pending ON users(is_active, created_at);
-"#,
+/// Schema versions, applied in order, each in its own transaction: its SQL, then the Rust step
+/// for what SQL cannot express. `PRAGMA user_version` records how many ran.
+///
+/// Hand-written (twenty lines): `rusqlite_migration`, the maintained runner with these
+/// semantics, supports rusqlite up to 0.40 (its 2.6.0), and this build links rusqlite 0.43.
+const MIGRATIONS: &[(&str, Option<RustStep>)] = &[
+    (
+        include_str!("sqlite/migrations/01_users_and_sessions.sql"),
+        None,
+    ),
+    (
+        include_str!("sqlite/migrations/02_quizzes_and_results.sql"),
+        None,
+    ),
+    (
+        include_str!("sqlite/migrations/03_session_generation.sql"),
+        None,
+    ),
+    (include_str!("sqlite/migrations/04_outbox.sql"), None),
+    (include_str!("sqlite/migrations/05_dead_letters.sql"), None),
+    (
+        include_str!("sqlite/migrations/06_user_keys.sql"),
+        Some(renormalize_users),
+    ),
 ];
-
-/// Steps SQL cannot express, each run inside the transaction of the migration with the same
-/// number (counted from 1), after its SQL.
-const RUST_STEPS: &[(usize, RustStep)] = &[(6, renormalize_users)];
 type RustStep = fn(&Connection) -> rusqlite::Result<()>;
 
 /// Gives every user the keys the current rules compute (see [`renormalized`]).
@@ -128,33 +83,37 @@ fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-struct Pool {
-    idle: Mutex<Vec<Connection>>,
-    permits: Arc<Semaphore>,
-    target: Option<std::path::PathBuf>,
+/// Opens the pool's connections: to the file, or (once only) the in-memory database.
+struct Connector {
+    path: Option<PathBuf>,
     timeout: Duration,
+    memory_opened: AtomicBool,
 }
 
-impl Pool {
-    fn take(&self) -> rusqlite::Result<Connection> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match idle {
-            Some(conn) => Ok(conn),
-            // A connection lost to a panic is replaced, so the pool never shrinks for good.
-            None => match &self.target {
-                Some(path) => open_connection(path, self.timeout),
-                None => Err(rusqlite::Error::InvalidPath(
-                    "in-memory database was lost".into(),
-                )),
-            },
+impl Manager for Connector {
+    type Type = Connection;
+    type Error = rusqlite::Error;
+
+    /// Opening takes well under a millisecond and happens at most once per pool slot, so it
+    /// runs where the first caller waits.
+    async fn create(&self) -> rusqlite::Result<Connection> {
+        match &self.path {
+            Some(path) => open_connection(path, self.timeout),
+            // A second in-memory connection would be a second, empty database.
+            None if self.memory_opened.swap(true, Ordering::SeqCst) => Err(
+                rusqlite::Error::InvalidPath("in-memory database was lost".into()),
+            ),
+            None => {
+                let conn = Connection::open_in_memory()?;
+                configure(&conn, self.timeout)?;
+                Ok(conn)
+            }
         }
     }
 
-    fn give_back(&self, conn: Connection) {
-        self.idle
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(conn);
+    /// A connection goes back as it came: statements and transactions end inside the closures.
+    async fn recycle(&self, _: &mut Connection, _: &Metrics) -> RecycleResult<rusqlite::Error> {
+        Ok(())
     }
 }
 
@@ -179,7 +138,8 @@ fn configure(conn: &Connection, timeout: Duration) -> rusqlite::Result<()> {
 
 #[derive(Clone)]
 pub struct SqliteStore {
-    pool: Arc<Pool>,
+    pool: Pool<Connector>,
+    timeout: Duration,
 }
 
 impl SqliteStore {
@@ -188,66 +148,60 @@ impl SqliteStore {
         Self::open_with(path, StoreOptions::default()).await
     }
 
+    /// Opens the pool (`DATABASE_POOL_SIZE` file connections, waited for at most
+    /// `DATABASE_TIMEOUT`), switches the file to WAL mode and migrates it.
     pub async fn open_with(path: Option<&Path>, options: StoreOptions) -> anyhow::Result<Self> {
-        let path = path.map(Path::to_path_buf);
-        let (timeout, size) = (options.timeout, options.pool_size.max(1));
-        tokio::task::spawn_blocking(move || Self::open_blocking(path, timeout, size))
-            .await
-            .context("opening SQLite")?
-    }
-
-    fn open_blocking(
-        path: Option<std::path::PathBuf>,
-        timeout: Duration,
-        pool_size: usize,
-    ) -> anyhow::Result<Self> {
-        let mut conns = Vec::new();
-        match &path {
-            Some(path) => {
-                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("cannot create the folder {} for SQLite", parent.display())
-                    })?;
-                }
-                let first = open_connection(path, timeout)
-                    .with_context(|| format!("cannot open SQLite database {}", path.display()))?;
-                let mode: String =
-                    first.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
-                if !mode.eq_ignore_ascii_case("wal") {
-                    tracing::warn!(mode, "SQLite did not switch to WAL mode");
-                }
-                migrate(&first)?;
-                conns.push(first);
-                for _ in 1..pool_size {
-                    conns.push(open_connection(path, timeout)?);
-                }
-            }
-            None => {
-                let conn = Connection::open_in_memory()?;
-                configure(&conn, timeout)?;
-                migrate(&conn)?;
-                conns.push(conn);
-            }
+        if let Some(parent) = path
+            .and_then(Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(parent).with_context(|| {
+                format!("cannot create the folder {} for SQLite", parent.display())
+            })?;
         }
-        let size = conns.len();
-        Ok(SqliteStore {
-            pool: Arc::new(Pool {
-                idle: Mutex::new(conns),
-                permits: Arc::new(Semaphore::new(size)),
-                target: path,
-                timeout,
-            }),
+        let size = if path.is_some() {
+            options.pool_size.max(1)
+        } else {
+            1
+        };
+        let pool = Pool::builder(Connector {
+            path: path.map(Path::to_path_buf),
+            timeout: options.timeout,
+            memory_opened: AtomicBool::new(false),
         })
+        .max_size(size)
+        .wait_timeout(Some(options.timeout))
+        .create_timeout(Some(options.timeout))
+        .runtime(Runtime::Tokio1)
+        .build()
+        .context("building the SQLite pool")?;
+        let store = SqliteStore {
+            pool,
+            timeout: options.timeout,
+        };
+        let described = || match path {
+            Some(path) => format!("cannot open SQLite database {}", path.display()),
+            None => "cannot open the in-memory SQLite database".into(),
+        };
+        let conn = store.connection().await.with_context(described)?;
+        let is_file = path.is_some();
+        // No time limit here: a migration takes as long as it takes.
+        tokio::task::spawn_blocking(move || prepare(&conn, is_file))
+            .await?
+            .with_context(described)?;
+        Ok(store)
     }
 
-    /// A turn with one of the pool's connections, waited for at most the configured timeout.
-    async fn permit(&self) -> StoreResult<tokio::sync::OwnedSemaphorePermit> {
-        tokio::time::timeout(self.pool.timeout, self.pool.permits.clone().acquire_owned())
-            .await
-            .map_err(|_| {
+    /// A connection from the pool, waited for at most the configured timeout.
+    async fn connection(&self) -> StoreResult<Object<Connector>> {
+        self.pool.get().await.map_err(|err| match err {
+            PoolError::Backend(e) => map_err(e),
+            PoolError::Timeout(_) => {
                 StoreError::Unavailable("no SQLite connection became free in time".into())
-            })?
-            .map_err(|_| StoreError::Unavailable("SQLite pool closed".into()))
+            }
+            PoolError::Closed => StoreError::Unavailable("SQLite pool closed".into()),
+            other => StoreError::Other(anyhow::anyhow!("SQLite pool: {other}")),
+        })
     }
 
     /// Runs a read on the calling task. In WAL mode readers never wait for a lock, and a read
@@ -256,11 +210,8 @@ impl SqliteStore {
     where
         F: FnOnce(&mut Connection) -> rusqlite::Result<R>,
     {
-        let _permit = self.permit().await?;
-        let mut conn = self.pool.take().map_err(map_err)?;
-        let result = f(&mut conn);
-        self.pool.give_back(conn);
-        result.map_err(map_err)
+        let mut conn = self.connection().await?;
+        f(&mut conn).map_err(map_err)
     }
 
     /// Runs `f` with a pooled connection on the blocking pool; gives up after the configured
@@ -270,18 +221,10 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
     {
-        let timeout = self.pool.timeout;
-        let permit = self.permit().await?;
-        let pool = self.pool.clone();
-        let work = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut conn = pool.take()?;
-            let result = f(&mut conn);
-            pool.give_back(conn);
-            result
-        });
+        let mut conn = self.connection().await?;
+        let work = tokio::task::spawn_blocking(move || f(&mut conn));
         // The busy timeout bounds lock waits; this bounds everything else (a stalled disk).
-        tokio::time::timeout(timeout + Duration::from_secs(1), work)
+        tokio::time::timeout(self.timeout + Duration::from_secs(1), work)
             .await
             .map_err(|_| StoreError::Unavailable("SQLite did not answer in time".into()))?
             .map_err(|e| StoreError::Other(anyhow::anyhow!("SQLite task failed: {e}")))?
@@ -289,23 +232,39 @@ impl SqliteStore {
     }
 }
 
+/// Once per open: WAL mode for a file (readers never wait for the writer), then the schema.
+fn prepare(conn: &Connection, file: bool) -> anyhow::Result<()> {
+    if file {
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "SQLite did not switch to WAL mode");
+        }
+    }
+    migrate(conn)
+}
+
 fn migrate(conn: &Connection) -> anyhow::Result<()> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let applied = usize::try_from(applied).unwrap_or(usize::MAX);
-    if applied > MIGRATIONS.len() {
-        anyhow::bail!(
-            "the SQLite database has schema version {applied}, newer than this build knows ({})",
-            MIGRATIONS.len()
-        );
-    }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+    let known = MIGRATIONS.len();
+    let applied = usize::try_from(applied)
+        .ok()
+        .filter(|&n| n <= known)
+        .with_context(|| {
+            format!(
+                "the SQLite database has schema version {applied}, which this build does not \
+                 know (it knows 0 to {known})"
+            )
+        })?;
+    for (i, (sql, step)) in MIGRATIONS.iter().enumerate().skip(applied) {
+        let version = i + 1;
         let tx = conn.unchecked_transaction()?;
         tx.execute_batch(sql)
-            .with_context(|| format!("SQLite migration {} failed", i + 1))?;
-        for (_, step) in RUST_STEPS.iter().filter(|(n, _)| *n == i + 1) {
-            step(&tx).with_context(|| format!("SQLite migration {} failed", i + 1))?;
+            .with_context(|| format!("SQLite migration {version} failed"))?;
+        if let Some(step) = step {
+            step(&tx).with_context(|| format!("SQLite migration {version} failed"))?;
         }
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.pragma_update(None, "user_version", version as i64)?;
         tx.commit()?;
     }
     Ok(())
