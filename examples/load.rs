@@ -35,7 +35,7 @@ use quiz_llm::{
     config::DatabaseUrl,
     store::{
         self, AnswerType, ChoiceRecord, Difficulty, PasswordHash, QuestionRecord, QuizId,
-        QuizRecord, QuizSource, Store, StoreResult, UserId, UserRecord,
+        QuizRecord, QuizSource, Store, StoreFixtures, StoreResult, UserId, UserRecord,
     },
 };
 use serde::{Deserialize, de::IgnoredAny};

@@ -16,7 +16,7 @@ use anyhow::Context;
 use quiz_llm::{
     Application,
     config::{DatabaseUrl, SecretString, Settings},
-    store::{self, PasswordHash, UserId, UserRecord},
+    store::{self, PasswordHash, StoreFixtures, UserId, UserRecord},
 };
 use serde_json::json;
 

@@ -69,7 +69,7 @@ async fn security_events_are_logged_without_secrets() {
         .id;
     let refresh_tokens: Vec<String> = app
         .store
-        .list_sessions(&user_id)
+        .list_sessions(&user_id, quiz_llm::store::now())
         .await
         .unwrap()
         .into_iter()

@@ -15,7 +15,7 @@ use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
     QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
-    SessionId, SessionRecord, Store, UniqueField, UserId, UserRecord, UserStore,
+    SessionId, SessionRecord, Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -65,6 +65,7 @@ on_both_stores!(
     activation_happens_once,
     sessions_add_find_list_remove,
     sessions_are_capped,
+    expired_sessions_are_not_listed,
     rotation_is_compare_and_swap,
     concurrent_rotation_has_one_winner,
     ping_answers,
@@ -149,7 +150,7 @@ async fn sessions_add_find_list_remove(backend: Backend) {
         f.store.find_session(&u.id, &s1.id).await.unwrap(),
         Some(s1.clone())
     );
-    let listed = f.store.list_sessions(&u.id).await.unwrap();
+    let listed = f.store.list_sessions(&u.id, store::now()).await.unwrap();
     assert_eq!(listed, vec![s2.clone(), s1.clone()], "newest first");
     // Another user's id does not reach this user's sessions.
     let other = user("other");
@@ -158,7 +159,10 @@ async fn sessions_add_find_list_remove(backend: Backend) {
     assert!(!f.store.remove_session(&other.id, &s1.id).await.unwrap());
     assert!(f.store.remove_session(&u.id, &s1.id).await.unwrap());
     assert!(!f.store.remove_session(&u.id, &s1.id).await.unwrap());
-    assert_eq!(f.store.list_sessions(&u.id).await.unwrap(), vec![s2]);
+    assert_eq!(
+        f.store.list_sessions(&u.id, store::now()).await.unwrap(),
+        vec![s2]
+    );
 }
 
 async fn sessions_are_capped(backend: Backend) {
@@ -171,11 +175,38 @@ async fn sessions_are_capped(backend: Backend) {
     for s in &all {
         assert!(f.store.add_session(&u.id, s).await.unwrap());
     }
-    let listed = f.store.list_sessions(&u.id).await.unwrap();
+    let listed = f.store.list_sessions(&u.id, store::now()).await.unwrap();
     assert_eq!(listed.len(), MAX_SESSIONS_PER_USER);
     let mut expected: Vec<_> = all[2..].to_vec();
     expected.reverse();
     assert_eq!(listed, expected, "the two oldest are dropped");
+}
+
+async fn expired_sessions_are_not_listed(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("expiry");
+    f.store.insert_user(&u).await.unwrap();
+    let (ended, live) = (session(0), session(5));
+    let ended = SessionRecord {
+        expires_at: ended.created_at + Duration::minutes(1),
+        ..ended
+    };
+    f.store.add_session(&u.id, &ended).await.unwrap();
+    f.store.add_session(&u.id, &live).await.unwrap();
+    let list = |now| f.store.list_sessions(&u.id, now);
+    let now = store::now();
+    assert_eq!(list(now).await.unwrap(), vec![live.clone(), ended.clone()]);
+    assert_eq!(
+        list(ended.expires_at).await.unwrap(),
+        vec![live.clone()],
+        "a session has ended at its expiry"
+    );
+    assert!(list(live.expires_at).await.unwrap().is_empty());
+    // Only listing leaves it out: the session itself is still there.
+    assert_eq!(
+        f.store.find_session(&u.id, &ended.id).await.unwrap(),
+        Some(ended)
+    );
 }
 
 async fn rotation_is_compare_and_swap(backend: Backend) {
@@ -479,13 +510,22 @@ async fn removing_all_or_other_sessions(backend: Backend) {
         2
     );
     assert_eq!(
-        f.store.list_sessions(&u.id).await.unwrap(),
+        f.store.list_sessions(&u.id, store::now()).await.unwrap(),
         vec![sessions[1].clone()]
     );
     assert_eq!(f.store.remove_sessions(&u.id, None).await.unwrap(), 1);
-    assert!(f.store.list_sessions(&u.id).await.unwrap().is_empty());
+    assert!(
+        f.store
+            .list_sessions(&u.id, store::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
-        f.store.list_sessions(&other.id).await.unwrap(),
+        f.store
+            .list_sessions(&other.id, store::now())
+            .await
+            .unwrap(),
         vec![theirs]
     );
 }
@@ -587,7 +627,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
         f.store.enqueue_mail(m).await.unwrap();
     }
     f.store
-        .mark_mail_dead(&hopeless.id, 16, "550 no such user")
+        .mark_mail_dead(&hopeless.id, 16, "550 no such user", store::now())
         .await
         .unwrap();
     let now = store::now();
@@ -616,7 +656,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
 
     // A requeued mail can fail again and die again.
     f.store
-        .mark_mail_dead(&hopeless.id, 16, "still failing")
+        .mark_mail_dead(&hopeless.id, 16, "still failing", store::now())
         .await
         .unwrap();
     assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
@@ -931,7 +971,10 @@ async fn corrupt_records_are_errors(backend: Backend) {
         "a session",
         s.find_session(&u.id, &sess.id).await.map(|_| ()),
     );
-    corrupt("sessions", s.list_sessions(&u.id).await.map(|_| ()));
+    corrupt(
+        "sessions",
+        s.list_sessions(&u.id, store::now()).await.map(|_| ()),
+    );
 
     // A quiz whose time is not a time.
     let q = quiz(&u.id, 0);

@@ -10,7 +10,7 @@ use mongodb::{
     Client, Collection, Database, IndexModel,
     bson::{self, Document, doc},
     error::{ErrorKind, WriteFailure},
-    options::{ClientOptions, IndexOptions},
+    options::{ClientOptions, IndexOptions, ReturnDocument},
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +26,14 @@ const USER_KEYS_MIGRATION: &str = "user-keys-v2";
 /// Racing sign-ups for one address each retry this often; each round one of them wins.
 const REPLACE_ATTEMPTS: usize = 16;
 
-#[derive(Debug, Serialize, Deserialize)]
-struct UserDoc {
+// How the records look in MongoDB: serde's remote derives name each field as stored (`_id`,
+// `owner_id`, BSON dates) without copying the records into mirror structs, so the records' own
+// serde format stays the JSON that SQLite keeps. A field added to a record fails to compile
+// here until it is given a place.
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "UserRecord")]
+struct UserDef {
     #[serde(rename = "_id")]
     id: UserId,
     username: String,
@@ -38,12 +44,12 @@ struct UserDoc {
     is_active: bool,
     #[serde(with = "bson_time")]
     created_at: DateTime<Utc>,
-    #[serde(default)]
-    sessions: Vec<SessionDoc>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct SessionDoc {
+/// One element of a user's `sessions` array.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "SessionRecord")]
+struct SessionDef {
     id: SessionId,
     refresh_token: RefreshToken,
     #[serde(with = "bson_time")]
@@ -53,8 +59,94 @@ struct SessionDoc {
     #[serde(default, with = "bson_time::optional")]
     last_refreshed_at: Option<DateTime<Utc>>,
     user_agent: Option<String>,
+    /// Absent in sessions written before refresh-reuse detection.
     #[serde(default)]
     generation: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "QuizRecord")]
+struct QuizDef {
+    #[serde(rename = "_id")]
+    id: QuizId,
+    #[serde(rename = "owner_id")]
+    owner: UserId,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
+    title: String,
+    description: String,
+    topic: String,
+    difficulty: Difficulty,
+    source: QuizSource,
+    language: String,
+    questions: Vec<QuestionRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "QuizResultRecord")]
+struct ResultDef {
+    #[serde(rename = "_id")]
+    id: ResultId,
+    #[serde(rename = "owner_id")]
+    owner: UserId,
+    quiz_id: QuizId,
+    #[serde(with = "bson_time")]
+    submitted_at: DateTime<Utc>,
+    quiz_title: String,
+    language: String,
+    answers: Vec<AnswerRecord>,
+    correct_count: u32,
+    total_questions: u32,
+    score: f64,
+    feedback: Option<FeedbackRecord>,
+}
+
+/// A dead letter also has `dead_at`, which only filters and so stays out of the record.
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "OutboxRecord")]
+struct MailDef {
+    #[serde(rename = "_id")]
+    id: MailId,
+    to: String,
+    subject: String,
+    text: String,
+    html: String,
+    attempts: u32,
+    #[serde(with = "bson_time")]
+    next_attempt_at: DateTime<Utc>,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
+    last_error: Option<String>,
+}
+
+/// The documents the collections hold: each record in its MongoDB shape.
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct UserDoc(#[serde(with = "UserDef")] UserRecord);
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct SessionDoc(#[serde(with = "SessionDef")] SessionRecord);
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct QuizDoc(#[serde(with = "QuizDef")] QuizRecord);
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct ResultDoc(#[serde(with = "ResultDef")] QuizResultRecord);
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+struct MailDoc(#[serde(with = "MailDef")] OutboxRecord);
+
+/// A user's `sessions` field alone: absent is none, anything but an array of sessions fails.
+#[derive(Deserialize)]
+struct Sessions {
+    #[serde(default)]
+    sessions: Vec<SessionDoc>,
+}
+
+impl Sessions {
+    fn records(self) -> Vec<SessionRecord> {
+        self.sessions.into_iter().map(|SessionDoc(s)| s).collect()
+    }
 }
 
 fn to_bson(t: DateTime<Utc>) -> bson::DateTime {
@@ -101,152 +193,6 @@ mod bson_time {
     }
 }
 
-impl From<UserDoc> for UserRecord {
-    fn from(d: UserDoc) -> Self {
-        UserRecord {
-            id: d.id,
-            username: d.username,
-            username_norm: d.username_norm,
-            email: d.email,
-            email_norm: d.email_norm,
-            password_hash: d.password_hash,
-            is_active: d.is_active,
-            created_at: d.created_at,
-        }
-    }
-}
-
-impl From<&SessionRecord> for SessionDoc {
-    fn from(s: &SessionRecord) -> Self {
-        SessionDoc {
-            id: s.id.clone(),
-            refresh_token: s.refresh_token.clone(),
-            created_at: s.created_at,
-            expires_at: s.expires_at,
-            last_refreshed_at: s.last_refreshed_at,
-            user_agent: s.user_agent.clone(),
-            generation: s.generation,
-        }
-    }
-}
-
-impl From<SessionDoc> for SessionRecord {
-    fn from(d: SessionDoc) -> Self {
-        SessionRecord {
-            id: d.id,
-            refresh_token: d.refresh_token,
-            created_at: d.created_at,
-            expires_at: d.expires_at,
-            last_refreshed_at: d.last_refreshed_at,
-            user_agent: d.user_agent,
-            generation: d.generation,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct QuizDoc {
-    #[serde(rename = "_id")]
-    id: QuizId,
-    owner_id: UserId,
-    #[serde(with = "bson_time")]
-    created_at: DateTime<Utc>,
-    title: String,
-    description: String,
-    topic: String,
-    difficulty: Difficulty,
-    source: QuizSource,
-    language: String,
-    questions: Vec<QuestionRecord>,
-}
-
-impl From<&QuizRecord> for QuizDoc {
-    fn from(q: &QuizRecord) -> Self {
-        QuizDoc {
-            id: q.id.clone(),
-            owner_id: q.owner.clone(),
-            created_at: q.created_at,
-            title: q.title.clone(),
-            description: q.description.clone(),
-            topic: q.topic.clone(),
-            difficulty: q.difficulty,
-            source: q.source,
-            language: q.language.clone(),
-            questions: q.questions.clone(),
-        }
-    }
-}
-
-impl From<QuizDoc> for QuizRecord {
-    fn from(d: QuizDoc) -> Self {
-        QuizRecord {
-            id: d.id,
-            owner: d.owner_id,
-            created_at: d.created_at,
-            title: d.title,
-            description: d.description,
-            topic: d.topic,
-            difficulty: d.difficulty,
-            source: d.source,
-            language: d.language,
-            questions: d.questions,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct ResultDoc {
-    #[serde(rename = "_id")]
-    id: ResultId,
-    owner_id: UserId,
-    quiz_id: QuizId,
-    #[serde(with = "bson_time")]
-    submitted_at: DateTime<Utc>,
-    quiz_title: String,
-    language: String,
-    answers: Vec<AnswerRecord>,
-    correct_count: u32,
-    total_questions: u32,
-    score: f64,
-    feedback: Option<FeedbackRecord>,
-}
-
-impl From<&QuizResultRecord> for ResultDoc {
-    fn from(r: &QuizResultRecord) -> Self {
-        ResultDoc {
-            id: r.id.clone(),
-            owner_id: r.owner.clone(),
-            quiz_id: r.quiz_id.clone(),
-            submitted_at: r.submitted_at,
-            quiz_title: r.quiz_title.clone(),
-            language: r.language.clone(),
-            answers: r.answers.clone(),
-            correct_count: r.correct_count,
-            total_questions: r.total_questions,
-            score: r.score,
-            feedback: r.feedback.clone(),
-        }
-    }
-}
-
-impl From<ResultDoc> for QuizResultRecord {
-    fn from(d: ResultDoc) -> Self {
-        QuizResultRecord {
-            id: d.id,
-            owner: d.owner_id,
-            quiz_id: d.quiz_id,
-            submitted_at: d.submitted_at,
-            quiz_title: d.quiz_title,
-            language: d.language,
-            answers: d.answers,
-            correct_count: d.correct_count,
-            total_questions: d.total_questions,
-            score: d.score,
-            feedback: d.feedback,
-        }
-    }
-}
-
 /// Newest-first keyset page: strictly before `after` in (time, _id) order.
 fn page_filter(mut filter: Document, time_field: &str, after: Option<&PageAfter>) -> Document {
     if let Some(a) = after {
@@ -262,64 +208,23 @@ fn page_filter(mut filter: Document, time_field: &str, after: Option<&PageAfter>
     filter
 }
 
+/// A new user: the record, with no sessions yet.
+fn new_user_document(user: &UserRecord) -> StoreResult<Document> {
+    let mut doc = to_document(&UserDoc(user.clone()))?;
+    doc.insert("sessions", bson::Array::new());
+    Ok(doc)
+}
+
+fn session_document(session: &SessionRecord) -> StoreResult<Document> {
+    to_document(&SessionDoc(session.clone()))
+}
+
+fn to_document<T: Serialize>(value: &T) -> StoreResult<Document> {
+    bson::to_document(value).map_err(|e| StoreError::Other(e.into()))
+}
+
 fn to_doc<T: Serialize>(value: &T) -> StoreResult<bson::Bson> {
     bson::to_bson(value).map_err(|e| StoreError::Other(e.into()))
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct MailDoc {
-    #[serde(rename = "_id")]
-    id: MailId,
-    to: String,
-    subject: String,
-    text: String,
-    html: String,
-    attempts: u32,
-    #[serde(with = "bson_time")]
-    next_attempt_at: DateTime<Utc>,
-    #[serde(with = "bson_time")]
-    created_at: DateTime<Utc>,
-    last_error: Option<String>,
-    /// Set while the mail is a dead letter.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "bson_time::optional"
-    )]
-    dead_at: Option<DateTime<Utc>>,
-}
-
-impl From<&OutboxRecord> for MailDoc {
-    fn from(m: &OutboxRecord) -> Self {
-        MailDoc {
-            id: m.id.clone(),
-            to: m.to.clone(),
-            subject: m.subject.clone(),
-            text: m.text.clone(),
-            html: m.html.clone(),
-            attempts: m.attempts,
-            next_attempt_at: m.next_attempt_at,
-            created_at: m.created_at,
-            last_error: m.last_error.clone(),
-            dead_at: None,
-        }
-    }
-}
-
-impl From<MailDoc> for OutboxRecord {
-    fn from(d: MailDoc) -> Self {
-        OutboxRecord {
-            id: d.id,
-            to: d.to,
-            subject: d.subject,
-            text: d.text,
-            html: d.html,
-            attempts: d.attempts,
-            next_attempt_at: d.next_attempt_at,
-            created_at: d.created_at,
-            last_error: d.last_error,
-        }
-    }
 }
 
 #[derive(Clone)]
@@ -369,11 +274,6 @@ impl MongoStore {
         store.create_indexes().await?;
         store.migrate_user_keys().await?;
         Ok(store)
-    }
-
-    /// The database this store writes to (tests drop it afterwards).
-    pub fn database(&self) -> &Database {
-        &self.db
     }
 
     async fn create_indexes(&self) -> anyhow::Result<()> {
@@ -441,10 +341,21 @@ impl MongoStore {
         if migrations.find_one(done.clone()).await?.is_some() {
             return Ok(());
         }
-        let users: Vec<UserDoc> = self
+        /// A user's keys alone.
+        #[derive(Deserialize)]
+        struct Keys {
+            #[serde(rename = "_id")]
+            id: UserId,
+            username: String,
+            email: String,
+            username_norm: String,
+            email_norm: String,
+        }
+        let users: Vec<Keys> = self
             .users
+            .clone_with_type()
             .find(doc! {})
-            .projection(doc! { "sessions": 0 })
+            .projection(doc! { "username": 1, "email": 1, "username_norm": 1, "email_norm": 1 })
             .sort(doc! { "created_at": 1, "_id": 1 })
             .await?
             .try_collect()
@@ -497,16 +408,19 @@ impl MongoStore {
             .projection(doc! { "sessions": 0 })
             .await
             .map_err(map_err)?
-            .map(UserRecord::from))
+            .map(|UserDoc(u)| u))
+    }
+
+    async fn insert_new_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.users
+            .clone_with_type::<Document>()
+            .insert_one(new_user_document(user)?)
+            .await
+            .map_err(map_err)?;
+        Ok(())
     }
 
     async fn sessions_of(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
-        /// The `sessions` field alone: absent is none, anything but an array of sessions fails.
-        #[derive(Deserialize)]
-        struct Sessions {
-            #[serde(default)]
-            sessions: Vec<SessionDoc>,
-        }
         Ok(self
             .users
             .clone_with_type::<Sessions>()
@@ -514,10 +428,7 @@ impl MongoStore {
             .projection(doc! { "sessions": 1, "_id": 0 })
             .await
             .map_err(map_err)?
-            .map_or_else(Vec::new, |d| d.sessions)
-            .into_iter()
-            .map(SessionRecord::from)
-            .collect())
+            .map_or_else(Vec::new, Sessions::records))
     }
 }
 
@@ -577,7 +488,7 @@ impl UserStore for MongoStore {
                 .await
                 .map_err(map_err)?
                 .deleted_count;
-            match self.insert_user(user).await {
+            match self.insert_new_user(user).await {
                 Ok(()) => return Ok(replaced),
                 Err(err @ StoreError::Conflict(_)) => last = err,
                 Err(err) => return Err(err),
@@ -594,22 +505,6 @@ impl UserStore for MongoStore {
             .await
             .map_err(map_err)?
             .deleted_count)
-    }
-
-    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
-        let doc = UserDoc {
-            id: user.id.clone(),
-            username: user.username.clone(),
-            username_norm: user.username_norm.clone(),
-            email: user.email.clone(),
-            email_norm: user.email_norm.clone(),
-            password_hash: user.password_hash.clone(),
-            is_active: user.is_active,
-            created_at: user.created_at,
-            sessions: Vec::new(),
-        };
-        self.users.insert_one(doc).await.map_err(map_err)?;
-        Ok(())
     }
 
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
@@ -638,8 +533,7 @@ impl UserStore for MongoStore {
     }
 
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
-        let session =
-            bson::to_bson(&SessionDoc::from(session)).map_err(|e| StoreError::Other(e.into()))?;
+        let session = session_document(session)?;
         let result = self
             .users
             .update_one(
@@ -666,8 +560,14 @@ impl UserStore for MongoStore {
             .find(|s| &s.id == session))
     }
 
-    async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionRecord>> {
         let mut sessions = self.sessions_of(user).await?;
+        // At most MAX_SESSIONS_PER_USER, so filtering here costs nothing.
+        sessions.retain(|s| s.expires_at > now);
         // The array is in insertion order; newest first is what clients show.
         sessions.reverse();
         Ok(sessions)
@@ -719,17 +619,21 @@ impl UserStore for MongoStore {
     }
 
     async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64> {
-        let before = self.sessions_of(user).await?.len() as u64;
         let update = match keep {
             Some(keep) => doc! { "$pull": { "sessions": { "id": { "$ne": keep.as_str() } } } },
             None => doc! { "$set": { "sessions": [] } },
         };
-        self.users
-            .update_one(doc! { "_id": user.as_str() }, update)
+        // One atomic update; the sessions it saw tell how many went.
+        let before = self
+            .users
+            .clone_with_type::<Sessions>()
+            .find_one_and_update(doc! { "_id": user.as_str() }, update)
+            .projection(doc! { "sessions": 1, "_id": 0 })
+            .return_document(ReturnDocument::Before)
             .await
-            .map_err(map_err)?;
-        let after = self.sessions_of(user).await?.len() as u64;
-        Ok(before.saturating_sub(after))
+            .map_err(map_err)?
+            .map_or_else(Vec::new, Sessions::records);
+        Ok(before.iter().filter(|s| Some(&s.id) != keep).count() as u64)
     }
 
     async fn set_password_hash(
@@ -754,7 +658,7 @@ impl UserStore for MongoStore {
 impl QuizStore for MongoStore {
     async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
         self.quizzes
-            .insert_one(QuizDoc::from(quiz))
+            .insert_one(QuizDoc(quiz.clone()))
             .await
             .map_err(map_err)?;
         Ok(())
@@ -766,7 +670,7 @@ impl QuizStore for MongoStore {
             .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
             .await
             .map_err(map_err)?
-            .map(Into::into))
+            .map(|QuizDoc(q)| q))
     }
 
     async fn list_quizzes(
@@ -784,7 +688,7 @@ impl QuizStore for MongoStore {
             .await
             .map_err(map_err)?;
         let docs: Vec<QuizDoc> = cursor.try_collect().await.map_err(map_err)?;
-        Ok(docs.into_iter().map(Into::into).collect())
+        Ok(docs.into_iter().map(|QuizDoc(q)| q).collect())
     }
 
     async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
@@ -805,7 +709,7 @@ impl QuizStore for MongoStore {
 
     async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()> {
         self.results
-            .insert_one(ResultDoc::from(result))
+            .insert_one(ResultDoc(result.clone()))
             .await
             .map_err(map_err)?;
         Ok(())
@@ -821,7 +725,7 @@ impl QuizStore for MongoStore {
             .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
             .await
             .map_err(map_err)?
-            .map(Into::into))
+            .map(|ResultDoc(r)| r))
     }
 
     async fn list_results(
@@ -843,7 +747,7 @@ impl QuizStore for MongoStore {
             .await
             .map_err(map_err)?;
         let docs: Vec<ResultDoc> = cursor.try_collect().await.map_err(map_err)?;
-        Ok(docs.into_iter().map(Into::into).collect())
+        Ok(docs.into_iter().map(|ResultDoc(r)| r).collect())
     }
 
     async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
@@ -876,7 +780,7 @@ impl QuizStore for MongoStore {
 impl OutboxStore for MongoStore {
     async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()> {
         self.outbox
-            .insert_one(MailDoc::from(mail))
+            .insert_one(MailDoc(mail.clone()))
             .await
             .map_err(map_err)?;
         Ok(())
@@ -891,7 +795,7 @@ impl OutboxStore for MongoStore {
             .await
             .map_err(map_err)?;
         let docs: Vec<MailDoc> = cursor.try_collect().await.map_err(map_err)?;
-        Ok(docs.into_iter().map(Into::into).collect())
+        Ok(docs.into_iter().map(|MailDoc(m)| m).collect())
     }
 
     async fn claim_mail(
@@ -932,14 +836,20 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
-    async fn mark_mail_dead(&self, id: &MailId, attempts: u32, error: &str) -> StoreResult<()> {
+    async fn mark_mail_dead(
+        &self,
+        id: &MailId,
+        attempts: u32,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         self.outbox
             .update_one(
                 doc! { "_id": id.as_str() },
                 doc! { "$set": {
                     "attempts": i64::from(attempts),
                     "last_error": error,
-                    "dead_at": to_bson(now()),
+                    "dead_at": to_bson(at),
                 } },
             )
             .await
@@ -970,15 +880,22 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
-    async fn count_mail(&self) -> StoreResult<u64> {
-        self.outbox.count_documents(doc! {}).await.map_err(map_err)
-    }
-
     async fn count_dead_mail(&self) -> StoreResult<u64> {
         self.outbox
             .count_documents(doc! { "dead_at": { "$ne": null } })
             .await
             .map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl StoreFixtures for MongoStore {
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.insert_new_user(user).await
+    }
+
+    async fn count_mail(&self) -> StoreResult<u64> {
+        self.outbox.count_documents(doc! {}).await.map_err(map_err)
     }
 }
 
@@ -994,5 +911,200 @@ impl Store for MongoStore {
 
     fn kind(&self) -> &'static str {
         "mongodb"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! What the documents look like on disk: earlier builds wrote exactly these, so a change
+    //! here is a change to every stored database.
+
+    use super::*;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    fn id<T: TryFrom<String, Error = crate::domain::InvalidId>>(n: u8) -> T {
+        T::try_from(format!("00000000-0000-4000-8000-0000000000{n:02}")).unwrap()
+    }
+
+    fn same(actual: Document, expected: Document) {
+        // Display shows the order and the BSON type of every value.
+        assert_eq!(actual.to_string(), expected.to_string());
+    }
+
+    fn session() -> SessionRecord {
+        SessionRecord {
+            id: id(2),
+            refresh_token: RefreshToken::new("rt".into()),
+            created_at: at(1_000),
+            expires_at: at(2_000),
+            last_refreshed_at: Some(at(1_500)),
+            user_agent: None,
+            generation: 3,
+        }
+    }
+
+    fn quiz() -> QuizRecord {
+        QuizRecord {
+            id: id(3),
+            owner: id(1),
+            title: "t".into(),
+            description: "d".into(),
+            topic: "p".into(),
+            difficulty: Difficulty::Easy,
+            source: QuizSource::Offline,
+            language: "en".into(),
+            questions: vec![QuestionRecord {
+                number: 1,
+                content: "q".into(),
+                answer_type: AnswerType::TrueFalse,
+                choices: vec![ChoiceRecord {
+                    number: 1,
+                    content: "True".into(),
+                    correct: true,
+                }],
+                explanation: None,
+            }],
+            created_at: at(3_000),
+        }
+    }
+
+    fn result() -> QuizResultRecord {
+        QuizResultRecord {
+            id: id(4),
+            owner: id(1),
+            quiz_id: id(3),
+            quiz_title: "t".into(),
+            language: "en".into(),
+            answers: vec![AnswerRecord {
+                question_number: 1,
+                question: "q".into(),
+                selected_choice: Some(1),
+                selected_content: Some("True".into()),
+                correct_choice: 1,
+                correct_content: "True".into(),
+                is_correct: true,
+                explanation: None,
+            }],
+            correct_count: 1,
+            total_questions: 1,
+            score: 100.0,
+            submitted_at: at(4_000),
+            feedback: Some(FeedbackRecord {
+                summary: "s".into(),
+                items: vec![QuestionFeedbackRecord {
+                    question_number: 1,
+                    feedback: "f".into(),
+                }],
+            }),
+        }
+    }
+
+    fn mail() -> OutboxRecord {
+        OutboxRecord {
+            id: id(5),
+            to: "a <a@example.com>".into(),
+            subject: "s".into(),
+            text: "t".into(),
+            html: "h".into(),
+            attempts: 2,
+            next_attempt_at: at(5_000),
+            created_at: at(4_500),
+            last_error: Some("e".into()),
+        }
+    }
+
+    fn bson_at(ms: i64) -> bson::DateTime {
+        bson::DateTime::from_millis(ms)
+    }
+
+    #[test]
+    fn documents_keep_their_stored_shape() {
+        let user = UserRecord {
+            id: id(1),
+            username: "Ada".into(),
+            username_norm: "ada".into(),
+            email: "Ada@example.com".into(),
+            email_norm: "ada@example.com".into(),
+            password_hash: PasswordHash::new("$argon2id$x".into()),
+            is_active: true,
+            created_at: at(500),
+        };
+        let session_doc = doc! {
+            "id": id::<SessionId>(2).as_str(), "refresh_token": "rt", "created_at": bson_at(1_000),
+            "expires_at": bson_at(2_000), "last_refreshed_at": bson_at(1_500),
+            "user_agent": null, "generation": 3_i64,
+        };
+        same(
+            new_user_document(&user).unwrap(),
+            doc! {
+                "_id": id::<UserId>(1).as_str(), "username": "Ada", "username_norm": "ada",
+                "email": "Ada@example.com", "email_norm": "ada@example.com",
+                "password_hash": "$argon2id$x", "is_active": true, "created_at": bson_at(500),
+                "sessions": [],
+            },
+        );
+        same(session_document(&session()).unwrap(), session_doc.clone());
+        same(
+            bson::to_document(&QuizDoc(quiz())).unwrap(),
+            doc! {
+                "_id": id::<QuizId>(3).as_str(), "owner_id": id::<UserId>(1).as_str(),
+                "created_at": bson_at(3_000), "title": "t", "description": "d", "topic": "p",
+                "difficulty": "EASY", "source": "OFFLINE", "language": "en",
+                "questions": [{
+                    "number": 1_i64, "content": "q", "answer_type": "TRUE_FALSE",
+                    "choices": [{ "number": 1_i64, "content": "True", "correct": true }],
+                    "explanation": null,
+                }],
+            },
+        );
+        same(
+            bson::to_document(&ResultDoc(result())).unwrap(),
+            doc! {
+                "_id": id::<ResultId>(4).as_str(), "owner_id": id::<UserId>(1).as_str(),
+                "quiz_id": id::<QuizId>(3).as_str(), "submitted_at": bson_at(4_000),
+                "quiz_title": "t", "language": "en",
+                "answers": [{
+                    "question_number": 1_i64, "question": "q", "selected_choice": 1_i64,
+                    "selected_content": "True", "correct_choice": 1_i64,
+                    "correct_content": "True", "is_correct": true, "explanation": null,
+                }],
+                "correct_count": 1_i64, "total_questions": 1_i64, "score": 100.0,
+                "feedback": { "summary": "s", "items": [{ "question_number": 1_i64, "feedback": "f" }] },
+            },
+        );
+        same(
+            bson::to_document(&MailDoc(mail())).unwrap(),
+            doc! {
+                "_id": id::<MailId>(5).as_str(), "to": "a <a@example.com>", "subject": "s",
+                "text": "t", "html": "h", "attempts": 2_i64, "next_attempt_at": bson_at(5_000),
+                "created_at": bson_at(4_500), "last_error": "e",
+            },
+        );
+    }
+
+    #[test]
+    fn documents_read_back_as_the_records() {
+        let user_doc = doc! {
+            "_id": id::<UserId>(1).as_str(), "username": "Ada", "username_norm": "ada",
+            "email": "a@example.com", "email_norm": "a@example.com", "password_hash": "h",
+            "is_active": false, "created_at": bson_at(500), "sessions": [],
+        };
+        let UserDoc(user) = bson::from_document(user_doc).unwrap();
+        assert_eq!((user.id, user.created_at), (id(1), at(500)));
+        let s = session_document(&session()).unwrap();
+        let SessionDoc(read) = bson::from_document(s).unwrap();
+        assert_eq!(read, session());
+        let QuizDoc(read) = bson::from_document(to_document(&QuizDoc(quiz())).unwrap()).unwrap();
+        assert_eq!(read, quiz());
+        let r = to_document(&ResultDoc(result())).unwrap();
+        let ResultDoc(read) = bson::from_document(r).unwrap();
+        assert_eq!(read, result());
+        let mut m = to_document(&MailDoc(mail())).unwrap();
+        m.insert("dead_at", bson_at(6_000));
+        let MailDoc(read) = bson::from_document(m).unwrap();
+        assert_eq!(read, mail());
     }
 }

@@ -398,11 +398,6 @@ impl SqliteStore {
 
 #[async_trait]
 impl UserStore for SqliteStore {
-    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
-        let u = user.clone();
-        self.run(move |c| insert_user_row(c, &u)).await
-    }
-
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         self.find_user_where("id", id.to_string()).await
     }
@@ -507,14 +502,18 @@ impl UserStore for SqliteStore {
         .await
     }
 
-    async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionRecord>> {
         let user = user.to_string();
         self.read(move |c| {
             c.prepare_cached(&format!(
-                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 \
+                "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = ?1 AND expires_at > ?2 \
                  ORDER BY created_at DESC, rowid DESC"
             ))?
-            .query_map([user], session_from_row)?
+            .query_map(params![user, millis(now)], session_from_row)?
             .collect()
         })
         .await
@@ -857,14 +856,20 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn mark_mail_dead(&self, id: &MailId, attempts: u32, error: &str) -> StoreResult<()> {
+    async fn mark_mail_dead(
+        &self,
+        id: &MailId,
+        attempts: u32,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let (id, error) = (id.to_string(), error.to_owned());
         self.run(move |c| {
             c.prepare_cached(
                 "UPDATE outbox SET dead_at = ?1, \
                  body = json_set(body, '$.attempts', ?2, '$.last_error', ?3) WHERE id = ?4",
             )?
-            .execute(params![millis(now()), attempts, error, id])?;
+            .execute(params![millis(at), attempts, error, id])?;
             Ok(())
         })
         .await
@@ -893,18 +898,26 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    async fn count_mail(&self) -> StoreResult<u64> {
+    async fn count_dead_mail(&self) -> StoreResult<u64> {
         self.read(|c| {
-            c.prepare_cached("SELECT COUNT(*) FROM outbox")?
+            c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL")?
                 .query_row([], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
         })
         .await
     }
+}
 
-    async fn count_dead_mail(&self) -> StoreResult<u64> {
+#[async_trait]
+impl StoreFixtures for SqliteStore {
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        let u = user.clone();
+        self.run(move |c| insert_user_row(c, &u)).await
+    }
+
+    async fn count_mail(&self) -> StoreResult<u64> {
         self.read(|c| {
-            c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL")?
+            c.prepare_cached("SELECT COUNT(*) FROM outbox")?
                 .query_row([], |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
         })
