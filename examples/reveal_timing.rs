@@ -16,9 +16,11 @@ use anyhow::Context;
 use quiz_llm::{
     Application,
     config::{DatabaseUrl, SecretString, Settings},
-    store::{self, PasswordHash, StoreFixtures, UserId, UserRecord},
+    store::{self, PasswordHash, UserId, UserRecord},
 };
 use serde_json::json;
+
+use quiz_llm::store::StoreFixtures;
 
 fn user(name: &str, active: bool) -> UserRecord {
     let email = format!("{name}@example.com");
