@@ -36,7 +36,7 @@ use quiz_llm::{
     domain::identity::{canonical_email, username_skeleton},
     store::{
         self, AnswerType, ChoiceRecord, Difficulty, PasswordHash, QuestionRecord, QuizId,
-        QuizRecord, QuizSource, Store, StoreResult, UserId, UserRecord,
+        QuizRecord, QuizSource, Store, StoreFixtures, StoreResult, UserId, UserRecord,
     },
 };
 use serde::{Deserialize, de::IgnoredAny};

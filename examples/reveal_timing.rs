@@ -21,6 +21,8 @@ use quiz_llm::{
 };
 use serde_json::json;
 
+use quiz_llm::store::StoreFixtures;
+
 fn user(name: &str, active: bool) -> UserRecord {
     let email = format!("{name}@example.com");
     UserRecord {

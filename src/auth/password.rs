@@ -1,7 +1,7 @@
 //! argon2id hashing. It is deliberately slow, so it runs on the low-priority CPU threads
 //! ([`crate::cpu`]): a login storm queues there and slows logins, not every other request.
 
-use std::{fmt, sync::LazyLock};
+use std::fmt;
 
 use argon2::{
     Argon2,
@@ -34,14 +34,10 @@ impl fmt::Debug for Password {
 }
 
 /// Verified against when the user does not exist, so that "no such user" takes as long as
-/// "wrong password" and timing reveals nothing.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let random: [u8; 16] = rand::random();
-    Argon2::default()
-        .hash_password(&random)
-        .map(|h| h.to_string())
-        .unwrap_or_default()
-});
+/// "wrong password" and timing reveals nothing. A constant, so it can never come out empty: the
+/// hash of a random password nobody kept, with the cost `Argon2::default()` hashes with (a unit
+/// test checks both).
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Q4Sc84qXwXu/xFc3wOY3+Q$kdAEaiYXdDKsm8AkSWHEnWOTe4B+cgNiQ77A8h8aYyA";
 
 pub async fn hash(password: Password) -> AppResult<PasswordHash> {
     cpu::run(move || {
@@ -54,20 +50,19 @@ pub async fn hash(password: Password) -> AppResult<PasswordHash> {
 }
 
 /// `hash: None` means the account does not exist: a dummy hash is checked and `false` returned.
+/// A stored hash that is not a PHC string is corrupt data, an error rather than a wrong password.
 pub async fn verify(password: Password, hash: Option<PasswordHash>) -> AppResult<bool> {
     cpu::run(move || {
-        let known = hash.is_some();
-        let phc = hash.map_or_else(|| DUMMY_HASH.clone(), |h| h.expose().to_owned());
-        let matches = Phc::new(&phc)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        known && matches
+        let phc = hash.as_ref().map_or(DUMMY_HASH, PasswordHash::expose);
+        let parsed = Phc::new(phc).map_err(|e| {
+            AppError::internal(anyhow::anyhow!("stored password hash does not parse: {e}"))
+        })?;
+        let matches = Argon2::default()
+            .verify_password(password.expose().as_bytes(), &parsed)
+            .is_ok();
+        Ok(hash.is_some() && matches)
     })
-    .await
+    .await?
 }
 
 #[cfg(test)]
@@ -89,5 +84,27 @@ mod tests {
                 .unwrap()
         );
         assert!(!verify(Password::new("anything"), None).await.unwrap());
+    }
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_does() {
+        let dummy = Phc::new(DUMMY_HASH).expect("the dummy hash is a PHC string");
+        assert_eq!(dummy.algorithm, argon2::Algorithm::Argon2id.ident());
+        let params = argon2::Params::try_from(&dummy).expect("argon2 parameters");
+        let default = argon2::Params::default();
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (default.m_cost(), default.t_cost(), default.p_cost())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stored_hash_that_does_not_parse_is_an_error() {
+        let corrupt = PasswordHash::new(String::new());
+        assert!(
+            verify(Password::new("anything"), Some(corrupt))
+                .await
+                .is_err()
+        );
     }
 }

@@ -651,7 +651,10 @@ impl AuthService {
     }
 
     pub async fn sessions(&self, claims: &Claims) -> AppResult<Vec<SessionRecord>> {
-        Ok(self.store.list_sessions(&claims.sub).await?)
+        Ok(self
+            .store
+            .list_sessions(&claims.sub, self.clock.now())
+            .await?)
     }
 
     pub async fn revoke_session(

@@ -5,12 +5,37 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// A stored or signed id that is not a UUID: corrupt data, never replaced by a made-up id.
+#[derive(Debug, thiserror::Error)]
+#[error("{kind} is not a UUID: {value:?}")]
+pub struct InvalidId {
+    kind: &'static str,
+    value: String,
+}
+
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(transparent)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        /// Kept as stored, but only if it is a UUID.
+        impl TryFrom<String> for $name {
+            type Error = InvalidId;
+            fn try_from(value: String) -> Result<Self, InvalidId> {
+                match uuid::Uuid::try_parse(&value) {
+                    Ok(_) => Ok($name(value)),
+                    Err(_) => Err(InvalidId { kind: stringify!($name), value }),
+                }
+            }
+        }
 
         impl $name {
             pub fn new_random() -> Self {
@@ -55,3 +80,17 @@ string_id!(
     /// An outgoing e-mail waiting in the outbox.
     MailId
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_uuid_deserializes_into_an_id() {
+        let id = UserId::new_random();
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(serde_json::from_str::<UserId>(&json).unwrap(), id);
+        let err = serde_json::from_str::<UserId>("\"not-a-uuid\"").unwrap_err();
+        assert!(err.to_string().contains("UserId is not a UUID"), "{err}");
+    }
+}

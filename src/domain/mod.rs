@@ -12,7 +12,7 @@ mod user;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError};
-pub use ids::{MailId, QuizId, ResultId, SessionId, UserId};
+pub use ids::{InvalidId, MailId, QuizId, ResultId, SessionId, UserId};
 pub use mail::OutboxRecord;
 pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,

@@ -107,7 +107,9 @@ impl Outbox {
                         "e-mail delivery keeps failing; kept as a dead letter until \
                          `quiz-llm outbox retry-dead`"
                     );
-                    self.store.mark_mail_dead(&mail.id, attempts, &error).await
+                    self.store
+                        .mark_mail_dead(&mail.id, attempts, &error, self.clock.now())
+                        .await
                 } else {
                     let wait = self.backoff(attempts);
                     tracing::warn!(mail_id = %mail.id, attempts, ?wait, error, "e-mail delivery failed; will retry");

@@ -6,7 +6,7 @@ pub mod mongo;
 pub mod sqlite;
 mod url;
 
-use std::{collections::HashSet, sync::Arc};
+use std::{any::Any, collections::HashSet, sync::Arc};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -37,6 +37,10 @@ pub enum StoreError {
     Conflict(UniqueField),
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// A stored row or document that does not decode into a record: an error, never a record
+    /// with made-up values.
+    #[error("stored data does not decode: {0}")]
+    Corrupt(String),
     #[error("database error: {0}")]
     Other(#[from] anyhow::Error),
 }
@@ -56,8 +60,6 @@ impl From<StoreError> for crate::domain::AppError {
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Fails with `Conflict` when the normalized username or e-mail is taken.
-    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
     async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>>;
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>>;
@@ -79,8 +81,12 @@ pub trait UserStore: Send + Sync {
         user: &UserId,
         session: &SessionId,
     ) -> StoreResult<Option<SessionRecord>>;
-    /// Newest first.
-    async fn list_sessions(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>>;
+    /// The sessions that have not expired at `now`, newest first.
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionRecord>>;
     /// Replaces the refresh token and sets the generation only if the token still is
     /// `expected` (compare-and-swap), so two concurrent refreshes can never both win; `false`
     /// when it was not.
@@ -169,26 +175,67 @@ pub trait OutboxStore: Send + Sync {
         next_attempt_at: DateTime<Utc>,
         error: &str,
     ) -> StoreResult<()>;
-    /// Records the last failed attempt and makes the mail a dead letter: kept, but no longer
-    /// due until [`requeue_dead_mail`](OutboxStore::requeue_dead_mail).
-    async fn mark_mail_dead(&self, id: &MailId, attempts: u32, error: &str) -> StoreResult<()>;
+    /// Records the last failed attempt and makes the mail a dead letter (since `at`): kept, but
+    /// no longer due until [`requeue_dead_mail`](OutboxStore::requeue_dead_mail).
+    async fn mark_mail_dead(
+        &self,
+        id: &MailId,
+        attempts: u32,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
     /// Makes every dead letter due at `now` with its attempts reset (its last error is kept);
     /// returns how many there were.
     async fn requeue_dead_mail(&self, now: DateTime<Utc>) -> StoreResult<u64>;
     /// Delivered: gone from the outbox.
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()>;
-    /// Every mail in the outbox, dead letters included.
-    async fn count_mail(&self) -> StoreResult<u64>;
     async fn count_dead_mail(&self) -> StoreResult<u64>;
 }
 
-/// Everything the application needs from a database.
+/// Everything the application needs from a database. `Any`, so that tests can reach the
+/// concrete store's [`StoreFixtures`].
 #[async_trait]
-pub trait Store: UserStore + QuizStore + OutboxStore {
+pub trait Store: UserStore + QuizStore + OutboxStore + Any {
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `sqlite` or `mongodb`.
     fn kind(&self) -> &'static str;
+}
+
+/// What tests and the examples' seeding need from a store and the application does not:
+/// writing a user as given (the application signs up through `insert_user_replacing_pending`)
+/// and counting the outbox. Kept off [`Store`]; bring this trait into scope to use it on a
+/// `dyn Store`.
+#[async_trait]
+pub trait StoreFixtures: Send + Sync {
+    /// Fails with `Conflict` when the normalized username or e-mail is taken.
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()>;
+    /// Every mail in the outbox, dead letters included.
+    async fn count_mail(&self) -> StoreResult<u64>;
+}
+
+impl dyn Store {
+    fn fixtures(&self) -> &dyn StoreFixtures {
+        let any: &dyn Any = self;
+        if let Some(store) = any.downcast_ref::<sqlite::SqliteStore>() {
+            store
+        } else if let Some(store) = any.downcast_ref::<mongo::MongoStore>() {
+            store
+        } else {
+            unreachable!("every store is SQLite or MongoDB")
+        }
+    }
+}
+
+#[async_trait]
+impl StoreFixtures for dyn Store {
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.fixtures().insert_user(user).await
+    }
+
+    async fn count_mail(&self) -> StoreResult<u64> {
+        self.fixtures().count_mail().await
+    }
 }
 
 /// Which store to open (`DATABASE_URL`) and how to talk to it.

@@ -104,7 +104,7 @@ async fn outbox_retry_dead_queues_dead_letters_again() {
         last_error: None,
     };
     db.enqueue_mail(&mail).await.unwrap();
-    db.mark_mail_dead(&mail.id, 16, "550 mailbox unavailable")
+    db.mark_mail_dead(&mail.id, 16, "550 mailbox unavailable", now)
         .await
         .unwrap();
 

@@ -15,7 +15,7 @@ use std::{
 use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::{
     config::SecretString,
-    store::{PasswordHash, UserId, UserRecord},
+    store::{PasswordHash, StoreFixtures, UserId, UserRecord},
 };
 use serde_json::{Value, json};
 

@@ -14,7 +14,7 @@ use quiz_llm::{
     config::{DatabaseUrl, SecretString, Settings},
     domain::SystemClock,
     mail::outbox::{self, MAX_ATTEMPTS},
-    store::{self, MailId, OutboxRecord},
+    store::{self, MailId, OutboxRecord, StoreFixtures},
 };
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},

@@ -5,6 +5,7 @@ use crate::common;
 
 use std::sync::Arc;
 
+use ::mongodb::bson::Document;
 use quiz_llm::config::ExposeSecret;
 
 use chrono::Duration;
@@ -14,7 +15,7 @@ use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
     QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
-    SessionId, SessionRecord, Store, UniqueField, UserId, UserRecord, UserStore,
+    SessionId, SessionRecord, Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -64,6 +65,7 @@ on_both_stores!(
     activation_happens_once,
     sessions_add_find_list_remove,
     sessions_are_capped,
+    expired_sessions_are_not_listed,
     rotation_is_compare_and_swap,
     concurrent_rotation_has_one_winner,
     ping_answers,
@@ -77,6 +79,7 @@ on_both_stores!(
     racing_sign_ups_leave_one_account,
     old_pending_accounts_are_purged,
     keys_of_earlier_builds_are_recomputed,
+    corrupt_records_are_errors,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -147,7 +150,7 @@ async fn sessions_add_find_list_remove(backend: Backend) {
         f.store.find_session(&u.id, &s1.id).await.unwrap(),
         Some(s1.clone())
     );
-    let listed = f.store.list_sessions(&u.id).await.unwrap();
+    let listed = f.store.list_sessions(&u.id, store::now()).await.unwrap();
     assert_eq!(listed, vec![s2.clone(), s1.clone()], "newest first");
     // Another user's id does not reach this user's sessions.
     let other = user("other");
@@ -156,7 +159,10 @@ async fn sessions_add_find_list_remove(backend: Backend) {
     assert!(!f.store.remove_session(&other.id, &s1.id).await.unwrap());
     assert!(f.store.remove_session(&u.id, &s1.id).await.unwrap());
     assert!(!f.store.remove_session(&u.id, &s1.id).await.unwrap());
-    assert_eq!(f.store.list_sessions(&u.id).await.unwrap(), vec![s2]);
+    assert_eq!(
+        f.store.list_sessions(&u.id, store::now()).await.unwrap(),
+        vec![s2]
+    );
 }
 
 async fn sessions_are_capped(backend: Backend) {
@@ -169,11 +175,38 @@ async fn sessions_are_capped(backend: Backend) {
     for s in &all {
         assert!(f.store.add_session(&u.id, s).await.unwrap());
     }
-    let listed = f.store.list_sessions(&u.id).await.unwrap();
+    let listed = f.store.list_sessions(&u.id, store::now()).await.unwrap();
     assert_eq!(listed.len(), MAX_SESSIONS_PER_USER);
     let mut expected: Vec<_> = all[2..].to_vec();
     expected.reverse();
     assert_eq!(listed, expected, "the two oldest are dropped");
+}
+
+async fn expired_sessions_are_not_listed(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("expiry");
+    f.store.insert_user(&u).await.unwrap();
+    let (ended, live) = (session(0), session(5));
+    let ended = SessionRecord {
+        expires_at: ended.created_at + Duration::minutes(1),
+        ..ended
+    };
+    f.store.add_session(&u.id, &ended).await.unwrap();
+    f.store.add_session(&u.id, &live).await.unwrap();
+    let list = |now| f.store.list_sessions(&u.id, now);
+    let now = store::now();
+    assert_eq!(list(now).await.unwrap(), vec![live.clone(), ended.clone()]);
+    assert_eq!(
+        list(ended.expires_at).await.unwrap(),
+        vec![live.clone()],
+        "a session has ended at its expiry"
+    );
+    assert!(list(live.expires_at).await.unwrap().is_empty());
+    // Only listing leaves it out: the session itself is still there.
+    assert_eq!(
+        f.store.find_session(&u.id, &ended.id).await.unwrap(),
+        Some(ended)
+    );
 }
 
 async fn rotation_is_compare_and_swap(backend: Backend) {
@@ -477,13 +510,22 @@ async fn removing_all_or_other_sessions(backend: Backend) {
         2
     );
     assert_eq!(
-        f.store.list_sessions(&u.id).await.unwrap(),
+        f.store.list_sessions(&u.id, store::now()).await.unwrap(),
         vec![sessions[1].clone()]
     );
     assert_eq!(f.store.remove_sessions(&u.id, None).await.unwrap(), 1);
-    assert!(f.store.list_sessions(&u.id).await.unwrap().is_empty());
+    assert!(
+        f.store
+            .list_sessions(&u.id, store::now())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
-        f.store.list_sessions(&other.id).await.unwrap(),
+        f.store
+            .list_sessions(&other.id, store::now())
+            .await
+            .unwrap(),
         vec![theirs]
     );
 }
@@ -585,7 +627,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
         f.store.enqueue_mail(m).await.unwrap();
     }
     f.store
-        .mark_mail_dead(&hopeless.id, 16, "550 no such user")
+        .mark_mail_dead(&hopeless.id, 16, "550 no such user", store::now())
         .await
         .unwrap();
     let now = store::now();
@@ -614,7 +656,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
 
     // A requeued mail can fail again and die again.
     f.store
-        .mark_mail_dead(&hopeless.id, 16, "still failing")
+        .mark_mail_dead(&hopeless.id, 16, "still failing", store::now())
         .await
         .unwrap();
     assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
@@ -815,4 +857,154 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         s.find_user(&carol.id).await.unwrap().unwrap().username,
         "carol"
     );
+}
+
+/// Writes that bypass the store, to plant what no build of it writes.
+enum Raw {
+    Sqlite(rusqlite::Connection),
+    Mongo(::mongodb::Database),
+}
+
+impl Raw {
+    async fn plant(&self, sql: &str, collection: &str, filter: Document, update: Document) {
+        match self {
+            Raw::Sqlite(c) => {
+                c.execute_batch(sql).unwrap();
+            }
+            Raw::Mongo(db) => {
+                let coll = db.collection::<Document>(collection);
+                if filter.is_empty() {
+                    coll.insert_one(update).await.unwrap();
+                } else {
+                    let done = coll.update_one(filter, update).await.unwrap();
+                    assert_eq!(done.modified_count, 1, "planted in {collection}");
+                }
+            }
+        }
+    }
+}
+
+/// A row or document that does not decode is an error, never a record with made-up values (a
+/// random id, the epoch).
+async fn corrupt_records_are_errors(backend: Backend) {
+    use ::mongodb::bson::{DateTime as BsonTime, doc};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiz.db");
+    let (url, _guard) = match backend {
+        Backend::Sqlite | Backend::SqliteFile => (
+            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
+            None,
+        ),
+        Backend::Mongo => match database_for(backend) {
+            Some((url, guard)) => (url, Some(guard)),
+            None => return,
+        },
+    };
+    let s = store::connect(&url).await.unwrap();
+    let raw = match &url {
+        quiz_llm::config::DatabaseUrl::Sqlite(_) => {
+            Raw::Sqlite(rusqlite::Connection::open(&path).unwrap())
+        }
+        quiz_llm::config::DatabaseUrl::Mongo(url) => {
+            let client = ::mongodb::Client::with_uri_str(url.expose_secret())
+                .await
+                .unwrap();
+            Raw::Mongo(client.default_database().unwrap())
+        }
+    };
+    let corrupt = |what: &str, result: store::StoreResult<_>| match result {
+        Err(store::StoreError::Corrupt(_)) => {}
+        other => panic!("{what}: expected a Corrupt error, got {other:?}"),
+    };
+
+    // A user whose id is not a UUID.
+    let now_ms = store::now().timestamp_millis();
+    raw.plant(
+        &format!(
+            "INSERT INTO users VALUES ('not-a-uuid', 'odd', 'odd', 'odd@example.com', \
+             'odd@example.com', 'x', 0, {now_ms})"
+        ),
+        "users",
+        doc! {},
+        doc! {
+            "_id": "not-a-uuid", "username": "odd", "username_norm": "odd",
+            "email": "odd@example.com", "email_norm": "odd@example.com", "password_hash": "x",
+            "is_active": false, "created_at": BsonTime::now(), "sessions": [],
+        },
+    )
+    .await;
+    corrupt("an id", s.find_user_by_username("odd").await.map(|_| ()));
+
+    // A user created at a time no clock shows.
+    let u = user("late");
+    s.insert_user(&u).await.unwrap();
+    raw.plant(
+        &format!(
+            "UPDATE users SET created_at = {} WHERE id = '{}'",
+            i64::MAX,
+            u.id
+        ),
+        "users",
+        doc! { "_id": u.id.as_str() },
+        doc! { "$set": { "created_at": BsonTime::MAX } },
+    )
+    .await;
+    corrupt("a user's time", s.find_user(&u.id).await.map(|_| ()));
+
+    // A session that ends at a time no clock shows.
+    let u = user("sessions");
+    s.insert_user(&u).await.unwrap();
+    let sess = session(0);
+    s.add_session(&u.id, &sess).await.unwrap();
+    raw.plant(
+        &format!(
+            "UPDATE sessions SET expires_at = {} WHERE id = '{}'",
+            i64::MAX,
+            sess.id
+        ),
+        "users",
+        doc! { "_id": u.id.as_str() },
+        doc! { "$set": { "sessions.0.expires_at": BsonTime::MAX } },
+    )
+    .await;
+    corrupt(
+        "a session",
+        s.find_session(&u.id, &sess.id).await.map(|_| ()),
+    );
+    corrupt(
+        "sessions",
+        s.list_sessions(&u.id, store::now()).await.map(|_| ()),
+    );
+
+    // A quiz whose time is not a time.
+    let q = quiz(&u.id, 0);
+    s.insert_quiz(&q).await.unwrap();
+    raw.plant(
+        &format!(
+            "UPDATE quizzes SET body = json_set(body, '$.created_at', 'yesterday') WHERE id = '{}'",
+            q.id
+        ),
+        "quizzes",
+        doc! { "_id": q.id.as_str() },
+        doc! { "$set": { "created_at": "yesterday" } },
+    )
+    .await;
+    corrupt("a quiz", s.find_quiz(&u.id, &q.id).await.map(|_| ()));
+    corrupt("quizzes", s.list_quizzes(&u.id, None, 10).await.map(|_| ()));
+
+    // A mail due at a time no clock shows.
+    let m = mail(0);
+    s.enqueue_mail(&m).await.unwrap();
+    raw.plant(
+        &format!(
+            "UPDATE outbox SET next_attempt_at = {} WHERE id = '{}'",
+            i64::MIN,
+            m.id
+        ),
+        "outbox",
+        doc! { "_id": m.id.as_str() },
+        doc! { "$set": { "next_attempt_at": BsonTime::MIN } },
+    )
+    .await;
+    corrupt("a mail", s.due_mail(store::now(), 10).await.map(|_| ()));
 }

@@ -1,0 +1,189 @@
+//! MongoDB: users live in the `users` collection and carry their login sessions in a `sessions`
+//! array, as the design asks. Writes that could race are single atomic updates that carry the
+//! old value in their filter.
+
+use anyhow::Context;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
+use mongodb::{
+    Client, Collection, Database, IndexModel,
+    bson::{Document, doc},
+    error::{ErrorKind, WriteFailure},
+    options::{ClientOptions, IndexOptions, ReturnDocument},
+};
+use serde::Deserialize;
+
+use super::*;
+use docs::*;
+
+mod docs;
+mod outbox;
+mod quizzes;
+mod users;
+
+const DEFAULT_DATABASE: &str = "quiz_llm";
+const DUPLICATE_KEY: i32 = 11000;
+const USERNAME_INDEX: &str = "users_username_norm_unique";
+const EMAIL_INDEX: &str = "users_email_norm_unique";
+/// Marks, in the `migrations` collection, that user keys follow the look-alike and canonical
+/// address rules.
+const USER_KEYS_MIGRATION: &str = "user-keys-v2";
+/// Racing sign-ups for one address each retry this often; each round one of them wins.
+const REPLACE_ATTEMPTS: usize = 16;
+
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+    users: Collection<UserDoc>,
+    quizzes: Collection<QuizDoc>,
+    results: Collection<ResultDoc>,
+    outbox: Collection<MailDoc>,
+}
+
+impl MongoStore {
+    /// Connects, checks the server answers, and creates the indexes.
+    pub async fn connect(url: &str, store_options: StoreOptions) -> anyhow::Result<Self> {
+        let timeout = store_options.timeout;
+        let mut options = ClientOptions::parse(url)
+            .await
+            .context("DATABASE_URL is not a valid MongoDB connection string")?;
+        options.app_name.get_or_insert_with(|| "quiz-llm".into());
+        // While the server is away, operations fail after `timeout` instead of queueing.
+        options.server_selection_timeout.get_or_insert(timeout);
+        options.connect_timeout.get_or_insert(timeout);
+        let pool_size = u32::try_from(store_options.pool_size).unwrap_or(u32::MAX);
+        options.max_pool_size.get_or_insert(pool_size.max(1));
+        let hosts = options
+            .hosts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        let db_name = options
+            .default_database
+            .clone()
+            .unwrap_or_else(|| DEFAULT_DATABASE.into());
+        let client = Client::with_options(options)?;
+        let db = client.database(&db_name);
+        db.run_command(doc! { "ping": 1 })
+            .await
+            .with_context(|| format!("cannot reach MongoDB at {hosts}"))?;
+        let store = MongoStore {
+            users: db.collection("users"),
+            quizzes: db.collection("quizzes"),
+            results: db.collection("quiz_results"),
+            outbox: db.collection("outbox"),
+            db,
+        };
+        store.create_indexes().await?;
+        store.migrate_user_keys().await?;
+        Ok(store)
+    }
+
+    async fn create_indexes(&self) -> anyhow::Result<()> {
+        let unique = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(
+                    IndexOptions::builder()
+                        .unique(true)
+                        .name(name.to_owned())
+                        .build(),
+                )
+                .build()
+        };
+        let index = |keys: Document, name: &str| {
+            IndexModel::builder()
+                .keys(keys)
+                .options(IndexOptions::builder().name(name.to_owned()).build())
+                .build()
+        };
+        self.users
+            .create_indexes([
+                unique(doc! { "username_norm": 1 }, USERNAME_INDEX),
+                unique(doc! { "email_norm": 1 }, EMAIL_INDEX),
+                index(doc! { "is_active": 1, "created_at": 1 }, "users_pending"),
+            ])
+            .await
+            .context("creating MongoDB indexes on users")?;
+        self.quizzes
+            .create_index(index(
+                doc! { "owner_id": 1, "created_at": -1, "_id": -1 },
+                "quizzes_by_owner",
+            ))
+            .await
+            .context("creating MongoDB indexes on quizzes")?;
+        self.results
+            .create_indexes([
+                index(
+                    doc! { "owner_id": 1, "submitted_at": -1, "_id": -1 },
+                    "results_by_owner",
+                ),
+                index(
+                    doc! { "owner_id": 1, "quiz_id": 1, "submitted_at": -1, "_id": -1 },
+                    "results_by_owner_quiz",
+                ),
+            ])
+            .await
+            .context("creating MongoDB indexes on quiz_results")?;
+        self.outbox
+            .create_index(index(
+                doc! { "next_attempt_at": 1, "created_at": 1 },
+                "outbox_due",
+            ))
+            .await
+            .context("creating MongoDB indexes on outbox")?;
+        Ok(())
+    }
+}
+
+fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    matches!(err.kind.as_ref(), ErrorKind::Write(WriteFailure::WriteError(we)) if we.code == DUPLICATE_KEY)
+}
+
+fn map_err(err: mongodb::error::Error) -> StoreError {
+    if let ErrorKind::Write(WriteFailure::WriteError(we)) = err.kind.as_ref()
+        && we.code == DUPLICATE_KEY
+    {
+        if we.message.contains(USERNAME_INDEX) || we.message.contains("username_norm") {
+            return StoreError::Conflict(UniqueField::Username);
+        }
+        if we.message.contains(EMAIL_INDEX) || we.message.contains("email_norm") {
+            return StoreError::Conflict(UniqueField::Email);
+        }
+    }
+    match err.kind.as_ref() {
+        ErrorKind::BsonDeserialization(_) => StoreError::Corrupt(err.to_string()),
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. } => StoreError::Unavailable(err.to_string()),
+        _ => StoreError::Other(err.into()),
+    }
+}
+
+#[async_trait]
+impl StoreFixtures for MongoStore {
+    async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.insert_new_user(user).await
+    }
+
+    async fn count_mail(&self) -> StoreResult<u64> {
+        self.outbox.count_documents(doc! {}).await.map_err(map_err)
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db
+            .run_command(doc! { "ping": 1 })
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    fn kind(&self) -> &'static str {
+        "mongodb"
+    }
+}

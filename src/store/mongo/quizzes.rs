@@ -1,0 +1,125 @@
+//! Quizzes and graded results.
+
+use super::*;
+
+#[async_trait]
+impl QuizStore for MongoStore {
+    async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
+        self.quizzes
+            .insert_one(QuizDoc(quiz.clone()))
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {
+        Ok(self
+            .quizzes
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)?
+            .map(|QuizDoc(q)| q))
+    }
+
+    async fn list_quizzes(
+        &self,
+        owner: &UserId,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizRecord>> {
+        let filter = page_filter(doc! { "owner_id": owner.as_str() }, "created_at", after);
+        let cursor = self
+            .quizzes
+            .find(filter)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .limit(limit as i64)
+            .await
+            .map_err(map_err)?;
+        let docs: Vec<QuizDoc> = cursor.try_collect().await.map_err(map_err)?;
+        Ok(docs.into_iter().map(|QuizDoc(q)| q).collect())
+    }
+
+    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
+        self.quizzes
+            .count_documents(doc! { "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)
+    }
+
+    async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool> {
+        let result = self
+            .quizzes
+            .delete_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)?;
+        Ok(result.deleted_count == 1)
+    }
+
+    async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()> {
+        self.results
+            .insert_one(ResultDoc(result.clone()))
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn find_result(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+    ) -> StoreResult<Option<QuizResultRecord>> {
+        Ok(self
+            .results
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await
+            .map_err(map_err)?
+            .map(|ResultDoc(r)| r))
+    }
+
+    async fn list_results(
+        &self,
+        owner: &UserId,
+        quiz: Option<&QuizId>,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizResultRecord>> {
+        let mut filter = doc! { "owner_id": owner.as_str() };
+        if let Some(quiz) = quiz {
+            filter.insert("quiz_id", quiz.as_str());
+        }
+        let cursor = self
+            .results
+            .find(page_filter(filter, "submitted_at", after))
+            .sort(doc! { "submitted_at": -1, "_id": -1 })
+            .limit(limit as i64)
+            .await
+            .map_err(map_err)?;
+        let docs: Vec<ResultDoc> = cursor.try_collect().await.map_err(map_err)?;
+        Ok(docs.into_iter().map(|ResultDoc(r)| r).collect())
+    }
+
+    async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
+        let mut filter = doc! { "owner_id": owner.as_str() };
+        if let Some(quiz) = quiz {
+            filter.insert("quiz_id", quiz.as_str());
+        }
+        self.results.count_documents(filter).await.map_err(map_err)
+    }
+
+    async fn set_feedback(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+        feedback: &FeedbackRecord,
+    ) -> StoreResult<bool> {
+        let result = self
+            .results
+            .update_one(
+                doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "feedback": null },
+                doc! { "$set": { "feedback": to_doc(feedback)? } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+}

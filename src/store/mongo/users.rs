@@ -1,0 +1,302 @@
+//! Accounts, with their login sessions in each user's `sessions` array.
+
+use super::*;
+
+impl MongoStore {
+    /// Once per database: gives every user the keys the current rules compute (see
+    /// [`renormalized`]). Safe to rerun after an interruption: keys are computed from the
+    /// username and address, never from the stored keys.
+    pub(super) async fn migrate_user_keys(&self) -> anyhow::Result<()> {
+        let migrations = self.db.collection::<Document>("migrations");
+        let done = doc! { "_id": USER_KEYS_MIGRATION };
+        if migrations.find_one(done.clone()).await?.is_some() {
+            return Ok(());
+        }
+        /// A user's keys alone.
+        #[derive(Deserialize)]
+        struct Keys {
+            #[serde(rename = "_id")]
+            id: UserId,
+            username: String,
+            email: String,
+            username_norm: String,
+            email_norm: String,
+        }
+        let users: Vec<Keys> = self
+            .users
+            .clone_with_type()
+            .find(doc! {})
+            .projection(doc! { "username": 1, "email": 1, "username_norm": 1, "email_norm": 1 })
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let changed = renormalized(
+            users
+                .into_iter()
+                .map(|u| UserKeys {
+                    id: u.id.to_string(),
+                    username: u.username,
+                    email: u.email,
+                    username_norm: u.username_norm,
+                    email_norm: u.email_norm,
+                })
+                .collect(),
+        );
+        // Park the changing keys on values no user can hold first, so that no update meets a
+        // key another user is about to give up.
+        for u in &changed {
+            let parked = format!("#{}", u.id);
+            self.users
+                .update_one(
+                    doc! { "_id": &u.id },
+                    doc! { "$set": { "username_norm": &parked, "email_norm": &parked } },
+                )
+                .await?;
+        }
+        for u in &changed {
+            self.users
+                .update_one(
+                    doc! { "_id": &u.id },
+                    doc! { "$set": { "username_norm": &u.username_norm, "email_norm": &u.email_norm } },
+                )
+                .await?;
+        }
+        if !changed.is_empty() {
+            tracing::info!(users = changed.len(), "recomputed username and e-mail keys");
+        }
+        // Another process may have finished first; either way it is done.
+        match migrations.insert_one(done).await {
+            Err(err) if !is_duplicate_key(&err) => Err(err.into()),
+            _ => Ok(()),
+        }
+    }
+
+    async fn find_user_by(&self, filter: Document) -> StoreResult<Option<UserRecord>> {
+        Ok(self
+            .users
+            .find_one(filter)
+            .projection(doc! { "sessions": 0 })
+            .await
+            .map_err(map_err)?
+            .map(|UserDoc(u)| u))
+    }
+
+    pub(super) async fn insert_new_user(&self, user: &UserRecord) -> StoreResult<()> {
+        self.users
+            .clone_with_type::<Document>()
+            .insert_one(new_user_document(user)?)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn sessions_of(&self, user: &UserId) -> StoreResult<Vec<SessionRecord>> {
+        Ok(self
+            .users
+            .clone_with_type::<Sessions>()
+            .find_one(doc! { "_id": user.as_str() })
+            .projection(doc! { "sessions": 1, "_id": 0 })
+            .await
+            .map_err(map_err)?
+            .map_or_else(Vec::new, Sessions::records))
+    }
+}
+
+#[async_trait]
+impl UserStore for MongoStore {
+    async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
+        // No transactions here: check, delete and insert, and start over when another sign-up
+        // took a key in between (the unique indexes tell); each round, one racer wins.
+        let holders = |active: bool| {
+            doc! {
+                "is_active": active,
+                "$or": [
+                    { "username_norm": user.username_norm.as_str() },
+                    { "email_norm": user.email_norm.as_str() },
+                ],
+            }
+        };
+        let mut replaced = 0;
+        let mut last = StoreError::Conflict(UniqueField::Email);
+        for _ in 0..REPLACE_ATTEMPTS {
+            // Checked first, so that a sign-up a verified account blocks deletes nothing.
+            if let Some(holder) = self.find_user_by(holders(true)).await? {
+                let field = if holder.username_norm == user.username_norm {
+                    UniqueField::Username
+                } else {
+                    UniqueField::Email
+                };
+                return Err(StoreError::Conflict(field));
+            }
+            replaced += self
+                .users
+                .delete_many(holders(false))
+                .await
+                .map_err(map_err)?
+                .deleted_count;
+            match self.insert_new_user(user).await {
+                Ok(()) => return Ok(replaced),
+                Err(err @ StoreError::Conflict(_)) => last = err,
+                Err(err) => return Err(err),
+            }
+            tokio::task::yield_now().await;
+        }
+        Err(last)
+    }
+
+    async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
+        Ok(self
+            .users
+            .delete_many(doc! { "is_active": false, "created_at": { "$lt": to_bson(cutoff) } })
+            .await
+            .map_err(map_err)?
+            .deleted_count)
+    }
+
+    async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
+        self.find_user_by(doc! { "_id": id.as_str() }).await
+    }
+
+    async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>> {
+        self.find_user_by(doc! { "username_norm": username_norm })
+            .await
+    }
+
+    async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>> {
+        self.find_user_by(doc! { "email_norm": email_norm }).await
+    }
+
+    async fn activate_user(&self, id: &UserId) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": id.as_str(), "is_active": false },
+                doc! { "$set": { "is_active": true } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
+        let session = session_document(session)?;
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": user.as_str() },
+                doc! { "$push": { "sessions": {
+                    "$each": [session],
+                    "$slice": -(MAX_SESSIONS_PER_USER as i64),
+                } } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.matched_count == 1)
+    }
+
+    async fn find_session(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> StoreResult<Option<SessionRecord>> {
+        Ok(self
+            .sessions_of(user)
+            .await?
+            .into_iter()
+            .find(|s| &s.id == session))
+    }
+
+    async fn list_sessions(
+        &self,
+        user: &UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<SessionRecord>> {
+        let mut sessions = self.sessions_of(user).await?;
+        // At most MAX_SESSIONS_PER_USER, so filtering here costs nothing.
+        sessions.retain(|s| s.expires_at > now);
+        // The array is in insertion order; newest first is what clients show.
+        sessions.reverse();
+        Ok(sessions)
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        expected: &RefreshToken,
+        replacement: &RefreshToken,
+        generation: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! {
+                    "_id": user.as_str(),
+                    "sessions": { "$elemMatch": {
+                        "id": session.as_str(),
+                        "refresh_token": expected.expose(),
+                    } },
+                },
+                // arrayFilters rather than the positional `$`: the element to change is named
+                // by id alone, while the filter above still carries the old token.
+                doc! { "$set": {
+                    "sessions.$[s].refresh_token": replacement.expose(),
+                    "sessions.$[s].last_refreshed_at": to_bson(at),
+                    "sessions.$[s].generation": generation,
+                } },
+            )
+            .array_filters(vec![doc! { "s.id": session.as_str() }])
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": user.as_str(), "sessions.id": session.as_str() },
+                doc! { "$pull": { "sessions": { "id": session.as_str() } } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+
+    async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64> {
+        let update = match keep {
+            Some(keep) => doc! { "$pull": { "sessions": { "id": { "$ne": keep.as_str() } } } },
+            None => doc! { "$set": { "sessions": [] } },
+        };
+        // One atomic update; the sessions it saw tell how many went.
+        let before = self
+            .users
+            .clone_with_type::<Sessions>()
+            .find_one_and_update(doc! { "_id": user.as_str() }, update)
+            .projection(doc! { "sessions": 1, "_id": 0 })
+            .return_document(ReturnDocument::Before)
+            .await
+            .map_err(map_err)?
+            .map_or_else(Vec::new, Sessions::records);
+        Ok(before.iter().filter(|s| Some(&s.id) != keep).count() as u64)
+    }
+
+    async fn set_password_hash(
+        &self,
+        user: &UserId,
+        expected: &PasswordHash,
+        replacement: &PasswordHash,
+    ) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": user.as_str(), "password_hash": expected.expose() },
+                doc! { "$set": { "password_hash": replacement.expose() } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.modified_count == 1)
+    }
+}

@@ -1,0 +1,165 @@
+//! Quizzes and graded results, stored whole as JSON beside the columns filtered and sorted on.
+
+use super::*;
+
+#[async_trait]
+impl QuizStore for SqliteStore {
+    async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
+        let q = quiz.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO quizzes (id, owner_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                q.id.as_str(),
+                q.owner.as_str(),
+                millis(q.created_at),
+                to_json(&q)?
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {
+        let (owner, id) = (owner.to_string(), id.to_string());
+        self.read(move |c| {
+            c.prepare_cached("SELECT body FROM quizzes WHERE id = ?1 AND owner_id = ?2")?
+                .query_row([id, owner], from_json)
+                .optional()
+        })
+        .await
+    }
+
+    async fn list_quizzes(
+        &self,
+        owner: &UserId,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizRecord>> {
+        let (clause, mut args) = page_clause("created_at", after);
+        args.insert(0, owner.to_string().into());
+        args.push((limit as i64).into());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT body FROM quizzes WHERE owner_id = ?{clause} \
+                 ORDER BY created_at DESC, id DESC LIMIT ?"
+            ))?
+            .query_map(rusqlite::params_from_iter(args), from_json)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
+        let owner = owner.to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT COUNT(*) FROM quizzes WHERE owner_id = ?1")?
+                .query_row([owner], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool> {
+        let (owner, id) = (owner.to_string(), id.to_string());
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM quizzes WHERE id = ?1 AND owner_id = ?2")?
+                .execute([id, owner])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()> {
+        let r = result.clone();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO quiz_results (id, owner_id, quiz_id, submitted_at, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                r.id.as_str(),
+                r.owner.as_str(),
+                r.quiz_id.as_str(),
+                millis(r.submitted_at),
+                to_json(&r)?
+            ])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_result(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+    ) -> StoreResult<Option<QuizResultRecord>> {
+        let (owner, id) = (owner.to_string(), id.to_string());
+        self.read(move |c| {
+            c.prepare_cached("SELECT body FROM quiz_results WHERE id = ?1 AND owner_id = ?2")?
+                .query_row([id, owner], from_json)
+                .optional()
+        })
+        .await
+    }
+
+    async fn list_results(
+        &self,
+        owner: &UserId,
+        quiz: Option<&QuizId>,
+        after: Option<&PageAfter>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizResultRecord>> {
+        let (mut clause, page_args) = page_clause("submitted_at", after);
+        let mut args: Vec<rusqlite::types::Value> = vec![owner.to_string().into()];
+        if let Some(quiz) = quiz {
+            clause.insert_str(0, " AND quiz_id = ?");
+            args.push(quiz.to_string().into());
+        }
+        args.extend(page_args);
+        args.push((limit as i64).into());
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT body FROM quiz_results WHERE owner_id = ?{clause} \
+                 ORDER BY submitted_at DESC, id DESC LIMIT ?"
+            ))?
+            .query_map(rusqlite::params_from_iter(args), from_json)?
+            .collect()
+        })
+        .await
+    }
+
+    async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
+        let (owner, quiz) = (owner.to_string(), quiz.map(ToString::to_string));
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM quiz_results WHERE owner_id = ?1 \
+                 AND (?2 IS NULL OR quiz_id = ?2)",
+            )?
+            .query_row(params![owner, quiz], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+        })
+        .await
+    }
+
+    async fn set_feedback(
+        &self,
+        owner: &UserId,
+        id: &ResultId,
+        feedback: &FeedbackRecord,
+    ) -> StoreResult<bool> {
+        let (owner, id, feedback) = (owner.to_string(), id.to_string(), feedback.clone());
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE quiz_results SET body = json_set(body, '$.feedback', json(?1)) \
+                     WHERE id = ?2 AND owner_id = ?3 AND json_extract(body, '$.feedback') IS NULL",
+                )?
+                .execute(params![to_json(&feedback)?, id, owner])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
