@@ -98,3 +98,28 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn every_version_applies_once_and_a_newer_database_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        migrate(&conn).unwrap();
+        assert_eq!(version(&conn), MIGRATIONS.len() as i64);
+        migrate(&conn).unwrap();
+        assert_eq!(version(&conn), MIGRATIONS.len() as i64);
+
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        let err = migrate(&conn).unwrap_err().to_string();
+        assert!(err.contains("schema version 99"), "{err}");
+        conn.pragma_update(None, "user_version", -1).unwrap();
+        assert!(migrate(&conn).is_err());
+    }
+}
