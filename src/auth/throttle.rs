@@ -161,6 +161,23 @@ pub struct RateLimits {
     pub submit_per_user: Rate,
 }
 
+impl RateLimits {
+    /// The same rate for every limit (tests and benchmarks that want limits out of the way).
+    pub fn uniform(rate: Rate) -> Self {
+        RateLimits {
+            login_per_account: rate,
+            login_per_account_global: rate,
+            login_per_client: rate,
+            signup_per_client: rate,
+            mail_per_address: rate,
+            mail_per_client: rate,
+            refresh_per_session: rate,
+            generate_per_user: rate,
+            submit_per_user: rate,
+        }
+    }
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
         crate::settings::defaults()
@@ -269,18 +286,7 @@ mod tests {
     #[test]
     fn bursts_then_refuses_with_a_wait() {
         let rate: Rate = "3/1h".parse().unwrap();
-        let limits = RateLimits {
-            login_per_account: rate,
-            login_per_account_global: rate,
-            login_per_client: rate,
-            signup_per_client: rate,
-            mail_per_address: rate,
-            mail_per_client: rate,
-            refresh_per_session: rate,
-            generate_per_user: rate,
-            submit_per_user: rate,
-        };
-        let t = Throttle::new(&limits);
+        let t = Throttle::new(&RateLimits::uniform(rate));
         let client = ClientInfo::default();
         for _ in 0..3 {
             t.check(Bucket::LoginAccount, "ada", None, &client).unwrap();

@@ -284,18 +284,7 @@ impl TestApp {
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
-    let rate: quiz_llm::auth::throttle::Rate = "10000/1m".parse().unwrap();
-    quiz_llm::auth::throttle::RateLimits {
-        login_per_account: rate,
-        login_per_account_global: rate,
-        login_per_client: rate,
-        signup_per_client: rate,
-        mail_per_address: rate,
-        mail_per_client: rate,
-        refresh_per_session: rate,
-        generate_per_user: rate,
-        submit_per_user: rate,
-    }
+    quiz_llm::auth::throttle::RateLimits::uniform("10000/1m".parse().unwrap())
 }
 
 #[derive(Debug, Clone)]
