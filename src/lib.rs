@@ -107,13 +107,12 @@ impl Application {
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),
-            auth: auth.clone(),
+            auth,
             panic_route: settings.panic_route_for_tests,
         };
         let endpoint = http::routes(
             schema,
             store.clone(),
-            auth,
             http_settings,
             &settings.server.cors_origins.0,
         );

@@ -17,6 +17,22 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// A whole number within `range`, for counts such as pool sizes and connection caps.
+pub fn parse_count(s: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ if *range.end() == usize::MAX => Err(format!(
+            "must be a number of at least {}, got {s:?}",
+            range.start()
+        )),
+        _ => Err(format!(
+            "must be a number from {} to {}, got {s:?}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
 /// `http://…` or `https://…`, without a trailing slash.
 pub fn parse_http_url(s: &str) -> Result<String, String> {
     let url = s.trim().trim_end_matches('/');

@@ -153,7 +153,6 @@ fn panic_for_tests() -> &'static str {
 pub fn routes(
     schema: AppSchema,
     store: Arc<dyn Store>,
-    auth: Arc<AuthService>,
     settings: HttpSettings,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
@@ -176,7 +175,7 @@ pub fn routes(
     if settings.panic_route {
         app = app.at(PANIC_ROUTE, get(panic_for_tests));
     }
-    let app = app.data(schema).data(store).data(auth).data(settings);
+    let app = app.data(schema).data(store).data(settings);
     let app = if cors_origins.is_empty() {
         app.boxed()
     } else {

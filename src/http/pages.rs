@@ -2,7 +2,7 @@
 
 use async_graphql::http::{Credentials, GraphiQLSource};
 use base64::{Engine, engine::general_purpose::STANDARD};
-use std::sync::{Arc, LazyLock};
+use std::sync::LazyLock;
 
 use poem::{
     Request, handler,
@@ -12,7 +12,6 @@ use poem::{
 use sha2::{Digest, Sha256};
 
 use super::HttpSettings;
-use crate::auth::AuthService;
 
 /// GraphiQL's page loads React and GraphiQL from unpkg and starts them with an inline script.
 pub const GRAPHIQL_CSP: &str = "default-src 'self'; \
@@ -121,13 +120,9 @@ enum Visitor {
 /// a browser already logged in is told so first. Nothing about the link's account is shown:
 /// the page is the same for every link.
 #[handler]
-pub async fn verify_email(
-    req: &Request,
-    auth: Data<&Arc<AuthService>>,
-    http: Data<&HttpSettings>,
-) -> Html<String> {
+pub async fn verify_email(req: &Request, http: Data<&HttpSettings>) -> Html<String> {
     let token = http.cookies.access_token(req.headers());
-    let visitor = match auth.logged_in_user(token.as_deref()).await {
+    let visitor = match http.auth.logged_in_user(token.as_deref()).await {
         Ok(Some(user)) => Visitor::LoggedIn(user.username),
         Ok(None) => Visitor::Anonymous,
         Err(err) => {

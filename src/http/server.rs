@@ -59,10 +59,7 @@ pub struct ConnectionLimits {
 }
 
 fn parse_max_connections(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if n >= 1 => Ok(n),
-        _ => Err(format!("must be a number of at least 1, got {s:?}")),
-    }
+    crate::settings::parse_count(s, 1..=usize::MAX)
 }
 
 /// How long to wait before accepting again after `accept` failed (out of file descriptors,

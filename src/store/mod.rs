@@ -307,10 +307,7 @@ pub struct StoreOptions {
 }
 
 fn parse_pool_size(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n) if (1..=256).contains(&n) => Ok(n),
-        _ => Err(format!("must be a number from 1 to 256, got {s:?}")),
-    }
+    crate::settings::parse_count(s, 1..=256)
 }
 
 impl Default for StoreOptions {
