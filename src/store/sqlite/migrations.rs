@@ -1,27 +1,26 @@
 //! The schema: one SQL file per version (in `migrations/`), applied in order at start-up.
 
 use anyhow::Context;
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
+use rusqlite_migration::{HookResult, M, Migrations};
 
 use crate::store::{UserKeys, renormalized};
 
-/// Schema versions, applied in order, each in its own transaction: its SQL, then the Rust step
-/// for what SQL cannot express. `PRAGMA user_version` records how many ran.
-///
-/// Hand-written (twenty lines): `rusqlite_migration`, the maintained runner with these
-/// semantics, supports rusqlite up to 0.40 (its 2.6.0), and this build links rusqlite 0.43.
-const MIGRATIONS: &[(&str, Option<RustStep>)] = &[
-    (include_str!("migrations/01_users_and_sessions.sql"), None),
-    (include_str!("migrations/02_quizzes_and_results.sql"), None),
-    (include_str!("migrations/03_session_generation.sql"), None),
-    (include_str!("migrations/04_outbox.sql"), None),
-    (include_str!("migrations/05_dead_letters.sql"), None),
-    (
-        include_str!("migrations/06_user_keys.sql"),
-        Some(renormalize_users),
-    ),
-];
-type RustStep = fn(&Connection) -> rusqlite::Result<()>;
+/// Schema versions, applied in order by `rusqlite_migration`, each in its own transaction: its
+/// SQL, then a Rust hook for what SQL cannot express. `PRAGMA user_version` records how many ran.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![
+        M::up(include_str!("migrations/01_users_and_sessions.sql")),
+        M::up(include_str!("migrations/02_quizzes_and_results.sql")),
+        M::up(include_str!("migrations/03_session_generation.sql")),
+        M::up(include_str!("migrations/04_outbox.sql")),
+        M::up(include_str!("migrations/05_dead_letters.sql")),
+        M::up_with_hook(
+            include_str!("migrations/06_user_keys.sql"),
+            |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
+        ),
+    ])
+}
 
 /// Gives every user the keys the current rules compute (see [`renormalized`]).
 fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
@@ -62,7 +61,7 @@ fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Once per open: WAL mode for a file (readers never wait for the writer), then the schema.
-pub(super) fn prepare(conn: &Connection, file: bool) -> anyhow::Result<()> {
+pub(super) fn prepare(conn: &mut Connection, file: bool) -> anyhow::Result<()> {
     if file {
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -73,31 +72,22 @@ pub(super) fn prepare(conn: &Connection, file: bool) -> anyhow::Result<()> {
     migrate(conn)
 }
 
-fn migrate(conn: &Connection) -> anyhow::Result<()> {
-    let applied: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
-    let known = MIGRATIONS.len();
-    let applied = usize::try_from(applied)
-        .ok()
-        .filter(|&n| n <= known)
-        .with_context(|| {
-            format!(
-                "the SQLite database has schema version {applied}, which this build does not \
-                 know (it knows 0 to {known})"
-            )
-        })?;
-    for (i, (sql, step)) in MIGRATIONS.iter().enumerate().skip(applied) {
-        let version = i + 1;
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(sql)
-            .with_context(|| format!("SQLite migration {version} failed"))?;
-        if let Some(step) = step {
-            step(&tx).with_context(|| format!("SQLite migration {version} failed"))?;
-        }
-        tx.pragma_update(None, "user_version", version as i64)?;
-        tx.commit()?;
-    }
-    Ok(())
+fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
+    let migrations = migrations();
+    migrations.to_latest(conn).with_context(|| {
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap_or(-1);
+        format!(
+            "cannot bring the SQLite schema from version {found} up to date (this build knows \
+             versions 0 to {})",
+            KNOWN_VERSIONS
+        )
+    })
 }
+
+/// How many versions [`migrations`] holds.
+const KNOWN_VERSIONS: usize = 6;
 
 #[cfg(test)]
 mod tests {
@@ -110,16 +100,29 @@ mod tests {
 
     #[test]
     fn every_version_applies_once_and_a_newer_database_is_refused() {
-        let conn = Connection::open_in_memory().unwrap();
-        migrate(&conn).unwrap();
-        assert_eq!(version(&conn), MIGRATIONS.len() as i64);
-        migrate(&conn).unwrap();
-        assert_eq!(version(&conn), MIGRATIONS.len() as i64);
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), KNOWN_VERSIONS as i64);
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), KNOWN_VERSIONS as i64);
 
         conn.pragma_update(None, "user_version", 99).unwrap();
-        let err = migrate(&conn).unwrap_err().to_string();
-        assert!(err.contains("schema version 99"), "{err}");
+        let err = format!("{:#}", migrate(&mut conn).unwrap_err());
+        assert!(err.contains("from version 99"), "{err}");
         conn.pragma_update(None, "user_version", -1).unwrap();
-        assert!(migrate(&conn).is_err());
+        assert!(migrate(&mut conn).is_err());
+    }
+
+    #[test]
+    fn the_migration_list_is_valid_and_counted() {
+        assert!(migrations().validate().is_ok());
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(
+            migrations().current_version(&conn).unwrap(),
+            rusqlite_migration::SchemaVersion::Inside(
+                std::num::NonZeroUsize::new(KNOWN_VERSIONS).unwrap()
+            )
+        );
     }
 }

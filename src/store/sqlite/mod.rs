@@ -123,10 +123,10 @@ impl SqliteStore {
             Some(path) => format!("cannot open SQLite database {}", path.display()),
             None => "cannot open the in-memory SQLite database".into(),
         };
-        let conn = store.connection().await.with_context(described)?;
+        let mut conn = store.connection().await.with_context(described)?;
         let is_file = path.is_some();
         // No time limit here: a migration takes as long as it takes.
-        tokio::task::spawn_blocking(move || migrations::prepare(&conn, is_file))
+        tokio::task::spawn_blocking(move || migrations::prepare(&mut conn, is_file))
             .await?
             .with_context(described)?;
         Ok(store)
