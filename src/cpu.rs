@@ -1,5 +1,5 @@
 //! CPU-heavy work (argon2, zxcvbn, the offline quiz generator) runs here, on a small rayon pool
-//! threads that leave a core free and run at a lower CPU priority: a storm of expensive requests
+//! whose threads leave a core free and run at a lower CPU priority: a storm of expensive requests
 //! queues here and slows those requests, not every other one (`/healthz`, queries, refreshes).
 
 use std::sync::LazyLock;
