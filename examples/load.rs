@@ -33,7 +33,7 @@ use futures_util::{StreamExt, TryStreamExt, future::join_all, stream};
 use quiz_llm::{
     auth::password::{self, Password},
     config::DatabaseUrl,
-    domain::identity::{canonical_email, username_skeleton},
+    domain::{EmailAddress, Username},
     store::{
         self, AnswerType, ChoiceRecord, Difficulty, PasswordHash, QuestionRecord, QuizId,
         QuizRecord, QuizSource, Store, StoreFixtures, StoreResult, UserId, UserRecord,
@@ -173,12 +173,13 @@ fn storm_username(i: usize) -> String {
 /// An active user with the shared password hash.
 fn user_record(username: String, hash: &PasswordHash, now: DateTime<Utc>) -> UserRecord {
     // Keyed as sign-up keys them, so logins find them.
-    let email = format!("{username}@example.com");
+    let email = EmailAddress::from_stored(format!("{username}@example.com"));
+    let username = Username::from_stored(username);
     UserRecord {
         id: UserId::new_random(),
-        email_norm: canonical_email(&email),
+        email_norm: email.key(),
         email,
-        username_norm: username_skeleton(&username),
+        username_norm: username.key(),
         username,
         password_hash: hash.clone(),
         is_active: true,
@@ -260,7 +261,7 @@ async fn seed(path: &Path, users: usize, with_quizzes: usize) -> anyhow::Result<
     let hash = password::hash(Password::new(PASSWORD))
         .await
         .map_err(|e| anyhow!("hashing the password failed: {e:?}"))?;
-    let now = store::now();
+    let now = Utc::now();
     let records: Vec<UserRecord> = (0..users)
         .map(bench_username)
         .chain((0..STORM_LOGINS).map(storm_username))

@@ -16,24 +16,25 @@ use anyhow::Context;
 use quiz_llm::{
     Application,
     config::{DatabaseUrl, SecretString, Settings},
-    domain::identity::{canonical_email, username_skeleton},
-    store::{self, PasswordHash, UserId, UserRecord},
+    domain::{EmailAddress, Username},
+    store::{PasswordHash, UserId, UserRecord},
 };
 use serde_json::json;
 
 use quiz_llm::store::StoreFixtures;
 
 fn user(name: &str, active: bool) -> UserRecord {
-    let email = format!("{name}@example.com");
+    let username = Username::from_stored(name.to_owned());
+    let email = EmailAddress::from_stored(format!("{name}@example.com"));
     UserRecord {
         id: UserId::new_random(),
-        username: name.into(),
-        username_norm: username_skeleton(name),
-        email_norm: canonical_email(&email),
+        username_norm: username.key(),
+        email_norm: email.key(),
+        username,
         email,
         password_hash: PasswordHash::new("unused".into()),
         is_active: active,
-        created_at: store::now(),
+        created_at: chrono::Utc::now(),
     }
 }
 

@@ -110,14 +110,14 @@ impl LinkSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{PasswordHash, UserId};
+    use crate::store::{EmailAddress, PasswordHash, UserId, Username};
 
     fn user(active: bool) -> UserRecord {
         UserRecord {
             id: UserId::new_random(),
-            username: "ada".into(),
+            username: Username::parse("ada").unwrap(),
             username_norm: "ada".into(),
-            email: "ada@example.com".into(),
+            email: EmailAddress::parse("ada@example.com").unwrap(),
             email_norm: "ada@example.com".into(),
             password_hash: PasswordHash::new("x".into()),
             is_active: active,

@@ -17,7 +17,7 @@ use super::{
     validate,
 };
 use crate::{
-    domain::identity::{canonical_email, username_skeleton},
+    domain::identity::{EmailAddress, Username, email_key, login_key},
     domain::{AppError, AppResult, SharedClock},
     mail::{outbox::Outbox, templates},
     store::{SessionId, SessionRecord, Store, UserId, UserRecord},
@@ -31,8 +31,8 @@ const USER_AGENT_MAX: usize = 256;
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
 pub struct SignUp {
-    pub username: String,
-    pub email: String,
+    pub username: Username,
+    pub email: EmailAddress,
     pub password: Password,
 }
 
@@ -82,12 +82,17 @@ impl LinkMailer {
         let link = format!("{}/{page}?uid={}&token={}", self.public_url, user.id, token);
         let result = async {
             // To the canonical address: the one uniqueness and the rate limits are about.
-            let to = Mailbox::new(Some(user.username.clone()), user.email_norm.parse()?);
+            let to = Mailbox::new(Some(user.username.to_string()), user.email_norm.parse()?);
             let email = match purpose {
-                LinkPurpose::VerifyEmail => {
-                    templates::verification(to, &user.username, &link, self.unverified_account_ttl)
+                LinkPurpose::VerifyEmail => templates::verification(
+                    to,
+                    user.username.as_str(),
+                    &link,
+                    self.unverified_account_ttl,
+                ),
+                LinkPurpose::ResetPassword => {
+                    templates::password_reset(to, user.username.as_str(), &link)
                 }
-                LinkPurpose::ResetPassword => templates::password_reset(to, &user.username, &link),
             };
             self.outbox.send(email).await
         }
@@ -174,10 +179,13 @@ impl AuthService {
     /// next to nothing; zxcvbn and argon2 run on the CPU threads, and only for sign-ups that
     /// could succeed.
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
-        let username = validate::username(&input.username)?;
-        let email = validate::email(&input.email)?;
-        validate::password_rules("password", input.password.expose(), &username)?;
-        let (username_norm, email_norm) = (username_skeleton(&username), canonical_email(&email));
+        let SignUp {
+            username,
+            email,
+            password,
+        } = input;
+        validate::password_rules("password", password.expose(), username.as_str())?;
+        let (username_norm, email_norm) = (username.key(), email.key());
         self.throttle
             .check(Bucket::SignUpClient, &client.key(), None, client)?;
         // A sign-up sends the verification e-mail, so it counts against the mail limits too.
@@ -193,14 +201,14 @@ impl AuthService {
         if held(self.store.find_user_by_email(&email_norm).await?) {
             return Err(AppError::Conflict { field: "email" });
         }
-        validate::password_strength("password", input.password.expose(), &username).await?;
+        validate::password_strength("password", password.expose(), username.as_str()).await?;
         let user = UserRecord {
             id: UserId::new_random(),
             username,
             username_norm,
             email,
             email_norm,
-            password_hash: password::hash(input.password).await?,
+            password_hash: password::hash(password).await?,
             is_active: false,
             created_at: self.clock.now(),
         };
@@ -248,7 +256,7 @@ impl AuthService {
         purpose: LinkPurpose,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        let email_norm = validate::email_key(email);
+        let email_norm = email_key(email);
         self.throttle
             .check(Bucket::MailClient, &client.key(), None, client)?;
         self.throttle
@@ -298,7 +306,7 @@ impl AuthService {
     /// Checks and hashes a new password and swaps it in, only if the stored hash is still the
     /// one `user` was read with; `false` when it changed meanwhile.
     async fn replace_password(&self, user: &UserRecord, new_password: Password) -> AppResult<bool> {
-        validate::password("newPassword", new_password.expose(), &user.username).await?;
+        validate::password("newPassword", new_password.expose(), user.username.as_str()).await?;
         let hash = password::hash(new_password).await?;
         Ok(self
             .store
@@ -384,7 +392,7 @@ impl AuthService {
         password: Password,
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
-        let key = validate::login_key(username);
+        let key = login_key(username);
         self.throttle
             .check(Bucket::LoginClient, &client.key(), None, client)?;
         let user = if key.contains('@') {

@@ -1,5 +1,158 @@
-//! When two usernames or two e-mail addresses name the same account: the keys the stores keep
-//! unique and look accounts up by.
+//! Who an account is: the username and e-mail address, parsed once where they enter (so code
+//! that holds a [`Username`] or an [`EmailAddress`] never checks it again), and the keys the
+//! stores keep unique and look accounts up by.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use unicode_normalization::is_nfkc;
+
+use super::{AppError, AppResult};
+
+/// Allowed username lengths, in characters.
+pub const USERNAME_LEN: std::ops::RangeInclusive<usize> = 3..=30;
+/// RFC 5321's limit on a forward path.
+const EMAIL_MAX_LEN: usize = 254;
+
+/// A username as its owner spelled it: 3–30 of the letters a–z (any case), digits, `_ . -`,
+/// with at least one letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let name = raw.trim();
+        let len = name.chars().count();
+        if !USERNAME_LEN.contains(&len) {
+            return Err(AppError::bad_input(
+                "username",
+                format!(
+                    "Username must be {} to {} characters long.",
+                    USERNAME_LEN.start(),
+                    USERNAME_LEN.end()
+                ),
+            ));
+        }
+        if !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(AppError::bad_input(
+                "username",
+                "Username may contain only letters a–z, digits, and _ . -",
+            ));
+        }
+        if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
+            return Err(AppError::bad_input(
+                "username",
+                "Username must contain a letter or a digit.",
+            ));
+        }
+        Ok(Username(name.to_owned()))
+    }
+
+    /// A name read back from a store, which took it through [`Username::parse`] when the account
+    /// was made; it is not checked again, so accounts made under older rules still load.
+    pub fn from_stored(name: String) -> Self {
+        Username(name)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key the account is unique by (see [`username_skeleton`]).
+    pub fn key(&self) -> String {
+        username_skeleton(&self.0)
+    }
+}
+
+/// An e-mail address as its owner typed it: one the mailer can deliver to (lettre's own parser
+/// decides), with a single spelling: quoted or escaped local parts, and characters that NFKC
+/// changes (a Kelvin sign for a `K`), would let many strings name one mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    pub fn parse(raw: &str) -> AppResult<Self> {
+        let email = raw.trim();
+        let invalid = || AppError::bad_input("email", "That does not look like an e-mail address.");
+        if email.is_empty() {
+            return Err(AppError::bad_input("email", "E-mail address is required."));
+        }
+        if email.len() > EMAIL_MAX_LEN {
+            return Err(invalid());
+        }
+        if email.contains(['"', '\\']) {
+            return Err(AppError::bad_input(
+                "email",
+                "Quoted or escaped e-mail addresses are not accepted.",
+            ));
+        }
+        if !is_nfkc(email) {
+            return Err(AppError::bad_input(
+                "email",
+                "The e-mail address contains look-alike or compatibility characters; type it \
+                 with ordinary letters.",
+            ));
+        }
+        let address: lettre::Address = email.parse().map_err(|_| invalid())?;
+        // A domain without a dot (user@localhost) or an IP literal is valid syntax but not an
+        // address anyone signs up with.
+        let domain = address.domain();
+        if !domain.contains('.') || domain.starts_with('[') {
+            return Err(invalid());
+        }
+        Ok(EmailAddress(email.to_owned()))
+    }
+
+    /// An address read back from a store (see [`Username::from_stored`]).
+    pub fn from_stored(address: String) -> Self {
+        EmailAddress(address)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key the account is unique by and mail is sent to (see [`canonical_email`]).
+    pub fn key(&self) -> String {
+        canonical_email(&self.0)
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The key an e-mail address typed at a lookup (a reset request, a login) is found by; an
+/// over-long one matches no account, so it is not worth canonicalising.
+pub fn email_key(raw: &str) -> String {
+    let raw = raw.trim();
+    if raw.len() > EMAIL_MAX_LEN {
+        return raw.to_lowercase();
+    }
+    canonical_email(raw)
+}
+
+/// What `login` accepts: an e-mail address or a username, as the key the account is stored by.
+pub fn login_key(raw: &str) -> String {
+    if raw.contains('@') {
+        email_key(raw)
+    } else {
+        username_skeleton(raw)
+    }
+}
 
 /// The look-alike skeleton a username is unique by: ASCII case folded, `i`/`l`/`1` one letter,
 /// `o`/`0` one letter, and the separators `_ . -` dropped, so `aIice`, `al1ce` and `alice.`
@@ -33,6 +186,68 @@ pub fn canonical_email(address: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usernames() {
+        assert_eq!(
+            Username::parse(" ada.l-ovelace_1 ").unwrap().as_str(),
+            "ada.l-ovelace_1"
+        );
+        for bad in [
+            "ab",
+            &"a".repeat(31),
+            "ada lovelace",
+            "ada@x",
+            "아다아다",
+            "._-",
+        ] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn emails() {
+        for good in [
+            "ada@example.com",
+            "Ada.Lovelace+quiz@Example.com",
+            "ada@bücher.de",
+        ] {
+            assert_eq!(EmailAddress::parse(good).unwrap().as_str(), good);
+        }
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@localhost",
+            "ada@[127.0.0.1]",
+            "a b@example.com",
+            "\"alice\"@example.com",
+            "\"al\\ice\"@example.com",
+            "\"alice bob\"@example.com",
+            "\u{212A}ate@example.com",
+            "ａda@example.com",
+            "ada@ｅxample.com",
+        ] {
+            let err = EmailAddress::parse(bad).unwrap_err();
+            assert!(
+                matches!(err, AppError::BadUserInput(ref e) if e.field == "email"),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn lookup_keys() {
+        assert_eq!(login_key(" AIice "), login_key("alice"));
+        assert_eq!(login_key("Ada@Example.com"), "ada@example.com");
+        assert_eq!(email_key(&"a".repeat(300)), "a".repeat(300));
+        assert_eq!(
+            EmailAddress::parse("Ada@Bücher.de").unwrap().key(),
+            "ada@xn--bcher-kva.de"
+        );
+        assert_eq!(Username::parse("AL1CE").unwrap().key(), "allce");
+    }
 
     #[test]
     fn look_alike_usernames_share_a_skeleton() {

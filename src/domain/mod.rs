@@ -12,6 +12,7 @@ mod user;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError};
+pub use identity::{EmailAddress, Username};
 pub use ids::{InvalidId, MailId, QuizId, ResultId, SessionId, UserId};
 pub use mail::OutboxRecord;
 pub use quiz::{

@@ -2,16 +2,19 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{PasswordHash, RefreshToken, SessionId, UserId};
+use super::{
+    PasswordHash, RefreshToken, SessionId, UserId,
+    identity::{EmailAddress, Username},
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: UserId,
-    pub username: String,
-    /// Lower-cased; uniqueness is enforced on this.
+    pub username: Username,
+    /// [`Username::key`]; uniqueness is enforced on this.
     pub username_norm: String,
-    pub email: String,
-    /// Lower-cased; uniqueness is enforced on this.
+    pub email: EmailAddress,
+    /// [`EmailAddress::key`]; uniqueness is enforced on this.
     pub email_norm: String,
     pub password_hash: PasswordHash,
     pub is_active: bool,

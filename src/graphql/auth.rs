@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use super::{context::ContextExt, guard::LoggedIn};
 use crate::{
     auth::{IssuedToken, LoginOutcome, SignUp, password::Password},
-    domain::AppError,
+    domain::{
+        AppError,
+        identity::{EmailAddress, Username},
+    },
     store::{SessionRecord, UserRecord},
 };
 
@@ -24,8 +27,8 @@ impl From<UserRecord> for UserObject {
     fn from(u: UserRecord) -> Self {
         UserObject {
             id: ID(u.id.to_string()),
-            username: u.username,
-            email: u.email,
+            username: u.username.to_string(),
+            email: u.email.to_string(),
             is_active: u.is_active,
             created_at: u.created_at,
         }
@@ -104,7 +107,7 @@ fn clear_login_cookies(ctx: &Context<'_>) {
 }
 
 fn logged_in(ctx: &Context<'_>, outcome: LoginOutcome, message: &str) -> AuthPayload {
-    set_login_cookies(ctx, &outcome.access, &outcome.user.username);
+    set_login_cookies(ctx, &outcome.access, outcome.user.username.as_str());
     AuthPayload {
         user: outcome.user.into(),
         access_token: outcome.access.token,
@@ -154,8 +157,8 @@ impl AuthMutation {
             .auth_service()
             .sign_up(
                 SignUp {
-                    username: input.username,
-                    email: input.email,
+                    username: Username::parse(&input.username)?,
+                    email: EmailAddress::parse(&input.email)?,
                     password: Password::new(input.password),
                 },
                 ctx.request_auth().client(),
@@ -272,7 +275,7 @@ impl AuthMutation {
             .await
         {
             Ok((user, access)) => {
-                set_login_cookies(ctx, &access, &user.username);
+                set_login_cookies(ctx, &access, user.username.as_str());
                 Ok(RefreshPayload {
                     access_token: access.token,
                     access_token_expires_at: access.expires_at,

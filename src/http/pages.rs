@@ -123,7 +123,7 @@ enum Visitor {
 pub async fn verify_email(req: &Request, http: Data<&HttpSettings>) -> Html<String> {
     let token = http.cookies.access_token(req.headers());
     let visitor = match http.auth.logged_in_user(token.as_deref()).await {
-        Ok(Some(user)) => Visitor::LoggedIn(user.username),
+        Ok(Some(user)) => Visitor::LoggedIn(user.username.to_string()),
         Ok(None) => Visitor::Anonymous,
         Err(err) => {
             tracing::warn!(error = ?err, "cannot tell who opened the verification page");

@@ -1,17 +1,9 @@
 //! What the stores keep: the domain's records. Both back ends persist exactly these, so the
 //! domain can swap MongoDB for SQLite without noticing.
 
-use chrono::{DateTime, Utc};
-
 pub use crate::domain::{
-    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, MAX_SESSIONS_PER_USER,
-    MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId,
-    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SessionId, SessionRecord,
-    UserId, UserRecord,
+    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, EmailAddress, FeedbackRecord,
+    MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
+    QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
+    SessionId, SessionRecord, UserId, UserRecord, Username,
 };
-use crate::domain::{Clock, SystemClock};
-
-/// The wall clock, for code that has no injected [`Clock`] yet.
-pub fn now() -> DateTime<Utc> {
-    SystemClock.now()
-}

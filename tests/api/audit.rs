@@ -115,7 +115,7 @@ async fn security_events_are_logged_without_secrets() {
     );
     secrets.extend(
         app.store
-            .list_sessions(&user_id, quiz_llm::store::now())
+            .list_sessions(&user_id, common::now())
             .await
             .unwrap()
             .into_iter()

@@ -112,11 +112,7 @@ async fn sign_up_verify_and_me(backend: Backend) {
 
     // The refresh token never leaves the server.
     let uid = UserId::parse(&link.uid).unwrap();
-    let sessions = app
-        .store
-        .list_sessions(&uid, quiz_llm::store::now())
-        .await
-        .unwrap();
+    let sessions = app.store.list_sessions(&uid, common::now()).await.unwrap();
     assert_eq!(sessions.len(), 1);
     let refresh = sessions[0].refresh_token.expose().to_owned();
     let login = browser.login("ADA.LOVELACE", PASSWORD).await.ok();

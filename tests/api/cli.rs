@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::common;
+
 fn serve_with(env: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_quiz-llm"));
@@ -91,7 +93,7 @@ async fn outbox_retry_dead_queues_dead_letters_again() {
     let db = store::connect(&quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())))
         .await
         .unwrap();
-    let now = store::now();
+    let now = common::now();
     let mail = OutboxRecord {
         id: MailId::new_random(),
         to: "ada <ada@example.com>".into(),
@@ -128,7 +130,7 @@ async fn outbox_retry_dead_queues_dead_letters_again() {
     let out = retry_dead();
     assert!(out.contains("1 dead e-mail(s) queued"), "{out}");
     assert_eq!(db.count_dead_mail().await.unwrap(), 0);
-    let due = db.due_mail(store::now(), 10).await.unwrap();
+    let due = db.due_mail(common::now(), 10).await.unwrap();
     assert_eq!(due.len(), 1, "due again");
     assert_eq!(due[0].id, mail.id);
     let out = retry_dead();

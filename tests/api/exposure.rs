@@ -15,6 +15,7 @@ use std::{
 use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::{
     config::SecretString,
+    domain::{EmailAddress, Username},
     store::{PasswordHash, StoreFixtures, UserId, UserRecord},
 };
 use serde_json::{Value, json};
@@ -41,13 +42,13 @@ async fn insert_user(app: &TestApp, name: &str, active: bool) -> String {
     let email = format!("{name}@example.com");
     let user = UserRecord {
         id: UserId::new_random(),
-        username: name.into(),
+        username: Username::parse(name).unwrap(),
         username_norm: name.into(),
-        email: email.clone(),
+        email: EmailAddress::parse(&email).unwrap(),
         email_norm: email.clone(),
         password_hash: PasswordHash::new("not a real hash".into()),
         is_active: active,
-        created_at: quiz_llm::store::now(),
+        created_at: common::now(),
     };
     app.store.insert_user(&user).await.unwrap();
     email

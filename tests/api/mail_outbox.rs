@@ -238,7 +238,7 @@ async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
         return;
     };
     // A mail with one attempt left, as after hours of failures; the mail server is down.
-    let now = store::now();
+    let now = common::now();
     let mail = OutboxRecord {
         id: MailId::new_random(),
         to: "Late <late@example.com>".into(),

@@ -10,7 +10,7 @@ use quiz_llm::config::ExposeSecret;
 
 use chrono::Duration;
 use common::{Backend, database_for};
-use quiz_llm::domain::identity::username_skeleton;
+use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
 use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
@@ -36,18 +36,18 @@ async fn open(backend: Backend) -> Option<Fixture> {
 fn user(name: &str) -> UserRecord {
     UserRecord {
         id: UserId::new_random(),
-        username: name.to_owned(),
+        username: Username::from_stored(name.to_owned()),
         username_norm: name.to_lowercase(),
-        email: format!("{name}@Example.com"),
+        email: EmailAddress::from_stored(format!("{name}@Example.com")),
         email_norm: format!("{name}@example.com").to_lowercase(),
         password_hash: PasswordHash::new("$argon2id$fake".into()),
         is_active: false,
-        created_at: store::now(),
+        created_at: common::now(),
     }
 }
 
 fn session(offset_ms: i64) -> SessionRecord {
-    let now = store::now() + Duration::milliseconds(offset_ms);
+    let now = common::now() + Duration::milliseconds(offset_ms);
     SessionRecord {
         id: SessionId::new_random(),
         refresh_token: RefreshToken::new(format!("rt-{}", uuid::Uuid::new_v4())),
@@ -150,7 +150,7 @@ async fn sessions_add_find_list_remove(backend: Backend) {
         f.store.find_session(&u.id, &s1.id).await.unwrap(),
         Some(s1.clone())
     );
-    let listed = f.store.list_sessions(&u.id, store::now()).await.unwrap();
+    let listed = f.store.list_sessions(&u.id, common::now()).await.unwrap();
     assert_eq!(listed, vec![s2.clone(), s1.clone()], "newest first");
     // Another user's id does not reach this user's sessions.
     let other = user("other");
@@ -160,7 +160,7 @@ async fn sessions_add_find_list_remove(backend: Backend) {
     assert!(f.store.remove_session(&u.id, &s1.id).await.unwrap());
     assert!(!f.store.remove_session(&u.id, &s1.id).await.unwrap());
     assert_eq!(
-        f.store.list_sessions(&u.id, store::now()).await.unwrap(),
+        f.store.list_sessions(&u.id, common::now()).await.unwrap(),
         vec![s2]
     );
 }
@@ -175,7 +175,7 @@ async fn sessions_are_capped(backend: Backend) {
     for s in &all {
         assert!(f.store.add_session(&u.id, s).await.unwrap());
     }
-    let listed = f.store.list_sessions(&u.id, store::now()).await.unwrap();
+    let listed = f.store.list_sessions(&u.id, common::now()).await.unwrap();
     assert_eq!(listed.len(), MAX_SESSIONS_PER_USER);
     let mut expected: Vec<_> = all[2..].to_vec();
     expected.reverse();
@@ -194,7 +194,7 @@ async fn expired_sessions_are_not_listed(backend: Backend) {
     f.store.add_session(&u.id, &ended).await.unwrap();
     f.store.add_session(&u.id, &live).await.unwrap();
     let list = |now| f.store.list_sessions(&u.id, now);
-    let now = store::now();
+    let now = common::now();
     assert_eq!(list(now).await.unwrap(), vec![live.clone(), ended.clone()]);
     assert_eq!(
         list(ended.expires_at).await.unwrap(),
@@ -216,7 +216,7 @@ async fn rotation_is_compare_and_swap(backend: Backend) {
     let s = session(0);
     f.store.add_session(&u.id, &s).await.unwrap();
     let next = RefreshToken::new("rt-next".into());
-    let at = store::now();
+    let at = common::now();
     let wrong = RefreshToken::new("rt-wrong".into());
     assert!(
         !f.store
@@ -262,7 +262,7 @@ async fn concurrent_rotation_has_one_winner(backend: Backend) {
             tokio::spawn(async move {
                 let mine = RefreshToken::new(format!("rt-{round}-{i}"));
                 let won = store
-                    .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, store::now())
+                    .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, common::now())
                     .await
                     .unwrap();
                 (won, mine)
@@ -339,7 +339,7 @@ fn quiz(owner: &UserId, offset_ms: i64) -> QuizRecord {
             ],
             explanation: Some("because".into()),
         }],
-        created_at: store::now() + Duration::milliseconds(offset_ms),
+        created_at: common::now() + Duration::milliseconds(offset_ms),
     }
 }
 
@@ -363,7 +363,7 @@ fn result_of(q: &QuizRecord, offset_ms: i64) -> QuizResultRecord {
         correct_count: 0,
         total_questions: 1,
         score: 0.0,
-        submitted_at: store::now() + Duration::milliseconds(offset_ms),
+        submitted_at: common::now() + Duration::milliseconds(offset_ms),
         feedback: None,
     }
 }
@@ -510,20 +510,20 @@ async fn removing_all_or_other_sessions(backend: Backend) {
         2
     );
     assert_eq!(
-        f.store.list_sessions(&u.id, store::now()).await.unwrap(),
+        f.store.list_sessions(&u.id, common::now()).await.unwrap(),
         vec![sessions[1].clone()]
     );
     assert_eq!(f.store.remove_sessions(&u.id, None).await.unwrap(), 1);
     assert!(
         f.store
-            .list_sessions(&u.id, store::now())
+            .list_sessions(&u.id, common::now())
             .await
             .unwrap()
             .is_empty()
     );
     assert_eq!(
         f.store
-            .list_sessions(&other.id, store::now())
+            .list_sessions(&other.id, common::now())
             .await
             .unwrap(),
         vec![theirs]
@@ -560,7 +560,7 @@ async fn password_hash_is_compare_and_swap(backend: Backend) {
 }
 
 fn mail(offset_ms: i64) -> OutboxRecord {
-    let at = store::now() + Duration::milliseconds(offset_ms);
+    let at = common::now() + Duration::milliseconds(offset_ms);
     OutboxRecord {
         id: MailId::new_random(),
         to: "ada <ada@example.com>".into(),
@@ -581,7 +581,7 @@ async fn outbox_claims_and_reschedules(backend: Backend) {
         f.store.enqueue_mail(m).await.unwrap();
     }
     assert_eq!(f.store.count_mail().await.unwrap(), 3);
-    let now = store::now();
+    let now = common::now();
     let due = f.store.due_mail(now, 10).await.unwrap();
     assert_eq!(
         due,
@@ -609,7 +609,7 @@ async fn outbox_claims_and_reschedules(backend: Backend) {
         .reschedule_mail(&early.id, 1, now, "smtp down")
         .await
         .unwrap();
-    let again = f.store.due_mail(store::now(), 10).await.unwrap();
+    let again = f.store.due_mail(common::now(), 10).await.unwrap();
     let retried = again.iter().find(|m| m.id == early.id).expect("due again");
     assert_eq!(retried.attempts, 1);
     assert_eq!(retried.last_error.as_deref(), Some("smtp down"));
@@ -617,7 +617,13 @@ async fn outbox_claims_and_reschedules(backend: Backend) {
     f.store.remove_mail(&early.id).await.unwrap();
     f.store.remove_mail(&late.id).await.unwrap();
     assert_eq!(f.store.count_mail().await.unwrap(), 1);
-    assert!(f.store.due_mail(store::now(), 10).await.unwrap().is_empty());
+    assert!(
+        f.store
+            .due_mail(common::now(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
@@ -627,10 +633,10 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
         f.store.enqueue_mail(m).await.unwrap();
     }
     f.store
-        .mark_mail_dead(&hopeless.id, 16, "550 no such user", store::now())
+        .mark_mail_dead(&hopeless.id, 16, "550 no such user", common::now())
         .await
         .unwrap();
-    let now = store::now();
+    let now = common::now();
     assert_eq!(
         f.store.due_mail(now, 10).await.unwrap(),
         vec![fine.clone()],
@@ -656,7 +662,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
 
     // A requeued mail can fail again and die again.
     f.store
-        .mark_mail_dead(&hopeless.id, 16, "still failing", store::now())
+        .mark_mail_dead(&hopeless.id, 16, "still failing", common::now())
         .await
         .unwrap();
     assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
@@ -750,7 +756,7 @@ async fn racing_sign_ups_leave_one_account(backend: Backend) {
 
 async fn old_pending_accounts_are_purged(backend: Backend) {
     let Some(f) = open(backend).await else { return };
-    let now = store::now();
+    let now = common::now();
     let aged = |name: &str, age: Duration| UserRecord {
         created_at: now - age,
         ..user(name)
@@ -791,7 +797,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             None => return,
         },
     };
-    let now = store::now();
+    let now = common::now();
     let alice = UserRecord {
         created_at: now - Duration::days(2),
         ..user("alice")
@@ -801,7 +807,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         ..user("aIice")
     };
     let carol = UserRecord {
-        email: "carol@Bücher.de".into(),
+        email: EmailAddress::parse("carol@Bücher.de").unwrap(),
         email_norm: "carol@bücher.de".into(),
         ..user("carol")
     };
@@ -854,7 +860,12 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         Some(carol.id.clone())
     );
     assert_eq!(
-        s.find_user(&carol.id).await.unwrap().unwrap().username,
+        s.find_user(&carol.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .username
+            .as_str(),
         "carol"
     );
 }
@@ -918,7 +929,7 @@ async fn corrupt_records_are_errors(backend: Backend) {
     };
 
     // A user whose id is not a UUID.
-    let now_ms = store::now().timestamp_millis();
+    let now_ms = common::now().timestamp_millis();
     raw.plant(
         &format!(
             "INSERT INTO users VALUES ('not-a-uuid', 'odd', 'odd', 'odd@example.com', \
@@ -973,7 +984,7 @@ async fn corrupt_records_are_errors(backend: Backend) {
     );
     corrupt(
         "sessions",
-        s.list_sessions(&u.id, store::now()).await.map(|_| ()),
+        s.list_sessions(&u.id, common::now()).await.map(|_| ()),
     );
 
     // A quiz whose time is not a time.
@@ -1006,5 +1017,5 @@ async fn corrupt_records_are_errors(backend: Backend) {
         doc! { "$set": { "next_attempt_at": BsonTime::MIN } },
     )
     .await;
-    corrupt("a mail", s.due_mail(store::now(), 10).await.map(|_| ()));
+    corrupt("a mail", s.due_mail(common::now(), 10).await.map(|_| ()));
 }

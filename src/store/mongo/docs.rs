@@ -14,9 +14,9 @@ use crate::store::*;
 struct UserDef {
     #[serde(rename = "_id")]
     id: UserId,
-    username: String,
+    username: Username,
     username_norm: String,
-    email: String,
+    email: EmailAddress,
     email_norm: String,
     password_hash: PasswordHash,
     is_active: bool,
@@ -319,9 +319,9 @@ mod tests {
     fn documents_keep_their_stored_shape() {
         let user = UserRecord {
             id: id(1),
-            username: "Ada".into(),
+            username: Username::parse("Ada").unwrap(),
             username_norm: "ada".into(),
-            email: "Ada@example.com".into(),
+            email: EmailAddress::parse("Ada@example.com").unwrap(),
             email_norm: "ada@example.com".into(),
             password_hash: PasswordHash::new("$argon2id$x".into()),
             is_active: true,

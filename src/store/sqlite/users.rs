@@ -8,9 +8,9 @@ const USER_COLUMNS: &str =
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     Ok(UserRecord {
         id: id_at(row, 0)?,
-        username: row.get(1)?,
+        username: Username::from_stored(row.get(1)?),
         username_norm: row.get(2)?,
-        email: row.get(3)?,
+        email: EmailAddress::from_stored(row.get(3)?),
         email_norm: row.get(4)?,
         password_hash: PasswordHash::new(row.get(5)?),
         is_active: row.get(6)?,
@@ -42,9 +42,9 @@ pub(super) fn insert_user_row(c: &Connection, u: &UserRecord) -> rusqlite::Resul
     ))?
     .execute(params![
         u.id.as_str(),
-        u.username,
+        u.username.as_str(),
         u.username_norm,
-        u.email,
+        u.email.as_str(),
         u.email_norm,
         u.password_hash.expose(),
         u.is_active,

@@ -38,6 +38,12 @@ pub const REQUIRE_MONGO: &str = "QUIZ_LLM_REQUIRE_MONGO";
 /// The MongoDB server to test against, if any. Without one, says so loudly, once per test
 /// binary, on the real stderr (not the captured test output) — or panics when
 /// [`REQUIRE_MONGO`] is set.
+/// The wall clock at the precision the stores keep (milliseconds), for records made in tests.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use quiz_llm::domain::Clock;
+    quiz_llm::domain::SystemClock.now()
+}
+
 pub fn mongodb_test_url() -> Option<String> {
     static WARN: Once = Once::new();
     match std::env::var("MONGODB_TEST_URL") {
