@@ -567,7 +567,7 @@ async fn tokens_older_than_the_idle_window_cannot_log_out(backend: Backend) {
     app.new_user("leaky").await;
     let leaked = login_token(&app, "leaky", PASSWORD).await;
     // Past its expiry plus the idle timeout; its session is still stored.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.clock.advance(Duration::from_millis(2500));
     let phone = app.client();
     phone.login("leaky", PASSWORD).await.ok();
 

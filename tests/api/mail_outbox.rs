@@ -12,7 +12,6 @@ use std::{
 use common::{Backend, PASSWORD, TestApp};
 use quiz_llm::{
     config::{DatabaseUrl, SecretString, Settings},
-    domain::SystemClock,
     mail::outbox::{self, MAX_ATTEMPTS},
     store::{self, MailId, OutboxRecord, StoreFixtures},
 };
@@ -201,9 +200,10 @@ async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
         .await;
     assert!(refused.is_err(), "the first instance still serves");
     // The mail server is back, and the failed mail's retries (200 ms, doubling) fall due, yet
-    // nothing is sent while no instance runs.
+    // nothing is sent while no instance runs (a running worker would send within 200 ms).
     let sink = SmtpSink::start(port).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    first.clock.advance(Duration::from_secs(3600));
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
         sink.messages().is_empty(),
         "a stopped instance delivered mail:\n{:?}",
@@ -259,15 +259,16 @@ async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
         "kept, not deleted"
     );
 
-    // Not retried by itself, even once the mail server is back...
+    // Not retried by itself, even once the mail server is back and any backoff has passed...
     let sink = SmtpSink::start(port).await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.clock.advance(Duration::from_secs(3600));
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(sink.messages().is_empty(), "a dead letter was sent");
     assert_eq!(app.store.count_dead_mail().await.unwrap(), 1);
 
     // ...but on demand (what `quiz-llm outbox retry-dead` runs), by the running worker.
     assert_eq!(
-        outbox::retry_dead(&*app.store, &SystemClock).await.unwrap(),
+        outbox::retry_dead(&*app.store, &app.clock).await.unwrap(),
         1
     );
     let message = wait_for("the e-mail to arrive", || sink.messages().pop()).await;

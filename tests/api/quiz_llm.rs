@@ -208,10 +208,10 @@ async fn server_errors_are_retried_then_reported() {
 
 #[tokio::test]
 async fn a_hanging_provider_is_cut_off_and_others_are_unaffected() {
-    // The provider would hang for a minute; LLM_TIMEOUT cuts it off after 5 s.
+    // The provider would hang for a minute; LLM_TIMEOUT cuts it off after 2 s.
     let (app, fake) = app_with_llm(
         vec![Reply::Hang(Duration::from_secs(60))],
-        Duration::from_secs(5),
+        Duration::from_secs(2),
     )
     .await;
     let (c, _) = app.new_user("patient").await;
