@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::AuthService,
+    auth::{AuthService, throttle::Throttle},
     config::Settings,
     domain::{SharedClock, SystemClock},
     graphql::cookies::CookiePolicy,
@@ -87,17 +87,23 @@ impl Application {
             clock.clone(),
         ));
         let cookies = CookiePolicy::new(&settings.cookies, &settings.auth);
+        let throttle = Arc::new(Throttle::new(
+            settings.auth.rate_limits.clone(),
+            store.clone(),
+            clock.clone(),
+        ));
         let auth = Arc::new(AuthService::new(
             store.clone(),
             outbox.clone(),
             settings.auth.clone(),
+            throttle.clone(),
             clock.clone(),
         ));
-        tokio::spawn(auth.clone().purge_unverified_periodically());
+        tokio::spawn(auth.clone().purge_periodically());
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
             LlmClient::from_settings(&settings.llm)?,
-            &settings.auth.rate_limits,
+            throttle,
             clock,
         ));
         let limits = settings.graphql.clone();

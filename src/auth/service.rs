@@ -48,7 +48,7 @@ pub struct AuthService {
     mailer: Arc<LinkMailer>,
     tokens: TokenKeys,
     links: LinkSigner,
-    throttle: Throttle,
+    throttle: Arc<Throttle>,
     live: LiveSessions,
     settings: AuthSettings,
     clock: SharedClock,
@@ -127,6 +127,7 @@ impl AuthService {
         store: Arc<dyn Store>,
         outbox: Arc<Outbox>,
         settings: AuthSettings,
+        throttle: Arc<Throttle>,
         clock: SharedClock,
     ) -> Self {
         let secret = settings.signing_secret();
@@ -143,7 +144,7 @@ impl AuthService {
             store,
             tokens: TokenKeys::with_previous(&secret, &settings.jwt_previous_secrets),
             links: LinkSigner::new(&secret),
-            throttle: Throttle::new(&settings.rate_limits),
+            throttle,
             settings,
             clock,
         }
@@ -187,12 +188,15 @@ impl AuthService {
         validate::password_rules("password", password.expose(), username.as_str())?;
         let (username_norm, email_norm) = (username.key(), email.key());
         self.throttle
-            .check(Bucket::SignUpClient, &client.key(), None, client)?;
+            .check(Bucket::SignUpClient, &client.key(), None, client)
+            .await?;
         // A sign-up sends the verification e-mail, so it counts against the mail limits too.
         self.throttle
-            .check(Bucket::MailClient, &client.key(), None, client)?;
+            .check(Bucket::MailClient, &client.key(), None, client)
+            .await?;
         self.throttle
-            .check(Bucket::MailAddress, &email_norm, None, client)?;
+            .check(Bucket::MailAddress, &email_norm, None, client)
+            .await?;
         // A verified account's name is refused before any costly check; the store decides races.
         let held = |user: Option<UserRecord>| user.is_some_and(|u| u.is_active);
         if held(self.store.find_user_by_username(&username_norm).await?) {
@@ -228,8 +232,9 @@ impl AuthService {
         Ok(purged)
     }
 
-    /// Runs [`Self::purge_unverified`] now and then periodically, for as long as the process runs.
-    pub async fn purge_unverified_periodically(self: Arc<Self>) {
+    /// Runs [`Self::purge_unverified`] and drops stale rate-limit counters now and then
+    /// periodically, for as long as the process runs.
+    pub async fn purge_periodically(self: Arc<Self>) {
         let every = PURGE_INTERVAL.min(self.settings.unverified_account_ttl);
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -237,6 +242,9 @@ impl AuthService {
             ticks.tick().await;
             if let Err(err) = self.purge_unverified().await {
                 tracing::warn!(error = ?err, "purging unverified accounts failed; will retry");
+            }
+            if let Err(err) = self.throttle.purge_expired().await {
+                tracing::warn!(error = ?err, "purging rate-limit counters failed; will retry");
             }
         }
     }
@@ -246,11 +254,11 @@ impl AuthService {
         self.mailer.send(user, purpose).await;
     }
 
-    /// Answers at once and the same way for every address: only the limits (in memory, so
-    /// equally fast either way) are checked here; the lookup and the e-mail happen in a
+    /// Answers at once and the same way for every address: only the limits (the same store
+    /// round trips either way, keyed on the address as typed) are checked here; the lookup and the e-mail happen in a
     /// background task, so neither the store nor the mail server shows in the response time.
     /// Limits apply whether or not the address is registered, so they reveal nothing either.
-    fn mail_link_later(
+    async fn mail_link_later(
         &self,
         email: &str,
         purpose: LinkPurpose,
@@ -258,9 +266,11 @@ impl AuthService {
     ) -> AppResult<()> {
         let email_norm = email_key(email);
         self.throttle
-            .check(Bucket::MailClient, &client.key(), None, client)?;
+            .check(Bucket::MailClient, &client.key(), None, client)
+            .await?;
         self.throttle
-            .check(Bucket::MailAddress, &email_norm, None, client)?;
+            .check(Bucket::MailAddress, &email_norm, None, client)
+            .await?;
         let mailer = self.mailer.clone();
         let client_ip = client.key();
         tokio::spawn(async move {
@@ -275,11 +285,13 @@ impl AuthService {
     /// registered.
     pub async fn resend_verification(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
         self.mail_link_later(email, LinkPurpose::VerifyEmail, client)
+            .await
     }
 
     /// Like resending: the same answer, as fast, for every address.
     pub async fn request_password_reset(&self, email: &str, client: &ClientInfo) -> AppResult<()> {
         self.mail_link_later(email, LinkPurpose::ResetPassword, client)
+            .await
     }
 
     /// The user an e-mailed link was made for, if the link is still good; `INVALID_TOKEN`
@@ -349,7 +361,8 @@ impl AuthService {
             .find_user(&claims.sub)
             .await?
             .ok_or(AppError::Unauthenticated)?;
-        self.check_account_budget(user.id.as_str(), Some(&user.id), client)?;
+        self.check_account_budget(user.id.as_str(), Some(&user.id), client)
+            .await?;
         if !password::verify(current, Some(user.password_hash.clone())).await? {
             tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %client.key());
             return Err(AppError::InvalidCredentials);
@@ -394,7 +407,8 @@ impl AuthService {
     ) -> AppResult<LoginOutcome> {
         let key = login_key(username);
         self.throttle
-            .check(Bucket::LoginClient, &client.key(), None, client)?;
+            .check(Bucket::LoginClient, &client.key(), None, client)
+            .await?;
         let user = if key.contains('@') {
             self.store.find_user_by_email(&key).await?
         } else {
@@ -404,7 +418,8 @@ impl AuthService {
         let account = user
             .as_ref()
             .map_or_else(|| format!("unknown:{key}"), |u| u.id.to_string());
-        self.check_account_budget(&account, user.as_ref().map(|u| &u.id), client)?;
+        self.check_account_budget(&account, user.as_ref().map(|u| &u.id), client)
+            .await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         if !password::verify(password, hash).await? {
             tracing::info!(
@@ -426,7 +441,7 @@ impl AuthService {
     /// Password guesses at one account: limited per client, so a stranger guessing from
     /// elsewhere never uses up the owner's attempts, and under a higher ceiling across all
     /// clients, against guessing from many addresses.
-    fn check_account_budget(
+    async fn check_account_budget(
         &self,
         account: &str,
         user: Option<&UserId>,
@@ -434,9 +449,11 @@ impl AuthService {
     ) -> AppResult<()> {
         let per_client = format!("{account} {}", client.key());
         self.throttle
-            .check(Bucket::LoginAccount, &per_client, user, client)?;
+            .check(Bucket::LoginAccount, &per_client, user, client)
+            .await?;
         self.throttle
             .check(Bucket::LoginAccountGlobal, account, user, client)
+            .await
     }
 
     async fn start_session(
@@ -531,12 +548,14 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<(UserRecord, IssuedToken)> {
         let claims = self.claims_within_idle_window(access_token)?;
-        self.throttle.check(
-            Bucket::RefreshSession,
-            claims.sid.as_str(),
-            Some(&claims.sub),
-            client,
-        )?;
+        self.throttle
+            .check(
+                Bucket::RefreshSession,
+                claims.sid.as_str(),
+                Some(&claims.sub),
+                client,
+            )
+            .await?;
         let now = self.clock.now();
         let user = self
             .store

@@ -1,24 +1,18 @@
-//! In-process rate limits against brute force and mail bombing (GCRA, from `governor`). Each
-//! bucket is keyed (an account, an address, a client, a session) and allows a burst of `count`
-//! that refills evenly over `per`.
+//! Deployment-wide rate limits against brute force and mail bombing. Each bucket is keyed (an
+//! account, an address, a client, a session) and allows `count` hits in any `per`: counters live
+//! in the store (one atomic update per check, shared by every server process) as fixed windows
+//! read as a sliding window, the current window's hits plus the previous window's weighted by
+//! how much of it still lies within `per`.
 
-use std::{
-    fmt,
-    num::NonZeroU32,
-    str::FromStr,
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
-use governor::{
-    DefaultKeyedRateLimiter, Quota, RateLimiter,
-    clock::{Clock, DefaultClock},
-};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 
 use super::ClientInfo;
 use crate::{
-    domain::{AppError, AppResult},
-    store::UserId,
+    domain::{AppError, AppResult, SharedClock},
+    store::{RateLimitStore, UserId, WindowHits},
 };
 
 /// `count/period`, e.g. `10/5m`: at most `count` at once, refilling over `period`.
@@ -75,15 +69,24 @@ pub enum Bucket {
     SubmitUser,
 }
 
-const BUCKETS: usize = 9;
-
 impl Bucket {
-    fn index(self) -> usize {
-        self as usize
+    /// Part of the stored key; never change one, or counters restart.
+    fn name(self) -> &'static str {
+        match self {
+            Bucket::LoginAccount => "login-account",
+            Bucket::LoginAccountGlobal => "login-account-global",
+            Bucket::LoginClient => "login-client",
+            Bucket::SignUpClient => "signup-client",
+            Bucket::MailAddress => "mail-address",
+            Bucket::MailClient => "mail-client",
+            Bucket::RefreshSession => "refresh-session",
+            Bucket::GenerateUser => "generate-user",
+            Bucket::SubmitUser => "submit-user",
+        }
     }
 }
 
-/// `RATE_LIMIT_*`: each `COUNT/PERIOD`, a burst of COUNT refilled evenly over PERIOD.
+/// `RATE_LIMIT_*`: each `COUNT/PERIOD`, at most COUNT in any PERIOD, across all server processes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RateLimits {
     /// Login attempts per account.
@@ -201,67 +204,148 @@ impl RateLimits {
 }
 
 pub struct Throttle {
-    limiters: [DefaultKeyedRateLimiter<String>; BUCKETS],
-    clock: DefaultClock,
-    checks: AtomicU64,
+    limits: RateLimits,
+    store: Arc<dyn RateLimitStore>,
+    clock: SharedClock,
+    /// Keys the store refused, until the time it gave: refused again here without a round
+    /// trip. Only ever refuses what the store refused, and no longer, so it cannot loosen a limit.
+    blocked: moka::sync::Cache<String, DateTime<Utc>>,
 }
 
-fn quota(rate: Rate) -> Quota {
-    let count = NonZeroU32::new(rate.count).unwrap_or(NonZeroU32::MIN);
-    let interval = (rate.per / count.get()).max(Duration::from_nanos(1));
-    Quota::with_period(interval)
-        .expect("a non-zero interval")
-        .allow_burst(count)
-}
+/// Refused keys remembered at most; beyond, the store answers for the rest.
+const BLOCKED_KEYS: u64 = 100_000;
 
 impl Throttle {
-    pub fn new(limits: &RateLimits) -> Self {
-        let all = [
-            Bucket::LoginAccount,
-            Bucket::LoginAccountGlobal,
-            Bucket::LoginClient,
-            Bucket::SignUpClient,
-            Bucket::MailAddress,
-            Bucket::MailClient,
-            Bucket::RefreshSession,
-            Bucket::GenerateUser,
-            Bucket::SubmitUser,
-        ];
+    pub fn new(limits: RateLimits, store: Arc<dyn RateLimitStore>, clock: SharedClock) -> Self {
         Throttle {
-            limiters: all.map(|b| RateLimiter::keyed(quota(limits.rate(b)))),
-            clock: DefaultClock::default(),
-            checks: AtomicU64::new(0),
+            limits,
+            store,
+            clock,
+            blocked: moka::sync::Cache::new(BLOCKED_KEYS),
         }
     }
 
-    /// Counts one attempt; `RATE_LIMITED` with the wait when the bucket is empty. `user` (the
+    /// Counts one attempt; `RATE_LIMITED` with the wait when the bucket is full. `user` (the
     /// account concerned, when known) and `client` only go to the audit log.
-    pub fn check(
+    pub async fn check(
         &self,
         bucket: Bucket,
         key: &str,
         user: Option<&UserId>,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        let limiter = &self.limiters[bucket.index()];
-        // Forget idle keys now and then, so memory follows recent traffic only.
-        if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
-            self.limiters.iter().for_each(|l| l.retain_recent());
-        }
-        limiter.check_key(&key.to_owned()).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            tracing::warn!(
-                target: "audit",
-                event = "rate_limited",
-                bucket = ?bucket,
-                user_id = user.map(UserId::as_str).unwrap_or_default(),
-                client_ip = %client.key(),
-                "rate limit hit"
-            );
-            AppError::RateLimited {
-                retry_after_secs: wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+        let rate = self.limits.rate(bucket);
+        let id = stored_key(bucket, key);
+        let now = self.clock.now();
+        if let Some(until) = self.blocked.get(&id) {
+            if until > now {
+                return Err(refused(bucket, user, client, until - now));
             }
-        })
+            self.blocked.invalidate(&id);
+        }
+        let window = Window::at(now, rate.per);
+        let hits = self
+            .store
+            .hit_rate_limit(&id, window.number, now + window.len * 2)
+            .await?;
+        let Some(wait) = window.wait(rate.count, hits) else {
+            return Ok(());
+        };
+        if let Err(err) = self.store.unhit_rate_limit(&id, window.number).await {
+            // The refusal stands; the counter merely stays one higher.
+            tracing::warn!(error = %err, "could not take back a refused rate-limit hit");
+        }
+        self.blocked.insert(id, now + wait);
+        Err(refused(bucket, user, client, wait))
+    }
+
+    /// Drops counters no check reads any more (MongoDB's TTL index does it there, too).
+    pub async fn purge_expired(&self) -> AppResult<u64> {
+        Ok(self.store.purge_rate_limits(self.clock.now()).await?)
+    }
+}
+
+/// The bucket and key, hashed: the store holds no addresses or account names in the clear.
+fn stored_key(bucket: Bucket, key: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(bucket.name())
+        .chain_update([0])
+        .chain_update(key)
+        .finalize();
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}:{hex}", bucket.name())
+}
+
+fn refused(
+    bucket: Bucket,
+    user: Option<&UserId>,
+    client: &ClientInfo,
+    wait: chrono::Duration,
+) -> AppError {
+    tracing::warn!(
+        target: "audit",
+        event = "rate_limited",
+        bucket = ?bucket,
+        user_id = user.map(UserId::as_str).unwrap_or_default(),
+        client_ip = %client.key(),
+        "rate limit hit"
+    );
+    let ms = wait.num_milliseconds().max(1) as u64;
+    AppError::RateLimited {
+        retry_after_secs: ms.div_ceil(1000),
+    }
+}
+
+/// The fixed window `now` falls in, for a period of `len`.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    number: i64,
+    len: chrono::Duration,
+    /// How far into the window `now` is.
+    elapsed: chrono::Duration,
+}
+
+impl Window {
+    fn at(now: DateTime<Utc>, per: Duration) -> Self {
+        let len_ms = i64::try_from(per.as_millis()).unwrap_or(i64::MAX).max(1);
+        let now_ms = now.timestamp_millis();
+        let number = now_ms.div_euclid(len_ms);
+        Window {
+            number,
+            len: chrono::Duration::milliseconds(len_ms),
+            elapsed: chrono::Duration::milliseconds(now_ms - number * len_ms),
+        }
+    }
+
+    /// `None` when `hits` (this attempt included) fit in `count`; else how long until one
+    /// more would, if nobody else tried meanwhile.
+    fn wait(&self, count: u32, hits: WindowHits) -> Option<chrono::Duration> {
+        let (len, elapsed) = (
+            self.len.num_milliseconds() as u128,
+            self.elapsed.num_milliseconds() as u128,
+        );
+        let count = u128::from(count);
+        let (previous, current) = (u128::from(hits.previous), u128::from(hits.current));
+        // previous · (len − elapsed) / len + current ≤ count, in integers.
+        if previous * (len - elapsed) + current * len <= count * len {
+            return None;
+        }
+        // Without this attempt, the earliest point at which one more fits.
+        let current = current.saturating_sub(1);
+        let later_in_this_window = (current < count && previous > 0)
+            .then(|| len - ((count - current - 1) * len / previous).min(len))
+            .filter(|&at| at < len)
+            .map(|at| at.max(elapsed) - elapsed);
+        let wait = later_in_this_window.unwrap_or_else(|| {
+            // In the next window, this one's hits are the weighted ones.
+            let into_next = if current < count {
+                0
+            } else {
+                len - ((count - 1) * len / current).min(len)
+            };
+            len - elapsed + into_next
+        });
+        Some(chrono::Duration::milliseconds(wait.max(1) as i64))
     }
 }
 
@@ -283,22 +367,91 @@ mod tests {
         assert!("x/1m".parse::<Rate>().is_err());
     }
 
+    fn window(elapsed_ms: i64, len_ms: i64) -> Window {
+        Window {
+            number: 0,
+            len: chrono::Duration::milliseconds(len_ms),
+            elapsed: chrono::Duration::milliseconds(elapsed_ms),
+        }
+    }
+
+    fn hits(previous: u64, current: u64) -> WindowHits {
+        WindowHits { current, previous }
+    }
+
     #[test]
-    fn bursts_then_refuses_with_a_wait() {
-        let rate: Rate = "3/1h".parse().unwrap();
-        let t = Throttle::new(&RateLimits::uniform(rate));
+    fn counts_up_to_the_limit_in_a_window() {
+        let w = window(100, 1000);
+        assert_eq!(w.wait(3, hits(0, 3)), None);
+        let wait = w.wait(3, hits(0, 4)).unwrap();
+        // Full now: one more fits a third into the next window, when these three weigh two.
+        assert_eq!(wait.num_milliseconds(), 900 + 334);
+    }
+
+    #[test]
+    fn the_previous_window_weighs_by_what_remains_of_it() {
+        // 10 last window; a quarter in, three quarters of them still count: 7.5 + 2 ≤ 10.
+        let w = window(250, 1000);
+        assert_eq!(w.wait(10, hits(10, 2)), None);
+        // 7.5 + 3 > 10: one more fits once 10 · (1 − e) + 2 ≤ 9, at e = 0.3.
+        let wait = w.wait(10, hits(10, 3)).unwrap();
+        assert_eq!(wait.num_milliseconds(), 50);
+    }
+
+    #[test]
+    fn a_window_full_on_its_own_waits_into_the_next() {
+        // 10 of 10 now: next window these 10 weigh, and one more fits at 1 − 9/10 of it.
+        let w = window(400, 1000);
+        let wait = w.wait(10, hits(0, 11)).unwrap();
+        assert_eq!(wait.num_milliseconds(), 600 + 100);
+    }
+
+    #[test]
+    fn stored_keys_name_the_bucket_but_hide_the_key() {
+        let k = stored_key(Bucket::MailAddress, "ada@example.com");
+        assert!(k.starts_with("mail-address:"), "{k}");
+        assert!(!k.contains("ada"));
+        assert_ne!(k, stored_key(Bucket::MailClient, "ada@example.com"));
+        assert_eq!(k, stored_key(Bucket::MailAddress, "ada@example.com"));
+    }
+
+    #[tokio::test]
+    async fn bursts_then_refuses_with_a_wait_then_refills() {
+        let store: Arc<dyn RateLimitStore> =
+            Arc::new(crate::store::sqlite::SqliteStore::open(None).await.unwrap());
+        let clock = crate::domain::ManualClock::new();
+        let t = Throttle::new(
+            RateLimits::uniform("3/1h".parse().unwrap()),
+            store,
+            Arc::new(clock.clone()),
+        );
         let client = ClientInfo::default();
         for _ in 0..3 {
-            t.check(Bucket::LoginAccount, "ada", None, &client).unwrap();
+            t.check(Bucket::LoginAccount, "ada", None, &client)
+                .await
+                .unwrap();
         }
-        match t.check(Bucket::LoginAccount, "ada", None, &client) {
-            Err(AppError::RateLimited { retry_after_secs }) => {
-                assert!((1..=1200).contains(&retry_after_secs))
-            }
+        let wait = match t.check(Bucket::LoginAccount, "ada", None, &client).await {
+            Err(AppError::RateLimited { retry_after_secs }) => retry_after_secs,
             other => panic!("{other:?}"),
-        }
+        };
+        assert!((1..=7200).contains(&wait), "{wait}");
         // Other keys and buckets are untouched.
-        t.check(Bucket::LoginAccount, "bob", None, &client).unwrap();
-        t.check(Bucket::LoginClient, "ada", None, &client).unwrap();
+        t.check(Bucket::LoginAccount, "bob", None, &client)
+            .await
+            .unwrap();
+        t.check(Bucket::LoginClient, "ada", None, &client)
+            .await
+            .unwrap();
+        // Once the wait is over, one more fits.
+        clock.advance(Duration::from_secs(wait));
+        t.check(Bucket::LoginAccount, "ada", None, &client)
+            .await
+            .unwrap();
+        assert!(
+            t.check(Bucket::LoginAccount, "ada", None, &client)
+                .await
+                .is_err()
+        );
     }
 }

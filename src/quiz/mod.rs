@@ -18,7 +18,7 @@ use std::{
 use crate::{
     auth::{
         ClientInfo,
-        throttle::{Bucket, RateLimits, Throttle},
+        throttle::{Bucket, Throttle},
     },
     cpu,
     domain::{AppError, AppResult, SharedClock},
@@ -171,7 +171,7 @@ impl RequestBudget {
 pub struct QuizService {
     store: Arc<dyn Store>,
     llm: Option<LlmClient>,
-    throttle: Throttle,
+    throttle: Arc<Throttle>,
     clock: SharedClock,
 }
 
@@ -179,13 +179,13 @@ impl QuizService {
     pub fn new(
         store: Arc<dyn Store>,
         llm: Option<LlmClient>,
-        limits: &RateLimits,
+        throttle: Arc<Throttle>,
         clock: SharedClock,
     ) -> Self {
         QuizService {
             store,
             llm,
-            throttle: Throttle::new(limits),
+            throttle,
             clock,
         }
     }
@@ -206,7 +206,8 @@ impl QuizService {
         }
         let spec = input.validate()?;
         self.throttle
-            .check(Bucket::GenerateUser, owner.as_str(), Some(owner), client)?;
+            .check(Bucket::GenerateUser, owner.as_str(), Some(owner), client)
+            .await?;
         let draft = match &self.llm {
             Some(llm) => generate_with_llm(llm, &spec).await?,
             // Up to 100k characters of study text: CPU work, kept off the async workers.
@@ -267,7 +268,8 @@ impl QuizService {
         client: &ClientInfo,
     ) -> AppResult<QuizResultRecord> {
         self.throttle
-            .check(Bucket::SubmitUser, owner.as_str(), Some(owner), client)?;
+            .check(Bucket::SubmitUser, owner.as_str(), Some(owner), client)
+            .await?;
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
         let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;

@@ -192,10 +192,36 @@ pub trait OutboxStore: Send + Sync {
     async fn count_dead_mail(&self) -> StoreResult<u64>;
 }
 
+/// Deployment-wide rate-limit counters: hits per key in fixed windows, which the limiter reads
+/// as a sliding window. Each call is one atomic statement or update, so every server process
+/// sharing the store counts against the same budget.
+#[async_trait]
+pub trait RateLimitStore: Send + Sync {
+    /// Counts one hit of `key` in window number `window` and returns that window's hits (this
+    /// one included) and the previous window's. The counters may be dropped after `expires_at`.
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        window: i64,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<WindowHits>;
+    /// Takes back a hit that was refused, so refused attempts do not lengthen the wait.
+    async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()>;
+    /// Deletes the counters that expired before `now`; returns how many.
+    async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Hits of a key in the current and the previous window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowHits {
+    pub current: u64,
+    pub previous: u64,
+}
+
 /// Everything the application needs from a database. `Any`, so that tests can reach the
 /// concrete store's [`StoreFixtures`].
 #[async_trait]
-pub trait Store: UserStore + QuizStore + OutboxStore + Any {
+pub trait Store: UserStore + QuizStore + OutboxStore + RateLimitStore + Any {
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `sqlite` or `mongodb`.

@@ -23,14 +23,18 @@ fn retry_after(r: &Gql) -> u64 {
         .expect("retryAfter in seconds")
 }
 
-/// With `COUNT/1h`, the next attempt is allowed once one COUNT-th of the hour has passed.
-fn assert_waits_for_one_refill(r: &Gql, count: u64) {
+/// With `COUNT/1h` used up at once, the next attempt is allowed once the burst weighs one less
+/// than COUNT: one COUNT-th into the next hour-long window, so at least an hour's COUNT-th
+/// and at most an hour and a COUNT-th from now. Returns the wait.
+fn assert_waits_for_a_slot(r: &Gql, count: u64) -> u64 {
     let wait = retry_after(r);
-    let refill = 3600 / count;
+    let slot = 3600 / count;
     assert!(
-        (refill - 60..=refill).contains(&wait),
-        "retryAfter {wait}, expected about {refill}"
+        (slot..=3600 + slot + 1).contains(&wait),
+        "retryAfter {wait}, expected between {slot} and {} s",
+        3600 + slot
     );
+    wait
 }
 
 async fn resend(c: &Client, email: &str) -> Gql {
@@ -75,7 +79,7 @@ async fn sign_ups_per_client_are_limited() {
         .ok();
     }
     let r = c.sign_up("joiner3", "joiner3@example.com", PASSWORD).await;
-    assert_waits_for_one_refill(&r, 3);
+    let wait = assert_waits_for_a_slot(&r, 3);
     // Refused before anything was written or sent.
     assert!(
         app.store
@@ -85,6 +89,17 @@ async fn sign_ups_per_client_are_limited() {
             .is_none()
     );
     assert!(app.emails_to("joiner3@example.com").is_empty());
+
+    // A second before the wait is over, still refused; once it is, one more gets through.
+    app.clock.advance(Duration::from_secs(wait - 1));
+    let r = c.sign_up("joiner3", "joiner3@example.com", PASSWORD).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    app.clock.advance(Duration::from_secs(1));
+    c.sign_up("joiner3", "joiner3@example.com", PASSWORD)
+        .await
+        .ok();
+    let r = c.sign_up("joiner4", "joiner4@example.com", PASSWORD).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
 }
 
 #[tokio::test]
@@ -103,9 +118,9 @@ async fn mail_sending_requests_per_client_are_limited() {
     resend(&c, "mailer@example.com").await.ok();
     resend(&c, "nobody@example.com").await.ok();
     request_reset(&c, "someone@example.com").await.ok();
-    assert_waits_for_one_refill(&request_reset(&c, "another@example.com").await, 4);
-    assert_waits_for_one_refill(&resend(&c, "mailer@example.com").await, 4);
-    assert_waits_for_one_refill(
+    assert_waits_for_a_slot(&request_reset(&c, "another@example.com").await, 4);
+    assert_waits_for_a_slot(&resend(&c, "mailer@example.com").await, 4);
+    assert_waits_for_a_slot(
         &c.sign_up("mailer2", "mailer2@example.com", PASSWORD).await,
         4,
     );
@@ -125,7 +140,7 @@ async fn refreshes_per_session_are_limited() {
     for _ in 0..3 {
         tab.refresh().await.ok();
     }
-    assert_waits_for_one_refill(&tab.refresh().await, 3);
+    assert_waits_for_a_slot(&tab.refresh().await, 3);
     // The limit is the session's: another device of the same account still refreshes.
     let laptop = app.client();
     laptop.login("refresher", PASSWORD).await.ok();

@@ -6,7 +6,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{Backend, Client, Gql, Link, PASSWORD, TestApp, claims_of};
-use quiz_llm::config::DatabaseUrl;
+use quiz_llm::config::{DatabaseUrl, Settings};
 use serde_json::{Value, json};
 
 on_both_stores!(
@@ -18,6 +18,7 @@ on_both_stores!(
     ended_sessions_are_refused_by_every_process_within_five_seconds,
     tokens_older_than_the_idle_window_cannot_log_out,
     only_the_previous_generation_may_refresh_again,
+    limits_hold_across_processes,
 );
 
 const NEW_PASSWORD: &str = "violet otter cements the harbor";
@@ -489,17 +490,78 @@ async fn ended_sessions_are_refused_at_once(backend: Backend) {
 
 /// Two server processes sharing one store: a SQLite file, or one MongoDB database.
 async fn two_processes(backend: Backend) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
+    two_processes_with(backend, |_| {}).await
+}
+
+/// [`two_processes`], both configured by `tweak`.
+async fn two_processes_with(
+    backend: Backend,
+    tweak: impl Fn(&mut Settings),
+) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
     let dir = tempfile::tempdir().unwrap();
     let file = DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
     let first = TestApp::spawn(backend, |c| {
         if backend == Backend::Sqlite {
             c.store.database_url = file;
         }
+        tweak(c);
     })
     .await?;
     let shared = first.config.store.database_url.clone();
-    let second = TestApp::spawn(backend, move |c| c.store.database_url = shared).await?;
+    let second = TestApp::spawn(backend, |c| {
+        c.store.database_url = shared;
+        tweak(c);
+    })
+    .await?;
     Some((first, second, dir))
+}
+
+/// Limits hold for the deployment, not per process: password guesses and sign-ups spread
+/// over two processes sharing the store are cut off at the configured counts.
+async fn limits_hold_across_processes(backend: Backend) {
+    let Some((a, b, _dir)) = two_processes_with(backend, |c| {
+        c.auth.rate_limits.login_per_account = "10/1h".parse().unwrap();
+        c.auth.rate_limits.signup_per_client = "4/1h".parse().unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    a.new_user("shared").await;
+    let (on_a, on_b) = (a.client(), b.client());
+    let mut wrong = 0;
+    for i in 0..30 {
+        let node = if i % 2 == 0 { &on_a } else { &on_b };
+        match node
+            .login("shared", &format!("guess number {i}"))
+            .await
+            .code()
+        {
+            "INVALID_CREDENTIALS" => wrong += 1,
+            "RATE_LIMITED" => assert!(i >= 10, "attempt {i} was limited early"),
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(wrong, 10, "guesses checked against the password");
+
+    // new_user signed one up from this client already (on a): three more fit, on either node.
+    let mut joined = 0;
+    for i in 0..8 {
+        let node = if i % 2 == 0 { &on_b } else { &on_a };
+        let r = node
+            .sign_up(
+                &format!("joiner{i}"),
+                &format!("joiner{i}@example.com"),
+                PASSWORD,
+            )
+            .await;
+        if r.errors().is_none() {
+            joined += 1;
+        } else {
+            assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+        }
+    }
+    assert_eq!(joined, 3);
 }
 
 /// Polls until `token` is refused with `SESSION_EXPIRED` on `app`; panics after five seconds.

@@ -18,6 +18,7 @@ use super::*;
 use docs::*;
 
 mod docs;
+mod limits;
 mod outbox;
 mod quizzes;
 mod users;
@@ -39,6 +40,7 @@ pub struct MongoStore {
     quizzes: Collection<QuizDoc>,
     results: Collection<ResultDoc>,
     outbox: Collection<MailDoc>,
+    rate_limits: Collection<limits::CounterDoc>,
 }
 
 impl MongoStore {
@@ -74,6 +76,7 @@ impl MongoStore {
             quizzes: db.collection("quizzes"),
             results: db.collection("quiz_results"),
             outbox: db.collection("outbox"),
+            rate_limits: db.collection("rate_limits"),
             db,
         };
         store.create_indexes().await?;
@@ -134,6 +137,20 @@ impl MongoStore {
             ))
             .await
             .context("creating MongoDB indexes on outbox")?;
+        self.rate_limits
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! { "expires_at": 1 })
+                    .options(
+                        IndexOptions::builder()
+                            .name("rate_limits_ttl".to_owned())
+                            .expire_after(std::time::Duration::ZERO)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await
+            .context("creating MongoDB indexes on rate_limits")?;
         Ok(())
     }
 }

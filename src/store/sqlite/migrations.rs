@@ -19,6 +19,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("migrations/06_user_keys.sql"),
             |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
         ),
+        M::up(include_str!("migrations/07_rate_limits.sql")),
     ])
 }
 
@@ -87,7 +88,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 6;
+const KNOWN_VERSIONS: usize = 7;
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,57 @@
+//! Rate-limit counters: one upsert per hit, in the same transaction as the read of the previous
+//! window, so processes sharing the file count together.
+
+use super::*;
+
+#[async_trait]
+impl RateLimitStore for SqliteStore {
+    async fn hit_rate_limit(
+        &self,
+        key: &str,
+        window: i64,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<WindowHits> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let current: i64 = tx
+                .prepare_cached(
+                    "INSERT INTO rate_limits (key, slot, hits, expires_at) VALUES (?1, ?2, 1, ?3) \
+                     ON CONFLICT (key, slot) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                )?
+                .query_row(params![key, window, millis(expires_at)], |r| r.get(0))?;
+            let previous: Option<i64> = tx
+                .prepare_cached("SELECT hits FROM rate_limits WHERE key = ?1 AND slot = ?2")?
+                .query_row(params![key, window - 1], |r| r.get(0))
+                .optional()?;
+            tx.commit()?;
+            Ok(WindowHits {
+                current: current.max(0) as u64,
+                previous: previous.unwrap_or(0).max(0) as u64,
+            })
+        })
+        .await
+    }
+
+    async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()> {
+        let key = key.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "UPDATE rate_limits SET hits = hits - 1 WHERE key = ?1 AND slot = ?2 AND hits > 0",
+            )?
+            .execute(params![key, window])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM rate_limits WHERE expires_at < ?1")?
+                .execute([millis(now)])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
