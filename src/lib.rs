@@ -98,7 +98,7 @@ impl Application {
             settings.auth.clone(),
             throttle.clone(),
             clock.clone(),
-        ));
+        )?);
         tokio::spawn(auth.clone().purge_periodically());
         let quizzes = Arc::new(QuizService::new(
             store.clone(),

@@ -86,6 +86,8 @@ export class TestServer {
         JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret-0123456789',
         ACCESS_TOKEN_TTL: `${ACCESS_TOKEN_TTL_MS / 1000}s`,
         LOG_FORMAT: 'json',
+        // No internet here: breached-password lookups stay off.
+        PWNED_PASSWORDS_URL: 'off',
         RUST_LOG: 'info',
         ...env,
       },

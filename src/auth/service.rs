@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::{
     AuthSettings, ClientInfo,
+    breached::BreachCheck,
     link_mailer::LinkMailer,
     links::{LinkPurpose, LinkSigner},
     live_sessions::LiveSessions,
@@ -49,6 +50,7 @@ pub struct AuthService {
     tokens: TokenKeys,
     links: LinkSigner,
     throttle: Arc<Throttle>,
+    breached: BreachCheck,
     live: LiveSessions,
     settings: AuthSettings,
     clock: SharedClock,
@@ -67,9 +69,9 @@ impl AuthService {
         settings: AuthSettings,
         throttle: Arc<Throttle>,
         clock: SharedClock,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let secret = settings.signing_secret();
-        AuthService {
+        Ok(AuthService {
             live: LiveSessions::new(store.clone(), settings.session_cache_ttl, clock.clone()),
             mailer: Arc::new(LinkMailer {
                 store: store.clone(),
@@ -83,9 +85,13 @@ impl AuthService {
             tokens: TokenKeys::with_previous(&secret, &settings.jwt_previous_secrets),
             links: LinkSigner::new(&secret),
             throttle,
+            breached: BreachCheck::new(
+                settings.pwned_passwords_url.clone(),
+                settings.pwned_passwords_fail,
+            )?,
             settings,
             clock,
-        }
+        })
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -144,6 +150,7 @@ impl AuthService {
             return Err(AppError::Conflict { field: "email" });
         }
         validate::password_strength("password", password.expose(), username.as_str()).await?;
+        self.breached.check("password", password.expose()).await?;
         let user = UserRecord {
             id: UserId::new_random(),
             username,
@@ -257,6 +264,9 @@ impl AuthService {
     /// one `user` was read with; `false` when it changed meanwhile.
     async fn replace_password(&self, user: &UserRecord, new_password: Password) -> AppResult<bool> {
         validate::password("newPassword", new_password.expose(), user.username.as_str()).await?;
+        self.breached
+            .check("newPassword", new_password.expose())
+            .await?;
         let hash = password::hash(new_password).await?;
         Ok(self
             .store

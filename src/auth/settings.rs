@@ -6,7 +6,10 @@ use std::time::Duration;
 use anyhow::bail;
 use secrecy::{ExposeSecret, SecretString};
 
-use super::throttle::RateLimits;
+use super::{
+    breached::{BreachSource, FailMode},
+    throttle::RateLimits,
+};
 use crate::settings::{parse_duration, parse_http_url};
 
 /// A logout must bite on every process within 5 seconds.
@@ -48,6 +51,18 @@ pub struct AuthSettings {
     /// Base of the links in e-mails.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]
     pub public_url: String,
+    /// Pwned Passwords' range API, asked whether a new password is known from breaches
+    /// (only the first 5 hex characters of its SHA-1 are sent), or `off`.
+    #[arg(
+        long,
+        env = "PWNED_PASSWORDS_URL",
+        default_value = "https://api.pwnedpasswords.com"
+    )]
+    pub pwned_passwords_url: BreachSource,
+    /// When the range API does not answer within 2 s: `open` accepts the password, `closed`
+    /// refuses it for now.
+    #[arg(long, env = "PWNED_PASSWORDS_FAIL", value_enum, default_value = "open")]
+    pub pwned_passwords_fail: FailMode,
     #[command(flatten)]
     pub rate_limits: RateLimits,
 }

@@ -15,14 +15,6 @@ use common::{
 use quiz_llm::config::{DatabaseUrl, SecretString};
 use serde_json::json;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn status(c: &Client, path: &str) -> u16 {
     c.get(path).await.status().as_u16()
 }
@@ -123,7 +115,7 @@ impl OwnMongo {
         );
         OwnMongo {
             command,
-            port: free_port(),
+            port: common::free_port(),
             child: None,
         }
     }
@@ -214,7 +206,7 @@ struct ServerProcess {
 
 fn spawn_server(llm_url: &str) -> ServerProcess {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let mail_dir = dir.path().join("mail");
     let child = Command::new(env!("CARGO_BIN_EXE_quiz-llm"))
         .current_dir(dir.path())

@@ -88,14 +88,6 @@ async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<String>>>) {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Sends through the SMTP server on `port` (down until the test starts its sink), from
 /// `from`, retrying failed mail every 200 ms at first.
 fn smtp_on(c: &mut Settings, port: u16, from: &str) {
@@ -139,7 +131,7 @@ on_both_stores!(
 );
 
 async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
-    let port = free_port();
+    let port = common::free_port();
     let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;
@@ -172,7 +164,7 @@ async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
 
 async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = common::free_port();
     let Some(mut first) = TestApp::spawn(backend, |c| {
         // An in-memory database dies with its process; a restart needs one that stays.
         if matches!(c.store.database_url, DatabaseUrl::Sqlite(None)) {
@@ -232,7 +224,7 @@ async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
 }
 
 async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
-    let port = free_port();
+    let port = common::free_port();
     let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;

@@ -8,6 +8,7 @@ mod common;
 mod architecture;
 mod audit;
 mod auth;
+mod breached;
 mod claims;
 mod cli;
 mod exposure;

@@ -13,6 +13,7 @@ use std::{
 
 use quiz_llm::{
     Application, Overrides,
+    auth::breached::BreachSource,
     config::{DatabaseUrl, SecretString, Settings},
     domain::OffsetClock,
     mail::Mailer,
@@ -42,6 +43,15 @@ pub const REQUIRE_MONGO: &str = "QUIZ_LLM_REQUIRE_MONGO";
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use quiz_llm::domain::Clock;
     quiz_llm::domain::SystemClock.now()
+}
+
+/// A port nothing listens on right now (bound, read and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn mongodb_test_url() -> Option<String> {
@@ -173,6 +183,8 @@ impl TestApp {
         config.auth.public_url = "http://quiz.test".into();
         // Tests make many requests from one address; the rate-limit tests set their own.
         config.auth.rate_limits = generous_rate_limits();
+        // No test reaches the internet; the breached-password tests start their own range API.
+        config.auth.pwned_passwords_url = BreachSource::Off;
         tweak(&mut config);
         let clock = OffsetClock::new();
         let mailbox = Arc::new(mailbox::MemoryMailer::default());
