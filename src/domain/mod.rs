@@ -6,6 +6,7 @@ pub mod error;
 pub mod identity;
 mod ids;
 mod mail;
+mod mfa;
 mod quiz;
 mod secret;
 mod user;
@@ -15,6 +16,7 @@ pub use error::{AppError, AppResult, ErrorCode, FieldError};
 pub use identity::{EmailAddress, Username};
 pub use ids::{InvalidId, MailId, QuizId, ResultId, SessionId, UserId};
 pub use mail::OutboxRecord;
+pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
 pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,
     QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,

@@ -192,6 +192,44 @@ pub trait OutboxStore: Send + Sync {
     async fn count_dead_mail(&self) -> StoreResult<u64>;
 }
 
+/// Second factors. Every change is one atomic update that carries what it expects in its
+/// filter, so two servers racing on one user cannot both win.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// The user's MFA state; the default (nothing enabled) when there is none.
+    async fn find_mfa(&self, user: &UserId) -> StoreResult<MfaRecord>;
+    /// Keeps `secret` as the pending enrollment, replacing an earlier one.
+    async fn set_pending_totp(&self, user: &UserId, secret: &SealedSecret) -> StoreResult<()>;
+    /// Turns TOTP on with the pending secret, if it still is `pending` and TOTP is off, with
+    /// `step` as the last step used and these recovery code hashes; `false` otherwise.
+    async fn enable_totp(
+        &self,
+        user: &UserId,
+        pending: &SealedSecret,
+        step: i64,
+        recovery_codes: &[String],
+    ) -> StoreResult<bool>;
+    /// Records a TOTP code of time step `step` as used, only if no code of this or a later
+    /// step was; `false` for a replay.
+    async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool>;
+    /// Spends one recovery code (by hash); `false` when it is not (or no longer) there.
+    async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> StoreResult<bool>;
+    /// Replaces the recovery codes while TOTP is on; `false` when it is off.
+    async fn set_recovery_codes(&self, user: &UserId, code_hashes: &[String]) -> StoreResult<bool>;
+    /// Turns TOTP off and forgets its secret, codes and pending login; `false` when it was off.
+    async fn disable_totp(&self, user: &UserId) -> StoreResult<bool>;
+    /// Remembers the login waiting for its second step, replacing an earlier one.
+    async fn set_mfa_challenge(&self, user: &UserId, challenge: &MfaChallenge) -> StoreResult<()>;
+    /// Ends the waiting login if its token hash is `token_hash` and it has not lapsed at `now`;
+    /// `false` otherwise (unknown, lapsed, or already taken by another request).
+    async fn take_mfa_challenge(
+        &self,
+        user: &UserId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
 /// Deployment-wide rate-limit counters: hits per key in fixed windows, which the limiter reads
 /// as a sliding window. Each call is one atomic statement or update, so every server process
 /// sharing the store counts against the same budget.
@@ -221,7 +259,7 @@ pub struct WindowHits {
 /// Everything the application needs from a database. `Any`, so that tests can reach the
 /// concrete store's [`StoreFixtures`].
 #[async_trait]
-pub trait Store: UserStore + QuizStore + OutboxStore + RateLimitStore + Any {
+pub trait Store: UserStore + QuizStore + OutboxStore + MfaStore + RateLimitStore + Any {
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `sqlite` or `mongodb`.

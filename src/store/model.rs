@@ -3,7 +3,7 @@
 
 pub use crate::domain::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, EmailAddress, FeedbackRecord,
-    MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
-    QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
-    SessionId, SessionRecord, UserId, UserRecord, Username,
+    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
+    QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
+    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, UserId, UserRecord, Username,
 };

@@ -13,10 +13,10 @@ use common::{Backend, database_for};
 use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
 use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
-    MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
-    QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
-    SessionId, SessionRecord, Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore,
-    WindowHits,
+    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
+    QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
+    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, Store, StoreFixtures,
+    UniqueField, UserId, UserRecord, UserStore, WindowHits,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -83,6 +83,7 @@ on_both_stores!(
     corrupt_records_are_errors,
     rate_limit_hits_count_per_key_and_window,
     racing_rate_limit_hits_are_all_counted,
+    mfa_changes_are_compare_and_swap,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -825,7 +826,8 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         Backend::Sqlite | Backend::SqliteFile => {
             let c = rusqlite::Connection::open(&path).unwrap();
             c.execute_batch(
-                "DROP INDEX users_pending; DROP TABLE rate_limits; PRAGMA user_version = 5;",
+                "DROP INDEX users_pending; DROP TABLE rate_limits; DROP TABLE mfa; \
+                 PRAGMA user_version = 5;",
             )
             .unwrap();
         }
@@ -1076,4 +1078,84 @@ async fn racing_rate_limit_hits_are_all_counted(backend: Backend) {
     // post-image, so distinctness is not asserted.)
     assert!(seen.iter().all(|n| (1..=40).contains(n)), "{seen:?}");
     assert!(seen.len() >= 20 && seen.last() == Some(&40), "{seen:?}");
+}
+
+async fn mfa_changes_are_compare_and_swap(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let u = user("second");
+    s.insert_user(&u).await.unwrap();
+    assert_eq!(s.find_mfa(&u.id).await.unwrap(), MfaRecord::default());
+
+    // Enrollment: only the pending secret it was started with can be confirmed.
+    let (first, second) = (SealedSecret("one".into()), SealedSecret("two".into()));
+    s.set_pending_totp(&u.id, &first).await.unwrap();
+    s.set_pending_totp(&u.id, &second).await.unwrap();
+    let codes = vec!["h1".to_owned(), "h2".to_owned()];
+    assert!(!s.enable_totp(&u.id, &first, 5, &codes).await.unwrap());
+    assert!(s.enable_totp(&u.id, &second, 5, &codes).await.unwrap());
+    assert!(
+        !s.enable_totp(&u.id, &second, 5, &codes).await.unwrap(),
+        "already on"
+    );
+    let on = s.find_mfa(&u.id).await.unwrap();
+    assert_eq!(on.totp, Some(second.clone()));
+    assert_eq!(on.pending, None);
+    assert_eq!(
+        (on.last_step, on.recovery_codes.clone()),
+        (5, codes.clone())
+    );
+    assert!(on.enabled());
+
+    // Steps only move forward: a code's step is accepted once.
+    assert!(!s.use_totp_step(&u.id, 5).await.unwrap());
+    assert!(s.use_totp_step(&u.id, 6).await.unwrap());
+    assert!(!s.use_totp_step(&u.id, 6).await.unwrap());
+    assert!(!s.use_totp_step(&u.id, 4).await.unwrap());
+
+    // Recovery codes are spent once each; racing spends of one code have one winner.
+    let spends = futures_util::future::join_all((0..6).map(|_| {
+        let store = f.store.clone();
+        let id = u.id.clone();
+        tokio::spawn(async move { store.use_recovery_code(&id, "h1").await.unwrap() })
+    }))
+    .await;
+    assert_eq!(
+        spends.into_iter().filter(|w| *w.as_ref().unwrap()).count(),
+        1
+    );
+    assert_eq!(s.find_mfa(&u.id).await.unwrap().recovery_codes, vec!["h2"]);
+    assert!(
+        s.set_recovery_codes(&u.id, &["h3".to_owned()])
+            .await
+            .unwrap()
+    );
+    assert!(!s.use_recovery_code(&u.id, "h2").await.unwrap());
+    assert!(s.use_recovery_code(&u.id, "h3").await.unwrap());
+
+    // A waiting login is taken once, before it lapses, by its own token.
+    let now = common::now();
+    let challenge = MfaChallenge {
+        token_hash: "t1".into(),
+        expires_at: now + Duration::minutes(5),
+    };
+    s.set_mfa_challenge(&u.id, &challenge).await.unwrap();
+    assert!(!s.take_mfa_challenge(&u.id, "t0", now).await.unwrap());
+    assert!(
+        !s.take_mfa_challenge(&u.id, "t1", now + Duration::minutes(6))
+            .await
+            .unwrap()
+    );
+    assert!(s.take_mfa_challenge(&u.id, "t1", now).await.unwrap());
+    assert!(!s.take_mfa_challenge(&u.id, "t1", now).await.unwrap());
+
+    // Off: everything goes, and the codes no longer work.
+    s.set_recovery_codes(&u.id, &["h4".to_owned()])
+        .await
+        .unwrap();
+    assert!(s.disable_totp(&u.id).await.unwrap());
+    assert!(!s.disable_totp(&u.id).await.unwrap());
+    assert!(!s.use_recovery_code(&u.id, "h4").await.unwrap());
+    assert!(!s.use_totp_step(&u.id, 100).await.unwrap());
+    assert!(!s.find_mfa(&u.id).await.unwrap().enabled());
 }

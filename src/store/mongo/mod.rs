@@ -19,6 +19,7 @@ use docs::*;
 
 mod docs;
 mod limits;
+mod mfa;
 mod outbox;
 mod quizzes;
 mod users;

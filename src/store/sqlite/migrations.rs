@@ -20,6 +20,7 @@ fn migrations() -> Migrations<'static> {
             |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
         ),
         M::up(include_str!("migrations/07_rate_limits.sql")),
+        M::up(include_str!("migrations/08_mfa.sql")),
     ])
 }
 
@@ -88,7 +89,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 7;
+const KNOWN_VERSIONS: usize = 8;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! blocking pool so the async workers never wait on disk; reads run on the calling task.
 
 mod limits;
+mod mfa;
 mod migrations;
 mod outbox;
 mod quizzes;
