@@ -5,6 +5,7 @@ pub mod breached;
 mod link_mailer;
 pub mod links;
 mod live_sessions;
+pub mod mfa;
 pub mod password;
 mod service;
 mod settings;

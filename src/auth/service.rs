@@ -12,6 +12,7 @@ use super::{
     link_mailer::LinkMailer,
     links::{LinkPurpose, LinkSigner},
     live_sessions::LiveSessions,
+    mfa::Sealer,
     password::{self, Password},
     throttle::{Bucket, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
@@ -45,15 +46,16 @@ pub struct LoginOutcome {
 }
 
 pub struct AuthService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     mailer: Arc<LinkMailer>,
     tokens: TokenKeys,
     links: LinkSigner,
     throttle: Arc<Throttle>,
     breached: BreachCheck,
+    pub(super) sealer: Sealer,
     live: LiveSessions,
     settings: AuthSettings,
-    clock: SharedClock,
+    pub(super) clock: SharedClock,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -85,6 +87,7 @@ impl AuthService {
             tokens: TokenKeys::with_previous(&secret, &settings.jwt_previous_secrets),
             links: LinkSigner::new(&secret),
             throttle,
+            sealer: Sealer::new(&secret, &settings.jwt_previous_secrets),
             breached: BreachCheck::new(
                 settings.pwned_passwords_url.clone(),
                 settings.pwned_passwords_fail,
@@ -382,14 +385,18 @@ impl AuthService {
         if !user.is_active {
             return Err(AppError::EmailNotVerified);
         }
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key());
+        if let Some(second_step) = self.second_factor_required(&user).await? {
+            tracing::info!(target: "audit", event = "mfa_required", user_id = %user.id, client_ip = %client.key());
+            return Err(second_step);
+        }
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "password");
         self.start_session(user, client).await
     }
 
     /// Password guesses at one account: limited per client, so a stranger guessing from
     /// elsewhere never uses up the owner's attempts, and under a higher ceiling across all
     /// clients, against guessing from many addresses.
-    async fn check_account_budget(
+    pub(super) async fn check_account_budget(
         &self,
         account: &str,
         user: Option<&UserId>,
@@ -404,7 +411,7 @@ impl AuthService {
             .await
     }
 
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         user: UserRecord,
         client: &ClientInfo,

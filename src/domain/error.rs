@@ -30,6 +30,12 @@ pub enum AppError {
         retry_after_secs: u64,
     },
     LlmUnavailable,
+    /// The password was right and the account has a second factor: finish with `verifyMfa`
+    /// and this single-use token.
+    MfaRequired {
+        mfa_token: String,
+    },
+    InvalidMfaCode,
     /// The cause is logged where the error becomes a response; clients only see "Internal error."
     Internal(anyhow::Error),
 }
@@ -66,6 +72,15 @@ impl AppError {
             AppError::LlmUnavailable => {
                 "The quiz generator is unavailable right now; try again later.".into()
             }
+            AppError::MfaRequired { .. } => {
+                "Enter the code from your authenticator app (or a recovery code) to finish \
+                 logging in."
+                    .into()
+            }
+            AppError::InvalidMfaCode => {
+                "That code is not right, or was already used; log in again to get a new chance."
+                    .into()
+            }
             AppError::Internal(_) => "Internal error.".into(),
         }
     }
@@ -84,6 +99,8 @@ impl AppError {
             AppError::NotFound => ErrorCode::NotFound,
             AppError::RateLimited { .. } => ErrorCode::RateLimited,
             AppError::LlmUnavailable => ErrorCode::LlmUnavailable,
+            AppError::MfaRequired { .. } => ErrorCode::MfaRequired,
+            AppError::InvalidMfaCode => ErrorCode::InvalidMfaCode,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -102,6 +119,8 @@ pub enum ErrorCode {
     NotFound,
     RateLimited,
     LlmUnavailable,
+    MfaRequired,
+    InvalidMfaCode,
     Internal,
 }
 
@@ -119,6 +138,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
+            ErrorCode::MfaRequired => "MFA_REQUIRED",
+            ErrorCode::InvalidMfaCode => "INVALID_MFA_CODE",
             ErrorCode::Internal => "INTERNAL",
         }
     }

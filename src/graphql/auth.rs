@@ -1,6 +1,6 @@
 //! Sign-up, e-mail verification, login, refresh, logout and sessions.
 
-use async_graphql::{Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{context::ContextExt, guard::LoggedIn};
@@ -10,22 +10,33 @@ use crate::{
         AppError,
         identity::{EmailAddress, Username},
     },
-    store::{SessionRecord, UserRecord},
+    store::{SessionRecord, UserId, UserRecord},
 };
 
 #[derive(SimpleObject)]
-#[graphql(name = "User")]
+#[graphql(name = "User", complex)]
 pub struct UserObject {
     id: ID,
     username: String,
     email: String,
     is_active: bool,
     created_at: DateTime<Utc>,
+    #[graphql(skip)]
+    user_id: UserId,
+}
+
+#[ComplexObject]
+impl UserObject {
+    /// Whether logging in asks for a TOTP (or recovery) code after the password.
+    async fn mfa_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(ctx.auth_service().mfa_enabled(&self.user_id).await?)
+    }
 }
 
 impl From<UserRecord> for UserObject {
     fn from(u: UserRecord) -> Self {
         UserObject {
+            user_id: u.id.clone(),
             id: ID(u.id.to_string()),
             username: u.username.to_string(),
             email: u.email.to_string(),
@@ -49,7 +60,7 @@ pub struct SignUpPayload {
 }
 
 #[derive(SimpleObject)]
-pub struct AuthPayload {
+pub(super) struct AuthPayload {
     user: UserObject,
     /// Also set as the `access` cookie; send it as `Authorization: Bearer` where cookies do not
     /// fit. The refresh token never leaves the server.
@@ -106,7 +117,7 @@ fn clear_login_cookies(ctx: &Context<'_>) {
     }
 }
 
-fn logged_in(ctx: &Context<'_>, outcome: LoginOutcome, message: &str) -> AuthPayload {
+pub(super) fn logged_in(ctx: &Context<'_>, outcome: LoginOutcome, message: &str) -> AuthPayload {
     set_login_cookies(ctx, &outcome.access, outcome.user.username.as_str());
     AuthPayload {
         user: outcome.user.into(),

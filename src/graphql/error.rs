@@ -19,6 +19,7 @@ impl From<AppError> for async_graphql::Error {
                 AppError::RateLimited { retry_after_secs } => {
                     ext.set("retryAfter", *retry_after_secs)
                 }
+                AppError::MfaRequired { mfa_token } => ext.set("mfaToken", mfa_token.as_str()),
                 _ => {}
             }
         })

@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod error;
 mod guard;
 pub mod limits;
+mod mfa;
 mod quiz;
 
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use limits::QueryLimits;
 pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(auth::AuthMutation, quiz::QuizMutation);
+pub struct MutationRoot(auth::AuthMutation, mfa::MfaMutation, quiz::QuizMutation);
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 

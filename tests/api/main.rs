@@ -16,6 +16,7 @@ mod faults;
 mod hardening;
 mod http;
 mod mail_outbox;
+mod mfa;
 mod quiz;
 mod quiz_llm;
 mod schema;
