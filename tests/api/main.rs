@@ -15,6 +15,7 @@ mod faults;
 mod hardening;
 mod http;
 mod mail_outbox;
+mod nodes;
 mod quiz;
 mod quiz_llm;
 mod schema;
