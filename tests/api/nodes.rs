@@ -13,7 +13,10 @@ use serde_json::json;
 
 use crate::common::{
     Backend, Client, PASSWORD, claims_of,
-    nodes::{Cluster, ClusterOptions, Load, Outcome},
+    nodes::{
+        CHECK_INTERVAL, Cluster, ClusterOptions, DRAIN, HAPROXY_CFG, LB_BIND, LB_CHECK_INTERVAL,
+        LB_NODE, LB_STATS_BIND, Load, Outcome,
+    },
 };
 
 /// One `#[tokio::test]` per shared store for an `async fn(Backend)`: `on_sqlite_file::…` and
@@ -368,4 +371,72 @@ async fn a_rolling_restart_under_load_fails_no_request(backend: Backend) {
     for browser in &browsers {
         browser.refresh().await.ok();
     }
+}
+
+/// docker-compose.yml runs the balancer configuration these tests run, in the shape they run
+/// it: one server line per replica (defaulting to that replica's container), the balancer's
+/// fixed address trusted, and a drain that outlasts the health checks.
+#[test]
+fn compose_runs_the_tested_balancer_configuration() {
+    use yaml_rust2::YamlLoader;
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let compose = YamlLoader::load_from_str(&read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docker-compose.yml"
+    )))
+    .expect("docker-compose.yml is YAML")
+    .remove(0);
+    let cfg = read(HAPROXY_CFG);
+    let project = compose["name"].as_str().expect("a fixed project name");
+    let (server, balancer) = (&compose["services"]["server"], &compose["services"]["balancer"]);
+    let env = &server["environment"];
+
+    let mounted = balancer["volumes"]
+        .as_vec()
+        .expect("the balancer mounts its configuration")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .any(|v| v.starts_with("./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg"));
+    assert!(mounted, "the balancer runs deploy/haproxy.cfg");
+    let published = balancer["ports"].as_vec().unwrap().iter().filter_map(|p| p.as_str());
+    assert!(published.clone().any(|p| p == "8000:8000"));
+    assert!(cfg.contains(&format!("bind \"${{{LB_BIND}-:8000}}\"")));
+
+    let replicas = server["deploy"]["replicas"].as_i64().expect("replicas");
+    let servers: Vec<&str> = cfg
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("server "))
+        .collect();
+    assert_eq!(servers.len() as i64, replicas, "one server line per replica");
+    for (i, line) in servers.iter().enumerate() {
+        let n = i + 1;
+        assert_eq!(
+            *line,
+            format!("server node{n} \"${{{LB_NODE}{n}-{project}-server-{n}:8000}}\"")
+        );
+    }
+    for var in [LB_STATS_BIND, LB_CHECK_INTERVAL] {
+        assert!(cfg.contains(&format!("\"${{{var}-")), "{var} is read");
+    }
+
+    assert_eq!(
+        env["TRUSTED_PROXIES"].as_str(),
+        balancer["networks"]["default"]["ipv4_address"].as_str(),
+        "the servers trust the balancer's address"
+    );
+    let duration = |s: &str| humantime::parse_duration(s).unwrap();
+    let interval = cfg
+        .split(&format!("${{{LB_CHECK_INTERVAL}-"))
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .map(duration)
+        .expect("a default check interval");
+    let drain = duration(env["SHUTDOWN_DRAIN"].as_str().expect("SHUTDOWN_DRAIN"));
+    // Two failed checks take a server out; the drain must last well beyond that, here too.
+    assert!(drain >= 4 * interval, "drain {drain:?}, checks every {interval:?}");
+    assert!(DRAIN >= 4 * CHECK_INTERVAL);
+    // Docker sends SIGKILL after this: the drain and in-flight requests (20 s) fit.
+    let stop_grace = duration(server["stop_grace_period"].as_str().expect("stop_grace_period"));
+    assert!(stop_grace >= drain + Duration::from_secs(20));
 }

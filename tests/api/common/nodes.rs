@@ -34,9 +34,15 @@ use super::{Backend, Client, DbGuard, Link, PASSWORD, database_for, free_port, s
 pub const REQUIRE_HAPROXY: &str = "QUIZ_LLM_REQUIRE_HAPROXY";
 
 /// The balancer configuration the tests share with docker-compose.yml.
-const HAPROXY_CFG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
-/// How often HAProxy checks `/readyz`; two failed checks take a node out of rotation.
-const CHECK_INTERVAL: &str = "200ms";
+pub const HAPROXY_CFG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
+/// What the configuration reads from the environment: where clients connect, the stats page,
+/// the interval between health checks, and (with 1, 2, 3 appended) the servers.
+pub const LB_BIND: &str = "QUIZ_LB_BIND";
+pub const LB_STATS_BIND: &str = "QUIZ_LB_STATS_BIND";
+pub const LB_CHECK_INTERVAL: &str = "QUIZ_LB_CHECK_INTERVAL";
+pub const LB_NODE: &str = "QUIZ_NODE_";
+/// How often HAProxy checks `/readyz` here; two failed checks take a node out of rotation.
+pub const CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// Each node's `SHUTDOWN_DRAIN`: well above two check intervals, so the balancer has moved
 /// away before a node stops accepting.
 pub const DRAIN: Duration = Duration::from_secs(2);
@@ -318,16 +324,19 @@ impl Cluster {
         let mut command = Command::new(haproxy);
         command
             .args(["-db", "-f", HAPROXY_CFG])
-            .env("QUIZ_LB_BIND", format!("127.0.0.1:{lb_port}"))
-            .env("QUIZ_LB_STATS_BIND", format!("127.0.0.1:{stats_port}"))
-            .env("QUIZ_LB_CHECK_INTERVAL", CHECK_INTERVAL)
+            .env(LB_BIND, format!("127.0.0.1:{lb_port}"))
+            .env(LB_STATS_BIND, format!("127.0.0.1:{stats_port}"))
+            .env(
+                LB_CHECK_INTERVAL,
+                format!("{}ms", CHECK_INTERVAL.as_millis()),
+            )
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("haproxy log"))
             .stderr(log)
             .kill_on_drop(true);
         for (i, node) in nodes.iter().enumerate() {
             let addr = node.url.trim_start_matches("http://");
-            command.env(format!("QUIZ_NODE_{}", i + 1), addr);
+            command.env(format!("{LB_NODE}{}", i + 1), addr);
         }
         let haproxy = command.spawn().expect("start haproxy");
         let store = quiz_llm::store::connect(&database_url)
