@@ -388,7 +388,10 @@ fn compose_runs_the_tested_balancer_configuration() {
     .remove(0);
     let cfg = read(HAPROXY_CFG);
     let project = compose["name"].as_str().expect("a fixed project name");
-    let (server, balancer) = (&compose["services"]["server"], &compose["services"]["balancer"]);
+    let (server, balancer) = (
+        &compose["services"]["server"],
+        &compose["services"]["balancer"],
+    );
     let env = &server["environment"];
 
     let mounted = balancer["volumes"]
@@ -398,7 +401,11 @@ fn compose_runs_the_tested_balancer_configuration() {
         .filter_map(|v| v.as_str())
         .any(|v| v.starts_with("./deploy/haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg"));
     assert!(mounted, "the balancer runs deploy/haproxy.cfg");
-    let published = balancer["ports"].as_vec().unwrap().iter().filter_map(|p| p.as_str());
+    let published = balancer["ports"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str());
     assert!(published.clone().any(|p| p == "8000:8000"));
     assert!(cfg.contains(&format!("bind \"${{{LB_BIND}-:8000}}\"")));
 
@@ -408,7 +415,11 @@ fn compose_runs_the_tested_balancer_configuration() {
         .map(str::trim)
         .filter(|l| l.starts_with("server "))
         .collect();
-    assert_eq!(servers.len() as i64, replicas, "one server line per replica");
+    assert_eq!(
+        servers.len() as i64,
+        replicas,
+        "one server line per replica"
+    );
     for (i, line) in servers.iter().enumerate() {
         let n = i + 1;
         assert_eq!(
@@ -434,9 +445,16 @@ fn compose_runs_the_tested_balancer_configuration() {
         .expect("a default check interval");
     let drain = duration(env["SHUTDOWN_DRAIN"].as_str().expect("SHUTDOWN_DRAIN"));
     // Two failed checks take a server out; the drain must last well beyond that, here too.
-    assert!(drain >= 4 * interval, "drain {drain:?}, checks every {interval:?}");
+    assert!(
+        drain >= 4 * interval,
+        "drain {drain:?}, checks every {interval:?}"
+    );
     assert!(DRAIN >= 4 * CHECK_INTERVAL);
     // Docker sends SIGKILL after this: the drain and in-flight requests (20 s) fit.
-    let stop_grace = duration(server["stop_grace_period"].as_str().expect("stop_grace_period"));
+    let stop_grace = duration(
+        server["stop_grace_period"]
+            .as_str()
+            .expect("stop_grace_period"),
+    );
     assert!(stop_grace >= drain + Duration::from_secs(20));
 }

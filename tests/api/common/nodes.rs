@@ -557,7 +557,7 @@ impl Load {
                     let mut n = 0u64;
                     while !stop.load(Ordering::Relaxed) {
                         n += 1;
-                        let query = if n % 8 == 0 {
+                        let query = if n.is_multiple_of(8) {
                             "mutation { refreshToken { accessTokenExpiresAt } }"
                         } else {
                             "{ me { username } }"
