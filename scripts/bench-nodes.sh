@@ -47,6 +47,15 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# CPU time (user + system, in seconds) the given processes have used so far.
+cpu_seconds() {
+    local ticks=0 pid
+    for pid in "$@"; do
+        ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+    done
+    awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }'
+}
+
 wait_for() { # $1 = URL that must answer 200
     for _ in $(seq 1 300); do
         curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
@@ -67,6 +76,7 @@ done
 
 for count in 1 3; do
     ports=()
+    servers=()
     for _ in $(seq 1 "$count"); do
         port="$(free_port)"
         ports+=("$port")
@@ -80,6 +90,7 @@ for count in 1 3; do
             RUST_LOG=warn \
             "${rate_limits[@]}" \
             "$release/quiz-llm" serve >>"$work/server.log" 2>&1 &
+        servers+=($!)
         pids+=($!)
     done
     for port in "${ports[@]}"; do wait_for "http://127.0.0.1:$port/readyz"; done
@@ -91,12 +102,19 @@ for count in 1 3; do
         QUIZ_NODE_2="127.0.0.1:${ports[1 % count]}" \
         QUIZ_NODE_3="127.0.0.1:${ports[2 % count]}" \
         "$haproxy" -db -f deploy/haproxy.cfg >/dev/null 2>>"$work/haproxy.log" &
+    balancer=$!
     pids+=($!)
     wait_for "http://127.0.0.1:$lb/readyz"
+    servers_before="$(cpu_seconds "${servers[@]}")"
+    balancer_before="$(cpu_seconds "$balancer")"
+    started=$SECONDS
 
     echo
     echo "=== $count server process(es) behind HAProxy, $connections connections, $duration per scenario ==="
     "$release/examples/load" --url "http://127.0.0.1:$lb" --connections "$connections" \
         --duration "$duration" || echo "(load.rs reported a missed target; see above)"
+    echo "CPU over the whole run ($((SECONDS - started)) s, logins included):" \
+        "servers $(awk -v a="$servers_before" -v b="$(cpu_seconds "${servers[@]}")" 'BEGIN { printf "%.1f", b - a }') s," \
+        "HAProxy $(awk -v a="$balancer_before" -v b="$(cpu_seconds "$balancer")" 'BEGIN { printf "%.1f", b - a }') s"
     stop_all
 done
