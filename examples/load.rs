@@ -324,6 +324,9 @@ fn server_env(db: &Path, mail_dir: &Path, listen: &str) -> Vec<(&'static str, St
         ("LISTEN_ADDR", listen.to_owned()),
         ("JWT_SECRET", JWT_SECRET.to_owned()),
         ("MAIL_DIR", mail_dir.display().to_string()),
+        // Reached directly, with no load balancer to drain away from.
+        ("SHUTDOWN_DRAIN", "0".to_owned()),
+        ("PWNED_PASSWORDS_URL", "off".to_owned()),
         ("RUST_LOG", "warn".to_owned()),
     ];
     env.extend(RATE_LIMIT_VARS.map(|var| (var, GENEROUS_RATE.to_owned())));

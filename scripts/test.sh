@@ -10,7 +10,9 @@
 # store tests passed and failed on each store. Store tests run as `sqlite::X` (in memory),
 # `sqlite_file::X` (a file behind the production pool) and `mongodb::X`; it fails when the three
 # did not run the same list of tests, and prints the difference. Then, when no arguments were
-# given, it runs the end-to-end suite (e2e/run.sh).
+# given, it runs the end-to-end suite (e2e/run.sh). The multi-node tests (three server processes
+# behind HAProxy, `nodes::on_sqlite_file::…` and `nodes::on_mongodb::…`) are part of the same
+# run; QUIZ_LLM_REQUIRE_HAPROXY=1 makes them fail when HAProxy is not installed.
 #
 # Environment:
 #   MONGODB_TEST_URL  already set: test against that server (e.g. `docker compose up -d mongo`,
@@ -62,6 +64,9 @@ else
     # Every MongoDB variant must run: one that finds no server fails.
     export QUIZ_LLM_REQUIRE_MONGO=1
 fi
+
+# The multi-node tests (tests/api/nodes.rs) must run too: without HAProxy they fail, saying so.
+export QUIZ_LLM_REQUIRE_HAPROXY=1
 
 # libtest's own output is not coloured into a pipe; cargo's may be.
 if [[ -t 1 && -z "${CARGO_TERM_COLOR:-}" ]]; then

@@ -26,7 +26,7 @@ use crate::{
     config::Settings,
     domain::{SharedClock, SystemClock},
     graphql::cookies::CookiePolicy,
-    http::server::ConnectionLimits,
+    http::{Draining, server::ConnectionLimits},
     mail::outbox::Outbox,
     quiz::{QuizService, llm::LlmClient},
     store::Store,
@@ -54,6 +54,9 @@ pub struct Application {
     listener: TcpListener,
     endpoint: BoxEndpoint<'static>,
     connections: ConnectionLimits,
+    /// `SHUTDOWN_DRAIN`: how long to keep serving, unready, once shutdown begins.
+    drain: Duration,
+    draining: Draining,
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
     outbox: Arc<Outbox>,
@@ -107,6 +110,7 @@ impl Application {
             clock,
         ));
         let limits = settings.graphql.clone();
+        let draining = Draining::default();
         let schema = graphql::build_schema(auth.clone(), quizzes, cookies.clone(), &limits);
         let http_settings = http::HttpSettings {
             limits,
@@ -115,6 +119,7 @@ impl Application {
             parse_cache: Default::default(),
             auth,
             panic_route: settings.panic_route_for_tests,
+            draining: draining.clone(),
         };
         let endpoint = http::routes(
             schema,
@@ -134,6 +139,8 @@ impl Application {
             listener,
             endpoint,
             connections: settings.server.connections,
+            drain: settings.server.shutdown_drain,
+            draining,
             local_addr,
             store,
             outbox,
@@ -148,9 +155,11 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish and stops the
-    /// background outbox worker (after the e-mail it is sending). Returns when all of it stopped,
-    /// so nothing of this instance runs on afterwards.
+    /// Serves until `shutdown` resolves; then drains: `/readyz` answers 503 while requests are
+    /// still served for the drain period, so a load balancer moves new work elsewhere first.
+    /// Then it stops accepting, lets in-flight requests finish and stops the background outbox
+    /// worker (after the e-mail it is sending). Returns when all of it stopped, so nothing of
+    /// this instance runs on afterwards.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
@@ -158,11 +167,24 @@ impl Application {
         let stop = CancellationToken::new();
         // Mail left over from a failed attempt or an earlier run is delivered in the background.
         let worker = tokio::spawn(self.outbox.run(stop.clone()));
+        let (drain, draining) = (self.drain, self.draining);
+        let stop_accepting = async move {
+            shutdown.await;
+            draining.start();
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain = %humantime::format_duration(drain),
+                    "draining: /readyz answers 503 while requests are still served"
+                );
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("no longer accepting connections; finishing in-flight requests");
+        };
         let served = http::server::serve(
             self.listener,
             self.endpoint,
             self.connections,
-            shutdown,
+            stop_accepting,
             SHUTDOWN_GRACE,
         )
         .await;
@@ -194,5 +216,5 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!("shutting down");
 }

@@ -17,6 +17,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+/// Like [`parse_duration`], but `0` (or `0s`) turns the thing off.
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("{e}; expected a duration such as 0, 5s or 1m"))
+}
+
 /// A whole number within `range`, for counts such as pool sizes and connection caps.
 pub fn parse_count(s: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
     match s.trim().parse::<usize>() {

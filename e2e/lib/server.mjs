@@ -85,6 +85,8 @@ export class TestServer {
         PUBLIC_URL: this.url,
         JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret-0123456789',
         ACCESS_TOKEN_TTL: `${ACCESS_TOKEN_TTL_MS / 1000}s`,
+        // No load balancer to drain away from: stop accepting at once on SIGTERM.
+        SHUTDOWN_DRAIN: '0',
         LOG_FORMAT: 'json',
         // No internet here: breached-password lookups stay off.
         PWNED_PASSWORDS_URL: 'off',

@@ -183,7 +183,11 @@ impl AuthService {
     /// Runs [`Self::purge_unverified`] and drops stale rate-limit counters now and then
     /// periodically, for as long as the process runs.
     pub async fn purge_periodically(self: Arc<Self>) {
-        let every = PURGE_INTERVAL.min(self.settings.unverified_account_ttl);
+        let ttl = self.settings.unverified_account_ttl;
+        if let Err(err) = self.store.expire_pending_users_after(ttl).await {
+            tracing::warn!(error = %err, "the database cannot expire unverified accounts by itself; the periodic purge still does");
+        }
+        let every = PURGE_INTERVAL.min(ttl);
         let mut ticks = tokio::time::interval(every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

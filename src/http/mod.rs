@@ -7,7 +7,10 @@ mod parse_cache;
 pub mod server;
 
 use std::{
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -44,8 +47,28 @@ fn healthz() -> &'static str {
     "ok"
 }
 
+/// Set once shutdown begins: `/readyz` then answers 503, so a load balancer stops sending new
+/// work here, while requests are still served until the drain period (`SHUTDOWN_DRAIN`) ends.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 #[handler]
-async fn readyz(store: Data<&Arc<dyn Store>>) -> Response {
+async fn readyz(store: Data<&Arc<dyn Store>>, http: Data<&HttpSettings>) -> Response {
+    if http.draining.is_draining() {
+        return "shutting down"
+            .with_status(StatusCode::SERVICE_UNAVAILABLE)
+            .into_response();
+    }
     match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => "ready".into_response(),
         Ok(Err(err)) => {
@@ -91,6 +114,10 @@ pub struct ServerSettings {
     /// Comma-separated origins allowed to call with credentials.
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: CorsOrigins,
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, so load
+    /// balancers take this process out of rotation before it stops accepting connections.
+    #[arg(long, env = "SHUTDOWN_DRAIN", default_value = "5s", value_parser = crate::settings::parse_duration_or_zero)]
+    pub shutdown_drain: Duration,
     #[command(flatten)]
     pub connections: server::ConnectionLimits,
 }
@@ -139,6 +166,8 @@ pub struct HttpSettings {
     pub auth: Arc<AuthService>,
     /// Mounts the panicking test route (never set from the command line).
     pub panic_route: bool,
+    /// Whether shutdown has begun (`/readyz` answers 503).
+    pub draining: Draining,
 }
 
 /// Where the panicking test route is mounted when it is turned on.

@@ -72,6 +72,10 @@ pub trait UserStore: Send + Sync {
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64>;
     /// Deletes the never-verified accounts created before `cutoff`; returns how many.
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+    /// Has the database itself delete never-verified accounts `ttl` after sign-up, where it
+    /// can (MongoDB: a partial TTL index; SQLite cannot, and does nothing), so they go even
+    /// while no server runs. Repeatable; a new `ttl` replaces the old one.
+    async fn expire_pending_users_after(&self, ttl: std::time::Duration) -> StoreResult<()>;
 
     /// Adds a session, dropping the oldest beyond [`MAX_SESSIONS_PER_USER`]; `false` when the
     /// user does not exist.
@@ -368,6 +372,40 @@ pub struct StoreOptions {
     /// the URL sets `maxPoolSize`).
     #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_name = "DATABASE_POOL_SIZE", default_value = "4", value_parser = parse_pool_size)]
     pub pool_size: usize,
+    /// MongoDB only: how many replica-set members must have a write before it counts as done
+    /// (unless the URL sets `w`). `majority` keeps acknowledged writes (a login, a rotated
+    /// refresh token) through a failover.
+    #[arg(
+        long = "mongodb-write-concern",
+        env = "MONGODB_WRITE_CONCERN",
+        value_name = "MONGODB_WRITE_CONCERN",
+        default_value = "majority"
+    )]
+    pub write_concern: WriteConcern,
+}
+
+/// `MONGODB_WRITE_CONCERN`: `majority`, or a number of replica-set members (at least 1, since
+/// auth state is never written unacknowledged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteConcern {
+    Majority,
+    Members(u32),
+}
+
+impl std::str::FromStr for WriteConcern {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "majority" => Ok(WriteConcern::Majority),
+            n => match n.parse::<u32>() {
+                Ok(n) if n >= 1 => Ok(WriteConcern::Members(n)),
+                _ => Err(format!(
+                    "expected `majority` or a number of members of at least 1, got {s:?}"
+                )),
+            },
+        }
+    }
 }
 
 fn parse_pool_size(s: &str) -> Result<usize, String> {

@@ -11,6 +11,7 @@ use std::{
 use common::{
     Backend, Client, PASSWORD, TestApp,
     fake_llm::{Reply, start_fake},
+    free_port,
 };
 use quiz_llm::config::{DatabaseUrl, SecretString};
 use serde_json::json;
@@ -115,7 +116,7 @@ impl OwnMongo {
         );
         OwnMongo {
             command,
-            port: common::free_port(),
+            port: free_port(),
             child: None,
         }
     }
@@ -204,9 +205,9 @@ struct ServerProcess {
     _dir: tempfile::TempDir,
 }
 
-fn spawn_server(llm_url: &str) -> ServerProcess {
+fn spawn_server(llm_url: &str, drain: Duration) -> ServerProcess {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
+    let port = free_port();
     let mail_dir = dir.path().join("mail");
     let child = Command::new(env!("CARGO_BIN_EXE_quiz-llm"))
         .current_dir(dir.path())
@@ -220,6 +221,10 @@ fn spawn_server(llm_url: &str) -> ServerProcess {
         .env("MAIL_DIR", &mail_dir)
         .env("JWT_SECRET", "sigterm-test-secret-sigterm-test-secret")
         .env("LLM_BASE_URL", llm_url)
+        .env(
+            "SHUTDOWN_DRAIN",
+            humantime::format_duration(drain).to_string(),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -234,8 +239,11 @@ fn spawn_server(llm_url: &str) -> ServerProcess {
     }
 }
 
+/// SIGTERM first drains (unready for the load balancer, still serving), then stops accepting,
+/// lets the request in flight finish and exits with status 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
+async fn sigterm_drains_then_finishes_in_flight_requests_and_exits_cleanly() {
+    const DRAIN: Duration = Duration::from_secs(3);
     let quiz = json!({
         "title": "Slow quiz",
         "description": "d",
@@ -247,7 +255,7 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
     // the test needs it to be.
     let release = Arc::new(tokio::sync::Notify::new());
     let (fake, llm_url) = start_fake(vec![Reply::Held(release.clone(), quiz)]).await;
-    let mut server = spawn_server(&llm_url);
+    let mut server = spawn_server(&llm_url, DRAIN);
     let c = Client::new(&server.base_url);
     wait_status(&c, "/healthz", 200, Duration::from_secs(20)).await;
 
@@ -287,20 +295,37 @@ async fn sigterm_finishes_in_flight_requests_and_exits_cleanly() {
             .unwrap()
             .success()
     );
+    let terminated = Instant::now();
 
-    // Draining: new connections are refused while the slow request is still open and the
-    // process still runs.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // Draining: unready at once, yet new connections and requests are still served.
+    wait_status(&c, "/readyz", 503, Duration::from_secs(2)).await;
+    let newcomer = Client::new(&server.base_url);
+    assert_eq!(status(&newcomer, "/healthz").await, 200);
+    newcomer.gql("{ __typename }", json!({})).await.ok();
+    c.gql("{ __typename }", json!({})).await.ok();
+    assert!(
+        terminated.elapsed() < DRAIN,
+        "too slow to check the drain period; the checks above may have run after it"
+    );
+
+    // After the drain period: new connections are refused while the slow request is still
+    // open and the process still runs.
+    let deadline = Instant::now() + DRAIN + Duration::from_secs(10);
     while tokio::net::TcpStream::connect(("127.0.0.1", server.port))
         .await
         .is_ok()
     {
         assert!(
             Instant::now() < deadline,
-            "new connections are still accepted after SIGTERM"
+            "new connections are still accepted after SIGTERM and the drain"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(
+        terminated.elapsed() >= DRAIN,
+        "stopped accepting after {:?}, before the drain period ended",
+        terminated.elapsed()
+    );
     assert!(
         !slow.is_finished(),
         "the slow request ended before the LLM answered"

@@ -4,89 +4,14 @@
 
 use crate::common;
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{Backend, PASSWORD, TestApp};
+use common::{Backend, PASSWORD, TestApp, free_port, smtp::SmtpSink};
 use quiz_llm::{
     config::{DatabaseUrl, SecretString, Settings},
     mail::outbox::{self, MAX_ATTEMPTS},
     store::{self, MailId, OutboxRecord, StoreFixtures},
 };
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::{TcpListener, TcpStream},
-    task::JoinHandle,
-};
-
-/// A minimal SMTP server: accepts every message and keeps its raw text.
-struct SmtpSink {
-    received: Arc<Mutex<Vec<String>>>,
-    task: JoinHandle<()>,
-}
-
-impl SmtpSink {
-    async fn start(port: u16) -> SmtpSink {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let inbox = received.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, inbox.clone()));
-            }
-        });
-        SmtpSink { received, task }
-    }
-
-    fn messages(&self) -> Vec<String> {
-        self.received.lock().unwrap().clone()
-    }
-
-    /// Closes the port; open connections end with the task.
-    fn stop(self) {
-        self.task.abort();
-    }
-}
-
-async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<String>>>) {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let _ = write.write_all(b"220 sink ESMTP\r\n").await;
-    while let Ok(Some(line)) = lines.next_line().await {
-        let verb = line
-            .split_whitespace()
-            .next()
-            .unwrap_or("")
-            .to_ascii_uppercase();
-        let reply: &[u8] = match verb.as_str() {
-            "EHLO" => b"250-sink\r\n250 8BITMIME\r\n",
-            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
-            "DATA" => {
-                let _ = write.write_all(b"354 end with .\r\n").await;
-                let mut message = String::new();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    if l == "." {
-                        break;
-                    }
-                    message.push_str(&l);
-                    message.push('\n');
-                }
-                inbox.lock().unwrap().push(message);
-                b"250 queued\r\n"
-            }
-            "QUIT" => {
-                let _ = write.write_all(b"221 bye\r\n").await;
-                return;
-            }
-            _ => b"502 not implemented\r\n",
-        };
-        if write.write_all(reply).await.is_err() {
-            return;
-        }
-    }
-}
 
 /// Sends through the SMTP server on `port` (down until the test starts its sink), from
 /// `from`, retrying failed mail every 200 ms at first.
@@ -131,7 +56,7 @@ on_both_stores!(
 );
 
 async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
-    let port = common::free_port();
+    let port = free_port();
     let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;
@@ -164,7 +89,7 @@ async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
 
 async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let port = common::free_port();
+    let port = free_port();
     let Some(mut first) = TestApp::spawn(backend, |c| {
         // An in-memory database dies with its process; a restart needs one that stays.
         if matches!(c.store.database_url, DatabaseUrl::Sqlite(None)) {
@@ -224,7 +149,7 @@ async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
 }
 
 async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
-    let port = common::free_port();
+    let port = free_port();
     let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;

@@ -17,6 +17,7 @@ mod hardening;
 mod http;
 mod mail_outbox;
 mod mfa;
+mod nodes;
 mod quiz;
 mod quiz_llm;
 mod schema;

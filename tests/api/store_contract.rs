@@ -79,6 +79,7 @@ on_both_stores!(
     sign_up_replaces_only_pending_accounts,
     racing_sign_ups_leave_one_account,
     old_pending_accounts_are_purged,
+    pending_account_expiry_can_be_set_and_changed,
     keys_of_earlier_builds_are_recomputed,
     corrupt_records_are_errors,
     rate_limit_hits_count_per_key_and_window,
@@ -784,6 +785,57 @@ async fn old_pending_accounts_are_purged(backend: Backend) {
     );
     assert!(f.store.find_user(&old_verified.id).await.unwrap().is_some());
     assert_eq!(f.store.delete_pending_users(cutoff).await.unwrap(), 0);
+}
+
+/// The database's own expiry of unverified accounts (MongoDB: a partial TTL index) can be set
+/// again, with another TTL, by every process that starts; it leaves the accounts to the clock.
+async fn pending_account_expiry_can_be_set_and_changed(backend: Backend) {
+    use futures_util::TryStreamExt;
+    let Some((url, _guard)) = database_for(backend) else {
+        return;
+    };
+    let store = store::connect(&url).await.expect("connect");
+    let pending = user("waiting");
+    store.insert_user(&pending).await.unwrap();
+    let day = std::time::Duration::from_secs(86_400);
+    for ttl in [3 * day, 3 * day, day] {
+        store.expire_pending_users_after(ttl).await.unwrap();
+    }
+    assert!(store.find_user(&pending.id).await.unwrap().is_some());
+    let quiz_llm::config::DatabaseUrl::Mongo(url) = &url else {
+        return;
+    };
+    let client = ::mongodb::Client::with_uri_str(url.expose_secret())
+        .await
+        .unwrap();
+    let indexes: Vec<::mongodb::IndexModel> = client
+        .default_database()
+        .unwrap()
+        .collection::<Document>("users")
+        .list_indexes()
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let expiry = indexes
+        .iter()
+        .find(|i| {
+            i.options
+                .as_ref()
+                .is_some_and(|o| o.name.as_deref() == Some("users_pending_expiry"))
+        })
+        .unwrap_or_else(|| panic!("no expiry index in {indexes:?}"));
+    assert_eq!(expiry.keys, ::mongodb::bson::doc! { "created_at": 1 });
+    let options = expiry.options.as_ref().unwrap();
+    // The MongoDB-wire test server keeps no index options; a real MongoDB does.
+    if let Some(ttl) = options.expire_after {
+        assert_eq!(ttl, day, "the last TTL set");
+        assert_eq!(
+            options.partial_filter_expression,
+            Some(::mongodb::bson::doc! { "is_active": false })
+        );
+    }
 }
 
 /// A database written by a build that kept lower-cased keys gets look-alike skeletons and

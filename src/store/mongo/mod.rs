@@ -10,7 +10,7 @@ use mongodb::{
     Client, Collection, Database, IndexModel,
     bson::{Document, doc},
     error::{ErrorKind, WriteFailure},
-    options::{ClientOptions, IndexOptions, ReturnDocument},
+    options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocument},
 };
 use serde::Deserialize;
 
@@ -28,6 +28,9 @@ const DEFAULT_DATABASE: &str = "quiz_llm";
 const DUPLICATE_KEY: i32 = 11000;
 const USERNAME_INDEX: &str = "users_username_norm_unique";
 const EMAIL_INDEX: &str = "users_email_norm_unique";
+/// The TTL index that lets MongoDB delete unverified accounts by itself.
+const PENDING_EXPIRY_INDEX: &str = "users_pending_expiry";
+const INDEX_NOT_FOUND: i32 = 27;
 /// Marks, in the `migrations` collection, that user keys follow the look-alike and canonical
 /// address rules.
 const USER_KEYS_MIGRATION: &str = "user-keys-v2";
@@ -57,6 +60,18 @@ impl MongoStore {
         options.connect_timeout.get_or_insert(timeout);
         let pool_size = u32::try_from(store_options.pool_size).unwrap_or(u32::MAX);
         options.max_pool_size.get_or_insert(pool_size.max(1));
+        // Auth state must survive a failover: writes wait for MONGODB_WRITE_CONCERN (by default
+        // a majority of the replica set), for at most `timeout`, unless the URL says otherwise.
+        let concern = options.write_concern.get_or_insert_with(Default::default);
+        concern.w.get_or_insert(match store_options.write_concern {
+            super::WriteConcern::Majority => Acknowledgment::Majority,
+            super::WriteConcern::Members(n) => Acknowledgment::Nodes(n),
+        });
+        concern.w_timeout.get_or_insert(timeout);
+        // A write cut off by a failover or a dropped connection is retried once on the new
+        // primary, without being applied twice (replica sets and sharded clusters only).
+        options.retry_writes.get_or_insert(true);
+        options.retry_reads.get_or_insert(true);
         let hosts = options
             .hosts
             .iter()
@@ -154,6 +169,10 @@ impl MongoStore {
             .context("creating MongoDB indexes on rate_limits")?;
         Ok(())
     }
+}
+
+fn is_index_not_found(err: &mongodb::error::Error) -> bool {
+    matches!(err.kind.as_ref(), ErrorKind::Command(e) if e.code == INDEX_NOT_FOUND)
 }
 
 fn is_duplicate_key(err: &mongodb::error::Error) -> bool {

@@ -154,6 +154,48 @@ impl UserStore for MongoStore {
             .deleted_count)
     }
 
+    /// A TTL index on `created_at` that holds only unverified users: an account leaves it
+    /// when it is confirmed. One made with another TTL is replaced (MongoDB would refuse to
+    /// create it again, and the index only speeds up clean-up, so a moment without it is fine).
+    async fn expire_pending_users_after(&self, ttl: std::time::Duration) -> StoreResult<()> {
+        // MongoDB keeps the TTL as a 32-bit number of seconds.
+        let ttl = std::time::Duration::from_secs(ttl.as_secs().min(i32::MAX as u64));
+        let options = IndexOptions::builder()
+            .name(PENDING_EXPIRY_INDEX.to_owned())
+            .expire_after(ttl)
+            .partial_filter_expression(doc! { "is_active": false })
+            .build();
+        let existing = self
+            .users
+            .list_indexes()
+            .await
+            .map_err(map_err)?
+            .try_collect::<Vec<IndexModel>>()
+            .await
+            .map_err(map_err)?
+            .into_iter()
+            .filter_map(|index| index.options)
+            .find(|o| o.name.as_deref() == Some(PENDING_EXPIRY_INDEX));
+        if let Some(current) = existing {
+            if (current.expire_after, &current.partial_filter_expression)
+                == (options.expire_after, &options.partial_filter_expression)
+            {
+                return Ok(());
+            }
+            match self.users.drop_index(PENDING_EXPIRY_INDEX).await {
+                // Another process starting at the same time may have dropped it first.
+                Err(err) if !is_index_not_found(&err) => return Err(map_err(err)),
+                _ => {}
+            }
+        }
+        let index = IndexModel::builder()
+            .keys(doc! { "created_at": 1 })
+            .options(options)
+            .build();
+        self.users.create_index(index).await.map_err(map_err)?;
+        Ok(())
+    }
+
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         self.find_user_by(doc! { "_id": id.as_str() }).await
     }

@@ -1,6 +1,5 @@
 //! The schema: one SQL file per version (in `migrations/`), applied in order at start-up.
 
-use anyhow::Context;
 use rusqlite::{Connection, Transaction};
 use rusqlite_migration::{HookResult, M, Migrations};
 
@@ -76,16 +75,27 @@ pub(super) fn prepare(conn: &mut Connection, file: bool) -> anyhow::Result<()> {
 
 fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
     let migrations = migrations();
-    migrations.to_latest(conn).with_context(|| {
-        let found: i64 = conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .unwrap_or(-1);
-        format!(
+    let version = |conn: &Connection| -> i64 {
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap_or(-1)
+    };
+    loop {
+        let before = version(conn);
+        let Err(err) = migrations.to_latest(conn) else {
+            return Ok(());
+        };
+        // Server processes started together on a new file all read the same old version, and
+        // all but the first fail on what it has just created: one that failed while the version
+        // moved on tries again from there. The version only grows, so this ends.
+        let found = version(conn);
+        if found > before {
+            continue;
+        }
+        return Err(anyhow::Error::new(err).context(format!(
             "cannot bring the SQLite schema from version {found} up to date (this build knows \
-             versions 0 to {})",
-            KNOWN_VERSIONS
-        )
-    })
+             versions 0 to {KNOWN_VERSIONS})"
+        )));
+    }
 }
 
 /// How many versions [`migrations`] holds.

@@ -125,6 +125,11 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    /// SQLite has no expiry of its own: the periodic purge is all there is.
+    async fn expire_pending_users_after(&self, _ttl: std::time::Duration) -> StoreResult<()> {
+        Ok(())
+    }
+
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
         let user = user.to_string();
         let s = session.clone();

@@ -4,6 +4,8 @@
 
 pub mod fake_llm;
 pub mod mailbox;
+pub mod nodes;
+pub mod smtp;
 
 use std::{
     io::Write,
@@ -43,15 +45,6 @@ pub const REQUIRE_MONGO: &str = "QUIZ_LLM_REQUIRE_MONGO";
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use quiz_llm::domain::Clock;
     quiz_llm::domain::SystemClock.now()
-}
-
-/// A port nothing listens on right now (bound, read and released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 pub fn mongodb_test_url() -> Option<String> {
@@ -177,6 +170,8 @@ impl TestApp {
         let tmp = tempfile::tempdir().expect("temp dir");
         let mut config = Settings::defaults();
         config.server.listen_addr = "127.0.0.1:0".parse().unwrap();
+        // No load balancer to drain away from: shutting down stops accepting at once.
+        config.server.shutdown_drain = Duration::ZERO;
         config.store.database_url = database_url;
         config.auth.jwt_secret = Some(SecretString::from("test-secret-test-secret-test-secret!"));
         config.mail.mail_dir = tmp.path().join("mail");
@@ -300,6 +295,15 @@ impl TestApp {
 }
 
 pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A port nothing listens on right now, for a server the test starts (or keeps down) itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
 
 pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
     quiz_llm::auth::throttle::RateLimits::uniform("10000/1m".parse().unwrap())
