@@ -4,17 +4,19 @@ use async_graphql::{
     BatchRequest, Response,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
-use async_graphql_poem::GraphQLResponse;
 use poem::{
-    Body, IntoResponse, Request,
+    Body, Request,
     error::ReadBodyError,
     handler,
-    http::{HeaderValue, StatusCode, header},
+    http::{StatusCode, header},
     web::{Data, Query},
 };
 use serde::Deserialize;
 
-use super::HttpSettings;
+use super::{
+    HttpSettings,
+    response::{self, MediaType},
+};
 use crate::{
     auth::ClientInfo,
     domain::ErrorCode,
@@ -41,8 +43,8 @@ async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
-fn request_error(status: StatusCode, message: &str) -> poem::Response {
-    super::error_response(status, ErrorCode::BadUserInput, message)
+fn request_error(media: MediaType, status: StatusCode, message: &str) -> poem::Response {
+    response::error(media, status, ErrorCode::BadUserInput, message)
 }
 
 /// Whether a request may run a mutation: GET must not (a link or an image could send one).
@@ -59,21 +61,25 @@ async fn execute(
     mut gql: async_graphql::Request,
     mutations: Mutations,
 ) -> poem::Response {
+    let media = MediaType::of(req);
     // Bounded before anything parses it.
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
-        return GraphQLResponse(Response::from_errors(vec![exceeded.into()])).into_response();
+        return response::graphql(media, Response::from_errors(vec![exceeded.into()]));
     }
     let operation = gql.operation_name.clone();
     // Only a document parsed now needs remembering (and its query text copied for the key).
     let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
     let response = match gql.parsed_query() {
         Ok(doc) if mutations == Mutations::Refused && is_mutation(doc, operation.as_deref()) => {
-            return request_error(
+            let mut refused = request_error(
+                media,
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Mutations must be sent with POST.",
-            )
-            .with_header(header::ALLOW, "POST")
-            .into_response();
+            );
+            refused
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return refused;
         }
         Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
             Ok(()) => {
@@ -90,11 +96,7 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
-    // Answers carry the caller's data: no shared cache (or browser history) may keep them.
-    let mut resp = GraphQLResponse(ensure_codes(response)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    response::graphql(media, ensure_codes(response))
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.
@@ -139,8 +141,10 @@ pub async fn post(
     http: Data<&HttpSettings>,
 ) -> poem::Response {
     let limits = &http.limits;
+    let media = MediaType::of(req);
     if !is_csrf_safe(req) {
         return request_error(
+            media,
             StatusCode::BAD_REQUEST,
             "This request has no Content-Type a browser form cannot send: use \
              Content-Type: application/json (or send an Apollo-Require-Preflight header).",
@@ -150,6 +154,7 @@ pub async fn post(
         Ok(bytes) => bytes,
         Err(ReadBodyError::PayloadTooLarge) => {
             return request_error(
+                media,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!(
                     "The request body is larger than {} bytes.",
@@ -165,7 +170,11 @@ pub async fn post(
                 }
                 _ => StatusCode::BAD_REQUEST,
             };
-            return request_error(status, &format!("Could not read the request body: {err}"));
+            return request_error(
+                media,
+                status,
+                &format!("Could not read the request body: {err}"),
+            );
         }
     };
     let content_type = req
@@ -180,10 +189,12 @@ pub async fn post(
             execute(&schema, &http, req, gql, Mutations::Allowed).await
         }
         Ok(BatchRequest::Batch(_)) => request_error(
+            media,
             StatusCode::BAD_REQUEST,
             "Batched requests are not supported; send one operation per request.",
         ),
         Err(err) => request_error(
+            media,
             StatusCode::BAD_REQUEST,
             &format!("Could not read the GraphQL request: {err}"),
         ),
@@ -230,6 +241,7 @@ pub async fn get(
     match parsed {
         Ok(gql) => execute(&schema, &http, req, gql, Mutations::Refused).await,
         Err(err) => request_error(
+            MediaType::of(req),
             StatusCode::BAD_REQUEST,
             &format!("Could not read the GraphQL request: {err}"),
         ),

@@ -4,6 +4,7 @@ pub mod client;
 mod graphql;
 mod pages;
 mod parse_cache;
+mod response;
 pub mod server;
 
 use std::{
@@ -15,7 +16,7 @@ use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
     http::{Method, StatusCode},
     middleware::{CatchPanic, Cors},
-    web::{Data, Json},
+    web::Data,
 };
 
 pub use crate::graphql::cookies;
@@ -33,10 +34,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A request-level failure in the GraphQL response shape, so clients parse one format.
 pub(crate) fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
-    });
-    Json(body).with_status(status).into_response()
+    response::error(response::MediaType::Json, status, code, message)
 }
 
 #[handler]
