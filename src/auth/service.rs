@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
+use tracing::Instrument;
 
 use super::{
     AuthSettings, ClientInfo,
@@ -255,11 +256,15 @@ impl AuthService {
             .check(Bucket::MailAddress, &email_norm, None, client)?;
         let mailer = self.mailer.clone();
         let client_ip = client.key();
-        tokio::spawn(async move {
-            mailer
-                .send_if_registered(&email_norm, purpose, &client_ip)
-                .await
-        });
+        // In the request's span, so its log lines carry the request id.
+        tokio::spawn(
+            async move {
+                mailer
+                    .send_if_registered(&email_norm, purpose, &client_ip)
+                    .await
+            }
+            .in_current_span(),
+        );
         Ok(())
     }
 

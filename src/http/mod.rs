@@ -12,9 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tracing::Instrument;
+
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
-    http::{Method, StatusCode},
+    http::{HeaderValue, Method, StatusCode},
     middleware::{CatchPanic, Cors},
     web::Data,
 };
@@ -58,23 +60,57 @@ async fn readyz(store: Data<&Arc<dyn Store>>) -> Response {
     }
 }
 
-/// Logs method, path (never the query string: e-mail links carry tokens there), status and time.
+/// Carries a request's id: kept from the client or proxy when it sent a plain one, so one id
+/// follows a request through the proxies' logs and ours.
+pub const X_REQUEST_ID: &str = "x-request-id";
+
+/// An incoming id is kept only when it is short and plain: anything else could forge log lines
+/// or bloat every one of them.
+fn incoming_request_id(req: &Request) -> Option<&str> {
+    let id = req.headers().get(X_REQUEST_ID)?.to_str().ok()?;
+    let plain = (1..=128).contains(&id.len())
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        });
+    plain.then_some(id)
+}
+
+/// Gives every request an id (`X-Request-Id` on the response, a field of the `request` span that
+/// every log line of the request carries) and logs method, path (never the query string: e-mail
+/// links carry tokens there), status and time.
 async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let request_id = match incoming_request_id(&req) {
+        Some(id) => id.to_owned(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    // At ERROR level, so the span is on whatever RUST_LOG lets through: a span's level is the
+    // least severe level of event that still carries its fields.
+    let span = tracing::error_span!("request", request_id = %request_id);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
     let started = Instant::now();
-    let result = next.call(req).await.map(IntoResponse::into_response);
+    let result = next
+        .call(req)
+        .instrument(span.clone())
+        .await
+        .map(IntoResponse::into_response);
     let status = match &result {
         Ok(resp) => resp.status(),
         Err(err) => err.status(),
     };
-    tracing::info!(
-        %method,
-        path,
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    result
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            path,
+            status = status.as_u16(),
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    let mut resp = result.unwrap_or_else(|err| err.into_response());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(resp)
 }
 
 /// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.

@@ -21,3 +21,4 @@ mod schema;
 mod security;
 mod signup_attacks;
 mod store_contract;
+mod telemetry;
