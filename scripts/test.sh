@@ -17,6 +17,8 @@
 #                     then MONGODB_TEST_URL=mongodb://localhost:27017); none is started
 #   SKIP_MONGO=1      no MongoDB at all: the SQLite tests only (with a loud warning)
 #   SKIP_E2E=1        skip the end-to-end suite (e2e/run.sh), which needs Node 20+ and Chromium
+#   PROMETHEUS_BIN    the Prometheus binary for the scrape test (default /usr/bin/prometheus,
+#                     which must exist: apt-get install prometheus)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -62,6 +64,10 @@ else
     # Every MongoDB variant must run: one that finds no server fails.
     export QUIZ_LLM_REQUIRE_MONGO=1
 fi
+
+# The test that scrapes the metrics with Prometheus must run (Debian's `prometheus`; .ci/run
+# installs it): without the binary it fails instead of passing without running.
+export QUIZ_LLM_REQUIRE_PROMETHEUS=1
 
 # libtest's own output is not coloured into a pipe; cargo's may be.
 if [[ -t 1 && -z "${CARGO_TERM_COLOR:-}" ]]; then

@@ -62,15 +62,23 @@ async fn execute(
     mutations: Mutations,
 ) -> poem::Response {
     let media = MediaType::of(req);
+    let mut operation = OperationRecord::start();
     // Bounded before anything parses it.
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
+        operation.finish(Outcome::Refused);
         return response::graphql(media, Response::from_errors(vec![exceeded.into()]));
     }
-    let operation = gql.operation_name.clone();
+    let operation_name = gql.operation_name.clone();
     // Only a document parsed now needs remembering (and its query text copied for the key).
     let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
+    let selected = gql
+        .parsed_query()
+        .ok()
+        .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
+    operation.identify(selected);
     let response = match gql.parsed_query() {
-        Ok(doc) if mutations == Mutations::Refused && is_mutation(doc, operation.as_deref()) => {
+        Ok(_) if mutations == Mutations::Refused && operation.is(OperationType::Mutation) => {
+            operation.finish(Outcome::Refused);
             let mut refused = request_error(
                 media,
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -81,7 +89,7 @@ async fn execute(
                 .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
             return refused;
         }
-        Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
+        Ok(doc) => match http.limits.check(doc, operation_name.as_deref()) {
             Ok(()) => {
                 if let Some(query) = &fresh_query {
                     http.parse_cache.keep(query, doc);
@@ -96,7 +104,88 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
+    operation.finish(Outcome::of(&response));
     response::graphql(media, ensure_codes(response))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Ok,
+    /// Ran, with errors.
+    Error,
+    /// Never ran: refused, unparsable or invalid.
+    Refused,
+}
+
+impl Outcome {
+    fn of(response: &Response) -> Self {
+        if response::is_request_error(response) {
+            Outcome::Refused
+        } else if response.errors.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// One operation, for `graphql_operations_total` and `graphql_operation_duration_seconds`: its
+/// type and name are known once its document parsed (a client's `operationName` that names
+/// nothing in the document never becomes a label).
+struct OperationRecord {
+    started: std::time::Instant,
+    selected: Option<(OperationType, Option<String>)>,
+}
+
+impl OperationRecord {
+    fn start() -> Self {
+        OperationRecord {
+            started: std::time::Instant::now(),
+            selected: None,
+        }
+    }
+
+    fn identify(&mut self, selected: Option<(OperationType, Option<String>)>) {
+        self.selected = selected;
+    }
+
+    fn is(&self, ty: OperationType) -> bool {
+        self.selected.as_ref().is_some_and(|(t, _)| *t == ty)
+    }
+
+    fn finish(&self, outcome: Outcome) {
+        if !crate::telemetry::metrics::enabled() {
+            return;
+        }
+        let (ty, name) = match &self.selected {
+            Some((ty, name)) => (
+                match ty {
+                    OperationType::Query => "query",
+                    OperationType::Mutation => "mutation",
+                    OperationType::Subscription => "subscription",
+                },
+                crate::telemetry::metrics::operation_name_label(name.as_deref()),
+            ),
+            None => ("unknown", "unknown".to_owned()),
+        };
+        metrics::counter!(
+            "graphql_operations_total",
+            "operation_type" => ty,
+            "operation_name" => name,
+            "outcome" => outcome.as_str(),
+        )
+        .increment(1);
+        metrics::histogram!("graphql_operation_duration_seconds", "operation_type" => ty)
+            .record(self.started.elapsed().as_secs_f64());
+    }
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.
@@ -248,15 +337,22 @@ pub async fn get(
     }
 }
 
-/// Whether the operation that would run is a mutation.
-fn is_mutation(doc: &ExecutableDocument, operation: Option<&str>) -> bool {
-    let ty = match &doc.operations {
-        DocumentOperations::Single(op) => Some(op.node.ty),
+/// The operation that would run, with its name as the document spells it.
+fn selected_operation(
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<(OperationType, Option<String>)> {
+    match &doc.operations {
+        DocumentOperations::Single(op) => Some((op.node.ty, None)),
         DocumentOperations::Multiple(ops) => match operation {
-            Some(name) => ops.get(name).map(|op| op.node.ty),
-            None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+            Some(name) => ops
+                .get_key_value(name)
+                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+            None if ops.len() == 1 => ops
+                .iter()
+                .next()
+                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
             None => None,
         },
-    };
-    ty == Some(OperationType::Mutation)
+    }
 }

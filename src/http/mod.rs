@@ -97,12 +97,16 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         Ok(resp) => resp.status(),
         Err(err) => err.status(),
     };
+    let elapsed = started.elapsed();
+    if crate::telemetry::metrics::enabled() {
+        record_request(&method, status, elapsed);
+    }
     span.in_scope(|| {
         tracing::info!(
             %method,
             path,
             status = status.as_u16(),
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
             "request"
         )
     });
@@ -111,6 +115,25 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         resp.headers_mut().insert(X_REQUEST_ID, value);
     }
     Ok(resp)
+}
+
+/// `http_requests_total` and `http_request_duration_seconds`; methods outside the standard ones
+/// count as `other`, so a client cannot mint label values.
+fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
+    let method = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
+    metrics::counter!("http_requests_total", "method" => method, "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method)
+        .record(elapsed.as_secs_f64());
 }
 
 /// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.

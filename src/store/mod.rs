@@ -190,6 +190,8 @@ pub trait OutboxStore: Send + Sync {
     /// Delivered: gone from the outbox.
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()>;
     async fn count_dead_mail(&self) -> StoreResult<u64>;
+    /// Mail still to be delivered (dead letters excluded), for the `mail_outbox_pending` gauge.
+    async fn count_pending_mail(&self) -> StoreResult<u64>;
 }
 
 /// Everything the application needs from a database. `Any`, so that tests can reach the
