@@ -6,8 +6,8 @@ use clap::Args;
 
 use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
-    http::ServerSettings, mail::MailSettings, quiz::llm::LlmSettings, store::StoreSettings,
-    telemetry::TelemetrySettings,
+    graphql::trusted::TrustedDocumentSettings, http::ServerSettings, mail::MailSettings,
+    quiz::llm::LlmSettings, store::StoreSettings, telemetry::TelemetrySettings,
 };
 
 pub use crate::telemetry::logging::LogFormat;
@@ -33,6 +33,8 @@ pub struct Settings {
     pub llm: LlmSettings,
     #[command(flatten)]
     pub graphql: QueryLimits,
+    #[command(flatten)]
+    pub trusted_documents: TrustedDocumentSettings,
     #[command(flatten)]
     pub telemetry: TelemetrySettings,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]

@@ -110,6 +110,9 @@ impl Application {
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),
+            trusted: Arc::new(graphql::trusted::TrustedDocuments::load(
+                &settings.trusted_documents,
+            )?),
             auth,
             panic_route: settings.panic_route_for_tests,
         };

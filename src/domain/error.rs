@@ -102,6 +102,10 @@ pub enum ErrorCode {
     NotFound,
     RateLimited,
     LlmUnavailable,
+    /// `TRUSTED_DOCUMENTS=enforce` and the request sent free text.
+    OperationNotTrusted,
+    /// The request named a trusted document that is not in the manifest.
+    PersistedQueryNotFound,
     Internal,
 }
 
@@ -119,6 +123,8 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::RateLimited => "RATE_LIMITED",
             ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
+            ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::Internal => "INTERNAL",
         }
     }

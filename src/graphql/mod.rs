@@ -8,6 +8,7 @@ pub mod error;
 mod guard;
 pub mod limits;
 mod quiz;
+pub mod trusted;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! GraphQL over HTTP: POST for everything, GET for queries only.
 
 use async_graphql::{
-    BatchRequest, Response,
+    BatchRequest, Response, Value,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use poem::{
@@ -20,7 +20,7 @@ use super::{
 use crate::{
     auth::ClientInfo,
     domain::ErrorCode,
-    graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
+    graphql::{AppSchema, context::RequestAuth, error::ensure_codes, trusted::Requested},
     quiz::RequestBudget,
 };
 
@@ -59,10 +59,33 @@ async fn execute(
     http: &HttpSettings,
     req: &Request,
     mut gql: async_graphql::Request,
+    document_id: Option<&str>,
     mutations: Mutations,
 ) -> poem::Response {
     let media = MediaType::of(req);
     let mut operation = OperationRecord::start();
+    // A trusted document named by id replaces the text; free text runs only where allowed.
+    let requested = Requested {
+        query: &gql.query,
+        document_id,
+        persisted_hash: persisted_hash(&gql),
+    };
+    match http.trusted.resolve(&requested) {
+        Ok(Some(document)) => gql.query = document.to_owned(),
+        Ok(None) if gql.query.trim().is_empty() => {
+            operation.finish(Outcome::Refused);
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                "The request has no query (and names no trusted document with documentId).",
+            );
+        }
+        Ok(None) => {}
+        Err(refused) => {
+            operation.finish(Outcome::Refused);
+            return response::graphql(media, Response::from_errors(vec![refused]));
+        }
+    }
     // Bounded before anything parses it.
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
         operation.finish(Outcome::Refused);
@@ -188,6 +211,25 @@ impl OperationRecord {
     }
 }
 
+/// Apollo's automatic persisted queries name a document in
+/// `extensions.persistedQuery.sha256Hash`.
+fn persisted_hash(gql: &async_graphql::Request) -> Option<&str> {
+    match gql.extensions.get("persistedQuery")? {
+        Value::Object(persisted) => match persisted.get("sha256Hash")? {
+            Value::String(hash) => Some(hash),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The one field of a POST body that async-graphql's request does not read.
+#[derive(Debug, Deserialize)]
+struct DocumentId {
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
+}
+
 /// Content types an HTML form can send cross-site without a CORS preflight.
 const FORM_CONTENT_TYPES: [&str; 3] = [
     "text/plain",
@@ -275,7 +317,23 @@ pub async fn post(
             .await;
     match batch {
         Ok(BatchRequest::Single(gql)) => {
-            execute(&schema, &http, req, gql, Mutations::Allowed).await
+            // Only a request without text can be one naming a trusted document: the body is
+            // read a second time only then.
+            let document_id = gql
+                .query
+                .is_empty()
+                .then(|| serde_json::from_slice::<DocumentId>(&bytes).ok())
+                .flatten()
+                .and_then(|d| d.document_id);
+            execute(
+                &schema,
+                &http,
+                req,
+                gql,
+                document_id.as_deref(),
+                Mutations::Allowed,
+            )
+            .await
         }
         Ok(BatchRequest::Batch(_)) => request_error(
             media,
@@ -299,10 +357,12 @@ pub struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
 }
 
 impl GetParams {
-    fn into_request(self) -> Result<async_graphql::Request, String> {
+    fn into_request(self) -> Result<(async_graphql::Request, Option<String>), String> {
         let mut gql = async_graphql::Request::new(self.query);
         gql.operation_name = self.operation_name.filter(|n| !n.is_empty());
         if let Some(v) = self.variables.filter(|v| !v.trim().is_empty()) {
@@ -313,7 +373,7 @@ impl GetParams {
             gql.extensions =
                 serde_json::from_str(&e).map_err(|e| format!("invalid extensions: {e}"))?;
         }
-        Ok(gql)
+        Ok((gql, self.document_id.filter(|id| !id.is_empty())))
     }
 }
 
@@ -328,7 +388,17 @@ pub async fn get(
         .map_err(|e| e.to_string())
         .and_then(|Query(p)| p.into_request());
     match parsed {
-        Ok(gql) => execute(&schema, &http, req, gql, Mutations::Refused).await,
+        Ok((gql, document_id)) => {
+            execute(
+                &schema,
+                &http,
+                req,
+                gql,
+                document_id.as_deref(),
+                Mutations::Refused,
+            )
+            .await
+        }
         Err(err) => request_error(
             MediaType::of(req),
             StatusCode::BAD_REQUEST,

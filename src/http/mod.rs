@@ -25,7 +25,7 @@ pub use crate::graphql::cookies;
 use crate::{
     auth::AuthService,
     domain::ErrorCode,
-    graphql::{AppSchema, limits::QueryLimits},
+    graphql::{AppSchema, limits::QueryLimits, trusted::TrustedDocuments},
     store::Store,
 };
 use client::TrustedProxies;
@@ -192,6 +192,8 @@ pub struct HttpSettings {
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,
+    /// The manifest of trusted documents and whether free text may run.
+    pub trusted: Arc<TrustedDocuments>,
     /// Checks each request's access token before the operation runs.
     pub auth: Arc<AuthService>,
     /// Mounts the panicking test route (never set from the command line).

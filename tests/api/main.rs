@@ -22,3 +22,4 @@ mod security;
 mod signup_attacks;
 mod store_contract;
 mod telemetry;
+mod trusted_documents;
