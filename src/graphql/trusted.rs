@@ -8,7 +8,7 @@
 use std::{collections::HashMap, path::PathBuf};
 
 use anyhow::Context;
-use async_graphql::{ErrorExtensions, ServerError};
+use async_graphql::ServerError;
 use sha2::{Digest, Sha256};
 
 use crate::domain::ErrorCode;
@@ -149,9 +149,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn refusal(code: ErrorCode, message: &str) -> ServerError {
-    async_graphql::Error::new(message)
-        .extend_with(|_, ext| ext.set("code", code.as_str()))
-        .into_server_error(Default::default())
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code.as_str());
+    error
 }
 
 #[cfg(test)]
