@@ -1,6 +1,7 @@
 //! Routes and middleware.
 
 pub mod client;
+pub mod graphiql;
 mod graphql;
 mod pages;
 mod parse_cache;
@@ -215,12 +216,15 @@ pub fn routes(
     settings: HttpSettings,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
+    graphiql::warn_if_not_embedded();
     let mut app = Route::new()
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at(
             "/graphiql",
-            get(pages::graphiql).with(pages::html_headers(pages::GRAPHIQL_CSP)),
+            get(graphiql::page).with(pages::html_headers(&graphiql::csp())),
         )
+        .at(graphiql::INIT_PATH, get(graphiql::init_script))
+        .at("/graphiql/assets/:name", get(graphiql::serve_asset))
         .at(
             "/verify-email",
             get(pages::verify_email).with(pages::html_headers(&pages::verify_email_csp())),
