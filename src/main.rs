@@ -98,7 +98,14 @@ where
         eprintln!("error: {err:#}");
         return ExitCode::from(2);
     }
-    quiz_llm::telemetry::logging::init(settings.log_format, &settings.telemetry);
+    let traces = match quiz_llm::telemetry::logging::init(settings.log_format, &settings.telemetry)
+    {
+        Ok(traces) => traces,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -106,14 +113,20 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(task(settings)) {
+    let status = match runtime.block_on(task(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    };
+    // Outside the runtime: the exporter's client blocks while it sends the last spans.
+    drop(runtime);
+    if let Some(traces) = traces {
+        traces.shutdown();
     }
+    status
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ use poem::{
     web::{Data, Query},
 };
 use serde::Deserialize;
+use tracing::Instrument;
 
 use super::{
     HttpSettings,
@@ -20,7 +21,12 @@ use super::{
 use crate::{
     auth::ClientInfo,
     domain::ErrorCode,
-    graphql::{AppSchema, context::RequestAuth, error::ensure_codes, trusted::Requested},
+    graphql::{
+        AppSchema,
+        context::RequestAuth,
+        error::{VariableStrings, ensure_codes},
+        trusted::Requested,
+    },
     quiz::RequestBudget,
 };
 
@@ -99,6 +105,13 @@ async fn execute(
         .ok()
         .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
     operation.identify(selected);
+    let span = operation.span();
+    // Kept to blank them out of async-graphql's own error messages (only when there are any).
+    let variables = if gql.variables.is_empty() {
+        VariableStrings::default()
+    } else {
+        VariableStrings::of(&gql.variables)
+    };
     let response = match gql.parsed_query() {
         Ok(_) if mutations == Mutations::Refused && operation.is(OperationType::Mutation) => {
             operation.finish(Outcome::Refused);
@@ -117,9 +130,10 @@ async fn execute(
                 if let Some(query) = &fresh_query {
                     http.parse_cache.keep(query, doc);
                 }
-                let auth = request_auth(req, http).await;
+                let auth = request_auth(req, http).instrument(span.clone()).await;
                 schema
                     .execute(gql.data(auth).data(RequestBudget::default()))
+                    .instrument(span.clone())
                     .await
             }
             Err(exceeded) => Response::from_errors(vec![exceeded.into()]),
@@ -127,8 +141,10 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
-    operation.finish(Outcome::of(&response));
-    response::graphql(media, ensure_codes(response))
+    let outcome = Outcome::of(&response);
+    span.record("graphql.outcome", outcome.as_str());
+    operation.finish(outcome);
+    response::graphql(media, ensure_codes(response, &variables))
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -180,6 +196,21 @@ impl OperationRecord {
         self.selected = selected;
     }
 
+    /// The operation's span: its type and name (from the document, never the variables or the
+    /// text), and later its outcome.
+    fn span(&self) -> tracing::Span {
+        let (ty, name) = match &self.selected {
+            Some((ty, name)) => (operation_type(*ty), name.as_deref().unwrap_or("")),
+            None => ("unknown", ""),
+        };
+        tracing::info_span!(
+            "graphql.operation",
+            graphql.operation.type = ty,
+            graphql.operation.name = name,
+            graphql.outcome = tracing::field::Empty,
+        )
+    }
+
     fn is(&self, ty: OperationType) -> bool {
         self.selected.as_ref().is_some_and(|(t, _)| *t == ty)
     }
@@ -190,11 +221,7 @@ impl OperationRecord {
         }
         let (ty, name) = match &self.selected {
             Some((ty, name)) => (
-                match ty {
-                    OperationType::Query => "query",
-                    OperationType::Mutation => "mutation",
-                    OperationType::Subscription => "subscription",
-                },
+                operation_type(*ty),
                 crate::telemetry::metrics::operation_name_label(name.as_deref()),
             ),
             None => ("unknown", "unknown".to_owned()),
@@ -404,6 +431,14 @@ pub async fn get(
             StatusCode::BAD_REQUEST,
             &format!("Could not read the GraphQL request: {err}"),
         ),
+    }
+}
+
+fn operation_type(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
     }
 }
 

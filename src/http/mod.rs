@@ -14,6 +14,7 @@ use std::{
 };
 
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
@@ -88,6 +89,14 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     // least severe level of event that still carries its fields.
     let span = tracing::error_span!("request", request_id = %request_id);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let traced = crate::telemetry::traces::enabled();
+    if traced {
+        // The caller's trace, if it sent one; the query string (tokens) never becomes an
+        // attribute.
+        let _ = span.set_parent(crate::telemetry::traces::parent_context(req.headers()));
+        span.set_attribute("http.request.method", method.to_string());
+        span.set_attribute("url.path", path.clone());
+    }
     let started = Instant::now();
     let result = next
         .call(req)
@@ -99,6 +108,9 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         Err(err) => err.status(),
     };
     let elapsed = started.elapsed();
+    if traced {
+        span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    }
     if crate::telemetry::metrics::enabled() {
         record_request(&method, status, elapsed);
     }

@@ -4,6 +4,7 @@
 mod model;
 pub mod mongo;
 pub mod sqlite;
+mod traced;
 mod url;
 
 use std::{any::Any, collections::HashSet, sync::Arc};
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 pub use model::*;
+pub use traced::traced;
 pub use url::DatabaseUrl;
 
 /// Which unique field a write collided with.
@@ -223,8 +225,10 @@ impl dyn Store {
             store
         } else if let Some(store) = any.downcast_ref::<mongo::MongoStore>() {
             store
+        } else if let Some(traced) = any.downcast_ref::<traced::TracedStore>() {
+            traced.inner.fixtures()
         } else {
-            unreachable!("every store is SQLite or MongoDB")
+            unreachable!("every store is SQLite or MongoDB, traced or not")
         }
     }
 }

@@ -5,7 +5,7 @@ use tracing_subscriber::{
     EnvFilter, Layer, filter::filter_fn, layer::SubscriberExt, util::SubscriberInitExt,
 };
 
-use super::{TelemetrySettings, metrics::AuditCounter};
+use super::{TelemetrySettings, metrics::AuditCounter, traces::Traces};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -13,8 +13,9 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the subscriber; call once, before anything logs.
-pub fn init(format: LogFormat, settings: &TelemetrySettings) {
+/// Installs the subscriber; call once, before anything logs. Returns the trace exporter, to be
+/// shut down (flushed) when the process ends.
+pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<Option<Traces>> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let fmt = tracing_subscriber::fmt::layer();
     let fmt = match format {
@@ -26,5 +27,17 @@ pub fn init(format: LogFormat, settings: &TelemetrySettings) {
         .metrics_addr
         .is_some()
         .then(|| AuditCounter.with_filter(filter_fn(|meta| meta.target() == "audit")));
-    tracing_subscriber::registry().with(fmt).with(audit).init();
+    let (otel, traces) = match &settings.otel_exporter_otlp_endpoint {
+        Some(endpoint) => {
+            let (layer, traces) = super::traces::layer(endpoint)?;
+            (Some(layer), Some(traces))
+        }
+        None => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(fmt)
+        .with(audit)
+        .with(otel)
+        .init();
+    Ok(traces)
 }

@@ -4,15 +4,20 @@
 
 pub mod logging;
 pub mod metrics;
+pub mod traces;
 
 use std::net::SocketAddr;
 
-/// `METRICS_ADDR`.
+/// `METRICS_ADDR`, `OTEL_EXPORTER_OTLP_ENDPOINT`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TelemetrySettings {
     /// Where to serve Prometheus metrics (`GET /metrics`), apart from the API; unset: none.
     #[arg(long, env = "METRICS_ADDR")]
     pub metrics_addr: Option<SocketAddr>,
+    /// OTLP/HTTP collector for traces, e.g. http://localhost:4318 (spans go to /v1/traces);
+    /// unset: no traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = crate::settings::parse_http_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
 }
 
 impl Default for TelemetrySettings {

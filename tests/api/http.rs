@@ -219,3 +219,43 @@ async fn graphql_response_json_is_served_when_asked_with_the_spec_status_codes()
             .starts_with(GRAPHQL_RESPONSE_JSON)
     );
 }
+
+#[tokio::test]
+async fn request_errors_never_echo_values_from_the_variables() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    let generate = "mutation($i: GenerateQuizInput!) { generateQuiz(input: $i) { id } }";
+    let sign_up = "mutation($i: SignUpInput!) { signUp(input: $i) { message } }";
+    let cases = [
+        (
+            generate,
+            json!({ "i": { "topic": "x", "difficulty": "SECRET-enum-hunter2" } }),
+        ),
+        (
+            generate,
+            json!({ "i": { "topic": "x", "SECRET-key-hunter2": "SECRET-value-hunter2" } }),
+        ),
+        (
+            sign_up,
+            json!({ "i": { "username": "x", "email": "e@example.com", "password": ["SECRET-list-hunter2"] } }),
+        ),
+        (
+            sign_up,
+            json!({ "i": { "username": "x", "email": "e@example.com", "password": { "SECRET-obj-hunter2": 1 } } }),
+        ),
+        (
+            "query($n: Int!) { quizzes(first: $n) { totalCount } }",
+            json!({ "n": "SECRET-int-hunter2" }),
+        ),
+    ];
+    for (query, variables) in cases {
+        let r = c.gql(query, variables.clone()).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{}", r.body);
+        assert!(
+            !r.body.to_string().contains("hunter2"),
+            "{variables} echoed: {}",
+            r.body
+        );
+        assert!(!r.message().is_empty());
+    }
+}

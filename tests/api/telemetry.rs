@@ -8,9 +8,15 @@ use std::{
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value::Value as AnyValue,
+    trace::v1::Span,
+};
+use prost::Message;
 use serde_json::{Value, json};
 
 use crate::common::{
@@ -91,6 +97,17 @@ impl ServerProcess {
 
     pub fn client(&self) -> Client {
         Client::new(&self.base_url)
+    }
+
+    /// Stops the server as SIGTERM does, and waits for it to exit.
+    pub fn terminate(&mut self) {
+        // SAFETY: kill(2) with the id of a child this test started and has not reaped yet.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -539,4 +556,167 @@ async fn prometheus_scrapes_the_metrics() {
         .query(r#"histogram_quantile(0.5, sum by (le) (http_request_duration_seconds_bucket))"#)
         .await;
     assert!(!buckets.is_empty(), "the histogram is usable in PromQL");
+}
+
+/// A small OTLP/HTTP receiver (protobuf, as the server exports): keeps every span it is sent.
+async fn otlp_receiver() -> (Arc<Mutex<Vec<Span>>>, String) {
+    #[poem::handler]
+    async fn traces(
+        body: poem::Body,
+        spans: poem::web::Data<&Arc<Mutex<Vec<Span>>>>,
+    ) -> poem::Response {
+        let bytes = body.into_bytes().await.unwrap();
+        let request = ExportTraceServiceRequest::decode(bytes.as_ref()).expect("OTLP protobuf");
+        let received = request
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans);
+        spans.lock().unwrap().extend(received);
+        poem::Response::builder()
+            .content_type("application/x-protobuf")
+            .body(Vec::new())
+    }
+    use poem::{EndpointExt, listener::Acceptor, listener::Listener};
+    let spans = Arc::new(Mutex::new(Vec::new()));
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = poem::Route::new()
+        .at("/v1/traces", poem::post(traces))
+        .data(spans.clone());
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (spans, format!("http://{addr}"))
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref()?.value.as_ref())
+        .map(|v| match v {
+            AnyValue::StringValue(s) => s.clone(),
+            AnyValue::IntValue(i) => i.to_string(),
+            other => format!("{other:?}"),
+        })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_an_otlp_receiver_without_request_data() {
+    let (received, endpoint) = otlp_receiver().await;
+    let (fake, llm_url) = start_fake(vec![Reply::Status(500)]).await;
+    let mut server = ServerProcess::start(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("LLM_BASE_URL", &llm_url),
+        ("LLM_MAX_RETRIES", "0"),
+    ])
+    .await;
+    let c = logged_in_user(&server, "traced").await;
+    let token = c.login("traced", PASSWORD).await.ok().data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A caller that is itself traced: the request joins its trace.
+    let (trace_id, caller_span) = ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7");
+    let r = c
+        .http
+        .post(format!("{}/graphql", c.base_url))
+        .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
+        .json(&json!({ "query": "query ProbeMe { me { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .generate_quiz(json!({ "topic": "Secret topic zebra", "questionCount": 2 }))
+        .await;
+    assert_eq!(r.code(), "LLM_UNAVAILABLE");
+    assert_eq!(fake.requests().len(), 1);
+    // The last spans are sent when the server stops.
+    server.terminate();
+
+    let spans = received.lock().unwrap().clone();
+    let named = |name: &'static str| spans.iter().filter(move |s| s.name == name);
+    let by_id = |id: &[u8]| spans.iter().find(|s| s.span_id == id);
+    let ancestors = |span: &Span| {
+        let mut chain = Vec::new();
+        let mut next = by_id(&span.parent_span_id);
+        while let Some(parent) = next {
+            chain.push(parent.name.clone());
+            next = by_id(&parent.parent_span_id);
+        }
+        chain
+    };
+
+    let probe = named("graphql.operation")
+        .find(|s| attribute(s, "graphql.operation.name").as_deref() == Some("ProbeMe"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no ProbeMe operation span in {:?}",
+                spans.iter().map(|s| &s.name).collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(
+        attribute(probe, "graphql.operation.type").as_deref(),
+        Some("query")
+    );
+    assert_eq!(attribute(probe, "graphql.outcome").as_deref(), Some("ok"));
+    let request = by_id(&probe.parent_span_id).expect("the operation's parent");
+    assert_eq!(request.name, "request");
+    assert_eq!(
+        hex(&request.trace_id),
+        trace_id,
+        "joined the caller's trace"
+    );
+    assert_eq!(hex(&request.parent_span_id), caller_span);
+    assert_eq!(
+        attribute(request, "http.request.method").as_deref(),
+        Some("POST")
+    );
+    assert_eq!(attribute(request, "url.path").as_deref(), Some("/graphql"));
+    assert_eq!(
+        attribute(request, "http.response.status_code").as_deref(),
+        Some("200")
+    );
+    assert!(attribute(request, "request_id").is_some());
+
+    let store_calls: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.name.starts_with("store "))
+        .collect();
+    assert!(
+        store_calls
+            .iter()
+            .any(|s| ancestors(s).contains(&"graphql.operation".to_owned())),
+        "store calls inside operations: {:?}",
+        store_calls
+            .iter()
+            .map(|s| (&s.name, ancestors(s)))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        store_calls
+            .iter()
+            .all(|s| attribute(s, "db.system.name").as_deref() == Some("sqlite"))
+    );
+
+    let llm = named("llm.request").next().expect("an LLM span");
+    assert_eq!(attribute(llm, "purpose").as_deref(), Some("quiz"));
+    assert_eq!(attribute(llm, "outcome").as_deref(), Some("status"));
+    assert_eq!(
+        ancestors(llm)[..2],
+        ["graphql.operation".to_owned(), "request".to_owned()]
+    );
+
+    // Nothing the client sent as data: no password, token, address or variable.
+    let everything = format!("{spans:?}");
+    for secret in [PASSWORD, &token, "traced@example.com", "Secret topic zebra"] {
+        assert!(!everything.contains(secret), "{secret:?} was exported");
+    }
 }
