@@ -60,8 +60,9 @@ pub fn warn_if_not_embedded() {
     if !EMBEDDED {
         tracing::warn!(
             cdn = CDN_ORIGIN,
-            "GraphiQL's assets were not built into this binary (no npm at build time): \
-             /graphiql loads the same pinned versions from the CDN, checked by SRI hashes"
+            "GraphiQL's assets were not built into this binary (npm or the registry was \
+             unavailable at build time, or QUIZ_LLM_GRAPHIQL_ASSETS=cdn): /graphiql loads the \
+             same pinned versions from the CDN, checked by SRI hashes"
         );
     }
 }
