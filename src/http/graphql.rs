@@ -220,21 +220,15 @@ impl OperationRecord {
             return;
         }
         let (ty, name) = match &self.selected {
-            Some((ty, name)) => (
-                operation_type(*ty),
-                crate::telemetry::metrics::operation_name_label(name.as_deref()),
-            ),
-            None => ("unknown", "unknown".to_owned()),
+            Some((ty, name)) => (operation_type(*ty), name.as_deref()),
+            None => ("unknown", None),
         };
-        metrics::counter!(
-            "graphql_operations_total",
-            "operation_type" => ty,
-            "operation_name" => name,
-            "outcome" => outcome.as_str(),
-        )
-        .increment(1);
-        metrics::histogram!("graphql_operation_duration_seconds", "operation_type" => ty)
-            .record(self.started.elapsed().as_secs_f64());
+        crate::telemetry::metrics::record_operation(
+            ty,
+            name,
+            outcome.as_str(),
+            self.started.elapsed().as_secs_f64(),
+        );
     }
 }
 

@@ -143,10 +143,7 @@ fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
         Method::PATCH => "PATCH",
         _ => "other",
     };
-    metrics::counter!("http_requests_total", "method" => method, "status" => status.as_str().to_owned())
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method)
-        .record(elapsed.as_secs_f64());
+    crate::telemetry::metrics::record_request(method, status.as_u16(), elapsed.as_secs_f64());
 }
 
 /// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.

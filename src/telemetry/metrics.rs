@@ -2,11 +2,15 @@
 //! until a recorder is installed); with `METRICS_ADDR` set, [`install`] puts the Prometheus
 //! recorder in place and [`endpoint`] renders it on its own listener, never the public one.
 //!
+//! Handles for label sets already seen are kept per thread: a registry lookup hashes every
+//! label on every call, a handle is an atomic add.
+//!
 //! Labels stay few: methods, statuses, outcomes and purposes come from fixed lists, and
 //! operation names only from parsed documents, [`MAX_OPERATION_NAMES`] of them at most.
 
 use std::{
-    collections::HashSet,
+    cell::RefCell,
+    collections::{HashMap, HashSet},
     sync::{
         Mutex, OnceLock,
         atomic::{AtomicBool, Ordering},
@@ -15,6 +19,7 @@ use std::{
 };
 
 use futures_util::future::BoxFuture;
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Route, get, handler,
@@ -140,6 +145,93 @@ pub fn operation_name_label(name: Option<&str>) -> String {
         return name.to_owned();
     }
     "other".into()
+}
+
+/// One thread's handles for requests, by method and status.
+type RequestHandles = HashMap<(&'static str, u16), (Counter, Histogram)>;
+
+/// `http_requests_total` and `http_request_duration_seconds` for one answered request.
+pub fn record_request(method: &'static str, status: u16, seconds: f64) {
+    thread_local! {
+        static HANDLES: RefCell<RequestHandles> = RefCell::new(HashMap::new());
+    }
+    HANDLES.with_borrow_mut(|handles| {
+        let (count, duration) = handles.entry((method, status)).or_insert_with(|| {
+            (
+                metrics::counter!("http_requests_total", "method" => method, "status" => status.to_string()),
+                metrics::histogram!("http_request_duration_seconds", "method" => method),
+            )
+        });
+        count.increment(1);
+        duration.record(seconds);
+    });
+}
+
+/// The operation types, in the order of [`OperationHandles`]' rows.
+const OPERATION_TYPES: [&str; 4] = ["query", "mutation", "subscription", "unknown"];
+/// The outcomes, in the order of its columns.
+const OUTCOMES: [&str; 3] = ["ok", "error", "refused"];
+
+/// One thread's counters by operation type and outcome, for one operation name.
+type OperationCounters = [[Option<Counter>; 3]; 4];
+
+#[derive(Default)]
+struct OperationHandles {
+    anonymous: OperationCounters,
+    named: HashMap<String, OperationCounters>,
+    durations: [Option<Histogram>; 4],
+}
+
+/// `graphql_operations_total` and `graphql_operation_duration_seconds` for one operation.
+/// `operation_type` is one of `query`, `mutation`, `subscription`, `unknown`; `outcome` one of
+/// `ok`, `error`, `refused`.
+pub fn record_operation(
+    operation_type: &'static str,
+    name: Option<&str>,
+    outcome: &'static str,
+    seconds: f64,
+) {
+    thread_local! {
+        static HANDLES: RefCell<OperationHandles> = RefCell::new(OperationHandles::default());
+    }
+    let row = OPERATION_TYPES
+        .iter()
+        .position(|t| *t == operation_type)
+        .unwrap_or(3);
+    let column = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(1);
+    HANDLES.with_borrow_mut(|handles| {
+        let counters = match name {
+            None => &mut handles.anonymous,
+            Some(name) => {
+                // Names beyond the label cap share `other`, but each would still take a slot
+                // here: start over rather than grow without bound.
+                if !handles.named.contains_key(name)
+                    && handles.named.len() > 2 * MAX_OPERATION_NAMES
+                {
+                    handles.named.clear();
+                }
+                handles.named.entry(name.to_owned()).or_default()
+            }
+        };
+        counters[row][column]
+            .get_or_insert_with(|| {
+                metrics::counter!(
+                    "graphql_operations_total",
+                    "operation_type" => OPERATION_TYPES[row],
+                    "operation_name" => operation_name_label(name),
+                    "outcome" => OUTCOMES[column],
+                )
+            })
+            .increment(1);
+        handles.durations[row]
+            .get_or_insert_with(|| {
+                metrics::histogram!(
+                    "graphql_operation_duration_seconds",
+                    "operation_type" => OPERATION_TYPES[row]
+                )
+            })
+            .record(seconds);
+    });
 }
 
 /// Something to refresh right before a scrape (a gauge read from the store).
