@@ -4,8 +4,17 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 
-# Dependencies first: this layer is rebuilt only when Cargo.toml or Cargo.lock change.
-COPY Cargo.toml Cargo.lock ./
+# build.rs fetches GraphiQL's pinned assets from the npm registry with npm and builds them into
+# the binary, so /graphiql works with no internet; `embed` fails the build rather than fall back
+# to a CDN.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends nodejs npm \
+    && rm -rf /var/lib/apt/lists/*
+ENV QUIZ_LLM_GRAPHIQL_ASSETS=embed
+
+# Dependencies first (and GraphiQL's assets, fetched by build.rs): this layer is rebuilt only
+# when Cargo.toml, Cargo.lock or build.rs change.
+COPY Cargo.toml Cargo.lock build.rs ./
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

@@ -19,6 +19,8 @@
 #                     then MONGODB_TEST_URL=mongodb://localhost:27017); none is started
 #   SKIP_MONGO=1      no MongoDB at all: the SQLite tests only (with a loud warning)
 #   SKIP_E2E=1        skip the end-to-end suite (e2e/run.sh), which needs Node 20+ and Chromium
+#   PROMETHEUS_BIN    the Prometheus binary for the scrape test (default /usr/bin/prometheus,
+#                     which must exist: apt-get install prometheus)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -67,6 +69,9 @@ fi
 
 # The multi-node tests (tests/api/nodes.rs) must run too: without HAProxy they fail, saying so.
 export QUIZ_LLM_REQUIRE_HAPROXY=1
+# The test that scrapes the metrics with Prometheus must run (Debian's `prometheus`; .ci/run
+# installs it): without the binary it fails instead of passing without running.
+export QUIZ_LLM_REQUIRE_PROMETHEUS=1
 
 # libtest's own output is not coloured into a pipe; cargo's may be.
 if [[ -t 1 && -z "${CARGO_TERM_COLOR:-}" ]]; then

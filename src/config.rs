@@ -6,18 +6,15 @@ use clap::Args;
 
 use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
-    http::ServerSettings, mail::MailSettings, quiz::llm::LlmSettings, store::StoreSettings,
+    graphql::trusted::TrustedDocumentSettings, http::ServerSettings, mail::MailSettings,
+    quiz::llm::LlmSettings, store::StoreSettings, telemetry::TelemetrySettings,
 };
+
+pub use crate::telemetry::logging::LogFormat;
 
 pub use crate::store::DatabaseUrl;
 /// Secrets in settings: `Debug` redacts them and they are wiped from memory when dropped.
 pub use secrecy::{ExposeSecret, SecretString};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Pretty,
-    Json,
-}
 
 /// The `serve` flags; each reads its environment variable when the flag is absent.
 #[derive(Debug, Clone, Args)]
@@ -36,6 +33,10 @@ pub struct Settings {
     pub llm: LlmSettings,
     #[command(flatten)]
     pub graphql: QueryLimits,
+    #[command(flatten)]
+    pub trusted_documents: TrustedDocumentSettings,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
     /// Mounts `GET /__test/panic`, whose handler panics, so tests can check what a panic turns

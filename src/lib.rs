@@ -13,6 +13,7 @@ pub mod mail;
 pub mod quiz;
 pub mod settings;
 pub mod store;
+pub mod telemetry;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -53,6 +54,8 @@ pub struct Overrides {
 pub struct Application {
     listener: TcpListener,
     endpoint: BoxEndpoint<'static>,
+    /// `GET /metrics` on its own listener, when `METRICS_ADDR` is set.
+    metrics: Option<(TcpListener, BoxEndpoint<'static>)>,
     connections: ConnectionLimits,
     /// `SHUTDOWN_DRAIN`: how long to keep serving, unready, once shutdown begins.
     drain: Duration,
@@ -79,6 +82,12 @@ impl Application {
         }
         let store =
             store::connect_with(&settings.store.database_url, settings.store.options).await?;
+        // Store calls are spans only when traces go somewhere.
+        let store = if telemetry::traces::enabled() {
+            store::traced(store)
+        } else {
+            store
+        };
         let mailer = match overrides.mailer {
             Some(mailer) => mailer,
             None => mail::from_settings(&settings.mail).await?,
@@ -117,6 +126,9 @@ impl Application {
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),
+            trusted: Arc::new(graphql::trusted::TrustedDocuments::load(
+                &settings.trusted_documents,
+            )?),
             auth,
             panic_route: settings.panic_route_for_tests,
             draining: draining.clone(),
@@ -135,9 +147,14 @@ impl Application {
             .local_addr()
             .context("the listener has no socket address")?;
         tracing::info!(store = store.kind(), "listening on http://{local_addr}");
+        let metrics = match settings.telemetry.metrics_addr {
+            Some(addr) => Some(metrics_listener(addr, store.clone()).await?),
+            None => None,
+        };
         Ok(Application {
             listener,
             endpoint,
+            metrics,
             connections: settings.server.connections,
             drain: settings.server.shutdown_drain,
             draining,
@@ -155,6 +172,13 @@ impl Application {
         self.store.clone()
     }
 
+    /// Where `/metrics` is served, when `METRICS_ADDR` is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics
+            .as_ref()
+            .and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
     /// Serves until `shutdown` resolves; then drains: `/readyz` answers 503 while requests are
     /// still served for the drain period, so a load balancer moves new work elsewhere first.
     /// Then it stops accepting, lets in-flight requests finish and stops the background outbox
@@ -167,6 +191,17 @@ impl Application {
         let stop = CancellationToken::new();
         // Mail left over from a failed attempt or an earlier run is delivered in the background.
         let worker = tokio::spawn(self.outbox.run(stop.clone()));
+        // The metrics listener serves until the API has stopped.
+        let metrics = self.metrics.map(|(listener, endpoint)| {
+            let stopped = stop.clone();
+            tokio::spawn(http::server::serve(
+                listener,
+                endpoint,
+                self.connections,
+                async move { stopped.cancelled().await },
+                Duration::from_secs(1),
+            ))
+        });
         let (drain, draining) = (self.drain, self.draining);
         let stop_accepting = async move {
             shutdown.await;
@@ -192,8 +227,42 @@ impl Application {
         if let Err(err) = worker.await {
             tracing::error!(error = %err, "the outbox worker failed");
         }
+        if let Some(metrics) = metrics
+            && let Ok(Err(err)) = metrics.await
+        {
+            tracing::error!(error = %err, "the metrics listener failed");
+        }
         served
     }
+}
+
+/// Installs the Prometheus recorder and binds `METRICS_ADDR`; the outbox gauge is read from the
+/// store at each scrape.
+async fn metrics_listener(
+    addr: SocketAddr,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<(TcpListener, BoxEndpoint<'static>)> {
+    let handle = telemetry::metrics::install().context("cannot install the metrics recorder")?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (METRICS_ADDR)"))?;
+    let local = listener
+        .local_addr()
+        .context("the metrics listener has no address")?;
+    tracing::info!("metrics on http://{local}/metrics");
+    let before_scrape: telemetry::metrics::BeforeScrape = Arc::new(move || {
+        let store = store.clone();
+        Box::pin(async move {
+            match tokio::time::timeout(Duration::from_secs(2), store.count_pending_mail()).await {
+                Ok(Ok(pending)) => metrics::gauge!("mail_outbox_pending").set(pending as f64),
+                Ok(Err(err)) => tracing::warn!(error = %err, "cannot count the pending e-mails"),
+                Err(_) => tracing::warn!("counting the pending e-mails timed out"),
+            }
+        })
+    });
+    use poem::EndpointExt;
+    let endpoint = telemetry::metrics::endpoint(handle, before_scrape);
+    Ok((listener, endpoint.map_to_response().boxed()))
 }
 
 /// Resolves on SIGINT or SIGTERM.

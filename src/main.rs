@@ -7,12 +7,11 @@ use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use quiz_llm::{
     Application,
-    config::{LogFormat, Settings},
+    config::Settings,
     domain::SystemClock,
     mail::outbox,
     store::{self, StoreSettings},
 };
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -41,15 +40,6 @@ enum OutboxCommand {
     /// Queue every dead letter (an e-mail that failed all its attempts) for delivery again; a
     /// running server sends them at its next poll. Reads the same settings as `serve`.
     RetryDead(Box<Settings>),
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Json => builder.json().flatten_event(true).init(),
-        LogFormat::Pretty => builder.init(),
-    }
 }
 
 /// Each argon2id hash allocates a 19 MiB buffer on a blocking thread; by default glibc keeps
@@ -108,7 +98,14 @@ where
         eprintln!("error: {err:#}");
         return ExitCode::from(2);
     }
-    init_logging(settings.log_format);
+    let traces = match quiz_llm::telemetry::logging::init(settings.log_format, &settings.telemetry)
+    {
+        Ok(traces) => traces,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(err) => {
@@ -116,14 +113,20 @@ where
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(task(settings)) {
+    let status = match runtime.block_on(task(settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!("{err:#}");
             eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
+    };
+    // Outside the runtime: the exporter's client blocks while it sends the last spans.
+    drop(runtime);
+    if let Some(traces) = traces {
+        traces.shutdown();
     }
+    status
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -79,7 +79,13 @@ export async function waitForExpiry(device, server) {
     const res = await device.http.fetch(`${server.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ operationName: 'ExpiryProbe', query: 'query ExpiryProbe { sessions { id } }' }),
+      // A device naming trusted documents sends the probe's id instead (see lib/clients.mjs).
+      body: JSON.stringify({
+        operationName: 'ExpiryProbe',
+        ...(device.documentIdOf
+          ? { documentId: device.documentIdOf('ExpiryProbe') }
+          : { query: 'query ExpiryProbe { sessions { id } }' }),
+      }),
     });
     const body = await res.json();
     const code = body.errors?.[0]?.extensions?.code;

@@ -1,17 +1,15 @@
 // GraphiQL in headless Chromium (playwright-core, Debian's /usr/bin/chromium): sign up in the
 // editor, confirm through the e-mail link's page, then `{ me { username } }` with the cookie.
 //
-// The /graphiql page loads React, ReactDOM and GraphiQL from https://unpkg.com, which this test
-// machine cannot reach. The server stays as it is: the browser's requests to unpkg are answered
-// from the same packages in e2e/node_modules (devDependencies react, react-dom, graphiql), after
-// checking that the installed versions match what the page asks for. Any other request that
-// leaves the test server is aborted, and fails the test.
+// The server builds GraphiQL's assets into its binary (build.rs) and serves them itself, so the
+// page must work with no internet: every request that leaves the test server is aborted and
+// fails the test, and the page's Content-Security-Policy may name no other origin.
 
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -19,7 +17,6 @@ import { stepper } from '../lib/scenario.mjs';
 import { PASSWORD, TestServer } from '../lib/server.mjs';
 
 const E2E = dirname(dirname(fileURLToPath(import.meta.url)));
-const NODE_MODULES = join(E2E, 'node_modules');
 const ARTIFACTS = join(E2E, 'artifacts');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -32,61 +29,12 @@ const CHROMIUM_ARGS = [
   '--disable-component-update',
   '--disable-sync',
 ];
-const CONTENT_TYPES = {
-  '.js': 'application/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.woff2': 'font/woff2',
-  '.woff': 'font/woff',
-  '.ttf': 'font/ttf',
-  '.svg': 'image/svg+xml',
-};
-
-/** Whether `version` (e.g. 18.3.1) satisfies an unpkg version spec: 18, 4.1, 3.9.0 or latest. */
-function satisfies(version, spec) {
-  if (spec === 'latest') return true;
-  if (!/^\d+(\.\d+){0,2}$/.test(spec)) throw new Error(`unsupported unpkg version spec "${spec}"`);
-  const want = spec.split('.');
-  return want.every((part, i) => version.split('.')[i] === part);
-}
-
-/**
- * The local file for an unpkg URL such as https://unpkg.com/graphiql@4/graphiql.min.css.
- * @returns {Promise<{ path: string } | { problem: string }>}
- */
-async function unpkgFile(url) {
-  const m = /^\/((?:@[^/]+\/)?[^/@]+)@([^/]+)\/(.+)$/.exec(url.pathname);
-  if (!m) return { problem: `cannot read package and version from ${url.href}` };
-  const [, pkg, spec, file] = m;
-  const pkgDir = join(NODE_MODULES, pkg);
-  let installed;
-  try {
-    installed = JSON.parse(await readFile(join(pkgDir, 'package.json'), 'utf8')).version;
-  } catch {
-    return { problem: `${url.href}: ${pkg} is not in e2e/node_modules (add it to devDependencies)` };
-  }
-  if (!satisfies(installed, spec)) {
-    return {
-      problem: `${url.href}: the page asks for ${pkg}@${spec} but e2e/node_modules has ${installed}; pin a matching version in e2e/package.json`,
-    };
-  }
-  const path = join(pkgDir, file);
-  if (relative(pkgDir, path).startsWith('..') || !existsSync(path)) {
-    return { problem: `${url.href}: ${pkg}@${installed} has no file ${file}` };
-  }
-  return { path };
-}
 
 let server;
 let context;
 let userDataDir;
-/** What the browser asked for outside the test server: every request (seen apart from the
- * route handler), those answered from e2e/node_modules, and those aborted. */
-const requestedOutside = [];
-const served = [];
+/** Requests the browser tried to send anywhere but the test server (all of them aborted). */
 const blocked = [];
-const problems = [];
 const pageErrors = [];
 
 before(async () => {
@@ -102,32 +50,12 @@ before(async () => {
     args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 800 },
   });
-  context.on('request', (request) => {
-    const url = new URL(request.url());
-    if (url.origin !== server.url && url.protocol !== 'data:') requestedOutside.push(url.href);
-  });
+  // No internet: only the test server (and data: URLs) may be reached.
   await context.route('**/*', async (route) => {
     const url = new URL(route.request().url());
-    if (url.origin === server.url) return route.continue();
-    if (url.protocol === 'data:') return route.continue();
-    if (url.host === 'unpkg.com') {
-      const found = await unpkgFile(url);
-      if ('path' in found) {
-        served.push(url.href);
-        return route.fulfill({
-          status: 200,
-          path: found.path,
-          headers: {
-            'content-type': CONTENT_TYPES[extname(found.path)] ?? 'application/octet-stream',
-            'access-control-allow-origin': '*', // the page loads React with `crossorigin`
-          },
-        });
-      }
-      problems.push(found.problem);
-      return route.fulfill({ status: 404, body: found.problem });
-    }
+    if (url.origin === server.url || url.protocol === 'data:') return route.continue();
     blocked.push(url.href);
-    return route.abort('blockedbyclient');
+    return route.abort('internetdisconnected');
   });
 });
 
@@ -185,28 +113,16 @@ test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { tim
     if (!t.passed) await page.screenshot({ path: join(ARTIFACTS, 'graphiql-failure.png') }).catch(() => {});
   });
 
-  await step('GraphiQL loads its assets (served from e2e/node_modules)', async () => {
-    await page.goto(`${server.url}/graphiql`);
+  await step('GraphiQL renders with the internet blocked, from assets the server serves itself', async () => {
+    const response = await page.goto(`${server.url}/graphiql`);
+    const csp = response?.headers()['content-security-policy'] ?? '';
+    assert.ok(csp.includes("script-src 'self'"), csp);
+    assert.doesNotMatch(csp, /https?:|\*/, 'the CSP names no other origin');
     await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 30_000 });
-    assert.deepEqual(problems, []);
-    assert.deepEqual(
-      served.map((u) => new URL(u).pathname).sort(),
-      [
-        '/graphiql@4/graphiql.min.css',
-        '/graphiql@4/graphiql.min.js',
-        '/react-dom@18/umd/react-dom.development.js',
-        '/react@18/umd/react.development.js',
-      ].sort(),
-    );
-    // Nothing else left the test server, and every request for unpkg was answered from
-    // e2e/node_modules: none reached the network.
-    assert.deepEqual(blocked, [], `requests to other hosts: ${blocked.join(', ')}`);
-    assert.deepEqual(
-      requestedOutside.filter((u) => new URL(u).host === 'unpkg.com').sort(),
-      [...served].sort(),
-      'unpkg requests that were not answered from e2e/node_modules',
-    );
+    await page.locator('.graphiql-execute-button').waitFor({ timeout: 5000 });
+    assert.deepEqual(blocked, [], `requests that left the test server: ${blocked.join(', ')}`);
     assert.deepEqual(pageErrors, []);
+    await page.screenshot({ path: join(ARTIFACTS, 'graphiql-offline.png') });
   });
 
   await step('signUp from the editor', async () => {
@@ -254,5 +170,6 @@ test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { tim
     assert.ok(visible.includes(`"username": "${username}"`), visible);
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql-me.png') });
     assert.deepEqual(pageErrors, []);
+    assert.deepEqual(blocked, [], `requests that left the test server: ${blocked.join(', ')}`);
   });
 });

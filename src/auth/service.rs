@@ -5,6 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
+use tracing::Instrument;
 
 use super::{
     AuthSettings, ClientInfo,
@@ -225,11 +226,15 @@ impl AuthService {
             .await?;
         let mailer = self.mailer.clone();
         let client_ip = client.key();
-        tokio::spawn(async move {
-            mailer
-                .send_if_registered(&email_norm, purpose, &client_ip)
-                .await
-        });
+        // In the request's span, so its log lines carry the request id.
+        tokio::spawn(
+            async move {
+                mailer
+                    .send_if_registered(&email_norm, purpose, &client_ip)
+                    .await
+            }
+            .in_current_span(),
+        );
         Ok(())
     }
 

@@ -121,6 +121,10 @@ pub enum ErrorCode {
     LlmUnavailable,
     MfaRequired,
     InvalidMfaCode,
+    /// `TRUSTED_DOCUMENTS=enforce` and the request sent free text.
+    OperationNotTrusted,
+    /// The request named a trusted document that is not in the manifest.
+    PersistedQueryNotFound,
     Internal,
 }
 
@@ -140,6 +144,8 @@ impl ErrorCode {
             ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
             ErrorCode::MfaRequired => "MFA_REQUIRED",
             ErrorCode::InvalidMfaCode => "INVALID_MFA_CODE",
+            ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
+            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::Internal => "INTERNAL",
         }
     }

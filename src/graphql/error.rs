@@ -27,14 +27,22 @@ impl From<AppError> for async_graphql::Error {
 }
 
 /// Errors async-graphql raises itself (syntax, validation, argument coercion) come without a
-/// code; they are all about the request the client sent.
-pub fn ensure_codes(mut response: Response) -> Response {
+/// code; they are all about the request the client sent. Some quote what the client sent (an
+/// enum value it does not know, an unknown input field), so every string of `variables` quoted
+/// in them is blanked out: a password sent in the wrong place never comes back in an error.
+pub fn ensure_codes(mut response: Response, variables: &VariableStrings) -> Response {
     for error in &mut response.errors {
         let has_code = error
             .extensions
             .as_ref()
             .is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
+            for secret in &variables.0 {
+                let quoted = format!("\"{secret}\"");
+                if error.message.contains(&quoted) {
+                    error.message = error.message.replace(&quoted, "\"…\"");
+                }
+            }
             error
                 .extensions
                 .get_or_insert_with(Default::default)
@@ -42,4 +50,33 @@ pub fn ensure_codes(mut response: Response) -> Response {
         }
     }
     response
+}
+
+/// Every string in a request's variables, object keys included (longest first, so a value that
+/// contains another is blanked whole).
+#[derive(Debug, Default)]
+pub struct VariableStrings(Vec<String>);
+
+impl VariableStrings {
+    pub fn of(variables: &async_graphql::Variables) -> Self {
+        fn walk(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::String(s) => out.push(s.clone()),
+                Value::Enum(name) => out.push(name.to_string()),
+                Value::List(items) => items.iter().for_each(|v| walk(v, out)),
+                Value::Object(fields) => fields.iter().for_each(|(k, v)| {
+                    out.push(k.to_string());
+                    walk(v, out)
+                }),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        for value in variables.values() {
+            walk(value, &mut out);
+        }
+        out.retain(|s| !s.is_empty());
+        out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        VariableStrings(out)
+    }
 }

@@ -9,6 +9,7 @@ mod guard;
 pub mod limits;
 mod mfa;
 mod quiz;
+pub mod trusted;
 
 use std::sync::Arc;
 

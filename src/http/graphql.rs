@@ -1,24 +1,32 @@
 //! GraphQL over HTTP: POST for everything, GET for queries only.
 
 use async_graphql::{
-    BatchRequest, Response,
+    BatchRequest, Response, Value,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
-use async_graphql_poem::GraphQLResponse;
 use poem::{
-    Body, IntoResponse, Request,
+    Body, Request,
     error::ReadBodyError,
     handler,
-    http::{HeaderValue, StatusCode, header},
+    http::{StatusCode, header},
     web::{Data, Query},
 };
 use serde::Deserialize;
+use tracing::Instrument;
 
-use super::HttpSettings;
+use super::{
+    HttpSettings,
+    response::{self, MediaType},
+};
 use crate::{
     auth::ClientInfo,
     domain::ErrorCode,
-    graphql::{AppSchema, context::RequestAuth, error::ensure_codes},
+    graphql::{
+        AppSchema,
+        context::RequestAuth,
+        error::{VariableStrings, ensure_codes},
+        trusted::Requested,
+    },
     quiz::RequestBudget,
 };
 
@@ -41,8 +49,8 @@ async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
-fn request_error(status: StatusCode, message: &str) -> poem::Response {
-    super::error_response(status, ErrorCode::BadUserInput, message)
+fn request_error(media: MediaType, status: StatusCode, message: &str) -> poem::Response {
+    response::error(media, status, ErrorCode::BadUserInput, message)
 }
 
 /// Whether a request may run a mutation: GET must not (a link or an image could send one).
@@ -57,32 +65,75 @@ async fn execute(
     http: &HttpSettings,
     req: &Request,
     mut gql: async_graphql::Request,
+    document_id: Option<&str>,
     mutations: Mutations,
 ) -> poem::Response {
+    let media = MediaType::of(req);
+    let mut operation = OperationRecord::start();
+    // A trusted document named by id replaces the text; free text runs only where allowed.
+    let requested = Requested {
+        query: &gql.query,
+        document_id,
+        persisted_hash: persisted_hash(&gql),
+    };
+    match http.trusted.resolve(&requested) {
+        Ok(Some(document)) => gql.query = document.to_owned(),
+        Ok(None) if gql.query.trim().is_empty() => {
+            operation.finish(Outcome::Refused);
+            return request_error(
+                media,
+                StatusCode::BAD_REQUEST,
+                "The request has no query (and names no trusted document with documentId).",
+            );
+        }
+        Ok(None) => {}
+        Err(refused) => {
+            operation.finish(Outcome::Refused);
+            return response::graphql(media, Response::from_errors(vec![refused]));
+        }
+    }
     // Bounded before anything parses it.
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
-        return GraphQLResponse(Response::from_errors(vec![exceeded.into()])).into_response();
+        operation.finish(Outcome::Refused);
+        return response::graphql(media, Response::from_errors(vec![exceeded.into()]));
     }
-    let operation = gql.operation_name.clone();
+    let operation_name = gql.operation_name.clone();
     // Only a document parsed now needs remembering (and its query text copied for the key).
     let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
+    let selected = gql
+        .parsed_query()
+        .ok()
+        .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
+    operation.identify(selected);
+    let span = operation.span();
+    // Kept to blank them out of async-graphql's own error messages (only when there are any).
+    let variables = if gql.variables.is_empty() {
+        VariableStrings::default()
+    } else {
+        VariableStrings::of(&gql.variables)
+    };
     let response = match gql.parsed_query() {
-        Ok(doc) if mutations == Mutations::Refused && is_mutation(doc, operation.as_deref()) => {
-            return request_error(
+        Ok(_) if mutations == Mutations::Refused && operation.is(OperationType::Mutation) => {
+            operation.finish(Outcome::Refused);
+            let mut refused = request_error(
+                media,
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Mutations must be sent with POST.",
-            )
-            .with_header(header::ALLOW, "POST")
-            .into_response();
+            );
+            refused
+                .headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            return refused;
         }
-        Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
+        Ok(doc) => match http.limits.check(doc, operation_name.as_deref()) {
             Ok(()) => {
                 if let Some(query) = &fresh_query {
                     http.parse_cache.keep(query, doc);
                 }
-                let auth = request_auth(req, http).await;
+                let auth = request_auth(req, http).instrument(span.clone()).await;
                 schema
                     .execute(gql.data(auth).data(RequestBudget::default()))
+                    .instrument(span.clone())
                     .await
             }
             Err(exceeded) => Response::from_errors(vec![exceeded.into()]),
@@ -90,11 +141,114 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
-    // Answers carry the caller's data: no shared cache (or browser history) may keep them.
-    let mut resp = GraphQLResponse(ensure_codes(response)).into_response();
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+    let outcome = Outcome::of(&response);
+    span.record("graphql.outcome", outcome.as_str());
+    operation.finish(outcome);
+    response::graphql(media, ensure_codes(response, &variables))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Ok,
+    /// Ran, with errors.
+    Error,
+    /// Never ran: refused, unparsable or invalid.
+    Refused,
+}
+
+impl Outcome {
+    fn of(response: &Response) -> Self {
+        if response::is_request_error(response) {
+            Outcome::Refused
+        } else if response.errors.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+        }
+    }
+}
+
+/// One operation, for `graphql_operations_total` and `graphql_operation_duration_seconds`: its
+/// type and name are known once its document parsed (a client's `operationName` that names
+/// nothing in the document never becomes a label).
+struct OperationRecord {
+    started: std::time::Instant,
+    selected: Option<(OperationType, Option<String>)>,
+}
+
+impl OperationRecord {
+    fn start() -> Self {
+        OperationRecord {
+            started: std::time::Instant::now(),
+            selected: None,
+        }
+    }
+
+    fn identify(&mut self, selected: Option<(OperationType, Option<String>)>) {
+        self.selected = selected;
+    }
+
+    /// The operation's span: its type and name (from the document, never the variables or the
+    /// text), and later its outcome.
+    fn span(&self) -> tracing::Span {
+        let (ty, name) = match &self.selected {
+            Some((ty, name)) => (operation_type(*ty), name.as_deref().unwrap_or("")),
+            None => ("unknown", ""),
+        };
+        tracing::info_span!(
+            "graphql.operation",
+            graphql.operation.type = ty,
+            graphql.operation.name = name,
+            graphql.outcome = tracing::field::Empty,
+        )
+    }
+
+    fn is(&self, ty: OperationType) -> bool {
+        self.selected.as_ref().is_some_and(|(t, _)| *t == ty)
+    }
+
+    fn finish(&self, outcome: Outcome) {
+        if !crate::telemetry::metrics::enabled() {
+            return;
+        }
+        let (ty, name) = match &self.selected {
+            Some((ty, name)) => (operation_type(*ty), name.as_deref()),
+            None => ("unknown", None),
+        };
+        crate::telemetry::metrics::record_operation(
+            ty,
+            name,
+            outcome.as_str(),
+            self.started.elapsed().as_secs_f64(),
+        );
+    }
+}
+
+/// Apollo's automatic persisted queries name a document in
+/// `extensions.persistedQuery.sha256Hash`.
+fn persisted_hash(gql: &async_graphql::Request) -> Option<&str> {
+    match gql.extensions.get("persistedQuery")? {
+        Value::Object(persisted) => match persisted.get("sha256Hash")? {
+            Value::String(hash) => Some(hash),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The one field of a POST body that async-graphql's request does not read.
+#[derive(Debug, Deserialize)]
+struct DocumentId {
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.
@@ -139,8 +293,10 @@ pub async fn post(
     http: Data<&HttpSettings>,
 ) -> poem::Response {
     let limits = &http.limits;
+    let media = MediaType::of(req);
     if !is_csrf_safe(req) {
         return request_error(
+            media,
             StatusCode::BAD_REQUEST,
             "This request has no Content-Type a browser form cannot send: use \
              Content-Type: application/json (or send an Apollo-Require-Preflight header).",
@@ -150,6 +306,7 @@ pub async fn post(
         Ok(bytes) => bytes,
         Err(ReadBodyError::PayloadTooLarge) => {
             return request_error(
+                media,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &format!(
                     "The request body is larger than {} bytes.",
@@ -165,7 +322,11 @@ pub async fn post(
                 }
                 _ => StatusCode::BAD_REQUEST,
             };
-            return request_error(status, &format!("Could not read the request body: {err}"));
+            return request_error(
+                media,
+                status,
+                &format!("Could not read the request body: {err}"),
+            );
         }
     };
     let content_type = req
@@ -177,13 +338,31 @@ pub async fn post(
             .await;
     match batch {
         Ok(BatchRequest::Single(gql)) => {
-            execute(&schema, &http, req, gql, Mutations::Allowed).await
+            // Only a request without text can be one naming a trusted document: the body is
+            // read a second time only then.
+            let document_id = gql
+                .query
+                .is_empty()
+                .then(|| serde_json::from_slice::<DocumentId>(&bytes).ok())
+                .flatten()
+                .and_then(|d| d.document_id);
+            execute(
+                &schema,
+                &http,
+                req,
+                gql,
+                document_id.as_deref(),
+                Mutations::Allowed,
+            )
+            .await
         }
         Ok(BatchRequest::Batch(_)) => request_error(
+            media,
             StatusCode::BAD_REQUEST,
             "Batched requests are not supported; send one operation per request.",
         ),
         Err(err) => request_error(
+            media,
             StatusCode::BAD_REQUEST,
             &format!("Could not read the GraphQL request: {err}"),
         ),
@@ -199,10 +378,12 @@ pub struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
     extensions: Option<String>,
+    #[serde(rename = "documentId")]
+    document_id: Option<String>,
 }
 
 impl GetParams {
-    fn into_request(self) -> Result<async_graphql::Request, String> {
+    fn into_request(self) -> Result<(async_graphql::Request, Option<String>), String> {
         let mut gql = async_graphql::Request::new(self.query);
         gql.operation_name = self.operation_name.filter(|n| !n.is_empty());
         if let Some(v) = self.variables.filter(|v| !v.trim().is_empty()) {
@@ -213,7 +394,7 @@ impl GetParams {
             gql.extensions =
                 serde_json::from_str(&e).map_err(|e| format!("invalid extensions: {e}"))?;
         }
-        Ok(gql)
+        Ok((gql, self.document_id.filter(|id| !id.is_empty())))
     }
 }
 
@@ -228,23 +409,49 @@ pub async fn get(
         .map_err(|e| e.to_string())
         .and_then(|Query(p)| p.into_request());
     match parsed {
-        Ok(gql) => execute(&schema, &http, req, gql, Mutations::Refused).await,
+        Ok((gql, document_id)) => {
+            execute(
+                &schema,
+                &http,
+                req,
+                gql,
+                document_id.as_deref(),
+                Mutations::Refused,
+            )
+            .await
+        }
         Err(err) => request_error(
+            MediaType::of(req),
             StatusCode::BAD_REQUEST,
             &format!("Could not read the GraphQL request: {err}"),
         ),
     }
 }
 
-/// Whether the operation that would run is a mutation.
-fn is_mutation(doc: &ExecutableDocument, operation: Option<&str>) -> bool {
-    let ty = match &doc.operations {
-        DocumentOperations::Single(op) => Some(op.node.ty),
+fn operation_type(ty: OperationType) -> &'static str {
+    match ty {
+        OperationType::Query => "query",
+        OperationType::Mutation => "mutation",
+        OperationType::Subscription => "subscription",
+    }
+}
+
+/// The operation that would run, with its name as the document spells it.
+fn selected_operation(
+    doc: &ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<(OperationType, Option<String>)> {
+    match &doc.operations {
+        DocumentOperations::Single(op) => Some((op.node.ty, None)),
         DocumentOperations::Multiple(ops) => match operation {
-            Some(name) => ops.get(name).map(|op| op.node.ty),
-            None if ops.len() == 1 => ops.values().next().map(|op| op.node.ty),
+            Some(name) => ops
+                .get_key_value(name)
+                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+            None if ops.len() == 1 => ops
+                .iter()
+                .next()
+                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
             None => None,
         },
-    };
-    ty == Some(OperationType::Mutation)
+    }
 }

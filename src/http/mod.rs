@@ -1,9 +1,11 @@
 //! Routes and middleware.
 
 pub mod client;
+pub mod graphiql;
 mod graphql;
 mod pages;
 mod parse_cache;
+mod response;
 pub mod server;
 
 use std::{
@@ -14,18 +16,21 @@ use std::{
     time::{Duration, Instant},
 };
 
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
 use poem::{
     Endpoint, EndpointExt, IntoResponse, Request, Response, Route, get, handler,
-    http::{Method, StatusCode},
+    http::{HeaderValue, Method, StatusCode},
     middleware::{CatchPanic, Cors},
-    web::{Data, Json},
+    web::Data,
 };
 
 pub use crate::graphql::cookies;
 use crate::{
     auth::AuthService,
     domain::ErrorCode,
-    graphql::{AppSchema, limits::QueryLimits},
+    graphql::{AppSchema, limits::QueryLimits, trusted::TrustedDocuments},
     store::Store,
 };
 use client::TrustedProxies;
@@ -36,10 +41,7 @@ const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A request-level failure in the GraphQL response shape, so clients parse one format.
 pub(crate) fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
-    let body = serde_json::json!({
-        "errors": [{ "message": message, "extensions": { "code": code.as_str() } }]
-    });
-    Json(body).with_status(status).into_response()
+    response::error(response::MediaType::Json, status, code, message)
 }
 
 #[handler]
@@ -83,23 +85,88 @@ async fn readyz(store: Data<&Arc<dyn Store>>, http: Data<&HttpSettings>) -> Resp
     }
 }
 
-/// Logs method, path (never the query string: e-mail links carry tokens there), status and time.
+/// Carries a request's id: kept from the client or proxy when it sent a plain one, so one id
+/// follows a request through the proxies' logs and ours.
+pub const X_REQUEST_ID: &str = "x-request-id";
+
+/// An incoming id is kept only when it is short and plain: anything else could forge log lines
+/// or bloat every one of them.
+fn incoming_request_id(req: &Request) -> Option<&str> {
+    let id = req.headers().get(X_REQUEST_ID)?.to_str().ok()?;
+    let plain = (1..=128).contains(&id.len())
+        && id.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'+' | b'=')
+        });
+    plain.then_some(id)
+}
+
+/// Gives every request an id (`X-Request-Id` on the response, a field of the `request` span that
+/// every log line of the request carries) and logs method, path (never the query string: e-mail
+/// links carry tokens there), status and time.
 async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let request_id = match incoming_request_id(&req) {
+        Some(id) => id.to_owned(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    // At ERROR level, so the span is on whatever RUST_LOG lets through: a span's level is the
+    // least severe level of event that still carries its fields.
+    let span = tracing::error_span!("request", request_id = %request_id);
     let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let traced = crate::telemetry::traces::enabled();
+    if traced {
+        // The caller's trace, if it sent one; the query string (tokens) never becomes an
+        // attribute.
+        let _ = span.set_parent(crate::telemetry::traces::parent_context(req.headers()));
+        span.set_attribute("http.request.method", method.to_string());
+        span.set_attribute("url.path", path.clone());
+    }
     let started = Instant::now();
-    let result = next.call(req).await.map(IntoResponse::into_response);
+    let result = next
+        .call(req)
+        .instrument(span.clone())
+        .await
+        .map(IntoResponse::into_response);
     let status = match &result {
         Ok(resp) => resp.status(),
         Err(err) => err.status(),
     };
-    tracing::info!(
-        %method,
-        path,
-        status = status.as_u16(),
-        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "request"
-    );
-    result
+    let elapsed = started.elapsed();
+    if traced {
+        span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
+    }
+    if crate::telemetry::metrics::enabled() {
+        record_request(&method, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            %method,
+            path,
+            status = status.as_u16(),
+            elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+            "request"
+        )
+    });
+    let mut resp = result.unwrap_or_else(|err| err.into_response());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    Ok(resp)
+}
+
+/// `http_requests_total` and `http_request_duration_seconds`; methods outside the standard ones
+/// count as `other`, so a client cannot mint label values.
+fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
+    let method = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
+    crate::telemetry::metrics::record_request(method, status.as_u16(), elapsed.as_secs_f64());
 }
 
 /// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.
@@ -162,6 +229,8 @@ pub struct HttpSettings {
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,
+    /// The manifest of trusted documents and whether free text may run.
+    pub trusted: Arc<TrustedDocuments>,
     /// Checks each request's access token before the operation runs.
     pub auth: Arc<AuthService>,
     /// Mounts the panicking test route (never set from the command line).
@@ -185,12 +254,15 @@ pub fn routes(
     settings: HttpSettings,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
+    graphiql::warn_if_not_embedded();
     let mut app = Route::new()
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at(
             "/graphiql",
-            get(pages::graphiql).with(pages::html_headers(pages::GRAPHIQL_CSP)),
+            get(graphiql::page).with(pages::html_headers(&graphiql::csp())),
         )
+        .at(graphiql::INIT_PATH, get(graphiql::init_script))
+        .at("/graphiql/assets/:name", get(graphiql::serve_asset))
         .at(
             "/verify-email",
             get(pages::verify_email).with(pages::html_headers(&pages::verify_email_csp())),

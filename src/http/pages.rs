@@ -1,6 +1,6 @@
-//! The HTML pages: GraphiQL and the landing page of the e-mail link.
+//! The landing pages of the e-mail links (GraphiQL's page is in `graphiql`), and the headers
+//! every HTML page gets.
 
-use async_graphql::http::{Credentials, GraphiQLSource};
 use base64::{Engine, engine::general_purpose::STANDARD};
 use std::sync::LazyLock;
 
@@ -12,13 +12,6 @@ use poem::{
 use sha2::{Digest, Sha256};
 
 use super::HttpSettings;
-
-/// GraphiQL's page loads React and GraphiQL from unpkg and starts them with an inline script.
-pub const GRAPHIQL_CSP: &str = "default-src 'self'; \
-     script-src 'self' 'unsafe-inline' https://unpkg.com; \
-     style-src 'self' 'unsafe-inline' https://unpkg.com; \
-     font-src 'self' data: https://unpkg.com; img-src 'self' data: https:; \
-     connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 /// The verify page runs exactly one inline script, allowed by its hash and nothing else.
 pub fn verify_email_csp() -> String {
@@ -51,17 +44,6 @@ pub fn html_headers(csp: &str) -> SetHeader {
 
 const VERIFY_EMAIL_SCRIPT: &str = include_str!("verify_email.js");
 const RESET_PASSWORD_SCRIPT: &str = include_str!("reset_password.js");
-
-#[handler]
-pub fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .title("Quiz LLM — GraphiQL")
-            .credentials(Credentials::Include)
-            .finish(),
-    )
-}
 
 /// The small pages e-mail links land on: one layout, a body, and one inline script (which the
 /// page's CSP allows by hash). They read `uid` and `token` themselves; nothing from the URL is

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 /// The quiz exactly as the model must return it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -219,8 +220,47 @@ impl LlmClient {
     }
 
     /// Asks for a `T`, checks it with `check`, and gives the model one chance to repair a reply
-    /// that fails to parse or to pass the check.
+    /// that fails to parse or to pass the check. `schema_name` is the request's purpose in
+    /// traces and metrics (`llm_requests_total`, `llm_request_duration_seconds`); the messages
+    /// never are.
     pub async fn ask<T, F>(
+        &self,
+        schema_name: &'static str,
+        messages: Vec<Message>,
+        check: F,
+    ) -> Result<T, LlmError>
+    where
+        T: DeserializeOwned + JsonSchema,
+        F: Fn(&T) -> Result<(), String>,
+    {
+        let span = tracing::info_span!(
+            "llm.request",
+            purpose = schema_name,
+            model = %self.model,
+            outcome = tracing::field::Empty,
+        );
+        // A duration for a metric, not a decision about time: the clock stays out of it.
+        let started = std::time::Instant::now();
+        let result = self
+            .ask_with_repair(schema_name, messages, check)
+            .instrument(span.clone())
+            .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(LlmError::Timeout(_)) => "timeout",
+            Err(LlmError::Status(_)) => "status",
+            Err(LlmError::Transport(_)) => "transport",
+            Err(LlmError::BadReply(_)) => "bad_reply",
+        };
+        span.record("outcome", outcome);
+        metrics::counter!("llm_requests_total", "purpose" => schema_name, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!("llm_request_duration_seconds", "purpose" => schema_name)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn ask_with_repair<T, F>(
         &self,
         schema_name: &str,
         mut messages: Vec<Message>,

@@ -4,6 +4,7 @@
 mod model;
 pub mod mongo;
 pub mod sqlite;
+mod traced;
 mod url;
 
 use std::{any::Any, collections::HashSet, sync::Arc};
@@ -13,6 +14,7 @@ use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
 pub use model::*;
+pub use traced::traced;
 pub use url::DatabaseUrl;
 
 /// Which unique field a write collided with.
@@ -194,6 +196,8 @@ pub trait OutboxStore: Send + Sync {
     /// Delivered: gone from the outbox.
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()>;
     async fn count_dead_mail(&self) -> StoreResult<u64>;
+    /// Mail still to be delivered (dead letters excluded), for the `mail_outbox_pending` gauge.
+    async fn count_pending_mail(&self) -> StoreResult<u64>;
 }
 
 /// Second factors. Every change is one atomic update that carries what it expects in its
@@ -289,8 +293,10 @@ impl dyn Store {
             store
         } else if let Some(store) = any.downcast_ref::<mongo::MongoStore>() {
             store
+        } else if let Some(traced) = any.downcast_ref::<traced::TracedStore>() {
+            traced.inner.fixtures()
         } else {
-            unreachable!("every store is SQLite or MongoDB")
+            unreachable!("every store is SQLite or MongoDB, traced or not")
         }
     }
 }

@@ -24,3 +24,5 @@ mod schema;
 mod security;
 mod signup_attacks;
 mod store_contract;
+mod telemetry;
+mod trusted_documents;

@@ -649,10 +649,16 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
     );
     assert_eq!(f.store.count_mail().await.unwrap(), 2, "but it is kept");
     assert_eq!(f.store.count_dead_mail().await.unwrap(), 1);
+    assert_eq!(
+        f.store.count_pending_mail().await.unwrap(),
+        1,
+        "the live one"
+    );
 
     let later = now + Duration::seconds(1);
     assert_eq!(f.store.requeue_dead_mail(later).await.unwrap(), 1);
     assert_eq!(f.store.count_dead_mail().await.unwrap(), 0);
+    assert_eq!(f.store.count_pending_mail().await.unwrap(), 2);
     assert_eq!(
         f.store.due_mail(now, 10).await.unwrap(),
         vec![fine.clone()],

@@ -112,4 +112,11 @@ impl OutboxStore for MongoStore {
             .await
             .map_err(map_err)
     }
+
+    async fn count_pending_mail(&self) -> StoreResult<u64> {
+        self.outbox
+            .count_documents(doc! { "dead_at": null })
+            .await
+            .map_err(map_err)
+    }
 }

@@ -126,4 +126,13 @@ impl OutboxStore for SqliteStore {
         })
         .await
     }
+
+    async fn count_pending_mail(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE dead_at IS NULL")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        })
+        .await
+    }
 }

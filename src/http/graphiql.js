@@ -1,0 +1,18 @@
+// Starts GraphiQL on /graphiql. The page's settings come from the JSON block it carries
+// (#graphiql-config), so this file is the same for every page and CSP can allow it as 'self'.
+(function () {
+  const config = JSON.parse(document.getElementById('graphiql-config').textContent);
+  const fetcher = GraphiQL.createFetcher({
+    url: config.url,
+    subscriptionUrl: config.subscriptionUrl || undefined,
+    // The access token travels in an HttpOnly cookie: every request must carry it.
+    fetch: (input, init) => fetch(input, { ...init, credentials: config.credentials }),
+  });
+  ReactDOM.createRoot(document.getElementById('graphiql')).render(
+    React.createElement(GraphiQL, {
+      fetcher,
+      defaultEditorToolsVisibility: true,
+      shouldPersistHeaders: false,
+    }),
+  );
+})();

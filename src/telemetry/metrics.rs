@@ -1,0 +1,335 @@
+//! Prometheus metrics. Code anywhere in the crate records through the `metrics` facade (a no-op
+//! until a recorder is installed); with `METRICS_ADDR` set, [`install`] puts the Prometheus
+//! recorder in place and [`endpoint`] renders it on its own listener, never the public one.
+//!
+//! Handles for label sets already seen are kept per thread: a registry lookup hashes every
+//! label on every call, a handle is an atomic add.
+//!
+//! Labels stay few: methods, statuses, outcomes and purposes come from fixed lists, and
+//! operation names only from parsed documents, [`MAX_OPERATION_NAMES`] of them at most.
+
+use std::{
+    cell::RefCell,
+    collections::{HashMap, HashSet},
+    sync::{
+        Mutex, OnceLock,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use futures_util::future::BoxFuture;
+use metrics::{Counter, Histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use poem::{
+    Endpoint, EndpointExt, IntoResponse, Route, get, handler,
+    http::StatusCode,
+    web::{Data, WithContentType},
+};
+use tracing::{
+    Event, Subscriber,
+    field::{Field, Visit},
+};
+use tracing_subscriber::layer::{Context, Layer};
+
+/// Upper bounds, in seconds, of the duration histograms' buckets: from a cached read (a
+/// millisecond) to a slow LLM call (two minutes).
+const DURATION_BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+];
+
+/// Distinct operation names kept as label values; later ones are counted as `other`.
+pub const MAX_OPERATION_NAMES: usize = 200;
+
+/// How often histogram samples are folded into their buckets between scrapes, so memory stays
+/// bounded when nobody scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Whether a recorder is installed: callers skip building labels that would go nowhere.
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Installs the Prometheus recorder for the whole process (once; later calls share it) and
+/// describes the metrics.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    if let Some(handle) = HANDLE.get() {
+        return Ok(handle.clone());
+    }
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("_duration_seconds".into()),
+            &DURATION_BUCKETS,
+        )?
+        .install_recorder()?;
+    let handle = HANDLE.get_or_init(|| handle).clone();
+    describe();
+    process_collector().describe();
+    ENABLED.store(true, Ordering::Relaxed);
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
+    Ok(handle)
+}
+
+fn describe() {
+    use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "http_requests_total",
+        "HTTP requests answered, by method and status."
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer an HTTP request."
+    );
+    describe_counter!(
+        "graphql_operations_total",
+        "GraphQL operations by type, name (named or trusted documents only) and outcome: ok, \
+         error (an error while executing) or refused (never ran)."
+    );
+    describe_histogram!(
+        "graphql_operation_duration_seconds",
+        Unit::Seconds,
+        "Time to run a GraphQL operation, from its parse to its result."
+    );
+    describe_counter!(
+        "auth_events_total",
+        "Audit log events (logins, sign-ups, refreshes, …)."
+    );
+    describe_counter!(
+        "rate_limited_total",
+        "Requests refused by a rate limit, by limit."
+    );
+    describe_gauge!(
+        "mail_outbox_pending",
+        "E-mails in the outbox still to be delivered (dead letters excluded)."
+    );
+    describe_counter!("llm_requests_total", "LLM requests by purpose and outcome.");
+    describe_histogram!(
+        "llm_request_duration_seconds",
+        Unit::Seconds,
+        "Time an LLM request took, retries and the repair round included."
+    );
+}
+
+fn process_collector() -> &'static metrics_process::Collector {
+    static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
+    COLLECTOR.get_or_init(metrics_process::Collector::default)
+}
+
+/// The label value for an operation name: the name itself while fewer than
+/// [`MAX_OPERATION_NAMES`] distinct ones were seen, `anonymous` for none, `other` past the cap.
+pub fn operation_name_label(name: Option<&str>) -> String {
+    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+    let Some(name) = name else {
+        return "anonymous".into();
+    };
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if seen.contains(name) {
+        return name.to_owned();
+    }
+    if seen.len() < MAX_OPERATION_NAMES {
+        seen.insert(name.to_owned());
+        return name.to_owned();
+    }
+    "other".into()
+}
+
+/// One thread's handles for requests, by method and status.
+type RequestHandles = HashMap<(&'static str, u16), (Counter, Histogram)>;
+
+/// `http_requests_total` and `http_request_duration_seconds` for one answered request.
+pub fn record_request(method: &'static str, status: u16, seconds: f64) {
+    thread_local! {
+        static HANDLES: RefCell<RequestHandles> = RefCell::new(HashMap::new());
+    }
+    HANDLES.with_borrow_mut(|handles| {
+        let (count, duration) = handles.entry((method, status)).or_insert_with(|| {
+            (
+                metrics::counter!("http_requests_total", "method" => method, "status" => status.to_string()),
+                metrics::histogram!("http_request_duration_seconds", "method" => method),
+            )
+        });
+        count.increment(1);
+        duration.record(seconds);
+    });
+}
+
+/// The operation types, in the order of [`OperationHandles`]' rows.
+const OPERATION_TYPES: [&str; 4] = ["query", "mutation", "subscription", "unknown"];
+/// The outcomes, in the order of its columns.
+const OUTCOMES: [&str; 3] = ["ok", "error", "refused"];
+
+/// One thread's counters by operation type and outcome, for one operation name.
+type OperationCounters = [[Option<Counter>; 3]; 4];
+
+#[derive(Default)]
+struct OperationHandles {
+    anonymous: OperationCounters,
+    named: HashMap<String, OperationCounters>,
+    durations: [Option<Histogram>; 4],
+}
+
+/// `graphql_operations_total` and `graphql_operation_duration_seconds` for one operation.
+/// `operation_type` is one of `query`, `mutation`, `subscription`, `unknown`; `outcome` one of
+/// `ok`, `error`, `refused`.
+pub fn record_operation(
+    operation_type: &'static str,
+    name: Option<&str>,
+    outcome: &'static str,
+    seconds: f64,
+) {
+    thread_local! {
+        static HANDLES: RefCell<OperationHandles> = RefCell::new(OperationHandles::default());
+    }
+    let row = OPERATION_TYPES
+        .iter()
+        .position(|t| *t == operation_type)
+        .unwrap_or(3);
+    let column = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(1);
+    HANDLES.with_borrow_mut(|handles| {
+        let counters = match name {
+            None => &mut handles.anonymous,
+            Some(name) => {
+                // Names beyond the label cap share `other`, but each would still take a slot
+                // here: start over rather than grow without bound.
+                if !handles.named.contains_key(name)
+                    && handles.named.len() > 2 * MAX_OPERATION_NAMES
+                {
+                    handles.named.clear();
+                }
+                handles.named.entry(name.to_owned()).or_default()
+            }
+        };
+        counters[row][column]
+            .get_or_insert_with(|| {
+                metrics::counter!(
+                    "graphql_operations_total",
+                    "operation_type" => OPERATION_TYPES[row],
+                    "operation_name" => operation_name_label(name),
+                    "outcome" => OUTCOMES[column],
+                )
+            })
+            .increment(1);
+        handles.durations[row]
+            .get_or_insert_with(|| {
+                metrics::histogram!(
+                    "graphql_operation_duration_seconds",
+                    "operation_type" => OPERATION_TYPES[row]
+                )
+            })
+            .record(seconds);
+    });
+}
+
+/// Something to refresh right before a scrape (a gauge read from the store).
+pub type BeforeScrape = std::sync::Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+struct Exporter {
+    handle: PrometheusHandle,
+    before_scrape: BeforeScrape,
+}
+
+#[handler]
+async fn scrape(exporter: Data<&std::sync::Arc<Exporter>>) -> WithContentType<String> {
+    (exporter.before_scrape)().await;
+    process_collector().collect();
+    exporter.handle.run_upkeep();
+    exporter
+        .handle
+        .render()
+        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+}
+
+/// `GET /metrics`, for the metrics listener.
+pub fn endpoint(handle: PrometheusHandle, before_scrape: BeforeScrape) -> impl Endpoint + 'static {
+    let exporter = std::sync::Arc::new(Exporter {
+        handle,
+        before_scrape,
+    });
+    Route::new()
+        .at("/metrics", get(scrape))
+        .data(exporter)
+        .catch_all_error(|_| async { StatusCode::NOT_FOUND })
+}
+
+/// Counts the audit log's events (`target: "audit"`, field `event`) as `auth_events_total`, and
+/// the rate-limit refusals among them as `rate_limited_total` by the limit's name (`bucket`).
+pub struct AuditCounter;
+
+#[derive(Default)]
+struct AuditFields {
+    event: Option<String>,
+    bucket: Option<String>,
+}
+
+impl Visit for AuditFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "event" {
+            self.event = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "event" => self.event = Some(format!("{value:?}").trim_matches('"').to_owned()),
+            "bucket" => self.bucket = Some(format!("{value:?}")),
+            _ => {}
+        }
+    }
+}
+
+/// Names from the code itself, but a label value must stay a short plain word all the same.
+fn plain_label(value: String) -> String {
+    if value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        value
+    } else {
+        "other".into()
+    }
+}
+
+impl<S: Subscriber> Layer<S> for AuditCounter {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        let mut fields = AuditFields::default();
+        event.record(&mut fields);
+        let Some(name) = fields.event else { return };
+        let name = plain_label(name);
+        if name == "rate_limited" {
+            let limit = plain_label(fields.bucket.unwrap_or_else(|| "unknown".into()));
+            metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
+        }
+        metrics::counter!("auth_events_total", "event" => name).increment(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_names_are_capped() {
+        assert_eq!(operation_name_label(None), "anonymous");
+        assert_eq!(operation_name_label(Some("Me")), "Me");
+        for i in 0..MAX_OPERATION_NAMES {
+            operation_name_label(Some(&format!("Op{i}")));
+        }
+        assert_eq!(operation_name_label(Some("OneTooMany")), "other");
+        assert_eq!(operation_name_label(Some("Me")), "Me", "known names stay");
+    }
+}

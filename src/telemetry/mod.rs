@@ -1,0 +1,27 @@
+//! What an operator sees of the server: logs (with the request span), Prometheus metrics on a
+//! listener of their own, and OpenTelemetry traces. Everything else in the crate only uses the
+//! `tracing` and `metrics` facades; this module decides where they go.
+
+pub mod logging;
+pub mod metrics;
+pub mod traces;
+
+use std::net::SocketAddr;
+
+/// `METRICS_ADDR`, `OTEL_EXPORTER_OTLP_ENDPOINT`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TelemetrySettings {
+    /// Where to serve Prometheus metrics (`GET /metrics`), apart from the API; unset: none.
+    #[arg(long, env = "METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+    /// OTLP/HTTP collector for traces, e.g. http://localhost:4318 (spans go to /v1/traces);
+    /// unset: no traces.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = crate::settings::parse_http_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}
