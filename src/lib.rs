@@ -57,6 +57,9 @@ pub struct Application {
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
     outbox: Arc<Outbox>,
+    quizzes: Arc<QuizService>,
+    /// Ends open subscriptions when the server stops.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -98,10 +101,13 @@ impl Application {
             store.clone(),
             LlmClient::from_settings(&settings.llm)?,
             &settings.auth.rate_limits,
+            &settings.generation,
             clock,
         ));
         let limits = settings.graphql.clone();
-        let schema = graphql::build_schema(auth.clone(), quizzes, cookies.clone(), &limits);
+        let schema =
+            graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
+        let shutdown = CancellationToken::new();
         let http_settings = http::HttpSettings {
             limits,
             cookies,
@@ -109,6 +115,13 @@ impl Application {
             parse_cache: Default::default(),
             auth,
             panic_route: settings.panic_route_for_tests,
+            subscriptions: settings.subscriptions.clone(),
+            origins: Arc::new(http::websocket_origins(
+                &settings.auth.public_url,
+                &settings.server.cors_origins.0,
+            )),
+            slots: Default::default(),
+            shutdown: shutdown.clone(),
         };
         let endpoint = http::routes(
             schema,
@@ -131,6 +144,8 @@ impl Application {
             local_addr,
             store,
             outbox,
+            quizzes,
+            shutdown,
         })
     }
 
@@ -142,16 +157,24 @@ impl Application {
         self.store.clone()
     }
 
-    /// Serves until `shutdown` resolves, then lets in-flight requests finish and stops the
-    /// background outbox worker (after the e-mail it is sending). Returns when all of it stopped,
-    /// so nothing of this instance runs on afterwards.
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish, ends open
+    /// subscriptions, and stops the background workers: the outbox (after the e-mail it is
+    /// sending) and quiz generation (whose jobs go back to the queue for another process).
+    /// Returns when all of it stopped, so nothing of this instance runs on afterwards.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let stop = CancellationToken::new();
         // Mail left over from a failed attempt or an earlier run is delivered in the background.
-        let worker = tokio::spawn(self.outbox.run(stop.clone()));
+        let outbox = tokio::spawn(self.outbox.run(stop.clone()));
+        let generation = tokio::spawn(self.quizzes.run_background(stop.clone()));
+        let subscriptions = self.shutdown.clone();
+        let shutdown = async move {
+            shutdown.await;
+            // Sockets and multipart responses are not requests the grace period waits for.
+            subscriptions.cancel();
+        };
         let served = http::server::serve(
             self.listener,
             self.endpoint,
@@ -160,9 +183,13 @@ impl Application {
             SHUTDOWN_GRACE,
         )
         .await;
+        self.shutdown.cancel();
         stop.cancel();
-        if let Err(err) = worker.await {
+        if let Err(err) = outbox.await {
             tracing::error!(error = %err, "the outbox worker failed");
+        }
+        if let Err(err) = generation.await {
+            tracing::error!(error = %err, "the quiz generation workers failed");
         }
         served
     }

@@ -5,6 +5,7 @@ mod clock;
 pub mod error;
 pub mod identity;
 mod ids;
+mod job;
 mod mail;
 mod quiz;
 mod secret;
@@ -12,7 +13,11 @@ mod user;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError};
-pub use ids::{InvalidId, MailId, QuizId, ResultId, SessionId, UserId};
+pub use ids::{EventId, InvalidId, JobId, MailId, QuizId, ResultId, SessionId, UserId};
+pub use job::{
+    GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
+    QuizEventRecord,
+};
 pub use mail::OutboxRecord;
 pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,

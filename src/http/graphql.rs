@@ -10,7 +10,7 @@ use poem::{
     error::ReadBodyError,
     handler,
     http::{HeaderValue, StatusCode, header},
-    web::{Data, Query},
+    web::{Data, Query, websocket::WebSocket},
 };
 use serde::Deserialize;
 
@@ -22,7 +22,7 @@ use crate::{
     quiz::RequestBudget,
 };
 
-async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
+pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
     let header = |name| {
         req.headers()
             .get(name)
@@ -52,6 +52,32 @@ enum Mutations {
     Refused,
 }
 
+/// Bounds the document's size, parses it (or takes it from the cache) and checks the query
+/// limits; the error response when it breaks one. A document that does not parse passes: the
+/// executor reports it in the usual shape.
+pub(super) fn check_limits(
+    http: &HttpSettings,
+    gql: &mut async_graphql::Request,
+) -> Result<(), Response> {
+    // Bounded before anything parses it.
+    http.limits
+        .check_size(&gql.query)
+        .map_err(|exceeded| Response::from_errors(vec![exceeded.into()]))?;
+    let operation = gql.operation_name.clone();
+    // Only a document parsed now needs remembering (and its query text copied for the key).
+    let fresh_query = (!http.parse_cache.fill(gql)).then(|| gql.query.clone());
+    let Ok(doc) = gql.parsed_query() else {
+        return Ok(());
+    };
+    http.limits
+        .check(doc, operation.as_deref())
+        .map_err(|exceeded| Response::from_errors(vec![exceeded.into()]))?;
+    if let Some(query) = &fresh_query {
+        http.parse_cache.keep(query, doc);
+    }
+    Ok(())
+}
+
 async fn execute(
     schema: &AppSchema,
     http: &HttpSettings,
@@ -59,13 +85,10 @@ async fn execute(
     mut gql: async_graphql::Request,
     mutations: Mutations,
 ) -> poem::Response {
-    // Bounded before anything parses it.
-    if let Err(exceeded) = http.limits.check_size(&gql.query) {
-        return GraphQLResponse(Response::from_errors(vec![exceeded.into()])).into_response();
+    if let Err(refused) = check_limits(http, &mut gql) {
+        return GraphQLResponse(refused).into_response();
     }
     let operation = gql.operation_name.clone();
-    // Only a document parsed now needs remembering (and its query text copied for the key).
-    let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
     let response = match gql.parsed_query() {
         Ok(doc) if mutations == Mutations::Refused && is_mutation(doc, operation.as_deref()) => {
             return request_error(
@@ -75,18 +98,15 @@ async fn execute(
             .with_header(header::ALLOW, "POST")
             .into_response();
         }
-        Ok(doc) => match http.limits.check(doc, operation.as_deref()) {
-            Ok(()) => {
-                if let Some(query) = &fresh_query {
-                    http.parse_cache.keep(query, doc);
-                }
-                let auth = request_auth(req, http).await;
-                schema
-                    .execute(gql.data(auth).data(RequestBudget::default()))
-                    .await
+        Ok(_) => {
+            let auth = request_auth(req, http).await;
+            if super::subscriptions::wants_multipart(req) {
+                return super::subscriptions::multipart(schema, http, gql, auth);
             }
-            Err(exceeded) => Response::from_errors(vec![exceeded.into()]),
-        },
+            schema
+                .execute(gql.data(auth).data(RequestBudget::default()))
+                .await
+        }
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
@@ -220,10 +240,21 @@ impl GetParams {
 #[handler]
 pub async fn get(
     req: &Request,
+    websocket: poem::Result<WebSocket>,
     params: poem::Result<Query<GetParams>>,
     schema: Data<&AppSchema>,
     http: Data<&HttpSettings>,
 ) -> poem::Response {
+    // Subscriptions over WebSocket share the URL with GraphQL over HTTP.
+    if req.headers().contains_key(header::UPGRADE) {
+        return match websocket {
+            Ok(websocket) => super::subscriptions::upgrade(req, websocket, &schema, &http).await,
+            Err(err) => request_error(
+                StatusCode::BAD_REQUEST,
+                &format!("Not a WebSocket upgrade: {err}"),
+            ),
+        };
+    }
     let parsed = params
         .map_err(|e| e.to_string())
         .and_then(|Query(p)| p.into_request());

@@ -5,6 +5,7 @@ mod graphql;
 mod pages;
 mod parse_cache;
 pub mod server;
+pub mod subscriptions;
 
 use std::{
     sync::Arc,
@@ -139,6 +140,20 @@ pub struct HttpSettings {
     pub auth: Arc<AuthService>,
     /// Mounts the panicking test route (never set from the command line).
     pub panic_route: bool,
+    pub subscriptions: subscriptions::SubscriptionSettings,
+    /// Origins whose pages may open a WebSocket: `PUBLIC_URL`'s and `CORS_ORIGINS`.
+    pub origins: Arc<Vec<String>>,
+    pub slots: Arc<subscriptions::SubscriptionSlots>,
+    /// Cancelled when the server stops: open subscriptions end.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// The origins a browser page may open a WebSocket from.
+pub fn websocket_origins(public_url: &str, cors_origins: &[String]) -> Vec<String> {
+    std::iter::once(public_url)
+        .chain(cors_origins.iter().map(String::as_str))
+        .map(subscriptions::origin_of)
+        .collect()
 }
 
 /// Where the panicking test route is mounted when it is turned on.

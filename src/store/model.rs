@@ -4,10 +4,11 @@
 use chrono::{DateTime, Utc};
 
 pub use crate::domain::{
-    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, MAX_SESSIONS_PER_USER,
-    MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId,
-    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SessionId, SessionRecord,
-    UserId, UserRecord,
+    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, EventId, FeedbackRecord,
+    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
+    MAX_SESSIONS_PER_USER, MailId, OutboxRecord, PageAfter, PasswordHash, QuestionFeedbackRecord,
+    QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizRecord, QuizResultRecord,
+    QuizSource, RefreshToken, ResultId, SessionId, SessionRecord, UserId, UserRecord,
 };
 use crate::domain::{Clock, SystemClock};
 

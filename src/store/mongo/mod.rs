@@ -18,6 +18,7 @@ use super::*;
 use docs::*;
 
 mod docs;
+mod jobs;
 mod outbox;
 mod quizzes;
 mod users;
@@ -39,6 +40,8 @@ pub struct MongoStore {
     quizzes: Collection<QuizDoc>,
     results: Collection<ResultDoc>,
     outbox: Collection<MailDoc>,
+    jobs: Collection<JobDoc>,
+    events: Collection<EventDoc>,
 }
 
 impl MongoStore {
@@ -74,6 +77,8 @@ impl MongoStore {
             quizzes: db.collection("quizzes"),
             results: db.collection("quiz_results"),
             outbox: db.collection("outbox"),
+            jobs: db.collection("generation_jobs"),
+            events: db.collection("quiz_events"),
             db,
         };
         store.create_indexes().await?;
@@ -134,6 +139,21 @@ impl MongoStore {
             ))
             .await
             .context("creating MongoDB indexes on outbox")?;
+        self.jobs
+            .create_indexes([
+                index(
+                    doc! { "status": 1, "created_at": 1, "_id": 1 },
+                    "jobs_claimable",
+                ),
+                index(doc! { "owner_id": 1, "status": 1 }, "jobs_by_owner"),
+                index(doc! { "updated_at": 1 }, "jobs_by_change"),
+            ])
+            .await
+            .context("creating MongoDB indexes on generation_jobs")?;
+        self.events
+            .create_index(index(doc! { "at": 1 }, "events_by_time"))
+            .await
+            .context("creating MongoDB indexes on quiz_events")?;
         Ok(())
     }
 }

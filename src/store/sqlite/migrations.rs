@@ -20,6 +20,7 @@ const MIGRATIONS: &[(&str, Option<RustStep>)] = &[
         include_str!("migrations/06_user_keys.sql"),
         Some(renormalize_users),
     ),
+    (include_str!("migrations/07_generation_jobs.sql"), None),
 ];
 type RustStep = fn(&Connection) -> rusqlite::Result<()>;
 
