@@ -1008,3 +1008,7 @@ async fn corrupt_records_are_errors(backend: Backend) {
     .await;
     corrupt("a mail", s.due_mail(store::now(), 10).await.map(|_| ()));
 }
+
+/// Generation jobs and quiz events: the same contract, kept in a file of its own.
+#[path = "store_contract_jobs.rs"]
+mod jobs;
