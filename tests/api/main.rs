@@ -14,6 +14,7 @@ mod exposure;
 mod faults;
 mod hardening;
 mod http;
+mod live;
 mod mail_outbox;
 mod quiz;
 mod quiz_llm;
