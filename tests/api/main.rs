@@ -22,3 +22,4 @@ mod schema;
 mod security;
 mod signup_attacks;
 mod store_contract;
+mod subscriptions;

@@ -172,6 +172,24 @@ impl Socket {
         }
     }
 
+    /// How many keep-alive pings arrive within `window` (each answered with a pong).
+    pub async fn pings_within(&mut self, window: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut pings = 0;
+        while let Ok(Some(Ok(message))) =
+            tokio::time::timeout_at(deadline, self.ws.next()).await
+        {
+            if let Message::Text(text) = message {
+                let value: Value = serde_json::from_str(&text).expect("JSON message");
+                if value["type"] == "ping" || value["type"] == "ka" {
+                    pings += 1;
+                    self.send(json!({ "type": "pong" })).await;
+                }
+            }
+        }
+        pings
+    }
+
     /// Waits for the server to close the socket; panics on any other message but pings.
     pub async fn closed(&mut self) -> Closed {
         loop {
