@@ -57,6 +57,8 @@ pub fn graphiql() -> Html<String> {
     Html(
         GraphiQLSource::build()
             .endpoint("/graphql")
+            // Subscriptions go over a WebSocket upgrade of the same URL.
+            .subscription_endpoint("/graphql")
             .title("Quiz LLM — GraphiQL")
             .credentials(Credentials::Include)
             .finish(),

@@ -24,7 +24,7 @@ use std::{
 
 use async_graphql::{
     Data, ErrorExtensions, Executor, Response, ServerError,
-    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage, create_multipart_mixed_stream},
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage},
 };
 use futures_util::{
     SinkExt, StreamExt,
@@ -191,26 +191,72 @@ async fn session_ended(auth: Arc<AuthService>, claims: Claims) {
     }
 }
 
-/// Ends `responses` early, with a last error response, when `stop` resolves first.
-fn until<'a>(
-    responses: BoxStream<'a, Response>,
-    stop: BoxFuture<'a, Response>,
-) -> BoxStream<'a, Response> {
-    stream::unfold(
-        Some((responses, stop)),
-        |state| async move {
-            let (mut responses, mut stop) = state?;
-            tokio::select! {
-                next = responses.next() => next.map(|r| (r, Some((responses, stop)))),
-                last = &mut stop => Some((last, None)),
-            }
-        },
-    )
-    .boxed()
+/// A multipart part: the boundary before it (the first) or the line break after the previous
+/// one's boundary, its header, its JSON, and its closing boundary at once, so a client can hand
+/// the part on without waiting for the next.
+fn part(first: bool, json: &Value) -> bytes::Bytes {
+    let lead = if first { "\r\n--graphql\r\n" } else { "\r\n" };
+    format!("{lead}content-type: application/json\r\n\r\n{json}\r\n--graphql").into()
 }
 
-fn session_expired() -> Response {
-    error_response(AppError::SessionExpired)
+/// The multipart subscription protocol: `{"payload": result}` per result, `{}` as a heartbeat
+/// when idle, `{"payload": null, "errors": [...]}` when the transport ends it (`stop`).
+fn multipart_body(
+    responses: BoxStream<'static, Response>,
+    stop: BoxFuture<'static, AppError>,
+    heartbeat: Duration,
+) -> BoxStream<'static, bytes::Bytes> {
+    struct State {
+        responses: BoxStream<'static, Response>,
+        stop: BoxFuture<'static, AppError>,
+        heartbeat: tokio::time::Interval,
+        first: bool,
+        stopped: bool,
+        ended: bool,
+    }
+    let mut ticks = tokio::time::interval(heartbeat);
+    ticks.reset();
+    let state = State {
+        responses,
+        stop,
+        heartbeat: ticks,
+        first: true,
+        stopped: false,
+        ended: false,
+    };
+    stream::unfold(state, |mut s| async move {
+        if s.ended {
+            return None;
+        }
+        let json = tokio::select! {
+            next = s.responses.next() => match next {
+                Some(response) => {
+                    let response = serde_json::to_value(&response).unwrap_or(Value::Null);
+                    serde_json::json!({ "payload": response })
+                }
+                None => {
+                    s.ended = true;
+                    let end = if s.first { "\r\n--graphql--\r\n" } else { "--\r\n" };
+                    return Some((bytes::Bytes::from(end), s));
+                }
+            },
+            err = &mut s.stop, if !s.stopped => {
+                s.stopped = true;
+                let error = serde_json::json!({
+                    "message": err.public_message(),
+                    "extensions": { "code": err.code().as_str() },
+                });
+                // The closing boundary follows as the next (and last) piece.
+                s.responses = stream::empty().boxed();
+                serde_json::json!({ "payload": null, "errors": [error] })
+            }
+            _ = s.heartbeat.tick() => serde_json::json!({}),
+        };
+        let bytes = part(s.first, &json);
+        s.first = false;
+        Some((bytes, s))
+    })
+    .boxed()
 }
 
 /// Runs a subscription as a multipart response: each result is a part, a heartbeat part every
@@ -239,14 +285,20 @@ pub(super) fn multipart(
             return async_graphql_poem::GraphQLResponse(refused).into_response();
         }
     }
-    let responses = schema.execute_stream(gql.data(auth)).map(ensure_codes).boxed();
+    let responses = schema
+        .execute_stream(gql.data(auth))
+        .map(move |r| {
+            let _held = &slot;
+            ensure_codes(r)
+        })
+        .boxed();
     let shutdown = http.shutdown.clone();
-    let stop: BoxFuture<'static, Response> = match claims {
+    let stop: BoxFuture<'static, AppError> = match claims {
         Some(claims) => {
             let ended = session_ended(http.auth.clone(), claims);
             async move {
                 tokio::select! {
-                    () = ended => session_expired(),
+                    () = ended => AppError::SessionExpired,
                     () = shutdown.cancelled() => shutting_down(),
                 }
             }
@@ -258,11 +310,7 @@ pub(super) fn multipart(
         }
         .boxed(),
     };
-    let responses = until(responses, stop).map(move |r| {
-        let _held = &slot;
-        r
-    });
-    let body = create_multipart_mixed_stream(responses, http.subscriptions.ws_keepalive_interval)
+    let body = multipart_body(responses, stop, http.subscriptions.ws_keepalive_interval)
         .map(Ok::<_, std::io::Error>);
     let mut resp = Body::from_bytes_stream(body).into_response();
     let headers = resp.headers_mut();
@@ -274,10 +322,8 @@ pub(super) fn multipart(
     resp
 }
 
-fn shutting_down() -> Response {
-    let error = async_graphql::Error::new("The server is shutting down; subscribe again.")
-        .extend_with(|_, ext| ext.set("code", ErrorCode::Internal.as_str()));
-    Response::from_errors(vec![error.into_server_error(Default::default())])
+fn shutting_down() -> AppError {
+    AppError::internal(anyhow::anyhow!("the server is shutting down"))
 }
 
 /// What one WebSocket connection knows about its caller, settled by `connection_init`.

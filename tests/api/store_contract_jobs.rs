@@ -224,6 +224,7 @@ async fn success_stores_the_quiz_with_the_job(backend: Backend) {
         .unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.progress, 1.0);
+    assert_eq!(done.questions_ready, q.questions.len() as u32, "all questions are ready");
     assert_eq!(done.quiz_id.as_ref(), Some(&q.id));
     assert_eq!((done.lease_owner, done.lease_until), (None, None));
     assert_eq!(s.find_quiz(&owner, &q.id).await.unwrap(), Some(q));

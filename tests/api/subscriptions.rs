@@ -162,7 +162,7 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
     let mut parts = Multipart::new(resp);
     let mut states = Vec::new();
     while let Some(part) = parts.next().await {
-        states.push(part["data"]["quizGeneration"].clone());
+        states.push(part["payload"]["data"]["quizGeneration"].clone());
     }
     assert_eq!(states.last().unwrap()["status"], "SUCCEEDED", "{states:?}");
 
@@ -173,6 +173,8 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
     c.logout().await.ok();
     let since = Instant::now();
     let last = events.next().await.unwrap();
+    // The transport ends it: an error outside the payload.
+    assert!(last["payload"].is_null(), "{last}");
     assert_eq!(last["errors"][0]["extensions"]["code"], "SESSION_EXPIRED", "{last}");
     assert!(since.elapsed() < Duration::from_secs(5));
     assert_eq!(events.next().await, None);

@@ -181,6 +181,7 @@ impl JobStore for MongoStore {
                     .map_err(map_err)?;
                 set.insert("status", JobStatus::Succeeded.as_str());
                 set.insert("progress", 1.0);
+                set.insert("questions_ready", quiz.questions.len() as i64);
                 set.insert("quiz_id", quiz.id.as_str());
             }
             JobOutcome::Failed(error) => {

@@ -9,8 +9,10 @@ const JOB_COLUMNS: &str = "id, owner_id, status, input, progress, questions_read
 
 /// Queued or running: what counts against a user's limit.
 const ACTIVE: &str = "status IN ('QUEUED', 'RUNNING')";
-/// The row is the worker's, to change: running under its lease.
-const HELD_BY: &str = "status = 'RUNNING' AND lease_owner = ?";
+/// The row is the worker's, to change: running under its lease (the worker is parameter `n`).
+fn held_by(n: usize) -> String {
+    format!("status = 'RUNNING' AND lease_owner = ?{n}")
+}
 
 fn corrupt(idx: usize, what: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, what.into())
@@ -174,7 +176,8 @@ impl JobStore for SqliteStore {
         self.run(move |c| {
             let n = c
                 .prepare_cached(&format!(
-                    "UPDATE generation_jobs SET lease_until = ?1 WHERE id = ?2 AND {HELD_BY}"
+                    "UPDATE generation_jobs SET lease_until = ?1 WHERE id = ?2 AND {}",
+                    held_by(3)
                 ))?
                 .execute(params![millis(until), id, worker])?;
             Ok(n == 1)
@@ -195,7 +198,8 @@ impl JobStore for SqliteStore {
             c.prepare_cached(&format!(
                 "UPDATE generation_jobs SET progress = MAX(progress, ?1), \
                  questions_ready = MAX(questions_ready, ?2), version = version + 1, \
-                 updated_at = ?3 WHERE id = ?4 AND {HELD_BY} RETURNING {JOB_COLUMNS}"
+                 updated_at = ?3 WHERE id = ?4 AND {} RETURNING {JOB_COLUMNS}",
+                held_by(5)
             ))?
             .query_row(
                 params![progress, questions_ready, millis(now), id, worker],
@@ -224,10 +228,12 @@ impl JobStore for SqliteStore {
             let finished = tx
                 .prepare_cached(&format!(
                     "UPDATE generation_jobs SET status = ?1, progress = \
-                     CASE WHEN ?1 = 'SUCCEEDED' THEN 1.0 ELSE progress END, quiz_id = ?2, \
+                     CASE WHEN ?1 = 'SUCCEEDED' THEN 1.0 ELSE progress END, \
+                     questions_ready = MAX(questions_ready, ?8), quiz_id = ?2, \
                      error_code = ?3, error_message = ?4, version = version + 1, updated_at = ?5, \
                      lease_owner = NULL, lease_until = NULL \
-                     WHERE id = ?6 AND {HELD_BY} RETURNING {JOB_COLUMNS}"
+                     WHERE id = ?6 AND {} RETURNING {JOB_COLUMNS}",
+                    held_by(7)
                 ))?
                 .query_row(
                     params![
@@ -243,6 +249,7 @@ impl JobStore for SqliteStore {
                         millis(now),
                         id,
                         worker,
+                        quiz.as_ref().map_or(0, |q| q.questions.len() as i64),
                     ],
                     job_from_row,
                 )
@@ -270,7 +277,8 @@ impl JobStore for SqliteStore {
                 .prepare_cached(&format!(
                     "UPDATE generation_jobs SET status = 'QUEUED', lease_owner = NULL, \
                      lease_until = NULL, attempts = MAX(attempts - 1, 0), version = version + 1, \
-                     updated_at = ?1 WHERE id = ?2 AND {HELD_BY}"
+                     updated_at = ?1 WHERE id = ?2 AND {}",
+                    held_by(3)
                 ))?
                 .execute(params![millis(now), id, worker])?;
             Ok(n == 1)
