@@ -105,8 +105,7 @@ impl Application {
             clock,
         ));
         let limits = settings.graphql.clone();
-        let schema =
-            graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
+        let schema = graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
         let shutdown = CancellationToken::new();
         let http_settings = http::HttpSettings {
             limits,

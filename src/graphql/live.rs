@@ -185,17 +185,17 @@ impl LiveSubscription {
         job_id: ID,
     ) -> Result<impl Stream<Item = QuizGenerationJob> + use<>> {
         let owner = &ctx.claims()?.sub;
-        let changes = ctx
-            .quiz_service()
-            .watch_generation(owner, &job_id)
-            .await?;
+        let changes = ctx.quiz_service().watch_generation(owner, &job_id).await?;
         Ok(changes.map(QuizGenerationJob))
     }
 
     /// Your quiz activity as it happens, from any device or server process: quizzes created
     /// and deleted, results submitted.
     #[graphql(guard = "LoggedIn")]
-    async fn quiz_events(&self, ctx: &Context<'_>) -> Result<impl Stream<Item = QuizEvent> + use<>> {
+    async fn quiz_events(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<impl Stream<Item = QuizEvent> + use<>> {
         let owner = &ctx.claims()?.sub;
         Ok(ctx.quiz_service().quiz_events(owner).map(QuizEvent::from))
     }

@@ -107,7 +107,11 @@ impl SubscriptionSlots {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut per_user = self.slots.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        let mut per_user = self
+            .slots
+            .per_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         if let Some(count) = per_user.get_mut(&self.user) {
             *count = count.saturating_sub(1);
             if *count == 0 {
@@ -172,7 +176,9 @@ fn limit_error(limit: &'static str, message: String) -> Response {
 
 fn error_response(err: AppError) -> Response {
     let err: async_graphql::Error = err.into();
-    Response::from_errors(vec![ServerError::from(err.into_server_error(Default::default()))])
+    Response::from_errors(vec![ServerError::from(
+        err.into_server_error(Default::default()),
+    )])
 }
 
 /// Resolves once the session behind `claims` has ended (checked every [`SESSION_CHECK`]). While

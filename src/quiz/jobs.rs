@@ -17,8 +17,8 @@ use crate::{
     auth::{ClientInfo, throttle::Bucket},
     domain::{AppError, AppResult, ErrorCode},
     store::{
-        GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
-        QuizEventKind, QuizId, QuizRecord, UserId,
+        GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus, QuizEventKind,
+        QuizId, QuizRecord, UserId,
     },
 };
 
@@ -244,23 +244,20 @@ impl QuizService {
     ) -> impl Stream<Item = crate::store::QuizEventRecord> + Send + use<> {
         let changes = self.feed.subscribe();
         let owner = owner.clone();
-        futures_util::stream::unfold(
-            (changes, owner),
-            |(mut changes, owner)| async move {
-                loop {
-                    match changes.recv().await {
-                        Ok(Change::Event(event)) if event.owner == owner => {
-                            return Some(((*event).clone(), (changes, owner)));
-                        }
-                        Ok(_) => {}
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            tracing::warn!(missed, "a quizEvents subscriber fell behind");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
+        futures_util::stream::unfold((changes, owner), |(mut changes, owner)| async move {
+            loop {
+                match changes.recv().await {
+                    Ok(Change::Event(event)) if event.owner == owner => {
+                        return Some(((*event).clone(), (changes, owner)));
                     }
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "a quizEvents subscriber fell behind");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-            },
-        )
+            }
+        })
     }
 
     /// Stores an activity event and passes it on; a failure only costs live subscribers the
@@ -281,7 +278,9 @@ impl QuizService {
         );
         match self.store.insert_event(&event).await {
             Ok(()) => self.feed.publish_event(event),
-            Err(err) => tracing::warn!(error = %err, kind = kind.as_str(), "could not store a quiz event"),
+            Err(err) => {
+                tracing::warn!(error = %err, kind = kind.as_str(), "could not store a quiz event")
+            }
         }
     }
 
@@ -423,19 +422,30 @@ impl QuizService {
             Ended::NotOurs => Ok(None),
             Ended::Stopping => {
                 match self.store.release_job(&job.id, &self.worker_id, now).await {
-                    Ok(true) => tracing::info!(job_id = %job.id, "quiz generation given back to the queue"),
+                    Ok(true) => {
+                        tracing::info!(job_id = %job.id, "quiz generation given back to the queue")
+                    }
                     Ok(false) => {}
                     // The lease runs out and another process takes the job over.
-                    Err(err) => tracing::warn!(job_id = %job.id, error = %err, "could not give a job back"),
+                    Err(err) => {
+                        tracing::warn!(job_id = %job.id, error = %err, "could not give a job back")
+                    }
                 }
-                Ok(self.store.find_job(&job.owner, &job.id).await.ok().flatten())
+                Ok(self
+                    .store
+                    .find_job(&job.owner, &job.id)
+                    .await
+                    .ok()
+                    .flatten())
             }
         };
         match outcome {
             Ok(Some(job)) => self.feed.publish_job(job),
             Ok(None) => {}
             // The lease runs out and the job is tried again (or fails).
-            Err(err) => tracing::error!(job_id = %job.id, error = %err, "could not store a job's outcome"),
+            Err(err) => {
+                tracing::error!(job_id = %job.id, error = %err, "could not store a job's outcome")
+            }
         }
     }
 
@@ -454,10 +464,8 @@ impl QuizService {
         let work = self.draft_for_job(&spec, ready_tx);
         tokio::pin!(work);
         let renew_every = self.generation.generation_lease / 3;
-        let mut heartbeat = tokio::time::interval_at(
-            tokio::time::Instant::now() + renew_every,
-            renew_every,
-        );
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
         let mut reported = job.questions_ready as usize;
         loop {
             tokio::select! {
@@ -517,4 +525,3 @@ impl QuizService {
         }
     }
 }
-

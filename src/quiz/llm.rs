@@ -376,9 +376,7 @@ impl LlmClient {
             let failure = match sent {
                 Ok(resp) if resp.status().is_success() => match read(resp).await {
                     Ok(content) => return Ok(content),
-                    Err(err @ (LlmError::Timeout(_) | LlmError::Transport(_))) => {
-                        (err, true, None)
-                    }
+                    Err(err @ (LlmError::Timeout(_) | LlmError::Transport(_))) => (err, true, None),
                     Err(err) => return Err(err),
                 },
                 Ok(resp) => {
@@ -465,10 +463,16 @@ async fn read_stream(
             )));
         }
         let choice = &chunk["choices"][0];
-        if let Some(refusal) = choice["delta"]["refusal"].as_str().filter(|r| !r.is_empty()) {
+        if let Some(refusal) = choice["delta"]["refusal"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
             return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
         }
-        if let Some(piece) = choice["delta"]["content"].as_str().filter(|p| !p.is_empty()) {
+        if let Some(piece) = choice["delta"]["content"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+        {
             content.push_str(piece);
             on_partial(&content);
         }

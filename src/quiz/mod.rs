@@ -28,14 +28,14 @@ use crate::{
     cpu,
     domain::{AppError, AppResult, SharedClock},
     store::{
-        AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
-        JobId, QuestionRecord, QuizEventKind, QuizId, QuizRecord, QuizResultRecord, QuizSource,
-        ResultId, Store, UserId,
+        AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, JobId, QuestionFeedbackRecord,
+        QuestionRecord, QuizEventKind, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId,
+        Store, UserId,
     },
 };
+use grading::Answer;
 use jobs::GenerationSettings;
 use live::LiveFeed;
-use grading::Answer;
 use llm::{
     LlmAnswerType, LlmClient, LlmError, LlmFeedback, LlmQuiz, Message, QuestionCounter, StudyText,
 };
@@ -599,7 +599,11 @@ fn check_quiz(quiz: &LlmQuiz, spec: &QuizSpec, study: Option<&StudyText>) -> Res
 impl QuizService {
     /// A job's quiz: streamed from the LLM, or built offline, with `ready` told how many
     /// questions are complete as they complete.
-    async fn draft_for_job(&self, spec: &QuizSpec, ready: watch::Sender<usize>) -> AppResult<Draft> {
+    async fn draft_for_job(
+        &self,
+        spec: &QuizSpec,
+        ready: watch::Sender<usize>,
+    ) -> AppResult<Draft> {
         match &self.llm {
             Some(llm) => {
                 let mut counter = QuestionCounter::default();
@@ -638,12 +642,15 @@ async fn generate_with_llm(
             llm.ask_streamed::<LlmQuiz, _>("quiz", quiz_messages(spec), check, on_partial)
                 .await
         }
-        None => llm.ask::<LlmQuiz, _>("quiz", quiz_messages(spec), check).await,
+        None => {
+            llm.ask::<LlmQuiz, _>("quiz", quiz_messages(spec), check)
+                .await
+        }
     };
     let quiz = reply.map_err(|err: LlmError| {
-            tracing::warn!(error = %err, "quiz generation by the LLM failed");
-            AppError::LlmUnavailable
-        })?;
+        tracing::warn!(error = %err, "quiz generation by the LLM failed");
+        AppError::LlmUnavailable
+    })?;
     let title = Some(quiz.title.trim())
         .filter(|t| !t.is_empty())
         .unwrap_or(&spec.topic)

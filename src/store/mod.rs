@@ -199,8 +199,11 @@ pub trait JobStore: Send + Sync {
     /// Inserts a queued job unless its owner already has `max_active` jobs queued or running;
     /// `false` (and nothing stored) then. Racing inserts never leave more than `max_active`.
     async fn insert_job(&self, job: &GenerationJobRecord, max_active: u32) -> StoreResult<bool>;
-    async fn find_job(&self, owner: &UserId, id: &JobId)
-    -> StoreResult<Option<GenerationJobRecord>>;
+    async fn find_job(
+        &self,
+        owner: &UserId,
+        id: &JobId,
+    ) -> StoreResult<Option<GenerationJobRecord>>;
     /// Takes the oldest job that is queued, or running under a lease that ran out before `now`
     /// after fewer than `max_attempts` claims: it becomes `worker`'s until `lease_until`, with
     /// one more attempt. Atomic: two workers never get the same job.
@@ -240,8 +243,7 @@ pub trait JobStore: Send + Sync {
     ) -> StoreResult<Option<GenerationJobRecord>>;
     /// Gives a job `worker` runs back to the queue (its process is stopping); that attempt does
     /// not count. `false` when the worker no longer ran it.
-    async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>)
-    -> StoreResult<bool>;
+    async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool>;
     /// Cancels a queued or running job of `owner`. Returns the job as it is afterwards
     /// (unchanged when it had already ended); `None` when there is no such job.
     async fn cancel_job(

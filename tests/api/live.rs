@@ -196,7 +196,10 @@ async fn an_offline_job_runs_to_success(backend: Backend) {
     assert_progress_never_goes_back(&states);
     let last = states.last().unwrap();
     assert_eq!(last["status"], "SUCCEEDED", "{states:?}");
-    assert_eq!((last["progress"].as_f64(), last["questionsReady"].as_i64()), (Some(1.0), Some(3)));
+    assert_eq!(
+        (last["progress"].as_f64(), last["questionsReady"].as_i64()),
+        (Some(1.0), Some(3))
+    );
     let quiz_id = last["quiz"]["id"].as_str().unwrap();
     assert_eq!(last["quiz"]["questionCount"], 3);
     assert_eq!(job(&c, id).await["status"], "SUCCEEDED");
@@ -221,7 +224,10 @@ async fn progress_follows_the_streamed_reply(backend: Backend) {
     let (c, _) = app.new_user("streamed").await;
     let token = token_of(&c, "streamed").await;
     let r = start(&c, llm_input(4)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut s = socket(&app, &token).await;
     let states = watch(&mut s, &id).await;
     assert_progress_never_goes_back(&states);
@@ -234,14 +240,21 @@ async fn progress_follows_the_streamed_reply(backend: Backend) {
         running.iter().any(|&n| (1..4).contains(&n)),
         "progress arrives question by question: {states:?}"
     );
-    assert!(states.iter().all(|s| s["progress"].as_f64().unwrap() <= 1.0));
+    assert!(
+        states
+            .iter()
+            .all(|s| s["progress"].as_f64().unwrap() <= 1.0)
+    );
     let last = states.last().unwrap();
     assert_eq!(last["status"], "SUCCEEDED");
     assert_eq!(last["quiz"]["title"], "Apollo 11");
     let requests = fake.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0]["stream"], true);
-    assert_eq!(requests[0]["response_format"]["json_schema"]["strict"], true);
+    assert_eq!(
+        requests[0]["response_format"]["json_schema"]["strict"],
+        true
+    );
 }
 
 async fn broken_stalled_or_unusable_streams_fail_the_job(backend: Backend) {
@@ -264,16 +277,26 @@ async fn broken_stalled_or_unusable_streams_fail_the_job(backend: Backend) {
     let (c, _) = app.new_user("broken").await;
     for round in 0..2 {
         let r = start(&c, llm_input(2)).await.ok();
-        let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+        let id = r.data()["startQuizGeneration"]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let failed = wait_for(&c, &id, |j| j["status"] == "FAILED").await;
         assert_eq!(failed["error"]["code"], "LLM_UNAVAILABLE", "round {round}");
         assert!(failed["quiz"].is_null());
         let message = failed["error"]["message"].as_str().unwrap();
-        assert!(!message.contains("json") && !message.contains("http"), "{message}");
+        assert!(
+            !message.contains("json") && !message.contains("http"),
+            "{message}"
+        );
     }
     assert_eq!(fake.requests().len(), 4);
     let quizzes = c.gql("{ quizzes { totalCount } }", json!({})).await.ok();
-    assert_eq!(quizzes.data()["quizzes"]["totalCount"], 0, "nothing half-made");
+    assert_eq!(
+        quizzes.data()["quizzes"]["totalCount"],
+        0,
+        "nothing half-made"
+    );
 }
 
 async fn cancel_stops_the_llm_request(backend: Backend) {
@@ -284,7 +307,10 @@ async fn cancel_stops_the_llm_request(backend: Backend) {
     };
     let (c, _) = app.new_user("canceller").await;
     let r = start(&c, llm_input(3)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let running = wait_for(&c, &id, |j| j["questionsReady"].as_i64() >= Some(1)).await;
     assert_eq!(running["status"], "RUNNING");
     let cancelled = cancel(&c, &id).await.ok();
@@ -296,7 +322,10 @@ async fn cancel_stops_the_llm_request(backend: Backend) {
     release.notify_one();
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while fake.abandoned.load(std::sync::atomic::Ordering::SeqCst) == 0 {
-        assert!(std::time::Instant::now() < deadline, "the LLM request was not stopped");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the LLM request was not stopped"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(job(&c, &id).await["status"], "CANCELLED");
@@ -319,7 +348,10 @@ async fn jobs_are_private_validated_and_limited(backend: Backend) {
     let (owner, _) = app.new_user("job_owner").await;
     let (other, _) = app.new_user("job_other").await;
     let r = start(&owner, llm_input(2)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // One active job per user here: the next is refused until it ends.
     let refused = start(&owner, llm_input(2)).await;
@@ -340,14 +372,23 @@ async fn jobs_are_private_validated_and_limited(backend: Backend) {
     )
     .await;
     let denied = s.next_payload("x").await.unwrap();
-    assert_eq!(denied["errors"][0]["extensions"]["code"], "NOT_FOUND", "{denied}");
+    assert_eq!(
+        denied["errors"][0]["extensions"]["code"], "NOT_FOUND",
+        "{denied}"
+    );
     assert_eq!(job(&owner, &id).await["status"].as_str().is_some(), true);
 
     // Input is checked before anything is queued.
     let bad = start(&owner, json!({ "topic": "t", "questionCount": 50 })).await;
-    assert_eq!((bad.code(), bad.field()), ("BAD_USER_INPUT", Some("questionCount")));
+    assert_eq!(
+        (bad.code(), bad.field()),
+        ("BAD_USER_INPUT", Some("questionCount"))
+    );
     let anonymous = app.client();
-    assert_eq!(start(&anonymous, llm_input(2)).await.code(), "UNAUTHENTICATED");
+    assert_eq!(
+        start(&anonymous, llm_input(2)).await.code(),
+        "UNAUTHENTICATED"
+    );
     assert_eq!(
         anonymous
             .gql("{ quizGenerationJob(id: \"x\") { id } }", json!({}))
@@ -360,7 +401,10 @@ async fn jobs_are_private_validated_and_limited(backend: Backend) {
 
 /// An app whose database another process can open: a SQLite file where the backend would
 /// keep it in memory.
-async fn shareable(backend: Backend, tweak: impl FnOnce(&mut quiz_llm::config::Settings)) -> Option<TestApp> {
+async fn shareable(
+    backend: Backend,
+    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
+) -> Option<TestApp> {
     let backend = match backend {
         Backend::Sqlite => Backend::SqliteFile,
         other => other,
@@ -396,9 +440,15 @@ async fn a_restarted_server_finishes_the_job(backend: Backend) {
         return;
     };
     let (c, _) = first.new_user("restarter").await;
-    let me = c.me().await.ok().data()["me"]["id"].as_str().unwrap().to_owned();
+    let me = c.me().await.ok().data()["me"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let r = start(&c, llm_input(3)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     wait_for(&c, &id, |j| j["questionsReady"].as_i64() >= Some(1)).await;
 
     // A stopping server gives its job back to the queue.
@@ -425,15 +475,24 @@ async fn a_job_whose_worker_died_is_taken_over(backend: Backend) {
     };
     let (c, _) = stuck.new_user("orphan").await;
     let r = start(&c, llm_input(2)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     wait_for(&c, &id, |j| j["status"] == "RUNNING").await;
     // The first process hangs on its LLM request as if it had died. Another process takes the
     // job over once its lease has run out (its clock moves past it; nobody sleeps).
     let rescuer = stuck.spawn_sharing(|_| {}).await;
     let c2 = on(&rescuer, &c);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert_eq!(job(&c2, &id).await["status"], "RUNNING", "the lease still holds");
-    rescuer.clock.advance(stuck.config.generation.generation_lease * 3);
+    assert_eq!(
+        job(&c2, &id).await["status"],
+        "RUNNING",
+        "the lease still holds"
+    );
+    rescuer
+        .clock
+        .advance(stuck.config.generation.generation_lease * 3);
     let done = wait_for(&c2, &id, |j| j["status"] == "SUCCEEDED").await;
     assert_eq!(done["quiz"]["questionCount"], 2);
     // The first process's worker notices it lost the job and stores nothing.
@@ -450,8 +509,12 @@ async fn events_reach_every_server_process(backend: Backend) {
     let (c, _) = first.new_user("two_devices").await;
     let token = token_of(&c, "two_devices").await;
     let mut s = socket(&second, &token).await;
-    s.subscribe("e", "subscription { quizEvents { kind quizId } }", json!({}))
-        .await;
+    s.subscribe(
+        "e",
+        "subscription { quizEvents { kind quizId } }",
+        json!({}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let quiz = c
         .generate_quiz(json!({ "topic": "Apollo 11", "sourceText": APOLLO_11, "questionCount": 2 }))

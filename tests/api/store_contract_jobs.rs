@@ -61,7 +61,10 @@ async fn jobs_round_trip_and_are_owned(backend: Backend) {
     assert!(s.insert_job(&j, 3).await.unwrap());
     assert_eq!(s.find_job(&owner, &j.id).await.unwrap(), Some(j.clone()));
     assert_eq!(s.find_job(&other, &j.id).await.unwrap(), None);
-    assert_eq!(s.cancel_job(&other, &j.id, store::now()).await.unwrap(), None);
+    assert_eq!(
+        s.cancel_job(&other, &j.id, store::now()).await.unwrap(),
+        None
+    );
     assert_eq!(
         s.find_job(&owner, &j.id).await.unwrap().unwrap().status,
         JobStatus::Queued
@@ -111,30 +114,50 @@ async fn jobs_are_claimed_oldest_first_under_a_lease(backend: Backend) {
     s.insert_job(&second, 3).await.unwrap();
     s.insert_job(&first, 3).await.unwrap();
     let now = store::now();
-    let a = s.claim_job("a", now, now + secs(30), 3).await.unwrap().unwrap();
+    let a = s
+        .claim_job("a", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(a.id, first.id);
     assert_eq!(a.status, JobStatus::Running);
     assert_eq!(a.lease_owner.as_deref(), Some("a"));
     assert_eq!(a.attempts, 1);
     assert!(a.version > first.version);
-    let b = s.claim_job("b", now, now + secs(30), 3).await.unwrap().unwrap();
+    let b = s
+        .claim_job("b", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(b.id, second.id);
-    assert_eq!(s.claim_job("c", now, now + secs(30), 3).await.unwrap(), None);
+    assert_eq!(
+        s.claim_job("c", now, now + secs(30), 3).await.unwrap(),
+        None
+    );
     assert!(s.renew_job_lease(&a.id, "a", now + secs(60)).await.unwrap());
     assert!(!s.renew_job_lease(&a.id, "b", now + secs(60)).await.unwrap());
     // b's lease runs out: c takes the job over, and b can no longer touch it.
     let later = now + secs(31);
-    let c = s.claim_job("c", later, later + secs(30), 3).await.unwrap().unwrap();
+    let c = s
+        .claim_job("c", later, later + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((c.id.clone(), c.attempts), (second.id.clone(), 2));
     assert!(!s.renew_job_lease(&c.id, "b", later).await.unwrap());
-    assert_eq!(s.claim_job("d", later, later + secs(30), 3).await.unwrap(), None);
+    assert_eq!(
+        s.claim_job("d", later, later + secs(30), 3).await.unwrap(),
+        None
+    );
 }
 
 async fn racing_workers_never_share_a_job(backend: Backend) {
     let Some(f) = open(backend).await else { return };
     let s = f.store.clone();
     for i in 0..3 {
-        s.insert_job(&job(&UserId::new_random(), i), 3).await.unwrap();
+        s.insert_job(&job(&UserId::new_random(), i), 3)
+            .await
+            .unwrap();
     }
     let now = store::now();
     let workers: Vec<_> = (0..8)
@@ -162,7 +185,11 @@ async fn progress_never_goes_back(backend: Backend) {
     let j = job(&UserId::new_random(), 0);
     s.insert_job(&j, 3).await.unwrap();
     let now = store::now();
-    let claimed = s.claim_job("w", now, now + secs(30), 3).await.unwrap().unwrap();
+    let claimed = s
+        .claim_job("w", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     let p = s
         .record_job_progress(&j.id, "w", 2, 0.45, now + secs(1))
         .await
@@ -178,7 +205,9 @@ async fn progress_never_goes_back(backend: Backend) {
         .unwrap();
     assert_eq!((back.questions_ready, back.progress), (2, 0.45));
     assert_eq!(
-        s.record_job_progress(&j.id, "other", 4, 0.9, now).await.unwrap(),
+        s.record_job_progress(&j.id, "other", 4, 0.9, now)
+            .await
+            .unwrap(),
         None
     );
 }
@@ -190,9 +219,15 @@ async fn a_lost_lease_changes_nothing(backend: Backend) {
     let j = job(&owner, 0);
     s.insert_job(&j, 3).await.unwrap();
     let now = store::now();
-    s.claim_job("old", now, now + secs(30), 3).await.unwrap().unwrap();
+    s.claim_job("old", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     let later = now + secs(31);
-    s.claim_job("new", later, later + secs(30), 3).await.unwrap().unwrap();
+    s.claim_job("new", later, later + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     let q = quiz(&owner, 0);
     let outcome = s
         .finish_job(&j.id, "old", JobOutcome::Succeeded(&q), later)
@@ -215,7 +250,10 @@ async fn success_stores_the_quiz_with_the_job(backend: Backend) {
     let j = job(&owner, 0);
     s.insert_job(&j, 3).await.unwrap();
     let now = store::now();
-    s.claim_job("w", now, now + secs(30), 3).await.unwrap().unwrap();
+    s.claim_job("w", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     let q = quiz(&owner, 0);
     let done = s
         .finish_job(&j.id, "w", JobOutcome::Succeeded(&q), now)
@@ -224,7 +262,11 @@ async fn success_stores_the_quiz_with_the_job(backend: Backend) {
         .unwrap();
     assert_eq!(done.status, JobStatus::Succeeded);
     assert_eq!(done.progress, 1.0);
-    assert_eq!(done.questions_ready, q.questions.len() as u32, "all questions are ready");
+    assert_eq!(
+        done.questions_ready,
+        q.questions.len() as u32,
+        "all questions are ready"
+    );
     assert_eq!(done.quiz_id.as_ref(), Some(&q.id));
     assert_eq!((done.lease_owner, done.lease_until), (None, None));
     assert_eq!(s.find_quiz(&owner, &q.id).await.unwrap(), Some(q));
@@ -246,13 +288,29 @@ async fn cancelled_jobs_stay_cancelled(backend: Backend) {
     s.insert_job(&queued, 3).await.unwrap();
     s.insert_job(&running, 3).await.unwrap();
     let now = store::now();
-    let c = s.cancel_job(&owner, &queued.id, now).await.unwrap().unwrap();
+    let c = s
+        .cancel_job(&owner, &queued.id, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(c.status, JobStatus::Cancelled);
-    let r = s.claim_job("w", now, now + secs(30), 3).await.unwrap().unwrap();
+    let r = s
+        .claim_job("w", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(r.id, running.id, "a cancelled job is never claimed");
-    let c = s.cancel_job(&owner, &running.id, now).await.unwrap().unwrap();
+    let c = s
+        .cancel_job(&owner, &running.id, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((c.status, c.lease_owner), (JobStatus::Cancelled, None));
-    assert!(!s.renew_job_lease(&running.id, "w", now + secs(60)).await.unwrap());
+    assert!(
+        !s.renew_job_lease(&running.id, "w", now + secs(60))
+            .await
+            .unwrap()
+    );
     let q = quiz(&owner, 0);
     let done = s
         .finish_job(&running.id, "w", JobOutcome::Succeeded(&q), now)
@@ -261,7 +319,10 @@ async fn cancelled_jobs_stay_cancelled(backend: Backend) {
     assert_eq!(done, None);
     assert_eq!(s.find_quiz(&owner, &q.id).await.unwrap(), None);
     let later = now + secs(60);
-    assert_eq!(s.claim_job("v", later, later + secs(30), 3).await.unwrap(), None);
+    assert_eq!(
+        s.claim_job("v", later, later + secs(30), 3).await.unwrap(),
+        None
+    );
 }
 
 async fn released_jobs_are_queued_again(backend: Backend) {
@@ -271,14 +332,21 @@ async fn released_jobs_are_queued_again(backend: Backend) {
     let j = job(&owner, 0);
     s.insert_job(&j, 3).await.unwrap();
     let now = store::now();
-    s.claim_job("w", now, now + secs(30), 3).await.unwrap().unwrap();
+    s.claim_job("w", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(s.release_job(&j.id, "w", now).await.unwrap());
     let released = s.find_job(&owner, &j.id).await.unwrap().unwrap();
     assert_eq!(
         (released.status, released.attempts, released.lease_owner),
         (JobStatus::Queued, 0, None)
     );
-    let again = s.claim_job("v", now, now + secs(30), 3).await.unwrap().unwrap();
+    let again = s
+        .claim_job("v", now, now + secs(30), 3)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((again.id, again.attempts), (j.id, 1));
 }
 
@@ -290,7 +358,11 @@ async fn abandoned_jobs_fail_after_their_attempts(backend: Backend) {
     s.insert_job(&j, 3).await.unwrap();
     let mut now: DateTime<Utc> = store::now();
     for attempt in 1..=2 {
-        let c = s.claim_job("w", now, now + secs(30), 2).await.unwrap().unwrap();
+        let c = s
+            .claim_job("w", now, now + secs(30), 2)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(c.attempts, attempt);
         now += secs(31);
     }
@@ -303,7 +375,12 @@ async fn abandoned_jobs_fail_after_their_attempts(backend: Backend) {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0].status, JobStatus::Failed);
     assert_eq!(failed[0].error, Some(failure()));
-    assert!(s.fail_abandoned_jobs(now, 2, &failure()).await.unwrap().is_empty());
+    assert!(
+        s.fail_abandoned_jobs(now, 2, &failure())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn changes_and_events_are_read_in_order(backend: Backend) {
@@ -322,7 +399,10 @@ async fn changes_and_events_are_read_in_order(backend: Backend) {
         since.iter().map(|j| &j.id).collect::<Vec<_>>(),
         [&new.id, &old.id]
     );
-    assert_eq!(s.jobs_changed_since(now - secs(5), 1).await.unwrap().len(), 1);
+    assert_eq!(
+        s.jobs_changed_since(now - secs(5), 1).await.unwrap().len(),
+        1
+    );
     // Only ended jobs are purged.
     assert_eq!(s.delete_finished_jobs(now + secs(2)).await.unwrap(), 1);
     assert!(s.find_job(&owner, &old.id).await.unwrap().is_none());
@@ -358,5 +438,8 @@ async fn changes_and_events_are_read_in_order(backend: Backend) {
     assert_eq!(s.events_since(now, 10).await.unwrap(), events[1..]);
     assert_eq!(s.events_since(now, 1).await.unwrap(), events[1..2]);
     assert_eq!(s.delete_events_before(now).await.unwrap(), 1);
-    assert_eq!(s.events_since(now - secs(120), 10).await.unwrap(), events[1..]);
+    assert_eq!(
+        s.events_since(now - secs(120), 10).await.unwrap(),
+        events[1..]
+    );
 }

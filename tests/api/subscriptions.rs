@@ -62,12 +62,18 @@ async fn quiz_events_over_graphql_transport_ws(backend: Backend) {
     // Someone else's activity is not ours to hear.
     stranger.generate_quiz(quiz_input()).await.ok();
     let quiz = c.generate_quiz(quiz_input()).await.ok();
-    let quiz_id = quiz.data()["generateQuiz"]["id"].as_str().unwrap().to_owned();
+    let quiz_id = quiz.data()["generateQuiz"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let result = c.submit(&quiz_id, &[(1, 1)]).await.ok();
     let result_id = result.data()["submitQuizAnswers"]["id"].as_str().unwrap();
-    c.gql("mutation($id: ID!) { deleteQuiz(id: $id) }", json!({ "id": quiz_id }))
-        .await
-        .ok();
+    c.gql(
+        "mutation($id: ID!) { deleteQuiz(id: $id) }",
+        json!({ "id": quiz_id }),
+    )
+    .await
+    .ok();
     let mut seen = Vec::new();
     for _ in 0..3 {
         let event = s.next_payload("e").await.unwrap();
@@ -120,7 +126,10 @@ async fn legacy_protocol_with_a_bearer_in_connection_init(backend: Backend) {
         .unwrap();
     assert_eq!(ack["type"], "connection_ack");
     let r = start(&c, quiz_input()).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     s.subscribe(
         "1",
         &format!("subscription($id: ID!) {{ quizGeneration(jobId: $id) {{ {JOB_FIELDS} }} }}"),
@@ -141,11 +150,17 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
     };
     let (c, _) = app.new_user("multipart").await;
     let r = start(&c, quiz_input()).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let post = |query: String, variables: Value| {
         c.http
             .post(format!("{}/graphql", app.base_url))
-            .header("accept", "multipart/mixed;subscriptionSpec=\"1.0\", application/json")
+            .header(
+                "accept",
+                "multipart/mixed;subscriptionSpec=\"1.0\", application/json",
+            )
             .json(&json!({ "query": query, "variables": variables }))
             .send()
     };
@@ -157,8 +172,14 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
     .unwrap();
     assert_eq!(resp.status(), 200);
     let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(content_type.starts_with("multipart/mixed"), "{content_type}");
-    assert!(content_type.contains("boundary=\"graphql\""), "{content_type}");
+    assert!(
+        content_type.starts_with("multipart/mixed"),
+        "{content_type}"
+    );
+    assert!(
+        content_type.contains("boundary=\"graphql\""),
+        "{content_type}"
+    );
     let mut parts = Multipart::new(resp);
     let mut states = Vec::new();
     while let Some(part) = parts.next().await {
@@ -175,7 +196,10 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
     let last = events.next().await.unwrap();
     // The transport ends it: an error outside the payload.
     assert!(last["payload"].is_null(), "{last}");
-    assert_eq!(last["errors"][0]["extensions"]["code"], "SESSION_EXPIRED", "{last}");
+    assert_eq!(
+        last["errors"][0]["extensions"]["code"], "SESSION_EXPIRED",
+        "{last}"
+    );
     assert!(since.elapsed() < Duration::from_secs(5));
     assert_eq!(events.next().await, None);
 }
@@ -189,7 +213,10 @@ async fn sockets_need_credentials(backend: Backend) {
         s.init(payload).await.unwrap_err()
     };
     let anonymous = closes(Upgrade::default(), json!({})).await;
-    assert_eq!((anonymous.code, anonymous.reason.as_str()), (4401, "UNAUTHENTICATED"));
+    assert_eq!(
+        (anonymous.code, anonymous.reason.as_str()),
+        (4401, "UNAUTHENTICATED")
+    );
     let forged = closes(
         Upgrade::default(),
         json!({ "authorization": "Bearer eyJhbGciOiJub25lIn0.e30." }),
@@ -207,7 +234,9 @@ async fn sockets_need_credentials(backend: Backend) {
     .await;
     assert_eq!(legacy.code, 4401);
     // Subscribing before the handshake is not allowed either.
-    let mut s = ws::connect(&app.base_url, Upgrade::default()).await.unwrap();
+    let mut s = ws::connect(&app.base_url, Upgrade::default())
+        .await
+        .unwrap();
     s.subscribe("1", EVENTS, json!({})).await;
     assert_eq!(s.closed().await.code, 4401);
     // An upgrade without a GraphQL subprotocol is refused.
@@ -246,7 +275,10 @@ async fn cross_site_upgrades_are_refused(backend: Backend) {
     };
     let evil = from("https://evil.example").await.err().expect("refused");
     assert_eq!(ws::refused_status(&evil), Some(403));
-    let lookalike = from("https://app.example.com.evil.example").await.err().expect("refused");
+    let lookalike = from("https://app.example.com.evil.example")
+        .await
+        .err()
+        .expect("refused");
     assert_eq!(ws::refused_status(&lookalike), Some(403));
     for allowed in ["http://quiz.test", "https://app.example.com"] {
         let mut s = from(allowed).await.expect(allowed);
@@ -284,14 +316,19 @@ async fn a_socket_closes_when_another_device_ends_its_session(backend: Backend) 
         .as_array()
         .unwrap()
         .iter()
-        .find(|s| s["current"] == false && {
-            let sid = common::claims_of(&laptop_token)["sid"].clone();
-            s["id"] == sid
+        .find(|s| {
+            s["current"] == false && {
+                let sid = common::claims_of(&laptop_token)["sid"].clone();
+                s["id"] == sid
+            }
         })
         .expect("the laptop's session")["id"]
         .clone();
     phone
-        .gql("mutation($id: ID!) { revokeSession(id: $id) }", json!({ "id": laptop_session }))
+        .gql(
+            "mutation($id: ID!) { revokeSession(id: $id) }",
+            json!({ "id": laptop_session }),
+        )
         .await
         .ok();
     closed_within_5s(&mut s, Instant::now(), "SESSION_EXPIRED").await;
@@ -321,7 +358,8 @@ async fn a_socket_closes_when_its_session_runs_out(backend: Backend) {
     s.subscribe("e", EVENTS, json!({})).await;
     // Within the idle window the socket stays, though its access token expired long ago.
     let auth = &app.config.auth;
-    app.clock.advance(auth.access_token_ttl + auth.session_idle_timeout / 2);
+    app.clock
+        .advance(auth.access_token_ttl + auth.session_idle_timeout / 2);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     c.generate_quiz(quiz_input()).await;
     let refreshed = c.refresh().await.ok();
@@ -351,7 +389,9 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
     let token = token_of(&c, "limited").await;
 
     // No connection_init within the timeout.
-    let mut silent = ws::connect(&app.base_url, Upgrade::default()).await.unwrap();
+    let mut silent = ws::connect(&app.base_url, Upgrade::default())
+        .await
+        .unwrap();
     let closed = silent.closed().await;
     assert_eq!(closed.code, 4408, "{closed:?}");
 
@@ -360,12 +400,18 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
         s.subscribe(id, EVENTS, json!({})).await;
     }
     let refused = s.next_payload("c").await.unwrap();
-    assert_eq!(refused["errors"][0]["extensions"]["limit"], "subscriptionsPerConnection");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["limit"],
+        "subscriptionsPerConnection"
+    );
     let mut second = socket(&app, &token).await;
     second.subscribe("d", EVENTS, json!({})).await;
     second.subscribe("e", EVENTS, json!({})).await;
     let refused = second.next_payload("e").await.unwrap();
-    assert_eq!(refused["errors"][0]["extensions"]["limit"], "subscriptionsPerUser");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["limit"],
+        "subscriptionsPerUser"
+    );
     // Ending one frees its slot.
     s.send(json!({ "id": "a", "type": "complete" })).await;
     settle().await;
@@ -381,7 +427,10 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
 
     // The query limits apply to subscription documents.
     let r = start(&c, quiz_input()).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"].as_str().unwrap().to_owned();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let mut third = socket(&app, &token).await;
     third
         .subscribe(
@@ -392,7 +441,10 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
         .await;
     // Checked before anything else, the per-user limit included.
     let refused = third.next_payload("deep").await.unwrap();
-    assert_eq!(refused["errors"][0]["extensions"]["limit"], "depth", "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["limit"], "depth",
+        "{refused}"
+    );
     assert_eq!(refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 
     // Keep-alive pings arrive on an idle socket.
@@ -408,7 +460,6 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
     idle.init(json!({})).await.unwrap();
     assert!(idle.pings_within(Duration::from_millis(2500)).await >= 1);
 }
-
 
 #[tokio::test]
 async fn sockets_outlive_the_http_idle_timeout() {

@@ -204,12 +204,7 @@ impl JobStore for MongoStore {
         finished
     }
 
-    async fn release_job(
-        &self,
-        id: &JobId,
-        worker: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let released = self
             .update_job(
                 held_by(id, worker),

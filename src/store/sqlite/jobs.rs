@@ -265,12 +265,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
-    async fn release_job(
-        &self,
-        id: &JobId,
-        worker: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let (id, worker) = (id.to_string(), worker.to_owned());
         self.run(move |c| {
             let n = c

@@ -4,13 +4,15 @@ use super::*;
 
 /// Also used by a job that stores its quiz in the same transaction as its outcome.
 pub(super) fn insert_quiz_row(c: &Connection, q: &QuizRecord) -> rusqlite::Result<()> {
-    c.prepare_cached("INSERT INTO quizzes (id, owner_id, created_at, body) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![
-            q.id.as_str(),
-            q.owner.as_str(),
-            millis(q.created_at),
-            to_json(q)?
-        ])?;
+    c.prepare_cached(
+        "INSERT INTO quizzes (id, owner_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        q.id.as_str(),
+        q.owner.as_str(),
+        millis(q.created_at),
+        to_json(q)?
+    ])?;
     Ok(())
 }
 

@@ -123,7 +123,14 @@ enum Step {
 
 fn event_stream(fake: Arc<FakeLlm>, steps: Vec<Step>, end: StreamEnd) -> poem::Response {
     let body = futures_util::stream::unfold(
-        (steps.into_iter(), Watched { fake, finished: false }, false),
+        (
+            steps.into_iter(),
+            Watched {
+                fake,
+                finished: false,
+            },
+            false,
+        ),
         move |(mut steps, mut watched, ended)| async move {
             if ended {
                 return None;
@@ -209,13 +216,19 @@ async fn completions(
                 steps.extend(paced(tail, 40, Duration::from_millis(20)));
                 (steps, StreamEnd::Done)
             }
-            Some(Reply::Slow { content, piece, pause }) => (paced(&content, piece, pause), StreamEnd::Done),
-            Some(Reply::BreakAfter(content, bytes)) => {
-                (paced(&prefix(&content, bytes), 40, Duration::ZERO), StreamEnd::Break)
-            }
-            Some(Reply::StallAfter(content, bytes)) => {
-                (paced(&prefix(&content, bytes), 40, Duration::ZERO), StreamEnd::Stall)
-            }
+            Some(Reply::Slow {
+                content,
+                piece,
+                pause,
+            }) => (paced(&content, piece, pause), StreamEnd::Done),
+            Some(Reply::BreakAfter(content, bytes)) => (
+                paced(&prefix(&content, bytes), 40, Duration::ZERO),
+                StreamEnd::Break,
+            ),
+            Some(Reply::StallAfter(content, bytes)) => (
+                paced(&prefix(&content, bytes), 40, Duration::ZERO),
+                StreamEnd::Stall,
+            ),
             other => return plain(other).await,
         };
         return event_stream(fake, steps, end);

@@ -176,9 +176,7 @@ impl Socket {
     pub async fn pings_within(&mut self, window: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + window;
         let mut pings = 0;
-        while let Ok(Some(Ok(message))) =
-            tokio::time::timeout_at(deadline, self.ws.next()).await
-        {
+        while let Ok(Some(Ok(message))) = tokio::time::timeout_at(deadline, self.ws.next()).await {
             if let Message::Text(text) = message {
                 let value: Value = serde_json::from_str(&text).expect("JSON message");
                 if value["type"] == "ping" || value["type"] == "ka" {
