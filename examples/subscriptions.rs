@@ -106,7 +106,7 @@ async fn verification_link(mail_dir: &Path, email: &str) -> anyhow::Result<(Stri
     for _ in 0..200 {
         for entry in std::fs::read_dir(mail_dir).into_iter().flatten().flatten() {
             let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-            if !entry.path().extension().is_some_and(|e| e == "txt") || !text.contains(email) {
+            if entry.path().extension().is_none_or(|e| e != "txt") || !text.contains(email) {
                 continue;
             }
             if let Some(url) = text

@@ -55,27 +55,30 @@ enum Mutations {
 /// Bounds the document's size, parses it (or takes it from the cache) and checks the query
 /// limits; the error response when it breaks one. A document that does not parse passes: the
 /// executor reports it in the usual shape.
-pub(super) fn check_limits(
+pub(super) fn limits_refusal(
     http: &HttpSettings,
     gql: &mut async_graphql::Request,
-) -> Result<(), Response> {
+) -> Option<Response> {
+    let refusal = |exceeded: crate::graphql::limits::LimitExceeded| {
+        Some(Response::from_errors(vec![exceeded.into()]))
+    };
     // Bounded before anything parses it.
-    http.limits
-        .check_size(&gql.query)
-        .map_err(|exceeded| Response::from_errors(vec![exceeded.into()]))?;
+    if let Err(exceeded) = http.limits.check_size(&gql.query) {
+        return refusal(exceeded);
+    }
     let operation = gql.operation_name.clone();
     // Only a document parsed now needs remembering (and its query text copied for the key).
     let fresh_query = (!http.parse_cache.fill(gql)).then(|| gql.query.clone());
     let Ok(doc) = gql.parsed_query() else {
-        return Ok(());
+        return None;
     };
-    http.limits
-        .check(doc, operation.as_deref())
-        .map_err(|exceeded| Response::from_errors(vec![exceeded.into()]))?;
+    if let Err(exceeded) = http.limits.check(doc, operation.as_deref()) {
+        return refusal(exceeded);
+    }
     if let Some(query) = &fresh_query {
         http.parse_cache.keep(query, doc);
     }
-    Ok(())
+    None
 }
 
 async fn execute(
@@ -85,7 +88,7 @@ async fn execute(
     mut gql: async_graphql::Request,
     mutations: Mutations,
 ) -> poem::Response {
-    if let Err(refused) = check_limits(http, &mut gql) {
+    if let Some(refused) = limits_refusal(http, &mut gql) {
         return GraphQLResponse(refused).into_response();
     }
     let operation = gql.operation_name.clone();

@@ -23,7 +23,7 @@ use std::{
 };
 
 use async_graphql::{
-    Data, ErrorExtensions, Executor, Response, ServerError,
+    Data, ErrorExtensions, Executor, Response,
     http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage},
 };
 use futures_util::{
@@ -38,7 +38,7 @@ use poem::{
 };
 use serde_json::Value;
 
-use super::{HttpSettings, graphql::check_limits};
+use super::{HttpSettings, graphql::limits_refusal};
 use crate::{
     auth::{AuthService, Claims},
     domain::{AppError, ErrorCode},
@@ -138,7 +138,7 @@ fn origin_allowed(req: &Request, http: &HttpSettings) -> bool {
         None => true,
         Some(origin) => origin.to_str().is_ok_and(|origin| {
             let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-            http.origins.iter().any(|allowed| *allowed == origin)
+            http.origins.contains(&origin)
         }),
     }
 }
@@ -176,9 +176,7 @@ fn limit_error(limit: &'static str, message: String) -> Response {
 
 fn error_response(err: AppError) -> Response {
     let err: async_graphql::Error = err.into();
-    Response::from_errors(vec![ServerError::from(
-        err.into_server_error(Default::default()),
-    )])
+    Response::from_errors(vec![err.into_server_error(Default::default())])
 }
 
 /// Resolves once the session behind `claims` has ended (checked every [`SESSION_CHECK`]). While
@@ -361,7 +359,7 @@ struct SocketExecutor {
 
 impl Executor for SocketExecutor {
     async fn execute(&self, mut request: async_graphql::Request) -> Response {
-        if let Err(refused) = check_limits(&self.http, &mut request) {
+        if let Some(refused) = limits_refusal(&self.http, &mut request) {
             return refused;
         }
         match self.state.auth.get() {
@@ -376,7 +374,7 @@ impl Executor for SocketExecutor {
         _: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
         let once = |response: Response| stream::once(async move { response }).boxed();
-        if let Err(refused) = check_limits(&self.http, &mut request) {
+        if let Some(refused) = limits_refusal(&self.http, &mut request) {
             return once(refused);
         }
         let Some(auth) = self.state.auth.get() else {
