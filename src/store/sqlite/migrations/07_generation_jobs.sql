@@ -1,5 +1,5 @@
 -- Live quiz generation: jobs run by leased workers, and quiz activity events for subscribers.
-CREATE TABLE generation_jobs (
+CREATE TABLE IF NOT EXISTS generation_jobs (
     id              TEXT PRIMARY KEY,
     owner_id        TEXT NOT NULL,
     status          TEXT NOT NULL,
@@ -16,10 +16,10 @@ CREATE TABLE generation_jobs (
     lease_until     INTEGER,
     attempts        INTEGER NOT NULL
 );
-CREATE INDEX jobs_claimable ON generation_jobs(status, created_at, id);
-CREATE INDEX jobs_by_owner ON generation_jobs(owner_id, status);
-CREATE INDEX jobs_by_change ON generation_jobs(updated_at);
-CREATE TABLE quiz_events (
+CREATE INDEX IF NOT EXISTS jobs_claimable ON generation_jobs(status, created_at, id);
+CREATE INDEX IF NOT EXISTS jobs_by_owner ON generation_jobs(owner_id, status);
+CREATE INDEX IF NOT EXISTS jobs_by_change ON generation_jobs(updated_at);
+CREATE TABLE IF NOT EXISTS quiz_events (
     id        TEXT PRIMARY KEY,
     owner_id  TEXT NOT NULL,
     kind      TEXT NOT NULL,
@@ -27,4 +27,4 @@ CREATE TABLE quiz_events (
     result_id TEXT,
     at        INTEGER NOT NULL
 );
-CREATE INDEX events_by_time ON quiz_events(at);
+CREATE INDEX IF NOT EXISTS events_by_time ON quiz_events(at);
