@@ -111,8 +111,10 @@ impl Socket {
 
     /// The next protocol message (pings answered and skipped), or how the socket closed.
     pub async fn next(&mut self) -> Result<Value, Closed> {
+        // Pings do not count: a server that only pings has not answered.
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let message = tokio::time::timeout(WAIT, self.ws.next())
+            let message = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
                 .expect("no message from the server in time");
             match message {
@@ -190,7 +192,12 @@ impl Socket {
 
     /// Waits for the server to close the socket; panics on any other message but pings.
     pub async fn closed(&mut self) -> Closed {
+        let deadline = tokio::time::Instant::now() + WAIT;
         loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the socket did not close in time"
+            );
             match self.next().await {
                 Ok(message) if message["type"] == "ka" => continue,
                 Ok(message) => panic!("expected the socket to close, got {message}"),
