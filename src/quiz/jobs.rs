@@ -303,10 +303,10 @@ impl QuizService {
     async fn run_workers(self: &Arc<Self>, stop: CancellationToken) {
         let slots = Arc::new(Semaphore::new(self.generation.concurrency()));
         let mut workers = tokio::task::JoinSet::new();
-        let mut last_purge = None::<DateTime<Utc>>;
+        let (mut last_check, mut last_purge) = (None::<DateTime<Utc>>, None::<DateTime<Utc>>);
         loop {
             while workers.try_join_next().is_some() {}
-            self.housekeeping(&mut last_purge).await;
+            self.housekeeping(&mut last_check, &mut last_purge).await;
             let Some(Ok(slot)) = stop
                 .run_until_cancelled(slots.clone().acquire_owned())
                 .await
@@ -346,9 +346,18 @@ impl QuizService {
         while workers.join_next().await.is_some() {}
     }
 
-    /// Fails jobs whose process died too often, and now and then deletes old jobs and events.
-    async fn housekeeping(&self, last_purge: &mut Option<DateTime<Utc>>) {
+    /// Fails jobs whose process died too often (a lease runs out no sooner than a third of it
+    /// after the last check), and now and then deletes old jobs and events.
+    async fn housekeeping(
+        &self,
+        last_check: &mut Option<DateTime<Utc>>,
+        last_purge: &mut Option<DateTime<Utc>>,
+    ) {
         let now = self.clock.now();
+        if last_check.is_some_and(|t| now < at(t, self.generation.generation_lease / 3)) {
+            return;
+        }
+        *last_check = Some(now);
         let error = JobErrorRecord {
             code: ErrorCode::Internal.as_str().into(),
             message: "The quiz generation was interrupted too often; start it again.".into(),
