@@ -40,7 +40,11 @@ use quiz_llm::{
     },
 };
 use serde::{Deserialize, de::IgnoredAny};
+
+#[path = "support/server.rs"]
+mod server;
 use serde_json::{Value, json};
+use server::{Memory, ServerProcess, server_binary};
 
 const PASSWORD: &str = "correct horse battery staple";
 const JWT_SECRET: &str = "load-benchmark-secret-load-benchmark-secret";
@@ -66,9 +70,6 @@ const CHOICES_PER_QUESTION: u32 = 4;
 
 const WARM_UP: Duration = Duration::from_secs(1);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
-/// The server's own grace period is 20 s; after this it is killed.
-const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Store writes in flight while seeding.
 const SEED_CONCURRENCY: usize = 16;
 /// Logins in flight while the connections are set up.
@@ -149,7 +150,7 @@ async fn main() -> anyhow::Result<()> {
                 "seeded {} users in {took:.1?}",
                 args.connections + STORM_LOGINS
             );
-            let server = ServerProcess::start(tmp.path(), &db, &args.server_env).await?;
+            let server = start_server(tmp.path(), &db, &args.server_env).await?;
             let result = benchmark(&server.base_url, Some(&server), &args).await;
             server.stop().await;
             result
@@ -317,6 +318,20 @@ async fn seed_only(path: &Path, connections: usize) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // The server, as a child process
 
+/// Starts the release server on `db` with `extra_env` on top of [`server_env`].
+async fn start_server(
+    dir: &Path,
+    db: &Path,
+    extra_env: &[(String, String)],
+) -> anyhow::Result<ServerProcess> {
+    let mut env: Vec<(String, String)> = server_env(db, &dir.join("mail"), "{listen}")
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    env.extend(extra_env.iter().cloned());
+    ServerProcess::start(dir, &env).await
+}
+
 /// What the server is started with; everything else is its default.
 fn server_env(db: &Path, mail_dir: &Path, listen: &str) -> Vec<(&'static str, String)> {
     let mut env = vec![
@@ -331,79 +346,6 @@ fn server_env(db: &Path, mail_dir: &Path, listen: &str) -> Vec<(&'static str, St
     ];
     env.extend(RATE_LIMIT_VARS.map(|var| (var, GENEROUS_RATE.to_owned())));
     env
-}
-
-/// The release server next to this example (`target/release/examples/load` →
-/// `target/release/quiz-llm`), or under `$CARGO_TARGET_DIR`.
-fn server_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let beside = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("quiz-llm"));
-    let in_target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(|d| PathBuf::from(d).join("release").join("quiz-llm"));
-    let candidates: Vec<PathBuf> = beside.into_iter().chain(in_target).collect();
-    let binary = candidates.iter().find(|p| p.is_file()).with_context(|| {
-        format!(
-            "the release server binary is missing (looked at {candidates:?}); build it first: \
-             cargo build --release --bin quiz-llm"
-        )
-    })?;
-    let built = std::fs::metadata(binary).and_then(|m| m.modified()).ok();
-    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    if built < newest_modification(&sources) {
-        eprintln!(
-            "note: {} is older than src/; rebuild it with cargo build --release --bin quiz-llm",
-            binary.display()
-        );
-    }
-    Ok(binary.clone())
-}
-
-/// The latest modification time of the files under `dir`.
-fn newest_modification(dir: &Path) -> Option<std::time::SystemTime> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            if entry.file_type().ok()?.is_dir() {
-                newest_modification(&entry.path())
-            } else {
-                entry.metadata().ok()?.modified().ok()
-            }
-        })
-        .max()
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
-}
-
-/// The server's resident memory, from `/proc/<pid>/status`.
-#[derive(Debug, Clone, Copy)]
-struct Memory {
-    rss_mib: f64,
-    peak_mib: f64,
-}
-
-fn memory_of(pid: u32) -> Option<Memory> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib = |key: &str| -> Option<f64> {
-        let line = status.lines().find(|l| l.starts_with(key))?;
-        line[key.len()..]
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .ok()
-    };
-    Some(Memory {
-        rss_mib: kib("VmRSS:")? / 1024.0,
-        peak_mib: kib("VmHWM:")? / 1024.0,
-    })
 }
 
 /// CPU seconds (user + system) a process has used, from `/proc/<pid>/stat`.
@@ -426,98 +368,6 @@ fn clock_ticks_per_second() -> f64 {
             .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
             .unwrap_or(100.0)
     })
-}
-
-struct ServerProcess {
-    child: tokio::process::Child,
-    pid: u32,
-    base_url: String,
-    log: PathBuf,
-}
-
-impl ServerProcess {
-    /// Starts the release binary on `db` and waits until `/healthz` answers.
-    async fn start(dir: &Path, db: &Path, extra_env: &[(String, String)]) -> anyhow::Result<Self> {
-        let binary = server_binary()?;
-        let listen = format!("127.0.0.1:{}", free_port()?);
-        let log = dir.join("server.log");
-        let out = std::fs::File::create(&log)?;
-        let child = tokio::process::Command::new(&binary)
-            .env_clear()
-            // Away from the project's .env, which the server would read.
-            .current_dir(dir)
-            .envs(server_env(db, &dir.join("mail"), &listen))
-            .envs(extra_env.iter().cloned())
-            .stdin(std::process::Stdio::null())
-            .stdout(out.try_clone()?)
-            .stderr(out)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("cannot start {}", binary.display()))?;
-        let mut server = ServerProcess {
-            pid: child.id().context("the server has no pid")?,
-            child,
-            base_url: format!("http://{listen}"),
-            log,
-        };
-        server.wait_healthy().await?;
-        println!(
-            "server {} (pid {}) on {}",
-            binary.display(),
-            server.pid,
-            server.base_url
-        );
-        Ok(server)
-    }
-
-    async fn wait_healthy(&mut self) -> anyhow::Result<()> {
-        let http = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(1))
-            .build()?;
-        let url = format!("{}/healthz", self.base_url);
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("the server exited ({status}):\n{}", self.log_tail());
-            }
-            if let Ok(resp) = http.get(&url).send().await
-                && resp.status().is_success()
-            {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        bail!(
-            "the server did not answer /healthz within {STARTUP_TIMEOUT:?}:\n{}",
-            self.log_tail()
-        )
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
-    }
-
-    fn memory(&self) -> Option<Memory> {
-        memory_of(self.pid)
-    }
-
-    /// SIGTERM, then waits for the graceful shutdown; kills it when that takes too long.
-    async fn stop(mut self) {
-        let _ = tokio::process::Command::new("kill")
-            .arg(self.pid.to_string())
-            .status()
-            .await;
-        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.child.wait())
-            .await
-            .is_err()
-        {
-            eprintln!("the server did not stop within {SHUTDOWN_TIMEOUT:?}; killing it");
-            let _ = self.child.kill().await;
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1058,7 +908,7 @@ async fn memory_mode(args: &Args) -> anyhow::Result<()> {
     let took = seed(&db, MEMORY_USERS, MEMORY_USERS).await?;
     let size = std::fs::metadata(&db).map_or(0, |m| m.len()) as f64 / 1_048_576.0;
     println!("seeded in {took:.1?} (database file {size:.1} MiB)");
-    let server = ServerProcess::start(tmp.path(), &db, &args.server_env).await?;
+    let server = start_server(tmp.path(), &db, &args.server_env).await?;
     print_rss("idle", &server);
 
     let step = MEMORY_USERS / MEMORY_SESSIONS;

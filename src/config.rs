@@ -6,7 +6,8 @@ use clap::Args;
 
 use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
-    graphql::trusted::TrustedDocumentSettings, http::ServerSettings, mail::MailSettings,
+    graphql::trusted::TrustedDocumentSettings, http::ServerSettings,
+    http::subscriptions::SubscriptionSettings, mail::MailSettings, quiz::jobs::GenerationSettings,
     quiz::llm::LlmSettings, store::StoreSettings, telemetry::TelemetrySettings,
 };
 
@@ -32,11 +33,15 @@ pub struct Settings {
     #[command(flatten)]
     pub llm: LlmSettings,
     #[command(flatten)]
+    pub generation: GenerationSettings,
+    #[command(flatten)]
     pub graphql: QueryLimits,
     #[command(flatten)]
     pub trusted_documents: TrustedDocumentSettings,
     #[command(flatten)]
     pub telemetry: TelemetrySettings,
+    #[command(flatten)]
+    pub subscriptions: SubscriptionSettings,
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
     /// Mounts `GET /__test/panic`, whose handler panics, so tests can check what a panic turns

@@ -63,6 +63,9 @@ pub struct Application {
     local_addr: SocketAddr,
     store: Arc<dyn Store>,
     outbox: Arc<Outbox>,
+    quizzes: Arc<QuizService>,
+    /// Ends open subscriptions when the server stops.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -116,11 +119,13 @@ impl Application {
             store.clone(),
             LlmClient::from_settings(&settings.llm)?,
             throttle,
+            &settings.generation,
             clock,
         ));
         let limits = settings.graphql.clone();
         let draining = Draining::default();
-        let schema = graphql::build_schema(auth.clone(), quizzes, cookies.clone(), &limits);
+        let schema = graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
+        let shutdown = CancellationToken::new();
         let http_settings = http::HttpSettings {
             limits,
             cookies,
@@ -132,6 +137,13 @@ impl Application {
             auth,
             panic_route: settings.panic_route_for_tests,
             draining: draining.clone(),
+            subscriptions: settings.subscriptions.clone(),
+            origins: Arc::new(http::websocket_origins(
+                &settings.auth.public_url,
+                &settings.server.cors_origins.0,
+            )),
+            slots: Default::default(),
+            shutdown: shutdown.clone(),
         };
         let endpoint = http::routes(
             schema,
@@ -161,6 +173,8 @@ impl Application {
             local_addr,
             store,
             outbox,
+            quizzes,
+            shutdown,
         })
     }
 
@@ -181,16 +195,18 @@ impl Application {
 
     /// Serves until `shutdown` resolves; then drains: `/readyz` answers 503 while requests are
     /// still served for the drain period, so a load balancer moves new work elsewhere first.
-    /// Then it stops accepting, lets in-flight requests finish and stops the background outbox
-    /// worker (after the e-mail it is sending). Returns when all of it stopped, so nothing of
-    /// this instance runs on afterwards.
+    /// Then it ends open subscriptions, stops accepting, lets in-flight requests finish and
+    /// stops the background workers: the outbox (after the e-mail it is sending) and quiz
+    /// generation (whose jobs go back to the queue for another process). Returns when all of it
+    /// stopped, so nothing of this instance runs on afterwards.
     pub async fn run_until(
         self,
         shutdown: impl std::future::Future<Output = ()> + Send,
     ) -> std::io::Result<()> {
         let stop = CancellationToken::new();
         // Mail left over from a failed attempt or an earlier run is delivered in the background.
-        let worker = tokio::spawn(self.outbox.run(stop.clone()));
+        let outbox = tokio::spawn(self.outbox.run(stop.clone()));
+        let generation = tokio::spawn(self.quizzes.run_background(stop.clone()));
         // The metrics listener serves until the API has stopped.
         let metrics = self.metrics.map(|(listener, endpoint)| {
             let stopped = stop.clone();
@@ -203,6 +219,7 @@ impl Application {
             ))
         });
         let (drain, draining) = (self.drain, self.draining);
+        let subscriptions = self.shutdown.clone();
         let stop_accepting = async move {
             shutdown.await;
             draining.start();
@@ -213,6 +230,8 @@ impl Application {
                 );
                 tokio::time::sleep(drain).await;
             }
+            // Sockets and multipart responses are not requests the grace period waits for.
+            subscriptions.cancel();
             tracing::info!("no longer accepting connections; finishing in-flight requests");
         };
         let served = http::server::serve(
@@ -223,9 +242,13 @@ impl Application {
             SHUTDOWN_GRACE,
         )
         .await;
+        self.shutdown.cancel();
         stop.cancel();
-        if let Err(err) = worker.await {
+        if let Err(err) = outbox.await {
             tracing::error!(error = %err, "the outbox worker failed");
+        }
+        if let Err(err) = generation.await {
+            tracing::error!(error = %err, "the quiz generation workers failed");
         }
         if let Some(metrics) = metrics
             && let Ok(Err(err)) = metrics.await

@@ -36,6 +36,11 @@ export function browserFetch() {
       await hold;
     }
     let codes = [];
+    // A multipart subscription response streams for as long as the subscription runs.
+    if (/^multipart\//i.test(response.headers.get('content-type') ?? '')) {
+      requests.push({ operationName, method, status: response.status, codes });
+      return response;
+    }
     try {
       const body = await response.clone().json();
       codes = (body.errors ?? []).map((e) => e.extensions?.code ?? 'NO_CODE');

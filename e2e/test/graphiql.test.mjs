@@ -65,8 +65,11 @@ after(async () => {
   await server?.stop();
 });
 
-/** Replaces the query in GraphiQL's editor, runs it, and returns the result pane's JSON. */
-async function runInGraphiQL(page, query) {
+/**
+ * Replaces the query in GraphiQL's editor, runs it, and returns the result pane's JSON (for a
+ * subscription: the first result whose text contains `until`).
+ */
+async function runInGraphiQL(page, query, { until = '' } = {}) {
   const editor = page.locator('.graphiql-query-editor .CodeMirror');
   await editor.click();
   await page.keyboard.press('ControlOrMeta+A');
@@ -85,9 +88,9 @@ async function runInGraphiQL(page, query) {
   await page.locator('.graphiql-execute-button').click();
   // Wait for a new, complete JSON result in the result pane.
   const handle = await page.waitForFunction(
-    (previous) => {
+    ([previous, until]) => {
       const text = document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror?.getValue() ?? '';
-      if (!text.trim() || text === previous) return false;
+      if (!text.trim() || text === previous || !text.includes(until)) return false;
       try {
         JSON.parse(text);
         return text;
@@ -95,7 +98,7 @@ async function runInGraphiQL(page, query) {
         return false;
       }
     },
-    before,
+    [before, until],
     { timeout: 15_000 },
   );
   const text = await handle.jsonValue();
@@ -171,5 +174,33 @@ test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { tim
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql-me.png') });
     assert.deepEqual(pageErrors, []);
     assert.deepEqual(blocked, [], `requests that left the test server: ${blocked.join(', ')}`);
+  });
+
+  await step('a quizGeneration subscription runs over the WebSocket of /graphql to SUCCEEDED', async () => {
+    const sockets = [];
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    const sourceText = (await readFile(join(E2E, '..', 'tests', 'fixtures', 'apollo11.txt'), 'utf8')).replace(/\s+/g, ' ');
+    const started = await runInGraphiQL(
+      page,
+      `mutation Start {\n  startQuizGeneration(input: { topic: "Apollo 11", questionCount: 3, sourceText: ${JSON.stringify(sourceText)} }) {\n    id\n    status\n  }\n}`,
+    );
+    assert.equal(started.json.errors, undefined, JSON.stringify(started.json.errors));
+    const id = started.json.data.startQuizGeneration.id;
+    const { json, visible } = await runInGraphiQL(
+      page,
+      `subscription Watch {\n  quizGeneration(jobId: "${id}") {\n    status\n    progress\n    questionsReady\n    questionCount\n    quiz { title }\n  }\n}`,
+      { until: 'SUCCEEDED' },
+    );
+    assert.deepEqual(json.data.quizGeneration, {
+      status: 'SUCCEEDED',
+      progress: 1,
+      questionsReady: 3,
+      questionCount: 3,
+      quiz: { title: 'Apollo 11' },
+    });
+    assert.ok(visible.includes('SUCCEEDED'), visible);
+    assert.deepEqual(sockets, [`${server.url.replace(/^http/, 'ws')}/graphql`]);
+    await page.screenshot({ path: join(ARTIFACTS, 'graphiql-subscription.png') });
+    assert.deepEqual(pageErrors, []);
   });
 });

@@ -6,6 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 
 use crate::{
@@ -19,7 +20,17 @@ const MAX_ENTRIES: u64 = 100_000;
 #[derive(Clone)]
 struct Entry {
     user: UserId,
-    live: bool,
+    /// `None` once the session is gone.
+    times: Option<SessionTimes>,
+}
+
+/// What decides whether a session is still going.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTimes {
+    /// Its absolute end.
+    pub expires_at: DateTime<Utc>,
+    /// Its login or latest refresh.
+    pub last_activity: DateTime<Utc>,
 }
 
 pub struct LiveSessions {
@@ -42,24 +53,40 @@ impl LiveSessions {
 
     /// `false` once the session was logged out, revoked, replaced or has run out.
     pub async fn is_live(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
+        Ok(self
+            .times(user, session)
+            .await?
+            .is_some_and(|t| t.expires_at > self.clock.now()))
+    }
+
+    /// The session's times while it exists (`None` once it was logged out, revoked or
+    /// replaced), read at most once per TTL.
+    pub async fn times(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+    ) -> StoreResult<Option<SessionTimes>> {
         if let Some(entry) = self.cache.get(session)
             && &entry.user == user
         {
-            return Ok(entry.live);
+            return Ok(entry.times);
         }
-        let live = self
+        let times = self
             .store
             .find_session(user, session)
             .await?
-            .is_some_and(|s| s.expires_at > self.clock.now());
+            .map(|s| SessionTimes {
+                expires_at: s.expires_at,
+                last_activity: s.last_refreshed_at.unwrap_or(s.created_at),
+            });
         self.cache.insert(
             session.clone(),
             Entry {
                 user: user.clone(),
-                live,
+                times,
             },
         );
-        Ok(live)
+        Ok(times)
     }
 
     /// This process ended the session: refuse its tokens from now on.
@@ -68,7 +95,7 @@ impl LiveSessions {
             session.clone(),
             Entry {
                 user: user.clone(),
-                live: false,
+                times: None,
             },
         );
     }

@@ -122,6 +122,22 @@ impl AuthService {
         }
     }
 
+    /// Whether the session `claims` names is still going, for connections that outlive their
+    /// access token (subscriptions): not logged out, revoked or ended by a password change, not
+    /// past its absolute end, and not idle longer than `refreshToken` would allow. Seen on
+    /// other processes within `SESSION_CACHE_TTL`.
+    pub async fn session_alive(&self, claims: &Claims) -> AppResult<bool> {
+        let Some(times) = self.live.times(&claims.sub, &claims.sid).await? else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        // A refresh works until the idle window after the latest token's expiry.
+        let idle_deadline = times.last_activity
+            + chrono_duration(self.settings.access_token_ttl)
+            + chrono_duration(self.settings.session_idle_timeout);
+        Ok(now < times.expires_at && now <= idle_deadline)
+    }
+
     /// An account that was never verified holds neither its username nor its address: signing
     /// up again replaces it (and kills its links), so nobody can claim someone else's address
     /// ahead of them. Rate limits and cheap checks come first, so that a flood of sign-ups costs

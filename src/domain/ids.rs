@@ -80,6 +80,14 @@ string_id!(
     /// An outgoing e-mail waiting in the outbox.
     MailId
 );
+string_id!(
+    /// A quiz generation job.
+    JobId
+);
+string_id!(
+    /// A quiz activity event.
+    EventId
+);
 
 #[cfg(test)]
 mod tests {

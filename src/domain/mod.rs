@@ -5,6 +5,7 @@ mod clock;
 pub mod error;
 pub mod identity;
 mod ids;
+mod job;
 mod mail;
 mod mfa;
 mod quiz;
@@ -14,7 +15,11 @@ mod user;
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError};
 pub use identity::{EmailAddress, Username};
-pub use ids::{InvalidId, MailId, QuizId, ResultId, SessionId, UserId};
+pub use ids::{EventId, InvalidId, JobId, MailId, QuizId, ResultId, SessionId, UserId};
+pub use job::{
+    GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
+    QuizEventRecord,
+};
 pub use mail::OutboxRecord;
 pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
 pub use quiz::{

@@ -16,12 +16,14 @@ use crate::{
 /// user agent, and who they turned out to name. That is settled once per request, before the
 /// operation runs, so resolvers and guards read it synchronously; operations that need no
 /// login never look, so a stale cookie does not stop anyone from logging in again.
+#[derive(Clone)]
 pub struct RequestAuth {
     access_token: Option<String>,
     client: ClientInfo,
     caller: Caller,
 }
 
+#[derive(Clone)]
 enum Caller {
     /// No token was sent.
     Anonymous,
@@ -94,6 +96,15 @@ impl RequestAuth {
     pub fn client(&self) -> &ClientInfo {
         &self.client
     }
+
+    /// `None` when no token was sent; an error when one was sent but is not usable.
+    pub fn caller(&self) -> Result<Option<&Claims>, AppError> {
+        match &self.caller {
+            Caller::Anonymous => Ok(None),
+            Caller::Known(claims) => Ok(Some(claims)),
+            Caller::Refused(refusal) => Err(refusal.error()),
+        }
+    }
 }
 
 pub trait ContextExt {
@@ -137,10 +148,6 @@ impl ContextExt for Context<'_> {
     }
 
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError> {
-        match &self.request_auth().caller {
-            Caller::Anonymous => Ok(None),
-            Caller::Known(claims) => Ok(Some(claims)),
-            Caller::Refused(refusal) => Err(refusal.error()),
-        }
+        self.request_auth().caller()
     }
 }

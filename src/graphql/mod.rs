@@ -7,31 +7,40 @@ pub mod cookies;
 pub mod error;
 mod guard;
 pub mod limits;
+mod live;
 mod mfa;
 mod quiz;
 pub mod trusted;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema, SchemaBuilder};
+use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 use crate::{auth::AuthService, quiz::QuizService};
 use cookies::CookiePolicy;
 use limits::QueryLimits;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery);
+pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery, live::LiveQuery);
 
 #[derive(MergedObject, Default)]
-pub struct MutationRoot(auth::AuthMutation, mfa::MfaMutation, quiz::QuizMutation);
+pub struct MutationRoot(
+    auth::AuthMutation,
+    mfa::MfaMutation,
+    quiz::QuizMutation,
+    live::LiveMutation,
+);
 
-pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
+#[derive(MergedSubscription, Default)]
+pub struct SubscriptionRoot(live::LiveSubscription);
 
-fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, EmptySubscription> {
+pub type AppSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
-        EmptySubscription,
+        SubscriptionRoot::default(),
     )
 }
 

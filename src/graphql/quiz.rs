@@ -60,6 +60,19 @@ pub struct GenerateQuizInput {
     language: String,
 }
 
+impl From<GenerateQuizInput> for GenerateInput {
+    fn from(input: GenerateQuizInput) -> Self {
+        GenerateInput {
+            topic: input.topic,
+            source_text: input.source_text,
+            question_count: input.question_count,
+            choice_count: input.choice_count,
+            difficulty: input.difficulty.into(),
+            language: input.language,
+        }
+    }
+}
+
 #[derive(InputObject)]
 pub struct AnswerInput {
     question_number: i32,
@@ -343,19 +356,11 @@ impl QuizMutation {
     #[graphql(guard = "LoggedIn")]
     async fn generate_quiz(&self, ctx: &Context<'_>, input: GenerateQuizInput) -> Result<Quiz> {
         let owner = &ctx.claims()?.sub;
-        let input = GenerateInput {
-            topic: input.topic,
-            source_text: input.source_text,
-            question_count: input.question_count,
-            choice_count: input.choice_count,
-            difficulty: input.difficulty.into(),
-            language: input.language,
-        };
         Ok(ctx
             .quiz_service()
             .generate(
                 owner,
-                input,
+                input.into(),
                 ctx.request_budget(),
                 ctx.request_auth().client(),
             )

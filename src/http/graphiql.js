@@ -2,9 +2,15 @@
 // (#graphiql-config), so this file is the same for every page and CSP can allow it as 'self'.
 (function () {
   const config = JSON.parse(document.getElementById('graphiql-config').textContent);
+  // graphql-ws wants an absolute ws:// or wss:// URL on this page's own host.
+  const socketUrl = (path) => {
+    const url = new URL(path, window.location.href);
+    url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    return url.toString();
+  };
   const fetcher = GraphiQL.createFetcher({
     url: config.url,
-    subscriptionUrl: config.subscriptionUrl || undefined,
+    subscriptionUrl: config.subscriptionUrl ? socketUrl(config.subscriptionUrl) : undefined,
     // The access token travels in an HttpOnly cookie: every request must carry it.
     fetch: (input, init) => fetch(input, { ...init, credentials: config.credentials }),
   });

@@ -39,14 +39,14 @@ const INIT_SCRIPT: &str = include_str!("graphiql.js");
 #[serde(rename_all = "camelCase")]
 struct PageConfig {
     url: &'static str,
-    /// Where GraphiQL opens subscriptions; none while the schema has none.
+    /// Where GraphiQL opens subscriptions: a WebSocket upgrade of the same path.
     subscription_url: Option<&'static str>,
     credentials: &'static str,
 }
 
 const CONFIG: PageConfig = PageConfig {
     url: "/graphql",
-    subscription_url: None,
+    subscription_url: Some("/graphql"),
     credentials: "include",
 };
 

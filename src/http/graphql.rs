@@ -9,7 +9,7 @@ use poem::{
     error::ReadBodyError,
     handler,
     http::{StatusCode, header},
-    web::{Data, Query},
+    web::{Data, Query, websocket::WebSocket},
 };
 use serde::Deserialize;
 use tracing::Instrument;
@@ -30,7 +30,7 @@ use crate::{
     quiz::RequestBudget,
 };
 
-async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
+pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
     let header = |name| {
         req.headers()
             .get(name)
@@ -58,6 +58,34 @@ fn request_error(media: MediaType, status: StatusCode, message: &str) -> poem::R
 enum Mutations {
     Allowed,
     Refused,
+}
+
+/// For subscription documents (which do not go through [`execute`]): bounds the document's
+/// size, parses it (or takes it from the cache) and checks the query limits; the error response
+/// when it breaks one. A document that does not parse passes: the executor reports it in the
+/// usual shape.
+pub(super) fn limits_refusal(
+    http: &HttpSettings,
+    gql: &mut async_graphql::Request,
+) -> Option<Response> {
+    let refusal = |exceeded: crate::graphql::limits::LimitExceeded| {
+        Some(Response::from_errors(vec![exceeded.into()]))
+    };
+    if let Err(exceeded) = http.limits.check_size(&gql.query) {
+        return refusal(exceeded);
+    }
+    let operation = gql.operation_name.clone();
+    let fresh_query = (!http.parse_cache.fill(gql)).then(|| gql.query.clone());
+    let Ok(doc) = gql.parsed_query() else {
+        return None;
+    };
+    if let Err(exceeded) = http.limits.check(doc, operation.as_deref()) {
+        return refusal(exceeded);
+    }
+    if let Some(query) = &fresh_query {
+        http.parse_cache.keep(query, doc);
+    }
+    None
 }
 
 async fn execute(
@@ -131,6 +159,10 @@ async fn execute(
                     http.parse_cache.keep(query, doc);
                 }
                 let auth = request_auth(req, http).instrument(span.clone()).await;
+                if super::subscriptions::wants_multipart(req) {
+                    operation.finish(Outcome::Ok);
+                    return super::subscriptions::multipart(schema, http, gql, auth);
+                }
                 schema
                     .execute(gql.data(auth).data(RequestBudget::default()))
                     .instrument(span.clone())
@@ -401,10 +433,22 @@ impl GetParams {
 #[handler]
 pub async fn get(
     req: &Request,
+    websocket: poem::Result<WebSocket>,
     params: poem::Result<Query<GetParams>>,
     schema: Data<&AppSchema>,
     http: Data<&HttpSettings>,
 ) -> poem::Response {
+    // Subscriptions over WebSocket share the URL with GraphQL over HTTP.
+    if req.headers().contains_key(header::UPGRADE) {
+        return match websocket {
+            Ok(websocket) => super::subscriptions::upgrade(req, websocket, &schema, &http).await,
+            Err(err) => request_error(
+                MediaType::of(req),
+                StatusCode::BAD_REQUEST,
+                &format!("Not a WebSocket upgrade: {err}"),
+            ),
+        };
+    }
     let parsed = params
         .map_err(|e| e.to_string())
         .and_then(|Query(p)| p.into_request());

@@ -7,6 +7,7 @@ mod pages;
 mod parse_cache;
 mod response;
 pub mod server;
+pub mod subscriptions;
 
 use std::{
     sync::{
@@ -237,6 +238,20 @@ pub struct HttpSettings {
     pub panic_route: bool,
     /// Whether shutdown has begun (`/readyz` answers 503).
     pub draining: Draining,
+    pub subscriptions: subscriptions::SubscriptionSettings,
+    /// Origins whose pages may open a WebSocket: `PUBLIC_URL`'s and `CORS_ORIGINS`.
+    pub origins: Arc<Vec<String>>,
+    pub slots: Arc<subscriptions::SubscriptionSlots>,
+    /// Cancelled when the server stops: open subscriptions end.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+/// The origins a browser page may open a WebSocket from.
+pub fn websocket_origins(public_url: &str, cors_origins: &[String]) -> Vec<String> {
+    std::iter::once(public_url)
+        .chain(cors_origins.iter().map(String::as_str))
+        .map(subscriptions::origin_of)
+        .collect()
 }
 
 /// Where the panicking test route is mounted when it is turned on.
@@ -276,19 +291,34 @@ pub fn routes(
     if settings.panic_route {
         app = app.at(PANIC_ROUTE, get(panic_for_tests));
     }
-    let app = app.data(schema).data(store).data(settings);
+    let app = app.data(schema).data(store).data(settings).boxed();
     let app = if cors_origins.is_empty() {
-        app.boxed()
+        app
     } else {
-        app.with(
-            Cors::new()
-                .allow_origins(cors_origins.iter().map(String::as_str))
-                .allow_credentials(true)
-                .allow_methods([Method::GET, Method::POST])
-                .allow_headers(["content-type", "authorization"])
-                .max_age(600),
-        )
-        .boxed()
+        // WebSocket upgrades are not CORS requests: they check their origin themselves,
+        // against PUBLIC_URL's as well as CORS_ORIGINS.
+        let uncorsed = Arc::new(app);
+        let for_upgrades = uncorsed.clone();
+        uncorsed
+            .with(
+                Cors::new()
+                    .allow_origins(cors_origins.iter().map(String::as_str))
+                    .allow_credentials(true)
+                    .allow_methods([Method::GET, Method::POST])
+                    .allow_headers(["content-type", "authorization"])
+                    .max_age(600),
+            )
+            .around(move |with_cors, req| {
+                let for_upgrades = for_upgrades.clone();
+                async move {
+                    if req.headers().contains_key(poem::http::header::UPGRADE) {
+                        for_upgrades.call(req).await
+                    } else {
+                        with_cors.call(req).await.map(IntoResponse::into_response)
+                    }
+                }
+            })
+            .boxed()
     };
     app.with(CatchPanic::new().with_handler(|_| {
         tracing::error!("a request handler panicked");

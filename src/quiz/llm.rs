@@ -263,8 +263,40 @@ impl LlmClient {
     async fn ask_with_repair<T, F>(
         &self,
         schema_name: &str,
+        messages: Vec<Message>,
+        check: F,
+    ) -> Result<T, LlmError>
+    where
+        T: DeserializeOwned + JsonSchema,
+        F: Fn(&T) -> Result<(), String>,
+    {
+        self.ask_with(schema_name, messages, check, None).await
+    }
+
+    /// Like [`ask`](Self::ask), but the reply is streamed and `on_partial` sees the text received
+    /// so far after each piece (an empty text whenever an attempt starts over). The finished
+    /// reply is checked and repaired exactly as `ask` does.
+    pub async fn ask_streamed<T, F>(
+        &self,
+        schema_name: &str,
+        messages: Vec<Message>,
+        check: F,
+        on_partial: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<T, LlmError>
+    where
+        T: DeserializeOwned + JsonSchema,
+        F: Fn(&T) -> Result<(), String>,
+    {
+        self.ask_with(schema_name, messages, check, Some(on_partial))
+            .await
+    }
+
+    async fn ask_with<T, F>(
+        &self,
+        schema_name: &str,
         mut messages: Vec<Message>,
         check: F,
+        mut on_partial: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<T, LlmError>
     where
         T: DeserializeOwned + JsonSchema,
@@ -273,7 +305,13 @@ impl LlmClient {
         let schema = response_schema::<T>();
         let mut last_problem = String::new();
         for round in 0..2 {
-            let content = self.complete(schema_name, &schema, &messages).await?;
+            let content = match on_partial.as_mut() {
+                Some(on_partial) => {
+                    self.complete_streamed(schema_name, &schema, &messages, &mut **on_partial)
+                        .await?
+                }
+                None => self.complete(schema_name, &schema, &messages).await?,
+            };
             let problem = match serde_json::from_str::<T>(&content) {
                 Ok(value) => match check(&value) {
                     Ok(()) => return Ok(value),
@@ -292,6 +330,17 @@ impl LlmClient {
         Err(LlmError::BadReply(last_problem))
     }
 
+    fn request_body(&self, schema_name: &str, schema: &Value, messages: &[Message]) -> Value {
+        json!({
+            "model": self.model,
+            "messages": messages,
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": { "name": schema_name, "strict": true, "schema": schema },
+            },
+        })
+    }
+
     /// One chat completion, retried with backoff on 429, 5xx and connection failures.
     async fn complete(
         &self,
@@ -299,28 +348,77 @@ impl LlmClient {
         schema: &Value,
         messages: &[Message],
     ) -> Result<String, LlmError> {
-        let body = json!({
-            "model": self.model,
-            "messages": messages,
-            "response_format": {
-                "type": "json_schema",
-                "json_schema": { "name": schema_name, "strict": true, "schema": schema },
-            },
-        });
+        let body = self.request_body(schema_name, schema, messages);
+        self.with_retries(&body, None, |resp| async move {
+            let reply: Value = resp
+                .json()
+                .await
+                .map_err(|e| LlmError::BadReply(format!("the response is not JSON: {e}")))?;
+            extract_content(&reply)
+        })
+        .await
+    }
+
+    /// One streamed chat completion (`"stream": true`, server-sent events). A stream that
+    /// breaks off, or stays silent for `LLM_TIMEOUT`, is retried like a connection failure.
+    async fn complete_streamed(
+        &self,
+        schema_name: &str,
+        schema: &Value,
+        messages: &[Message],
+        on_partial: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<String, LlmError> {
+        let mut body = self.request_body(schema_name, schema, messages);
+        body["stream"] = Value::Bool(true);
+        let on_partial = std::sync::Mutex::new(on_partial);
+        let on_partial = &on_partial;
+        self.with_retries(&body, Some(STREAM_MAX_DURATION), |resp| async move {
+            let mut partial = |text: &str| {
+                let mut f = on_partial.lock().unwrap_or_else(|e| e.into_inner());
+                (*f)(text)
+            };
+            partial("");
+            read_stream(resp, self.timeout, &mut partial).await
+        })
+        .await
+    }
+
+    /// Sends `body`, hands a successful response to `read`, and retries with backoff on 429,
+    /// 5xx and connection failures, and on whatever `read` calls retryable. `total` replaces
+    /// the client's overall request timeout (a stream bounds its silences itself).
+    async fn with_retries<R, Fut>(
+        &self,
+        body: &Value,
+        total: Option<Duration>,
+        read: R,
+    ) -> Result<String, LlmError>
+    where
+        R: Fn(reqwest::Response) -> Fut,
+        Fut: std::future::Future<Output = Result<String, LlmError>>,
+    {
         let url = format!("{}/chat/completions", self.base_url);
         let mut attempt = 0;
         loop {
-            let mut request = self.http.post(&url).json(&body);
+            let mut request = self.http.post(&url).json(body);
+            if let Some(total) = total {
+                request = request.timeout(total);
+            }
             if let Some(key) = &self.api_key {
                 request = request.bearer_auth(key.expose_secret());
             }
-            let failure = match request.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    let reply: Value = resp.json().await.map_err(|e| {
-                        LlmError::BadReply(format!("the response is not JSON: {e}"))
-                    })?;
-                    return extract_content(&reply);
-                }
+            // A stream's head must come within `LLM_TIMEOUT` too: only its body may take longer.
+            let sent = match total {
+                Some(_) => tokio::time::timeout(self.timeout, request.send())
+                    .await
+                    .map_err(|_| LlmError::Timeout(self.timeout))?,
+                None => request.send().await,
+            };
+            let failure = match sent {
+                Ok(resp) if resp.status().is_success() => match read(resp).await {
+                    Ok(content) => return Ok(content),
+                    Err(err @ (LlmError::Timeout(_) | LlmError::Transport(_))) => (err, true, None),
+                    Err(err) => return Err(err),
+                },
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     let retry_after = resp
@@ -332,6 +430,8 @@ impl LlmClient {
                     let retryable = status == 429 || status >= 500;
                     (LlmError::Status(status), retryable, retry_after)
                 }
+                // A whole request that timed out is not tried again: it would most likely
+                // time out again, and the caller has waited long enough.
                 Err(err) if err.is_timeout() => return Err(LlmError::Timeout(self.timeout)),
                 // Never include the URL's query or headers: only the error kind.
                 Err(err) => {
@@ -351,6 +451,143 @@ impl LlmClient {
             tracing::warn!(attempt, error = %error, ?backoff, "LLM request failed; retrying");
             tokio::time::sleep(backoff).await;
             attempt += 1;
+        }
+    }
+}
+
+/// The longest a streamed reply may take in all; each silence is bounded by `LLM_TIMEOUT`.
+const STREAM_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
+
+/// Reads a chat-completions event stream to its end and returns the message content. Each
+/// event carries a `delta` of the message; the stream ends with `data: [DONE]` (or a chunk with
+/// a `finish_reason`). Anything else that ends it, or a silence of `idle`, is a broken stream.
+async fn read_stream(
+    resp: reqwest::Response,
+    idle: Duration,
+    on_partial: &mut (dyn FnMut(&str) + Send),
+) -> Result<String, LlmError> {
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+
+    let mut events = resp.bytes_stream().eventsource();
+    let mut content = String::new();
+    let mut finished = false;
+    loop {
+        let event = match tokio::time::timeout(idle, events.next()).await {
+            Err(_) => return Err(LlmError::Timeout(idle)),
+            Ok(None) if finished => return Ok(content),
+            Ok(None) => {
+                return Err(LlmError::Transport(
+                    "the reply stream ended before it was complete".into(),
+                ));
+            }
+            Ok(Some(Err(err))) => {
+                return Err(LlmError::Transport(format!(
+                    "the reply stream broke off: {err}"
+                )));
+            }
+            Ok(Some(Ok(event))) => event,
+        };
+        let data = event.data.trim();
+        if data == "[DONE]" {
+            return Ok(content);
+        }
+        if data.is_empty() {
+            continue;
+        }
+        let chunk: Value = serde_json::from_str(data)
+            .map_err(|e| LlmError::BadReply(format!("a stream event is not JSON: {e}")))?;
+        if let Some(message) = chunk["error"]["message"].as_str() {
+            return Err(LlmError::BadReply(format!(
+                "the provider reported an error mid-stream: {message}"
+            )));
+        }
+        let choice = &chunk["choices"][0];
+        if let Some(refusal) = choice["delta"]["refusal"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
+            return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
+        }
+        if let Some(piece) = choice["delta"]["content"]
+            .as_str()
+            .filter(|p| !p.is_empty())
+        {
+            content.push_str(piece);
+            on_partial(&content);
+        }
+        match choice["finish_reason"].as_str() {
+            None | Some("stop") => finished |= choice["finish_reason"].is_string(),
+            Some(reason) => {
+                return Err(LlmError::BadReply(format!(
+                    "the reply stopped early ({reason})"
+                )));
+            }
+        }
+    }
+}
+
+/// Counts the question objects completed so far in a quiz reply that is still arriving: the
+/// objects closed inside the top-level `"questions"` array. Fed the text as it grows.
+#[derive(Debug, Default)]
+pub struct QuestionCounter {
+    seen: usize,
+    /// Open containers, `{` or `[`.
+    stack: Vec<u8>,
+    in_string: bool,
+    escaped: bool,
+    /// The last string read directly inside the top-level object (a key, once `:` follows).
+    string: String,
+    top_key: String,
+    completed: usize,
+}
+
+impl QuestionCounter {
+    /// The questions complete in `text`, which extends the text of the previous call (an empty
+    /// or shorter text starts over).
+    pub fn count(&mut self, text: &str) -> usize {
+        if text.len() < self.seen || !text.is_char_boundary(self.seen) {
+            *self = QuestionCounter::default();
+        }
+        for c in text[self.seen..].chars() {
+            self.feed(c);
+        }
+        self.seen = text.len();
+        self.completed
+    }
+
+    fn feed(&mut self, c: char) {
+        let top_level = self.stack.len() == 1;
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if c == '\\' {
+                self.escaped = true;
+                return;
+            } else if c == '"' {
+                self.in_string = false;
+                return;
+            }
+            if top_level && self.string.len() < 64 {
+                self.string.push(c);
+            }
+            return;
+        }
+        match c {
+            '"' => {
+                self.in_string = true;
+                self.string.clear();
+            }
+            ':' if top_level => self.top_key = std::mem::take(&mut self.string),
+            '{' => self.stack.push(b'{'),
+            '[' => self.stack.push(b'['),
+            '}' | ']' => {
+                let closed = self.stack.pop();
+                if closed == Some(b'{') && self.stack == b"{[" && self.top_key == "questions" {
+                    self.completed += 1;
+                }
+            }
+            _ => {}
         }
     }
 }
@@ -392,6 +629,30 @@ mod tests {
         for absent in ["Yuri Gagarin", "July 20, 1969", "Neil Armstrong", "...", ""] {
             assert!(!text.states(absent), "{absent:?}");
         }
+    }
+
+    #[test]
+    fn questions_are_counted_as_they_complete() {
+        let reply = json!({
+            "title": "T {not} [a] \"question\"",
+            "description": "d",
+            "questions": [
+                { "content": "q1 }", "answer_type": "true_false",
+                  "choices": [{ "content": "True", "is_correct": true }], "explanation": "{" },
+                { "content": "q2", "answer_type": "multiple_choice", "choices": [], "explanation": "" },
+            ],
+        })
+        .to_string();
+        let mut counter = QuestionCounter::default();
+        let mut counts = Vec::new();
+        for end in (0..=reply.len()).filter(|&i| reply.is_char_boundary(i)) {
+            counts.push(counter.count(&reply[..end]));
+        }
+        assert_eq!(*counts.last().unwrap(), 2);
+        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "never goes back");
+        let first = reply.find("\"q2\"").unwrap();
+        assert_eq!(QuestionCounter::default().count(&reply[..first]), 1);
+        assert_eq!(counter.count(""), 0, "an empty text starts over");
     }
 
     #[test]

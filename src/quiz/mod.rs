@@ -3,17 +3,22 @@
 
 pub mod feedback;
 pub mod grading;
+pub mod jobs;
+pub mod live;
 pub mod llm;
 pub mod offline;
 pub mod page;
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
 };
+
+use tokio::sync::{Notify, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::{
     auth::{
@@ -23,12 +28,17 @@ use crate::{
     cpu,
     domain::{AppError, AppResult, SharedClock},
     store::{
-        AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, QuestionFeedbackRecord,
-        QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId, Store, UserId,
+        AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, JobId, QuestionFeedbackRecord,
+        QuestionRecord, QuizEventKind, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId,
+        Store, UserId,
     },
 };
 use grading::Answer;
-use llm::{LlmAnswerType, LlmClient, LlmError, LlmFeedback, LlmQuiz, Message, StudyText};
+use jobs::GenerationSettings;
+use live::LiveFeed;
+use llm::{
+    LlmAnswerType, LlmClient, LlmError, LlmFeedback, LlmQuiz, Message, QuestionCounter, StudyText,
+};
 use page::{Page, PageRequest};
 
 pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
@@ -173,6 +183,13 @@ pub struct QuizService {
     llm: Option<LlmClient>,
     throttle: Arc<Throttle>,
     clock: SharedClock,
+    feed: Arc<LiveFeed>,
+    generation: GenerationSettings,
+    /// Names this process's workers in the leases they hold.
+    worker_id: String,
+    wake_workers: Notify,
+    /// The jobs this process is working on, to stop one the moment it is cancelled.
+    running_jobs: Mutex<HashMap<JobId, CancellationToken>>,
 }
 
 impl QuizService {
@@ -180,14 +197,29 @@ impl QuizService {
         store: Arc<dyn Store>,
         llm: Option<LlmClient>,
         throttle: Arc<Throttle>,
+        generation: &GenerationSettings,
         clock: SharedClock,
     ) -> Self {
         QuizService {
+            feed: Arc::new(LiveFeed::new(
+                store.clone(),
+                clock.clone(),
+                generation.live_poll_interval,
+            )),
             store,
             llm,
             throttle,
             clock,
+            generation: generation.clone(),
+            worker_id: uuid::Uuid::new_v4().to_string(),
+            wake_workers: Notify::new(),
+            running_jobs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The live feed, for reporting how many listen.
+    pub fn feed(&self) -> &LiveFeed {
+        &self.feed
     }
 
     pub async fn generate(
@@ -209,7 +241,7 @@ impl QuizService {
             .check(Bucket::GenerateUser, owner.as_str(), Some(owner), client)
             .await?;
         let draft = match &self.llm {
-            Some(llm) => generate_with_llm(llm, &spec).await?,
+            Some(llm) => generate_with_llm(llm, &spec, None).await?,
             // Up to 100k characters of study text: CPU work, kept off the async workers.
             None => {
                 let spec = spec.clone();
@@ -230,6 +262,8 @@ impl QuizService {
         };
         self.store.insert_quiz(&quiz).await?;
         tracing::info!(user_id = %owner, quiz_id = %quiz.id, source = ?quiz.source, "quiz generated");
+        self.record_event(owner, QuizEventKind::QuizCreated, &quiz.id, None)
+            .await;
         Ok(quiz)
     }
 
@@ -254,6 +288,8 @@ impl QuizService {
         let id = QuizId::parse(id).ok_or(AppError::NotFound)?;
         if self.store.delete_quiz(owner, &id).await? {
             tracing::info!(user_id = %owner, quiz_id = %id, "quiz deleted");
+            self.record_event(owner, QuizEventKind::QuizDeleted, &id, None)
+                .await;
             Ok(())
         } else {
             Err(AppError::NotFound)
@@ -273,6 +309,13 @@ impl QuizService {
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
         let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;
+        self.record_event(
+            owner,
+            QuizEventKind::ResultSubmitted,
+            &quiz.id,
+            Some(&result.id),
+        )
+        .await;
         Ok(result)
     }
 
@@ -388,14 +431,27 @@ fn check_feedback(f: &LlmFeedback, wrong: &HashSet<u32>) -> Result<(), String> {
     Ok(())
 }
 
-fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
-    let text = spec.source_text.as_deref().ok_or_else(|| {
+/// The study text the offline generator needs: without an LLM it is required.
+fn offline_text(spec: &QuizSpec) -> AppResult<&str> {
+    spec.source_text.as_deref().ok_or_else(|| {
         AppError::bad_input(
             "sourceText",
             "No LLM is configured on this server, so quizzes are built from study text: give \
              sourceText (or configure LLM_BASE_URL to generate from a topic alone).",
         )
-    })?;
+    })
+}
+
+fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
+    generate_offline_reporting(spec, &mut |_| {})
+}
+
+/// The offline generator; `on_question` hears how many questions are built so far.
+fn generate_offline_reporting(
+    spec: &QuizSpec,
+    on_question: &mut dyn FnMut(usize),
+) -> AppResult<Draft> {
+    let text = offline_text(spec)?;
     let request = offline::OfflineRequest {
         topic: &spec.topic,
         source_text: text,
@@ -404,7 +460,7 @@ fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
         difficulty: spec.difficulty,
         seed: offline::content_seed(&spec.topic, text, spec.question_count, spec.choice_count),
     };
-    let questions = offline::generate(&request).map_err(|err| match err {
+    let questions = offline::generate_reporting(&request, on_question).map_err(|err| match err {
         offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
             "sourceText",
             format!(
@@ -542,17 +598,61 @@ fn check_quiz(quiz: &LlmQuiz, spec: &QuizSpec, study: Option<&StudyText>) -> Res
     Ok(())
 }
 
-async fn generate_with_llm(llm: &LlmClient, spec: &QuizSpec) -> AppResult<Draft> {
+impl QuizService {
+    /// A job's quiz: streamed from the LLM, or built offline, with `ready` told how many
+    /// questions are complete as they complete.
+    async fn draft_for_job(
+        &self,
+        spec: &QuizSpec,
+        ready: watch::Sender<usize>,
+    ) -> AppResult<Draft> {
+        match &self.llm {
+            Some(llm) => {
+                let mut counter = QuestionCounter::default();
+                let mut on_partial = |text: &str| {
+                    let n = counter.count(text);
+                    ready.send_if_modified(|r| {
+                        let grew = n > *r;
+                        *r = (*r).max(n);
+                        grew
+                    });
+                };
+                generate_with_llm(llm, spec, Some(&mut on_partial)).await
+            }
+            None => {
+                let spec = spec.clone();
+                cpu::run(move || {
+                    generate_offline_reporting(&spec, &mut |n| {
+                        ready.send_replace(n);
+                    })
+                })
+                .await?
+            }
+        }
+    }
+}
+
+async fn generate_with_llm(
+    llm: &LlmClient,
+    spec: &QuizSpec,
+    on_partial: Option<&mut (dyn FnMut(&str) + Send)>,
+) -> AppResult<Draft> {
     let study = spec.source_text.as_deref().map(StudyText::new);
-    let quiz = llm
-        .ask::<LlmQuiz, _>("quiz", quiz_messages(spec), |q| {
-            check_quiz(q, spec, study.as_ref())
-        })
-        .await
-        .map_err(|err: LlmError| {
-            tracing::warn!(error = %err, "quiz generation by the LLM failed");
-            AppError::LlmUnavailable
-        })?;
+    let check = |q: &LlmQuiz| check_quiz(q, spec, study.as_ref());
+    let reply = match on_partial {
+        Some(on_partial) => {
+            llm.ask_streamed::<LlmQuiz, _>("quiz", quiz_messages(spec), check, on_partial)
+                .await
+        }
+        None => {
+            llm.ask::<LlmQuiz, _>("quiz", quiz_messages(spec), check)
+                .await
+        }
+    };
+    let quiz = reply.map_err(|err: LlmError| {
+        tracing::warn!(error = %err, "quiz generation by the LLM failed");
+        AppError::LlmUnavailable
+    })?;
     let title = Some(quiz.title.trim())
         .filter(|t| !t.is_empty())
         .unwrap_or(&spec.topic)

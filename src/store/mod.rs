@@ -264,10 +264,105 @@ pub struct WindowHits {
     pub previous: u64,
 }
 
+/// Quiz generation jobs, shared by every server process: each job is run by one worker at a
+/// time, which holds a lease on it and renews it while it works.
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    /// Inserts a queued job unless its owner already has `max_active` jobs queued or running;
+    /// `false` (and nothing stored) then. Racing inserts never leave more than `max_active`.
+    async fn insert_job(&self, job: &GenerationJobRecord, max_active: u32) -> StoreResult<bool>;
+    async fn find_job(
+        &self,
+        owner: &UserId,
+        id: &JobId,
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    /// Takes the oldest job that is queued, or running under a lease that ran out before `now`
+    /// after fewer than `max_attempts` claims: it becomes `worker`'s until `lease_until`, with
+    /// one more attempt. Atomic: two workers never get the same job.
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        max_attempts: u32,
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    /// Extends the lease of a job `worker` runs; `false` when it no longer runs it (the job was
+    /// cancelled, or taken over after the lease ran out). Not a change clients see.
+    async fn renew_job_lease(
+        &self,
+        id: &JobId,
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Records the progress of a job `worker` runs, never lowering it; the job afterwards, or
+    /// `None` when the worker no longer runs it.
+    async fn record_job_progress(
+        &self,
+        id: &JobId,
+        worker: &str,
+        questions_ready: u32,
+        progress: f64,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    /// Ends a job `worker` runs. On success the quiz is stored with it: both or neither. `None`,
+    /// with nothing stored, when the worker no longer runs the job.
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        worker: &str,
+        outcome: JobOutcome<'_>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    /// Gives a job `worker` runs back to the queue (its process is stopping); that attempt does
+    /// not count. `false` when the worker no longer ran it.
+    async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Cancels a queued or running job of `owner`. Returns the job as it is afterwards
+    /// (unchanged when it had already ended); `None` when there is no such job.
+    async fn cancel_job(
+        &self,
+        owner: &UserId,
+        id: &JobId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    /// Running jobs whose lease ran out after `max_attempts` claims fail with `error`; returns
+    /// them, so no job stays running forever.
+    async fn fail_abandoned_jobs(
+        &self,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+        error: &JobErrorRecord,
+    ) -> StoreResult<Vec<GenerationJobRecord>>;
+    /// Jobs changed at or after `since`, in the order they changed, `limit` at most.
+    async fn jobs_changed_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<GenerationJobRecord>>;
+    /// Deletes jobs that ended before `cutoff`; returns how many.
+    async fn delete_finished_jobs(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Quiz activity (created, deleted, result submitted), kept for a while so that live
+/// subscribers on every server process hear of it.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    async fn insert_event(&self, event: &QuizEventRecord) -> StoreResult<()>;
+    /// Events at or after `since`, oldest first, `limit` at most.
+    async fn events_since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuizEventRecord>>;
+    /// Deletes events older than `cutoff`; returns how many.
+    async fn delete_events_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// Everything the application needs from a database. `Any`, so that tests can reach the
 /// concrete store's [`StoreFixtures`].
 #[async_trait]
-pub trait Store: UserStore + QuizStore + OutboxStore + MfaStore + RateLimitStore + Any {
+pub trait Store:
+    UserStore + QuizStore + OutboxStore + MfaStore + RateLimitStore + JobStore + EventStore + Any
+{
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     /// A short name for logs: `sqlite` or `mongodb`.

@@ -2,8 +2,10 @@
 //! domain can swap MongoDB for SQLite without noticing.
 
 pub use crate::domain::{
-    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, EmailAddress, FeedbackRecord,
+    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, EmailAddress, EventId, FeedbackRecord,
+    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
-    QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
-    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, UserId, UserRecord, Username,
+    QuestionFeedbackRecord, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizRecord,
+    QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord,
+    UserId, UserRecord, Username,
 };

@@ -135,6 +135,50 @@ delegate!(RateLimitStore {
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 });
 
+delegate!(JobStore {
+    async fn insert_job(&self, job: &GenerationJobRecord, max_active: u32) -> StoreResult<bool>;
+    async fn find_job(&self, owner: &UserId, id: &JobId) -> StoreResult<Option<GenerationJobRecord>>;
+    async fn claim_job(
+        &self,
+        worker: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        max_attempts: u32
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    async fn renew_job_lease(&self, id: &JobId, worker: &str, until: DateTime<Utc>) -> StoreResult<bool>;
+    async fn record_job_progress(
+        &self,
+        id: &JobId,
+        worker: &str,
+        questions_ready: u32,
+        progress: f64,
+        now: DateTime<Utc>
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    async fn finish_job(
+        &self,
+        id: &JobId,
+        worker: &str,
+        outcome: JobOutcome<'_>,
+        now: DateTime<Utc>
+    ) -> StoreResult<Option<GenerationJobRecord>>;
+    async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    async fn cancel_job(&self, owner: &UserId, id: &JobId, now: DateTime<Utc>) -> StoreResult<Option<GenerationJobRecord>>;
+    async fn fail_abandoned_jobs(
+        &self,
+        now: DateTime<Utc>,
+        max_attempts: u32,
+        error: &JobErrorRecord
+    ) -> StoreResult<Vec<GenerationJobRecord>>;
+    async fn jobs_changed_since(&self, since: DateTime<Utc>, limit: usize) -> StoreResult<Vec<GenerationJobRecord>>;
+    async fn delete_finished_jobs(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+});
+
+delegate!(EventStore {
+    async fn insert_event(&self, event: &QuizEventRecord) -> StoreResult<()>;
+    async fn events_since(&self, since: DateTime<Utc>, limit: usize) -> StoreResult<Vec<QuizEventRecord>>;
+    async fn delete_events_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+});
+
 #[async_trait]
 impl Store for TracedStore {
     async fn ping(&self) -> StoreResult<()> {

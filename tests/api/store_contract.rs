@@ -1217,3 +1217,7 @@ async fn mfa_changes_are_compare_and_swap(backend: Backend) {
     assert!(!s.use_totp_step(&u.id, 100).await.unwrap());
     assert!(!s.find_mfa(&u.id).await.unwrap().enabled());
 }
+
+/// Generation jobs and quiz events: the same contract, kept in a file of its own.
+#[path = "store_contract_jobs.rs"]
+mod jobs;

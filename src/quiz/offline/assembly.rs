@@ -18,6 +18,14 @@ pub(super) const BLANK: &str = "_____";
 /// *are* possible with `choice_count` choices) instead of returning fewer or
 /// weaker questions than asked for.
 pub fn generate(req: &OfflineRequest<'_>) -> Result<Vec<GeneratedQuestion>, OfflineError> {
+    generate_reporting(req, &mut |_| {})
+}
+
+/// Like [`generate`]; `on_question` hears how many questions are built so far, after each.
+pub fn generate_reporting(
+    req: &OfflineRequest<'_>,
+    on_question: &mut dyn FnMut(usize),
+) -> Result<Vec<GeneratedQuestion>, OfflineError> {
     let raw_sentences = split_sentences(req.source_text);
     let korean_stems = confirmed_korean_stems(&raw_sentences);
     let sentences: Vec<Sentence> = raw_sentences
@@ -46,14 +54,17 @@ pub fn generate(req: &OfflineRequest<'_>) -> Result<Vec<GeneratedQuestion>, Offl
     let picked = select_candidates(&candidates, &terms, req, &topic, sentences.len(), &mut rng);
     Ok(picked
         .into_iter()
-        .map(|c| {
-            build_question(
+        .enumerate()
+        .map(|(i, c)| {
+            let question = build_question(
                 &sentences[c.sentence],
                 c,
                 &terms,
                 req.choice_count,
                 &mut rng,
-            )
+            );
+            on_question(i + 1);
+            question
         })
         .collect())
 }

@@ -32,7 +32,7 @@ mod fixtures;
 
 use std::fmt;
 
-pub use assembly::generate;
+pub use assembly::{generate, generate_reporting};
 pub use rng::content_seed;
 
 pub use crate::store::Difficulty;

@@ -97,6 +97,44 @@ struct MailDef {
     last_error: Option<String>,
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "GenerationJobRecord")]
+struct JobDef {
+    #[serde(rename = "_id")]
+    id: JobId,
+    #[serde(rename = "owner_id")]
+    owner: UserId,
+    input: JobInput,
+    status: JobStatus,
+    progress: f64,
+    questions_ready: u32,
+    quiz_id: Option<QuizId>,
+    error: Option<JobErrorRecord>,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
+    #[serde(with = "bson_time")]
+    updated_at: DateTime<Utc>,
+    version: i64,
+    lease_owner: Option<String>,
+    #[serde(default, with = "bson_time::optional")]
+    lease_until: Option<DateTime<Utc>>,
+    attempts: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "QuizEventRecord")]
+struct EventDef {
+    #[serde(rename = "_id")]
+    id: EventId,
+    #[serde(rename = "owner_id")]
+    owner: UserId,
+    kind: QuizEventKind,
+    quiz_id: QuizId,
+    result_id: Option<ResultId>,
+    #[serde(with = "bson_time")]
+    at: DateTime<Utc>,
+}
+
 /// The documents the collections hold: each record in its MongoDB shape.
 #[derive(Serialize, Deserialize)]
 #[serde(transparent)]
@@ -113,6 +151,13 @@ pub(super) struct ResultDoc(#[serde(with = "ResultDef")] pub(super) QuizResultRe
 #[derive(Serialize, Deserialize)]
 #[serde(transparent)]
 pub(super) struct MailDoc(#[serde(with = "MailDef")] pub(super) OutboxRecord);
+
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+pub(super) struct JobDoc(#[serde(with = "JobDef")] pub(super) GenerationJobRecord);
+#[derive(Serialize, Deserialize)]
+#[serde(transparent)]
+pub(super) struct EventDoc(#[serde(with = "EventDef")] pub(super) QuizEventRecord);
 
 /// A user's `sessions` field alone: absent is none, anything but an array of sessions fails.
 #[derive(Deserialize)]

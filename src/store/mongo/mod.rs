@@ -18,6 +18,7 @@ use super::*;
 use docs::*;
 
 mod docs;
+mod jobs;
 mod limits;
 mod mfa;
 mod outbox;
@@ -45,6 +46,8 @@ pub struct MongoStore {
     results: Collection<ResultDoc>,
     outbox: Collection<MailDoc>,
     rate_limits: Collection<limits::CounterDoc>,
+    jobs: Collection<JobDoc>,
+    events: Collection<EventDoc>,
 }
 
 impl MongoStore {
@@ -93,6 +96,8 @@ impl MongoStore {
             results: db.collection("quiz_results"),
             outbox: db.collection("outbox"),
             rate_limits: db.collection("rate_limits"),
+            jobs: db.collection("generation_jobs"),
+            events: db.collection("quiz_events"),
             db,
         };
         store.create_indexes().await?;
@@ -167,6 +172,21 @@ impl MongoStore {
             )
             .await
             .context("creating MongoDB indexes on rate_limits")?;
+        self.jobs
+            .create_indexes([
+                index(
+                    doc! { "status": 1, "created_at": 1, "_id": 1 },
+                    "jobs_claimable",
+                ),
+                index(doc! { "owner_id": 1, "status": 1 }, "jobs_by_owner"),
+                index(doc! { "updated_at": 1 }, "jobs_by_change"),
+            ])
+            .await
+            .context("creating MongoDB indexes on generation_jobs")?;
+        self.events
+            .create_index(index(doc! { "at": 1 }, "events_by_time"))
+            .await
+            .context("creating MongoDB indexes on quiz_events")?;
         Ok(())
     }
 }

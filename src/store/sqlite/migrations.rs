@@ -20,6 +20,7 @@ fn migrations() -> Migrations<'static> {
         ),
         M::up(include_str!("migrations/07_rate_limits.sql")),
         M::up(include_str!("migrations/08_mfa.sql")),
+        M::up(include_str!("migrations/09_generation_jobs.sql")),
     ])
 }
 
@@ -99,7 +100,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 8;
+const KNOWN_VERSIONS: usize = 9;
 
 #[cfg(test)]
 mod tests {

@@ -2,23 +2,25 @@
 
 use super::*;
 
+/// Also used by a job that stores its quiz in the same transaction as its outcome.
+pub(super) fn insert_quiz_row(c: &Connection, q: &QuizRecord) -> rusqlite::Result<()> {
+    c.prepare_cached(
+        "INSERT INTO quizzes (id, owner_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![
+        q.id.as_str(),
+        q.owner.as_str(),
+        millis(q.created_at),
+        to_json(q)?
+    ])?;
+    Ok(())
+}
+
 #[async_trait]
 impl QuizStore for SqliteStore {
     async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
         let q = quiz.clone();
-        self.run(move |c| {
-            c.prepare_cached(
-                "INSERT INTO quizzes (id, owner_id, created_at, body) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![
-                q.id.as_str(),
-                q.owner.as_str(),
-                millis(q.created_at),
-                to_json(&q)?
-            ])?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| insert_quiz_row(c, &q)).await
     }
 
     async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {

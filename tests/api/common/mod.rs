@@ -6,6 +6,7 @@ pub mod fake_llm;
 pub mod mailbox;
 pub mod nodes;
 pub mod smtp;
+pub mod ws;
 
 use std::{
     io::Write,
@@ -212,6 +213,41 @@ impl TestApp {
             _tmp: tmp,
             _db: guard,
         })
+    }
+
+    /// Another server process on the same database (a file or MongoDB), with its own clock,
+    /// mailbox and settings (`tweak` applied to this one's). The database stays this app's.
+    pub async fn spawn_sharing(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let mut config = self.config.clone();
+        config.mail.mail_dir = tmp.path().join("mail");
+        tweak(&mut config);
+        let clock = OffsetClock::new();
+        let mailbox = Arc::new(mailbox::MemoryMailer::default());
+        let overrides = Overrides {
+            clock: Some(Arc::new(clock.clone())),
+            mailer: Some(mailbox.clone() as Arc<dyn Mailer>),
+        };
+        let app = Application::build_with(config.clone(), overrides)
+            .await
+            .unwrap_or_else(|e| panic!("the second app did not start: {e:#}"));
+        let base_url = format!("http://{}", app.local_addr());
+        let store = app.store();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base_url,
+            mailbox,
+            store,
+            config,
+            clock,
+            stop: Some(stop),
+            server: Some(server),
+            _tmp: tmp,
+            _db: DbGuard::default(),
+        }
     }
 
     /// Stops the app as SIGTERM stops the server: no new connections, in-flight requests

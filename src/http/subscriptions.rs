@@ -1,0 +1,599 @@
+//! GraphQL subscriptions: over a WebSocket upgrade of `/graphql` itself (`graphql-transport-ws`,
+//! and the legacy `graphql-ws`), and over HTTP as a multipart response to `POST /graphql` with
+//! `Accept: multipart/mixed;subscriptionSpec="1.0"` (Apollo Client's protocol).
+//!
+//! A connection lives as long as its session: it is checked every second, and once the session
+//! was logged out, revoked, ended by a password change or ran out (absolutely or idle), a socket
+//! is closed with 4401 and a multipart response ends with a `SESSION_EXPIRED` error. Sockets
+//! authenticate with the access cookie of the upgrade (or its `Authorization` header) or the
+//! `connection_init` payload `{ "authorization": "Bearer …" }`; a browser's upgrade from an
+//! origin that is neither `PUBLIC_URL`'s nor in `CORS_ORIGINS` is refused, since browsers send
+//! cookies on cross-site WebSocket upgrades and CORS does not apply to them. Documents obey the
+//! query limits; subscriptions are limited per connection and per user (on each process).
+
+use std::{
+    collections::HashMap,
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc, Mutex, OnceLock,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use async_graphql::{
+    Data, ErrorExtensions, Executor, Response,
+    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage},
+};
+use futures_util::{
+    SinkExt, StreamExt,
+    future::{BoxFuture, FutureExt},
+    stream::{self, BoxStream},
+};
+use poem::{
+    Body, IntoResponse, Request,
+    http::{HeaderValue, StatusCode, header},
+    web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream},
+};
+use serde_json::Value;
+
+use super::{HttpSettings, graphql::limits_refusal};
+use crate::{
+    auth::{AuthService, Claims},
+    domain::{AppError, ErrorCode},
+    graphql::{
+        AppSchema,
+        context::RequestAuth,
+        error::{VariableStrings, ensure_codes},
+    },
+    store::UserId,
+};
+
+/// `SUBSCRIPTIONS_*` and `WS_*`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SubscriptionSettings {
+    /// Subscriptions one WebSocket connection may run at once.
+    #[arg(long, env = "SUBSCRIPTIONS_PER_CONNECTION", default_value_t = 20)]
+    pub subscriptions_per_connection: usize,
+    /// Subscriptions one user may run at once on one server process (all connections and
+    /// multipart responses together).
+    #[arg(long, env = "SUBSCRIPTIONS_PER_USER", default_value_t = 100)]
+    pub subscriptions_per_user: usize,
+    /// A WebSocket must send `connection_init` this soon after it opened, or is closed (4408).
+    #[arg(long, env = "WS_CONNECTION_INIT_TIMEOUT", default_value = "10s", value_parser = crate::settings::parse_duration)]
+    pub ws_connection_init_timeout: Duration,
+    /// How often an open connection is pinged (`ping`, or `ka` on the legacy protocol; a
+    /// heartbeat part on multipart responses). A `graphql-transport-ws` client silent for three
+    /// of these is closed (3008).
+    #[arg(long, env = "WS_KEEPALIVE_INTERVAL", default_value = "15s", value_parser = crate::settings::parse_duration)]
+    pub ws_keepalive_interval: Duration,
+}
+
+impl Default for SubscriptionSettings {
+    fn default() -> Self {
+        crate::settings::defaults()
+    }
+}
+
+/// How often a connection checks that its session still goes on; a session ended on another
+/// process shows up within `SESSION_CACHE_TTL` more.
+const SESSION_CHECK: Duration = Duration::from_secs(1);
+/// Per connection, in bytes: idle sockets are most of what a subscription server holds.
+const SOCKET_READ_BUFFER: usize = 4 * 1024;
+
+/// The subscriptions each user runs on this process.
+#[derive(Debug, Default)]
+pub struct SubscriptionSlots {
+    per_user: Mutex<HashMap<UserId, usize>>,
+}
+
+/// One running subscription of a user; gives its slot back when dropped.
+struct Slot {
+    slots: Arc<SubscriptionSlots>,
+    user: UserId,
+}
+
+impl SubscriptionSlots {
+    fn take(self: &Arc<Self>, user: &UserId, max: usize) -> Option<Slot> {
+        let mut per_user = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
+        let count = per_user.entry(user.clone()).or_default();
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            slots: self.clone(),
+            user: user.clone(),
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut per_user = self
+            .slots
+            .per_user
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = per_user.get_mut(&self.user) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
+/// The origin (`scheme://host[:port]`) of a URL.
+pub(super) fn origin_of(url: &str) -> String {
+    let url = url.trim_end_matches('/');
+    let host_start = url.find("://").map_or(0, |i| i + 3);
+    let end = url[host_start..]
+        .find('/')
+        .map_or(url.len(), |i| host_start + i);
+    url[..end].to_ascii_lowercase()
+}
+
+/// Browsers always send `Origin` on a WebSocket upgrade; a request without one comes from a
+/// program, which holds no one else's cookies.
+fn origin_allowed(req: &Request, http: &HttpSettings) -> bool {
+    match req.headers().get(header::ORIGIN) {
+        None => true,
+        Some(origin) => origin.to_str().is_ok_and(|origin| {
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            http.origins.contains(&origin)
+        }),
+    }
+}
+
+/// Whether a POST asks for a multipart subscription response (`subscriptionSpec="1.0"`).
+pub(super) fn wants_multipart(req: &Request) -> bool {
+    let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    accept.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        parts
+            .next()
+            .is_some_and(|media| media.eq_ignore_ascii_case("multipart/mixed"))
+            && parts.any(|param| {
+                param.split_once('=').is_some_and(|(name, value)| {
+                    name.trim().eq_ignore_ascii_case("subscriptionSpec")
+                        && value.trim().trim_matches('"') == "1.0"
+                })
+            })
+    })
+}
+
+fn limit_error(limit: &'static str, message: String) -> Response {
+    let error = async_graphql::Error::new(message).extend_with(|_, ext| {
+        ext.set("code", ErrorCode::BadUserInput.as_str());
+        ext.set("limit", limit);
+    });
+    Response::from_errors(vec![error.into_server_error(Default::default())])
+}
+
+fn error_response(err: AppError) -> Response {
+    let err: async_graphql::Error = err.into();
+    Response::from_errors(vec![err.into_server_error(Default::default())])
+}
+
+/// Resolves once the session behind `claims` has ended (checked every [`SESSION_CHECK`]). While
+/// the store cannot answer, the connection stays: dropping every socket on a database hiccup
+/// would only bring them all back at once.
+async fn session_ended(auth: Arc<AuthService>, claims: Claims) {
+    loop {
+        tokio::time::sleep(SESSION_CHECK).await;
+        match auth.session_alive(&claims).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(err) => {
+                tracing::warn!(error = ?err, "could not check a subscriber's session");
+            }
+        }
+    }
+}
+
+/// A multipart part: the boundary before it (the first) or the line break after the previous
+/// one's boundary, its header, its JSON, and its closing boundary at once, so a client can hand
+/// the part on without waiting for the next.
+fn part(first: bool, json: &Value) -> bytes::Bytes {
+    let lead = if first { "\r\n--graphql\r\n" } else { "\r\n" };
+    format!("{lead}content-type: application/json\r\n\r\n{json}\r\n--graphql").into()
+}
+
+/// The multipart subscription protocol: `{"payload": result}` per result, `{}` as a heartbeat
+/// when idle, `{"payload": null, "errors": [...]}` when the transport ends it (`stop`).
+fn multipart_body(
+    responses: BoxStream<'static, Response>,
+    stop: BoxFuture<'static, AppError>,
+    heartbeat: Duration,
+) -> BoxStream<'static, bytes::Bytes> {
+    struct State {
+        responses: BoxStream<'static, Response>,
+        stop: BoxFuture<'static, AppError>,
+        heartbeat: tokio::time::Interval,
+        first: bool,
+        stopped: bool,
+        ended: bool,
+    }
+    let mut ticks = tokio::time::interval(heartbeat);
+    ticks.reset();
+    let state = State {
+        responses,
+        stop,
+        heartbeat: ticks,
+        first: true,
+        stopped: false,
+        ended: false,
+    };
+    stream::unfold(state, |mut s| async move {
+        if s.ended {
+            return None;
+        }
+        let json = tokio::select! {
+            next = s.responses.next() => match next {
+                Some(response) => {
+                    let response = serde_json::to_value(&response).unwrap_or(Value::Null);
+                    serde_json::json!({ "payload": response })
+                }
+                None => {
+                    s.ended = true;
+                    let end = if s.first { "\r\n--graphql--\r\n" } else { "--\r\n" };
+                    return Some((bytes::Bytes::from(end), s));
+                }
+            },
+            err = &mut s.stop, if !s.stopped => {
+                s.stopped = true;
+                let error = serde_json::json!({
+                    "message": err.public_message(),
+                    "extensions": { "code": err.code().as_str() },
+                });
+                // The closing boundary follows as the next (and last) piece.
+                s.responses = stream::empty().boxed();
+                serde_json::json!({ "payload": null, "errors": [error] })
+            }
+            _ = s.heartbeat.tick() => serde_json::json!({}),
+        };
+        let bytes = part(s.first, &json);
+        s.first = false;
+        Some((bytes, s))
+    })
+    .boxed()
+}
+
+/// Runs a subscription as a multipart response: each result is a part, a heartbeat part every
+/// `WS_KEEPALIVE_INTERVAL` keeps proxies from cutting it, and it ends with the subscription,
+/// the session, or the server.
+pub(super) fn multipart(
+    schema: &AppSchema,
+    http: &HttpSettings,
+    gql: async_graphql::Request,
+    auth: RequestAuth,
+) -> poem::Response {
+    let claims = auth.caller().ok().flatten().cloned();
+    let mut slot = None;
+    if let Some(claims) = &claims {
+        slot = http
+            .slots
+            .take(&claims.sub, http.subscriptions.subscriptions_per_user);
+        if slot.is_none() {
+            let refused = limit_error(
+                "subscriptionsPerUser",
+                format!(
+                    "You already run {} subscriptions; end one first.",
+                    http.subscriptions.subscriptions_per_user
+                ),
+            );
+            return async_graphql_poem::GraphQLResponse(refused).into_response();
+        }
+    }
+    let variables = VariableStrings::of(&gql.variables);
+    let responses = schema
+        .execute_stream(gql.data(auth))
+        .map(move |r| {
+            let _held = &slot;
+            ensure_codes(r, &variables)
+        })
+        .boxed();
+    let shutdown = http.shutdown.clone();
+    let stop: BoxFuture<'static, AppError> = match claims {
+        Some(claims) => {
+            let ended = session_ended(http.auth.clone(), claims);
+            async move {
+                tokio::select! {
+                    () = ended => AppError::SessionExpired,
+                    () = shutdown.cancelled() => shutting_down(),
+                }
+            }
+            .boxed()
+        }
+        None => async move {
+            shutdown.cancelled().await;
+            shutting_down()
+        }
+        .boxed(),
+    };
+    let body = multipart_body(responses, stop, http.subscriptions.ws_keepalive_interval)
+        .map(Ok::<_, std::io::Error>);
+    let mut resp = Body::from_bytes_stream(body).into_response();
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("multipart/mixed; boundary=\"graphql\"; subscriptionSpec=\"1.0\""),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+fn shutting_down() -> AppError {
+    AppError::internal(anyhow::anyhow!("the server is shutting down"))
+}
+
+/// What one WebSocket connection knows about its caller, settled by `connection_init`.
+#[derive(Default)]
+struct SocketState {
+    auth: OnceLock<RequestAuth>,
+    /// Set when `connection_init` was refused: the code the close reason names.
+    refused: OnceLock<ErrorCode>,
+    running: AtomicUsize,
+}
+
+/// Counts a connection's running subscription while alive.
+struct Running(Arc<SocketState>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The schema as one connection sees it: each document checked against the query limits and
+/// the subscription limits, and run as the connection's caller.
+#[derive(Clone)]
+struct SocketExecutor {
+    schema: AppSchema,
+    http: HttpSettings,
+    state: Arc<SocketState>,
+}
+
+impl Executor for SocketExecutor {
+    async fn execute(&self, mut request: async_graphql::Request) -> Response {
+        if let Some(refused) = limits_refusal(&self.http, &mut request) {
+            return refused;
+        }
+        let variables = VariableStrings::of(&request.variables);
+        match self.state.auth.get() {
+            Some(auth) => ensure_codes(
+                self.schema.execute(request.data(auth.clone())).await,
+                &variables,
+            ),
+            None => error_response(AppError::Unauthenticated),
+        }
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        _: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        let once = |response: Response| stream::once(async move { response }).boxed();
+        if let Some(refused) = limits_refusal(&self.http, &mut request) {
+            return once(refused);
+        }
+        let Some(auth) = self.state.auth.get() else {
+            return once(error_response(AppError::Unauthenticated));
+        };
+        let limits = &self.http.subscriptions;
+        let per_connection = limits.subscriptions_per_connection;
+        if self.state.running.fetch_add(1, Ordering::Relaxed) >= per_connection {
+            self.state.running.fetch_sub(1, Ordering::Relaxed);
+            return once(limit_error(
+                "subscriptionsPerConnection",
+                format!("A connection may run {per_connection} subscriptions at once."),
+            ));
+        }
+        let running = Running(self.state.clone());
+        let slot = match auth.caller() {
+            Ok(Some(claims)) => self
+                .http
+                .slots
+                .take(&claims.sub, limits.subscriptions_per_user),
+            _ => None,
+        };
+        let Some(slot) = slot else {
+            return once(limit_error(
+                "subscriptionsPerUser",
+                format!(
+                    "You already run {} subscriptions; end one first.",
+                    limits.subscriptions_per_user
+                ),
+            ));
+        };
+        let variables = VariableStrings::of(&request.variables);
+        self.schema
+            .execute_stream(request.data(auth.clone()))
+            .map(move |response| {
+                let _held = (&running, &slot);
+                ensure_codes(response, &variables)
+            })
+            .boxed()
+    }
+}
+
+/// The token a `connection_init` payload carries, if any: `authorization` (or
+/// `Authorization`), with or without `Bearer `.
+fn payload_token(payload: &Value) -> Option<String> {
+    let value = payload
+        .get("authorization")
+        .or_else(|| payload.get("Authorization"))?
+        .as_str()?
+        .trim();
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .unwrap_or(value)
+        .trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+/// Accepts a WebSocket upgrade of `/graphql` for subscriptions.
+pub(super) async fn upgrade(
+    req: &Request,
+    websocket: WebSocket,
+    schema: &AppSchema,
+    http: &HttpSettings,
+) -> poem::Response {
+    if !origin_allowed(req, http) {
+        return super::error_response(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Unauthenticated,
+            "WebSocket connections are accepted only from this site's own pages (PUBLIC_URL) \
+             and CORS_ORIGINS.",
+        );
+    }
+    let protocol = req
+        .headers()
+        .get(header::SEC_WEBSOCKET_PROTOCOL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|offered| {
+            offered
+                .split(',')
+                .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+        });
+    let Some(protocol) = protocol else {
+        return super::error_response(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadUserInput,
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws.",
+        );
+    };
+    let upgrade_auth = super::graphql::request_auth(req, http).await;
+    let max_bytes = http.limits.max_body_bytes;
+    let config = WebSocketConfig::default()
+        .read_buffer_size(SOCKET_READ_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(max_bytes))
+        .max_frame_size(Some(max_bytes));
+    let (schema, http) = (schema.clone(), http.clone());
+    websocket
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .config(config)
+        .on_upgrade(move |socket| serve_socket(socket, protocol, schema, http, upgrade_auth))
+        .into_response()
+}
+
+type SessionEnd = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+async fn serve_socket(
+    socket: WebSocketStream,
+    protocol: WebSocketProtocols,
+    schema: AppSchema,
+    http: HttpSettings,
+    upgrade_auth: RequestAuth,
+) {
+    let state = Arc::new(SocketState::default());
+    let (mut sink, incoming) = socket.split();
+    let incoming = incoming
+        .take_while(|m| std::future::ready(m.is_ok()))
+        .filter_map(|m| {
+            std::future::ready(match m {
+                Ok(Message::Text(text)) => Some(text.into_bytes()),
+                Ok(Message::Binary(bytes)) => Some(bytes),
+                _ => None,
+            })
+        });
+    let init = {
+        let (state, auth_service) = (state.clone(), http.auth.clone());
+        move |payload: Value| async move {
+            let auth = match payload_token(&payload) {
+                Some(token) => {
+                    RequestAuth::check(Some(token), upgrade_auth.client().clone(), &auth_service)
+                        .await
+                }
+                None => upgrade_auth,
+            };
+            let refused = match auth.caller() {
+                Ok(Some(_)) => None,
+                Ok(None) => Some(ErrorCode::Unauthenticated),
+                Err(err) => Some(err.code()),
+            };
+            match refused {
+                None => {
+                    let _ = state.auth.set(auth);
+                    Ok(Data::default())
+                }
+                Some(code) => {
+                    let _ = state.refused.set(code);
+                    Err(async_graphql::Error::new(code.as_str()))
+                }
+            }
+        }
+    };
+    let settings = &http.subscriptions;
+    let keepalive = settings.ws_keepalive_interval;
+    let executor = SocketExecutor {
+        schema,
+        http: http.clone(),
+        state: state.clone(),
+    };
+    let mut messages = async_graphql::http::WebSocket::new(executor, incoming, protocol)
+        .on_connection_init(init)
+        .keepalive_timeout((protocol == WebSocketProtocols::GraphQLWS).then(|| keepalive * 3));
+    let init_deadline = tokio::time::sleep(settings.ws_connection_init_timeout);
+    tokio::pin!(init_deadline);
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    let ping = match protocol {
+        WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
+        WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
+    };
+    let mut session_end: Option<SessionEnd> = None;
+    let unauthorized = |code: ErrorCode| Some((4401, code.as_str().to_owned()));
+    let close: Option<(u16, String)> = loop {
+        let accepted = state.auth.get();
+        if session_end.is_none()
+            && let Some(Ok(Some(claims))) = accepted.map(RequestAuth::caller)
+        {
+            session_end = Some(Box::pin(session_ended(http.auth.clone(), claims.clone())));
+        }
+        tokio::select! {
+            out = messages.next() => {
+                if let Some(&code) = state.refused.get() {
+                    break unauthorized(code);
+                }
+                match out {
+                    None => break None,
+                    Some(WsMessage::Text(text)) => {
+                        if sink.send(Message::text(text)).await.is_err() {
+                            break None;
+                        }
+                    }
+                    // A subscribe before the handshake: graphql-ws says 4401.
+                    Some(WsMessage::Close(1011, _)) => break unauthorized(ErrorCode::Unauthenticated),
+                    Some(WsMessage::Close(code, reason)) => break Some((code, reason)),
+                }
+            }
+            () = &mut init_deadline, if accepted.is_none() => {
+                break Some((4408, "Connection initialisation timeout".into()));
+            }
+            _ = pings.tick(), if accepted.is_some() => {
+                if sink.send(Message::text(ping)).await.is_err() {
+                    break None;
+                }
+            }
+            () = async { session_end.as_mut().expect("guarded").await }, if session_end.is_some() => {
+                break unauthorized(ErrorCode::SessionExpired);
+            }
+            () = http.shutdown.cancelled() => break Some((1001, "The server is shutting down".into())),
+        }
+    };
+    if let Some((code, reason)) = close {
+        let _ = sink.send(Message::close_with(code, reason)).await;
+    }
+    let _ = sink.close().await;
+}
