@@ -1,5 +1,5 @@
-//! Rate-limit counters: one upsert per hit, in the same transaction as the read of the previous
-//! window, so processes sharing the file count together.
+//! Rate-limit counters: one upsert per hit that also reads the previous window, so processes
+//! sharing the file count together.
 
 use super::*;
 
@@ -12,22 +12,20 @@ impl RateLimitStore for SqliteStore {
         expires_at: DateTime<Utc>,
     ) -> StoreResult<WindowHits> {
         let key = key.to_owned();
+        // One statement: the upsert and the read of the previous window commit together.
         self.run(move |c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current: i64 = tx
+            let (current, previous): (i64, i64) = c
                 .prepare_cached(
                     "INSERT INTO rate_limits (key, slot, hits, expires_at) VALUES (?1, ?2, 1, ?3) \
-                     ON CONFLICT (key, slot) DO UPDATE SET hits = hits + 1 RETURNING hits",
+                     ON CONFLICT (key, slot) DO UPDATE SET hits = hits + 1 \
+                     RETURNING hits, (SELECT hits FROM rate_limits WHERE key = ?1 AND slot = ?2 - 1)",
                 )?
-                .query_row(params![key, window, millis(expires_at)], |r| r.get(0))?;
-            let previous: Option<i64> = tx
-                .prepare_cached("SELECT hits FROM rate_limits WHERE key = ?1 AND slot = ?2")?
-                .query_row(params![key, window - 1], |r| r.get(0))
-                .optional()?;
-            tx.commit()?;
+                .query_row(params![key, window, millis(expires_at)], |r| {
+                    Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?.unwrap_or(0)))
+                })?;
             Ok(WindowHits {
                 current: current.max(0) as u64,
-                previous: previous.unwrap_or(0).max(0) as u64,
+                previous: previous.max(0) as u64,
             })
         })
         .await
