@@ -33,46 +33,88 @@ impl MongoStore {
 
 #[async_trait]
 impl JobStore for MongoStore {
-    /// MongoDB without a replica set has no multi-document transactions, so the job is inserted
-    /// first and then ranked among its owner's active jobs (oldest first): one ranked beyond
-    /// the limit takes itself back. Of racing inserts, the later ones lose.
+    /// MongoDB without a replica set has no multi-document transactions, so the limit is held
+    /// by slot documents (`job_slots`, `_id` = owner and slot number): a job is admitted only
+    /// if it inserts one of its owner's `max_active` slots, and a unique `_id` lets exactly one
+    /// of racing inserts have each. A slot whose job has finished (or is gone) is freed by the
+    /// next insert that finds every slot taken, so nothing has to release slots and a crash
+    /// leaks none for long.
     async fn insert_job(&self, job: &GenerationJobRecord, max_active: u32) -> StoreResult<bool> {
         let owner = job.owner.as_str();
-        let active_now = self
-            .jobs
-            .count_documents(doc! { "owner_id": owner, "status": active() })
-            .await
-            .map_err(map_err)?;
-        if active_now >= u64::from(max_active) {
+        let slots = self.db.collection::<Document>("job_slots");
+        let slot_id = |n: u32| format!("{owner}#{n}");
+        let take = |n: u32| {
+            let slots = slots.clone();
+            let id = slot_id(n);
+            async move {
+                match slots
+                    .insert_one(doc! {
+                        "_id": id,
+                        "job_id": job.id.as_str(),
+                        "at": to_bson(job.created_at),
+                    })
+                    .await
+                {
+                    Ok(_) => Ok(true),
+                    Err(err) if is_duplicate_key(&err) => Ok(false),
+                    Err(err) => Err(map_err(err)),
+                }
+            }
+        };
+        let mut taken = None;
+        for n in 0..max_active {
+            if take(n).await? {
+                taken = Some(n);
+                break;
+            }
+        }
+        if taken.is_none() {
+            // Every slot is held: free those whose job is no longer active, then try them.
+            for n in 0..max_active {
+                let Some(slot) = slots
+                    .find_one(doc! { "_id": slot_id(n) })
+                    .await
+                    .map_err(map_err)?
+                else {
+                    continue;
+                };
+                let holder = slot.get_str("job_id").unwrap_or_default().to_owned();
+                let held = self
+                    .jobs
+                    .find_one(doc! { "_id": &holder })
+                    .await
+                    .map_err(map_err)?;
+                let stale = match held {
+                    Some(JobDoc(held)) => {
+                        !matches!(held.status, JobStatus::Queued | JobStatus::Running)
+                    }
+                    // Its job is inserted just after the slot: only a slot long without one
+                    // (a crash in between, or a finished job deleted since) is stale.
+                    None => slot.get_datetime("at").is_ok_and(|at| {
+                        job.created_at.timestamp_millis() - at.timestamp_millis() > 60_000
+                    }),
+                };
+                if !stale {
+                    continue;
+                }
+                slots
+                    .delete_one(doc! { "_id": slot_id(n), "job_id": &holder })
+                    .await
+                    .map_err(map_err)?;
+                if take(n).await? {
+                    taken = Some(n);
+                    break;
+                }
+            }
+        }
+        if taken.is_none() {
             return Ok(false);
         }
         self.jobs
             .insert_one(JobDoc(job.clone()))
             .await
             .map_err(map_err)?;
-        let created = to_bson(job.created_at);
-        let rank = self
-            .jobs
-            .count_documents(doc! {
-                "owner_id": owner,
-                "status": active(),
-                "$or": [
-                    { "created_at": { "$lt": created } },
-                    { "created_at": created, "_id": { "$lte": job.id.as_str() } },
-                ],
-            })
-            .await
-            .map_err(map_err)?;
-        if rank <= u64::from(max_active) {
-            return Ok(true);
-        }
-        let taken_back = self
-            .jobs
-            .delete_one(doc! { "_id": job.id.as_str(), "status": JobStatus::Queued.as_str() })
-            .await
-            .map_err(map_err)?;
-        // A worker that claimed it in between runs it: then it was admitted after all.
-        Ok(taken_back.deleted_count == 0)
+        Ok(true)
     }
 
     async fn find_job(

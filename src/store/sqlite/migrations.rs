@@ -64,6 +64,31 @@ fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Once per open: WAL mode for a file (readers never wait for the writer), then the schema.
 pub(super) fn prepare(conn: &mut Connection, file: bool) -> anyhow::Result<()> {
+    // Processes started together on one file take turns: switching to WAL needs the file to
+    // themselves, which SQLite reports as busy rather than waiting for.
+    let mut attempts = 0;
+    loop {
+        match prepare_once(conn, file) {
+            Err(err) if attempts < 200 && is_busy(&err) => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            done => return done,
+        }
+    }
+}
+
+fn is_busy(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<rusqlite::Error>(),
+            Some(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    })
+}
+
+fn prepare_once(conn: &mut Connection, file: bool) -> anyhow::Result<()> {
     if file {
         let mode: String =
             conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
