@@ -10,12 +10,13 @@ use aes_gcm::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hkdf::Hkdf;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use super::{
     ClientInfo, LoginOutcome,
     service::AuthService,
+    sha256_hex,
     tokens::{Claims, chrono_duration},
 };
 use crate::{
@@ -138,17 +139,15 @@ fn recovery_hash(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .map(|c| c.to_ascii_lowercase())
         .collect();
-    Sha256::digest(normal.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(normal.as_bytes())
+}
+
+fn recovery_hashes(codes: &[String]) -> Vec<String> {
+    codes.iter().map(|c| recovery_hash(c)).collect()
 }
 
 fn token_hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sha256_hex(secret.as_bytes())
 }
 
 impl AuthService {
@@ -197,7 +196,7 @@ impl AuthService {
         let step = matching_step(&totp, code, self.clock.now().timestamp())
             .ok_or(AppError::InvalidMfaCode)?;
         let codes = new_recovery_codes();
-        let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
+        let hashes = recovery_hashes(&codes);
         if !self
             .store
             .enable_totp(&user.id, &pending, step, &hashes)
@@ -235,7 +234,7 @@ impl AuthService {
         self.count_code_attempt(&user.id, client).await?;
         self.spend_code(&user, code).await?;
         let codes = new_recovery_codes();
-        let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
+        let hashes = recovery_hashes(&codes);
         if !self.store.set_recovery_codes(&user.id, &hashes).await? {
             return Err(AppError::InvalidMfaCode);
         }

@@ -16,6 +16,16 @@ pub mod validate;
 pub use service::{AuthService, LoginOutcome, SignUp};
 pub use settings::{AuthSettings, MIN_JWT_SECRET_BYTES};
 
+/// SHA-256 of `data` in lower-case hex: how keys, tokens and codes are named or stored
+/// without being revealed.
+pub(crate) fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Who is calling, as far as the HTTP layer can tell.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {

@@ -7,7 +7,6 @@
 use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use super::ClientInfo;
 use crate::{
@@ -267,13 +266,8 @@ impl Throttle {
 
 /// The bucket and key, hashed: the store holds no addresses or account names in the clear.
 fn stored_key(bucket: Bucket, key: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(bucket.name())
-        .chain_update([0])
-        .chain_update(key)
-        .finalize();
-    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}:{hex}", bucket.name())
+    let hex = super::sha256_hex(format!("{}\0{key}", bucket.name()).as_bytes());
+    format!("{}:{}", bucket.name(), &hex[..32])
 }
 
 fn refused(

@@ -66,11 +66,7 @@ struct VerifyingKey {
 
 /// Names a key without revealing it: the start of its SHA-256.
 fn key_id(secret: &SecretString) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(secret.expose_secret().as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::sha256_hex(secret.expose_secret().as_bytes())[..16].to_owned()
 }
 
 pub struct TokenKeys {
