@@ -23,7 +23,7 @@ use crate::{
     domain::identity::{EmailAddress, Username, email_key, login_key},
     domain::{AppError, AppResult, SharedClock},
     mail::outbox::Outbox,
-    store::{SessionId, SessionRecord, Store, UserId, UserRecord},
+    store::{SessionId, SessionRecord, SessionRotation, Store, UserId, UserRecord, WindowCount},
 };
 
 /// Concurrent refreshes of one session each retry their compare-and-swap this often before
@@ -457,6 +457,7 @@ impl AuthService {
                 .as_ref()
                 .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
             generation: 0,
+            refreshes: WindowCount::default(),
         };
         if !self.store.add_session(&user.id, &session).await? {
             return Err(AppError::InvalidCredentials);
@@ -528,14 +529,6 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<(UserRecord, IssuedToken)> {
         let claims = self.claims_within_idle_window(access_token)?;
-        self.throttle
-            .check(
-                Bucket::RefreshSession,
-                claims.sid.as_str(),
-                Some(&claims.sub),
-                client,
-            )
-            .await?;
         let now = self.clock.now();
         let user = self
             .store
@@ -564,7 +557,14 @@ impl AuthService {
                     now - at <= chrono_duration(self.settings.refresh_reuse_interval)
                 });
                 if claims.r#gen == session.generation - 1 && recent {
-                    // Another tab refreshed a moment ago: share its generation.
+                    // Another tab refreshed a moment ago: share its generation, within the
+                    // session's limit (checked, not counted: nothing is written).
+                    self.throttle.count_on_record(
+                        Bucket::RefreshSession,
+                        session.refreshes,
+                        Some(&claims.sub),
+                        client,
+                    )?;
                     let access = self.issue_access(
                         &claims.sub,
                         &claims.sid,
@@ -588,20 +588,27 @@ impl AuthService {
                 );
                 return Err(AppError::SessionExpired);
             }
-            let replacement =
-                self.tokens
-                    .issue_refresh(&claims.sub, &claims.sid, now, session.expires_at);
+            let refreshes = self.throttle.count_on_record(
+                Bucket::RefreshSession,
+                session.refreshes,
+                Some(&claims.sub),
+                client,
+            )?;
             let next = session.generation + 1;
-            if self
-                .store
-                .rotate_refresh_token(
+            let rotation = SessionRotation {
+                refresh_token: self.tokens.issue_refresh(
                     &claims.sub,
                     &claims.sid,
-                    &session.refresh_token,
-                    &replacement,
-                    next,
                     now,
-                )
+                    session.expires_at,
+                ),
+                generation: next,
+                at: now,
+                refreshes,
+            };
+            if self
+                .store
+                .rotate_refresh_token(&claims.sub, &claims.sid, &session.refresh_token, &rotation)
                 .await?
             {
                 let access =

@@ -2,7 +2,8 @@
 //! account, an address, a client, a session) and allows `count` hits in any `per`: counters live
 //! in the store (one atomic update per check, shared by every server process) as fixed windows
 //! read as a sliding window, the current window's hits plus the previous window's weighted by
-//! how much of it still lies within `per`.
+//! how much of it still lies within `per`. A session's refreshes are counted on the session
+//! itself (see [`Throttle::count_on_record`]), so a refresh stays one write.
 
 use std::{fmt, str::FromStr, sync::Arc, time::Duration};
 
@@ -10,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::ClientInfo;
 use crate::{
-    domain::{AppError, AppResult, SharedClock},
+    domain::{AppError, AppResult, SharedClock, WindowCount},
     store::{RateLimitStore, UserId, WindowHits},
 };
 
@@ -256,6 +257,39 @@ impl Throttle {
         }
         self.blocked.insert(id, now + wait);
         Err(refused(bucket, user, client, wait))
+    }
+
+    /// Counts one attempt against a count kept on the record it limits (a session's
+    /// refreshes), returning the count to write with the change itself: the caller's
+    /// compare-and-swap makes it exact across processes, at no extra round trip. Nothing is
+    /// written for a refusal.
+    pub fn count_on_record(
+        &self,
+        bucket: Bucket,
+        counted: WindowCount,
+        user: Option<&UserId>,
+        client: &ClientInfo,
+    ) -> AppResult<WindowCount> {
+        let rate = self.limits.rate(bucket);
+        let now = self.clock.now();
+        let window = Window::at(now, rate.per);
+        let (previous, current) = match window.number - counted.window {
+            0 => (counted.previous, counted.current),
+            1 => (counted.current, 0),
+            _ => (0, 0),
+        };
+        let hits = WindowHits {
+            current: u64::from(current) + 1,
+            previous: u64::from(previous),
+        };
+        if let Some(wait) = window.wait(rate.count, hits) {
+            return Err(refused(bucket, user, client, wait));
+        }
+        Ok(WindowCount {
+            window: window.number,
+            current: current.saturating_add(1),
+            previous,
+        })
     }
 
     /// Drops counters no check reads any more (MongoDB's TTL index does it there, too).

@@ -27,4 +27,4 @@ pub use quiz::{
     QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,
 };
 pub use secret::{PasswordHash, RefreshToken};
-pub use user::{MAX_SESSIONS_PER_USER, SessionRecord, UserRecord};
+pub use user::{MAX_SESSIONS_PER_USER, SessionRecord, UserRecord, WindowCount};

@@ -34,6 +34,18 @@ pub struct SessionRecord {
     /// Advanced by every refresh and carried in access tokens as `gen`, so a token replayed
     /// from an older generation can be told from a fresh one.
     pub generation: i64,
+    /// The refresh limit's count, kept here so that the refresh counted is the refresh
+    /// written: one compare-and-swap, exact across server processes.
+    pub refreshes: WindowCount,
+}
+
+/// Hits counted in fixed windows of a limit's period: `current` in window number `window`,
+/// `previous` in the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WindowCount {
+    pub window: i64,
+    pub current: u32,
+    pub previous: u32,
 }
 
 /// A user keeps at most this many sessions; a new login drops the oldest.

@@ -93,17 +93,14 @@ pub trait UserStore: Send + Sync {
         user: &UserId,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<SessionRecord>>;
-    /// Replaces the refresh token and sets the generation only if the token still is
-    /// `expected` (compare-and-swap), so two concurrent refreshes can never both win; `false`
-    /// when it was not.
+    /// Applies `rotation` only if the refresh token still is `expected` (compare-and-swap), so
+    /// two concurrent refreshes can never both win; `false` when it was not.
     async fn rotate_refresh_token(
         &self,
         user: &UserId,
         session: &SessionId,
         expected: &RefreshToken,
-        replacement: &RefreshToken,
-        generation: i64,
-        at: DateTime<Utc>,
+        rotation: &SessionRotation,
     ) -> StoreResult<bool>;
     /// `false` when there was no such session.
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
@@ -255,6 +252,15 @@ pub trait RateLimitStore: Send + Sync {
     async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()>;
     /// Deletes the counters that expired before `now`; returns how many.
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// What one refresh writes to its session.
+#[derive(Debug, Clone)]
+pub struct SessionRotation {
+    pub refresh_token: RefreshToken,
+    pub generation: i64,
+    pub at: DateTime<Utc>,
+    pub refreshes: WindowCount,
 }
 
 /// Hits of a key in the current and the previous window.

@@ -7,5 +7,5 @@ pub use crate::domain::{
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
     QuestionFeedbackRecord, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizRecord,
     QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord,
-    UserId, UserRecord, Username,
+    UserId, UserRecord, Username, WindowCount,
 };

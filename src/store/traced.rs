@@ -60,9 +60,7 @@ delegate!(UserStore {
         user: &UserId,
         session: &SessionId,
         expected: &RefreshToken,
-        replacement: &RefreshToken,
-        generation: i64,
-        at: DateTime<Utc>
+        rotation: &SessionRotation
     ) -> StoreResult<bool>;
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
     async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64>;

@@ -147,6 +147,35 @@ async fn refreshes_per_session_are_limited() {
     laptop.refresh().await.ok();
 }
 
+crate::on_both_stores!(refresh_limit_is_shared_by_processes);
+
+/// The refresh count lives on the session, so refreshes through two server processes add up
+/// to one limit, and the next window gives the budget back.
+async fn refresh_limit_is_shared_by_processes(backend: Backend) {
+    let Some(a) = TestApp::spawn_shareable(backend, |c| {
+        c.auth.rate_limits.refresh_per_session = "4/10m".parse().unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    let b = a.spawn_sharing(|_| {}).await;
+    let (on_a, _) = a.new_user("two-nodes").await;
+    let on_b = on_a.on(&b);
+    for tab in [&on_a, &on_b, &on_a, &on_b] {
+        tab.refresh().await.ok();
+    }
+    let wait = retry_after(&on_a.refresh().await);
+    assert!((1..=750).contains(&wait), "retryAfter {wait}");
+    retry_after(&on_b.refresh().await);
+
+    for app in [&a, &b] {
+        app.clock.advance(Duration::from_secs(wait));
+    }
+    on_b.refresh().await.ok();
+    on_a.me().await.ok();
+}
+
 #[tokio::test]
 async fn x_apollo_operation_name_counts_as_a_preflight_header() {
     let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();

@@ -404,25 +404,6 @@ async fn jobs_are_private_validated_and_limited(backend: Backend) {
 
 /// An app whose database another process can open: a SQLite file where the backend would
 /// keep it in memory.
-async fn shareable(
-    backend: Backend,
-    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
-) -> Option<TestApp> {
-    let backend = match backend {
-        Backend::Sqlite => Backend::SqliteFile,
-        other => other,
-    };
-    TestApp::spawn(backend, tweak).await
-}
-
-/// The same browser, talking to another server process (cookies are per host, not port).
-fn on(app: &TestApp, c: &Client) -> Client {
-    Client {
-        base_url: app.base_url.clone(),
-        ..c.clone()
-    }
-}
-
 async fn stored_status(app: &TestApp, owner: &str, id: &str) -> JobStatus {
     let owner = UserId::parse(owner).unwrap();
     app.store
@@ -439,7 +420,9 @@ async fn a_restarted_server_finishes_the_job(backend: Backend) {
         Reply::Content(llm_quiz(3)),
     ])
     .await;
-    let Some(mut first) = shareable(backend, |c| c.llm.llm_base_url = Some(url)).await else {
+    let Some(mut first) =
+        TestApp::spawn_shareable(backend, |c| c.llm.llm_base_url = Some(url)).await
+    else {
         return;
     };
     let (c, _) = first.new_user("restarter").await;
@@ -458,7 +441,7 @@ async fn a_restarted_server_finishes_the_job(backend: Backend) {
     first.shutdown().await;
     assert_eq!(stored_status(&first, &me, &id).await, JobStatus::Queued);
     let second = first.spawn_sharing(|_| {}).await;
-    let c2 = on(&second, &c);
+    let c2 = c.on(&second);
     let done = wait_for(&c2, &id, |j| j["status"] == "SUCCEEDED").await;
     assert_eq!(done["quiz"]["questionCount"], 3);
     assert_eq!(done["questionsReady"], 3);
@@ -473,7 +456,8 @@ async fn a_job_whose_worker_died_is_taken_over(backend: Backend) {
         Reply::Content(llm_quiz(2)),
     ])
     .await;
-    let Some(stuck) = shareable(backend, |c| c.llm.llm_base_url = Some(url)).await else {
+    let Some(stuck) = TestApp::spawn_shareable(backend, |c| c.llm.llm_base_url = Some(url)).await
+    else {
         return;
     };
     let (c, _) = stuck.new_user("orphan").await;
@@ -486,7 +470,7 @@ async fn a_job_whose_worker_died_is_taken_over(backend: Backend) {
     // The first process hangs on its LLM request as if it had died. Another process takes the
     // job over once its lease has run out (its clock moves past it; nobody sleeps).
     let rescuer = stuck.spawn_sharing(|_| {}).await;
-    let c2 = on(&rescuer, &c);
+    let c2 = c.on(&rescuer);
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
         job(&c2, &id).await["status"],
@@ -505,7 +489,7 @@ async fn a_job_whose_worker_died_is_taken_over(backend: Backend) {
 }
 
 async fn events_reach_every_server_process(backend: Backend) {
-    let Some(first) = shareable(backend, |_| {}).await else {
+    let Some(first) = TestApp::spawn_shareable(backend, |_| {}).await else {
         return;
     };
     let second = first.spawn_sharing(|_| {}).await;

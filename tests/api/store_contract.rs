@@ -15,8 +15,8 @@ use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
     QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
-    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, Store, StoreFixtures,
-    UniqueField, UserId, UserRecord, UserStore, WindowHits,
+    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SessionRotation, Store,
+    StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowCount, WindowHits,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -57,6 +57,20 @@ fn session(offset_ms: i64) -> SessionRecord {
         last_refreshed_at: None,
         user_agent: Some("agent".into()),
         generation: 0,
+        refreshes: WindowCount::default(),
+    }
+}
+
+fn rotation(token: &RefreshToken, at: chrono::DateTime<chrono::Utc>) -> SessionRotation {
+    SessionRotation {
+        refresh_token: token.clone(),
+        generation: 1,
+        at,
+        refreshes: WindowCount {
+            window: 42,
+            current: 3,
+            previous: 9,
+        },
     }
 }
 
@@ -225,19 +239,19 @@ async fn rotation_is_compare_and_swap(backend: Backend) {
     let wrong = RefreshToken::new("rt-wrong".into());
     assert!(
         !f.store
-            .rotate_refresh_token(&u.id, &s.id, &wrong, &next, 1, at)
+            .rotate_refresh_token(&u.id, &s.id, &wrong, &rotation(&next, at))
             .await
             .unwrap()
     );
     assert!(
         f.store
-            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, 1, at)
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &rotation(&next, at))
             .await
             .unwrap()
     );
     assert!(
         !f.store
-            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &next, 1, at)
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &rotation(&next, at))
             .await
             .unwrap()
     );
@@ -245,10 +259,16 @@ async fn rotation_is_compare_and_swap(backend: Backend) {
     assert_eq!(stored.refresh_token, next);
     assert_eq!(stored.last_refreshed_at, Some(at));
     assert_eq!(stored.generation, 1);
+    assert_eq!(stored.refreshes, rotation(&next, at).refreshes);
     assert_eq!(stored.created_at, s.created_at);
     assert!(
         !f.store
-            .rotate_refresh_token(&u.id, &SessionId::new_random(), &next, &wrong, 1, at)
+            .rotate_refresh_token(
+                &u.id,
+                &SessionId::new_random(),
+                &next,
+                &rotation(&wrong, at)
+            )
             .await
             .unwrap()
     );
@@ -267,7 +287,12 @@ async fn concurrent_rotation_has_one_winner(backend: Backend) {
             tokio::spawn(async move {
                 let mine = RefreshToken::new(format!("rt-{round}-{i}"));
                 let won = store
-                    .rotate_refresh_token(&u, &s.id, &s.refresh_token, &mine, 1, common::now())
+                    .rotate_refresh_token(
+                        &u,
+                        &s.id,
+                        &s.refresh_token,
+                        &rotation(&mine, common::now()),
+                    )
                     .await
                     .unwrap();
                 (won, mine)
@@ -885,6 +910,9 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             let c = rusqlite::Connection::open(&path).unwrap();
             c.execute_batch(
                 "DROP INDEX users_pending; DROP TABLE rate_limits; DROP TABLE mfa; \
+                 ALTER TABLE sessions DROP COLUMN refresh_window; \
+                 ALTER TABLE sessions DROP COLUMN refreshes; \
+                 ALTER TABLE sessions DROP COLUMN refreshes_before; \
                  PRAGMA user_version = 5;",
             )
             .unwrap();

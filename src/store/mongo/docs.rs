@@ -40,6 +40,24 @@ struct SessionDef {
     /// Absent in sessions written before refresh-reuse detection.
     #[serde(default)]
     generation: i64,
+    /// Absent in sessions written before refresh counts lived on the session.
+    #[serde(default, with = "WindowCountDef")]
+    refreshes: WindowCount,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(remote = "WindowCount")]
+struct WindowCountDef {
+    window: i64,
+    current: u32,
+    previous: u32,
+}
+
+/// `WindowCount` as the BSON a session's `refreshes` holds.
+pub(super) fn window_count_document(count: &WindowCount) -> StoreResult<Document> {
+    #[derive(Serialize)]
+    struct Doc(#[serde(with = "WindowCountDef")] WindowCount);
+    to_document(&Doc(*count))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -283,6 +301,11 @@ mod tests {
             last_refreshed_at: Some(at(1_500)),
             user_agent: None,
             generation: 3,
+            refreshes: WindowCount {
+                window: 7,
+                current: 2,
+                previous: 1,
+            },
         }
     }
 
@@ -376,6 +399,7 @@ mod tests {
             "id": id::<SessionId>(2).as_str(), "refresh_token": "rt", "created_at": bson_at(1_000),
             "expires_at": bson_at(2_000), "last_refreshed_at": bson_at(1_500),
             "user_agent": null, "generation": 3_i64,
+            "refreshes": { "window": 7_i64, "current": 2_i64, "previous": 1_i64 },
         };
         same(
             new_user_document(&user).unwrap(),

@@ -267,9 +267,7 @@ impl UserStore for MongoStore {
         user: &UserId,
         session: &SessionId,
         expected: &RefreshToken,
-        replacement: &RefreshToken,
-        generation: i64,
-        at: DateTime<Utc>,
+        rotation: &SessionRotation,
     ) -> StoreResult<bool> {
         let result = self
             .users
@@ -284,9 +282,10 @@ impl UserStore for MongoStore {
                 // arrayFilters rather than the positional `$`: the element to change is named
                 // by id alone, while the filter above still carries the old token.
                 doc! { "$set": {
-                    "sessions.$[s].refresh_token": replacement.expose(),
-                    "sessions.$[s].last_refreshed_at": to_bson(at),
-                    "sessions.$[s].generation": generation,
+                    "sessions.$[s].refresh_token": rotation.refresh_token.expose(),
+                    "sessions.$[s].last_refreshed_at": to_bson(rotation.at),
+                    "sessions.$[s].generation": rotation.generation,
+                    "sessions.$[s].refreshes": window_count_document(&rotation.refreshes)?,
                 } },
             )
             .array_filters(vec![doc! { "s.id": session.as_str() }])

@@ -18,8 +18,8 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
     })
 }
 
-const SESSION_COLUMNS: &str =
-    "id, refresh_token, created_at, expires_at, last_refreshed_at, user_agent, generation";
+const SESSION_COLUMNS: &str = "id, refresh_token, created_at, expires_at, last_refreshed_at, \
+     user_agent, generation, refresh_window, refreshes, refreshes_before";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     Ok(SessionRecord {
@@ -33,6 +33,11 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> 
             .transpose()?,
         user_agent: row.get(5)?,
         generation: row.get(6)?,
+        refreshes: WindowCount {
+            window: row.get(7)?,
+            current: row.get(8)?,
+            previous: row.get(9)?,
+        },
     })
 }
 
@@ -142,7 +147,8 @@ impl UserStore for SqliteStore {
                 return Ok(false);
             }
             tx.prepare_cached(&format!(
-                "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))?
             .execute(params![
                 user,
@@ -152,7 +158,10 @@ impl UserStore for SqliteStore {
                 millis(s.expires_at),
                 s.last_refreshed_at.map(millis),
                 s.user_agent,
-                s.generation
+                s.generation,
+                s.refreshes.window,
+                s.refreshes.current,
+                s.refreshes.previous
             ])?;
             tx.prepare_cached(
                 "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN \
@@ -203,22 +212,24 @@ impl UserStore for SqliteStore {
         user: &UserId,
         session: &SessionId,
         expected: &RefreshToken,
-        replacement: &RefreshToken,
-        generation: i64,
-        at: DateTime<Utc>,
+        rotation: &SessionRotation,
     ) -> StoreResult<bool> {
         let (user, session) = (user.to_string(), session.to_string());
-        let (expected, replacement) = (expected.clone(), replacement.clone());
+        let (expected, r) = (expected.clone(), rotation.clone());
         self.run(move |c| {
             let n = c
                 .prepare_cached(
-                    "UPDATE sessions SET refresh_token = ?1, last_refreshed_at = ?2, generation = ?3 \
-                     WHERE user_id = ?4 AND id = ?5 AND refresh_token = ?6",
+                    "UPDATE sessions SET refresh_token = ?1, last_refreshed_at = ?2, generation = ?3, \
+                     refresh_window = ?4, refreshes = ?5, refreshes_before = ?6 \
+                     WHERE user_id = ?7 AND id = ?8 AND refresh_token = ?9",
                 )?
                 .execute(params![
-                    replacement.expose(),
-                    millis(at),
-                    generation,
+                    r.refresh_token.expose(),
+                    millis(r.at),
+                    r.generation,
+                    r.refreshes.window,
+                    r.refreshes.current,
+                    r.refreshes.previous,
                     user,
                     session,
                     expected.expose()

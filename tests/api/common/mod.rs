@@ -215,6 +215,19 @@ impl TestApp {
         })
     }
 
+    /// Like [`TestApp::spawn`], but on a database other processes can share: the SQLite file
+    /// in place of the in-memory one.
+    pub async fn spawn_shareable(
+        backend: Backend,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Option<TestApp> {
+        let backend = match backend {
+            Backend::Sqlite => Backend::SqliteFile,
+            other => other,
+        };
+        TestApp::spawn(backend, tweak).await
+    }
+
     /// Another server process on the same database (a file or MongoDB), with its own clock,
     /// mailbox and settings (`tweak` applied to this one's). The database stays this app's.
     pub async fn spawn_sharing(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
@@ -441,6 +454,14 @@ pub struct Client {
 }
 
 impl Client {
+    /// The same browser, talking to another server process (cookies are per host, not port).
+    pub fn on(&self, app: &TestApp) -> Client {
+        Client {
+            base_url: app.base_url.clone(),
+            ..self.clone()
+        }
+    }
+
     pub fn new(base_url: &str) -> Self {
         quiz_llm::install_crypto_provider();
         Client {
