@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use clap::Parser;
 use futures_util::{StreamExt, TryStreamExt, future::join_all, stream};
 use quiz_llm::{
-    auth::password::{self, Password},
+    auth::password::{HashCost, Hasher, Password},
     config::DatabaseUrl,
     domain::{EmailAddress, Username},
     store::{
@@ -259,7 +259,9 @@ async fn seed(path: &Path, users: usize, with_quizzes: usize) -> anyhow::Result<
     );
     let handle = store::connect(&DatabaseUrl::Sqlite(Some(path.to_owned()))).await?;
     let db: &dyn Store = &*handle;
-    let hash = password::hash(Password::new(PASSWORD))
+    // The server's default cost, so the login storm measures what production logins cost.
+    let hash = Hasher::new(&quiz_llm::settings::defaults::<HashCost>())?
+        .hash(Password::new(PASSWORD))
         .await
         .map_err(|e| anyhow!("hashing the password failed: {e:?}"))?;
     let now = Utc::now();

@@ -22,6 +22,9 @@ struct Entry {
     user: UserId,
     /// `None` once the session is gone.
     times: Option<SessionTimes>,
+    /// By the injected clock, which decides when the entry is stale; the cache's own expiry
+    /// (the same TTL, in real time) only frees memory.
+    read_at: DateTime<Utc>,
 }
 
 /// What decides whether a session is still going.
@@ -36,6 +39,7 @@ pub struct SessionTimes {
 pub struct LiveSessions {
     store: Arc<dyn Store>,
     clock: SharedClock,
+    ttl: chrono::Duration,
     cache: Cache<SessionId, Entry>,
 }
 
@@ -44,6 +48,7 @@ impl LiveSessions {
         LiveSessions {
             store,
             clock,
+            ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX),
             cache: Cache::builder()
                 .max_capacity(MAX_ENTRIES)
                 .time_to_live(ttl)
@@ -66,8 +71,10 @@ impl LiveSessions {
         user: &UserId,
         session: &SessionId,
     ) -> StoreResult<Option<SessionTimes>> {
+        let now = self.clock.now();
         if let Some(entry) = self.cache.get(session)
             && &entry.user == user
+            && now - entry.read_at < self.ttl
         {
             return Ok(entry.times);
         }
@@ -84,6 +91,7 @@ impl LiveSessions {
             Entry {
                 user: user.clone(),
                 times,
+                read_at: now,
             },
         );
         Ok(times)
@@ -96,6 +104,8 @@ impl LiveSessions {
             Entry {
                 user: user.clone(),
                 times: None,
+                // An ending is known for good, however stale the entry gets.
+                read_at: DateTime::<Utc>::MAX_UTC,
             },
         );
     }

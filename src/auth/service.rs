@@ -14,7 +14,7 @@ use super::{
     links::{LinkPurpose, LinkSigner},
     live_sessions::LiveSessions,
     mfa::Sealer,
-    password::{self, Password},
+    password::{Hasher, Password},
     throttle::{Bucket, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
     validate,
@@ -53,6 +53,7 @@ pub struct AuthService {
     links: LinkSigner,
     throttle: Arc<Throttle>,
     breached: BreachCheck,
+    hasher: Hasher,
     pub(super) sealer: Sealer,
     live: LiveSessions,
     settings: AuthSettings,
@@ -74,7 +75,15 @@ impl AuthService {
         clock: SharedClock,
     ) -> anyhow::Result<Self> {
         let secret = settings.signing_secret();
+        if settings.hash_cost.is_weak() {
+            tracing::warn!(
+                memory_kib = settings.hash_cost.password_hash_memory_kib,
+                iterations = settings.hash_cost.password_hash_iterations,
+                "passwords are hashed below OWASP's recommended argon2id cost"
+            );
+        }
         Ok(AuthService {
+            hasher: Hasher::new(&settings.hash_cost)?,
             live: LiveSessions::new(store.clone(), settings.session_cache_ttl, clock.clone()),
             mailer: Arc::new(LinkMailer {
                 store: store.clone(),
@@ -177,7 +186,7 @@ impl AuthService {
             username_norm,
             email,
             email_norm,
-            password_hash: password::hash(password).await?,
+            password_hash: self.hasher.hash(password).await?,
             is_active: false,
             created_at: self.clock.now(),
         };
@@ -295,7 +304,7 @@ impl AuthService {
         self.breached
             .check("newPassword", new_password.expose())
             .await?;
-        let hash = password::hash(new_password).await?;
+        let hash = self.hasher.hash(new_password).await?;
         Ok(self
             .store
             .set_password_hash(&user.id, &user.password_hash, &hash)
@@ -339,7 +348,11 @@ impl AuthService {
             .ok_or(AppError::Unauthenticated)?;
         self.check_account_budget(user.id.as_str(), Some(&user.id), client)
             .await?;
-        if !password::verify(current, Some(user.password_hash.clone())).await? {
+        if !self
+            .hasher
+            .verify(current, Some(user.password_hash.clone()))
+            .await?
+        {
             tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %client.key());
             return Err(AppError::InvalidCredentials);
         }
@@ -397,7 +410,7 @@ impl AuthService {
         self.check_account_budget(&account, user.as_ref().map(|u| &u.id), client)
             .await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        if !password::verify(password, hash).await? {
+        if !self.hasher.verify(password, hash).await? {
             tracing::info!(
                 target: "audit",
                 event = "login_failed",

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::{
     breached::{BreachSource, FailMode},
+    password::HashCost,
     throttle::RateLimits,
 };
 use crate::settings::{parse_duration, parse_http_url};
@@ -63,6 +64,8 @@ pub struct AuthSettings {
     /// refuses it for now.
     #[arg(long, env = "PWNED_PASSWORDS_FAIL", value_enum, default_value = "open")]
     pub pwned_passwords_fail: FailMode,
+    #[command(flatten)]
+    pub hash_cost: HashCost,
     #[command(flatten)]
     pub rate_limits: RateLimits,
 }

@@ -68,6 +68,10 @@ pub struct SubscriptionSettings {
     /// of these is closed (3008).
     #[arg(long, env = "WS_KEEPALIVE_INTERVAL", default_value = "15s", value_parser = crate::settings::parse_duration)]
     pub ws_keepalive_interval: Duration,
+    /// How often a connection checks that its session still goes on; a session ended on
+    /// another process shows up within `SESSION_CACHE_TTL` more. Not a setting: tests shorten it.
+    #[arg(skip = Duration::from_secs(1))]
+    pub session_check_interval: Duration,
 }
 
 impl Default for SubscriptionSettings {
@@ -76,9 +80,6 @@ impl Default for SubscriptionSettings {
     }
 }
 
-/// How often a connection checks that its session still goes on; a session ended on another
-/// process shows up within `SESSION_CACHE_TTL` more.
-const SESSION_CHECK: Duration = Duration::from_secs(1);
 /// Per connection, in bytes: idle sockets are most of what a subscription server holds.
 const SOCKET_READ_BUFFER: usize = 4 * 1024;
 
@@ -183,12 +184,12 @@ fn error_response(err: AppError) -> Response {
     Response::from_errors(vec![err.into_server_error(Default::default())])
 }
 
-/// Resolves once the session behind `claims` has ended (checked every [`SESSION_CHECK`]). While
+/// Resolves once the session behind `claims` has ended (checked every `every`). While
 /// the store cannot answer, the connection stays: dropping every socket on a database hiccup
 /// would only bring them all back at once.
-async fn session_ended(auth: Arc<AuthService>, claims: Claims) {
+async fn session_ended(auth: Arc<AuthService>, claims: Claims, every: Duration) {
     loop {
-        tokio::time::sleep(SESSION_CHECK).await;
+        tokio::time::sleep(every).await;
         match auth.session_alive(&claims).await {
             Ok(true) => {}
             Ok(false) => return,
@@ -304,7 +305,11 @@ pub(super) fn multipart(
     let shutdown = http.shutdown.clone();
     let stop: BoxFuture<'static, AppError> = match claims {
         Some(claims) => {
-            let ended = session_ended(http.auth.clone(), claims);
+            let ended = session_ended(
+                http.auth.clone(),
+                claims,
+                http.subscriptions.session_check_interval,
+            );
             async move {
                 tokio::select! {
                     () = ended => AppError::SessionExpired,
@@ -559,7 +564,11 @@ async fn serve_socket(
         if session_end.is_none()
             && let Some(Ok(Some(claims))) = accepted.map(RequestAuth::caller)
         {
-            session_end = Some(Box::pin(session_ended(http.auth.clone(), claims.clone())));
+            session_end = Some(Box::pin(session_ended(
+                http.auth.clone(),
+                claims.clone(),
+                settings.session_check_interval,
+            )));
         }
         tokio::select! {
             out = messages.next() => {

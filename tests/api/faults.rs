@@ -226,6 +226,8 @@ fn spawn_server(llm_url: &str, drain: Duration) -> ServerProcess {
             humantime::format_duration(drain).to_string(),
         )
         .env("RUST_LOG", "warn")
+        .env("PASSWORD_HASH_MEMORY_KIB", "8")
+        .env("PASSWORD_HASH_ITERATIONS", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

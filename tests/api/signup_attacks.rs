@@ -100,7 +100,11 @@ async fn a_throttled_sign_up_flood_answers_at_once() {
 /// `/healthz` keeps answering while three of them are rated and hashed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn costly_password_checks_leave_the_server_responsive() {
-    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.auth.hash_cost = quiz_llm::settings::defaults();
+    })
+    .await
+    .unwrap();
     let password = costly_password();
     let sign_ups = futures_util::future::join_all((0..3).map(|i| {
         let (c, password) = (app.client(), password.clone());

@@ -360,7 +360,8 @@ async fn a_socket_closes_when_its_session_runs_out(backend: Backend) {
     let auth = &app.config.auth;
     app.clock
         .advance(auth.access_token_ttl + auth.session_idle_timeout / 2);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // A few of the socket's session checks go by.
+    tokio::time::sleep(app.config.subscriptions.session_check_interval * 4).await;
     c.generate_quiz(quiz_input()).await;
     let refreshed = c.refresh().await.ok();
     assert!(refreshed.data()["refreshToken"]["accessToken"].is_string());
@@ -377,8 +378,8 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, |c| {
         c.subscriptions.subscriptions_per_connection = 2;
         c.subscriptions.subscriptions_per_user = 3;
-        c.subscriptions.ws_connection_init_timeout = Duration::from_secs(1);
-        c.subscriptions.ws_keepalive_interval = Duration::from_secs(1);
+        c.subscriptions.ws_connection_init_timeout = Duration::from_millis(300);
+        c.subscriptions.ws_keepalive_interval = Duration::from_millis(300);
         c.graphql.max_depth = 4;
     })
     .await
@@ -458,13 +459,13 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
     .await
     .unwrap();
     idle.init(json!({})).await.unwrap();
-    assert!(idle.pings_within(Duration::from_millis(2500)).await >= 1);
+    assert!(idle.pings_within(Duration::from_millis(1000)).await >= 2);
 }
 
 #[tokio::test]
 async fn sockets_outlive_the_http_idle_timeout() {
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.server.connections.idle_timeout = Duration::from_secs(1);
+        c.server.connections.idle_timeout = Duration::from_millis(400);
         c.subscriptions.ws_keepalive_interval = Duration::from_secs(30);
     })
     .await
@@ -473,7 +474,8 @@ async fn sockets_outlive_the_http_idle_timeout() {
     let token = token_of(&c, "long_lived").await;
     let mut s = socket(&app, &token).await;
     s.subscribe("e", EVENTS, json!({})).await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Idle for over twice the HTTP idle timeout.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     c.generate_quiz(quiz_input()).await.ok();
     let event = s.next_payload("e").await.unwrap();
     assert_eq!(event["data"]["quizEvents"]["kind"], "QUIZ_CREATED");

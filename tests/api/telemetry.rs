@@ -53,6 +53,10 @@ impl ServerProcess {
             .env("JWT_SECRET", "telemetry-secret-telemetry-secret!!")
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
+            // Stop at once on SIGTERM, and hash at argon2's cheapest cost: neither is tested here.
+            .env("SHUTDOWN_DRAIN", "0s")
+            .env("PASSWORD_HASH_MEMORY_KIB", "8")
+            .env("PASSWORD_HASH_ITERATIONS", "1")
             .envs(env.iter().copied())
             .stdout(std::fs::File::create(&log).unwrap())
             .stderr(Stdio::null())
@@ -468,7 +472,7 @@ impl Prometheus {
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+                "global:\n  scrape_interval: 200ms\n  evaluation_interval: 1s\n\
                  scrape_configs:\n  - job_name: quiz-llm\n    metrics_path: /metrics\n    \
                  static_configs:\n      - targets: ['{target}']\n"
             ),
@@ -546,7 +550,7 @@ async fn prometheus_scrapes_the_metrics() {
             "Prometheus never had {query}; its log:\n{}",
             std::fs::read_to_string(&prometheus.log).unwrap_or_default()
         );
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(result[0]["value"][1], "3", "{result:?}");
     assert_eq!(result[0]["metric"]["job"], "quiz-llm");

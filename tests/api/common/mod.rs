@@ -16,7 +16,7 @@ use std::{
 
 use quiz_llm::{
     Application, Overrides,
-    auth::breached::BreachSource,
+    auth::{breached::BreachSource, password::HashCost},
     config::{DatabaseUrl, SecretString, Settings},
     domain::OffsetClock,
     mail::Mailer,
@@ -181,6 +181,10 @@ impl TestApp {
         config.auth.rate_limits = generous_rate_limits();
         // No test reaches the internet; the breached-password tests start their own range API.
         config.auth.pwned_passwords_url = BreachSource::Off;
+        // Thousands of hashes per run; tests that measure hashing's cost set it back.
+        config.auth.hash_cost = HashCost::minimal();
+        // Sockets notice an ended session within this (1 s in production).
+        config.subscriptions.session_check_interval = Duration::from_millis(100);
         tweak(&mut config);
         let clock = OffsetClock::new();
         let mailbox = Arc::new(mailbox::MemoryMailer::default());

@@ -277,6 +277,9 @@ impl Cluster {
             ("SHUTDOWN_DRAIN", format!("{}ms", DRAIN.as_millis())),
             // No test reaches the internet.
             ("PWNED_PASSWORDS_URL", "off".into()),
+            // argon2's cheapest cost: these tests are about processes, not hashing.
+            ("PASSWORD_HASH_MEMORY_KIB", "8".into()),
+            ("PASSWORD_HASH_ITERATIONS", "1".into()),
             ("LOG_FORMAT", "json".into()),
             ("RUST_LOG", "info".into()),
         ]
