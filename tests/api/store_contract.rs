@@ -12,11 +12,11 @@ use chrono::Duration;
 use common::{Backend, database_for};
 use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
 use quiz_llm::store::{
-    self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
+    self, AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
     QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
-    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, Store, StoreFixtures,
-    UniqueField, UserId, UserRecord, UserStore, WindowHits,
+    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SignInMethod, Store,
+    StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowHits,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -39,12 +39,23 @@ fn user(name: &str) -> UserRecord {
         id: UserId::new_random(),
         username: Username::from_stored(name.to_owned()),
         username_norm: name.to_lowercase(),
-        email: EmailAddress::from_stored(format!("{name}@Example.com")),
-        email_norm: format!("{name}@example.com").to_lowercase(),
-        password_hash: PasswordHash::new("$argon2id$fake".into()),
+        credentials: Some(Credentials {
+            email: EmailAddress::from_stored(format!("{name}@Example.com")),
+            email_norm: format!("{name}@example.com").to_lowercase(),
+            password_hash: PasswordHash::new("$argon2id$fake".into()),
+        }),
         is_active: false,
         created_at: common::now(),
     }
+}
+
+fn email_norm(u: &UserRecord) -> &str {
+    &u.credentials.as_ref().expect("a signed-up user").email_norm
+}
+
+fn with_email_norm(mut u: UserRecord, key: &str) -> UserRecord {
+    u.credentials.as_mut().expect("a signed-up user").email_norm = key.to_owned();
+    u
 }
 
 fn session(offset_ms: i64) -> SessionRecord {
@@ -57,6 +68,7 @@ fn session(offset_ms: i64) -> SessionRecord {
         last_refreshed_at: None,
         user_agent: Some("agent".into()),
         generation: 0,
+        method: SignInMethod::Password,
     }
 }
 
@@ -111,14 +123,12 @@ async fn uniqueness_is_case_insensitive(backend: Backend) {
     let Some(f) = open(backend).await else { return };
     let a = user("Grace");
     f.store.insert_user(&a).await.unwrap();
-    let mut same_name = user("grace");
-    same_name.email_norm = "other@example.com".into();
+    let same_name = with_email_norm(user("grace"), "other@example.com");
     assert!(matches!(
         f.store.insert_user(&same_name).await,
         Err(store::StoreError::Conflict(UniqueField::Username))
     ));
-    let mut same_mail = user("other");
-    same_mail.email_norm = a.email_norm.clone();
+    let same_mail = with_email_norm(user("other"), email_norm(&a));
     assert!(matches!(
         f.store.insert_user(&same_mail).await,
         Err(store::StoreError::Conflict(UniqueField::Email))
@@ -543,13 +553,13 @@ async fn password_hash_is_compare_and_swap(backend: Backend) {
     assert!(!f.store.set_password_hash(&u.id, &new, &new).await.unwrap());
     assert!(
         f.store
-            .set_password_hash(&u.id, &u.password_hash, &new)
+            .set_password_hash(&u.id, u.password_hash().unwrap(), &new)
             .await
             .unwrap()
     );
     assert!(
         !f.store
-            .set_password_hash(&u.id, &u.password_hash, &new)
+            .set_password_hash(&u.id, u.password_hash().unwrap(), &new)
             .await
             .unwrap()
     );
@@ -559,8 +569,8 @@ async fn password_hash_is_compare_and_swap(backend: Backend) {
             .await
             .unwrap()
             .unwrap()
-            .password_hash,
-        new
+            .password_hash(),
+        Some(&new)
     );
 }
 
@@ -681,10 +691,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
 
 /// A pending account that holds `email_norm`.
 fn pending_with_email(name: &str, email_norm: &str) -> UserRecord {
-    UserRecord {
-        email_norm: email_norm.to_owned(),
-        ..user(name)
-    }
+    with_email_norm(user(name), email_norm)
 }
 
 async fn sign_up_replaces_only_pending_accounts(backend: Backend) {
@@ -706,7 +713,7 @@ async fn sign_up_replaces_only_pending_accounts(backend: Backend) {
     s.insert_user(&mail_holder).await.unwrap();
     let both = UserRecord {
         username_norm: name_holder.username_norm.clone(),
-        ..pending_with_email("taken2", &mail_holder.email_norm)
+        ..pending_with_email("taken2", email_norm(&mail_holder))
     };
     assert_eq!(s.insert_user_replacing_pending(&both).await.unwrap(), 2);
     assert_eq!(s.find_user(&name_holder.id).await.unwrap(), None);
@@ -869,8 +876,11 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         ..user("aIice")
     };
     let carol = UserRecord {
-        email: EmailAddress::parse("carol@Bücher.de").unwrap(),
-        email_norm: "carol@bücher.de".into(),
+        credentials: Some(Credentials {
+            email: EmailAddress::parse("carol@Bücher.de").unwrap(),
+            email_norm: "carol@bücher.de".into(),
+            password_hash: PasswordHash::new("$argon2id$fake".into()),
+        }),
         ..user("carol")
     };
     {
@@ -915,7 +925,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         younger.username_norm,
         format!("{skeleton}#{}", look_alike.id)
     );
-    assert_eq!(younger.email_norm, look_alike.email_norm);
+    assert_eq!(email_norm(&younger), email_norm(&look_alike));
     assert_eq!(
         found(
             s.find_user_by_email("carol@xn--bcher-kva.de")

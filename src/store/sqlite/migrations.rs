@@ -21,6 +21,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/07_rate_limits.sql")),
         M::up(include_str!("migrations/08_mfa.sql")),
         M::up(include_str!("migrations/09_generation_jobs.sql")),
+        // Version 10 belongs to the passkey tables.
+        M::up(""),
+        M::up(include_str!("migrations/11_guests.sql")),
     ])
 }
 
@@ -125,7 +128,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 9;
+const KNOWN_VERSIONS: usize = 11;
 
 #[cfg(test)]
 mod tests {
