@@ -35,8 +35,8 @@ use quiz_llm::{
     config::DatabaseUrl,
     domain::{EmailAddress, Username},
     store::{
-        self, AnswerType, ChoiceRecord, Difficulty, PasswordHash, QuestionRecord, QuizId,
-        QuizRecord, QuizSource, Store, StoreFixtures, StoreResult, UserId, UserRecord,
+        self, AnswerType, ChoiceRecord, Credentials, Difficulty, PasswordHash, QuestionRecord,
+        QuizId, QuizRecord, QuizSource, Store, StoreFixtures, StoreResult, UserId, UserRecord,
     },
 };
 use serde::{Deserialize, de::IgnoredAny};
@@ -178,11 +178,13 @@ fn user_record(username: String, hash: &PasswordHash, now: DateTime<Utc>) -> Use
     let username = Username::from_stored(username);
     UserRecord {
         id: UserId::new_random(),
-        email_norm: email.key(),
-        email,
+        credentials: Some(Credentials {
+            email_norm: email.key(),
+            email,
+            password_hash: hash.clone(),
+        }),
         username_norm: username.key(),
         username,
-        password_hash: hash.clone(),
         is_active: true,
         created_at: now,
     }

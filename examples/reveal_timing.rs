@@ -29,10 +29,12 @@ fn user(name: &str, active: bool) -> UserRecord {
     UserRecord {
         id: UserId::new_random(),
         username_norm: username.key(),
-        email_norm: email.key(),
         username,
-        email,
-        password_hash: PasswordHash::new("unused".into()),
+        credentials: Some(quiz_llm::store::Credentials {
+            email_norm: email.key(),
+            email,
+            password_hash: PasswordHash::new("unused".into()),
+        }),
         is_active: active,
         created_at: chrono::Utc::now(),
     }

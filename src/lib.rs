@@ -66,6 +66,7 @@ pub struct Application {
     quizzes: Arc<QuizService>,
     /// Ends open subscriptions when the server stops.
     shutdown: CancellationToken,
+    housekeeping: Arc<auth::Housekeeping>,
 }
 
 impl Application {
@@ -114,6 +115,7 @@ impl Application {
             throttle.clone(),
             clock.clone(),
         )?);
+        let housekeeping = auth.housekeeping();
         tokio::spawn(auth.clone().purge_periodically());
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
@@ -175,7 +177,13 @@ impl Application {
             outbox,
             quizzes,
             shutdown,
+            housekeeping,
         })
+    }
+
+    /// Runs the periodic clean-up (unverified accounts, idle guests) on demand.
+    pub fn housekeeping(&self) -> Arc<auth::Housekeeping> {
+        self.housekeeping.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {

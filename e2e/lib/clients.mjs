@@ -62,8 +62,9 @@ export function urqlDevice({ url, persisted }) {
         ? await client.mutation(document, variables).toPromise()
         : await client.query(document, variables, { requestPolicy: 'network-only' }).toPromise();
       if (result.error?.networkError) throw result.error.networkError;
-      const codes = (result.error?.graphQLErrors ?? []).map((e) => String(e.extensions?.code));
-      return { data: result.data, codes };
+      const errors = result.error?.graphQLErrors ?? [];
+      const codes = errors.map((e) => String(e.extensions?.code));
+      return { data: result.data, codes, extensions: errors.map((e) => e.extensions ?? {}) };
     },
   };
 }

@@ -26,6 +26,10 @@ impl LinkMailer {
     /// The e-mail goes through the outbox, so a mail server that is down delays it but does not
     /// lose it; only a failure to store it is logged here (the user can ask again).
     pub(super) async fn send(&self, user: &UserRecord, purpose: LinkPurpose) {
+        let Some(credentials) = &user.credentials else {
+            // A guest has no address: nothing to send (no flow asks to).
+            return;
+        };
         let token = self.links.make(purpose, user, self.clock.now());
         let page = match purpose {
             LinkPurpose::VerifyEmail => "verify-email",
@@ -34,7 +38,10 @@ impl LinkMailer {
         let link = format!("{}/{page}?uid={}&token={}", self.public_url, user.id, token);
         let result = async {
             // To the canonical address: the one uniqueness and the rate limits are about.
-            let to = Mailbox::new(Some(user.username.to_string()), user.email_norm.parse()?);
+            let to = Mailbox::new(
+                Some(user.username.to_string()),
+                credentials.email_norm.parse()?,
+            );
             let email = match purpose {
                 LinkPurpose::VerifyEmail => templates::verification(
                     to,
@@ -65,7 +72,7 @@ impl LinkMailer {
     ) {
         let wanted_active = purpose == LinkPurpose::ResetPassword;
         let user = match self.store.find_user_by_email(email_norm).await {
-            Ok(user) => user.filter(|u| u.is_active == wanted_active),
+            Ok(user) => user.filter(|u| u.is_active == wanted_active && !u.is_guest()),
             Err(err) => {
                 tracing::error!(?purpose, error = %err, "could not look up the account to e-mail a link to");
                 return;

@@ -35,19 +35,19 @@ impl LinkPurpose {
 
     /// What using the link changes; the link dies with it.
     fn state(self, user: &UserRecord) -> String {
+        // A guest has neither: no link is ever made for one, and none made for the account
+        // before it signed up could verify after.
+        let (email_norm, password_hash) = user.credentials.as_ref().map_or(("", ""), |c| {
+            (c.email_norm.as_str(), c.password_hash.expose())
+        });
         match self {
             // A pending account replaced by a new sign-up has another id and password: the
             // links sent for it die with it.
-            LinkPurpose::VerifyEmail => format!(
-                "{}:{}:{}",
-                user.is_active,
-                user.email_norm,
-                user.password_hash.expose()
-            ),
-            // A new password (hash) kills every reset link issued before it.
-            LinkPurpose::ResetPassword => {
-                format!("{}:{}", user.is_active, user.password_hash.expose())
+            LinkPurpose::VerifyEmail => {
+                format!("{}:{}:{}", user.is_active, email_norm, password_hash)
             }
+            // A new password (hash) kills every reset link issued before it.
+            LinkPurpose::ResetPassword => format!("{}:{}", user.is_active, password_hash),
         }
     }
 }
@@ -110,19 +110,25 @@ impl LinkSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{EmailAddress, PasswordHash, UserId, Username};
+    use crate::store::{Credentials, EmailAddress, PasswordHash, UserId, Username};
 
     fn user(active: bool) -> UserRecord {
         UserRecord {
             id: UserId::new_random(),
             username: Username::parse("ada").unwrap(),
             username_norm: "ada".into(),
-            email: EmailAddress::parse("ada@example.com").unwrap(),
-            email_norm: "ada@example.com".into(),
-            password_hash: PasswordHash::new("x".into()),
+            credentials: Some(Credentials {
+                email: EmailAddress::parse("ada@example.com").unwrap(),
+                email_norm: "ada@example.com".into(),
+                password_hash: PasswordHash::new("x".into()),
+            }),
             is_active: active,
             created_at: Utc::now(),
         }
+    }
+
+    fn set_password_hash(u: &mut UserRecord, hash: &str) {
+        u.credentials.as_mut().unwrap().password_hash = PasswordHash::new(hash.into());
     }
 
     #[test]
@@ -142,7 +148,7 @@ mod tests {
         u.is_active = true;
         assert!(!signer.check(LinkPurpose::VerifyEmail, &u, &token, now));
         u.is_active = false;
-        u.password_hash = PasswordHash::new("y".into());
+        set_password_hash(&mut u, "y");
         assert!(!signer.check(LinkPurpose::VerifyEmail, &u, &token, now));
     }
 
@@ -163,7 +169,7 @@ mod tests {
             &token,
             now + Duration::minutes(61)
         ));
-        u.password_hash = PasswordHash::new("y".into());
+        set_password_hash(&mut u, "y");
         assert!(!signer.check(LinkPurpose::ResetPassword, &u, &token, now));
     }
 

@@ -20,7 +20,9 @@ use super::{
     tokens::{Claims, chrono_duration},
 };
 use crate::{
-    domain::{AppError, AppResult, MfaChallenge, SealedSecret, UserId},
+    domain::{
+        AppError, AppResult, GUESTS_CANNOT, MfaChallenge, SealedSecret, SignInMethod, UserId,
+    },
     store::UserRecord,
 };
 
@@ -296,7 +298,7 @@ impl AuthService {
             return Err(err);
         }
         tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "mfa");
-        self.start_session(user, client).await
+        self.start_session(user, client, SignInMethod::Mfa).await
     }
 
     /// Second-factor codes count against the account's login limits, like password guesses.
@@ -328,11 +330,19 @@ impl AuthService {
         }
     }
 
+    /// The caller, who must have signed up: a guest has no password to pair a factor with.
     async fn user_of(&self, claims: &Claims) -> AppResult<UserRecord> {
-        self.store
+        let user = self
+            .store
             .find_user(&claims.sub)
             .await?
-            .ok_or(AppError::Unauthenticated)
+            .ok_or(AppError::Unauthenticated)?;
+        if user.is_guest() {
+            return Err(AppError::AccountRequired {
+                message: GUESTS_CANNOT,
+            });
+        }
+        Ok(user)
     }
 }
 

@@ -2,6 +2,7 @@
 //! resolvers call [`AuthService`] and translate its results.
 
 pub mod breached;
+mod guests;
 mod link_mailer;
 pub mod links;
 mod live_sessions;
@@ -13,7 +14,7 @@ pub mod throttle;
 pub mod tokens;
 pub mod validate;
 
-pub use service::{AuthService, LoginOutcome, SignUp};
+pub use service::{AuthService, Housekeeping, LoginOutcome, SignUp};
 pub use settings::{AuthSettings, MIN_JWT_SECRET_BYTES};
 
 /// SHA-256 of `data` in lower-case hex: how keys, tokens and codes are named or stored

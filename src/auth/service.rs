@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     domain::identity::{EmailAddress, Username, email_key, login_key},
-    domain::{AppError, AppResult, SharedClock},
+    domain::{AppError, AppResult, Credentials, GUESTS_CANNOT, SharedClock, SignInMethod},
     mail::outbox::Outbox,
     store::{SessionId, SessionRecord, SessionRotation, Store, UserId, UserRecord, WindowCount},
 };
@@ -30,8 +30,11 @@ use crate::{
 /// giving up; twenty tabs refreshing at once need at most twenty rounds.
 const ROTATE_ATTEMPTS: usize = 64;
 const USER_AGENT_MAX: usize = 256;
-/// Pending accounts are purged at least this often (and as often as their TTL when shorter).
+/// Pending accounts and idle guests are purged at least this often (and as often as their
+/// TTL when shorter).
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often the clean-up looks at the clock to see whether a round is due.
+const PURGE_CHECK: Duration = Duration::from_secs(60);
 
 pub struct SignUp {
     pub username: Username,
@@ -55,9 +58,31 @@ pub struct AuthService {
     breached: BreachCheck,
     hasher: Hasher,
     pub(super) sealer: Sealer,
-    live: LiveSessions,
+    pub(super) live: LiveSessions,
     settings: AuthSettings,
     pub(super) clock: SharedClock,
+    housekeeping: Arc<Housekeeping>,
+}
+
+/// Wakes the periodic clean-up ([`AuthService::purge_periodically`]) early, and lets the caller
+/// wait for the round it asked for.
+#[derive(Debug, Default)]
+pub struct Housekeeping {
+    wake: tokio::sync::Notify,
+    asked: std::sync::atomic::AtomicU64,
+    done: tokio::sync::watch::Sender<u64>,
+}
+
+impl Housekeeping {
+    /// Runs a clean-up round now and returns once it has finished (tests move the clock past a
+    /// TTL, then call this instead of waiting an hour).
+    pub async fn run_now(&self) {
+        let asked = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        let mut done = self.done.subscribe();
+        self.wake.notify_one();
+        // The round loop never ends while the process runs, so this cannot wait forever.
+        let _ = done.wait_for(|&round| round >= asked).await;
+    }
 }
 
 impl std::fmt::Debug for AuthService {
@@ -104,7 +129,13 @@ impl AuthService {
             )?,
             settings,
             clock,
+            housekeeping: Arc::default(),
         })
+    }
+
+    /// The periodic clean-up's trigger.
+    pub fn housekeeping(&self) -> Arc<Housekeeping> {
+        self.housekeeping.clone()
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -153,6 +184,23 @@ impl AuthService {
     /// next to nothing; zxcvbn and argon2 run on the CPU threads, and only for sign-ups that
     /// could succeed.
     pub async fn sign_up(&self, input: SignUp, client: &ClientInfo) -> AppResult<UserRecord> {
+        let user = self
+            .new_account(input, UserId::new_random(), client)
+            .await?;
+        let replaced = self.store.insert_user_replacing_pending(&user).await?;
+        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, replaced_pending = replaced, client_ip = %client.key());
+        self.send_link(&user, LinkPurpose::VerifyEmail).await;
+        Ok(user)
+    }
+
+    /// What a sign-up checks, and the unverified account it makes with `id`: `signUp` stores
+    /// it as a new account, `upgradeGuest` over the guest's.
+    pub(super) async fn new_account(
+        &self,
+        input: SignUp,
+        id: UserId,
+        client: &ClientInfo,
+    ) -> AppResult<UserRecord> {
         let SignUp {
             username,
             email,
@@ -180,20 +228,18 @@ impl AuthService {
         }
         validate::password_strength("password", password.expose(), username.as_str()).await?;
         self.breached.check("password", password.expose()).await?;
-        let user = UserRecord {
-            id: UserId::new_random(),
+        Ok(UserRecord {
+            id,
             username,
             username_norm,
-            email,
-            email_norm,
-            password_hash: self.hasher.hash(password).await?,
+            credentials: Some(Credentials {
+                email,
+                email_norm,
+                password_hash: self.hasher.hash(password).await?,
+            }),
             is_active: false,
             created_at: self.clock.now(),
-        };
-        let replaced = self.store.insert_user_replacing_pending(&user).await?;
-        tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, replaced_pending = replaced, client_ip = %client.key());
-        self.send_link(&user, LinkPurpose::VerifyEmail).await;
-        Ok(user)
+        })
     }
 
     /// Deletes the accounts never verified within `UNVERIFIED_ACCOUNT_TTL`.
@@ -206,29 +252,56 @@ impl AuthService {
         Ok(purged)
     }
 
-    /// Runs [`Self::purge_unverified`] and drops stale rate-limit counters now and then
-    /// periodically, for as long as the process runs.
+    /// Runs a clean-up round ([`Self::purge_unverified`], [`Self::sweep_idle_guests`], stale
+    /// rate-limit counters) whenever the clock says one is due (every hour, or every TTL when
+    /// shorter) or [`Housekeeping::run_now`] asks, for as long as the process runs.
     pub async fn purge_periodically(self: Arc<Self>) {
         let ttl = self.settings.unverified_account_ttl;
         if let Err(err) = self.store.expire_pending_users_after(ttl).await {
             tracing::warn!(error = %err, "the database cannot expire unverified accounts by itself; the periodic purge still does");
         }
-        let every = PURGE_INTERVAL.min(ttl);
-        let mut ticks = tokio::time::interval(every);
+        let every = chrono_duration(PURGE_INTERVAL.min(ttl).min(self.settings.guest_ttl));
+        let mut ticks =
+            tokio::time::interval(PURGE_CHECK.min(every.to_std().unwrap_or(PURGE_CHECK)));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let housekeeping = self.housekeeping.clone();
+        let (mut due, mut done) = (self.clock.now(), 0);
         loop {
-            ticks.tick().await;
-            if let Err(err) = self.purge_unverified().await {
-                tracing::warn!(error = ?err, "purging unverified accounts failed; will retry");
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = housekeeping.wake.notified() => {}
             }
-            if let Err(err) = self.throttle.purge_expired().await {
-                tracing::warn!(error = ?err, "purging rate-limit counters failed; will retry");
+            // Taken before the round starts: a round asked for is one that starts after asking.
+            let asked = housekeeping.asked.load(std::sync::atomic::Ordering::SeqCst);
+            let now = self.clock.now();
+            if asked == done && now < due {
+                continue;
             }
+            due = now + every;
+            self.purge_once().await;
+            done = asked;
+            housekeeping.done.send_replace(asked);
         }
     }
 
+    async fn purge_once(&self) {
+        if let Err(err) = self.purge_unverified().await {
+            tracing::warn!(error = ?err, "purging unverified accounts failed; will retry");
+        }
+        if let Err(err) = self.sweep_idle_guests().await {
+            tracing::warn!(error = ?err, "deleting idle guests failed; will retry");
+        }
+        if let Err(err) = self.throttle.purge_expired().await {
+            tracing::warn!(error = ?err, "purging rate-limit counters failed; will retry");
+        }
+    }
+
+    pub(super) fn throttle(&self) -> &Throttle {
+        &self.throttle
+    }
+
     /// Stores the e-mail and makes the first delivery attempt before returning.
-    async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
+    pub(super) async fn send_link(&self, user: &UserRecord, purpose: LinkPurpose) {
         self.mailer.send(user, purpose).await;
     }
 
@@ -300,6 +373,9 @@ impl AuthService {
     /// Checks and hashes a new password and swaps it in, only if the stored hash is still the
     /// one `user` was read with; `false` when it changed meanwhile.
     async fn replace_password(&self, user: &UserRecord, new_password: Password) -> AppResult<bool> {
+        let current = user.password_hash().ok_or(AppError::AccountRequired {
+            message: GUESTS_CANNOT,
+        })?;
         validate::password("newPassword", new_password.expose(), user.username.as_str()).await?;
         self.breached
             .check("newPassword", new_password.expose())
@@ -307,7 +383,7 @@ impl AuthService {
         let hash = self.hasher.hash(new_password).await?;
         Ok(self
             .store
-            .set_password_hash(&user.id, &user.password_hash, &hash)
+            .set_password_hash(&user.id, current, &hash)
             .await?)
     }
 
@@ -346,13 +422,14 @@ impl AuthService {
             .find_user(&claims.sub)
             .await?
             .ok_or(AppError::Unauthenticated)?;
+        let Some(hash) = user.password_hash().cloned() else {
+            return Err(AppError::AccountRequired {
+                message: GUESTS_CANNOT,
+            });
+        };
         self.check_account_budget(user.id.as_str(), Some(&user.id), client)
             .await?;
-        if !self
-            .hasher
-            .verify(current, Some(user.password_hash.clone()))
-            .await?
-        {
+        if !self.hasher.verify(current, Some(hash)).await? {
             tracing::info!(target: "audit", event = "password_change_failed", user_id = %user.id, client_ip = %client.key());
             return Err(AppError::InvalidCredentials);
         }
@@ -385,7 +462,8 @@ impl AuthService {
         }
         user.is_active = true;
         tracing::info!(target: "audit", event = "email_verified", user_id = %user.id, client_ip = %client.key());
-        self.start_session(user, client).await
+        self.start_session(user, client, SignInMethod::Password)
+            .await
     }
 
     pub async fn login(
@@ -409,7 +487,8 @@ impl AuthService {
             .map_or_else(|| format!("unknown:{key}"), |u| u.id.to_string());
         self.check_account_budget(&account, user.as_ref().map(|u| &u.id), client)
             .await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone());
+        // A guest has no password: it takes the dummy hash's time and never matches.
+        let hash = user.as_ref().and_then(|u| u.password_hash().cloned());
         if !self.hasher.verify(password, hash).await? {
             tracing::info!(
                 target: "audit",
@@ -428,7 +507,8 @@ impl AuthService {
             return Err(second_step);
         }
         tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "password");
-        self.start_session(user, client).await
+        self.start_session(user, client, SignInMethod::Password)
+            .await
     }
 
     /// Password guesses at one account: limited per client, so a stranger guessing from
@@ -449,10 +529,12 @@ impl AuthService {
             .await
     }
 
+    /// Logs `user` in: a new session (recording how it signed in) and its access token.
     pub(super) async fn start_session(
         &self,
         user: UserRecord,
         client: &ClientInfo,
+        method: SignInMethod,
     ) -> AppResult<LoginOutcome> {
         let now = self.clock.now();
         let session_id = SessionId::new_random();
@@ -471,6 +553,7 @@ impl AuthService {
                 .map(|ua| ua.chars().take(USER_AGENT_MAX).collect()),
             generation: 0,
             refreshes: WindowCount::default(),
+            method,
         };
         if !self.store.add_session(&user.id, &session).await? {
             return Err(AppError::InvalidCredentials);

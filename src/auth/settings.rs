@@ -1,5 +1,5 @@
 //! Token lifetimes, keys and rate limits: `JWT_*`, `*_TTL`, `SESSION_IDLE_TIMEOUT`,
-//! `REFRESH_REUSE_INTERVAL`, `PUBLIC_URL` and `RATE_LIMIT_*`.
+//! `REFRESH_REUSE_INTERVAL`, `GUEST_TTL`, `PUBLIC_URL` and `RATE_LIMIT_*`.
 
 use std::time::Duration;
 
@@ -49,6 +49,10 @@ pub struct AuthSettings {
     /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up.
     #[arg(long, env = "UNVERIFIED_ACCOUNT_TTL", default_value = "3d", value_parser = parse_duration)]
     pub unverified_account_ttl: Duration,
+    /// Guests (`startGuestSession`) idle this long — no login or refresh — are deleted with
+    /// everything they own.
+    #[arg(long, env = "GUEST_TTL", default_value = "7d", value_parser = parse_duration)]
+    pub guest_ttl: Duration,
     /// Base of the links in e-mails.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]
     pub public_url: String,

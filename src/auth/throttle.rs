@@ -67,6 +67,8 @@ pub enum Bucket {
     GenerateUser,
     /// Answer submissions by one user.
     SubmitUser,
+    /// Guest sessions started from one client address.
+    GuestClient,
 }
 
 impl Bucket {
@@ -82,6 +84,7 @@ impl Bucket {
             Bucket::RefreshSession => "refresh-session",
             Bucket::GenerateUser => "generate-user",
             Bucket::SubmitUser => "submit-user",
+            Bucket::GuestClient => "guest-client",
         }
     }
 }
@@ -162,6 +165,14 @@ pub struct RateLimits {
         default_value = "120/1h"
     )]
     pub submit_per_user: Rate,
+    /// Guest accounts started from one client address.
+    #[arg(
+        long = "rate-limit-guest-per-client",
+        env = "RATE_LIMIT_GUEST_PER_CLIENT",
+        value_name = "RATE_LIMIT_GUEST_PER_CLIENT",
+        default_value = "10/1h"
+    )]
+    pub guest_per_client: Rate,
 }
 
 impl RateLimits {
@@ -177,6 +188,7 @@ impl RateLimits {
             refresh_per_session: rate,
             generate_per_user: rate,
             submit_per_user: rate,
+            guest_per_client: rate,
         }
     }
 }
@@ -199,6 +211,7 @@ impl RateLimits {
             Bucket::RefreshSession => self.refresh_per_session,
             Bucket::GenerateUser => self.generate_per_user,
             Bucket::SubmitUser => self.submit_per_user,
+            Bucket::GuestClient => self.guest_per_client,
         }
     }
 }

@@ -36,9 +36,19 @@ pub enum AppError {
         mfa_token: String,
     },
     InvalidMfaCode,
+    /// The caller's kind of account cannot do this (a guest changing a password or turning
+    /// on MFA; an account asking to sign up a guest): `UNAUTHENTICATED`, saying which account
+    /// it needs.
+    AccountRequired {
+        message: &'static str,
+    },
     /// The cause is logged where the error becomes a response; clients only see "Internal error."
     Internal(anyhow::Error),
 }
+
+/// What a guest is told when it asks for something only an account with a password has.
+pub const GUESTS_CANNOT: &str =
+    "Guests have no password or second factor: sign up with upgradeGuest first.";
 
 impl AppError {
     pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
@@ -81,6 +91,7 @@ impl AppError {
                 "That code is not right, or was already used; log in again to get a new chance."
                     .into()
             }
+            AppError::AccountRequired { message } => (*message).into(),
             AppError::Internal(_) => "Internal error.".into(),
         }
     }
@@ -101,6 +112,7 @@ impl AppError {
             AppError::LlmUnavailable => ErrorCode::LlmUnavailable,
             AppError::MfaRequired { .. } => ErrorCode::MfaRequired,
             AppError::InvalidMfaCode => ErrorCode::InvalidMfaCode,
+            AppError::AccountRequired { .. } => ErrorCode::Unauthenticated,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }

@@ -9,6 +9,8 @@ use unicode_normalization::is_nfkc;
 
 use super::{AppError, AppResult};
 
+/// How every guest's name starts (see [`Username::guest`]).
+pub const GUEST_PREFIX: &str = "guest#";
 /// Allowed username lengths, in characters.
 pub const USERNAME_LEN: std::ops::RangeInclusive<usize> = 3..=30;
 /// RFC 5321's limit on a forward path.
@@ -50,6 +52,14 @@ impl Username {
             ));
         }
         Ok(Username(name.to_owned()))
+    }
+
+    /// A guest's name: `guest#` and 16 random hex digits. `parse` refuses `#`, so no sign-up
+    /// can take or imitate it; the digits keep guests apart (a clash fails the insert, which is
+    /// retried).
+    pub fn guest() -> Self {
+        let random = uuid::Uuid::new_v4().simple().to_string();
+        Username(format!("{GUEST_PREFIX}{}", &random[..16]))
     }
 
     /// A name read back from a store, which took it through [`Username::parse`] when the account
@@ -203,6 +213,16 @@ mod tests {
         ] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn guest_names_are_distinct_and_no_sign_up_can_take_one() {
+        let (a, b) = (Username::guest(), Username::guest());
+        assert_ne!(a.key(), b.key());
+        assert!(a.as_str().starts_with(GUEST_PREFIX) && a.as_str().len() == 22);
+        assert!(Username::parse(a.as_str()).is_err());
+        // Look-alikes of a guest's name are other names: the skeleton keeps the `#`.
+        assert_ne!(username_skeleton(&a.as_str().replace('#', "-")), a.key());
     }
 
     #[test]

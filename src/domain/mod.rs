@@ -13,7 +13,7 @@ mod secret;
 mod user;
 
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
-pub use error::{AppError, AppResult, ErrorCode, FieldError};
+pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
 pub use ids::{EventId, InvalidId, JobId, MailId, QuizId, ResultId, SessionId, UserId};
 pub use job::{
@@ -27,4 +27,6 @@ pub use quiz::{
     QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,
 };
 pub use secret::{PasswordHash, RefreshToken};
-pub use user::{MAX_SESSIONS_PER_USER, SessionRecord, UserRecord, WindowCount};
+pub use user::{
+    Credentials, MAX_SESSIONS_PER_USER, SessionRecord, SignInMethod, UserRecord, WindowCount,
+};

@@ -1,6 +1,7 @@
 //! Accounts and their login sessions.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
 use super::{
     PasswordHash, RefreshToken, SessionId, UserId,
@@ -10,15 +11,91 @@ use super::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserRecord {
     pub id: UserId,
+    /// A guest's is made up by [`Username::guest`].
     pub username: Username,
     /// [`Username::key`]; uniqueness is enforced on this.
     pub username_norm: String,
+    /// `None` for a guest: no address and no password, so no login can ever match it.
+    pub credentials: Option<Credentials>,
+    /// The address is confirmed (always, for a guest: it has none to confirm).
+    pub is_active: bool,
+    /// When the account was made; for a guest that signed up, when it signed up.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a signed-up account logs in with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
     pub email: EmailAddress,
     /// [`EmailAddress::key`]; uniqueness is enforced on this.
     pub email_norm: String,
     pub password_hash: PasswordHash,
-    pub is_active: bool,
-    pub created_at: DateTime<Utc>,
+}
+
+impl UserRecord {
+    /// A new guest (`startGuestSession`): a made-up name, nothing to log in with.
+    pub fn new_guest(now: DateTime<Utc>) -> Self {
+        let username = Username::guest();
+        UserRecord {
+            id: UserId::new_random(),
+            username_norm: username.key(),
+            username,
+            credentials: None,
+            is_active: true,
+            created_at: now,
+        }
+    }
+
+    pub fn is_guest(&self) -> bool {
+        self.credentials.is_none()
+    }
+
+    /// The address, or `None` for a guest.
+    pub fn email(&self) -> Option<&EmailAddress> {
+        self.credentials.as_ref().map(|c| &c.email)
+    }
+
+    pub fn password_hash(&self) -> Option<&PasswordHash> {
+        self.credentials.as_ref().map(|c| &c.password_hash)
+    }
+}
+
+/// How a session was signed in, as `sessions` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum SignInMethod {
+    /// A password (or the e-mail confirmation link that follows a sign-up). Sessions stored
+    /// before the method was recorded read as this.
+    #[default]
+    Password,
+    Passkey,
+    /// A password and then a TOTP or recovery code (`verifyMfa`).
+    Mfa,
+    /// `startGuestSession`.
+    Guest,
+}
+
+impl SignInMethod {
+    const ALL: [SignInMethod; 4] = [
+        SignInMethod::Password,
+        SignInMethod::Passkey,
+        SignInMethod::Mfa,
+        SignInMethod::Guest,
+    ];
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInMethod::Password => "PASSWORD",
+            SignInMethod::Passkey => "PASSKEY",
+            SignInMethod::Mfa => "MFA",
+            SignInMethod::Guest => "GUEST",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
 }
 
 /// One logged-in device.
@@ -34,6 +111,8 @@ pub struct SessionRecord {
     /// Advanced by every refresh and carried in access tokens as `gen`, so a token replayed
     /// from an older generation can be told from a fresh one.
     pub generation: i64,
+    /// Kept through refreshes.
+    pub method: SignInMethod,
     /// The refresh limit's count, kept here so that the refresh counted is the refresh
     /// written: one compare-and-swap, exact across server processes.
     pub refreshes: WindowCount,

@@ -1,6 +1,6 @@
 //! Sign-up, e-mail verification, login, refresh, logout and sessions.
 
-use async_graphql::{ComplexObject, Context, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::{context::ContextExt, guard::LoggedIn};
@@ -17,9 +17,14 @@ use crate::{
 #[graphql(name = "User", complex)]
 pub struct UserObject {
     id: ID,
+    /// A guest's is made up: `guest#` and 16 hex digits, which no sign-up can take.
     username: String,
+    /// Empty for a guest, which has no address.
     email: String,
     is_active: bool,
+    /// Made by `startGuestSession` and not signed up (`upgradeGuest`) yet.
+    is_guest: bool,
+    /// For a guest that signed up: when it signed up.
     created_at: DateTime<Utc>,
     #[graphql(skip)]
     user_id: UserId,
@@ -39,8 +44,9 @@ impl From<UserRecord> for UserObject {
             user_id: u.id.clone(),
             id: ID(u.id.to_string()),
             username: u.username.to_string(),
-            email: u.email.to_string(),
+            email: u.email().map(ToString::to_string).unwrap_or_default(),
             is_active: u.is_active,
+            is_guest: u.is_guest(),
             created_at: u.created_at,
         }
     }
@@ -53,10 +59,48 @@ pub struct SignUpInput {
     password: String,
 }
 
+impl SignUpInput {
+    /// Parsed here, at the edge: the service gets a username and address that are valid.
+    fn parse(self) -> Result<SignUp, AppError> {
+        Ok(SignUp {
+            username: Username::parse(&self.username)?,
+            email: EmailAddress::parse(&self.email)?,
+            password: Password::new(self.password),
+        })
+    }
+}
+
 #[derive(SimpleObject)]
 pub struct SignUpPayload {
     user: UserObject,
     message: String,
+}
+
+impl SignUpPayload {
+    /// The account just signed up, and where its confirmation link went.
+    fn signed_up(user: UserRecord) -> Self {
+        SignUpPayload {
+            message: format!(
+                "Welcome, {}! We sent a confirmation link to {}; open it to activate your account.",
+                user.username,
+                user.email().map(ToString::to_string).unwrap_or_default()
+            ),
+            user: user.into(),
+        }
+    }
+}
+
+/// How a session signed in.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::SignInMethod")]
+pub enum SignInMethod {
+    /// A password, or the e-mail confirmation link after signing up.
+    Password,
+    Passkey,
+    /// A password and a TOTP or recovery code.
+    Mfa,
+    /// `startGuestSession`.
+    Guest,
 }
 
 #[derive(SimpleObject)]
@@ -90,6 +134,8 @@ pub struct Session {
     user_agent: Option<String>,
     /// The session this request's token belongs to.
     current: bool,
+    /// How it signed in; refreshing keeps it.
+    sign_in_method: SignInMethod,
 }
 
 impl Session {
@@ -101,6 +147,7 @@ impl Session {
             expires_at: s.expires_at,
             user_agent: s.user_agent,
             current,
+            sign_in_method: s.method.into(),
         }
     }
 }
@@ -166,22 +213,36 @@ impl AuthMutation {
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<SignUpPayload> {
         let user = ctx
             .auth_service()
-            .sign_up(
-                SignUp {
-                    username: Username::parse(&input.username)?,
-                    email: EmailAddress::parse(&input.email)?,
-                    password: Password::new(input.password),
-                },
-                ctx.request_auth().client(),
-            )
+            .sign_up(input.parse()?, ctx.request_auth().client())
             .await?;
-        Ok(SignUpPayload {
-            message: format!(
-                "Welcome, {}! We sent a confirmation link to {}; open it to activate your account.",
-                user.username, user.email
-            ),
-            user: user.into(),
-        })
+        Ok(SignUpPayload::signed_up(user))
+    }
+
+    /// Makes a guest account (no e-mail, no password) and logs it in (sets cookies). Guests
+    /// may make and answer quizzes; an idle one is deleted after `GUEST_TTL`.
+    async fn start_guest_session(&self, ctx: &Context<'_>) -> Result<AuthPayload> {
+        let outcome = ctx
+            .auth_service()
+            .start_guest_session(ctx.request_auth().client())
+            .await?;
+        Ok(logged_in(
+            ctx,
+            outcome,
+            "You are a guest: sign up with upgradeGuest to keep your quizzes.",
+        ))
+    }
+
+    /// Signs the logged-in guest up: same id, its quizzes and results kept, the confirmation
+    /// link e-mailed as for `signUp`. Until it is opened the account is an unverified sign-up:
+    /// this session ends (cookies cleared), and `login` answers `EMAIL_NOT_VERIFIED`.
+    #[graphql(guard = "LoggedIn")]
+    async fn upgrade_guest(&self, ctx: &Context<'_>, input: SignUpInput) -> Result<SignUpPayload> {
+        let user = ctx
+            .auth_service()
+            .upgrade_guest(ctx.claims()?, input.parse()?, ctx.request_auth().client())
+            .await?;
+        clear_login_cookies(ctx);
+        Ok(SignUpPayload::signed_up(user))
     }
 
     /// Always `true`, whether or not the address is registered.

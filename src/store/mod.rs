@@ -17,6 +17,12 @@ pub use model::*;
 pub use traced::traced;
 pub use url::DatabaseUrl;
 
+/// The e-mail key stored for a guest, which has no address but must fill the unique key: upper
+/// case, which no lookup key ([`crate::domain::identity::email_key`]) ever is.
+fn guest_email_key(id: &UserId) -> String {
+    format!("GUEST:{id}")
+}
+
 /// Which unique field a write collided with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UniqueField {
@@ -65,15 +71,29 @@ pub trait UserStore: Send + Sync {
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>>;
     async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>>;
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>>;
-    /// Flips an inactive user to active; `false` when there was no inactive user to flip.
+    /// Flips an inactive user to active (a guest that signed up stops being one); `false` when
+    /// there was no inactive user to flip.
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool>;
-    /// Inserts a new, unverified user after deleting every never-verified account that holds
-    /// its username or e-mail (an account nobody confirmed holds neither); returns how many went.
-    /// Fails with `Conflict`, deleting nothing, when a verified account holds either. Of two
-    /// racing calls for one address, exactly one account is left.
+    /// Inserts a new user (unverified, or a guest) after deleting every never-verified account
+    /// that holds its username or e-mail (an account nobody confirmed holds neither, and one
+    /// that was a guest goes with its data); returns how many went. Fails with `Conflict`,
+    /// deleting nothing, when a verified account holds either. Of two racing calls for one
+    /// address, exactly one account is left.
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64>;
-    /// Deletes the never-verified accounts created before `cutoff`; returns how many.
+    /// Gives the guest `user.id` the name, credentials, `is_active` and `created_at` of `user`
+    /// (a sign-up), replacing never-verified holders of its username or e-mail as
+    /// [`insert_user_replacing_pending`](UserStore::insert_user_replacing_pending) does, with
+    /// the same `Conflict`s. Its data stays, and until its address is confirmed
+    /// ([`activate_user`](UserStore::activate_user)) it is still swept as a guest, not purged as
+    /// a pending account. `false`, changing nothing, when it is no longer a guest.
+    async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool>;
+    /// Deletes the never-verified accounts created before `cutoff` (not guests that signed
+    /// up: their data makes them the guest sweep's); returns how many.
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+    /// Deletes the guests (and guests that signed up but never confirmed) idle since `cutoff`
+    /// — made before it, and no session made or refreshed since — with everything they own:
+    /// sessions, quizzes, results, generation jobs, events. Returns their ids.
+    async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>>;
     /// Has the database itself delete never-verified accounts `ttl` after sign-up, where it
     /// can (MongoDB: a partial TTL index; SQLite cannot, and does nothing), so they go even
     /// while no server runs. Repeatable; a new `ttl` replaces the old one.

@@ -2,10 +2,10 @@
 //! domain can swap MongoDB for SQLite without noticing.
 
 pub use crate::domain::{
-    AnswerRecord, AnswerType, ChoiceRecord, Difficulty, EmailAddress, EventId, FeedbackRecord,
-    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
+    AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, EmailAddress, EventId,
+    FeedbackRecord, GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
     QuestionFeedbackRecord, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizRecord,
     QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord,
-    UserId, UserRecord, Username, WindowCount,
+    SignInMethod, UserId, UserRecord, Username, WindowCount,
 };

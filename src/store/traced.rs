@@ -50,7 +50,9 @@ delegate!(UserStore {
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>>;
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool>;
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64>;
+    async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool>;
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+    async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>>;
     async fn expire_pending_users_after(&self, ttl: std::time::Duration) -> StoreResult<()>;
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool>;
     async fn find_session(&self, user: &UserId, session: &SessionId) -> StoreResult<Option<SessionRecord>>;

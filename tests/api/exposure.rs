@@ -16,7 +16,7 @@ use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::{
     config::SecretString,
     domain::{EmailAddress, Username},
-    store::{PasswordHash, StoreFixtures, UserId, UserRecord},
+    store::{Credentials, PasswordHash, StoreFixtures, UserId, UserRecord},
 };
 use serde_json::{Value, json};
 
@@ -44,9 +44,11 @@ async fn insert_user(app: &TestApp, name: &str, active: bool) -> String {
         id: UserId::new_random(),
         username: Username::parse(name).unwrap(),
         username_norm: name.into(),
-        email: EmailAddress::parse(&email).unwrap(),
-        email_norm: email.clone(),
-        password_hash: PasswordHash::new("not a real hash".into()),
+        credentials: Some(Credentials {
+            email: EmailAddress::parse(&email).unwrap(),
+            email_norm: email.clone(),
+            password_hash: PasswordHash::new("not a real hash".into()),
+        }),
         is_active: active,
         created_at: common::now(),
     };

@@ -13,6 +13,7 @@ mod claims;
 mod cli;
 mod exposure;
 mod faults;
+mod guests;
 mod hardening;
 mod http;
 mod live;

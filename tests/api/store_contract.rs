@@ -12,11 +12,11 @@ use chrono::Duration;
 use common::{Backend, database_for};
 use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
 use quiz_llm::store::{
-    self, AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord,
+    self, AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
     QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
-    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SessionRotation, Store,
-    StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowCount, WindowHits,
+    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SessionRotation, SignInMethod,
+    Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowCount, WindowHits,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -39,12 +39,23 @@ fn user(name: &str) -> UserRecord {
         id: UserId::new_random(),
         username: Username::from_stored(name.to_owned()),
         username_norm: name.to_lowercase(),
-        email: EmailAddress::from_stored(format!("{name}@Example.com")),
-        email_norm: format!("{name}@example.com").to_lowercase(),
-        password_hash: PasswordHash::new("$argon2id$fake".into()),
+        credentials: Some(Credentials {
+            email: EmailAddress::from_stored(format!("{name}@Example.com")),
+            email_norm: format!("{name}@example.com").to_lowercase(),
+            password_hash: PasswordHash::new("$argon2id$fake".into()),
+        }),
         is_active: false,
         created_at: common::now(),
     }
+}
+
+fn email_norm(u: &UserRecord) -> &str {
+    &u.credentials.as_ref().expect("a signed-up user").email_norm
+}
+
+fn with_email_norm(mut u: UserRecord, key: &str) -> UserRecord {
+    u.credentials.as_mut().expect("a signed-up user").email_norm = key.to_owned();
+    u
 }
 
 fn session(offset_ms: i64) -> SessionRecord {
@@ -57,6 +68,7 @@ fn session(offset_ms: i64) -> SessionRecord {
         last_refreshed_at: None,
         user_agent: Some("agent".into()),
         generation: 0,
+        method: SignInMethod::Password,
         refreshes: WindowCount::default(),
     }
 }
@@ -99,6 +111,9 @@ on_both_stores!(
     rate_limit_hits_count_per_key_and_window,
     racing_rate_limit_hits_are_all_counted,
     mfa_changes_are_compare_and_swap,
+    guests_sign_up_in_place,
+    idle_guests_go_with_their_data,
+    sessions_keep_their_sign_in_method,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -125,14 +140,12 @@ async fn uniqueness_is_case_insensitive(backend: Backend) {
     let Some(f) = open(backend).await else { return };
     let a = user("Grace");
     f.store.insert_user(&a).await.unwrap();
-    let mut same_name = user("grace");
-    same_name.email_norm = "other@example.com".into();
+    let same_name = with_email_norm(user("grace"), "other@example.com");
     assert!(matches!(
         f.store.insert_user(&same_name).await,
         Err(store::StoreError::Conflict(UniqueField::Username))
     ));
-    let mut same_mail = user("other");
-    same_mail.email_norm = a.email_norm.clone();
+    let same_mail = with_email_norm(user("other"), email_norm(&a));
     assert!(matches!(
         f.store.insert_user(&same_mail).await,
         Err(store::StoreError::Conflict(UniqueField::Email))
@@ -568,13 +581,13 @@ async fn password_hash_is_compare_and_swap(backend: Backend) {
     assert!(!f.store.set_password_hash(&u.id, &new, &new).await.unwrap());
     assert!(
         f.store
-            .set_password_hash(&u.id, &u.password_hash, &new)
+            .set_password_hash(&u.id, u.password_hash().unwrap(), &new)
             .await
             .unwrap()
     );
     assert!(
         !f.store
-            .set_password_hash(&u.id, &u.password_hash, &new)
+            .set_password_hash(&u.id, u.password_hash().unwrap(), &new)
             .await
             .unwrap()
     );
@@ -584,8 +597,8 @@ async fn password_hash_is_compare_and_swap(backend: Backend) {
             .await
             .unwrap()
             .unwrap()
-            .password_hash,
-        new
+            .password_hash(),
+        Some(&new)
     );
 }
 
@@ -706,10 +719,7 @@ async fn outbox_keeps_dead_letters_until_requeued(backend: Backend) {
 
 /// A pending account that holds `email_norm`.
 fn pending_with_email(name: &str, email_norm: &str) -> UserRecord {
-    UserRecord {
-        email_norm: email_norm.to_owned(),
-        ..user(name)
-    }
+    with_email_norm(user(name), email_norm)
 }
 
 async fn sign_up_replaces_only_pending_accounts(backend: Backend) {
@@ -731,7 +741,7 @@ async fn sign_up_replaces_only_pending_accounts(backend: Backend) {
     s.insert_user(&mail_holder).await.unwrap();
     let both = UserRecord {
         username_norm: name_holder.username_norm.clone(),
-        ..pending_with_email("taken2", &mail_holder.email_norm)
+        ..pending_with_email("taken2", email_norm(&mail_holder))
     };
     assert_eq!(s.insert_user_replacing_pending(&both).await.unwrap(), 2);
     assert_eq!(s.find_user(&name_holder.id).await.unwrap(), None);
@@ -864,7 +874,7 @@ async fn pending_account_expiry_can_be_set_and_changed(backend: Backend) {
         assert_eq!(ttl, day, "the last TTL set");
         assert_eq!(
             options.partial_filter_expression,
-            Some(::mongodb::bson::doc! { "is_active": false })
+            Some(::mongodb::bson::doc! { "is_active": false, "is_guest": false })
         );
     }
 }
@@ -894,8 +904,11 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         ..user("aIice")
     };
     let carol = UserRecord {
-        email: EmailAddress::parse("carol@Bücher.de").unwrap(),
-        email_norm: "carol@bücher.de".into(),
+        credentials: Some(Credentials {
+            email: EmailAddress::parse("carol@Bücher.de").unwrap(),
+            email_norm: "carol@bücher.de".into(),
+            password_hash: PasswordHash::new("$argon2id$fake".into()),
+        }),
         ..user("carol")
     };
     {
@@ -910,6 +923,8 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             let c = rusqlite::Connection::open(&path).unwrap();
             c.execute_batch(
                 "DROP INDEX users_pending; DROP TABLE rate_limits; DROP TABLE mfa; \
+                 DROP INDEX users_guests; ALTER TABLE users DROP COLUMN is_guest; \
+                 ALTER TABLE sessions DROP COLUMN sign_in_method; \
                  ALTER TABLE sessions DROP COLUMN refresh_window; \
                  ALTER TABLE sessions DROP COLUMN refreshes; \
                  ALTER TABLE sessions DROP COLUMN refreshes_before; \
@@ -943,7 +958,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
         younger.username_norm,
         format!("{skeleton}#{}", look_alike.id)
     );
-    assert_eq!(younger.email_norm, look_alike.email_norm);
+    assert_eq!(email_norm(&younger), email_norm(&look_alike));
     assert_eq!(
         found(
             s.find_user_by_email("carol@xn--bcher-kva.de")
@@ -1025,7 +1040,8 @@ async fn corrupt_records_are_errors(backend: Backend) {
     let now_ms = common::now().timestamp_millis();
     raw.plant(
         &format!(
-            "INSERT INTO users VALUES ('not-a-uuid', 'odd', 'odd', 'odd@example.com', \
+            "INSERT INTO users (id, username, username_norm, email, email_norm, password_hash, \
+             is_active, created_at) VALUES ('not-a-uuid', 'odd', 'odd', 'odd@example.com', \
              'odd@example.com', 'x', 0, {now_ms})"
         ),
         "users",
@@ -1249,3 +1265,227 @@ async fn mfa_changes_are_compare_and_swap(backend: Backend) {
 /// Generation jobs and quiz events: the same contract, kept in a file of its own.
 #[path = "store_contract_jobs.rs"]
 mod jobs;
+
+/// `user` signing up the guest `guest` in place: its id, their name and address.
+fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {
+    UserRecord {
+        id: guest.id.clone(),
+        ..user
+    }
+}
+
+async fn guests_sign_up_in_place(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let now = common::now();
+    let (guest, other) = (UserRecord::new_guest(now), UserRecord::new_guest(now));
+    // Guests share no key (each has a placeholder address key of its own).
+    assert_eq!(s.insert_user_replacing_pending(&guest).await.unwrap(), 0);
+    assert_eq!(s.insert_user_replacing_pending(&other).await.unwrap(), 0);
+    assert_eq!(s.find_user(&guest.id).await.unwrap(), Some(guest.clone()));
+    assert!(guest.is_guest() && guest.is_active);
+    assert_eq!(
+        s.find_user_by_username(&guest.username_norm).await.unwrap(),
+        Some(guest.clone())
+    );
+    assert_eq!(s.find_user_by_email("").await.unwrap(), None);
+
+    // Signing up in place replaces a pending holder of the name, and keeps the id.
+    let squatter = user("ada");
+    s.insert_user(&squatter).await.unwrap();
+    let ada = signed_up_guest(&guest, user("ada"));
+    assert!(s.upgrade_guest(&ada).await.unwrap());
+    assert_eq!(s.find_user(&squatter.id).await.unwrap(), None);
+    assert_eq!(s.find_user(&guest.id).await.unwrap(), Some(ada.clone()));
+    assert_eq!(
+        s.find_user_by_email("ada@example.com").await.unwrap(),
+        Some(ada.clone())
+    );
+    // Once only: it is no guest any more.
+    assert!(!s.upgrade_guest(&ada).await.unwrap());
+    // Not purged as a pending account: it owns data, so the guest sweep decides.
+    assert_eq!(
+        s.delete_pending_users(now + Duration::days(30))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(s.activate_user(&ada.id).await.unwrap());
+
+    // A verified holder blocks it, and nothing changes.
+    let taken = signed_up_guest(&other, with_email_norm(user("ada"), "ada2@example.com"));
+    assert!(matches!(
+        s.upgrade_guest(&taken).await,
+        Err(store::StoreError::Conflict(UniqueField::Username))
+    ));
+    let taken = signed_up_guest(&other, with_email_norm(user("bob"), "ada@example.com"));
+    assert!(matches!(
+        s.upgrade_guest(&taken).await,
+        Err(store::StoreError::Conflict(UniqueField::Email))
+    ));
+    assert_eq!(s.find_user(&other.id).await.unwrap(), Some(other.clone()));
+    // A pending sign-up of that guest's new name replaces it, data and all (see below).
+    let carol = signed_up_guest(&other, user("carol"));
+    assert!(s.upgrade_guest(&carol).await.unwrap());
+    let q = quiz(&other.id, 0);
+    s.insert_quiz(&q).await.unwrap();
+    assert_eq!(
+        s.insert_user_replacing_pending(&user("carol"))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(s.find_user(&other.id).await.unwrap(), None);
+    assert_eq!(s.count_quizzes(&other.id).await.unwrap(), 0);
+}
+
+async fn idle_guests_go_with_their_data(backend: Backend) {
+    use quiz_llm::store::{GenerationJobRecord, JobInput};
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let now = common::now();
+    let cutoff = now - Duration::days(7);
+    let old = |u: UserRecord| UserRecord {
+        created_at: now - Duration::days(8),
+        ..u
+    };
+    // Idle: made long ago, its session neither made nor refreshed since the cutoff.
+    let idle = old(UserRecord::new_guest(now));
+    // Made long ago, but refreshed a minute ago.
+    let active = old(UserRecord::new_guest(now));
+    // New.
+    let fresh = UserRecord::new_guest(now);
+    // Signed up long ago and never confirmed: still the sweep's.
+    let unconfirmed = old(UserRecord::new_guest(now));
+    // Accounts are never swept.
+    let account = UserRecord {
+        is_active: true,
+        ..old(user("kept"))
+    };
+    for u in [&idle, &active, &fresh, &unconfirmed, &account] {
+        s.insert_user_replacing_pending(u).await.unwrap();
+    }
+    assert!(
+        s.upgrade_guest(&old(signed_up_guest(&unconfirmed, user("late"))))
+            .await
+            .unwrap()
+    );
+    let stale = SessionRecord {
+        created_at: now - Duration::days(8),
+        last_refreshed_at: Some(now - Duration::days(7) - Duration::minutes(1)),
+        ..session(0)
+    };
+    s.add_session(&idle.id, &stale).await.unwrap();
+    let refreshed = SessionRecord {
+        created_at: now - Duration::days(8),
+        ..session(0)
+    };
+    s.add_session(&active.id, &refreshed).await.unwrap();
+    assert!(
+        s.rotate_refresh_token(
+            &active.id,
+            &refreshed.id,
+            &refreshed.refresh_token,
+            &rotation(
+                &RefreshToken::new("rt-new".into()),
+                now - Duration::minutes(1)
+            ),
+        )
+        .await
+        .unwrap()
+    );
+    let job_input = JobInput {
+        topic: "t".into(),
+        source_text: None,
+        question_count: 1,
+        choice_count: 2,
+        difficulty: Difficulty::Easy,
+        language: "en".into(),
+    };
+    let mut owned = Vec::new();
+    for u in [&idle, &active, &unconfirmed, &account] {
+        let q = quiz(&u.id, 0);
+        s.insert_quiz(&q).await.unwrap();
+        let r = result_of(&q, 0);
+        s.insert_result(&r).await.unwrap();
+        let job = GenerationJobRecord::queued(u.id.clone(), job_input.clone(), now);
+        assert!(s.insert_job(&job, 3).await.unwrap());
+        owned.push((u.id.clone(), q.id, r.id, job.id));
+    }
+
+    let mut gone = s.delete_idle_guests(cutoff).await.unwrap();
+    gone.sort();
+    let mut expected = vec![idle.id.clone(), unconfirmed.id.clone()];
+    expected.sort();
+    assert_eq!(gone, expected);
+    for (owner, quiz_id, result_id, job_id) in owned {
+        let swept = expected.contains(&owner);
+        assert_eq!(s.find_user(&owner).await.unwrap().is_none(), swept);
+        assert_eq!(
+            s.find_quiz(&owner, &quiz_id).await.unwrap().is_none(),
+            swept
+        );
+        assert_eq!(
+            s.find_result(&owner, &result_id).await.unwrap().is_none(),
+            swept
+        );
+        assert_eq!(s.find_job(&owner, &job_id).await.unwrap().is_none(), swept);
+        assert_eq!(s.find_session(&owner, &stale.id).await.unwrap(), None);
+    }
+    assert!(s.find_user(&fresh.id).await.unwrap().is_some());
+    assert!(s.delete_idle_guests(cutoff).await.unwrap().is_empty());
+}
+
+async fn sessions_keep_their_sign_in_method(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("methodical");
+    f.store.insert_user(&u).await.unwrap();
+    let mut expected = Vec::new();
+    for (i, method) in [
+        SignInMethod::Password,
+        SignInMethod::Passkey,
+        SignInMethod::Mfa,
+        SignInMethod::Guest,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let s = SessionRecord {
+            method,
+            ..session(i as i64)
+        };
+        f.store.add_session(&u.id, &s).await.unwrap();
+        expected.insert(0, s);
+    }
+    let guest = expected[0].clone();
+    assert!(
+        f.store
+            .rotate_refresh_token(
+                &u.id,
+                &guest.id,
+                &guest.refresh_token,
+                &rotation(&RefreshToken::new("rt-rotated".into()), common::now()),
+            )
+            .await
+            .unwrap()
+    );
+    let listed = f.store.list_sessions(&u.id, common::now()).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|s| s.method).collect::<Vec<_>>(),
+        [
+            SignInMethod::Guest,
+            SignInMethod::Mfa,
+            SignInMethod::Passkey,
+            SignInMethod::Password
+        ]
+    );
+    assert_eq!(
+        f.store
+            .find_session(&u.id, &guest.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .method,
+        SignInMethod::Guest
+    );
+}

@@ -9,19 +9,69 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::*;
 
+/// A user as stored: a guest has no `email` or `password_hash`, and a placeholder
+/// `email_norm` (the unique index needs one).
 #[derive(Serialize, Deserialize)]
-#[serde(remote = "UserRecord")]
-struct UserDef {
+struct StoredUser {
     #[serde(rename = "_id")]
     id: UserId,
     username: Username,
     username_norm: String,
-    email: EmailAddress,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<EmailAddress>,
     email_norm: String,
-    password_hash: PasswordHash,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    password_hash: Option<PasswordHash>,
     is_active: bool,
+    /// Made as a guest and its address not confirmed yet: the guest sweep's, not the pending
+    /// purge's. Absent in users stored before guests.
+    #[serde(default)]
+    is_guest: bool,
     #[serde(with = "bson_time")]
     created_at: DateTime<Utc>,
+}
+
+impl From<&UserRecord> for StoredUser {
+    fn from(u: &UserRecord) -> Self {
+        let c = u.credentials.clone();
+        StoredUser {
+            id: u.id.clone(),
+            username: u.username.clone(),
+            username_norm: u.username_norm.clone(),
+            email_norm: c
+                .as_ref()
+                .map_or_else(|| guest_email_key(&u.id), |c| c.email_norm.clone()),
+            email: c.as_ref().map(|c| c.email.clone()),
+            password_hash: c.map(|c| c.password_hash),
+            is_active: u.is_active,
+            is_guest: u.is_guest(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+impl TryFrom<StoredUser> for UserRecord {
+    type Error = String;
+
+    fn try_from(u: StoredUser) -> Result<Self, String> {
+        let credentials = match (u.email, u.password_hash) {
+            (Some(email), Some(password_hash)) => Some(Credentials {
+                email,
+                email_norm: u.email_norm,
+                password_hash,
+            }),
+            (None, None) => None,
+            _ => return Err(format!("user {} has half its credentials", u.id)),
+        };
+        Ok(UserRecord {
+            id: u.id,
+            username: u.username,
+            username_norm: u.username_norm,
+            credentials,
+            is_active: u.is_active,
+            created_at: u.created_at,
+        })
+    }
 }
 
 /// One element of a user's `sessions` array.
@@ -40,6 +90,9 @@ struct SessionDef {
     /// Absent in sessions written before refresh-reuse detection.
     #[serde(default)]
     generation: i64,
+    /// Absent in sessions written before it was recorded: a password login.
+    #[serde(rename = "sign_in_method", default)]
+    method: SignInMethod,
     /// Absent in sessions written before refresh counts lived on the session.
     #[serde(default, with = "WindowCountDef")]
     refreshes: WindowCount,
@@ -154,9 +207,21 @@ struct EventDef {
 }
 
 /// The documents the collections hold: each record in its MongoDB shape.
-#[derive(Serialize, Deserialize)]
-#[serde(transparent)]
-pub(super) struct UserDoc(#[serde(with = "UserDef")] pub(super) UserRecord);
+pub(super) struct UserDoc(pub(super) UserRecord);
+
+impl Serialize for UserDoc {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        StoredUser::from(&self.0).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for UserDoc {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        UserRecord::try_from(StoredUser::deserialize(d)?)
+            .map(UserDoc)
+            .map_err(serde::de::Error::custom)
+    }
+}
 #[derive(Serialize, Deserialize)]
 #[serde(transparent)]
 pub(super) struct SessionDoc(#[serde(with = "SessionDef")] pub(super) SessionRecord);
@@ -306,6 +371,7 @@ mod tests {
                 current: 2,
                 previous: 1,
             },
+            method: SignInMethod::Mfa,
         }
     }
 
@@ -389,16 +455,18 @@ mod tests {
             id: id(1),
             username: Username::parse("Ada").unwrap(),
             username_norm: "ada".into(),
-            email: EmailAddress::parse("Ada@example.com").unwrap(),
-            email_norm: "ada@example.com".into(),
-            password_hash: PasswordHash::new("$argon2id$x".into()),
+            credentials: Some(Credentials {
+                email: EmailAddress::parse("Ada@example.com").unwrap(),
+                email_norm: "ada@example.com".into(),
+                password_hash: PasswordHash::new("$argon2id$x".into()),
+            }),
             is_active: true,
             created_at: at(500),
         };
         let session_doc = doc! {
             "id": id::<SessionId>(2).as_str(), "refresh_token": "rt", "created_at": bson_at(1_000),
             "expires_at": bson_at(2_000), "last_refreshed_at": bson_at(1_500),
-            "user_agent": null, "generation": 3_i64,
+            "user_agent": null, "generation": 3_i64, "sign_in_method": "MFA",
             "refreshes": { "window": 7_i64, "current": 2_i64, "previous": 1_i64 },
         };
         same(
@@ -406,10 +474,21 @@ mod tests {
             doc! {
                 "_id": id::<UserId>(1).as_str(), "username": "Ada", "username_norm": "ada",
                 "email": "Ada@example.com", "email_norm": "ada@example.com",
-                "password_hash": "$argon2id$x", "is_active": true, "created_at": bson_at(500),
-                "sessions": [],
+                "password_hash": "$argon2id$x", "is_active": true, "is_guest": false,
+                "created_at": bson_at(500), "sessions": [],
             },
         );
+        let guest = UserRecord::new_guest(at(600));
+        same(
+            new_user_document(&guest).unwrap(),
+            doc! {
+                "_id": guest.id.as_str(), "username": guest.username.as_str(),
+                "username_norm": &guest.username_norm, "email_norm": format!("GUEST:{}", guest.id),
+                "is_active": true, "is_guest": true, "created_at": bson_at(600), "sessions": [],
+            },
+        );
+        let UserDoc(read) = bson::from_document(new_user_document(&guest).unwrap()).unwrap();
+        assert_eq!(read, guest);
         same(session_document(&session()).unwrap(), session_doc.clone());
         same(
             bson::to_document(&QuizDoc(quiz())).unwrap(),
@@ -458,6 +537,10 @@ mod tests {
         };
         let UserDoc(user) = bson::from_document(user_doc).unwrap();
         assert_eq!((user.id, user.created_at), (id(1), at(500)));
+        let mut old_session = session_document(&session()).unwrap();
+        old_session.remove("sign_in_method");
+        let SessionDoc(read) = bson::from_document(old_session).unwrap();
+        assert_eq!(read.method, SignInMethod::Password);
         let s = session_document(&session()).unwrap();
         let SessionDoc(read) = bson::from_document(s).unwrap();
         assert_eq!(read, session());

@@ -25,7 +25,8 @@ impl MongoStore {
         let users: Vec<Keys> = self
             .users
             .clone_with_type()
-            .find(doc! {})
+            // Guests have no address, and keys that no rule recomputes.
+            .find(doc! { "email": { "$exists": true } })
             .projection(doc! { "username": 1, "email": 1, "username_norm": 1, "email_norm": 1 })
             .sort(doc! { "created_at": 1, "_id": 1 })
             .await?
@@ -101,19 +102,47 @@ impl MongoStore {
             .map_err(map_err)?
             .map_or_else(Vec::new, Sessions::records))
     }
-}
 
-#[async_trait]
-impl UserStore for MongoStore {
-    async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
-        // No transactions here: check, delete and insert, and start over when another sign-up
-        // took a key in between (the unique indexes tell); each round, one racer wins.
+    /// Deletes what the users own outside their documents (sessions live inside them).
+    async fn delete_owned_data(&self, ids: &[UserId]) -> StoreResult<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let owned =
+            doc! { "owner_id": { "$in": ids.iter().map(UserId::as_str).collect::<Vec<_>>() } };
+        self.quizzes
+            .delete_many(owned.clone())
+            .await
+            .map_err(map_err)?;
+        self.results
+            .delete_many(owned.clone())
+            .await
+            .map_err(map_err)?;
+        self.jobs
+            .delete_many(owned.clone())
+            .await
+            .map_err(map_err)?;
+        self.events.delete_many(owned).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    /// Writes `user` (a new user, or a guest's sign-up) over the never-verified holders of its
+    /// keys. No transactions here: check, delete and write, and start over when another sign-up
+    /// took a key in between (the unique indexes tell); each round, one racer wins. `None` when
+    /// the guest to upgrade is gone.
+    async fn write_replacing_pending(
+        &self,
+        user: &UserRecord,
+        write: UserWrite,
+    ) -> StoreResult<Option<u64>> {
+        let keys = StoredUserKeys::of(user);
         let holders = |active: bool| {
             doc! {
                 "is_active": active,
+                "_id": { "$ne": user.id.as_str() },
                 "$or": [
                     { "username_norm": user.username_norm.as_str() },
-                    { "email_norm": user.email_norm.as_str() },
+                    { "email_norm": keys.email_norm.as_str() },
                 ],
             }
         };
@@ -129,14 +158,38 @@ impl UserStore for MongoStore {
                 };
                 return Err(StoreError::Conflict(field));
             }
-            replaced += self
+            // One by one (there are two at most), so that exactly the deleted ones lose their
+            // data: a guest that signed up and never confirmed has some.
+            let pending: Vec<UserDoc> = self
                 .users
-                .delete_many(holders(false))
+                .find(holders(false))
+                .projection(doc! { "sessions": 0 })
                 .await
                 .map_err(map_err)?
-                .deleted_count;
-            match self.insert_new_user(user).await {
-                Ok(()) => return Ok(replaced),
+                .try_collect()
+                .await
+                .map_err(map_err)?;
+            let mut gone = Vec::new();
+            for UserDoc(holder) in pending {
+                let deleted = self
+                    .users
+                    .delete_one(doc! { "_id": holder.id.as_str(), "is_active": false })
+                    .await
+                    .map_err(map_err)?
+                    .deleted_count;
+                if deleted == 1 {
+                    gone.push(holder.id);
+                }
+            }
+            replaced += gone.len() as u64;
+            self.delete_owned_data(&gone).await?;
+            let written = match write {
+                UserWrite::Insert => self.insert_new_user(user).await.map(|()| true),
+                UserWrite::UpgradeGuest => self.set_guest_credentials(user, &keys).await,
+            };
+            match written {
+                Ok(true) => return Ok(Some(replaced)),
+                Ok(false) => return Ok(None),
                 Err(err @ StoreError::Conflict(_)) => last = err,
                 Err(err) => return Err(err),
             }
@@ -145,13 +198,133 @@ impl UserStore for MongoStore {
         Err(last)
     }
 
+    async fn set_guest_credentials(
+        &self,
+        user: &UserRecord,
+        keys: &StoredUserKeys,
+    ) -> StoreResult<bool> {
+        let Some(c) = &user.credentials else {
+            return Err(StoreError::Other(anyhow::anyhow!(
+                "a guest's sign-up needs credentials"
+            )));
+        };
+        let result = self
+            .users
+            .update_one(
+                doc! {
+                    "_id": user.id.as_str(),
+                    "is_guest": true,
+                    "email": { "$exists": false },
+                    "expired": { "$exists": false },
+                },
+                doc! { "$set": {
+                    "username": user.username.as_str(),
+                    "username_norm": user.username_norm.as_str(),
+                    "email": c.email.as_str(),
+                    "email_norm": keys.email_norm.as_str(),
+                    "password_hash": c.password_hash.expose(),
+                    "is_active": user.is_active,
+                    "created_at": to_bson(user.created_at),
+                } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.matched_count == 1)
+    }
+}
+
+/// Which write [`MongoStore::write_replacing_pending`] makes.
+#[derive(Debug, Clone, Copy)]
+enum UserWrite {
+    Insert,
+    UpgradeGuest,
+}
+
+/// The e-mail key as stored (a guest's placeholder included).
+struct StoredUserKeys {
+    email_norm: String,
+}
+
+impl StoredUserKeys {
+    fn of(user: &UserRecord) -> Self {
+        StoredUserKeys {
+            email_norm: user
+                .credentials
+                .as_ref()
+                .map_or_else(|| guest_email_key(&user.id), |c| c.email_norm.clone()),
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for MongoStore {
+    async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
+        Ok(self
+            .write_replacing_pending(user, UserWrite::Insert)
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool> {
+        Ok(self
+            .write_replacing_pending(user, UserWrite::UpgradeGuest)
+            .await?
+            .is_some())
+    }
+
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         Ok(self
             .users
-            .delete_many(doc! { "is_active": false, "created_at": { "$lt": to_bson(cutoff) } })
+            .delete_many(doc! {
+                "is_active": false,
+                "is_guest": { "$ne": true },
+                "created_at": { "$lt": to_bson(cutoff) },
+            })
             .await
             .map_err(map_err)?
             .deleted_count)
+    }
+
+    /// In three steps that a later sweep finishes if this one is cut short: mark each idle
+    /// guest `expired` and drop its sessions (one atomic update each, which a refresh racing
+    /// it either beats or finds nothing to refresh after), delete what the marked ones own,
+    /// then the marked users. A TTL index would delete the user document alone.
+    async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>> {
+        let cutoff = to_bson(cutoff);
+        let idle = doc! {
+            "is_guest": true,
+            "created_at": { "$lt": cutoff },
+            "sessions": { "$not": { "$elemMatch": { "$or": [
+                { "created_at": { "$gte": cutoff } },
+                { "last_refreshed_at": { "$gte": cutoff } },
+            ] } } },
+        };
+        self.users
+            .update_many(idle, doc! { "$set": { "expired": true, "sessions": [] } })
+            .await
+            .map_err(map_err)?;
+        #[derive(Deserialize)]
+        struct Id {
+            #[serde(rename = "_id")]
+            id: UserId,
+        }
+        let ids: Vec<UserId> = self
+            .users
+            .clone_with_type::<Id>()
+            .find(doc! { "expired": true })
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .map_ok(|i| i.id)
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        self.delete_owned_data(&ids).await?;
+        self.users
+            .delete_many(doc! { "expired": true })
+            .await
+            .map_err(map_err)?;
+        Ok(ids)
     }
 
     /// A TTL index on `created_at` that holds only unverified users: an account leaves it
@@ -163,7 +336,9 @@ impl UserStore for MongoStore {
         let options = IndexOptions::builder()
             .name(PENDING_EXPIRY_INDEX.to_owned())
             .expire_after(ttl)
-            .partial_filter_expression(doc! { "is_active": false })
+            // Not guests that signed up: their data makes them the guest sweep's. Users stored
+            // before guests lack `is_guest`; the periodic purge takes those.
+            .partial_filter_expression(doc! { "is_active": false, "is_guest": false })
             .build();
         let existing = self
             .users
@@ -214,7 +389,7 @@ impl UserStore for MongoStore {
             .users
             .update_one(
                 doc! { "_id": id.as_str(), "is_active": false },
-                doc! { "$set": { "is_active": true } },
+                doc! { "$set": { "is_active": true, "is_guest": false } },
             )
             .await
             .map_err(map_err)?;

@@ -22,6 +22,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/08_mfa.sql")),
         M::up(include_str!("migrations/09_generation_jobs.sql")),
         M::up(include_str!("migrations/10_session_refreshes.sql")),
+        M::up(include_str!("migrations/11_guests.sql")),
     ])
 }
 
@@ -126,7 +127,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 10;
+const KNOWN_VERSIONS: usize = 11;
 
 #[cfg(test)]
 mod tests {

@@ -5,23 +5,46 @@ use super::*;
 const USER_COLUMNS: &str =
     "id, username, username_norm, email, email_norm, password_hash, is_active, created_at";
 
+/// A guest's row has an empty address (no real one is): it reads back without credentials.
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
+    let email: String = row.get(3)?;
+    let credentials = if email.is_empty() {
+        None
+    } else {
+        Some(Credentials {
+            email: EmailAddress::from_stored(email),
+            email_norm: row.get(4)?,
+            password_hash: PasswordHash::new(row.get(5)?),
+        })
+    };
     Ok(UserRecord {
         id: id_at(row, 0)?,
         username: Username::from_stored(row.get(1)?),
         username_norm: row.get(2)?,
-        email: EmailAddress::from_stored(row.get(3)?),
-        email_norm: row.get(4)?,
-        password_hash: PasswordHash::new(row.get(5)?),
+        credentials,
         is_active: row.get(6)?,
         created_at: time_at(row, 7)?,
     })
 }
 
+/// The address, e-mail key and password hash columns of a user: empty ones and the placeholder
+/// key for a guest.
+fn credential_columns(u: &UserRecord) -> (String, String, String) {
+    match &u.credentials {
+        Some(c) => (
+            c.email.as_str().to_owned(),
+            c.email_norm.clone(),
+            c.password_hash.expose().to_owned(),
+        ),
+        None => (String::new(), guest_email_key(&u.id), String::new()),
+    }
+}
+
 const SESSION_COLUMNS: &str = "id, refresh_token, created_at, expires_at, last_refreshed_at, \
-     user_agent, generation, refresh_window, refreshes, refreshes_before";
+     user_agent, generation, sign_in_method, refresh_window, refreshes, refreshes_before";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
+    let method: String = row.get(7)?;
     Ok(SessionRecord {
         id: id_at(row, 0)?,
         refresh_token: RefreshToken::new(row.get(1)?),
@@ -33,28 +56,66 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> 
             .transpose()?,
         user_agent: row.get(5)?,
         generation: row.get(6)?,
+        method: SignInMethod::parse(&method).ok_or_else(|| {
+            let err = format!("unknown sign-in method {method:?}");
+            rusqlite::Error::FromSqlConversionFailure(7, rusqlite::types::Type::Text, err.into())
+        })?,
         refreshes: WindowCount {
-            window: row.get(7)?,
-            current: row.get(8)?,
-            previous: row.get(9)?,
+            window: row.get(8)?,
+            current: row.get(9)?,
+            previous: row.get(10)?,
         },
     })
 }
 
 pub(super) fn insert_user_row(c: &Connection, u: &UserRecord) -> rusqlite::Result<()> {
+    let (email, email_norm, password_hash) = credential_columns(u);
     c.prepare_cached(&format!(
-        "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        "INSERT INTO users ({USER_COLUMNS}, is_guest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?
     .execute(params![
         u.id.as_str(),
         u.username.as_str(),
         u.username_norm,
-        u.email.as_str(),
-        u.email_norm,
-        u.password_hash.expose(),
+        email,
+        email_norm,
+        password_hash,
         u.is_active,
-        millis(u.created_at)
+        millis(u.created_at),
+        u.is_guest()
     ])?;
+    Ok(())
+}
+
+/// Deletes the never-verified holders of a username or e-mail key (but `except`) with
+/// everything they own; returns how many went.
+fn delete_pending_holders(
+    c: &Connection,
+    username_norm: &str,
+    email_norm: &str,
+    except: &UserId,
+) -> rusqlite::Result<u64> {
+    let ids = c
+        .prepare_cached(
+            "DELETE FROM users WHERE is_active = 0 AND id <> ?3 \
+             AND (username_norm = ?1 OR email_norm = ?2) RETURNING id",
+        )?
+        .query_map(params![username_norm, email_norm, except.as_str()], |r| {
+            r.get::<_, String>(0)
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    delete_owned_data(c, &ids)?;
+    Ok(ids.len() as u64)
+}
+
+/// Deletes what the users own outside their rows (sessions and MFA go with the row).
+fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
+    for table in ["quizzes", "quiz_results", "generation_jobs", "quiz_events"] {
+        let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE owner_id = ?1"))?;
+        for id in ids {
+            delete.execute([id])?;
+        }
+    }
     Ok(())
 }
 
@@ -95,7 +156,9 @@ impl UserStore for SqliteStore {
         let id = id.to_string();
         self.run(move |c| {
             let n = c
-                .prepare_cached("UPDATE users SET is_active = 1 WHERE id = ?1 AND is_active = 0")?
+                .prepare_cached(
+                    "UPDATE users SET is_active = 1, is_guest = 0 WHERE id = ?1 AND is_active = 0",
+                )?
                 .execute([id])?;
             Ok(n == 1)
         })
@@ -108,14 +171,43 @@ impl UserStore for SqliteStore {
             // One write transaction: a failed insert (a verified holder) rolls the delete back,
             // and racing sign-ups take turns.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let replaced = tx
-                .prepare_cached(
-                    "DELETE FROM users WHERE is_active = 0 AND (username_norm = ?1 OR email_norm = ?2)",
-                )?
-                .execute([&u.username_norm, &u.email_norm])?;
+            let (_, email_norm, _) = credential_columns(&u);
+            let replaced = delete_pending_holders(&tx, &u.username_norm, &email_norm, &u.id)?;
             insert_user_row(&tx, &u)?;
             tx.commit()?;
-            Ok(replaced as u64)
+            Ok(replaced)
+        })
+        .await
+    }
+
+    async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool> {
+        let u = user.clone();
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let (email, email_norm, password_hash) = credential_columns(&u);
+            delete_pending_holders(&tx, &u.username_norm, &email_norm, &u.id)?;
+            let n = tx
+                .prepare_cached(
+                    "UPDATE users SET username = ?1, username_norm = ?2, email = ?3, \
+                     email_norm = ?4, password_hash = ?5, is_active = ?6, created_at = ?7 \
+                     WHERE id = ?8 AND is_guest = 1 AND email = ''",
+                )?
+                .execute(params![
+                    u.username.as_str(),
+                    u.username_norm,
+                    email,
+                    email_norm,
+                    password_hash,
+                    u.is_active,
+                    millis(u.created_at),
+                    u.id.as_str()
+                ])?;
+            if n == 0 {
+                // Dropping the transaction rolls the deletes back.
+                return Ok(false);
+            }
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
@@ -123,9 +215,39 @@ impl UserStore for SqliteStore {
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c
-                .prepare_cached("DELETE FROM users WHERE is_active = 0 AND created_at < ?1")?
+                .prepare_cached(
+                    "DELETE FROM users WHERE is_active = 0 AND is_guest = 0 AND created_at < ?1",
+                )?
                 .execute([millis(cutoff)])?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>> {
+        self.run(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let ids = tx
+                .prepare_cached(
+                    "DELETE FROM users WHERE is_guest = 1 AND created_at < ?1 AND NOT EXISTS \
+                     (SELECT 1 FROM sessions s WHERE s.user_id = users.id \
+                      AND COALESCE(s.last_refreshed_at, s.created_at) >= ?1) RETURNING id",
+                )?
+                .query_map([millis(cutoff)], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            delete_owned_data(&tx, &ids)?;
+            tx.commit()?;
+            ids.into_iter()
+                .map(|id| {
+                    UserId::try_from(id).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            0,
+                            rusqlite::types::Type::Text,
+                            e.into(),
+                        )
+                    })
+                })
+                .collect()
         })
         .await
     }
@@ -148,7 +270,7 @@ impl UserStore for SqliteStore {
             }
             tx.prepare_cached(&format!(
                 "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
                 user,
@@ -159,6 +281,7 @@ impl UserStore for SqliteStore {
                 s.last_refreshed_at.map(millis),
                 s.user_agent,
                 s.generation,
+                s.method.as_str(),
                 s.refreshes.window,
                 s.refreshes.current,
                 s.refreshes.previous

@@ -156,6 +156,8 @@ pub struct TestApp {
     pub config: Settings,
     /// The application's clock: `clock.advance(…)` jumps past an expiry without sleeping.
     pub clock: OffsetClock,
+    /// `housekeeping.run_now().await` runs the periodic clean-up (after `clock.advance`).
+    pub housekeeping: Arc<quiz_llm::auth::Housekeeping>,
     /// Dropping it (or the whole `TestApp`) starts the shutdown.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -202,6 +204,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("the app did not start on {backend:?}: {e:#}"));
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store();
+        let housekeeping = app.housekeeping();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -212,6 +215,7 @@ impl TestApp {
             store,
             config,
             clock,
+            housekeeping,
             stop: Some(stop),
             server: Some(server),
             _tmp: tmp,
@@ -250,6 +254,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("the second app did not start: {e:#}"));
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store();
+        let housekeeping = app.housekeeping();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -260,6 +265,7 @@ impl TestApp {
             store,
             config,
             clock,
+            housekeeping,
             stop: Some(stop),
             server: Some(server),
             _tmp: tmp,
