@@ -295,8 +295,7 @@ impl AuthService {
             tracing::info!(target: "audit", event = "mfa_failed", user_id = %user.id, client_ip = %client.key());
             return Err(err);
         }
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "mfa");
-        self.start_session(user, client).await
+        self.complete_login(user, client, "mfa").await
     }
 
     /// Second-factor codes count against the account's login limits, like password guesses.
@@ -328,7 +327,7 @@ impl AuthService {
         }
     }
 
-    async fn user_of(&self, claims: &Claims) -> AppResult<UserRecord> {
+    pub(super) async fn user_of(&self, claims: &Claims) -> AppResult<UserRecord> {
         self.store
             .find_user(&claims.sub)
             .await?

@@ -51,9 +51,11 @@ pub struct AuthService {
     mailer: Arc<LinkMailer>,
     tokens: TokenKeys,
     links: LinkSigner,
-    throttle: Arc<Throttle>,
+    pub(super) throttle: Arc<Throttle>,
     breached: BreachCheck,
     pub(super) sealer: Sealer,
+    /// `None` when passkeys are off (no usable relying party).
+    pub(super) relying_party: Option<webauthn_rs::Webauthn>,
     live: LiveSessions,
     settings: AuthSettings,
     pub(super) clock: SharedClock,
@@ -89,6 +91,7 @@ impl AuthService {
             links: LinkSigner::new(&secret),
             throttle,
             sealer: Sealer::new(&secret, &settings.jwt_previous_secrets),
+            relying_party: super::passkeys::relying_party(&settings)?,
             breached: BreachCheck::new(
                 settings.pwned_passwords_url.clone(),
                 settings.pwned_passwords_fail,
@@ -214,6 +217,9 @@ impl AuthService {
             }
             if let Err(err) = self.throttle.purge_expired().await {
                 tracing::warn!(error = ?err, "purging rate-limit counters failed; will retry");
+            }
+            if let Err(err) = self.purge_passkey_challenges().await {
+                tracing::warn!(error = ?err, "purging passkey challenges failed; will retry");
             }
         }
     }
@@ -414,7 +420,18 @@ impl AuthService {
             tracing::info!(target: "audit", event = "mfa_required", user_id = %user.id, client_ip = %client.key());
             return Err(second_step);
         }
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "password");
+        self.complete_login(user, client, "password").await
+    }
+
+    /// Where every login that proved who it is ends, whatever proved it (`method`: `password`,
+    /// `mfa`, `passkey`): the audit event and a new session.
+    pub(super) async fn complete_login(
+        &self,
+        user: UserRecord,
+        client: &ClientInfo,
+        method: &'static str,
+    ) -> AppResult<LoginOutcome> {
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method);
         self.start_session(user, client).await
     }
 

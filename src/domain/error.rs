@@ -36,6 +36,9 @@ pub enum AppError {
         mfa_token: String,
     },
     InvalidMfaCode,
+    /// A passkey login that did not prove who it is: unknown, used or expired challenge, or a
+    /// credential that does not verify (`UNAUTHENTICATED`, with a message of its own).
+    PasskeyNotAccepted,
     /// The cause is logged where the error becomes a response; clients only see "Internal error."
     Internal(anyhow::Error),
 }
@@ -81,6 +84,11 @@ impl AppError {
                 "That code is not right, or was already used; log in again to get a new chance."
                     .into()
             }
+            AppError::PasskeyNotAccepted => {
+                "The passkey was not accepted (the challenge is unknown, used or expired, or the \
+                 credential does not verify); start again with startPasskeyLogin."
+                    .into()
+            }
             AppError::Internal(_) => "Internal error.".into(),
         }
     }
@@ -101,6 +109,7 @@ impl AppError {
             AppError::LlmUnavailable => ErrorCode::LlmUnavailable,
             AppError::MfaRequired { .. } => ErrorCode::MfaRequired,
             AppError::InvalidMfaCode => ErrorCode::InvalidMfaCode,
+            AppError::PasskeyNotAccepted => ErrorCode::Unauthenticated,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }

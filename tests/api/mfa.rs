@@ -19,7 +19,7 @@ const VERIFY: &str = "mutation($t: String!, $c: String!) { verifyMfa(mfaToken: $
 const MFA_ENABLED: &str = "{ me { mfaEnabled } }";
 
 /// The code an authenticator app with `secret` shows at the app's current time.
-fn code_now(app: &TestApp, secret: &str) -> String {
+pub(crate) fn code_now(app: &TestApp, secret: &str) -> String {
     let totp = Builder::new()
         .with_algorithm(Algorithm::SHA1)
         .with_digits(6)

@@ -21,6 +21,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/07_rate_limits.sql")),
         M::up(include_str!("migrations/08_mfa.sql")),
         M::up(include_str!("migrations/09_generation_jobs.sql")),
+        M::up(include_str!("migrations/12_passkeys.sql")),
     ])
 }
 
@@ -125,7 +126,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 9;
+const KNOWN_VERSIONS: usize = 10;
 
 #[cfg(test)]
 mod tests {
