@@ -45,14 +45,18 @@ async function freePort() {
  * A running server. `url` is its base URL (also its PUBLIC_URL, so e-mail links point at it).
  */
 export class TestServer {
-  /** @param {{ env?: Record<string, string> }} [options] */
+  /**
+   * `env` may be a function of the port, for settings that must name it (e.g. an origin).
+   * @param {{ env?: Record<string, string> | ((port: number) => Record<string, string>) }} [options]
+   */
   static async start(options = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'quiz-llm-e2e-'));
     // The port is chosen before start-up because PUBLIC_URL must name it. Another process can
     // take it in between; then the server exits at once and we try another port.
     for (let attempt = 1; ; attempt++) {
       const port = await freePort();
-      const server = new TestServer(dir, port, options.env ?? {});
+      const env = typeof options.env === 'function' ? options.env(port) : (options.env ?? {});
+      const server = new TestServer(dir, port, env);
       try {
         await server.#waitUntilListening();
         return server;

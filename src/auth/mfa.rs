@@ -297,8 +297,7 @@ impl AuthService {
             tracing::info!(target: "audit", event = "mfa_failed", user_id = %user.id, client_ip = %client.key());
             return Err(err);
         }
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "mfa");
-        self.start_session(user, client, SignInMethod::Mfa).await
+        self.complete_login(user, client, SignInMethod::Mfa).await
     }
 
     /// Second-factor codes count against the account's login limits, like password guesses.
@@ -331,7 +330,7 @@ impl AuthService {
     }
 
     /// The caller, who must have signed up: a guest has no password to pair a factor with.
-    async fn user_of(&self, claims: &Claims) -> AppResult<UserRecord> {
+    pub(super) async fn user_of(&self, claims: &Claims) -> AppResult<UserRecord> {
         let user = self
             .store
             .find_user(&claims.sub)

@@ -7,6 +7,7 @@ mod link_mailer;
 pub mod links;
 mod live_sessions;
 pub mod mfa;
+pub mod passkeys;
 pub mod password;
 mod service;
 mod settings;

@@ -54,11 +54,13 @@ pub struct AuthService {
     mailer: Arc<LinkMailer>,
     tokens: TokenKeys,
     links: LinkSigner,
-    throttle: Arc<Throttle>,
+    pub(super) throttle: Arc<Throttle>,
     breached: BreachCheck,
     hasher: Hasher,
     pub(super) sealer: Sealer,
     pub(super) live: LiveSessions,
+    /// `None` when passkeys are off (no usable relying party).
+    pub(super) relying_party: Option<webauthn_rs::Webauthn>,
     settings: AuthSettings,
     pub(super) clock: SharedClock,
     housekeeping: Arc<Housekeeping>,
@@ -123,6 +125,7 @@ impl AuthService {
             links: LinkSigner::new(&secret),
             throttle,
             sealer: Sealer::new(&secret, &settings.jwt_previous_secrets),
+            relying_party: super::passkeys::relying_party(&settings)?,
             breached: BreachCheck::new(
                 settings.pwned_passwords_url.clone(),
                 settings.pwned_passwords_fail,
@@ -293,6 +296,9 @@ impl AuthService {
         }
         if let Err(err) = self.throttle.purge_expired().await {
             tracing::warn!(error = ?err, "purging rate-limit counters failed; will retry");
+        }
+        if let Err(err) = self.purge_passkey_challenges().await {
+            tracing::warn!(error = ?err, "purging passkey challenges failed; will retry");
         }
     }
 
@@ -506,9 +512,21 @@ impl AuthService {
             tracing::info!(target: "audit", event = "mfa_required", user_id = %user.id, client_ip = %client.key());
             return Err(second_step);
         }
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = "password");
-        self.start_session(user, client, SignInMethod::Password)
+        self.complete_login(user, client, SignInMethod::Password)
             .await
+    }
+
+    /// Where every login that proved who it is ends, whatever proved it: the audit event and a
+    /// new session that remembers `method`.
+    pub(super) async fn complete_login(
+        &self,
+        user: UserRecord,
+        client: &ClientInfo,
+        method: SignInMethod,
+    ) -> AppResult<LoginOutcome> {
+        let method_name = method.as_str().to_ascii_lowercase();
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = %method_name);
+        self.start_session(user, client, method).await
     }
 
     /// Password guesses at one account: limited per client, so a stranger guessing from

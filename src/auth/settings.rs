@@ -1,5 +1,5 @@
 //! Token lifetimes, keys and rate limits: `JWT_*`, `*_TTL`, `SESSION_IDLE_TIMEOUT`,
-//! `REFRESH_REUSE_INTERVAL`, `GUEST_TTL`, `PUBLIC_URL` and `RATE_LIMIT_*`.
+//! `REFRESH_REUSE_INTERVAL`, `GUEST_TTL`, `PUBLIC_URL`, `WEBAUTHN_*` and `RATE_LIMIT_*`.
 
 use std::time::Duration;
 
@@ -56,6 +56,13 @@ pub struct AuthSettings {
     /// Base of the links in e-mails.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]
     pub public_url: String,
+    /// Passkeys' relying party id: the domain passkeys are bound to (unset: the host of
+    /// WEBAUTHN_RP_ORIGIN). Changing it orphans every registered passkey.
+    #[arg(long, env = "WEBAUTHN_RP_ID")]
+    pub webauthn_rp_id: Option<String>,
+    /// The origin (`scheme://host[:port]`) of the pages that use passkeys (unset: PUBLIC_URL's).
+    #[arg(long, env = "WEBAUTHN_RP_ORIGIN", value_parser = parse_http_url)]
+    pub webauthn_rp_origin: Option<String>,
     /// Pwned Passwords' range API, asked whether a new password is known from breaches
     /// (only the first 5 hex characters of its SHA-1 are sent), or `off`.
     #[arg(

@@ -42,6 +42,9 @@ pub enum AppError {
     AccountRequired {
         message: &'static str,
     },
+    /// A passkey login that did not prove who it is: unknown, used or expired challenge, or a
+    /// credential that does not verify (`UNAUTHENTICATED`, with a message of its own).
+    PasskeyNotAccepted,
     /// The cause is logged where the error becomes a response; clients only see "Internal error."
     Internal(anyhow::Error),
 }
@@ -92,6 +95,11 @@ impl AppError {
                     .into()
             }
             AppError::AccountRequired { message } => (*message).into(),
+            AppError::PasskeyNotAccepted => {
+                "The passkey was not accepted (the challenge is unknown, used or expired, or the \
+                 credential does not verify); start again with startPasskeyLogin."
+                    .into()
+            }
             AppError::Internal(_) => "Internal error.".into(),
         }
     }
@@ -113,6 +121,7 @@ impl AppError {
             AppError::MfaRequired { .. } => ErrorCode::MfaRequired,
             AppError::InvalidMfaCode => ErrorCode::InvalidMfaCode,
             AppError::AccountRequired { .. } => ErrorCode::Unauthenticated,
+            AppError::PasskeyNotAccepted => ErrorCode::Unauthenticated,
             AppError::Internal(_) => ErrorCode::Internal,
         }
     }

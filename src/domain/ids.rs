@@ -88,6 +88,14 @@ string_id!(
     /// A quiz activity event.
     EventId
 );
+string_id!(
+    /// A registered passkey (not its WebAuthn credential id, which the authenticator chose).
+    PasskeyId
+);
+string_id!(
+    /// A passkey registration or login waiting for the authenticator's answer.
+    PasskeyChallengeId
+);
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ mod ids;
 mod job;
 mod mail;
 mod mfa;
+mod passkey;
 mod quiz;
 mod secret;
 mod user;
@@ -15,13 +16,17 @@ mod user;
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
-pub use ids::{EventId, InvalidId, JobId, MailId, QuizId, ResultId, SessionId, UserId};
+pub use ids::{
+    EventId, InvalidId, JobId, MailId, PasskeyChallengeId, PasskeyId, QuizId, ResultId, SessionId,
+    UserId,
+};
 pub use job::{
     GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
     QuizEventRecord,
 };
 pub use mail::OutboxRecord;
 pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
+pub use passkey::{PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord};
 pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,
     QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,

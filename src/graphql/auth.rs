@@ -36,6 +36,11 @@ impl UserObject {
     async fn mfa_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(ctx.auth_service().mfa_enabled(&self.user_id).await?)
     }
+
+    /// The caller's passkeys, oldest first; only on `me` (`UNAUTHENTICATED` on another user).
+    async fn passkeys(&self, ctx: &Context<'_>) -> Result<Vec<super::passkeys::Passkey>> {
+        super::passkeys::passkeys_of(ctx, &self.user_id).await
+    }
 }
 
 impl From<UserRecord> for UserObject {

@@ -9,6 +9,7 @@ mod guard;
 pub mod limits;
 mod live;
 mod mfa;
+mod passkeys;
 mod quiz;
 pub mod trusted;
 
@@ -27,6 +28,7 @@ pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery, live::LiveQuery);
 pub struct MutationRoot(
     auth::AuthMutation,
     mfa::MfaMutation,
+    passkeys::PasskeyMutation,
     quiz::QuizMutation,
     live::LiveMutation,
 );

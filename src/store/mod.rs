@@ -255,6 +255,44 @@ pub trait MfaStore: Send + Sync {
     ) -> StoreResult<bool>;
 }
 
+/// Passkeys and the WebAuthn ceremonies waiting for an answer. Challenges are stored (not kept
+/// in memory) so that any server process can finish what another started.
+#[async_trait]
+pub trait PasskeyStore: Send + Sync {
+    async fn insert_passkey_challenge(&self, challenge: &PasskeyChallengeRecord)
+    -> StoreResult<()>;
+    /// Deletes the challenge and returns it, if it exists and has not lapsed at `now`: atomic,
+    /// so of two requests finishing one challenge only one gets it.
+    async fn take_passkey_challenge(
+        &self,
+        id: &PasskeyChallengeId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<PasskeyChallengeRecord>>;
+    /// Deletes the challenges that lapsed before `now`; returns how many.
+    async fn purge_passkey_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// `false`, storing nothing, when the credential id is registered already (to anyone).
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<bool>;
+    /// The user's passkeys, oldest first.
+    async fn list_passkeys(&self, user: &UserId) -> StoreResult<Vec<PasskeyRecord>>;
+    async fn find_passkey_by_credential(
+        &self,
+        credential_id: &str,
+    ) -> StoreResult<Option<PasskeyRecord>>;
+    /// Records a login: the updated credential, its new counter and when, only if the counter
+    /// still is `expected_count` (compare-and-swap); `false` when it was not, or the passkey
+    /// is gone.
+    async fn record_passkey_use(
+        &self,
+        id: &PasskeyId,
+        expected_count: u32,
+        credential: &str,
+        sign_count: u32,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// `false` when the user has no such passkey.
+    async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+}
+
 /// Deployment-wide rate-limit counters: hits per key in fixed windows, which the limiter reads
 /// as a sliding window. Each call is one atomic statement or update, so every server process
 /// sharing the store counts against the same budget.
@@ -387,7 +425,15 @@ pub trait EventStore: Send + Sync {
 /// concrete store's [`StoreFixtures`].
 #[async_trait]
 pub trait Store:
-    UserStore + QuizStore + OutboxStore + MfaStore + RateLimitStore + JobStore + EventStore + Any
+    UserStore
+    + QuizStore
+    + OutboxStore
+    + MfaStore
+    + PasskeyStore
+    + RateLimitStore
+    + JobStore
+    + EventStore
+    + Any
 {
     /// Answers while the database does; used by `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

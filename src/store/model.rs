@@ -4,8 +4,9 @@
 pub use crate::domain::{
     AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, EmailAddress, EventId,
     FeedbackRecord, GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
-    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
-    QuestionFeedbackRecord, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizRecord,
-    QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord,
-    SignInMethod, UserId, UserRecord, Username, WindowCount,
+    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
+    PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
+    PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId,
+    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId,
+    SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
 };

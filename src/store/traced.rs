@@ -129,6 +129,24 @@ delegate!(MfaStore {
     async fn take_mfa_challenge(&self, user: &UserId, token_hash: &str, now: DateTime<Utc>) -> StoreResult<bool>;
 });
 
+delegate!(PasskeyStore {
+    async fn insert_passkey_challenge(&self, challenge: &PasskeyChallengeRecord) -> StoreResult<()>;
+    async fn take_passkey_challenge(&self, id: &PasskeyChallengeId, now: DateTime<Utc>) -> StoreResult<Option<PasskeyChallengeRecord>>;
+    async fn purge_passkey_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<bool>;
+    async fn list_passkeys(&self, user: &UserId) -> StoreResult<Vec<PasskeyRecord>>;
+    async fn find_passkey_by_credential(&self, credential_id: &str) -> StoreResult<Option<PasskeyRecord>>;
+    async fn record_passkey_use(
+        &self,
+        id: &PasskeyId,
+        expected_count: u32,
+        credential: &str,
+        sign_count: u32,
+        at: DateTime<Utc>
+    ) -> StoreResult<bool>;
+    async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+});
+
 delegate!(RateLimitStore {
     async fn hit_rate_limit(&self, key: &str, window: i64, expires_at: DateTime<Utc>) -> StoreResult<WindowHits>;
     async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()>;

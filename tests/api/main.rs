@@ -20,6 +20,7 @@ mod live;
 mod mail_outbox;
 mod mfa;
 mod nodes;
+mod passkeys;
 mod quiz;
 mod quiz_llm;
 mod schema;

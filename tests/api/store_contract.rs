@@ -13,10 +13,12 @@ use common::{Backend, database_for};
 use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
 use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
-    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter, PasswordHash,
-    QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord, QuizSource,
-    RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SessionRotation, SignInMethod,
-    Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowCount, WindowHits,
+    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
+    PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
+    PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord,
+    QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SessionRotation,
+    SignInMethod, Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowCount,
+    WindowHits,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -114,6 +116,8 @@ on_both_stores!(
     guests_sign_up_in_place,
     idle_guests_go_with_their_data,
     sessions_keep_their_sign_in_method,
+    passkey_challenges_are_taken_once_before_they_lapse,
+    passkeys_are_unique_counted_and_owned,
 );
 
 async fn users_round_trip(backend: Backend) {
@@ -928,6 +932,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
                  ALTER TABLE sessions DROP COLUMN refresh_window; \
                  ALTER TABLE sessions DROP COLUMN refreshes; \
                  ALTER TABLE sessions DROP COLUMN refreshes_before; \
+                 DROP TABLE passkey_challenges; DROP TABLE passkeys; \
                  PRAGMA user_version = 5;",
             )
             .unwrap();
@@ -1260,6 +1265,166 @@ async fn mfa_changes_are_compare_and_swap(backend: Backend) {
     assert!(!s.use_recovery_code(&u.id, "h4").await.unwrap());
     assert!(!s.use_totp_step(&u.id, 100).await.unwrap());
     assert!(!s.find_mfa(&u.id).await.unwrap().enabled());
+}
+
+fn passkey_challenge(
+    ceremony: PasskeyCeremony,
+    user_id: Option<UserId>,
+    expires_in: Duration,
+) -> PasskeyChallengeRecord {
+    PasskeyChallengeRecord {
+        id: PasskeyChallengeId::new_random(),
+        ceremony,
+        user_id,
+        state: format!("{{\"state\":\"{}\"}}", uuid::Uuid::new_v4()),
+        expires_at: common::now() + expires_in,
+    }
+}
+
+async fn passkey_challenges_are_taken_once_before_they_lapse(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let now = common::now();
+    let u = user("ceremonial");
+    s.insert_user(&u).await.unwrap();
+    let registration = passkey_challenge(
+        PasskeyCeremony::Registration,
+        Some(u.id.clone()),
+        Duration::minutes(5),
+    );
+    s.insert_passkey_challenge(&registration).await.unwrap();
+    assert_eq!(
+        s.take_passkey_challenge(&registration.id, now + Duration::minutes(6))
+            .await
+            .unwrap(),
+        None,
+        "lapsed"
+    );
+    assert_eq!(
+        s.take_passkey_challenge(&registration.id, now)
+            .await
+            .unwrap(),
+        Some(registration.clone())
+    );
+    assert_eq!(
+        s.take_passkey_challenge(&registration.id, now)
+            .await
+            .unwrap(),
+        None,
+        "taken already"
+    );
+    // A login with discoverable credentials names nobody; racing takes have one winner.
+    let login = passkey_challenge(PasskeyCeremony::Login, None, Duration::minutes(5));
+    s.insert_passkey_challenge(&login).await.unwrap();
+    let takes = futures_util::future::join_all((0..8).map(|_| {
+        let (store, id) = (f.store.clone(), login.id.clone());
+        tokio::spawn(async move { store.take_passkey_challenge(&id, now).await.unwrap() })
+    }))
+    .await;
+    let taken: Vec<_> = takes.into_iter().filter_map(|t| t.unwrap()).collect();
+    assert_eq!(taken, vec![login]);
+    // Lapsed ones are purged; live ones stay.
+    let short = passkey_challenge(PasskeyCeremony::Login, None, Duration::minutes(1));
+    let long = passkey_challenge(PasskeyCeremony::Login, None, Duration::minutes(10));
+    for c in [&short, &long] {
+        s.insert_passkey_challenge(c).await.unwrap();
+    }
+    assert_eq!(
+        s.purge_passkey_challenges(now + Duration::minutes(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        s.take_passkey_challenge(&short.id, now).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.take_passkey_challenge(&long.id, now).await.unwrap(),
+        Some(long)
+    );
+}
+
+fn passkey(owner: &UserId, credential_id: &str, offset_ms: i64) -> PasskeyRecord {
+    PasskeyRecord {
+        id: PasskeyId::new_random(),
+        user_id: owner.clone(),
+        credential_id: credential_id.into(),
+        name: format!("key {credential_id}"),
+        credential: format!("{{\"cred\":\"{credential_id}\"}}"),
+        sign_count: 0,
+        created_at: common::now() + Duration::milliseconds(offset_ms),
+        last_used_at: None,
+    }
+}
+
+async fn passkeys_are_unique_counted_and_owned(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let (u, v) = (user("holder"), user("other"));
+    for x in [&u, &v] {
+        s.insert_user(x).await.unwrap();
+    }
+    let (first, second) = (passkey(&u.id, "A", 0), passkey(&u.id, "B", 10));
+    assert!(s.insert_passkey(&second).await.unwrap());
+    assert!(s.insert_passkey(&first).await.unwrap());
+    // A credential id belongs to one passkey of one user.
+    assert!(!s.insert_passkey(&passkey(&v.id, "A", 20)).await.unwrap());
+    assert_eq!(
+        s.list_passkeys(&u.id).await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+    assert_eq!(s.list_passkeys(&v.id).await.unwrap(), vec![]);
+    assert_eq!(
+        s.find_passkey_by_credential("B").await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(s.find_passkey_by_credential("C").await.unwrap(), None);
+
+    // A use is recorded only over the counter it was checked against; racing uses of one
+    // counter have one winner.
+    let at = common::now() + Duration::minutes(1);
+    let uses = futures_util::future::join_all((0..6).map(|i| {
+        let (store, id) = (f.store.clone(), first.id.clone());
+        tokio::spawn(async move {
+            store
+                .record_passkey_use(&id, 0, &format!("{{\"use\":{i}}}"), 3, at)
+                .await
+                .unwrap()
+        })
+    }))
+    .await;
+    assert_eq!(uses.into_iter().filter(|w| *w.as_ref().unwrap()).count(), 1);
+    let used = s.find_passkey_by_credential("A").await.unwrap().unwrap();
+    assert_eq!((used.sign_count, used.last_used_at), (3, Some(at)));
+    assert!(
+        used.credential.starts_with("{\"use\":"),
+        "{}",
+        used.credential
+    );
+    assert!(
+        !s.record_passkey_use(&first.id, 0, "{}", 4, at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.record_passkey_use(&first.id, 3, "{}", 4, at)
+            .await
+            .unwrap()
+    );
+
+    // Deleted only by its owner; then its credential id is free again.
+    assert!(!s.delete_passkey(&v.id, &first.id).await.unwrap());
+    assert!(s.delete_passkey(&u.id, &first.id).await.unwrap());
+    assert!(!s.delete_passkey(&u.id, &first.id).await.unwrap());
+    assert_eq!(s.find_passkey_by_credential("A").await.unwrap(), None);
+    assert_eq!(s.list_passkeys(&u.id).await.unwrap(), vec![second]);
+    assert!(
+        !s.record_passkey_use(&first.id, 4, "{}", 5, at)
+            .await
+            .unwrap()
+    );
+    assert!(s.insert_passkey(&passkey(&v.id, "A", 30)).await.unwrap());
 }
 
 /// Generation jobs and quiz events: the same contract, kept in a file of its own.

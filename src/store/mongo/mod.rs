@@ -22,6 +22,7 @@ mod jobs;
 mod limits;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod quizzes;
 mod users;
 
@@ -48,6 +49,8 @@ pub struct MongoStore {
     rate_limits: Collection<limits::CounterDoc>,
     jobs: Collection<JobDoc>,
     events: Collection<EventDoc>,
+    passkeys: Collection<passkeys::PasskeyDoc>,
+    passkey_challenges: Collection<passkeys::ChallengeDoc>,
 }
 
 impl MongoStore {
@@ -98,6 +101,8 @@ impl MongoStore {
             rate_limits: db.collection("rate_limits"),
             jobs: db.collection("generation_jobs"),
             events: db.collection("quiz_events"),
+            passkeys: db.collection("passkeys"),
+            passkey_challenges: db.collection("passkey_challenges"),
             db,
         };
         store.create_indexes().await?;
@@ -187,6 +192,7 @@ impl MongoStore {
             .create_index(index(doc! { "at": 1 }, "events_by_time"))
             .await
             .context("creating MongoDB indexes on quiz_events")?;
+        self.create_passkey_indexes().await?;
         Ok(())
     }
 }

@@ -23,6 +23,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/09_generation_jobs.sql")),
         M::up(include_str!("migrations/10_session_refreshes.sql")),
         M::up(include_str!("migrations/11_guests.sql")),
+        M::up(include_str!("migrations/12_passkeys.sql")),
     ])
 }
 
@@ -127,7 +128,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 11;
+const KNOWN_VERSIONS: usize = 12;
 
 #[cfg(test)]
 mod tests {

@@ -6,6 +6,7 @@ mod limits;
 mod mfa;
 mod migrations;
 mod outbox;
+mod passkeys;
 mod quizzes;
 mod users;
 
