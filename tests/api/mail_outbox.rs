@@ -6,7 +6,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, PASSWORD, TestApp, free_port, smtp::SmtpSink};
+use common::{Backend, PASSWORD, TestApp, smtp::SmtpSink};
 use quiz_llm::{
     config::{DatabaseUrl, SecretString, Settings},
     mail::outbox::{self, MAX_ATTEMPTS},
@@ -56,12 +56,13 @@ on_both_stores!(
 );
 
 async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
-    let port = free_port();
+    let sink = SmtpSink::down().await;
+    let port = sink.port();
     let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;
     };
-    // Nothing listens on the port: the mail server is down.
+    // The mail server is down.
     let c = app.client();
     let r = c
         .sign_up("patient", "patient@example.com", PASSWORD)
@@ -75,7 +76,7 @@ async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
     );
 
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let sink = SmtpSink::start(port).await;
+    sink.up();
     let message = wait_for("the e-mail to arrive", || sink.messages().pop()).await;
     assert!(message.contains("patient@example.com"));
     assert!(message.contains("verify-email?uid="));
@@ -89,7 +90,8 @@ async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
 
 async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let sink = SmtpSink::down().await;
+    let port = sink.port();
     let Some(mut first) = TestApp::spawn(backend, |c| {
         // An in-memory database dies with its process; a restart needs one that stays.
         if matches!(c.store.database_url, DatabaseUrl::Sqlite(None)) {
@@ -118,7 +120,7 @@ async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
     assert!(refused.is_err(), "the first instance still serves");
     // The mail server is back, and the failed mail's retries (200 ms, doubling) fall due, yet
     // nothing is sent while no instance runs (a running worker would send within 200 ms).
-    let sink = SmtpSink::start(port).await;
+    sink.up();
     first.clock.advance(Duration::from_secs(3600));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
@@ -149,7 +151,8 @@ async fn a_restart_before_delivery_loses_no_email(backend: Backend) {
 }
 
 async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
-    let port = free_port();
+    let sink = SmtpSink::down().await;
+    let port = sink.port();
     let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
     else {
         return;
@@ -177,7 +180,7 @@ async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
     );
 
     // Not retried by itself, even once the mail server is back and any backoff has passed...
-    let sink = SmtpSink::start(port).await;
+    sink.up();
     app.clock.advance(Duration::from_secs(3600));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(sink.messages().is_empty(), "a dead letter was sent");

@@ -229,8 +229,7 @@ pub struct Cluster {
     /// The balancer's base URL: what clients use.
     pub balancer: String,
     stats: String,
-    smtp_port: u16,
-    smtp: Option<SmtpSink>,
+    smtp: SmtpSink,
     /// The test's own connection to the store the nodes share.
     pub store: Arc<dyn Store>,
     haproxy: Mutex<Child>,
@@ -253,12 +252,11 @@ impl Cluster {
         let (database_url, db) = database_for(backend)?;
         let turn = ONE_AT_A_TIME.acquire().await.expect("never closed");
         let dir = tempfile::tempdir().expect("temp dir");
-        let smtp_port = free_port();
-        let smtp = if options.smtp_down {
-            None
-        } else {
-            Some(SmtpSink::start(smtp_port).await)
-        };
+        let smtp = SmtpSink::down().await;
+        if !options.smtp_down {
+            smtp.up();
+        }
+        let smtp_port = smtp.port();
 
         let database = match &database_url {
             DatabaseUrl::Sqlite(Some(path)) => format!("sqlite://{}", path.display()),
@@ -351,7 +349,6 @@ impl Cluster {
             nodes,
             balancer: format!("http://127.0.0.1:{lb_port}"),
             stats: format!("http://127.0.0.1:{stats_port}/stats;csv"),
-            smtp_port,
             smtp,
             store,
             haproxy: Mutex::new(haproxy),
@@ -414,18 +411,15 @@ impl Cluster {
         }
     }
 
-    /// Starts the SMTP server a cluster made with `smtp_down` lacked.
-    pub async fn start_smtp(&mut self) {
-        assert!(self.smtp.is_none(), "the SMTP server already runs");
-        self.smtp = Some(SmtpSink::start(self.smtp_port).await);
+    /// Brings up the SMTP server a cluster made with `smtp_down` held down.
+    pub fn start_smtp(&self) {
+        self.smtp.up();
     }
 
     /// Every message the SMTP server received, decoded for reading (quoted-printable undone).
     pub fn mails(&self) -> Vec<Mail> {
         self.smtp
-            .as_ref()
-            .map(SmtpSink::messages)
-            .unwrap_or_default()
+            .messages()
             .iter()
             .map(|raw| Mail::parse(raw))
             .collect()

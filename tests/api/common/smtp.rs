@@ -1,7 +1,10 @@
 //! A minimal SMTP server on 127.0.0.1 for tests that want a real SMTP conversation: it accepts
 //! every message and keeps its raw text.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    Arc, Mutex,
+    atomic::{AtomicBool, Ordering},
+};
 
 use tokio::{
     io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
@@ -11,20 +14,43 @@ use tokio::{
 
 pub struct SmtpSink {
     received: Arc<Mutex<Vec<String>>>,
+    port: u16,
+    /// While `false`, the port stays held but every connection is dropped before the greeting,
+    /// as by a mail server that is down (the port is never given up, so nothing else takes it).
+    serving: Arc<AtomicBool>,
     task: JoinHandle<()>,
 }
 
 impl SmtpSink {
-    pub async fn start(port: u16) -> SmtpSink {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    /// Down, on a port of its own ([`SmtpSink::port`]) until [`SmtpSink::up`].
+    pub async fn down() -> SmtpSink {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let inbox = received.clone();
+        let serving = Arc::new(AtomicBool::new(false));
+        let (inbox, open) = (received.clone(), serving.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
-                tokio::spawn(serve(stream, inbox.clone()));
+                if open.load(Ordering::SeqCst) {
+                    tokio::spawn(serve(stream, inbox.clone()));
+                }
             }
         });
-        SmtpSink { received, task }
+        SmtpSink {
+            received,
+            port,
+            serving,
+            task,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The mail server is back.
+    pub fn up(&self) {
+        self.serving.store(true, Ordering::SeqCst);
     }
 
     /// Every message received so far (headers and MIME body, as sent), oldest first.
