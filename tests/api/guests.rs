@@ -278,7 +278,9 @@ async fn guest_sessions_are_limited_per_client(backend: Backend) {
     let retry = r.errors().unwrap()[0]["extensions"]["retryAfter"]
         .as_u64()
         .unwrap();
-    assert!((1..=3600).contains(&retry), "{retry}");
+    // Two at once weigh 2 until the hour's window ends, then less as the next one goes by:
+    // the third fits within an hour and a half.
+    assert!((1..=3600 + 1800).contains(&retry), "{retry}");
     // Logins and sign-ups have budgets of their own.
     app.new_user("unaffected").await;
     app.clock.advance(Duration::from_secs(2 * 3600));
