@@ -10,9 +10,13 @@
 # store tests passed and failed on each store. Store tests run as `sqlite::X` (in memory),
 # `sqlite_file::X` (a file behind the production pool) and `mongodb::X`; it fails when the three
 # did not run the same list of tests, and prints the difference. Then, when no arguments were
-# given, it runs the end-to-end suite (e2e/run.sh). The multi-node tests (three server processes
-# behind HAProxy, `nodes::on_sqlite_file::…` and `nodes::on_mongodb::…`) are part of the same
-# run; QUIZ_LLM_REQUIRE_HAPROXY=1 makes them fail when HAProxy is not installed.
+# given, it runs the multi-node tests as a stage of their own (three server processes behind
+# HAProxy, `nodes::on_sqlite_file::…` and `nodes::on_mongodb::…`, one cluster at a time, on real
+# time; QUIZ_LLM_REQUIRE_HAPROXY=1 makes them fail when HAProxy is not installed), then the
+# end-to-end suite (e2e/run.sh). With arguments, the one cargo run takes them as they are.
+#
+# Tests mostly wait on sockets and timers, not the CPU, so libtest runs 4 at a time
+# (RUST_TEST_THREADS, when not set already) even on a 2-core machine.
 #
 # Environment:
 #   MONGODB_TEST_URL  already set: test against that server (e.g. `docker compose up -d mongo`,
@@ -78,8 +82,17 @@ if [[ -t 1 && -z "${CARGO_TERM_COLOR:-}" ]]; then
     export CARGO_TERM_COLOR=always
 fi
 
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
+
 cargo_status=0
-cargo test --all-targets --no-fail-fast "$@" 2>&1 | tee "$log_file" || cargo_status=$?
+if (($# > 0)); then
+    cargo test --all-targets --no-fail-fast "$@" 2>&1 | tee "$log_file" || cargo_status=$?
+else
+    log "stage 1: every test but the multi-node ones"
+    cargo test --all-targets --no-fail-fast -- --skip nodes:: 2>&1 | tee "$log_file" || cargo_status=$?
+    log "stage 2: the multi-node tests (three server processes behind HAProxy, on each store)"
+    cargo test --test api --no-fail-fast nodes:: 2>&1 | tee -a "$log_file" || cargo_status=$?
+fi
 
 # Result lines look like `test sqlite::some_test ... ok` (or `test some::module::mongodb::x`);
 # matching anywhere in a line also finds one that other output (the tests' own stderr) was
