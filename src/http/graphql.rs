@@ -60,10 +60,10 @@ enum Mutations {
     Refused,
 }
 
-/// For subscription documents (which do not go through [`execute`]): bounds the document's
-/// size, parses it (or takes it from the cache) and checks the query limits; the error response
-/// when it breaks one. A document that does not parse passes: the executor reports it in the
-/// usual shape.
+/// For every document, over HTTP and WebSocket: bounds its size, parses it (or takes it from
+/// the cache, keeping a fresh parse for the next request with the same text) and checks the
+/// query limits; the error response when it breaks one. A document that does not parse passes:
+/// the executor reports it in the usual shape.
 pub(super) fn limits_refusal(
     http: &HttpSettings,
     gql: &mut async_graphql::Request,
@@ -120,19 +120,21 @@ async fn execute(
             return response::graphql(media, Response::from_errors(vec![refused]));
         }
     }
-    // Bounded before anything parses it.
-    if let Err(exceeded) = http.limits.check_size(&gql.query) {
-        operation.finish(Outcome::Refused);
-        return response::graphql(media, Response::from_errors(vec![exceeded.into()]));
+    let refusal = limits_refusal(http, &mut gql);
+    // A document within the size limit has been parsed by now (or found unparsable); a larger
+    // one is never parsed, so its operation stays unknown.
+    if http.limits.check_size(&gql.query).is_ok() {
+        let operation_name = gql.operation_name.clone();
+        let selected = gql
+            .parsed_query()
+            .ok()
+            .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
+        operation.identify(selected);
     }
-    let operation_name = gql.operation_name.clone();
-    // Only a document parsed now needs remembering (and its query text copied for the key).
-    let fresh_query = (!http.parse_cache.fill(&mut gql)).then(|| gql.query.clone());
-    let selected = gql
-        .parsed_query()
-        .ok()
-        .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
-    operation.identify(selected);
+    if let Some(refused) = refusal {
+        operation.finish(Outcome::Refused);
+        return response::graphql(media, refused);
+    }
     let span = operation.span();
     // Kept to blank them out of async-graphql's own error messages (only when there are any).
     let variables = if gql.variables.is_empty() {
@@ -153,23 +155,17 @@ async fn execute(
                 .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
             return refused;
         }
-        Ok(doc) => match http.limits.check(doc, operation_name.as_deref()) {
-            Ok(()) => {
-                if let Some(query) = &fresh_query {
-                    http.parse_cache.keep(query, doc);
-                }
-                let auth = request_auth(req, http).instrument(span.clone()).await;
-                if super::subscriptions::wants_multipart(req) {
-                    operation.finish(Outcome::Ok);
-                    return super::subscriptions::multipart(schema, http, gql, auth);
-                }
-                schema
-                    .execute(gql.data(auth).data(RequestBudget::default()))
-                    .instrument(span.clone())
-                    .await
+        Ok(_) => {
+            let auth = request_auth(req, http).instrument(span.clone()).await;
+            if super::subscriptions::wants_multipart(req) {
+                operation.finish(Outcome::Ok);
+                return super::subscriptions::multipart(schema, http, gql, auth);
             }
-            Err(exceeded) => Response::from_errors(vec![exceeded.into()]),
-        },
+            schema
+                .execute(gql.data(auth).data(RequestBudget::default()))
+                .instrument(span.clone())
+                .await
+        }
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
