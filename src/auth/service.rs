@@ -2,7 +2,7 @@
 //! each session's refresh token stays on the user document and is rotated on every refresh.
 //! Audit events go to the `audit` log target with the user id and client address, never a secret.
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::Instrument;
@@ -19,6 +19,10 @@ use super::{
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
     validate,
 };
+mod housekeeping;
+mod sessions;
+pub use housekeeping::Housekeeping;
+
 use crate::{
     domain::identity::{EmailAddress, Username, email_key, login_key},
     domain::{AppError, AppResult, Credentials, GUESTS_CANNOT, SharedClock, SignInMethod},
@@ -30,12 +34,6 @@ use crate::{
 /// giving up; twenty tabs refreshing at once need at most twenty rounds.
 const ROTATE_ATTEMPTS: usize = 64;
 const USER_AGENT_MAX: usize = 256;
-/// Pending accounts and idle guests are purged at least this often (and as often as their
-/// TTL when shorter).
-const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
-/// How often the clean-up looks at the clock to see whether a round is due.
-const PURGE_CHECK: Duration = Duration::from_secs(60);
-
 pub struct SignUp {
     pub username: Username,
     pub email: EmailAddress,
@@ -64,27 +62,6 @@ pub struct AuthService {
     settings: AuthSettings,
     pub(super) clock: SharedClock,
     housekeeping: Arc<Housekeeping>,
-}
-
-/// Wakes the periodic clean-up ([`AuthService::purge_periodically`]) early, and lets the caller
-/// wait for the round it asked for.
-#[derive(Debug, Default)]
-pub struct Housekeeping {
-    wake: tokio::sync::Notify,
-    asked: std::sync::atomic::AtomicU64,
-    done: tokio::sync::watch::Sender<u64>,
-}
-
-impl Housekeeping {
-    /// Runs a clean-up round now and returns once it has finished (tests move the clock past a
-    /// TTL, then call this instead of waiting an hour).
-    pub async fn run_now(&self) {
-        let asked = self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-        let mut done = self.done.subscribe();
-        self.wake.notify_one();
-        // The round loop never ends while the process runs, so this cannot wait forever.
-        let _ = done.wait_for(|&round| round >= asked).await;
-    }
 }
 
 impl std::fmt::Debug for AuthService {
@@ -243,63 +220,6 @@ impl AuthService {
             is_active: false,
             created_at: self.clock.now(),
         })
-    }
-
-    /// Deletes the accounts never verified within `UNVERIFIED_ACCOUNT_TTL`.
-    pub async fn purge_unverified(&self) -> AppResult<u64> {
-        let cutoff = self.clock.now() - chrono_duration(self.settings.unverified_account_ttl);
-        let purged = self.store.delete_pending_users(cutoff).await?;
-        if purged > 0 {
-            tracing::info!(target: "audit", event = "unverified_accounts_purged", count = purged);
-        }
-        Ok(purged)
-    }
-
-    /// Runs a clean-up round ([`Self::purge_unverified`], [`Self::sweep_idle_guests`], stale
-    /// rate-limit counters) whenever the clock says one is due (every hour, or every TTL when
-    /// shorter) or [`Housekeeping::run_now`] asks, for as long as the process runs.
-    pub async fn purge_periodically(self: Arc<Self>) {
-        let ttl = self.settings.unverified_account_ttl;
-        if let Err(err) = self.store.expire_pending_users_after(ttl).await {
-            tracing::warn!(error = %err, "the database cannot expire unverified accounts by itself; the periodic purge still does");
-        }
-        let every = chrono_duration(PURGE_INTERVAL.min(ttl).min(self.settings.guest_ttl));
-        let mut ticks =
-            tokio::time::interval(PURGE_CHECK.min(every.to_std().unwrap_or(PURGE_CHECK)));
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let housekeeping = self.housekeeping.clone();
-        let (mut due, mut done) = (self.clock.now(), 0);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                () = housekeeping.wake.notified() => {}
-            }
-            // Taken before the round starts: a round asked for is one that starts after asking.
-            let asked = housekeeping.asked.load(std::sync::atomic::Ordering::SeqCst);
-            let now = self.clock.now();
-            if asked == done && now < due {
-                continue;
-            }
-            due = now + every;
-            self.purge_once().await;
-            done = asked;
-            housekeeping.done.send_replace(asked);
-        }
-    }
-
-    async fn purge_once(&self) {
-        if let Err(err) = self.purge_unverified().await {
-            tracing::warn!(error = ?err, "purging unverified accounts failed; will retry");
-        }
-        if let Err(err) = self.sweep_idle_guests().await {
-            tracing::warn!(error = ?err, "deleting idle guests failed; will retry");
-        }
-        if let Err(err) = self.throttle.purge_expired().await {
-            tracing::warn!(error = ?err, "purging rate-limit counters failed; will retry");
-        }
-        if let Err(err) = self.purge_passkey_challenges().await {
-            tracing::warn!(error = ?err, "purging passkey challenges failed; will retry");
-        }
     }
 
     pub(super) fn throttle(&self) -> &Throttle {
@@ -736,68 +656,5 @@ impl AuthService {
         Err(AppError::internal(anyhow::anyhow!(
             "refresh token rotation kept losing races"
         )))
-    }
-
-    /// Works with a token expired within the idle window, so a user coming back after a break
-    /// can still end their session; `SESSION_EXPIRED` when the session had already ended.
-    pub async fn logout(&self, access_token: Option<&str>, client: &ClientInfo) -> AppResult<()> {
-        let claims = self.claims_within_idle_window(access_token)?;
-        let removed = self.store.remove_session(&claims.sub, &claims.sid).await?;
-        self.live.ended(&claims.sub, &claims.sid);
-        if !removed {
-            return Err(AppError::SessionExpired);
-        }
-        tracing::info!(target: "audit", event = "logged_out", user_id = %claims.sub, client_ip = %client.key());
-        Ok(())
-    }
-
-    /// Ends every session of the caller, on every device. Like `logout`, only from a session
-    /// that still exists, with a token no older than the idle window.
-    pub async fn logout_all(
-        &self,
-        access_token: Option<&str>,
-        client: &ClientInfo,
-    ) -> AppResult<u64> {
-        let claims = self.claims_within_idle_window(access_token)?;
-        // Read from the store, not the cache: this is the one call that ends other sessions.
-        if self
-            .store
-            .find_session(&claims.sub, &claims.sid)
-            .await?
-            .is_none()
-        {
-            return Err(AppError::SessionExpired);
-        }
-        let ended = self.store.remove_sessions(&claims.sub, None).await?;
-        self.live.ended_all(&claims.sub, None);
-        tracing::info!(target: "audit", event = "logged_out_everywhere", user_id = %claims.sub, sessions_ended = ended, client_ip = %client.key());
-        Ok(ended)
-    }
-
-    pub async fn me(&self, claims: &Claims) -> AppResult<Option<UserRecord>> {
-        Ok(self.store.find_user(&claims.sub).await?)
-    }
-
-    pub async fn sessions(&self, claims: &Claims) -> AppResult<Vec<SessionRecord>> {
-        Ok(self
-            .store
-            .list_sessions(&claims.sub, self.clock.now())
-            .await?)
-    }
-
-    pub async fn revoke_session(
-        &self,
-        claims: &Claims,
-        id: &str,
-        client: &ClientInfo,
-    ) -> AppResult<()> {
-        let id = SessionId::parse(id).ok_or(AppError::NotFound)?;
-        if self.store.remove_session(&claims.sub, &id).await? {
-            self.live.ended(&claims.sub, &id);
-            tracing::info!(target: "audit", event = "session_revoked", user_id = %claims.sub, session_id = %id, client_ip = %client.key());
-            Ok(())
-        } else {
-            Err(AppError::NotFound)
-        }
     }
 }
