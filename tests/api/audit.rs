@@ -179,6 +179,26 @@ async fn security_events_are_logged_without_secrets() {
     assert!(limited, "the login limit never answered");
     secrets.extend([stolen, fresh, phone, last]);
 
+    // A guest, signed up in place: its events carry its own id.
+    let guest = app.client();
+    let started = guest
+        .gql("mutation { startGuestSession { user { id } } }", json!({}))
+        .await
+        .ok();
+    let guest_id = started.data()["startGuestSession"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let guest_password = "a guest stays for good this time";
+    guest
+        .gql(
+            "mutation($i: SignUpInput!) { upgradeGuest(input: $i) { user { id } } }",
+            json!({ "i": { "username": "was-a-guest", "email": "guest@example.com", "password": guest_password } }),
+        )
+        .await
+        .ok();
+    secrets.push(guest_password.to_owned());
+
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let events: Vec<Value> = text
         .lines()
@@ -187,6 +207,14 @@ async fn security_events_are_logged_without_secrets() {
         // Tests running alongside log their own users' events to the same subscriber.
         .filter(|e| e["user_id"] == user_id.to_string())
         .collect();
+    for wanted in ["guest_started", "guest_upgraded"] {
+        let event = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|e| e["target"] == "audit" && e["event"] == wanted && e["user_id"] == guest_id)
+            .unwrap_or_else(|| panic!("no {wanted} event for the guest in:\n{text}"));
+        assert_eq!(event["client_ip"], "127.0.0.1", "{wanted}: {event}");
+    }
     let documented = documented_events();
     assert!(documented.len() >= 14, "{documented:?}");
     for wanted in &documented {
