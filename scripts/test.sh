@@ -15,7 +15,7 @@
 # time; QUIZ_LLM_REQUIRE_HAPROXY=1 makes them fail when HAProxy is not installed), then the
 # end-to-end suite (e2e/run.sh). With arguments, the one cargo run takes them as they are.
 #
-# Tests mostly wait on sockets and timers, not the CPU, so libtest runs 4 at a time
+# Tests mostly wait on sockets and timers, not the CPU, so libtest runs 6 at a time
 # (RUST_TEST_THREADS, when not set already) even on a 2-core machine.
 #
 # Environment:
@@ -82,7 +82,7 @@ if [[ -t 1 && -z "${CARGO_TERM_COLOR:-}" ]]; then
     export CARGO_TERM_COLOR=always
 fi
 
-export RUST_TEST_THREADS="${RUST_TEST_THREADS:-4}"
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-6}"
 
 cargo_status=0
 if (($# > 0)); then
