@@ -6,62 +6,33 @@
 // fails the test, and the page's Content-Security-Policy may name no other origin.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { offlineBrowser } from '../lib/browser.mjs';
 import { stepper } from '../lib/scenario.mjs';
 import { PASSWORD, TestServer } from '../lib/server.mjs';
 
 const E2E = dirname(dirname(fileURLToPath(import.meta.url)));
 const ARTIFACTS = join(E2E, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server;
+let browser;
 let context;
-let userDataDir;
-/** Requests the browser tried to send anywhere but the test server (all of them aborted). */
-const blocked = [];
 const pageErrors = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (e2e/run.sh does it)`);
   // Token expiry is the client tests' subject; here a slow page load must not log anyone out.
   server = await TestServer.start({ env: { ACCESS_TOKEN_TTL: '15m' } });
   await mkdir(ARTIFACTS, { recursive: true });
-  userDataDir = await mkdtemp(join(tmpdir(), 'quiz-llm-e2e-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-  });
   // No internet: only the test server (and data: URLs) may be reached.
-  await context.route('**/*', async (route) => {
-    const url = new URL(route.request().url());
-    if (url.origin === server.url || url.protocol === 'data:') return route.continue();
-    blocked.push(url.href);
-    return route.abort('internetdisconnected');
-  });
+  browser = await offlineBrowser(server.url);
+  context = browser.context;
 });
 
 after(async () => {
-  await context?.close();
-  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await server?.stop();
 });
 
@@ -123,7 +94,7 @@ test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { tim
     assert.doesNotMatch(csp, /https?:|\*/, 'the CSP names no other origin');
     await page.locator('.graphiql-query-editor .CodeMirror').waitFor({ timeout: 30_000 });
     await page.locator('.graphiql-execute-button').waitFor({ timeout: 5000 });
-    assert.deepEqual(blocked, [], `requests that left the test server: ${blocked.join(', ')}`);
+    assert.deepEqual(browser.blocked, [], `requests that left the test server: ${browser.blocked.join(', ')}`);
     assert.deepEqual(pageErrors, []);
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql-offline.png') });
   });
@@ -173,7 +144,7 @@ test('GraphiQL in Chromium: sign up, confirm by the e-mail link, then me', { tim
     assert.ok(visible.includes(`"username": "${username}"`), visible);
     await page.screenshot({ path: join(ARTIFACTS, 'graphiql-me.png') });
     assert.deepEqual(pageErrors, []);
-    assert.deepEqual(blocked, [], `requests that left the test server: ${blocked.join(', ')}`);
+    assert.deepEqual(browser.blocked, [], `requests that left the test server: ${browser.blocked.join(', ')}`);
   });
 
   await step('a quizGeneration subscription runs over the WebSocket of /graphql to SUCCEEDED', async () => {

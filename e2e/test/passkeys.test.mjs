@@ -9,39 +9,23 @@
 // opened on http://localhost (not 127.0.0.1), with WEBAUTHN_RP_ID / WEBAUTHN_RP_ORIGIN naming it.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { offlineBrowser } from '../lib/browser.mjs';
 import { stepper } from '../lib/scenario.mjs';
 import { PASSWORD, TestServer } from '../lib/server.mjs';
 
 const E2E = dirname(dirname(fileURLToPath(import.meta.url)));
 const ARTIFACTS = join(E2E, 'artifacts');
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 let server;
 let origin;
+let browser;
 let context;
-let userDataDir;
-/** Requests the browser tried to send anywhere but the test server (all of them aborted). */
-const blocked = [];
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (e2e/run.sh does it)`);
   server = await TestServer.start({
     env: (port) => ({
       ACCESS_TOKEN_TTL: '15m',
@@ -51,25 +35,12 @@ before(async () => {
   });
   origin = `http://localhost:${server.port}`;
   await mkdir(ARTIFACTS, { recursive: true });
-  userDataDir = await mkdtemp(join(tmpdir(), 'quiz-llm-e2e-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    chromiumSandbox: false,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1280, height: 800 },
-  });
-  await context.route('**/*', async (route) => {
-    const url = new URL(route.request().url());
-    if (url.origin === origin || url.protocol === 'data:') return route.continue();
-    blocked.push(url.href);
-    return route.abort('internetdisconnected');
-  });
+  browser = await offlineBrowser(origin);
+  context = browser.context;
 });
 
 after(async () => {
-  await context?.close();
-  if (userDataDir) await rm(userDataDir, { recursive: true, force: true });
+  await browser?.close();
   await server?.stop();
 });
 
@@ -258,6 +229,6 @@ test('passkeys in Chromium: register with a virtual authenticator, then log in w
     const again = await finish();
     assert.equal(again.errors?.[0]?.extensions?.code, 'UNAUTHENTICATED', JSON.stringify(again));
     await page.screenshot({ path: join(ARTIFACTS, 'passkeys.png') });
-    assert.deepEqual(blocked, [], `requests that left the test server: ${blocked.join(', ')}`);
+    assert.deepEqual(browser.blocked, [], `requests that left the test server: ${browser.blocked.join(', ')}`);
   });
 });
