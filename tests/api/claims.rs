@@ -4,14 +4,9 @@
 
 use crate::common;
 
-use std::{
-    io::{BufRead, BufReader},
-    path::Path,
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use common::{Backend, Client, Gql, Link, PASSWORD, TestApp};
+use common::{Backend, Client, Gql, Link, PASSWORD, TestApp, process::ServerProcess};
 use quiz_llm::config::{DatabaseUrl, ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -234,78 +229,10 @@ async fn a_panicking_handler_answers_internal_and_the_server_carries_on() {
     c.gql("{ __typename }", json!({})).await.ok();
 }
 
-/// The server binary as a child process, logging JSON to a file, on a port it picked itself.
-struct LoggingServer {
-    child: Child,
-    base_url: String,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for LoggingServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl LoggingServer {
-    async fn start(rust_log: &str) -> LoggingServer {
-        let dir = tempfile::tempdir().unwrap();
-        let log = dir.path().join("server.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_quiz-llm"))
-            .current_dir(dir.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", "sqlite::memory:")
-            .env("MAIL_DIR", dir.path().join("mail"))
-            .env("JWT_SECRET", "log-test-secret-log-test-secret-log!")
-            .env("LOG_FORMAT", "json")
-            .env("RUST_LOG", rust_log)
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let base_url = loop {
-            let listening = records(&log).into_iter().find_map(|r| {
-                r["message"]
-                    .as_str()?
-                    .strip_prefix("listening on ")
-                    .map(str::to_owned)
-            });
-            if let Some(url) = listening {
-                break url;
-            }
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        LoggingServer {
-            child,
-            base_url,
-            log,
-            _dir: dir,
-        }
-    }
-}
-
-/// The JSON log records written so far.
-fn records(log: &Path) -> Vec<Value> {
-    let Ok(file) = std::fs::File::open(log) else {
-        return Vec::new();
-    };
-    BufReader::new(file)
-        .lines()
-        .map_while(Result::ok)
-        .filter_map(|l| serde_json::from_str(&l).ok())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn query_strings_never_reach_the_log() {
     // Debug level, so whatever the server and its libraries log about requests is there too.
-    let server = LoggingServer::start("debug").await;
+    let server = ServerProcess::start(&[("RUST_LOG", "debug")]).await;
     let c = Client::new(&server.base_url);
     let secret = |n: u8| format!("SeCrEt{n}{}", uuid::Uuid::new_v4().simple());
     let secrets: Vec<String> = (0..5).map(secret).collect();
@@ -338,7 +265,8 @@ async fn query_strings_never_reach_the_log() {
     // Each request was logged, by its path.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let logged: Vec<(String, u64)> = records(&server.log)
+        let logged: Vec<(String, u64)> = server
+            .records()
             .iter()
             .filter(|r| r["message"] == "request")
             .map(|r| {

@@ -6,6 +6,7 @@ pub mod fake_llm;
 pub mod mailbox;
 pub mod nodes;
 pub mod passkey;
+pub mod process;
 pub mod smtp;
 pub mod ws;
 
