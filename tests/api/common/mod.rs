@@ -190,39 +190,9 @@ impl TestApp {
         // Sockets notice an ended session within this (1 s in production).
         config.subscriptions.session_check_interval = Duration::from_millis(100);
         tweak(&mut config);
-        let clock = OffsetClock::new();
-        let mailbox = Arc::new(mailbox::MemoryMailer::default());
-        let overrides = Overrides {
-            clock: Some(Arc::new(clock.clone())),
-            // A test that set SMTP_URL talks to its own mail server.
-            mailer: config
-                .mail
-                .smtp_url
-                .is_none()
-                .then(|| mailbox.clone() as Arc<dyn Mailer>),
-        };
-        let app = Application::build_with(config.clone(), overrides)
-            .await
-            .unwrap_or_else(|e| panic!("the app did not start on {backend:?}: {e:#}"));
-        let base_url = format!("http://{}", app.local_addr());
-        let store = app.store();
-        let housekeeping = app.housekeeping();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_until(async {
-            let _ = stopped.await;
-        }));
-        Some(TestApp {
-            base_url,
-            mailbox,
-            store,
-            config,
-            clock,
-            housekeeping,
-            stop: Some(stop),
-            server: Some(server),
-            _tmp: tmp,
-            _db: guard,
-        })
+        // A test that set SMTP_URL talks to its own mail server.
+        let capture_mail = config.mail.smtp_url.is_none();
+        Some(TestApp::launch(config, capture_mail, tmp, guard, "the app").await)
     }
 
     /// Like [`TestApp::spawn`], but on a database other processes can share: the SQLite file
@@ -245,15 +215,32 @@ impl TestApp {
         let mut config = self.config.clone();
         config.mail.mail_dir = tmp.path().join("mail");
         tweak(&mut config);
+        TestApp::launch(config, true, tmp, DbGuard::default(), "the second app").await
+    }
+
+    /// Builds and runs the app on `config` with its own clock, and its mail captured in memory
+    /// when `capture_mail`.
+    async fn launch(
+        config: Settings,
+        capture_mail: bool,
+        tmp: tempfile::TempDir,
+        db: DbGuard,
+        what: &str,
+    ) -> TestApp {
         let clock = OffsetClock::new();
         let mailbox = Arc::new(mailbox::MemoryMailer::default());
         let overrides = Overrides {
             clock: Some(Arc::new(clock.clone())),
-            mailer: Some(mailbox.clone() as Arc<dyn Mailer>),
+            mailer: capture_mail.then(|| mailbox.clone() as Arc<dyn Mailer>),
         };
         let app = Application::build_with(config.clone(), overrides)
             .await
-            .unwrap_or_else(|e| panic!("the second app did not start: {e:#}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{what} did not start on {:?}: {e:#}",
+                    config.store.database_url
+                )
+            });
         let base_url = format!("http://{}", app.local_addr());
         let store = app.store();
         let housekeeping = app.housekeeping();
@@ -271,7 +258,7 @@ impl TestApp {
             stop: Some(stop),
             server: Some(server),
             _tmp: tmp,
-            _db: DbGuard::default(),
+            _db: db,
         }
     }
 
