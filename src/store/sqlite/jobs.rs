@@ -328,12 +328,13 @@ impl JobStore for SqliteStore {
         since: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<GenerationJobRecord>> {
+        let limit = limit_clause(limit);
         self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT {JOB_COLUMNS} FROM generation_jobs WHERE updated_at >= ?1 \
-                 ORDER BY updated_at, id LIMIT ?2"
+                 ORDER BY updated_at, id{limit}"
             ))?
-            .query_map(params![millis(since), limit as i64], job_from_row)?
+            .query_map(params![millis(since)], job_from_row)?
             .collect()
         })
         .await
@@ -379,12 +380,13 @@ impl EventStore for SqliteStore {
         since: DateTime<Utc>,
         limit: usize,
     ) -> StoreResult<Vec<QuizEventRecord>> {
+        let limit = limit_clause(limit);
         self.read(move |c| {
-            c.prepare_cached(
+            c.prepare_cached(&format!(
                 "SELECT id, owner_id, kind, quiz_id, result_id, at FROM quiz_events \
-                 WHERE at >= ?1 ORDER BY at, id LIMIT ?2",
-            )?
-            .query_map(params![millis(since), limit as i64], event_from_row)?
+                 WHERE at >= ?1 ORDER BY at, id{limit}"
+            ))?
+            .query_map(params![millis(since)], event_from_row)?
             .collect()
         })
         .await

@@ -22,13 +22,14 @@ impl OutboxStore for SqliteStore {
     }
 
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
+        let limit = limit_clause(limit);
         self.read(move |c| {
-            c.prepare_cached(
+            c.prepare_cached(&format!(
                 "SELECT body, next_attempt_at FROM outbox \
                  WHERE next_attempt_at <= ?1 AND dead_at IS NULL \
-                 ORDER BY next_attempt_at, created_at LIMIT ?2",
-            )?
-            .query_map(params![millis(now), limit as i64], |row| {
+                 ORDER BY next_attempt_at, created_at{limit}"
+            ))?
+            .query_map(params![millis(now)], |row| {
                 // The column is the truth for scheduling; the JSON copy may lag behind it.
                 let mut mail: OutboxRecord = from_json(row)?;
                 mail.next_attempt_at = time_at(row, 1)?;

@@ -41,11 +41,11 @@ impl QuizStore for SqliteStore {
     ) -> StoreResult<Vec<QuizRecord>> {
         let (clause, mut args) = page_clause("created_at", after);
         args.insert(0, owner.to_string().into());
-        args.push((limit as i64).into());
+        let limit = limit_clause(limit);
         self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT body FROM quizzes WHERE owner_id = ?{clause} \
-                 ORDER BY created_at DESC, id DESC LIMIT ?"
+                 ORDER BY created_at DESC, id DESC{limit}"
             ))?
             .query_map(rusqlite::params_from_iter(args), from_json)?
             .collect()
@@ -121,11 +121,11 @@ impl QuizStore for SqliteStore {
             args.push(quiz.to_string().into());
         }
         args.extend(page_args);
-        args.push((limit as i64).into());
+        let limit = limit_clause(limit);
         self.read(move |c| {
             c.prepare_cached(&format!(
                 "SELECT body FROM quiz_results WHERE owner_id = ?{clause} \
-                 ORDER BY submitted_at DESC, id DESC LIMIT ?"
+                 ORDER BY submitted_at DESC, id DESC{limit}"
             ))?
             .query_map(rusqlite::params_from_iter(args), from_json)?
             .collect()

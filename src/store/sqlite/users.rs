@@ -286,11 +286,13 @@ impl UserStore for SqliteStore {
                 s.refreshes.current,
                 s.refreshes.previous
             ])?;
-            tx.prepare_cached(
+            tx.prepare_cached(&format!(
                 "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN \
-                 (SELECT id FROM sessions WHERE user_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2)",
-            )?
-            .execute(params![user, MAX_SESSIONS_PER_USER as i64])?;
+                 (SELECT id FROM sessions WHERE user_id = ?1 \
+                 ORDER BY created_at DESC, rowid DESC{})",
+                limit_clause(MAX_SESSIONS_PER_USER)
+            ))?
+            .execute(params![user])?;
             tx.commit()?;
             Ok(true)
         })
