@@ -10,6 +10,7 @@ pub mod limits;
 mod live;
 mod mfa;
 mod passkeys;
+mod questions;
 mod quiz;
 pub mod trusted;
 

@@ -7,15 +7,16 @@ use async_graphql::{
     },
 };
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
-use super::{context::ContextExt, guard::LoggedIn};
+use super::{context::ContextExt, guard::LoggedIn, questions::Questions};
 use crate::{
     quiz::{
         GenerateInput,
         grading::Answer,
         page::{Page, PageRequest, encode_cursor},
     },
-    store::{AnswerRecord, QuestionRecord, QuizRecord, QuizResultRecord},
+    store::{AnswerRecord, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord},
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -79,72 +80,102 @@ pub struct AnswerInput {
     choice_number: i32,
 }
 
+pub struct Choice<'a>(pub(super) &'a ChoiceRecord);
+
 /// A choice as shown before submission: it never says whether it is correct.
-#[derive(SimpleObject)]
-pub struct Choice {
-    number: i32,
-    content: String,
-}
+#[Object]
+impl Choice<'_> {
+    async fn number(&self) -> i32 {
+        int(self.0.number)
+    }
 
-#[derive(SimpleObject)]
-pub struct Question {
-    number: i32,
-    content: String,
-    answer_type: AnswerType,
-    choices: Vec<Choice>,
-}
-
-fn int(n: u32) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
-impl From<QuestionRecord> for Question {
-    fn from(q: QuestionRecord) -> Self {
-        Question {
-            number: int(q.number),
-            content: q.content,
-            answer_type: q.answer_type.into(),
-            choices: q
-                .choices
-                .into_iter()
-                .map(|c| Choice {
-                    number: int(c.number),
-                    content: c.content,
-                })
-                .collect(),
-        }
+    async fn content(&self) -> &str {
+        &self.0.content
     }
 }
 
-#[derive(SimpleObject)]
-pub struct Quiz {
-    id: ID,
-    title: String,
-    description: String,
-    topic: String,
-    difficulty: Difficulty,
-    source: QuizSource,
-    /// The language the questions are written in.
-    language: String,
-    question_count: i32,
-    questions: Vec<Question>,
-    created_at: DateTime<Utc>,
+pub struct Question<'a>(pub(super) &'a QuestionRecord);
+
+#[Object]
+impl Question<'_> {
+    async fn number(&self) -> i32 {
+        int(self.0.number)
+    }
+
+    async fn content(&self) -> &str {
+        &self.0.content
+    }
+
+    async fn answer_type(&self) -> AnswerType {
+        self.0.answer_type.into()
+    }
+
+    async fn choices(&self) -> Vec<Choice<'_>> {
+        self.0.choices.iter().map(Choice).collect()
+    }
+}
+
+pub(super) fn int(n: u32) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// A quiz as its owner sees it before answering, read straight from the record (which a page
+/// shares with the cache that kept it).
+pub struct Quiz(Arc<QuizRecord>);
+
+impl From<Arc<QuizRecord>> for Quiz {
+    fn from(q: Arc<QuizRecord>) -> Self {
+        Quiz(q)
+    }
 }
 
 impl From<QuizRecord> for Quiz {
     fn from(q: QuizRecord) -> Self {
-        Quiz {
-            id: ID(q.id.to_string()),
-            title: q.title,
-            description: q.description,
-            topic: q.topic,
-            difficulty: q.difficulty.into(),
-            source: q.source.into(),
-            language: q.language,
-            question_count: i32::try_from(q.questions.len()).unwrap_or(i32::MAX),
-            questions: q.questions.into_iter().map(Into::into).collect(),
-            created_at: q.created_at,
-        }
+        Quiz(Arc::new(q))
+    }
+}
+
+#[Object]
+impl Quiz {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn title(&self) -> &str {
+        &self.0.title
+    }
+
+    async fn description(&self) -> &str {
+        &self.0.description
+    }
+
+    async fn topic(&self) -> &str {
+        &self.0.topic
+    }
+
+    async fn difficulty(&self) -> Difficulty {
+        self.0.difficulty.into()
+    }
+
+    async fn source(&self) -> QuizSource {
+        self.0.source.into()
+    }
+
+    /// The language the questions are written in.
+    async fn language(&self) -> &str {
+        &self.0.language
+    }
+
+    async fn question_count(&self) -> i32 {
+        i32::try_from(self.0.questions.len()).unwrap_or(i32::MAX)
+    }
+
+    async fn questions(&self) -> Questions<'_> {
+        Questions(&self.0.questions)
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
     }
 }
 
@@ -285,7 +316,7 @@ trait Positioned {
     fn cursor(&self) -> String;
 }
 
-impl Positioned for QuizRecord {
+impl Positioned for Arc<QuizRecord> {
     fn cursor(&self) -> String {
         encode_cursor(self.created_at, self.id.as_str())
     }
