@@ -29,7 +29,8 @@ pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
 pub use passkey::{PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord};
 pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,
-    QuestionFeedbackRecord, QuestionRecord, QuizRecord, QuizResultRecord, QuizSource,
+    QuestionFeedbackRecord, QuestionRecord, QuizKey, QuizKeyPage, QuizRecord, QuizResultRecord,
+    QuizSource,
 };
 pub use secret::{PasswordHash, RefreshToken};
 pub use user::{

@@ -64,6 +64,21 @@ pub struct QuizRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// Where a quiz sits in its owner's newest-first list: what a page needs from the store before
+/// the quizzes themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuizKey {
+    pub id: QuizId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A page of an owner's quizzes as the store lists it, and how many quizzes they have in all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuizKeyPage {
+    pub keys: Vec<QuizKey>,
+    pub total: u64,
+}
+
 /// One graded question, kept as a snapshot: deleting the quiz changes nothing here.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnswerRecord {

@@ -50,6 +50,10 @@ pub struct GenerationSettings {
     /// processes (what subscribers hear from them comes this late at most).
     #[arg(long, env = "LIVE_POLL_INTERVAL", default_value = "500ms", value_parser = crate::settings::parse_duration)]
     pub live_poll_interval: Duration,
+    /// Memory, in MiB, for quizzes kept decoded for the pages that list them again (0 keeps
+    /// none). A stored quiz never changes, so nothing kept goes stale.
+    #[arg(long, env = "QUIZ_CACHE_MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(0..=65_536))]
+    pub quiz_cache_mib: u64,
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {

@@ -1,6 +1,7 @@
 //! Quizzes: generation (by an LLM, or offline from the user's study text), grading, history and
 //! feedback. Everything is scoped to its owner; another user's quiz reads as absent.
 
+pub mod cache;
 pub mod feedback;
 pub mod grading;
 pub mod jobs;
@@ -33,6 +34,7 @@ use crate::{
         Store, UserId,
     },
 };
+use cache::QuizCache;
 use grading::Answer;
 use jobs::GenerationSettings;
 use live::LiveFeed;
@@ -184,6 +186,8 @@ pub struct QuizService {
     throttle: Arc<Throttle>,
     clock: SharedClock,
     feed: Arc<LiveFeed>,
+    /// Quizzes already read, for the pages that list them again.
+    cache: QuizCache,
     generation: GenerationSettings,
     /// Names this process's workers in the leases they hold.
     worker_id: String,
@@ -210,6 +214,7 @@ impl QuizService {
             llm,
             throttle,
             clock,
+            cache: QuizCache::new(generation.quiz_cache_mib * 1024 * 1024),
             generation: generation.clone(),
             worker_id: uuid::Uuid::new_v4().to_string(),
             wake_workers: Notify::new(),
@@ -274,13 +279,21 @@ impl QuizService {
         Ok(self.store.find_quiz(owner, &id).await?)
     }
 
-    pub async fn quizzes(&self, owner: &UserId, page: PageRequest) -> AppResult<Page<QuizRecord>> {
-        let (fetched, total) = tokio::try_join!(
-            self.store
-                .list_quizzes(owner, page.after.as_ref(), page.limit + 1),
-            self.store.count_quizzes(owner),
-        )?;
-        Ok(Page::from_fetched(fetched, &page, total))
+    pub async fn quizzes(
+        &self,
+        owner: &UserId,
+        page: PageRequest,
+    ) -> AppResult<Page<Arc<QuizRecord>>> {
+        let fetched = self
+            .store
+            .list_quiz_keys(owner, page.after.as_ref(), page.limit + 1)
+            .await?;
+        let keys = Page::from_fetched(fetched.keys, &page, fetched.total);
+        let quizzes = self
+            .cache
+            .quizzes_at(&*self.store, owner, &keys.items)
+            .await?;
+        Ok(keys.with_items(quizzes))
     }
 
     /// Results of the quiz are kept: they are snapshots.

@@ -77,6 +77,16 @@ impl<T> Page<T> {
             total_count,
         }
     }
+
+    /// The same page over other items, such as the records its keys name.
+    pub fn with_items<U>(self, items: Vec<U>) -> Page<U> {
+        Page {
+            items,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            total_count: self.total_count,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -140,14 +140,18 @@ pub trait UserStore: Send + Sync {
 pub trait QuizStore: Send + Sync {
     async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()>;
     async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>>;
-    /// Newest first, `limit` at most, strictly after `after`.
-    async fn list_quizzes(
+    /// Newest first, `limit` at most, strictly after `after`, with the owner's count of
+    /// quizzes: where each quiz sits, not the quiz, so that a page's quizzes can come from
+    /// memory (a stored quiz never changes).
+    async fn list_quiz_keys(
         &self,
         owner: &UserId,
         after: Option<&PageAfter>,
         limit: usize,
-    ) -> StoreResult<Vec<QuizRecord>>;
-    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64>;
+    ) -> StoreResult<QuizKeyPage>;
+    /// The owner's quizzes among `ids`, in no particular order; an id that is gone or not
+    /// theirs is left out.
+    async fn find_quizzes(&self, owner: &UserId, ids: &[QuizId]) -> StoreResult<Vec<QuizRecord>>;
     /// `false` when there was no such quiz of this owner. Results are kept.
     async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool>;
 

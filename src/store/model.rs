@@ -7,6 +7,7 @@ pub use crate::domain::{
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
     PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
     PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId,
-    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId,
-    SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
+    QuizKey, QuizKeyPage, QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId,
+    SealedSecret, SessionId, SessionRecord, SignInMethod, UserId, UserRecord, Username,
+    WindowCount,
 };

@@ -77,8 +77,8 @@ delegate!(UserStore {
 delegate!(QuizStore {
     async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()>;
     async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>>;
-    async fn list_quizzes(&self, owner: &UserId, after: Option<&PageAfter>, limit: usize) -> StoreResult<Vec<QuizRecord>>;
-    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64>;
+    async fn list_quiz_keys(&self, owner: &UserId, after: Option<&PageAfter>, limit: usize) -> StoreResult<QuizKeyPage>;
+    async fn find_quizzes(&self, owner: &UserId, ids: &[QuizId]) -> StoreResult<Vec<QuizRecord>>;
     async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool>;
     async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()>;
     async fn find_result(&self, owner: &UserId, id: &ResultId) -> StoreResult<Option<QuizResultRecord>>;

@@ -16,6 +16,7 @@ on_both_stores!(
     generation_input_is_validated,
     answers_are_validated,
     offline_feedback,
+    pages_follow_deletions_by_other_processes,
 );
 
 async fn quiz_from(c: &Client, text: &str, questions: i64, language: &str) -> Value {
@@ -550,4 +551,63 @@ async fn offline_feedback(backend: Backend) {
         .await
         .ok();
     assert_eq!(r.data()["quizResult"]["feedback"]["items"], json!([]));
+}
+
+/// A page's quizzes come from memory once read; which quizzes it holds still comes from the
+/// store, so a quiz deleted through another process is gone from this one's next page.
+async fn pages_follow_deletions_by_other_processes(backend: Backend) {
+    let Some(a) = TestApp::spawn_shareable(backend, |_| {}).await else {
+        return;
+    };
+    let b = a.spawn_sharing(|_| {}).await;
+    let (on_a, _) = a.new_user("two-readers").await;
+    let on_b = on_a.on(&b);
+    let mut generated = Vec::new();
+    for n in 1..=3 {
+        generated.push(quiz_from(&on_a, APOLLO_11, n, "en").await);
+    }
+    generated.reverse();
+    let page = |c: &Client, first: i64| {
+        let c = c.clone();
+        async move {
+            c.gql(
+                &format!(
+                    "query($f: Int) {{ quizzes(first: $f) {{ totalCount pageInfo {{ hasNextPage }} \
+                     edges {{ node {{ {} }} }} }} }}",
+                    common::QUIZ_FIELDS
+                ),
+                json!({ "f": first }),
+            )
+            .await
+            .ok()
+            .data()["quizzes"]
+                .clone()
+        }
+    };
+    let nodes = |page: &Value| -> Vec<Value> {
+        page["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect()
+    };
+    // Twice on each process: read from the store, then from memory; the same quizzes each time.
+    for c in [&on_a, &on_b, &on_a, &on_b] {
+        assert_eq!(nodes(&page(c, 3).await), generated, "newest first, whole");
+    }
+
+    let newest = generated[0]["id"].as_str().unwrap();
+    let r = on_b
+        .gql(
+            "mutation($id: ID!) { deleteQuiz(id: $id) }",
+            json!({ "id": newest }),
+        )
+        .await
+        .ok();
+    assert_eq!(r.data()["deleteQuiz"], true);
+    let after = page(&on_a, 2).await;
+    assert_eq!(after["totalCount"], 2);
+    assert_eq!(after["pageInfo"]["hasNextPage"], false);
+    assert_eq!(nodes(&after), generated[1..].to_vec());
 }

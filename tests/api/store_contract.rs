@@ -15,10 +15,10 @@ use quiz_llm::store::{
     self, AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
     PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
-    PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizRecord, QuizResultRecord,
-    QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord, SessionRotation,
-    SignInMethod, Store, StoreFixtures, UniqueField, UserId, UserRecord, UserStore, WindowCount,
-    WindowHits,
+    PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizKey, QuizRecord,
+    QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord,
+    SessionRotation, SignInMethod, Store, StoreFixtures, UniqueField, UserId, UserRecord,
+    UserStore, WindowCount, WindowHits,
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -415,6 +415,11 @@ fn result_of(q: &QuizRecord, offset_ms: i64) -> QuizResultRecord {
     }
 }
 
+/// How many quizzes the store counts for `owner`.
+pub async fn quiz_count(store: &dyn Store, owner: &UserId) -> u64 {
+    store.list_quiz_keys(owner, None, 1).await.unwrap().total
+}
+
 async fn quizzes_are_owned_and_paged(backend: Backend) {
     let Some(f) = open(backend).await else { return };
     let (me, other) = (UserId::new_random(), UserId::new_random());
@@ -432,29 +437,56 @@ async fn quizzes_are_owned_and_paged(backend: Backend) {
         f.store.find_quiz(&other, &quizzes[0].id).await.unwrap(),
         None
     );
-    assert_eq!(f.store.count_quizzes(&me).await.unwrap(), 5);
+    assert_eq!(quiz_count(&*f.store, &me).await, 5);
 
     quizzes.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
     let mut seen = Vec::new();
     let mut after: Option<PageAfter> = None;
     loop {
-        let page = f.store.list_quizzes(&me, after.as_ref(), 2).await.unwrap();
-        if page.is_empty() {
+        let page = f
+            .store
+            .list_quiz_keys(&me, after.as_ref(), 2)
+            .await
+            .unwrap();
+        assert_eq!(page.total, 5, "every page counts them all");
+        if page.keys.is_empty() {
             break;
         }
-        let last = page.last().unwrap();
+        let last = page.keys.last().unwrap();
         after = Some(PageAfter {
             at: last.created_at,
             id: last.id.to_string(),
         });
-        seen.extend(page);
+        seen.extend(page.keys);
     }
-    assert_eq!(seen, quizzes, "newest first, every quiz exactly once");
+    let keys: Vec<QuizKey> = quizzes
+        .iter()
+        .map(|q| QuizKey {
+            id: q.id.clone(),
+            created_at: q.created_at,
+        })
+        .collect();
+    assert_eq!(seen, keys, "newest first, every quiz exactly once");
+
+    // Found by id, in any order; another owner's and unknown ids are left out.
+    let theirs = quiz(&other, 5);
+    f.store.insert_quiz(&theirs).await.unwrap();
+    let asked = [
+        quizzes[3].id.clone(),
+        theirs.id.clone(),
+        QuizId::new_random(),
+        quizzes[1].id.clone(),
+    ];
+    let mut found = f.store.find_quizzes(&me, &asked).await.unwrap();
+    found.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+    assert_eq!(found, vec![quizzes[1].clone(), quizzes[3].clone()]);
+    assert!(f.store.find_quizzes(&me, &[]).await.unwrap().is_empty());
 
     assert!(!f.store.delete_quiz(&other, &quizzes[0].id).await.unwrap());
     assert!(f.store.delete_quiz(&me, &quizzes[0].id).await.unwrap());
     assert!(!f.store.delete_quiz(&me, &quizzes[0].id).await.unwrap());
-    assert_eq!(f.store.count_quizzes(&me).await.unwrap(), 4);
+    assert_eq!(quiz_count(&*f.store, &me).await, 4);
+    assert_eq!(quiz_count(&*f.store, &UserId::new_random()).await, 0);
 }
 
 async fn results_keep_feedback_once(backend: Backend) {
@@ -1115,7 +1147,12 @@ async fn corrupt_records_are_errors(backend: Backend) {
     )
     .await;
     corrupt("a quiz", s.find_quiz(&u.id, &q.id).await.map(|_| ()));
-    corrupt("quizzes", s.list_quizzes(&u.id, None, 10).await.map(|_| ()));
+    corrupt(
+        "quizzes",
+        s.find_quizzes(&u.id, std::slice::from_ref(&q.id))
+            .await
+            .map(|_| ()),
+    );
 
     // A mail due at a time no clock shows.
     let m = mail(0);
@@ -1501,7 +1538,7 @@ async fn guests_sign_up_in_place(backend: Backend) {
         1
     );
     assert_eq!(s.find_user(&other.id).await.unwrap(), None);
-    assert_eq!(s.count_quizzes(&other.id).await.unwrap(), 0);
+    assert_eq!(quiz_count(&**s, &other.id).await, 0);
 }
 
 async fn idle_guests_go_with_their_data(backend: Backend) {

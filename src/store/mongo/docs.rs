@@ -228,6 +228,24 @@ pub(super) struct SessionDoc(#[serde(with = "SessionDef")] pub(super) SessionRec
 #[derive(Serialize, Deserialize)]
 #[serde(transparent)]
 pub(super) struct QuizDoc(#[serde(with = "QuizDef")] pub(super) QuizRecord);
+/// A quiz's place in its owner's list, projected out of its document.
+#[derive(Deserialize)]
+pub(super) struct QuizKeyDoc {
+    #[serde(rename = "_id")]
+    id: QuizId,
+    #[serde(with = "bson_time")]
+    created_at: DateTime<Utc>,
+}
+
+impl From<QuizKeyDoc> for QuizKey {
+    fn from(doc: QuizKeyDoc) -> Self {
+        QuizKey {
+            id: doc.id,
+            created_at: doc.created_at,
+        }
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(transparent)]
 pub(super) struct ResultDoc(#[serde(with = "ResultDef")] pub(super) QuizResultRecord);

@@ -21,29 +21,46 @@ impl QuizStore for MongoStore {
             .map(|QuizDoc(q)| q))
     }
 
-    async fn list_quizzes(
+    async fn list_quiz_keys(
         &self,
         owner: &UserId,
         after: Option<&PageAfter>,
         limit: usize,
-    ) -> StoreResult<Vec<QuizRecord>> {
+    ) -> StoreResult<QuizKeyPage> {
         let filter = page_filter(doc! { "owner_id": owner.as_str() }, "created_at", after);
+        let keys = async {
+            let cursor = self
+                .quizzes
+                .clone_with_type::<QuizKeyDoc>()
+                .find(filter)
+                .projection(doc! { "_id": 1, "created_at": 1 })
+                .sort(doc! { "created_at": -1, "_id": -1 })
+                .limit(limit as i64)
+                .await?;
+            cursor.try_collect::<Vec<QuizKeyDoc>>().await
+        };
+        let total = self
+            .quizzes
+            .count_documents(doc! { "owner_id": owner.as_str() });
+        let (docs, total) = tokio::try_join!(keys, total.into_future()).map_err(map_err)?;
+        Ok(QuizKeyPage {
+            keys: docs.into_iter().map(QuizKey::from).collect(),
+            total,
+        })
+    }
+
+    async fn find_quizzes(&self, owner: &UserId, ids: &[QuizId]) -> StoreResult<Vec<QuizRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(QuizId::as_str).collect();
         let cursor = self
             .quizzes
-            .find(filter)
-            .sort(doc! { "created_at": -1, "_id": -1 })
-            .limit(limit as i64)
+            .find(doc! { "owner_id": owner.as_str(), "_id": { "$in": ids } })
             .await
             .map_err(map_err)?;
         let docs: Vec<QuizDoc> = cursor.try_collect().await.map_err(map_err)?;
         Ok(docs.into_iter().map(|QuizDoc(q)| q).collect())
-    }
-
-    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
-        self.quizzes
-            .count_documents(doc! { "owner_id": owner.as_str() })
-            .await
-            .map_err(map_err)
     }
 
     async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool> {

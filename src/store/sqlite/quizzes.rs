@@ -33,32 +33,62 @@ impl QuizStore for SqliteStore {
         .await
     }
 
-    async fn list_quizzes(
+    /// One statement, read from the owner index alone, counts along (one read, one snapshot);
+    /// only an empty page needs the count asked for on its own.
+    async fn list_quiz_keys(
         &self,
         owner: &UserId,
         after: Option<&PageAfter>,
         limit: usize,
-    ) -> StoreResult<Vec<QuizRecord>> {
+    ) -> StoreResult<QuizKeyPage> {
         let (clause, mut args) = page_clause("created_at", after);
-        args.insert(0, owner.to_string().into());
+        let owner = owner.to_string();
+        args.insert(0, owner.clone().into());
         let limit = limit_clause(limit);
         self.read(move |c| {
-            c.prepare_cached(&format!(
-                "SELECT body FROM quizzes WHERE owner_id = ?{clause} \
-                 ORDER BY created_at DESC, id DESC{limit}"
-            ))?
-            .query_map(rusqlite::params_from_iter(args), from_json)?
-            .collect()
+            let mut total = None;
+            let keys = c
+                .prepare_cached(&format!(
+                    "SELECT id, created_at, (SELECT COUNT(*) FROM quizzes WHERE owner_id = ?1) \
+                     FROM quizzes WHERE owner_id = ?1{clause} \
+                     ORDER BY created_at DESC, id DESC{limit}"
+                ))?
+                .query_map(rusqlite::params_from_iter(args), |row| {
+                    total = Some(row.get::<_, i64>(2)?);
+                    Ok(QuizKey {
+                        id: id_at(row, 0)?,
+                        created_at: time_at(row, 1)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total = match total {
+                Some(total) => total,
+                None => c
+                    .prepare_cached("SELECT COUNT(*) FROM quizzes WHERE owner_id = ?1")?
+                    .query_row([owner], |r| r.get::<_, i64>(0))?,
+            };
+            Ok(QuizKeyPage {
+                keys,
+                total: total as u64,
+            })
         })
         .await
     }
 
-    async fn count_quizzes(&self, owner: &UserId) -> StoreResult<u64> {
-        let owner = owner.to_string();
+    async fn find_quizzes(&self, owner: &UserId, ids: &[QuizId]) -> StoreResult<Vec<QuizRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let args: Vec<String> = std::iter::once(owner.to_string())
+            .chain(ids.iter().map(ToString::to_string))
+            .collect();
         self.read(move |c| {
-            c.prepare_cached("SELECT COUNT(*) FROM quizzes WHERE owner_id = ?1")?
-                .query_row([owner], |r| r.get::<_, i64>(0))
-                .map(|n| n as u64)
+            c.prepare_cached(&format!(
+                "SELECT body FROM quizzes WHERE owner_id = ? AND id IN ({placeholders})"
+            ))?
+            .query_map(rusqlite::params_from_iter(args), from_json)?
+            .collect()
         })
         .await
     }
