@@ -4,23 +4,41 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use moka::sync::Cache;
+use quick_cache::{Weighter, sync::Cache};
 
 use crate::store::{QuizId, QuizKey, QuizRecord, QuizStore, StoreResult, UserId};
 
+/// A kept quiz and its size, worked out once.
+#[derive(Clone)]
+struct Kept {
+    quiz: Arc<QuizRecord>,
+    bytes: u64,
+}
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<QuizId, Kept> for ByBytes {
+    fn weight(&self, _: &QuizId, kept: &Kept) -> u64 {
+        kept.bytes
+    }
+}
+
+/// Quizzes below this size are assumed, to size the index.
+const TYPICAL_QUIZ_BYTES: u64 = 2048;
+
 pub struct QuizCache {
     /// `None` when configured to keep nothing.
-    quizzes: Option<Cache<QuizId, Arc<QuizRecord>>>,
+    quizzes: Option<Cache<QuizId, Kept, ByBytes>>,
 }
 
 impl QuizCache {
-    /// Keeps about `capacity_bytes` of quizzes, least recently used out first; 0 keeps none.
+    /// Keeps about `capacity_bytes` of quizzes (quick_cache's S3-FIFO decides which go); 0
+    /// keeps none.
     pub fn new(capacity_bytes: u64) -> Self {
         let quizzes = (capacity_bytes > 0).then(|| {
-            Cache::builder()
-                .max_capacity(capacity_bytes)
-                .weigher(|_, quiz: &Arc<QuizRecord>| weight(quiz))
-                .build()
+            let typical = usize::try_from(capacity_bytes / TYPICAL_QUIZ_BYTES).unwrap_or(1);
+            Cache::with_weighter(typical.max(1), capacity_bytes, ByBytes)
         });
         QuizCache { quizzes }
     }
@@ -55,7 +73,14 @@ impl QuizCache {
                 {
                     let quiz = Arc::new(quiz);
                     if let Some(cache) = &self.quizzes {
-                        cache.insert(key.id.clone(), quiz.clone());
+                        let bytes = weight(&quiz);
+                        cache.insert(
+                            key.id.clone(),
+                            Kept {
+                                quiz: quiz.clone(),
+                                bytes,
+                            },
+                        );
                     }
                     *slot = Some(quiz);
                 }
@@ -69,12 +94,13 @@ impl QuizCache {
         self.quizzes
             .as_ref()?
             .get(id)
+            .map(|kept| kept.quiz)
             .filter(|quiz| quiz.owner == *owner)
     }
 }
 
 /// Roughly the bytes a kept quiz holds.
-fn weight(quiz: &QuizRecord) -> u32 {
+fn weight(quiz: &QuizRecord) -> u64 {
     use std::mem::size_of;
     let text = [&quiz.title, &quiz.description, &quiz.topic, &quiz.language]
         .iter()
@@ -93,7 +119,7 @@ fn weight(quiz: &QuizRecord) -> u32 {
                     .sum::<usize>()
         })
         .sum();
-    u32::try_from(size_of::<QuizRecord>() + text + questions).unwrap_or(u32::MAX)
+    u64::try_from(size_of::<QuizRecord>() + text + questions).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
