@@ -496,22 +496,28 @@ impl AuthService {
         if !self.store.add_session(&user.id, &session).await? {
             return Err(AppError::InvalidCredentials);
         }
-        let access = self.issue_access(&user.id, &session_id, 0, now, expires_at);
+        let access = self.issue_access(&user, &session_id, 0, now, expires_at);
         Ok(LoginOutcome { user, access })
     }
 
     /// Never outlives the session it belongs to.
     fn issue_access(
         &self,
-        user: &UserId,
+        user: &UserRecord,
         session: &SessionId,
         generation: i64,
         now: DateTime<Utc>,
         session_end: DateTime<Utc>,
     ) -> IssuedToken {
         let exp = (now + chrono_duration(self.settings.access_token_ttl)).min(session_end);
-        self.tokens
-            .issue_access(user, session, generation, now, exp)
+        self.tokens.issue_access(
+            &user.id,
+            user.username.as_str(),
+            session,
+            generation,
+            now,
+            exp,
+        )
     }
 
     /// Genuine claims from a token that is unexpired, or expired less than
@@ -600,7 +606,7 @@ impl AuthService {
                         client,
                     )?;
                     let access = self.issue_access(
-                        &claims.sub,
+                        &user,
                         &claims.sid,
                         session.generation,
                         now,
@@ -645,8 +651,7 @@ impl AuthService {
                 .rotate_refresh_token(&claims.sub, &claims.sid, &session.refresh_token, &rotation)
                 .await?
             {
-                let access =
-                    self.issue_access(&claims.sub, &claims.sid, next, now, session.expires_at);
+                let access = self.issue_access(&user, &claims.sid, next, now, session.expires_at);
                 tracing::info!(target: "audit", event = "refreshed", user_id = %claims.sub, client_ip = %client.key());
                 return Ok((user, access));
             }

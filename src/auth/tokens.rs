@@ -35,6 +35,10 @@ pub struct Claims {
     /// Only refresh tokens carry one, so each rotation yields a different token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
+    /// Access tokens name their user as well, so `me { id username }` needs no store read. A
+    /// username never changes while a session lasts: a guest's sign-up ends its sessions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 impl Claims {
@@ -137,6 +141,7 @@ impl TokenKeys {
     pub fn issue_access(
         &self,
         user: &UserId,
+        username: &str,
         session: &SessionId,
         generation: i64,
         now: DateTime<Utc>,
@@ -152,6 +157,7 @@ impl TokenKeys {
             typ: TokenType::Access,
             r#gen: generation,
             jti: None,
+            username: Some(username.to_owned()),
         };
         let issued = IssuedToken {
             token: self.sign(&claims),
@@ -179,6 +185,7 @@ impl TokenKeys {
             typ: TokenType::Refresh,
             r#gen: 0,
             jti: Some(uuid::Uuid::new_v4().simple().to_string()),
+            username: None,
         };
         RefreshToken::new(self.sign(&claims))
     }
@@ -246,9 +253,10 @@ mod tests {
     fn access_round_trip_and_expiry() {
         let k = keys();
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let t = k.issue_access(&u, &s, 0, now, now + Duration::minutes(15));
+        let t = k.issue_access(&u, "alice", &s, 0, now, now + Duration::minutes(15));
         let c = k.verify_access(&t.token, now).unwrap();
         assert_eq!((c.sub, c.sid), (u.clone(), s.clone()));
+        assert_eq!(c.username.as_deref(), Some("alice"));
         // Checked once already: the remembered claims still expire.
         assert_eq!(k.verify_access(&t.token, now).unwrap().sub, u);
         assert!(matches!(
@@ -261,7 +269,7 @@ mod tests {
     fn a_checked_token_vouches_for_no_other() {
         let k = keys();
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let t = k.issue_access(&u, &s, 0, now, now + Duration::minutes(15));
+        let t = k.issue_access(&u, "alice", &s, 0, now, now + Duration::minutes(15));
         k.verify_access(&t.token, now).unwrap();
         let (signed, signature) = t.token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { "B" } else { "A" };
@@ -284,13 +292,13 @@ mod tests {
     #[test]
     fn previous_keys_still_verify_and_tokens_name_their_key() {
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let old = keys().issue_access(&u, &s, 0, now, now + Duration::minutes(1));
+        let old = keys().issue_access(&u, "alice", &s, 0, now, now + Duration::minutes(1));
         let rotated = TokenKeys::with_previous(
             &SecretString::from("the-new-secret-the-new-secret-xx"),
             &[SecretString::from("0123456789abcdef0123456789abcdef")],
         );
         assert!(rotated.verify_access(&old.token, now).is_ok());
-        let new = rotated.issue_access(&u, &s, 0, now, now + Duration::minutes(1));
+        let new = rotated.issue_access(&u, "alice", &s, 0, now, now + Duration::minutes(1));
         let kid = jsonwebtoken::decode_header(&new.token)
             .unwrap()
             .kid
@@ -310,7 +318,7 @@ mod tests {
     #[test]
     fn other_keys_are_refused() {
         let (u, s, now) = (UserId::new_random(), SessionId::new_random(), Utc::now());
-        let t = keys().issue_access(&u, &s, 0, now, now + Duration::minutes(1));
+        let t = keys().issue_access(&u, "alice", &s, 0, now, now + Duration::minutes(1));
         let other = TokenKeys::new(&SecretString::from("another-secret-another-secret-xx"));
         assert_eq!(other.verify_access(&t.token, now), Err(TokenError::Invalid));
     }

@@ -1,7 +1,8 @@
 //! Sign-up, e-mail verification, login, refresh, logout and sessions.
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
 
 use super::{context::ContextExt, guard::LoggedIn};
 use crate::{
@@ -13,46 +14,83 @@ use crate::{
     store::{SessionRecord, UserId, UserRecord},
 };
 
-#[derive(SimpleObject)]
-#[graphql(name = "User", complex)]
+/// A user as its owner sees it. `me` can name one from its access token alone; the rest of
+/// the record is read, once, only when a field needs it.
 pub struct UserObject {
-    id: ID,
-    /// A guest's is made up: `guest#` and 16 hex digits, which no sign-up can take.
+    id: UserId,
     username: String,
-    /// Empty for a guest, which has no address.
-    email: String,
-    is_active: bool,
-    /// Made by `startGuestSession` and not signed up (`upgradeGuest`) yet.
-    is_guest: bool,
-    /// For a guest that signed up: when it signed up.
-    created_at: DateTime<Utc>,
-    #[graphql(skip)]
-    user_id: UserId,
+    record: OnceCell<UserRecord>,
 }
 
-#[ComplexObject]
 impl UserObject {
+    /// Named by an access token; nothing is read yet.
+    fn named(id: UserId, username: String) -> Self {
+        UserObject {
+            id,
+            username,
+            record: OnceCell::new(),
+        }
+    }
+
+    async fn record(&self, ctx: &Context<'_>) -> Result<&UserRecord> {
+        let read = || async {
+            ctx.auth_service()
+                .user(&self.id)
+                .await?
+                .ok_or(AppError::SessionExpired)
+        };
+        Ok(self.record.get_or_try_init(read).await?)
+    }
+}
+
+#[Object(name = "User")]
+impl UserObject {
+    async fn id(&self) -> ID {
+        ID(self.id.to_string())
+    }
+
+    /// A guest's is made up: `guest#` and 16 hex digits, which no sign-up can take.
+    async fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// Empty for a guest, which has no address.
+    async fn email(&self, ctx: &Context<'_>) -> Result<String> {
+        let user = self.record(ctx).await?;
+        Ok(user.email().map(ToString::to_string).unwrap_or_default())
+    }
+
+    async fn is_active(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.record(ctx).await?.is_active)
+    }
+
+    /// Made by `startGuestSession` and not signed up (`upgradeGuest`) yet.
+    async fn is_guest(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(self.record(ctx).await?.is_guest())
+    }
+
+    /// For a guest that signed up: when it signed up.
+    async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
+        Ok(self.record(ctx).await?.created_at)
+    }
+
     /// Whether logging in asks for a TOTP (or recovery) code after the password.
     async fn mfa_enabled(&self, ctx: &Context<'_>) -> Result<bool> {
-        Ok(ctx.auth_service().mfa_enabled(&self.user_id).await?)
+        Ok(ctx.auth_service().mfa_enabled(&self.id).await?)
     }
 
     /// The caller's passkeys, oldest first; only on `me` (`UNAUTHENTICATED` on another user).
     async fn passkeys(&self, ctx: &Context<'_>) -> Result<Vec<super::passkeys::Passkey>> {
-        super::passkeys::passkeys_of(ctx, &self.user_id).await
+        super::passkeys::passkeys_of(ctx, &self.id).await
     }
 }
 
 impl From<UserRecord> for UserObject {
     fn from(u: UserRecord) -> Self {
         UserObject {
-            user_id: u.id.clone(),
-            id: ID(u.id.to_string()),
+            id: u.id.clone(),
             username: u.username.to_string(),
-            email: u.email().map(ToString::to_string).unwrap_or_default(),
-            is_active: u.is_active,
-            is_guest: u.is_guest(),
-            created_at: u.created_at,
+            record: OnceCell::new_with(Some(u)),
         }
     }
 }
@@ -189,7 +227,18 @@ impl AuthQuery {
         let Some(claims) = ctx.optional_claims()? else {
             return Ok(None);
         };
-        Ok(ctx.auth_service().me(claims).await?.map(Into::into))
+        // Its id and name are in the token (a token signed before they were is read through).
+        let named_only = ctx
+            .field()
+            .selection_set()
+            .all(|f| matches!(f.name(), "id" | "username" | "__typename"));
+        if let (true, Some(username)) = (named_only, &claims.username) {
+            return Ok(Some(UserObject::named(
+                claims.sub.clone(),
+                username.clone(),
+            )));
+        }
+        Ok(ctx.auth_service().user(&claims.sub).await?.map(Into::into))
     }
 
     /// The caller's logged-in devices, newest first.

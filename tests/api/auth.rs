@@ -23,6 +23,7 @@ on_both_stores!(
     concurrent_refreshes,
     session_cap,
     bearer_header_wins,
+    me_is_named_by_the_token,
 );
 
 fn seconds(s: u64) -> Duration {
@@ -633,4 +634,66 @@ async fn the_client_type_is_usable() {
     // Guards the harness itself: a fresh client has no cookies and no bearer.
     let c = Client::new("http://127.0.0.1:9");
     assert!(c.bearer.is_none());
+}
+
+/// `me { id username }` is answered from the access token, which names its user; any other
+/// field reads the user (fragments included). A guest's token names it until it signs up,
+/// which ends its session, so the old token names nobody after.
+async fn me_is_named_by_the_token(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
+        return;
+    };
+    let (c, _) = app.new_user("namer").await;
+    let token = c.login("namer", PASSWORD).await.ok().data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(claims_of(&token)["username"], "namer");
+    let full = c.me().await.ok().data()["me"].clone();
+    let named = c
+        .gql("{ me { __typename username id } }", json!({}))
+        .await
+        .ok();
+    assert_eq!(
+        named.data()["me"],
+        json!({ "__typename": "User", "username": "namer", "id": full["id"] })
+    );
+    let r = c
+        .gql(
+            "{ me { id ...More } } fragment More on User { username email isGuest }",
+            json!({}),
+        )
+        .await
+        .ok();
+    assert_eq!(r.data()["me"]["email"], "namer@example.com");
+    assert_eq!(r.data()["me"]["isGuest"], false);
+
+    let guest = app.client();
+    let r = guest
+        .gql(
+            "mutation { startGuestSession { accessToken user { username } } }",
+            json!({}),
+        )
+        .await
+        .ok();
+    let guest_token = r.data()["startGuestSession"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let name = r.data()["startGuestSession"]["user"]["username"].clone();
+    let me = guest.gql("{ me { username } }", json!({})).await.ok();
+    assert_eq!(me.data()["me"]["username"], name);
+    guest
+        .gql(
+            "mutation($i: SignUpInput!) { upgradeGuest(input: $i) { user { id } } }",
+            json!({ "i": { "username": "grace", "email": "grace@example.com", "password": PASSWORD } }),
+        )
+        .await
+        .ok();
+    let old = app
+        .client()
+        .with_bearer(&guest_token)
+        .gql("{ me { id username } }", json!({}))
+        .await;
+    assert_eq!(old.code(), "SESSION_EXPIRED", "{}", old.body);
 }

@@ -5,7 +5,7 @@ use super::AuthService;
 use crate::{
     auth::{ClientInfo, tokens::Claims},
     domain::{AppError, AppResult},
-    store::{SessionId, SessionRecord, UserRecord},
+    store::{SessionId, SessionRecord, UserId, UserRecord},
 };
 
 impl AuthService {
@@ -45,8 +45,8 @@ impl AuthService {
         Ok(ended)
     }
 
-    pub async fn me(&self, claims: &Claims) -> AppResult<Option<UserRecord>> {
-        Ok(self.store.find_user(&claims.sub).await?)
+    pub async fn user(&self, id: &UserId) -> AppResult<Option<UserRecord>> {
+        Ok(self.store.find_user(id).await?)
     }
 
     pub async fn sessions(&self, claims: &Claims) -> AppResult<Vec<SessionRecord>> {
