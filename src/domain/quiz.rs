@@ -64,6 +64,35 @@ pub struct QuizRecord {
     pub created_at: DateTime<Utc>,
 }
 
+#[cfg(test)]
+impl QuizRecord {
+    /// A one-question true/false quiz, for unit tests.
+    pub fn sample(id: QuizId, owner: UserId, created_at: DateTime<Utc>) -> Self {
+        QuizRecord {
+            id,
+            owner,
+            title: "t".into(),
+            description: "d".into(),
+            topic: "p".into(),
+            difficulty: Difficulty::Easy,
+            source: QuizSource::Offline,
+            language: "en".into(),
+            questions: vec![QuestionRecord {
+                number: 1,
+                content: "q".into(),
+                answer_type: AnswerType::TrueFalse,
+                choices: vec![ChoiceRecord {
+                    number: 1,
+                    content: "True".into(),
+                    correct: true,
+                }],
+                explanation: None,
+            }],
+            created_at,
+        }
+    }
+}
+
 /// Where a quiz sits in its owner's newest-first list: what a page needs from the store before
 /// the quizzes themselves.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,7 +24,7 @@ impl Weighter<QuizId, Kept> for ByBytes {
     }
 }
 
-/// Quizzes below this size are assumed, to size the index.
+/// The size of a typical quiz, from which the number of entries is estimated.
 const TYPICAL_QUIZ_BYTES: u64 = 2048;
 
 pub struct QuizCache {
@@ -127,33 +127,10 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
-    use crate::store::{
-        AnswerType, ChoiceRecord, Difficulty, QuestionRecord, QuizSource, sqlite::SqliteStore,
-    };
+    use crate::store::sqlite::SqliteStore;
 
     fn quiz(owner: &UserId) -> QuizRecord {
-        QuizRecord {
-            id: QuizId::new_random(),
-            owner: owner.clone(),
-            title: "t".into(),
-            description: "d".into(),
-            topic: "p".into(),
-            difficulty: Difficulty::Easy,
-            source: QuizSource::Offline,
-            language: "en".into(),
-            questions: vec![QuestionRecord {
-                number: 1,
-                content: "q".into(),
-                answer_type: AnswerType::TrueFalse,
-                choices: vec![ChoiceRecord {
-                    number: 1,
-                    content: "True".into(),
-                    correct: true,
-                }],
-                explanation: None,
-            }],
-            created_at: Utc::now(),
-        }
+        QuizRecord::sample(QuizId::new_random(), owner.clone(), Utc::now())
     }
 
     fn key(quiz: &QuizRecord) -> QuizKey {

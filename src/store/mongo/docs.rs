@@ -394,28 +394,7 @@ mod tests {
     }
 
     fn quiz() -> QuizRecord {
-        QuizRecord {
-            id: id(3),
-            owner: id(1),
-            title: "t".into(),
-            description: "d".into(),
-            topic: "p".into(),
-            difficulty: Difficulty::Easy,
-            source: QuizSource::Offline,
-            language: "en".into(),
-            questions: vec![QuestionRecord {
-                number: 1,
-                content: "q".into(),
-                answer_type: AnswerType::TrueFalse,
-                choices: vec![ChoiceRecord {
-                    number: 1,
-                    content: "True".into(),
-                    correct: true,
-                }],
-                explanation: None,
-            }],
-            created_at: at(3_000),
-        }
+        QuizRecord::sample(id(3), id(1), at(3_000))
     }
 
     fn result() -> QuizResultRecord {
