@@ -964,7 +964,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
                  ALTER TABLE sessions DROP COLUMN refresh_window; \
                  ALTER TABLE sessions DROP COLUMN refreshes; \
                  ALTER TABLE sessions DROP COLUMN refreshes_before; \
-                 DROP TABLE passkey_challenges; DROP TABLE passkeys; \
+                 DROP TABLE passkey_challenges; DROP TABLE passkeys; DROP TABLE stream_leases; \
                  PRAGMA user_version = 5;",
             )
             .unwrap();
