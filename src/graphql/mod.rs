@@ -12,6 +12,7 @@ mod mfa;
 mod passkeys;
 mod questions;
 mod quiz;
+pub mod single_root;
 pub mod trusted;
 
 use std::sync::Arc;

@@ -1,7 +1,7 @@
 //! GraphQL over HTTP: POST for everything, GET for queries only.
 
 use async_graphql::{
-    BatchRequest, Response, Value,
+    BatchRequest, Response, ServerError, Value,
     parser::types::{DocumentOperations, ExecutableDocument, OperationType},
 };
 use poem::{
@@ -62,7 +62,8 @@ enum Mutations {
 
 /// For every document, over HTTP and WebSocket: bounds its size, parses it (or takes it from
 /// the cache, keeping a fresh parse for the next request with the same text) and checks the
-/// query limits; the error response when it breaks one. A document that does not parse passes:
+/// query limits and the single-root-field rule of subscriptions; the error response when it
+/// breaks one. A document that does not parse passes:
 /// the executor reports it in the usual shape.
 pub(super) fn limits_refusal(
     http: &HttpSettings,
@@ -82,10 +83,44 @@ pub(super) fn limits_refusal(
     if let Err(exceeded) = http.limits.check(doc, operation.as_deref()) {
         return refusal(exceeded);
     }
+    if let Err(broken) = crate::graphql::single_root::check(doc) {
+        return Some(Response::from_errors(vec![broken]));
+    }
     if let Some(query) = &fresh_query {
         http.parse_cache.keep(query, doc);
     }
     None
+}
+
+/// Why an operation's text cannot run.
+pub(super) enum Untrusted {
+    /// No text, and no trusted document named.
+    NoQuery,
+    /// `OPERATION_NOT_TRUSTED` or `PERSISTED_QUERY_NOT_FOUND`.
+    Refused(ServerError),
+}
+
+/// For every operation, over HTTP and WebSocket: a trusted document named by id replaces the
+/// text; free text runs only where allowed.
+pub(super) fn resolve_trusted(
+    http: &HttpSettings,
+    gql: &mut async_graphql::Request,
+    document_id: Option<&str>,
+) -> Result<(), Untrusted> {
+    let requested = Requested {
+        query: &gql.query,
+        document_id,
+        persisted_hash: persisted_hash(gql),
+    };
+    match http.trusted.resolve(&requested) {
+        Ok(Some(document)) => {
+            gql.query = document.to_owned();
+            Ok(())
+        }
+        Ok(None) if gql.query.trim().is_empty() => Err(Untrusted::NoQuery),
+        Ok(None) => Ok(()),
+        Err(refused) => Err(Untrusted::Refused(refused)),
+    }
 }
 
 async fn execute(
@@ -98,15 +133,9 @@ async fn execute(
 ) -> poem::Response {
     let media = MediaType::of(req);
     let mut operation = OperationRecord::start();
-    // A trusted document named by id replaces the text; free text runs only where allowed.
-    let requested = Requested {
-        query: &gql.query,
-        document_id,
-        persisted_hash: persisted_hash(&gql),
-    };
-    match http.trusted.resolve(&requested) {
-        Ok(Some(document)) => gql.query = document.to_owned(),
-        Ok(None) if gql.query.trim().is_empty() => {
+    match resolve_trusted(http, &mut gql, document_id) {
+        Ok(()) => {}
+        Err(Untrusted::NoQuery) => {
             operation.finish(Outcome::Refused);
             return request_error(
                 media,
@@ -114,8 +143,7 @@ async fn execute(
                 "The request has no query (and names no trusted document with documentId).",
             );
         }
-        Ok(None) => {}
-        Err(refused) => {
+        Err(Untrusted::Refused(refused)) => {
             operation.finish(Outcome::Refused);
             return response::graphql(media, Response::from_errors(vec![refused]));
         }
@@ -159,7 +187,7 @@ async fn execute(
             let auth = request_auth(req, http).instrument(span.clone()).await;
             if super::subscriptions::wants_multipart(req) {
                 operation.finish(Outcome::Ok);
-                return super::subscriptions::multipart(schema, http, gql, auth);
+                return super::subscriptions::multipart(schema, http, media, gql, auth).await;
             }
             schema
                 .execute(gql.data(auth).data(RequestBudget::default()))
@@ -272,11 +300,12 @@ fn persisted_hash(gql: &async_graphql::Request) -> Option<&str> {
     }
 }
 
-/// The one field of a POST body that async-graphql's request does not read.
+/// The one field of a POST body (or a subscribe payload) that async-graphql's request does
+/// not read.
 #[derive(Debug, Deserialize)]
-struct DocumentId {
+pub(super) struct DocumentId {
     #[serde(rename = "documentId")]
-    document_id: Option<String>,
+    pub document_id: Option<String>,
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.

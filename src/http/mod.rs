@@ -7,6 +7,7 @@ mod pages;
 mod parse_cache;
 mod response;
 pub mod server;
+pub mod streams;
 pub mod subscriptions;
 
 use std::{
@@ -242,6 +243,8 @@ pub struct HttpSettings {
     /// Origins whose pages may open a WebSocket: `PUBLIC_URL`'s and `CORS_ORIGINS`.
     pub origins: Arc<Vec<String>>,
     pub slots: Arc<subscriptions::SubscriptionSlots>,
+    /// The caps on sockets and multipart responses, and their leases in the store.
+    pub streams: Arc<streams::Streams>,
     /// Cancelled when the server stops: open subscriptions end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }

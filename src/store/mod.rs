@@ -316,6 +316,34 @@ pub trait RateLimitStore: Send + Sync {
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
+/// Leases on open streams (sockets and multipart responses), one per stream, so that a cap on a
+/// user's streams holds for every server process sharing the store. A lease lapses unless its
+/// process renews it: one that died holds nothing for longer than a lease.
+#[async_trait]
+pub trait StreamLeaseStore: Send + Sync {
+    /// Takes the lease `lease` for `user` until `until`, unless `user` already holds `max`
+    /// leases that have not lapsed at `now`; `false`, storing nothing, then. Racing takers
+    /// never leave more than `max` live leases.
+    async fn take_stream_lease(
+        &self,
+        user: &UserId,
+        lease: &str,
+        max: u32,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Moves the expiry of these leases (of any users) to `until`; returns how many there were.
+    async fn renew_stream_leases(
+        &self,
+        leases: &[String],
+        until: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Gives a lease back; nothing happens when it is gone already.
+    async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()>;
+    /// Deletes the leases that lapsed before `now`; returns how many.
+    async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
 /// What one refresh writes to its session.
 #[derive(Debug, Clone)]
 pub struct SessionRotation {
@@ -437,6 +465,7 @@ pub trait Store:
     + RateLimitStore
     + JobStore
     + EventStore
+    + StreamLeaseStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

@@ -197,6 +197,20 @@ delegate!(EventStore {
     async fn delete_events_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
 });
 
+delegate!(StreamLeaseStore {
+    async fn take_stream_lease(
+        &self,
+        user: &UserId,
+        lease: &str,
+        max: u32,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>
+    ) -> StoreResult<bool>;
+    async fn renew_stream_leases(&self, leases: &[String], until: DateTime<Utc>) -> StoreResult<u64>;
+    async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()>;
+    async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+});
+
 #[async_trait]
 impl Store for TracedStore {
     async fn ping(&self) -> StoreResult<()> {

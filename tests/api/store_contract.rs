@@ -964,7 +964,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
                  ALTER TABLE sessions DROP COLUMN refresh_window; \
                  ALTER TABLE sessions DROP COLUMN refreshes; \
                  ALTER TABLE sessions DROP COLUMN refreshes_before; \
-                 DROP TABLE passkey_challenges; DROP TABLE passkeys; \
+                 DROP TABLE passkey_challenges; DROP TABLE passkeys; DROP TABLE stream_leases; \
                  PRAGMA user_version = 5;",
             )
             .unwrap();
@@ -1467,6 +1467,10 @@ async fn passkeys_are_unique_counted_and_owned(backend: Backend) {
 /// Generation jobs and quiz events: the same contract, kept in a file of its own.
 #[path = "store_contract_jobs.rs"]
 mod jobs;
+
+/// Stream leases: the same contract, kept in a file of its own.
+#[path = "store_contract_streams.rs"]
+mod streams;
 
 /// `user` signing up the guest `guest` in place: its id, their name and address.
 fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {

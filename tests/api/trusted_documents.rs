@@ -11,11 +11,15 @@ use quiz_llm::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{
+    Backend, TestApp,
+    ws::{self, LEGACY_WS, TRANSPORT_WS, Upgrade},
+};
 
 const ME: &str = "query Me { me { username } }";
 const SCHEMA: &str = "query SchemaName { __schema { queryType { name } } }";
 const LOGOUT: &str = "mutation Logout { logout { message } }";
+const GUEST: &str = "mutation Guest { startGuestSession { accessToken } }";
 
 fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
@@ -35,7 +39,7 @@ fn manifest(dir: &Path, documents: &[&str]) -> std::path::PathBuf {
 
 async fn app_with(mode: TrustMode, introspection: bool) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let file = manifest(dir.path(), &[ME, SCHEMA, LOGOUT]);
+    let file = manifest(dir.path(), &[ME, SCHEMA, LOGOUT, GUEST]);
     let app = TestApp::spawn(Backend::Sqlite, |s| {
         s.trusted_documents = TrustedDocumentSettings {
             trusted_documents: mode,
@@ -212,4 +216,97 @@ async fn a_manifest_that_does_not_match_its_hashes_stops_start_up() {
         format!("{err:#}").contains("TRUSTED_DOCUMENTS_FILE"),
         "{err:#}"
     );
+}
+
+#[tokio::test]
+async fn enforce_holds_for_every_operation_on_a_socket() {
+    let (app, _dir) = app_with(TrustMode::Enforce, true).await;
+    let (_, answer) = post(&app, JSON, json!({ "documentId": sha256(GUEST) })).await;
+    let token = answer["data"]["startGuestSession"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no guest: {answer}"))
+        .to_owned();
+    let generate = r#"mutation { startQuizGeneration(input: { topic: "Moon", sourceText: "The Moon orbits the Earth." }) { id } }"#;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut s = ws::connect(
+            &app.base_url,
+            Upgrade {
+                protocol,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        s.init(json!({ "authorization": format!("Bearer {token}") }))
+            .await
+            .unwrap();
+        // Free text never runs: a query, introspection, a mutation, a subscription, nor even a
+        // trusted document's own text.
+        for (id, text) in [
+            ("query", "{ __typename }"),
+            ("introspection", "{ __schema { queryType { name } } }"),
+            ("mutation", generate),
+            ("subscription", "subscription { quizEvents { kind } }"),
+            ("trusted-text", ME),
+        ] {
+            s.subscribe(id, text, json!({})).await;
+            let refused = s.next_payload(id).await.unwrap();
+            assert_eq!(
+                refused["errors"][0]["extensions"]["code"], "OPERATION_NOT_TRUSTED",
+                "{protocol} {id}: {refused}"
+            );
+            assert!(refused["data"].is_null(), "{refused}");
+            assert_eq!(s.next_payload(id).await, None);
+        }
+        // Named documents run, by documentId or by Apollo's hash; an unknown id is not found.
+        let kind = if protocol == TRANSPORT_WS {
+            "subscribe"
+        } else {
+            "start"
+        };
+        let hash = sha256(ME);
+        for (id, payload) in [
+            ("by-id", json!({ "documentId": hash })),
+            (
+                "by-prefixed-id",
+                json!({ "documentId": format!("sha256:{hash}") }),
+            ),
+            (
+                "by-hash",
+                json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }),
+            ),
+        ] {
+            s.send(json!({ "id": id, "type": kind, "payload": payload }))
+                .await;
+            let ran = s.next_payload(id).await.unwrap();
+            assert!(
+                ran["data"]["me"]["username"].is_string() && ran.get("errors").is_none(),
+                "{protocol} {id}: {ran}"
+            );
+            assert_eq!(s.next_payload(id).await, None);
+        }
+        s.send(json!({ "id": "unknown", "type": kind, "payload": { "documentId": sha256("{ nope }") } }))
+            .await;
+        let refused = s.next_payload("unknown").await.unwrap();
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+            "{refused}"
+        );
+    }
+    // A multipart subscription is an HTTP request like any other.
+    let r = app
+        .client()
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&token)
+        .header(
+            "accept",
+            "multipart/mixed;subscriptionSpec=\"1.0\", application/json",
+        )
+        .json(&json!({ "query": "subscription { quizEvents { kind } }" }))
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(code(&answer), "OPERATION_NOT_TRUSTED");
 }

@@ -24,6 +24,7 @@ mod mfa;
 mod outbox;
 mod passkeys;
 mod quizzes;
+mod streams;
 mod users;
 
 const DEFAULT_DATABASE: &str = "quiz_llm";
@@ -193,6 +194,7 @@ impl MongoStore {
             .await
             .context("creating MongoDB indexes on quiz_events")?;
         self.create_passkey_indexes().await?;
+        self.create_stream_lease_indexes().await?;
         Ok(())
     }
 }
