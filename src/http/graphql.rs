@@ -50,9 +50,10 @@ pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestA
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
-/// A browser sends `Origin` on every POST and WebSocket upgrade, and `Sec-Fetch-Site` on every
-/// request, and no script can remove either; a plain GET runs no mutation, so it never gets a
-/// token anyway and counts as a browser's. Native clients send neither header.
+/// A browser sends `Origin` on every POST and WebSocket upgrade (and `Sec-Fetch-Site` on every
+/// request to an HTTPS or localhost origin), and no script can remove either; a plain GET runs
+/// no mutation, so it never gets a token anyway and counts as a browser's. Native clients send
+/// neither header.
 fn client_kind(req: &Request) -> ClientKind {
     let headers = req.headers();
     let plain_get = req.method() == Method::GET && !headers.contains_key(header::UPGRADE);
