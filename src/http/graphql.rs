@@ -8,7 +8,7 @@ use poem::{
     Body, Request,
     error::ReadBodyError,
     handler,
-    http::{StatusCode, header},
+    http::{Method, StatusCode, header},
     web::{Data, Query, websocket::WebSocket},
 };
 use serde::Deserialize;
@@ -19,7 +19,7 @@ use super::{
     response::{self, MediaType},
 };
 use crate::{
-    auth::ClientInfo,
+    auth::{ClientInfo, ClientKind},
     domain::ErrorCode,
     graphql::{
         AppSchema,
@@ -43,11 +43,28 @@ pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestA
             .proxies
             .client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
         user_agent: header(header::USER_AGENT.as_str()),
+        kind: client_kind(req),
     };
     RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// A browser sends `Origin` on every POST and WebSocket upgrade (and `Sec-Fetch-Site` on every
+/// request to an HTTPS or localhost origin), and no script can remove either; a plain GET runs
+/// no mutation, so it never gets a token anyway and counts as a browser's. Native clients send
+/// neither header.
+fn client_kind(req: &Request) -> ClientKind {
+    let headers = req.headers();
+    let plain_get = req.method() == Method::GET && !headers.contains_key(header::UPGRADE);
+    if plain_get || headers.contains_key(header::ORIGIN) || headers.contains_key(SEC_FETCH_SITE) {
+        ClientKind::Browser
+    } else {
+        ClientKind::Native
+    }
+}
+
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 fn request_error(media: MediaType, status: StatusCode, message: &str) -> poem::Response {
     response::error(media, status, ErrorCode::BadUserInput, message)

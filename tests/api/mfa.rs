@@ -265,3 +265,26 @@ async fn wrong_codes_count_against_the_login_limit() {
         "RATE_LIMITED"
     );
 }
+
+/// The second login step from a page of the site sets the cookie and puts no token in the
+/// body, where a script could read it.
+#[tokio::test]
+async fn the_second_step_from_a_page_sends_no_token() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (_, secret, _) = user_with_totp(&app, "paged").await;
+    let page = app.client().in_page("http://quiz.test");
+    app.clock.advance(Duration::from_secs(30));
+    let token = mfa_token(&page.login("paged", PASSWORD).await);
+    let r = page
+        .gql(VERIFY, json!({ "t": token, "c": code_now(&app, &secret) }))
+        .await
+        .ok();
+    assert_eq!(
+        r.data()["verifyMfa"]["accessToken"],
+        Value::Null,
+        "{}",
+        r.body
+    );
+    assert!(r.set_cookie("access").is_some());
+    assert_eq!(page.me().await.ok().data()["me"]["username"], "paged");
+}

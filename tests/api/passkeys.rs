@@ -447,3 +447,23 @@ async fn passkey_logins_count_against_login_limits(backend: Backend) {
     let r = browser.gql(START_LOGIN, json!({})).await;
     assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
 }
+
+/// A passkey login from a page of the site sets the cookie and puts no token in the body,
+/// where a script could read it.
+#[tokio::test]
+async fn a_passkey_login_from_a_page_sends_no_token() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (c, _) = app.new_user("pagekey").await;
+    let (mut key, _) = register(&c, "laptop").await;
+    let page = app.client().in_page(ORIGIN);
+    let (id, options) = start_login(&page, Some("pagekey")).await;
+    let r = finish_login(&page, &id, key.login(&options)).await.ok();
+    assert_eq!(
+        r.data()["finishPasskeyLogin"]["accessToken"],
+        Value::Null,
+        "{}",
+        r.body
+    );
+    assert!(r.set_cookie("access").is_some());
+    assert_eq!(page.me().await.ok().data()["me"]["username"], "pagekey");
+}

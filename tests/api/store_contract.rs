@@ -109,6 +109,7 @@ on_both_stores!(
     old_pending_accounts_are_purged,
     pending_account_expiry_can_be_set_and_changed,
     keys_of_earlier_builds_are_recomputed,
+    keys_before_the_confusables_skeleton_are_recomputed,
     corrupt_records_are_errors,
     rate_limit_hits_count_per_key_and_window,
     racing_rate_limit_hits_are_all_counted,
@@ -1013,6 +1014,94 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             .as_str(),
         "carol"
     );
+}
+
+/// A database whose username keys were computed before the confusables skeleton (`rnary` and
+/// `mary` apart) gets the new keys when a newer build opens it: the older account keeps the
+/// name, the younger gets a key no lookup produces, and guests keep theirs.
+async fn keys_before_the_confusables_skeleton_are_recomputed(backend: Backend) {
+    use ::mongodb::bson::doc;
+    assert_eq!(username_skeleton("mary"), username_skeleton("rnary"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiz.db");
+    let (url, _guard) = match backend {
+        Backend::Sqlite | Backend::SqliteFile => (
+            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
+            None,
+        ),
+        Backend::Mongo => match database_for(backend) {
+            Some((url, guard)) => (url, Some(guard)),
+            None => return,
+        },
+    };
+    let now = common::now();
+    // The keys the earlier rule gave: lower-cased, `i`/`l`/`1` and `o`/`0` merged.
+    let mary = UserRecord {
+        created_at: now - Duration::days(2),
+        ..user("mary")
+    };
+    let look_alike = UserRecord {
+        created_at: now - Duration::days(1),
+        ..user("rnary")
+    };
+    let guest = UserRecord::new_guest(now);
+    {
+        let old = store::connect(&url).await.unwrap();
+        for u in [&look_alike, &mary, &guest] {
+            old.insert_user(u).await.unwrap();
+        }
+    }
+    let raw = match &url {
+        quiz_llm::config::DatabaseUrl::Sqlite(_) => {
+            Raw::Sqlite(rusqlite::Connection::open(&path).unwrap())
+        }
+        quiz_llm::config::DatabaseUrl::Mongo(url) => Raw::Mongo(
+            ::mongodb::Client::with_uri_str(url.expose_secret())
+                .await
+                .unwrap()
+                .default_database()
+                .unwrap(),
+        ),
+    };
+    // Wind the database back to before the skeleton: the latest SQLite migration, the
+    // `user-keys-v3` mark on MongoDB.
+    match &raw {
+        Raw::Sqlite(c) => {
+            let version: i64 = c
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            c.pragma_update(None, "user_version", version - 1).unwrap();
+        }
+        Raw::Mongo(db) => {
+            db.collection::<Document>("migrations")
+                .delete_one(doc! { "_id": "user-keys-v3" })
+                .await
+                .unwrap();
+            db.collection::<Document>("migrations")
+                .update_one(
+                    doc! { "_id": "user-keys-v2" },
+                    doc! { "$set": { "wound_back": true } },
+                )
+                .upsert(true)
+                .await
+                .unwrap();
+        }
+    }
+    drop(raw);
+    let s = store::connect(&url).await.unwrap();
+    let found = |u: Option<UserRecord>| u.map(|u| u.id);
+    let skeleton = username_skeleton("mary");
+    assert_eq!(
+        found(s.find_user_by_username(&skeleton).await.unwrap()),
+        Some(mary.id.clone())
+    );
+    let younger = s.find_user(&look_alike.id).await.unwrap().unwrap();
+    assert_eq!(
+        younger.username_norm,
+        format!("{skeleton}#{}", look_alike.id)
+    );
+    assert_eq!(email_norm(&younger), email_norm(&look_alike));
+    assert_eq!(s.find_user(&guest.id).await.unwrap(), Some(guest.clone()));
 }
 
 /// Writes that bypass the store, to plant what no build of it writes.

@@ -310,3 +310,92 @@ async fn enforce_holds_for_every_operation_on_a_socket() {
     let answer: Value = r.json().await.unwrap();
     assert_eq!(code(&answer), "OPERATION_NOT_TRUSTED");
 }
+
+/// The id a page of the server names its operation by (its `data-document-id`).
+async fn page_document_id(app: &TestApp, path: &str) -> String {
+    let html = app.client().get(path).await.text().await.unwrap();
+    let (_, rest) = html
+        .split_once("data-document-id=\"")
+        .unwrap_or_else(|| panic!("{path} names no document:\n{html}"));
+    rest.split('"').next().unwrap().to_owned()
+}
+
+/// The server's own pages, `/verify-email` and `/reset-password`, work under `enforce` with a
+/// manifest that does not list their operations: the server always trusts its own documents.
+/// Here the requests are the pages' own, as their scripts send them.
+#[tokio::test]
+async fn the_servers_own_pages_work_under_enforce() {
+    const SIGN_UP: &str = "mutation SignUp($i: SignUpInput!) { signUp(input: $i) { message } }";
+    const RESET: &str = "mutation Forgot($e: String!) { requestPasswordReset(email: $e) }";
+    let dir = tempfile::tempdir().unwrap();
+    let file = manifest(dir.path(), &[ME, SIGN_UP, RESET]);
+    let app = TestApp::spawn(Backend::Sqlite, |s| {
+        s.trusted_documents = TrustedDocumentSettings {
+            trusted_documents: TrustMode::Enforce,
+            trusted_documents_file: Some(file),
+        };
+    })
+    .await
+    .unwrap();
+    let browser = app.client();
+    let run = async |body: Value| -> Value {
+        let r = browser
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("origin", "http://quiz.test")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    };
+    let signed_up = run(json!({
+        "documentId": sha256(SIGN_UP),
+        "variables": { "i": { "username": "paula", "email": "paula@example.com", "password": crate::common::PASSWORD } },
+    }))
+    .await;
+    assert!(signed_up.get("errors").is_none(), "{signed_up}");
+
+    let link = app.verification_link("paula@example.com");
+    let id = page_document_id(
+        &app,
+        &format!("/verify-email?uid={}&token={}", link.uid, link.token),
+    )
+    .await;
+    let verified = run(json!({
+        "documentId": id,
+        "variables": { "uid": link.uid, "token": link.token },
+    }))
+    .await;
+    assert_eq!(
+        verified["data"]["verifyEmail"]["user"]["username"], "paula",
+        "{verified}"
+    );
+    let me = run(json!({ "documentId": sha256(ME) })).await;
+    assert_eq!(me["data"]["me"]["username"], "paula", "{me}");
+
+    let asked =
+        run(json!({ "documentId": sha256(RESET), "variables": { "e": "paula@example.com" } }))
+            .await;
+    assert_eq!(asked["data"]["requestPasswordReset"], true, "{asked}");
+    let link = app.reset_link("paula@example.com").await;
+    let id = page_document_id(
+        &app,
+        &format!("/reset-password?uid={}&token={}", link.uid, link.token),
+    )
+    .await;
+    let reset = run(json!({
+        "documentId": id,
+        "variables": { "uid": link.uid, "token": link.token, "p": "a brand new violet harbor otter" },
+    }))
+    .await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+
+    // Free text, even the pages' own, is still refused.
+    let text = run(json!({
+        "query": "mutation Verify($uid: String!, $token: String!) { verifyEmail(uid: $uid, token: $token) { user { username } message } }",
+        "variables": { "uid": "x", "token": "y" },
+    }))
+    .await;
+    assert_eq!(code(&text), "OPERATION_NOT_TRUSTED");
+}
