@@ -492,6 +492,7 @@ impl AuthService {
             generation: 0,
             refreshes: WindowCount::default(),
             method,
+            authenticated_at: now,
         };
         if !self.store.add_session(&user.id, &session).await? {
             return Err(AppError::InvalidCredentials);

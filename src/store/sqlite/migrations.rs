@@ -24,6 +24,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/10_session_refreshes.sql")),
         M::up(include_str!("migrations/11_guests.sql")),
         M::up(include_str!("migrations/12_passkeys.sql")),
+        M::up(include_str!("migrations/13_session_authenticated_at.sql")),
     ])
 }
 
@@ -128,7 +129,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 12;
+const KNOWN_VERSIONS: usize = 13;
 
 #[cfg(test)]
 mod tests {
