@@ -200,6 +200,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reset_notices_say_what_went_and_what_stayed() {
+        let to: Mailbox = "ada@example.com".parse().unwrap();
+        let reset = |passkeys_removed, totp_on| {
+            security_notice(
+                to.clone(),
+                "ada<b>",
+                &SecurityNotice::PasswordReset {
+                    passkeys_removed,
+                    totp_on,
+                },
+            )
+        };
+        let email = reset(2, true);
+        assert!(
+            email.text.contains("2 passkeys were removed"),
+            "{}",
+            email.text
+        );
+        assert!(email.text.contains("still on"), "{}", email.text);
+        assert!(email.text.contains("If this was not you"), "{}", email.text);
+        assert!(email.html.contains("ada&lt;b&gt;"), "{}", email.html);
+        let email = reset(0, false);
+        assert!(email.text.contains("had no passkeys"), "{}", email.text);
+        assert!(!email.text.contains("still on"), "{}", email.text);
+    }
+
+    #[test]
     fn durations_read_naturally() {
         assert_eq!(describe(Duration::from_secs(3 * 86_400)), "3 days");
         assert_eq!(describe(Duration::from_secs(3_600)), "1 hour");
