@@ -450,6 +450,27 @@ impl AuthMutation {
         })
     }
 
+    /// Proves again that the session is its owner's: the password, plus a TOTP or recovery
+    /// code when two-factor login is on. Adding or removing a sign-in factor then works for
+    /// `REAUTH_WINDOW`. Counts against the login rate limits.
+    #[graphql(guard = "LoggedIn")]
+    async fn reauthenticate(
+        &self,
+        ctx: &Context<'_>,
+        password: Option<String>,
+        code: Option<String>,
+    ) -> Result<bool> {
+        ctx.auth_service()
+            .reauthenticate(
+                ctx.claims()?,
+                password.map(Password::new),
+                code.as_deref(),
+                ctx.request_auth().client(),
+            )
+            .await?;
+        Ok(true)
+    }
+
     /// Logs out one of the caller's devices; its next refresh fails.
     #[graphql(guard = "LoggedIn")]
     async fn revoke_session(&self, ctx: &Context<'_>, id: ID) -> Result<bool> {

@@ -122,6 +122,13 @@ pub trait UserStore: Send + Sync {
         expected: &RefreshToken,
         rotation: &SessionRotation,
     ) -> StoreResult<bool>;
+    /// Records that the session proved who it is at `at`; `false` when there is no such session.
+    async fn set_session_authenticated(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// `false` when there was no such session.
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
     /// Removes every session of the user but `keep`; returns how many went.
@@ -295,6 +302,8 @@ pub trait PasskeyStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// `false` when the user has no such passkey.
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+    /// Deletes every passkey of the user; returns how many went.
+    async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64>;
 }
 
 /// Deployment-wide rate-limit counters: hits per key in fixed windows, which the limiter reads

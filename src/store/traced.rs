@@ -64,6 +64,7 @@ delegate!(UserStore {
         expected: &RefreshToken,
         rotation: &SessionRotation
     ) -> StoreResult<bool>;
+    async fn set_session_authenticated(&self, user: &UserId, session: &SessionId, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
     async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64>;
     async fn set_password_hash(
@@ -145,6 +146,7 @@ delegate!(PasskeyStore {
         at: DateTime<Utc>
     ) -> StoreResult<bool>;
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+    async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64>;
 });
 
 delegate!(RateLimitStore {

@@ -72,6 +72,7 @@ fn session(offset_ms: i64) -> SessionRecord {
         generation: 0,
         method: SignInMethod::Password,
         refreshes: WindowCount::default(),
+        authenticated_at: now,
     }
 }
 
@@ -119,7 +120,80 @@ on_both_stores!(
     sessions_keep_their_sign_in_method,
     passkey_challenges_are_taken_once_before_they_lapse,
     passkeys_are_unique_counted_and_owned,
+    sessions_keep_when_they_last_authenticated,
+    all_passkeys_of_a_user_go_at_once,
 );
+
+async fn sessions_keep_when_they_last_authenticated(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let (u, v) = (user("proved"), user("bystander"));
+    for x in [&u, &v] {
+        s.insert_user(x).await.unwrap();
+    }
+    let (mine, other) = (session(0), session(1));
+    s.add_session(&u.id, &mine).await.unwrap();
+    s.add_session(&u.id, &other).await.unwrap();
+    let owner = &u.id;
+    let read = |id: SessionId| async move {
+        s.find_session(owner, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .authenticated_at
+    };
+    assert_eq!(read(mine.id.clone()).await, mine.authenticated_at);
+    let later = mine.authenticated_at + Duration::minutes(7);
+    assert!(
+        s.set_session_authenticated(&u.id, &mine.id, later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(read(mine.id.clone()).await, later);
+    // Only that session of that user; a refresh keeps it.
+    assert_eq!(read(other.id.clone()).await, other.authenticated_at);
+    assert!(
+        !s.set_session_authenticated(&v.id, &mine.id, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.set_session_authenticated(&u.id, &SessionId::new_random(), later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.rotate_refresh_token(
+            &u.id,
+            &mine.id,
+            &mine.refresh_token,
+            &rotation(&RefreshToken::new("rt-next".into()), later),
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(read(mine.id.clone()).await, later);
+}
+
+async fn all_passkeys_of_a_user_go_at_once(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let (u, v) = (user("reset"), user("untouched"));
+    for x in [&u, &v] {
+        s.insert_user(x).await.unwrap();
+    }
+    for (owner, credential, offset) in [(&u, "A", 0), (&u, "B", 10), (&v, "C", 20)] {
+        assert!(
+            s.insert_passkey(&passkey(&owner.id, credential, offset))
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(s.delete_passkeys(&u.id).await.unwrap(), 2);
+    assert_eq!(s.list_passkeys(&u.id).await.unwrap(), vec![]);
+    assert_eq!(s.list_passkeys(&v.id).await.unwrap().len(), 1);
+    assert_eq!(s.delete_passkeys(&u.id).await.unwrap(), 0);
+}
 
 async fn users_round_trip(backend: Backend) {
     let Some(f) = open(backend).await else { return };
@@ -965,6 +1039,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
                  ALTER TABLE sessions DROP COLUMN refresh_window; \
                  ALTER TABLE sessions DROP COLUMN refreshes; \
                  ALTER TABLE sessions DROP COLUMN refreshes_before; \
+                 ALTER TABLE sessions DROP COLUMN authenticated_at; \
                  DROP TABLE passkey_challenges; DROP TABLE passkeys; DROP TABLE stream_leases; \
                  PRAGMA user_version = 5;",
             )

@@ -25,8 +25,9 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/11_guests.sql")),
         M::up(include_str!("migrations/12_passkeys.sql")),
         M::up(include_str!("migrations/13_stream_leases.sql")),
+        M::up(include_str!("migrations/14_session_authenticated_at.sql")),
         M::up_with_hook(
-            include_str!("migrations/14_username_skeleton.sql"),
+            include_str!("migrations/15_username_skeleton.sql"),
             |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
         ),
     ])
@@ -134,7 +135,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 14;
+const KNOWN_VERSIONS: usize = 15;
 
 #[cfg(test)]
 mod tests {
