@@ -38,10 +38,14 @@ pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestA
             .map(str::to_owned)
     };
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    // A line that is not text becomes a hop that is no address, which ends the walk there.
+    let forwarded_for = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .map(|line| line.to_str().unwrap_or("?"));
     let client = ClientInfo {
-        ip: http
-            .proxies
-            .client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
+        ip: http.proxies.client_ip(peer, forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
     };
     RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
