@@ -517,6 +517,8 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ("LLM_BASE_URL", &llm_url),
         ("LLM_MAX_RETRIES", "0"),
+        // The test's own address is the proxy's; 127.0.0.2 is a client's.
+        ("TRUSTED_PROXIES", "127.0.0.1"),
     ])
     .await;
     let c = logged_in_user(&server, "traced").await;
@@ -531,6 +533,21 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         .post(format!("{}/graphql", c.base_url))
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
         .json(&json!({ "query": "query ProbeMe { me { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A client is no proxy: its trace context is not taken.
+    let (client_trace, client_span) = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    let from_client = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = from_client
+        .post(format!("{}/graphql", c.base_url))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{client_trace}-{client_span}-01"))
+        .json(&json!({ "query": "query ClientProbe { me { username } }" }))
         .send()
         .await
         .unwrap();
@@ -587,6 +604,16 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         Some("200")
     );
     assert!(attribute(request, "request_id").is_some());
+
+    let client_probe = named("graphql.operation")
+        .find(|s| attribute(s, "graphql.operation.name").as_deref() == Some("ClientProbe"))
+        .expect("the client's operation was traced");
+    let request = by_id(&client_probe.parent_span_id).expect("the operation's parent");
+    assert_ne!(hex(&request.trace_id), client_trace, "a trace of its own");
+    assert!(
+        request.parent_span_id.is_empty(),
+        "the client's span is no parent"
+    );
 
     let store_calls: Vec<&Span> = spans
         .iter()
