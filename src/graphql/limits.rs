@@ -6,12 +6,15 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use async_graphql::{
-    ErrorExtensions, ServerError,
+    ErrorExtensions, ServerError, ValidationResult,
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextValidation},
     parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::domain::ErrorCode;
+use crate::{domain::ErrorCode, quiz::page::MAX_PAGE_SIZE};
 
 /// `GRAPHQL_*`.
 #[derive(Debug, Clone, clap::Args)]
@@ -33,7 +36,8 @@ pub struct QueryLimits {
         default_value_t = 15
     )]
     pub max_depth: usize,
-    /// Most fields (each counts 1) a query may select in all.
+    /// Most fields a query may select in all (each counts 1), and most a response may hold
+    /// (each item of a page counts its fields).
     #[arg(
         long = "graphql-max-complexity",
         env = "GRAPHQL_MAX_COMPLEXITY",
@@ -112,6 +116,57 @@ impl From<LimitExceeded> for ServerError {
                 ext.set("limit", limit.as_str());
             })
             .into_server_error(Default::default())
+    }
+}
+
+/// The complexity of a page of a list (`first` items): each item costs what its selection
+/// costs, so twenty aliased pages of a hundred cost what they would answer with. A `first`
+/// beyond the allowed range is costed at the range's end and refused by the field itself.
+pub fn page_cost(first: i32, per_item: usize) -> usize {
+    let items = usize::try_from(first.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1);
+    items.saturating_mul(per_item).saturating_add(1)
+}
+
+/// Refuses, in the documented shape, a document whose complexity as async-graphql computes it
+/// after validation (with [`page_cost`] for lists, variables and defaults applied) is over
+/// the limit; the field count before validation cannot know a page's size.
+pub struct ComplexityLimit {
+    pub max: usize,
+}
+
+impl ExtensionFactory for ComplexityLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ComplexityLimitExtension { max: self.max })
+    }
+}
+
+struct ComplexityLimitExtension {
+    max: usize,
+}
+
+#[async_trait::async_trait]
+impl Extension for ComplexityLimitExtension {
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if result.complexity > self.max {
+            return Err(vec![
+                LimitExceeded {
+                    limit: Limit::Complexity,
+                    message: format!(
+                        "The query is too complex: it would answer with about {} fields (each \
+                         item of a list page counts); at most {} are allowed. Ask for smaller \
+                         pages or fewer fields.",
+                        result.complexity, self.max
+                    ),
+                }
+                .into(),
+            ]);
+        }
+        Ok(result)
     }
 }
 

@@ -59,7 +59,10 @@ pub fn build_schema(
         .data(cookies)
         // A backstop: `limits` counts depth and fields (`__typename` too) before validation.
         .limit_depth(limits.max_depth)
-        .limit_complexity(limits.max_complexity)
+        // Pages cost their items, which only validation (with the variables) can know.
+        .extension(limits::ComplexityLimit {
+            max: limits.max_complexity,
+        })
         .limit_recursive_depth(limits.max_depth.max(32))
         .limit_directives(10);
     if !limits.introspection {
