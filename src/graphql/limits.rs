@@ -87,6 +87,7 @@ pub enum Limit {
     RootFields,
     Depth,
     Complexity,
+    OperationName,
 }
 
 impl Limit {
@@ -97,6 +98,7 @@ impl Limit {
             Limit::RootFields => "rootFields",
             Limit::Depth => "depth",
             Limit::Complexity => "complexity",
+            Limit::OperationName => "operationName",
         }
     }
 }
@@ -116,6 +118,31 @@ impl From<LimitExceeded> for ServerError {
                 ext.set("limit", limit.as_str());
             })
             .into_server_error(Default::default())
+    }
+}
+
+/// Longest operation name accepted, in a document or as `operationName`. A name is one token
+/// however long, and it is what telemetry labels, span fields and log lines carry.
+pub const MAX_OPERATION_NAME_CHARS: usize = 100;
+
+/// Whether `name` is a GraphQL Name (`[_A-Za-z][_0-9A-Za-z]*`) of at most
+/// [`MAX_OPERATION_NAME_CHARS`]: the only operation names that reach telemetry.
+pub fn is_plain_operation_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= MAX_OPERATION_NAME_CHARS
+        && bytes
+            .next()
+            .is_some_and(|b| b == b'_' || b.is_ascii_alphabetic())
+        && bytes.all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
+fn operation_name_refused() -> LimitExceeded {
+    LimitExceeded {
+        limit: Limit::OperationName,
+        message: format!(
+            "Operation names must be GraphQL names ([_A-Za-z][_0-9A-Za-z]*) of at most \
+             {MAX_OPERATION_NAME_CHARS} characters."
+        ),
     }
 }
 
@@ -327,6 +354,15 @@ impl<'a> Flattener<'a> {
 }
 
 impl QueryLimits {
+    /// Refuses an `operationName` that is no GraphQL name or is too long, before anything
+    /// else looks at it.
+    pub fn check_operation_name(&self, name: Option<&str>) -> Result<(), LimitExceeded> {
+        match name {
+            Some(name) if !is_plain_operation_name(name) => Err(operation_name_refused()),
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a document with more tokens than allowed, before it is parsed.
     pub fn check_size(&self, query: &str) -> Result<(), LimitExceeded> {
         if count_tokens(query, self.max_tokens) > self.max_tokens {
@@ -349,6 +385,11 @@ impl QueryLimits {
         doc: &ExecutableDocument,
         operation: Option<&str>,
     ) -> Result<(), LimitExceeded> {
+        if let DocumentOperations::Multiple(ops) = &doc.operations
+            && ops.keys().any(|name| !is_plain_operation_name(name))
+        {
+            return Err(operation_name_refused());
+        }
         let aliases: usize = doc
             .operations
             .iter()
@@ -457,6 +498,27 @@ mod tests {
         assert_eq!(
             check(&format!("{{ __schema {{ {many} }} }}")),
             Err(Limit::Complexity)
+        );
+    }
+
+    #[test]
+    fn operation_names_are_short_graphql_names() {
+        let longest = "N".repeat(MAX_OPERATION_NAME_CHARS);
+        assert!(is_plain_operation_name(&longest));
+        assert!(is_plain_operation_name("_Me2"));
+        for bad in ["", "2Me", "Me-too", "Ménage", "Me ", &format!("{longest}N")] {
+            assert!(!is_plain_operation_name(bad), "{bad:?}");
+        }
+        let limits = QueryLimits::default();
+        assert_eq!(
+            limits.check_operation_name(Some(&format!("{longest}N"))),
+            Err(operation_name_refused())
+        );
+        assert_eq!(limits.check_operation_name(None), Ok(()));
+        assert_eq!(check(&format!("query {longest} {{ me {{ id }} }}")), Ok(()));
+        assert_eq!(
+            check(&format!("query {longest}N {{ me {{ id }} }}")),
+            Err(Limit::OperationName)
         );
     }
 

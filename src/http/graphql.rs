@@ -2,7 +2,9 @@
 
 use async_graphql::{
     BatchRequest, Response, Value,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    },
 };
 use poem::{
     Body, Request,
@@ -25,6 +27,7 @@ use crate::{
         AppSchema,
         context::RequestAuth,
         error::{VariableStrings, ensure_codes},
+        limits::is_plain_operation_name,
         trusted::Requested,
     },
     quiz::RequestBudget,
@@ -75,6 +78,12 @@ pub(super) fn limits_refusal(
     let refusal = |exceeded: crate::graphql::limits::LimitExceeded| {
         Some(Response::from_errors(vec![exceeded.into()]))
     };
+    if let Err(exceeded) = http
+        .limits
+        .check_operation_name(gql.operation_name.as_deref())
+    {
+        return refusal(exceeded);
+    }
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
         return refusal(exceeded);
     }
@@ -109,7 +118,10 @@ async fn execute(
         persisted_hash: persisted_hash(&gql),
     };
     match http.trusted.resolve(&requested) {
-        Ok(Some(document)) => gql.query = document.to_owned(),
+        Ok(Some(document)) => {
+            gql.query = document.to_owned();
+            operation.trusted = true;
+        }
         Ok(None) if gql.query.trim().is_empty() => {
             operation.finish(Outcome::Refused);
             return request_error(
@@ -129,11 +141,9 @@ async fn execute(
     // one is never parsed, so its operation stays unknown.
     if http.limits.check_size(&gql.query).is_ok() {
         let operation_name = gql.operation_name.clone();
-        let selected = gql
-            .parsed_query()
-            .ok()
-            .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
-        operation.identify(selected);
+        if let Ok(doc) = gql.parsed_query() {
+            operation.identify(doc, operation_name.as_deref());
+        }
     }
     if let Some(refused) = refusal {
         operation.finish(Outcome::Refused);
@@ -214,6 +224,10 @@ impl Outcome {
 struct OperationRecord {
     started: std::time::Instant,
     selected: Option<(OperationType, Option<String>)>,
+    /// The first field the operation selects, fragments spread in place.
+    root_field: Option<String>,
+    /// The document came from the trusted documents' manifest (named by id).
+    trusted: bool,
 }
 
 impl OperationRecord {
@@ -221,11 +235,14 @@ impl OperationRecord {
         OperationRecord {
             started: std::time::Instant::now(),
             selected: None,
+            root_field: None,
+            trusted: false,
         }
     }
 
-    fn identify(&mut self, selected: Option<(OperationType, Option<String>)>) {
-        self.selected = selected;
+    fn identify(&mut self, doc: &ExecutableDocument, operation: Option<&str>) {
+        self.selected = selected_operation(doc, operation);
+        self.root_field = first_root_field(doc, operation);
     }
 
     /// The operation's span: its type and name (from the document, never the variables or the
@@ -247,6 +264,8 @@ impl OperationRecord {
         self.selected.as_ref().is_some_and(|(t, _)| *t == ty)
     }
 
+    /// Labels only from sets the client cannot grow: names from the manifest, root fields of
+    /// operations that passed validation (so fields of the schema).
     fn finish(&self, outcome: Outcome) {
         if !crate::telemetry::metrics::enabled() {
             return;
@@ -255,9 +274,19 @@ impl OperationRecord {
             Some((ty, name)) => (operation_type(*ty), name.as_deref()),
             None => ("unknown", None),
         };
+        let name = match name {
+            None => "anonymous",
+            Some(name) if self.trusted => name,
+            Some(_) => "other",
+        };
+        let root_field = match outcome {
+            Outcome::Ok | Outcome::Error => self.root_field.as_deref().unwrap_or("none"),
+            Outcome::Refused => "none",
+        };
         crate::telemetry::metrics::record_operation(
             ty,
             name,
+            root_field,
             outcome.as_str(),
             self.started.elapsed().as_secs_f64(),
         );
@@ -480,22 +509,57 @@ fn operation_type(ty: OperationType) -> &'static str {
     }
 }
 
-/// The operation that would run, with its name as the document spells it.
+/// The operation that would run, with its name as the document spells it (a name that is too
+/// long to run never leaves here).
 fn selected_operation(
     doc: &ExecutableDocument,
     operation: Option<&str>,
 ) -> Option<(OperationType, Option<String>)> {
+    let (name, op) = operation_definition(doc, operation)?;
+    let name = name.filter(|n| is_plain_operation_name(n));
+    Some((op.ty, name.map(str::to_owned)))
+}
+
+fn operation_definition<'a>(
+    doc: &'a ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<(Option<&'a str>, &'a OperationDefinition)> {
     match &doc.operations {
-        DocumentOperations::Single(op) => Some((op.node.ty, None)),
+        DocumentOperations::Single(op) => Some((None, &op.node)),
         DocumentOperations::Multiple(ops) => match operation {
             Some(name) => ops
                 .get_key_value(name)
-                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                .map(|(name, op)| (Some(name.as_str()), &op.node)),
             None if ops.len() == 1 => ops
                 .iter()
                 .next()
-                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                .map(|(name, op)| (Some(name.as_str()), &op.node)),
             None => None,
         },
+    }
+}
+
+/// The name (not the alias) of the first field the selected operation selects, looking through
+/// fragments; a chain of fragments that leads nowhere (validation refuses it later) gives none.
+fn first_root_field(doc: &ExecutableDocument, operation: Option<&str>) -> Option<String> {
+    let (_, op) = operation_definition(doc, operation)?;
+    let mut set = &op.selection_set.node;
+    let mut spreads = 0;
+    loop {
+        set = match &set.items.first()?.node {
+            Selection::Field(field) => return Some(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => &fragment.node.selection_set.node,
+            Selection::FragmentSpread(spread) => {
+                spreads += 1;
+                if spreads > doc.fragments.len() {
+                    return None;
+                }
+                &doc.fragments
+                    .get(&spread.node.fragment_name.node)?
+                    .node
+                    .selection_set
+                    .node
+            }
+        };
     }
 }

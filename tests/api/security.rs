@@ -239,6 +239,69 @@ async fn complexity_limit_counts_every_field() {
 }
 
 #[tokio::test]
+async fn operation_names_are_short_graphql_names() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    let long = "N".repeat(101);
+    let post = |query: String, operation: Option<&str>| {
+        let body = json!({ "query": query, "operationName": operation });
+        let http = c.http.clone();
+        let url = format!("{}/graphql", app.base_url);
+        async move {
+            let body: Value = http
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body
+        }
+    };
+    for (query, operation) in [
+        // In the document and named by the request: one token, however long.
+        (
+            format!("query {long} {{ __typename }}"),
+            Some(long.as_str()),
+        ),
+        (format!("query {long} {{ __typename }}"), None),
+        (
+            format!("query {long} {{ __typename }} query Short {{ __typename }}"),
+            Some("Short"),
+        ),
+        // Named by the request alone, whatever the document holds.
+        ("{ __typename }".to_owned(), Some(long.as_str())),
+        (
+            "query Short { __typename }".to_owned(),
+            Some("Short or not"),
+        ),
+    ] {
+        let body = post(query.clone(), operation).await;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(error["extensions"]["limit"], "operationName", "{body}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most 100 characters"),
+            "{body}"
+        );
+        assert!(!body.to_string().contains(&long), "the name is not echoed");
+        assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    }
+    let at_limit = "N".repeat(100);
+    let body = post(
+        format!("query {at_limit} {{ __typename }}"),
+        Some(&at_limit),
+    )
+    .await;
+    assert_eq!(body, json!({ "data": { "__typename": "QueryRoot" } }));
+}
+
+#[tokio::test]
 async fn list_pages_cost_their_items() {
     let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
     let (c, _) = app.new_user("pager").await;
