@@ -59,10 +59,9 @@ pub fn build_schema(
         .data(cookies)
         // A backstop: `limits` counts depth and fields (`__typename` too) before validation.
         .limit_depth(limits.max_depth)
-        // Pages cost their items, which only validation (with the variables) can know.
-        .extension(limits::ComplexityLimit {
-            max: limits.max_complexity,
-        })
+        // Again after validation, where pages cost their items (`limits::page_cost`); an
+        // extension would do the same, but would put every field's resolution on a slower path.
+        .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_depth.max(32))
         .limit_directives(10);
     if !limits.introspection {
