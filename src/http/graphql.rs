@@ -563,3 +563,63 @@ fn first_root_field(doc: &ExecutableDocument, operation: Option<&str>) -> Option
         };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn root_field(query: &str, operation: Option<&str>) -> Option<String> {
+        first_root_field(&parse_query(query).unwrap(), operation)
+    }
+
+    #[test]
+    fn the_root_field_is_found_through_fragments() {
+        assert_eq!(
+            root_field("{ mine: me { id } quizzes { totalCount } }", None).as_deref(),
+            Some("me")
+        );
+        assert_eq!(
+            root_field(
+                "query A { me { id } } query B { login { message } }",
+                Some("B")
+            )
+            .as_deref(),
+            Some("login")
+        );
+        assert_eq!(
+            root_field(
+                "{ ... { ...F } } fragment F on QueryRoot { sessions { id } }",
+                None
+            )
+            .as_deref(),
+            Some("sessions")
+        );
+        // Validation refuses these later; here they must only end.
+        assert_eq!(
+            root_field("{ ...A } fragment A on QueryRoot { ...A }", None),
+            None
+        );
+        assert_eq!(root_field("{ ...Missing }", None), None);
+        assert_eq!(
+            root_field("query A { me { id } } query B { me { id } }", None),
+            None
+        );
+    }
+
+    #[test]
+    fn long_operation_names_never_leave_the_document() {
+        let long = "N".repeat(101);
+        let doc = parse_query(format!("query {long} {{ me {{ id }} }}")).unwrap();
+        assert_eq!(
+            selected_operation(&doc, Some(&long)),
+            Some((OperationType::Query, None))
+        );
+        let doc = parse_query("mutation Short { logout }").unwrap();
+        assert_eq!(
+            selected_operation(&doc, None),
+            Some((OperationType::Mutation, Some("Short".to_owned())))
+        );
+    }
+}
