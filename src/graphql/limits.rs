@@ -328,10 +328,12 @@ impl<'a> Flattener<'a> {
 
 impl QueryLimits {
     /// Refuses an `operationName` that is no GraphQL name or is too long, before anything
-    /// else looks at it.
+    /// else looks at it (an empty one, which some clients send for none, goes on as before).
     pub fn check_operation_name(&self, name: Option<&str>) -> Result<(), LimitExceeded> {
         match name {
-            Some(name) if !is_plain_operation_name(name) => Err(operation_name_refused()),
+            Some(name) if !name.is_empty() && !is_plain_operation_name(name) => {
+                Err(operation_name_refused())
+            }
             _ => Ok(()),
         }
     }
@@ -488,6 +490,7 @@ mod tests {
             Err(operation_name_refused())
         );
         assert_eq!(limits.check_operation_name(None), Ok(()));
+        assert_eq!(limits.check_operation_name(Some("")), Ok(()));
         assert_eq!(check(&format!("query {longest} {{ me {{ id }} }}")), Ok(()));
         assert_eq!(
             check(&format!("query {longest}N {{ me {{ id }} }}")),
