@@ -2,7 +2,9 @@
 
 use async_graphql::{
     BatchRequest, Response, ServerError, Value,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    },
 };
 use poem::{
     Body, Request,
@@ -25,6 +27,7 @@ use crate::{
         AppSchema,
         context::RequestAuth,
         error::{VariableStrings, ensure_codes},
+        limits::is_plain_operation_name,
         trusted::Requested,
     },
     quiz::RequestBudget,
@@ -38,10 +41,14 @@ pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestA
             .map(str::to_owned)
     };
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    // A line that is not text becomes a hop that is no address, which ends the walk there.
+    let forwarded_for = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .map(|line| line.to_str().unwrap_or("?"));
     let client = ClientInfo {
-        ip: http
-            .proxies
-            .client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
+        ip: http.proxies.client_ip(peer, forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
         kind: client_kind(req),
     };
@@ -89,6 +96,12 @@ pub(super) fn limits_refusal(
     let refusal = |exceeded: crate::graphql::limits::LimitExceeded| {
         Some(Response::from_errors(vec![exceeded.into()]))
     };
+    if let Err(exceeded) = http
+        .limits
+        .check_operation_name(gql.operation_name.as_deref())
+    {
+        return refusal(exceeded);
+    }
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
         return refusal(exceeded);
     }
@@ -117,13 +130,22 @@ pub(super) enum Untrusted {
     Refused(ServerError),
 }
 
+/// Where an operation's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// A trusted document named by id: a name from a bounded set, fit for a metric label.
+    TrustedDocument,
+    /// The client's own text.
+    FreeText,
+}
+
 /// For every operation, over HTTP and WebSocket: a trusted document named by id replaces the
 /// text; free text runs only where allowed.
 pub(super) fn resolve_trusted(
     http: &HttpSettings,
     gql: &mut async_graphql::Request,
     document_id: Option<&str>,
-) -> Result<(), Untrusted> {
+) -> Result<Source, Untrusted> {
     let requested = Requested {
         query: &gql.query,
         document_id,
@@ -132,10 +154,10 @@ pub(super) fn resolve_trusted(
     match http.trusted.resolve(&requested) {
         Ok(Some(document)) => {
             gql.query = document.to_owned();
-            Ok(())
+            Ok(Source::TrustedDocument)
         }
         Ok(None) if gql.query.trim().is_empty() => Err(Untrusted::NoQuery),
-        Ok(None) => Ok(()),
+        Ok(None) => Ok(Source::FreeText),
         Err(refused) => Err(Untrusted::Refused(refused)),
     }
 }
@@ -151,7 +173,7 @@ async fn execute(
     let media = MediaType::of(req);
     let mut operation = OperationRecord::start();
     match resolve_trusted(http, &mut gql, document_id) {
-        Ok(()) => {}
+        Ok(source) => operation.trusted = source == Source::TrustedDocument,
         Err(Untrusted::NoQuery) => {
             operation.finish(Outcome::Refused);
             return request_error(
@@ -170,11 +192,9 @@ async fn execute(
     // one is never parsed, so its operation stays unknown.
     if http.limits.check_size(&gql.query).is_ok() {
         let operation_name = gql.operation_name.clone();
-        let selected = gql
-            .parsed_query()
-            .ok()
-            .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
-        operation.identify(selected);
+        if let Ok(doc) = gql.parsed_query() {
+            operation.identify(doc, operation_name.as_deref());
+        }
     }
     if let Some(refused) = refusal {
         operation.finish(Outcome::Refused);
@@ -255,6 +275,10 @@ impl Outcome {
 struct OperationRecord {
     started: std::time::Instant,
     selected: Option<(OperationType, Option<String>)>,
+    /// The first field the operation selects, fragments spread in place.
+    root_field: Option<String>,
+    /// The document came from the trusted documents' manifest (named by id).
+    trusted: bool,
 }
 
 impl OperationRecord {
@@ -262,11 +286,14 @@ impl OperationRecord {
         OperationRecord {
             started: std::time::Instant::now(),
             selected: None,
+            root_field: None,
+            trusted: false,
         }
     }
 
-    fn identify(&mut self, selected: Option<(OperationType, Option<String>)>) {
-        self.selected = selected;
+    fn identify(&mut self, doc: &ExecutableDocument, operation: Option<&str>) {
+        self.selected = selected_operation(doc, operation);
+        self.root_field = first_root_field(doc, operation);
     }
 
     /// The operation's span: its type and name (from the document, never the variables or the
@@ -288,6 +315,8 @@ impl OperationRecord {
         self.selected.as_ref().is_some_and(|(t, _)| *t == ty)
     }
 
+    /// Labels only from sets the client cannot grow: names from the manifest, root fields of
+    /// operations that passed validation (so fields of the schema).
     fn finish(&self, outcome: Outcome) {
         if !crate::telemetry::metrics::enabled() {
             return;
@@ -296,9 +325,19 @@ impl OperationRecord {
             Some((ty, name)) => (operation_type(*ty), name.as_deref()),
             None => ("unknown", None),
         };
+        let name = match name {
+            None => "anonymous",
+            Some(name) if self.trusted => name,
+            Some(_) => "other",
+        };
+        let root_field = match outcome {
+            Outcome::Ok | Outcome::Error => self.root_field.as_deref().unwrap_or("none"),
+            Outcome::Refused => "none",
+        };
         crate::telemetry::metrics::record_operation(
             ty,
             name,
+            root_field,
             outcome.as_str(),
             self.started.elapsed().as_secs_f64(),
         );
@@ -522,22 +561,117 @@ fn operation_type(ty: OperationType) -> &'static str {
     }
 }
 
-/// The operation that would run, with its name as the document spells it.
+/// The operation that would run, with its name as the document spells it (a name that is too
+/// long to run never leaves here).
 fn selected_operation(
     doc: &ExecutableDocument,
     operation: Option<&str>,
 ) -> Option<(OperationType, Option<String>)> {
+    let (name, op) = operation_definition(doc, operation)?;
+    let name = name.filter(|n| is_plain_operation_name(n));
+    Some((op.ty, name.map(str::to_owned)))
+}
+
+fn operation_definition<'a>(
+    doc: &'a ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<(Option<&'a str>, &'a OperationDefinition)> {
     match &doc.operations {
-        DocumentOperations::Single(op) => Some((op.node.ty, None)),
+        DocumentOperations::Single(op) => Some((None, &op.node)),
         DocumentOperations::Multiple(ops) => match operation {
             Some(name) => ops
                 .get_key_value(name)
-                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                .map(|(name, op)| (Some(name.as_str()), &op.node)),
             None if ops.len() == 1 => ops
                 .iter()
                 .next()
-                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                .map(|(name, op)| (Some(name.as_str()), &op.node)),
             None => None,
         },
+    }
+}
+
+/// The name (not the alias) of the first field the selected operation selects, looking through
+/// fragments; a chain of fragments that leads nowhere (validation refuses it later) gives none.
+fn first_root_field(doc: &ExecutableDocument, operation: Option<&str>) -> Option<String> {
+    let (_, op) = operation_definition(doc, operation)?;
+    let mut set = &op.selection_set.node;
+    let mut spreads = 0;
+    loop {
+        set = match &set.items.first()?.node {
+            Selection::Field(field) => return Some(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => &fragment.node.selection_set.node,
+            Selection::FragmentSpread(spread) => {
+                spreads += 1;
+                if spreads > doc.fragments.len() {
+                    return None;
+                }
+                &doc.fragments
+                    .get(&spread.node.fragment_name.node)?
+                    .node
+                    .selection_set
+                    .node
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn root_field(query: &str, operation: Option<&str>) -> Option<String> {
+        first_root_field(&parse_query(query).unwrap(), operation)
+    }
+
+    #[test]
+    fn the_root_field_is_found_through_fragments() {
+        assert_eq!(
+            root_field("{ mine: me { id } quizzes { totalCount } }", None).as_deref(),
+            Some("me")
+        );
+        assert_eq!(
+            root_field(
+                "query A { me { id } } query B { login { message } }",
+                Some("B")
+            )
+            .as_deref(),
+            Some("login")
+        );
+        assert_eq!(
+            root_field(
+                "{ ... { ...F } } fragment F on QueryRoot { sessions { id } }",
+                None
+            )
+            .as_deref(),
+            Some("sessions")
+        );
+        // Validation refuses these later; here they must only end.
+        assert_eq!(
+            root_field("{ ...A } fragment A on QueryRoot { ...A }", None),
+            None
+        );
+        assert_eq!(root_field("{ ...Missing }", None), None);
+        assert_eq!(
+            root_field("query A { me { id } } query B { me { id } }", None),
+            None
+        );
+    }
+
+    #[test]
+    fn long_operation_names_never_leave_the_document() {
+        let long = "N".repeat(101);
+        let doc = parse_query(format!("query {long} {{ me {{ id }} }}")).unwrap();
+        assert_eq!(
+            selected_operation(&doc, Some(&long)),
+            Some((OperationType::Query, None))
+        );
+        let doc = parse_query("mutation Short { logout }").unwrap();
+        assert_eq!(
+            selected_operation(&doc, None),
+            Some((OperationType::Mutation, Some("Short".to_owned())))
+        );
     }
 }

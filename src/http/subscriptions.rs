@@ -494,7 +494,7 @@ impl SocketExecutor {
             .and_then(|named| named.downcast_ref::<NamedDocument>())
             .map(|named| named.0.clone());
         match resolve_trusted(&self.http, &mut request, document_id.as_deref()) {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(Untrusted::NoQuery) => {
                 return once(error_response(AppError::bad_input(
                     "query",
