@@ -23,6 +23,7 @@
 #                     then MONGODB_TEST_URL=mongodb://localhost:27017); none is started
 #   SKIP_MONGO=1      no MongoDB at all: the SQLite tests only (with a loud warning)
 #   SKIP_E2E=1        skip the end-to-end suite (e2e/run.sh), which needs Node 20+ and Chromium
+#                     (both ignored, loudly, under CI=true: CI runs every stage)
 #   PROMETHEUS_BIN    the Prometheus binary for the scrape test (default /usr/bin/prometheus,
 #                     which must exist: apt-get install prometheus)
 set -euo pipefail
@@ -52,6 +53,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# CI runs every stage: a variable left in its environment must not turn one off unseen.
+if [[ "${CI:-}" == true ]]; then
+    for var in SKIP_MONGO SKIP_E2E; do
+        if [[ -n "${!var:-}" ]]; then
+            loud "CI=true: $var=${!var} is ignored; CI runs every stage."
+            unset "$var"
+        fi
+    done
+fi
 
 skip_mongo=0
 if [[ "${SKIP_MONGO:-}" == 1 ]]; then
