@@ -92,7 +92,7 @@ impl Bucket {
 /// `RATE_LIMIT_*`: each `COUNT/PERIOD`, at most COUNT in any PERIOD, across all server processes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RateLimits {
-    /// Login attempts per account.
+    /// Login (and `changePassword`) attempts on one account from one client address.
     #[arg(
         long = "rate-limit-login-per-account",
         env = "RATE_LIMIT_LOGIN_PER_ACCOUNT",
@@ -101,7 +101,8 @@ pub struct RateLimits {
     )]
     pub login_per_account: Rate,
     /// Login attempts on one account from all clients together, so a stranger's guesses
-    /// cannot lock the owner out while the owner's own budget stays per client.
+    /// cannot lock the owner out while the owner's own budget stays per client. Keep its rate
+    /// above RATE_LIMIT_LOGIN_PER_ACCOUNT's, so no single client can use it up.
     #[arg(
         long = "rate-limit-login-per-account-global",
         env = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL",
