@@ -13,6 +13,7 @@ mod claims;
 mod cli;
 mod exposure;
 mod faults;
+mod front_door;
 mod guests;
 mod hardening;
 mod http;
