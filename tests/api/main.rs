@@ -11,6 +11,7 @@ mod auth;
 mod breached;
 mod claims;
 mod cli;
+mod docs;
 mod exposure;
 mod faults;
 mod front_door;
