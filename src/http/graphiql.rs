@@ -63,13 +63,18 @@ struct Tab {
 /// graded quiz. The values in capitals are for the person to paste in.
 const FIRST_STEPS: [Tab; 5] = [
     Tab {
-        query: r#"# Welcome to Quiz LLM. These tabs go from sign-up to a graded quiz: run them in order
-# with the ▶ button (or Ctrl-Enter). Guides: README.md and docs/ in the repository.
+        query: r#"# Welcome to Quiz LLM. These tabs go from sign-up
+# to a graded quiz: run them in order with ▶
+# (or Ctrl-Enter). Guides: README.md and docs/.
 #
-# 1. Sign up. Passwords are 10-128 characters, must not contain the username, and must not
-#    be easy to guess.
+# 1. Sign up. Passwords: 10-128 characters, not
+#    containing the username, not easy to guess.
 mutation SignUp {
-  signUp(input: { username: "ada", email: "ada@example.com", password: "plum-violin-harbour-7319" }) {
+  signUp(input: {
+    username: "ada"
+    email: "ada@example.com"
+    password: "plum-violin-harbour-7319"
+  }) {
     user { id username isActive }
     message
   }
@@ -77,13 +82,18 @@ mutation SignUp {
 "#,
     },
     Tab {
-        query: r#"# 2. Confirm the e-mail address. With no SMTP_URL set, the server writes each e-mail as
-#    files to data/mail (MAIL_DIR); the newest one's link:
-#        cat "$(ls -t data/mail/*.txt | head -n 1)"
-#    Open the link in this browser and press Confirm, or paste its uid and token here.
-#    Either way you are logged in: the answer sets the access cookie.
+        query: r#"# 2. Confirm the e-mail address. With no SMTP_URL,
+#    e-mails are written as files to data/mail;
+#    the newest one's link:
+#      cat "$(ls -t data/mail/*.txt | head -n 1)"
+#    Open the link in this browser and press
+#    Confirm, or paste its uid and token below.
+#    Either way, you are then logged in.
 mutation VerifyEmail {
-  verifyEmail(uid: "UID_FROM_THE_LINK", token: "TOKEN_FROM_THE_LINK") {
+  verifyEmail(
+    uid: "UID_FROM_THE_LINK"
+    token: "TOKEN_FROM_THE_LINK"
+  ) {
     user { username isActive }
     message
   }
@@ -91,9 +101,13 @@ mutation VerifyEmail {
 "#,
     },
     Tab {
-        query: r#"# 3. Log in (again, or in another browser): username or e-mail address, and password.
+        query: r#"# 3. Log in (again later, or in another browser)
+#    with the username or the e-mail address.
 mutation Login {
-  login(username: "ada", password: "plum-violin-harbour-7319") {
+  login(
+    username: "ada"
+    password: "plum-violin-harbour-7319"
+  ) {
     user { username }
     accessTokenExpiresAt
     message
@@ -102,24 +116,30 @@ mutation Login {
 "#,
     },
     Tab {
-        query: r#"# 4. Generate a quiz. With no LLM_BASE_URL set, it is built offline from the study text.
+        query: r#"# 4. Generate a quiz. With no LLM_BASE_URL set,
+#    it is built offline from the study text.
 mutation GenerateQuiz {
   generateQuiz(input: {
     topic: "Apollo 11"
-    sourceText: "Apollo 11 was the first crewed mission to land on the Moon. It was launched by NASA from the Kennedy Space Center on July 16, 1969. The crew consisted of Neil A. Armstrong, Buzz Aldrin, and Michael Collins. Collins remained in lunar orbit aboard the command module Columbia. The lunar module was named Eagle, and it landed in the Sea of Tranquility."
     questionCount: 3
     choiceCount: 4
+    sourceText: "Apollo 11 was the first crewed mission to land on the Moon. It was launched by NASA from the Kennedy Space Center on July 16, 1969. The crew consisted of Neil A. Armstrong, Buzz Aldrin, and Michael Collins. Collins remained in lunar orbit aboard the command module Columbia. The lunar module was named Eagle, and it landed in the Sea of Tranquility."
   }) {
     id
     title
-    questions { number content choices { number content } }
+    questions {
+      number
+      content
+      choices { number content }
+    }
   }
 }
 "#,
     },
     Tab {
-        query: r#"# 5. Answer it: paste the quiz id that GenerateQuiz returned, and pick one choice per
-#    question. Unanswered questions count as wrong.
+        query: r#"# 5. Answer it: paste the quiz id GenerateQuiz
+#    returned, and pick a choice per question
+#    (unanswered questions count as wrong).
 mutation SubmitQuizAnswers {
   submitQuizAnswers(quizId: "QUIZ_ID", answers: [
     { questionNumber: 1, choiceNumber: 1 }
@@ -129,7 +149,13 @@ mutation SubmitQuizAnswers {
     correctCount
     totalQuestions
     score
-    details { questionNumber question selectedContent correctContent isCorrect }
+    details {
+      questionNumber
+      question
+      selectedContent
+      correctContent
+      isCorrect
+    }
     feedback { summary }
   }
 }
