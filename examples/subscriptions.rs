@@ -237,11 +237,21 @@ async fn main() -> anyhow::Result<()> {
             ),
             ("MAIL_DIR", tmp.path().join("mail").display().to_string()),
             ("RUST_LOG", "warn".into()),
+            // Every socket comes from this address and a few users: the stream caps make room,
+            // and the streams' share of the connections leaves the usual share to requests.
             (
                 "HTTP_MAX_CONNECTIONS",
-                (args.subscriptions + 256).to_string(),
+                (2 * (args.subscriptions + args.jobs) + 256).to_string(),
             ),
             ("SUBSCRIPTIONS_PER_USER", args.subscriptions.to_string()),
+            (
+                "STREAMS_PER_USER",
+                (args.subscriptions + args.jobs).to_string(),
+            ),
+            (
+                "STREAMS_PER_ADDRESS",
+                (args.subscriptions + args.jobs + 64).to_string(),
+            ),
             ("GENERATION_CONCURRENCY", "1".into()),
             (
                 "GENERATION_MAX_ACTIVE_PER_USER",

@@ -117,6 +117,12 @@ impl Application {
         )?);
         let housekeeping = auth.housekeeping();
         tokio::spawn(auth.clone().purge_periodically());
+        let streams = http::streams::Streams::new(
+            &settings.subscriptions,
+            settings.server.connections.max_connections,
+            store.clone(),
+            clock.clone(),
+        );
         let quizzes = Arc::new(QuizService::new(
             store.clone(),
             LlmClient::from_settings(&settings.llm)?,
@@ -128,6 +134,7 @@ impl Application {
         let draining = Draining::default();
         let schema = graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
         let shutdown = CancellationToken::new();
+        tokio::spawn(streams.clone().renew_periodically(shutdown.clone()));
         let http_settings = http::HttpSettings {
             limits,
             cookies,
@@ -145,6 +152,7 @@ impl Application {
                 &settings.server.cors_origins.0,
             )),
             slots: Default::default(),
+            streams,
             shutdown: shutdown.clone(),
         };
         let endpoint = http::routes(

@@ -72,7 +72,10 @@ test('urql: TOTP enrollment, login with a second step, replay refused', async (t
     ok(await device.run('VerifyEmail', { uid: link.uid, token: link.token }), 'verifyEmail');
   });
 
-  await step('startTotpEnrollment and confirmTotpEnrollment with a computed code', async () => {
+  await step('reauthenticate, then startTotpEnrollment and confirmTotpEnrollment with a computed code', async () => {
+    // Changing a sign-in factor needs a recent authentication of the session.
+    const { reauthenticate } = ok(await device.run('Reauthenticate', { password: PASSWORD }), 'reauthenticate');
+    assert.equal(reauthenticate, true);
     const { startTotpEnrollment } = ok(await device.run('StartTotpEnrollment'), 'startTotpEnrollment');
     secret = base32Decode(startTotpEnrollment.secret);
     assert.match(startTotpEnrollment.otpauthUri, /^otpauth:\/\/totp\//);

@@ -1,5 +1,6 @@
 //! E-mailed links (verification, password reset), sent through the outbox: on sign-up while the
-//! request waits, and on request from a background task once the answer has gone.
+//! request waits, and on request from a background task once the answer has gone. Security
+//! notices (a factor added or removed, a password changed) go the same way.
 
 use std::{sync::Arc, time::Duration};
 
@@ -8,7 +9,10 @@ use lettre::message::Mailbox;
 use super::links::{LinkPurpose, LinkSigner};
 use crate::{
     domain::SharedClock,
-    mail::{outbox::Outbox, templates},
+    mail::{
+        outbox::Outbox,
+        templates::{self, SecurityNotice},
+    },
     store::{Store, UserRecord},
 };
 
@@ -58,6 +62,26 @@ impl LinkMailer {
         .await;
         if let Err(err) = result {
             tracing::error!(user_id = %user.id, ?purpose, error = %format!("{err:#}"), "e-mail not sent");
+        }
+    }
+
+    /// Tells the owner of `user` what changed. Like links, stored in the outbox before the
+    /// first attempt; only a failure to store it is logged (by user id and kind).
+    pub(super) async fn notify(&self, user: &UserRecord, notice: SecurityNotice) {
+        let Some(credentials) = &user.credentials else {
+            return;
+        };
+        let result = async {
+            let to = Mailbox::new(
+                Some(user.username.to_string()),
+                credentials.email_norm.parse()?,
+            );
+            let email = templates::security_notice(to, user.username.as_str(), &notice);
+            self.outbox.send(email).await
+        }
+        .await;
+        if let Err(err) = result {
+            tracing::error!(user_id = %user.id, ?notice, error = %format!("{err:#}"), "security notice not sent");
         }
     }
 

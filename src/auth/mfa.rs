@@ -17,12 +17,14 @@ use super::{
     ClientInfo, LoginOutcome,
     service::AuthService,
     sha256_hex,
+    throttle::Bucket,
     tokens::{Claims, chrono_duration},
 };
 use crate::{
     domain::{
         AppError, AppResult, GUESTS_CANNOT, MfaChallenge, SealedSecret, SignInMethod, UserId,
     },
+    mail::templates::SecurityNotice,
     store::UserRecord,
 };
 
@@ -154,9 +156,9 @@ fn token_hash(secret: &str) -> String {
 
 impl AuthService {
     /// Hands out a fresh secret to put in an authenticator app; TOTP is on only once a code
-    /// from it is confirmed.
+    /// from it is confirmed. Like every change to a factor, needs a recent authentication.
     pub async fn start_totp_enrollment(&self, claims: &Claims) -> AppResult<TotpEnrollment> {
-        let user = self.user_of(claims).await?;
+        let user = self.recently_authenticated(claims).await?;
         if self.store.find_mfa(&user.id).await?.enabled() {
             return Err(AppError::bad_input(
                 "totp",
@@ -184,7 +186,7 @@ impl AuthService {
         code: &str,
         client: &ClientInfo,
     ) -> AppResult<Vec<String>> {
-        let user = self.user_of(claims).await?;
+        let user = self.recently_authenticated(claims).await?;
         self.count_code_attempt(&user.id, client).await?;
         let mfa = self.store.find_mfa(&user.id).await?;
         let enabled = mfa.enabled();
@@ -207,6 +209,7 @@ impl AuthService {
             return Err(AppError::InvalidMfaCode);
         }
         tracing::info!(target: "audit", event = "mfa_enabled", user_id = %user.id, client_ip = %client.key());
+        self.notify(&user, SecurityNotice::TotpEnabled).await;
         Ok(codes)
     }
 
@@ -217,11 +220,12 @@ impl AuthService {
         code: &str,
         client: &ClientInfo,
     ) -> AppResult<()> {
-        let user = self.user_of(claims).await?;
+        let user = self.recently_authenticated(claims).await?;
         self.count_code_attempt(&user.id, client).await?;
         self.spend_code(&user, code).await?;
         self.store.disable_totp(&user.id).await?;
         tracing::info!(target: "audit", event = "mfa_disabled", user_id = %user.id, client_ip = %client.key());
+        self.notify(&user, SecurityNotice::TotpDisabled).await;
         Ok(())
     }
 
@@ -232,7 +236,7 @@ impl AuthService {
         code: &str,
         client: &ClientInfo,
     ) -> AppResult<Vec<String>> {
-        let user = self.user_of(claims).await?;
+        let user = self.recently_authenticated(claims).await?;
         self.count_code_attempt(&user.id, client).await?;
         self.spend_code(&user, code).await?;
         let codes = new_recovery_codes();
@@ -241,6 +245,8 @@ impl AuthService {
             return Err(AppError::InvalidMfaCode);
         }
         tracing::info!(target: "audit", event = "recovery_codes_regenerated", user_id = %user.id, client_ip = %client.key());
+        self.notify(&user, SecurityNotice::RecoveryCodesRegenerated)
+            .await;
         Ok(codes)
     }
 
@@ -270,13 +276,17 @@ impl AuthService {
     }
 
     /// The second step of a login: the token from `MFA_REQUIRED` (used up by this call, right
-    /// or wrong) and a TOTP or recovery code.
+    /// or wrong) and a TOTP or recovery code. The client's limit comes first, before anything
+    /// the token names is counted or read.
     pub async fn verify_mfa(
         &self,
         mfa_token: &str,
         code: &str,
         client: &ClientInfo,
     ) -> AppResult<LoginOutcome> {
+        self.throttle
+            .check(Bucket::MfaClient, &client.key(), None, client)
+            .await?;
         let (uid, secret) = mfa_token.split_once('.').ok_or(AppError::InvalidToken)?;
         let id = UserId::parse(uid).ok_or(AppError::InvalidToken)?;
         self.count_code_attempt(&id, client).await?;
@@ -308,7 +318,7 @@ impl AuthService {
 
     /// Accepts a TOTP code (each step once) or a recovery code (each once) of an account with
     /// TOTP on; `INVALID_MFA_CODE` otherwise.
-    async fn spend_code(&self, user: &UserRecord, code: &str) -> AppResult<()> {
+    pub(super) async fn spend_code(&self, user: &UserRecord, code: &str) -> AppResult<()> {
         let mfa = self.store.find_mfa(&user.id).await?;
         let Some(sealed) = mfa.totp else {
             return Err(AppError::InvalidMfaCode);

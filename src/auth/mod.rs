@@ -33,6 +33,25 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 pub struct ClientInfo {
     pub ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
+    pub kind: ClientKind,
+}
+
+/// Browsers keep the access token in the `HttpOnly` cookie alone: a token in a response body
+/// would let one injected script read it and carry it off. Native clients (no cookie jar of a
+/// browser, no `Origin`) get it in the body too, to send as `Authorization: Bearer`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientKind {
+    /// The safe guess when nothing says otherwise.
+    #[default]
+    Browser,
+    Native,
+}
+
+impl ClientKind {
+    /// What a response body may carry of a token just issued.
+    pub fn token_in_body(self, token: String) -> Option<String> {
+        (self == ClientKind::Native).then_some(token)
+    }
 }
 
 impl ClientInfo {

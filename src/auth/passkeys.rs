@@ -1,14 +1,16 @@
-//! Passkeys (WebAuthn, with `webauthn-rs`): registration for a logged-in user, and login with a
-//! passkey alone, by username or with a discoverable credential. The ceremony state is stored
+//! Passkeys (WebAuthn, with `webauthn-rs`): registration for a logged-in user that recently
+//! proved who it is, and login with a passkey alone. Passkeys are discoverable credentials and
+//! a login never lists any (`allowCredentials` stays empty), so the options for an account
+//! with passkeys, one without and an unknown name look the same. The ceremony state is stored
 //! (single use, five minutes), so any server process can finish what another started; sign
 //! counters only move forward, by compare-and-swap in the store.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 use webauthn_rs::prelude::{
-    DiscoverableAuthentication, Passkey, PasskeyAuthentication, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
+    DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 
 use super::{
@@ -20,6 +22,7 @@ use super::{
 use crate::{
     domain::identity::login_key,
     domain::{AppError, AppResult},
+    mail::templates::SecurityNotice,
     store::{
         PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
         UserId, UserRecord,
@@ -40,15 +43,6 @@ const RP_NAME: &str = "Quiz LLM";
 pub struct StartedCeremony {
     pub challenge_id: PasskeyChallengeId,
     pub options: Value,
-}
-
-/// A login's stored state: for one user's passkeys, or for whichever discoverable credential
-/// the authenticator offers.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", content = "state", rename_all = "snake_case")]
-enum LoginState {
-    Allowed(PasskeyAuthentication),
-    Discoverable(DiscoverableAuthentication),
 }
 
 /// The relying party from `WEBAUTHN_RP_ID` / `WEBAUTHN_RP_ORIGIN`, defaulting from
@@ -186,10 +180,24 @@ impl AuthService {
     }
 
     /// Options to create a passkey for the caller (their existing ones excluded). Resident keys
-    /// are preferred, so that the passkey can log in without a username.
-    pub async fn start_passkey_registration(&self, claims: &Claims) -> AppResult<StartedCeremony> {
+    /// are required: a login lists no credentials, so only a discoverable one can answer it.
+    /// Needs a recent authentication, and counts against the caller's registration limit (each
+    /// start stores a challenge).
+    pub async fn start_passkey_registration(
+        &self,
+        claims: &Claims,
+        client: &ClientInfo,
+    ) -> AppResult<StartedCeremony> {
         let webauthn = self.webauthn()?;
-        let user = self.user_of(claims).await?;
+        let user = self.recently_authenticated(claims).await?;
+        self.throttle
+            .check(
+                Bucket::PasskeyRegistrationUser,
+                user.id.as_str(),
+                Some(&user.id),
+                client,
+            )
+            .await?;
         let existing = self
             .store
             .list_passkeys(&user.id)
@@ -206,7 +214,9 @@ impl AuthService {
             )
             .map_err(AppError::internal)?;
         let mut options = serde_json::to_value(options).map_err(AppError::internal)?;
-        options["publicKey"]["authenticatorSelection"]["residentKey"] = "preferred".into();
+        let selection = &mut options["publicKey"]["authenticatorSelection"];
+        selection["residentKey"] = "required".into();
+        selection["requireResidentKey"] = true.into();
         self.store_challenge(
             PasskeyCeremony::Registration,
             Some(user.id),
@@ -227,6 +237,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<PasskeyRecord> {
         let webauthn = self.webauthn()?;
+        let user = self.recently_authenticated(claims).await?;
         let name = passkey_name(name)?;
         let credential: RegisterPublicKeyCredential = credential_from(credential)?;
         let challenge = self
@@ -267,6 +278,13 @@ impl AuthService {
             ));
         }
         tracing::info!(target: "audit", event = "passkey_registered", user_id = %passkey.user_id, passkey_id = %passkey.id, client_ip = %client.key());
+        self.notify(
+            &user,
+            SecurityNotice::PasskeyAdded {
+                name: passkey.name.clone(),
+            },
+        )
+        .await;
         Ok(passkey)
     }
 
@@ -275,13 +293,14 @@ impl AuthService {
         Ok(self.store.list_passkeys(user).await?)
     }
 
-    /// `NOT_FOUND` unless the caller has a passkey with this id.
+    /// `NOT_FOUND` unless the caller has a passkey with this id. Needs a recent authentication.
     pub async fn delete_passkey(
         &self,
         claims: &Claims,
         id: &str,
         client: &ClientInfo,
     ) -> AppResult<()> {
+        self.recently_authenticated(claims).await?;
         let id = PasskeyId::parse(id).ok_or(AppError::NotFound)?;
         if !self.store.delete_passkey(&claims.sub, &id).await? {
             return Err(AppError::NotFound);
@@ -291,7 +310,10 @@ impl AuthService {
     }
 
     /// Options to log in with a passkey: of the named account, or (no username) any
-    /// discoverable one. Counts against the client's login limit.
+    /// discoverable one. Counts against the client's login limit. The options never list
+    /// credentials, and the same work is done for every name, so the answer does not tell
+    /// whether an account exists or has passkeys; a named login is tied to the account (to an
+    /// id nobody has when there is none), so the finish takes only that account's passkey.
     pub async fn start_passkey_login(
         &self,
         username: Option<&str>,
@@ -301,40 +323,18 @@ impl AuthService {
         self.throttle
             .check(Bucket::LoginClient, &client.key(), None, client)
             .await?;
-        let discoverable = || {
-            webauthn
-                .start_discoverable_authentication()
-                .map_err(AppError::internal)
-                .map(|(options, state)| (options, LoginState::Discoverable(state)))
+        let user_id = match username.map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(username) => Some(
+                self.find_login_user(username)
+                    .await?
+                    .filter(|u| u.is_active)
+                    .map_or_else(UserId::new_random, |u| u.id),
+            ),
         };
-        let (user_id, (options, state)) = match username.map(str::trim).filter(|u| !u.is_empty()) {
-            None => (None, discoverable()?),
-            Some(username) => {
-                let user = self.find_login_user(username).await?;
-                let keys = match &user {
-                    Some(u) if u.is_active => self
-                        .store
-                        .list_passkeys(&u.id)
-                        .await?
-                        .iter()
-                        .map(|p| from_json::<Passkey>(&p.credential))
-                        .collect::<AppResult<Vec<_>>>()?,
-                    _ => Vec::new(),
-                };
-                // An account without passkeys (or no account) gets options all the same, tied
-                // to an id no passkey has, so the finish fails like a wrong passkey would.
-                let user_id = user.map_or_else(UserId::new_random, |u| u.id);
-                let started = if keys.is_empty() {
-                    discoverable()?
-                } else {
-                    let (options, state) = webauthn
-                        .start_passkey_authentication(&keys)
-                        .map_err(AppError::internal)?;
-                    (options, LoginState::Allowed(state))
-                };
-                (Some(user_id), started)
-            }
-        };
+        let (options, state) = webauthn
+            .start_discoverable_authentication()
+            .map_err(AppError::internal)?;
         let mut options = serde_json::to_value(options).map_err(AppError::internal)?;
         // The options are for a "log in with a passkey" button; a client that wants the
         // browser's autofill UI adds `mediation: "conditional"` itself.
@@ -386,23 +386,20 @@ impl AuthService {
         self.check_account_budget(owner.as_str(), Some(&owner), client)
             .await?;
         let mut key: Passkey = from_json(&passkey.credential)?;
-        let verified = match from_json::<LoginState>(&challenge.state)? {
-            LoginState::Allowed(state) => {
-                webauthn.finish_passkey_authentication(&credential, &state)
+        // A login started by an earlier version (listing credentials) does not read as one.
+        let Ok(state) = serde_json::from_str::<DiscoverableAuthentication>(&challenge.state) else {
+            return Err(refused(Some(&owner), "challenge from an earlier version"));
+        };
+        // The authenticator names the user too; it must be the passkey's owner.
+        let named = webauthn
+            .identify_discoverable_authentication(&credential)
+            .map(|(uuid, _)| uuid);
+        let verified = match named {
+            Ok(uuid) if uuid == user_handle(&owner)? => {
+                webauthn.finish_discoverable_authentication_v2(&credential, state, &key)
             }
-            LoginState::Discoverable(state) => {
-                // The authenticator names the user too; it must be the passkey's owner.
-                let named = webauthn
-                    .identify_discoverable_authentication(&credential)
-                    .map(|(uuid, _)| uuid);
-                match named {
-                    Ok(uuid) if uuid == user_handle(&owner)? => {
-                        webauthn.finish_discoverable_authentication_v2(&credential, state, &key)
-                    }
-                    Ok(_) => return Err(refused(Some(&owner), "user handle of another user")),
-                    Err(err) => Err(err),
-                }
-            }
+            Ok(_) => return Err(refused(Some(&owner), "user handle of another user")),
+            Err(err) => Err(err),
         };
         let result = verified.map_err(|err| refused(Some(&owner), &err.to_string()))?;
         key.update_credential(&result);

@@ -21,12 +21,13 @@ use super::{
 };
 mod housekeeping;
 mod sessions;
+mod stepup;
 pub use housekeeping::Housekeeping;
 
 use crate::{
     domain::identity::{EmailAddress, Username, email_key, login_key},
     domain::{AppError, AppResult, Credentials, GUESTS_CANNOT, SharedClock, SignInMethod},
-    mail::outbox::Outbox,
+    mail::{outbox::Outbox, templates::SecurityNotice},
     store::{SessionId, SessionRecord, SessionRotation, Store, UserId, UserRecord, WindowCount},
 };
 
@@ -231,6 +232,11 @@ impl AuthService {
         self.mailer.send(user, purpose).await;
     }
 
+    /// E-mails the owner a security notice (stored before the request returns).
+    pub(super) async fn notify(&self, user: &UserRecord, notice: SecurityNotice) {
+        self.mailer.notify(user, notice).await;
+    }
+
     /// Answers at once and the same way for every address: only the limits (the same store
     /// round trips either way, keyed on the address as typed) are checked here; the lookup and the e-mail happen in a
     /// background task, so neither the store nor the mail server shows in the response time.
@@ -313,7 +319,10 @@ impl AuthService {
             .await?)
     }
 
-    /// Sets a new password from an e-mailed link and ends every session.
+    /// Sets a new password from an e-mailed link and ends every session. The link proves the
+    /// mailbox only, so every passkey goes too (one planted with a stolen session must not
+    /// outlive the reset); TOTP stays on, so a mailbox alone never gets past the second factor.
+    /// The owner is told both.
     pub async fn reset_password(
         &self,
         uid: &str,
@@ -329,9 +338,19 @@ impl AuthService {
         if !self.replace_password(&user, new_password).await? {
             return Err(AppError::InvalidToken);
         }
+        let passkeys_removed = self.store.delete_passkeys(&id).await?;
         let ended = self.store.remove_sessions(&id, None).await?;
         self.live.ended_all(&id, None);
-        tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, client_ip = %client.key());
+        tracing::info!(target: "audit", event = "password_reset", user_id = %id, sessions_ended = ended, passkeys_removed, client_ip = %client.key());
+        let totp_on = self.store.find_mfa(&id).await?.enabled();
+        self.notify(
+            &user,
+            SecurityNotice::PasswordReset {
+                passkeys_removed,
+                totp_on,
+            },
+        )
+        .await;
         Ok(())
     }
 
@@ -369,6 +388,7 @@ impl AuthService {
             .await?;
         self.live.ended_all(&user.id, Some(&claims.sid));
         tracing::info!(target: "audit", event = "password_changed", user_id = %user.id, sessions_ended = ended, client_ip = %client.key());
+        self.notify(&user, SecurityNotice::PasswordChanged).await;
         Ok(())
     }
 
@@ -492,6 +512,7 @@ impl AuthService {
             generation: 0,
             refreshes: WindowCount::default(),
             method,
+            authenticated_at: now,
         };
         if !self.store.add_session(&user.id, &session).await? {
             return Err(AppError::InvalidCredentials);

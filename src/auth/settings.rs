@@ -1,5 +1,5 @@
 //! Token lifetimes, keys and rate limits: `JWT_*`, `*_TTL`, `SESSION_IDLE_TIMEOUT`,
-//! `REFRESH_REUSE_INTERVAL`, `GUEST_TTL`, `PUBLIC_URL`, `WEBAUTHN_*` and `RATE_LIMIT_*`.
+//! `REFRESH_REUSE_INTERVAL`, `REAUTH_WINDOW`, `GUEST_TTL`, `PUBLIC_URL`, `WEBAUTHN_*` and `RATE_LIMIT_*`.
 
 use std::time::Duration;
 
@@ -48,6 +48,10 @@ pub struct AuthSettings {
     /// revocation on another process bites within this (at most 5s).
     #[arg(long, env = "SESSION_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
     pub session_cache_ttl: Duration,
+    /// How long a login or `reauthenticate` lets the session add or remove sign-in factors
+    /// (passkeys, TOTP, recovery codes); older sessions get `REAUTHENTICATION_REQUIRED`.
+    #[arg(long, env = "REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub reauth_window: Duration,
     /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up
     /// (checked hourly, or every TTL when shorter).
     #[arg(long, env = "UNVERIFIED_ACCOUNT_TTL", default_value = "3d", value_parser = parse_duration)]

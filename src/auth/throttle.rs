@@ -69,6 +69,10 @@ pub enum Bucket {
     SubmitUser,
     /// Guest sessions started from one client address.
     GuestClient,
+    /// Second login steps (`verifyMfa`) from one client address.
+    MfaClient,
+    /// Passkey registrations started by one user.
+    PasskeyRegistrationUser,
 }
 
 impl Bucket {
@@ -85,6 +89,8 @@ impl Bucket {
             Bucket::GenerateUser => "generate-user",
             Bucket::SubmitUser => "submit-user",
             Bucket::GuestClient => "guest-client",
+            Bucket::MfaClient => "mfa-client",
+            Bucket::PasskeyRegistrationUser => "passkey-registration-user",
         }
     }
 }
@@ -92,7 +98,8 @@ impl Bucket {
 /// `RATE_LIMIT_*`: each `COUNT/PERIOD`, at most COUNT in any PERIOD, across all server processes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RateLimits {
-    /// Login (and `changePassword`) attempts on one account from one client address.
+    /// Login (and `changePassword`, `reauthenticate`, TOTP code) attempts on one account from
+    /// one client address.
     #[arg(
         long = "rate-limit-login-per-account",
         env = "RATE_LIMIT_LOGIN_PER_ACCOUNT",
@@ -174,6 +181,23 @@ pub struct RateLimits {
         default_value = "10/1h"
     )]
     pub guest_per_client: Rate,
+    /// Second login steps (`verifyMfa`) per client address, counted before the `mfaToken` is
+    /// read, so forged tokens cannot make the store count for accounts that are not there.
+    #[arg(
+        long = "rate-limit-mfa-per-client",
+        env = "RATE_LIMIT_MFA_PER_CLIENT",
+        value_name = "RATE_LIMIT_MFA_PER_CLIENT",
+        default_value = "30/5m"
+    )]
+    pub mfa_per_client: Rate,
+    /// Passkey registrations a user may start (each stores a challenge).
+    #[arg(
+        long = "rate-limit-passkey-registration-per-user",
+        env = "RATE_LIMIT_PASSKEY_REGISTRATION_PER_USER",
+        value_name = "RATE_LIMIT_PASSKEY_REGISTRATION_PER_USER",
+        default_value = "20/1h"
+    )]
+    pub passkey_registration_per_user: Rate,
 }
 
 impl RateLimits {
@@ -190,6 +214,8 @@ impl RateLimits {
             generate_per_user: rate,
             submit_per_user: rate,
             guest_per_client: rate,
+            mfa_per_client: rate,
+            passkey_registration_per_user: rate,
         }
     }
 }
@@ -213,6 +239,8 @@ impl RateLimits {
             Bucket::GenerateUser => self.generate_per_user,
             Bucket::SubmitUser => self.submit_per_user,
             Bucket::GuestClient => self.guest_per_client,
+            Bucket::MfaClient => self.mfa_per_client,
+            Bucket::PasskeyRegistrationUser => self.passkey_registration_per_user,
         }
     }
 }

@@ -36,6 +36,9 @@ pub enum AppError {
         mfa_token: String,
     },
     InvalidMfaCode,
+    /// A change to sign-in factors (or another sensitive one) without a recent proof of who
+    /// the session is: call `reauthenticate` first.
+    ReauthenticationRequired,
     /// The caller's kind of account cannot do this (a guest changing a password or turning
     /// on MFA; an account asking to sign up a guest): `UNAUTHENTICATED`, saying which account
     /// it needs.
@@ -94,6 +97,11 @@ impl AppError {
                 "That code is not right, or was already used; log in again to get a new chance."
                     .into()
             }
+            AppError::ReauthenticationRequired => {
+                "Confirm it is you first: call reauthenticate with your password (and a code \
+                 when two-factor login is on)."
+                    .into()
+            }
             AppError::AccountRequired { message } => (*message).into(),
             AppError::PasskeyNotAccepted => {
                 "The passkey was not accepted (the challenge is unknown, used or expired, or the \
@@ -120,6 +128,7 @@ impl AppError {
             AppError::LlmUnavailable => ErrorCode::LlmUnavailable,
             AppError::MfaRequired { .. } => ErrorCode::MfaRequired,
             AppError::InvalidMfaCode => ErrorCode::InvalidMfaCode,
+            AppError::ReauthenticationRequired => ErrorCode::ReauthenticationRequired,
             AppError::AccountRequired { .. } => ErrorCode::Unauthenticated,
             AppError::PasskeyNotAccepted => ErrorCode::Unauthenticated,
             AppError::Internal(_) => ErrorCode::Internal,
@@ -142,6 +151,7 @@ pub enum ErrorCode {
     LlmUnavailable,
     MfaRequired,
     InvalidMfaCode,
+    ReauthenticationRequired,
     /// `TRUSTED_DOCUMENTS=enforce` and the request sent free text.
     OperationNotTrusted,
     /// The request named a trusted document that is not in the manifest.
@@ -165,6 +175,7 @@ impl ErrorCode {
             ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
             ErrorCode::MfaRequired => "MFA_REQUIRED",
             ErrorCode::InvalidMfaCode => "INVALID_MFA_CODE",
+            ErrorCode::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
             ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
             ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             ErrorCode::Internal => "INTERNAL",

@@ -164,19 +164,25 @@ pub fn login_key(raw: &str) -> String {
     }
 }
 
-/// The look-alike skeleton a username is unique by: ASCII case folded, `i`/`l`/`1` one letter,
-/// `o`/`0` one letter, and the separators `_ . -` dropped, so `aIice`, `al1ce` and `alice.`
-/// all collide with `alice`.
+/// The look-alike key a username is unique by: the Unicode confusables skeleton (UTS #39) of
+/// the lower-cased name, which maps `m` to `rn`, `1` and `I` to `l`, `0` to `O` and Cyrillic or
+/// Greek look-alikes to their Latin letters; then, on top, what the skeleton leaves apart but
+/// many fonts do not: `w` and `vv`, `d` and `cl`, `i` and `l`, `o` and `O`, and the separators
+/// `_ . -` dropped. So `rnary`, `vvill`, `aIice`, `al1ce` and `alice.` collide with `mary`,
+/// `will` and `alice`. It is also what a login name is looked up by, whatever its characters.
 pub fn username_skeleton(name: &str) -> String {
-    name.trim()
-        .chars()
-        .filter_map(|c| match c.to_ascii_lowercase() {
-            '_' | '.' | '-' => None,
-            'i' | 'l' | '1' => Some('l'),
-            '0' => Some('o'),
-            c => Some(c),
-        })
-        .collect()
+    let lower = name.trim().to_lowercase();
+    let mut key = String::with_capacity(lower.len());
+    for c in unicode_security::skeleton(&lower).flat_map(char::to_lowercase) {
+        match c {
+            '_' | '.' | '-' => {}
+            'i' => key.push('l'),
+            'w' => key.push_str("vv"),
+            'd' => key.push_str("cl"),
+            c => key.push(c),
+        }
+    }
+    key
 }
 
 /// The one spelling of the address the mailer delivers to: the local part lower-cased (accounts
@@ -281,6 +287,23 @@ mod tests {
             );
         }
         assert_eq!(username_skeleton("b0b"), username_skeleton("BOB"));
+        for (name, original) in [
+            ("rnary", "mary"),
+            ("RNARY", "Mary"),
+            ("vvill", "will"),
+            ("VViLL", "will"),
+            ("cIay", "day"),
+            // Cyrillic а, о and Greek ο (a login name may be typed with anything).
+            ("m\u{430}ry", "mary"),
+            ("b\u{43e}b", "bob"),
+            ("b\u{3bf}b", "bob"),
+        ] {
+            assert_eq!(
+                username_skeleton(name),
+                username_skeleton(original),
+                "{name}"
+            );
+        }
         assert_ne!(username_skeleton("alice"), username_skeleton("alicia"));
         assert_ne!(username_skeleton("bob"), username_skeleton("rob"));
     }

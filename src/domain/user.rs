@@ -113,6 +113,9 @@ pub struct SessionRecord {
     pub generation: i64,
     /// Kept through refreshes.
     pub method: SignInMethod,
+    /// The session's last proof of who it is: its login, or a later `reauthenticate`. Changes
+    /// to sign-in factors need it recent, so a stolen access token alone cannot make them.
+    pub authenticated_at: DateTime<Utc>,
     /// The refresh limit's count, kept here so that the refresh counted is the refresh
     /// written: one compare-and-swap, exact across server processes.
     pub refreshes: WindowCount,

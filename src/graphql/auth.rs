@@ -149,17 +149,24 @@ pub enum SignInMethod {
 #[derive(SimpleObject)]
 pub(super) struct AuthPayload {
     user: UserObject,
-    /// Also set as the `access` cookie; send it as `Authorization: Bearer` where cookies do not
-    /// fit. The refresh token never leaves the server.
-    access_token: String,
+    /// For a native client (a request without `Origin`), to send as `Authorization: Bearer`;
+    /// `null` for a browser, which holds it in the `HttpOnly` `access` cookie alone, out of
+    /// scripts' reach. The refresh token never leaves the server.
+    access_token: Option<String>,
     access_token_expires_at: DateTime<Utc>,
     message: String,
 }
 
 #[derive(SimpleObject)]
 pub struct RefreshPayload {
-    access_token: String,
+    /// As `AuthPayload.accessToken`: `null` for a browser, which gets the cookie.
+    access_token: Option<String>,
     access_token_expires_at: DateTime<Utc>,
+}
+
+/// The new access token as a response body may carry it (see [`crate::auth::ClientKind`]).
+fn token_for_body(ctx: &Context<'_>, access: IssuedToken) -> Option<String> {
+    ctx.request_auth().client().kind.token_in_body(access.token)
 }
 
 #[derive(SimpleObject)]
@@ -211,8 +218,8 @@ pub(super) fn logged_in(ctx: &Context<'_>, outcome: LoginOutcome, message: &str)
     set_login_cookies(ctx, &outcome.access, outcome.user.username.as_str());
     AuthPayload {
         user: outcome.user.into(),
-        access_token: outcome.access.token,
         access_token_expires_at: outcome.access.expires_at,
+        access_token: token_for_body(ctx, outcome.access),
         message: message.into(),
     }
 }
@@ -403,8 +410,8 @@ impl AuthMutation {
             Ok((user, access)) => {
                 set_login_cookies(ctx, &access, user.username.as_str());
                 Ok(RefreshPayload {
-                    access_token: access.token,
                     access_token_expires_at: access.expires_at,
+                    access_token: token_for_body(ctx, access),
                 })
             }
             Err(err) => {
@@ -441,6 +448,27 @@ impl AuthMutation {
         Ok(LogoutPayload {
             message: format!("Logged out of {ended} session(s)."),
         })
+    }
+
+    /// Proves again that the session is its owner's: the password, plus a TOTP or recovery
+    /// code when two-factor login is on. Adding or removing a sign-in factor then works for
+    /// `REAUTH_WINDOW`. Counts against the login rate limits.
+    #[graphql(guard = "LoggedIn")]
+    async fn reauthenticate(
+        &self,
+        ctx: &Context<'_>,
+        password: Option<String>,
+        code: Option<String>,
+    ) -> Result<bool> {
+        ctx.auth_service()
+            .reauthenticate(
+                ctx.claims()?,
+                password.map(Password::new),
+                code.as_deref(),
+                ctx.request_auth().client(),
+            )
+            .await?;
+        Ok(true)
     }
 
     /// Logs out one of the caller's devices; its next refresh fails.

@@ -2,6 +2,7 @@
 
 use async_graphql::{ErrorExtensions, Response, Value};
 
+use super::limits::LimitExceeded;
 use crate::domain::{AppError, ErrorCode};
 
 impl From<AppError> for async_graphql::Error {
@@ -30,6 +31,7 @@ impl From<AppError> for async_graphql::Error {
 /// code; they are all about the request the client sent. Some quote what the client sent (an
 /// enum value it does not know, an unknown input field), so every string of `variables` quoted
 /// in them is blanked out: a password sent in the wrong place never comes back in an error.
+/// Its complexity refusal becomes the documented limit error.
 pub fn ensure_codes(mut response: Response, variables: &VariableStrings) -> Response {
     for error in &mut response.errors {
         let has_code = error
@@ -37,6 +39,10 @@ pub fn ensure_codes(mut response: Response, variables: &VariableStrings) -> Resp
             .as_ref()
             .is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
+            if let Some(exceeded) = LimitExceeded::from_validation(&error.message) {
+                *error = exceeded.into();
+                continue;
+            }
             for secret in &variables.0 {
                 let quoted = format!("\"{secret}\"");
                 if error.message.contains(&quoted) {

@@ -11,7 +11,7 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::domain::ErrorCode;
+use crate::{domain::ErrorCode, quiz::page::MAX_PAGE_SIZE};
 
 /// `GRAPHQL_*`.
 #[derive(Debug, Clone, clap::Args)]
@@ -34,8 +34,9 @@ pub struct QueryLimits {
         default_value_t = 15
     )]
     pub max_depth: usize,
-    /// Most fields (each counts 1) a query may select in all, fragments spread in place;
-    /// `__typename` and introspection fields count too.
+    /// Most fields (each counts 1) a query may select in all, fragments spread in place
+    /// (`__typename` and introspection fields count too), and most it may answer with, each
+    /// item of a list page (`quizzes`, `quizResults`) counting its fields.
     #[arg(
         long = "graphql-max-complexity",
         env = "GRAPHQL_MAX_COMPLEXITY",
@@ -87,6 +88,7 @@ pub enum Limit {
     RootFields,
     Depth,
     Complexity,
+    OperationName,
 }
 
 impl Limit {
@@ -97,6 +99,7 @@ impl Limit {
             Limit::RootFields => "rootFields",
             Limit::Depth => "depth",
             Limit::Complexity => "complexity",
+            Limit::OperationName => "operationName",
         }
     }
 }
@@ -116,6 +119,58 @@ impl From<LimitExceeded> for ServerError {
                 ext.set("limit", limit.as_str());
             })
             .into_server_error(Default::default())
+    }
+}
+
+/// Longest operation name accepted, in a document or as `operationName`. A name is one token
+/// however long, and it is what telemetry labels, span fields and log lines carry.
+pub const MAX_OPERATION_NAME_CHARS: usize = 100;
+
+/// Whether `name` is a GraphQL Name (`[_A-Za-z][_0-9A-Za-z]*`) of at most
+/// [`MAX_OPERATION_NAME_CHARS`]: the only operation names that reach telemetry.
+pub fn is_plain_operation_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    name.len() <= MAX_OPERATION_NAME_CHARS
+        && bytes
+            .next()
+            .is_some_and(|b| b == b'_' || b.is_ascii_alphabetic())
+        && bytes.all(|b| b == b'_' || b.is_ascii_alphanumeric())
+}
+
+fn operation_name_refused() -> LimitExceeded {
+    LimitExceeded {
+        limit: Limit::OperationName,
+        message: format!(
+            "Operation names must be GraphQL names ([_A-Za-z][_0-9A-Za-z]*) of at most \
+             {MAX_OPERATION_NAME_CHARS} characters."
+        ),
+    }
+}
+
+/// The complexity of a page of a list (`first` items): each item costs what its selection
+/// costs, so twenty aliased pages of a hundred cost what they would answer with. A `first`
+/// beyond the allowed range is costed at the range's end and refused by the field itself.
+pub fn page_cost(first: i32, per_item: usize) -> usize {
+    let items = usize::try_from(first.clamp(1, MAX_PAGE_SIZE)).unwrap_or(1);
+    items.saturating_mul(per_item).saturating_add(1)
+}
+
+/// What async-graphql answers when the complexity it computes after validation (with
+/// [`page_cost`] for lists, variables and defaults applied) is over `limit_complexity`. The
+/// field count before validation cannot know a page's size; this can.
+const TOO_COMPLEX: &str = "Query is too complex.";
+
+impl LimitExceeded {
+    /// async-graphql's complexity refusal, which comes without a code, in the documented
+    /// shape. Matched by its text: `security::list_pages_cost_their_items` notices a change.
+    pub fn from_validation(message: &str) -> Option<LimitExceeded> {
+        (message == TOO_COMPLEX).then(|| LimitExceeded {
+            limit: Limit::Complexity,
+            message: "The query is too complex: counting each item of a list page, it would \
+                      answer with more fields than allowed. Ask for smaller pages or fewer \
+                      fields."
+                .into(),
+        })
     }
 }
 
@@ -276,6 +331,17 @@ impl<'a> Flattener<'a> {
 }
 
 impl QueryLimits {
+    /// Refuses an `operationName` that is no GraphQL name or is too long, before anything
+    /// else looks at it (an empty one, which some clients send for none, goes on as before).
+    pub fn check_operation_name(&self, name: Option<&str>) -> Result<(), LimitExceeded> {
+        match name {
+            Some(name) if !name.is_empty() && !is_plain_operation_name(name) => {
+                Err(operation_name_refused())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Refuses a document with more tokens than allowed, before it is parsed.
     pub fn check_size(&self, query: &str) -> Result<(), LimitExceeded> {
         if count_tokens(query, self.max_tokens) > self.max_tokens {
@@ -298,6 +364,11 @@ impl QueryLimits {
         doc: &ExecutableDocument,
         operation: Option<&str>,
     ) -> Result<(), LimitExceeded> {
+        if let DocumentOperations::Multiple(ops) = &doc.operations
+            && ops.keys().any(|name| !is_plain_operation_name(name))
+        {
+            return Err(operation_name_refused());
+        }
         let aliases: usize = doc
             .operations
             .iter()
@@ -406,6 +477,28 @@ mod tests {
         assert_eq!(
             check(&format!("{{ __schema {{ {many} }} }}")),
             Err(Limit::Complexity)
+        );
+    }
+
+    #[test]
+    fn operation_names_are_short_graphql_names() {
+        let longest = "N".repeat(MAX_OPERATION_NAME_CHARS);
+        assert!(is_plain_operation_name(&longest));
+        assert!(is_plain_operation_name("_Me2"));
+        for bad in ["", "2Me", "Me-too", "Ménage", "Me ", &format!("{longest}N")] {
+            assert!(!is_plain_operation_name(bad), "{bad:?}");
+        }
+        let limits = QueryLimits::default();
+        assert_eq!(
+            limits.check_operation_name(Some(&format!("{longest}N"))),
+            Err(operation_name_refused())
+        );
+        assert_eq!(limits.check_operation_name(None), Ok(()));
+        assert_eq!(limits.check_operation_name(Some("")), Ok(()));
+        assert_eq!(check(&format!("query {longest} {{ me {{ id }} }}")), Ok(()));
+        assert_eq!(
+            check(&format!("query {longest}N {{ me {{ id }} }}")),
+            Err(Limit::OperationName)
         );
     }
 

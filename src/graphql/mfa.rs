@@ -34,7 +34,9 @@ pub struct MfaMutation;
 
 #[Object]
 impl MfaMutation {
-    /// Starts TOTP enrollment: a new secret, not active until confirmed.
+    /// Starts TOTP enrollment: a new secret, not active until confirmed. Like every TOTP and
+    /// recovery-code change, needs a login or `reauthenticate` within `REAUTH_WINDOW` (else
+    /// `REAUTHENTICATION_REQUIRED`).
     #[graphql(guard = "LoggedIn")]
     async fn start_totp_enrollment(&self, ctx: &Context<'_>) -> Result<TotpEnrollment> {
         let claims = ctx.claims()?;

@@ -12,6 +12,7 @@ mod mfa;
 mod passkeys;
 mod questions;
 mod quiz;
+pub mod single_root;
 pub mod trusted;
 
 use std::sync::Arc;
@@ -59,6 +60,8 @@ pub fn build_schema(
         .data(cookies)
         // A backstop: `limits` counts depth and fields (`__typename` too) before validation.
         .limit_depth(limits.max_depth)
+        // Again after validation, where pages cost their items (`limits::page_cost`); an
+        // extension would do the same, but would put every field's resolution on a slower path.
         .limit_complexity(limits.max_complexity)
         .limit_recursive_depth(limits.max_depth.max(32))
         .limit_directives(10);

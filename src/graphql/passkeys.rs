@@ -55,12 +55,14 @@ pub struct PasskeyMutation;
 
 #[Object]
 impl PasskeyMutation {
-    /// Starts registering a passkey for the logged-in user.
+    /// Starts registering a passkey for the logged-in user; needs a login or `reauthenticate`
+    /// within `REAUTH_WINDOW` (else `REAUTHENTICATION_REQUIRED`), as do finishing it and
+    /// `deletePasskey`.
     #[graphql(guard = "LoggedIn")]
     async fn start_passkey_registration(&self, ctx: &Context<'_>) -> Result<PasskeyChallenge> {
         Ok(ctx
             .auth_service()
-            .start_passkey_registration(ctx.claims()?)
+            .start_passkey_registration(ctx.claims()?, ctx.request_auth().client())
             .await?
             .into())
     }
@@ -97,8 +99,9 @@ impl PasskeyMutation {
         Ok(true)
     }
 
-    /// Starts a passkey login: for the named account's passkeys, or without a username for a
-    /// discoverable passkey the authenticator picks.
+    /// Starts a passkey login with a discoverable passkey the authenticator picks; with a
+    /// username, only that account's passkey finishes it. The options look the same whatever
+    /// the name (no credentials are listed).
     async fn start_passkey_login(
         &self,
         ctx: &Context<'_>,

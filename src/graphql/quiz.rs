@@ -9,7 +9,7 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-use super::{context::ContextExt, guard::LoggedIn, questions::Questions};
+use super::{context::ContextExt, guard::LoggedIn, limits::page_cost, questions::Questions};
 use crate::{
     quiz::{
         GenerateInput,
@@ -341,7 +341,7 @@ impl QuizQuery {
     }
 
     /// Your quizzes, newest first.
-    #[graphql(guard = "LoggedIn")]
+    #[graphql(guard = "LoggedIn", complexity = "page_cost(first, child_complexity)")]
     async fn quizzes(
         &self,
         ctx: &Context<'_>,
@@ -361,7 +361,7 @@ impl QuizQuery {
     }
 
     /// Your results, newest first; only those of one quiz when `quizId` is given.
-    #[graphql(guard = "LoggedIn")]
+    #[graphql(guard = "LoggedIn", complexity = "page_cost(first, child_complexity)")]
     async fn quiz_results(
         &self,
         ctx: &Context<'_>,

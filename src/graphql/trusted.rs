@@ -5,13 +5,52 @@
 //! `extensions.persistedQuery.sha256Hash`. With `enforce`, nothing else runs, so the API
 //! answers only what its clients were built to ask.
 
-use std::{collections::HashMap, path::PathBuf};
+use std::{collections::HashMap, path::PathBuf, sync::LazyLock};
 
 use anyhow::Context;
 use async_graphql::ServerError;
 use sha2::{Digest, Sha256};
 
 use crate::domain::ErrorCode;
+
+/// The operations the server's own pages send (`/verify-email`, `/reset-password`): trusted
+/// whatever the manifest holds, so those pages work under `enforce` too. The pages send them by
+/// [`ServerDocument::id`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerDocument {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl ServerDocument {
+    const ALL: [ServerDocument; 2] = [ServerDocument::VerifyEmail, ServerDocument::ResetPassword];
+
+    pub fn text(self) -> &'static str {
+        match self {
+            ServerDocument::VerifyEmail => {
+                "mutation Verify($uid: String!, $token: String!) { verifyEmail(uid: $uid, token: $token) { user { username } message } }"
+            }
+            ServerDocument::ResetPassword => {
+                "mutation Reset($uid: String!, $token: String!, $p: String!) { resetPassword(uid: $uid, token: $token, newPassword: $p) }"
+            }
+        }
+    }
+
+    /// The `documentId` that names it: the SHA-256 of its text, as for manifest entries.
+    pub fn id(self) -> String {
+        format!("sha256:{}", hex(&Sha256::digest(self.text().as_bytes())))
+    }
+
+    fn by_hash(hash: &str) -> Option<&'static str> {
+        static BY_HASH: LazyLock<HashMap<String, &'static str>> = LazyLock::new(|| {
+            ServerDocument::ALL
+                .iter()
+                .map(|d| (normalize(&d.id()), d.text()))
+                .collect()
+        });
+        BY_HASH.get(hash).copied()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TrustMode {
@@ -118,7 +157,11 @@ impl TrustedDocuments {
     pub fn resolve(&self, requested: &Requested<'_>) -> Result<Option<&str>, ServerError> {
         let id = requested.document_id.or(requested.persisted_hash);
         if let Some(id) = id {
-            if let Some(document) = self.by_hash.get(&normalize(id)) {
+            let hash = normalize(id);
+            if let Some(document) = self.by_hash.get(&hash) {
+                return Ok(Some(document));
+            }
+            if let Some(document) = ServerDocument::by_hash(&hash) {
                 return Ok(Some(document));
             }
             if requested.query.is_empty() {
@@ -197,6 +240,22 @@ mod tests {
             persisted_hash: Some(&hash),
         };
         assert_eq!(trusted.resolve(&apollo).unwrap(), Some(doc));
+    }
+
+    #[test]
+    fn the_servers_own_documents_are_trusted_in_every_mode() {
+        for mode in [TrustMode::Off, TrustMode::Allow, TrustMode::Enforce] {
+            let trusted = with(mode, &[]);
+            for document in ServerDocument::ALL {
+                let id = document.id();
+                let r = Requested {
+                    query: "",
+                    document_id: Some(&id),
+                    persisted_hash: None,
+                };
+                assert_eq!(trusted.resolve(&r).unwrap(), Some(document.text()));
+            }
+        }
     }
 
     #[test]

@@ -49,24 +49,44 @@ impl TrustedProxies {
         self.0.iter().any(|net| net.contains(&ip))
     }
 
+    /// Whether the direct peer is one of our proxies, whose forwarded headers are believed.
+    pub fn is_trusted(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|ip| self.contains(ip))
+    }
+
     /// The nearest address in `X-Forwarded-For` that is not one of our proxies, when the peer
-    /// is one; otherwise the peer itself.
-    pub fn client_ip(&self, peer: Option<IpAddr>, forwarded_for: Option<&str>) -> Option<IpAddr> {
-        let peer = peer?;
-        if !self.contains(peer) {
-            return Some(peer);
+    /// is one; otherwise the peer itself. `lines` are the header's lines in the order received:
+    /// a proxy may add its own line rather than extend the client's, so they are read as one
+    /// list (RFC 9110 §5.3), never the first line alone. Hops are walked from the right while
+    /// they are trusted; a hop that is not an address stops the walk at the last one believed,
+    /// so nothing written to its left (by whoever wrote the bad hop) can be taken.
+    pub fn client_ip<'a>(
+        &self,
+        peer: Option<IpAddr>,
+        lines: impl IntoIterator<Item = &'a str>,
+    ) -> Option<IpAddr> {
+        let mut client = peer?;
+        if !self.contains(client) {
+            return Some(client);
         }
-        let hops: Vec<IpAddr> = forwarded_for
-            .unwrap_or_default()
-            .split(',')
-            .filter_map(|h| h.trim().parse().ok())
-            .collect();
-        hops.iter()
+        let lines: Vec<&str> = lines.into_iter().collect();
+        let hops = lines
+            .iter()
             .rev()
-            .find(|ip| !self.contains(**ip))
-            .or(hops.first())
-            .copied()
-            .or(Some(peer))
+            .flat_map(|line| line.rsplit(','))
+            .map(str::trim)
+            // Empty list elements are allowed and mean nothing.
+            .filter(|hop| !hop.is_empty());
+        for hop in hops {
+            let Ok(ip) = hop.parse::<IpAddr>() else {
+                break;
+            };
+            client = ip;
+            if !self.contains(ip) {
+                break;
+            }
+        }
+        Some(client)
     }
 }
 
@@ -78,18 +98,68 @@ mod tests {
     fn forwarded_for_counts_only_behind_trusted_proxies() {
         let none = TrustedProxies::default();
         let peer: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(none.client_ip(Some(peer), Some("1.2.3.4")), Some(peer));
+        assert_eq!(none.client_ip(Some(peer), ["1.2.3.4"]), Some(peer));
 
         let proxies: TrustedProxies = "10.0.0.0/8, 127.0.0.1".parse().unwrap();
         let proxy: IpAddr = "10.1.2.3".parse().unwrap();
         assert_eq!(
-            proxies.client_ip(Some(proxy), Some("6.6.6.6, 1.2.3.4, 10.9.9.9")),
+            proxies.client_ip(Some(proxy), ["6.6.6.6, 1.2.3.4, 10.9.9.9"]),
             Some("1.2.3.4".parse().unwrap()),
             "a spoofed left-most entry is ignored"
         );
-        assert_eq!(proxies.client_ip(Some(proxy), None), Some(proxy));
+        assert_eq!(proxies.client_ip(Some(proxy), []), Some(proxy));
         assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
         assert!("nonsense".parse::<TrustedProxies>().is_err());
+    }
+
+    #[test]
+    fn every_forwarded_for_line_counts_in_order() {
+        let proxies: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
+        let balancer: IpAddr = "127.0.0.1".parse().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // A client's own header line first, the balancer's line (the real peer) after it.
+        assert_eq!(
+            proxies.client_ip(Some(balancer), ["198.51.100.7", "127.0.0.2"]),
+            ip("127.0.0.2")
+        );
+        assert_eq!(
+            proxies.client_ip(
+                Some(balancer),
+                ["6.6.6.6, 10.0.0.5", "10.1.1.1, 203.0.113.4"]
+            ),
+            ip("203.0.113.4")
+        );
+        assert_eq!(
+            proxies.client_ip(Some(balancer), ["203.0.113.4, 10.0.0.5", "10.1.1.1"]),
+            ip("203.0.113.4"),
+            "trusted hops are passed over, across lines"
+        );
+        assert_eq!(
+            proxies.client_ip(Some(balancer), ["6.6.6.6", ", ,", "203.0.113.4,"]),
+            ip("203.0.113.4"),
+            "empty elements mean nothing"
+        );
+    }
+
+    #[test]
+    fn an_unparsable_hop_ends_the_walk() {
+        let proxies: TrustedProxies = "127.0.0.1, 10.0.0.0/8".parse().unwrap();
+        let balancer: IpAddr = "127.0.0.1".parse().unwrap();
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // Whoever wrote the bad hop wrote what lies left of it too: none of it is taken.
+        assert_eq!(
+            proxies.client_ip(Some(balancer), ["6.6.6.6, not-an-ip, 10.0.0.5"]),
+            ip("10.0.0.5")
+        );
+        assert_eq!(
+            proxies.client_ip(Some(balancer), ["6.6.6.6", "unknown"]),
+            ip("127.0.0.1"),
+            "nothing believable: the peer"
+        );
+        assert_eq!(
+            proxies.client_ip(Some(balancer), ["6.6.6.6, 1.2.3.4:80"]),
+            ip("127.0.0.1")
+        );
     }
 
     #[test]

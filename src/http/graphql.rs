@@ -1,14 +1,16 @@
 //! GraphQL over HTTP: POST for everything, GET for queries only.
 
 use async_graphql::{
-    BatchRequest, Response, Value,
-    parser::types::{DocumentOperations, ExecutableDocument, OperationType},
+    BatchRequest, Response, ServerError, Value,
+    parser::types::{
+        DocumentOperations, ExecutableDocument, OperationDefinition, OperationType, Selection,
+    },
 };
 use poem::{
     Body, Request,
     error::ReadBodyError,
     handler,
-    http::{StatusCode, header},
+    http::{Method, StatusCode, header},
     web::{Data, Query, websocket::WebSocket},
 };
 use serde::Deserialize;
@@ -19,12 +21,13 @@ use super::{
     response::{self, MediaType},
 };
 use crate::{
-    auth::ClientInfo,
+    auth::{ClientInfo, ClientKind},
     domain::ErrorCode,
     graphql::{
         AppSchema,
         context::RequestAuth,
         error::{VariableStrings, ensure_codes},
+        limits::is_plain_operation_name,
         trusted::Requested,
     },
     quiz::RequestBudget,
@@ -38,16 +41,37 @@ pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestA
             .map(str::to_owned)
     };
     let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    // A line that is not text becomes a hop that is no address, which ends the walk there.
+    let forwarded_for = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .iter()
+        .map(|line| line.to_str().unwrap_or("?"));
     let client = ClientInfo {
-        ip: http
-            .proxies
-            .client_ip(peer, header(X_FORWARDED_FOR).as_deref()),
+        ip: http.proxies.client_ip(peer, forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
+        kind: client_kind(req),
     };
     RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// A browser sends `Origin` on every POST and WebSocket upgrade (and `Sec-Fetch-Site` on every
+/// request to an HTTPS or localhost origin), and no script can remove either; a plain GET runs
+/// no mutation, so it never gets a token anyway and counts as a browser's. Native clients send
+/// neither header.
+fn client_kind(req: &Request) -> ClientKind {
+    let headers = req.headers();
+    let plain_get = req.method() == Method::GET && !headers.contains_key(header::UPGRADE);
+    if plain_get || headers.contains_key(header::ORIGIN) || headers.contains_key(SEC_FETCH_SITE) {
+        ClientKind::Browser
+    } else {
+        ClientKind::Native
+    }
+}
+
+const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
 fn request_error(media: MediaType, status: StatusCode, message: &str) -> poem::Response {
     response::error(media, status, ErrorCode::BadUserInput, message)
@@ -62,7 +86,8 @@ enum Mutations {
 
 /// For every document, over HTTP and WebSocket: bounds its size, parses it (or takes it from
 /// the cache, keeping a fresh parse for the next request with the same text) and checks the
-/// query limits; the error response when it breaks one. A document that does not parse passes:
+/// query limits and the single-root-field rule of subscriptions; the error response when it
+/// breaks one. A document that does not parse passes:
 /// the executor reports it in the usual shape.
 pub(super) fn limits_refusal(
     http: &HttpSettings,
@@ -71,6 +96,12 @@ pub(super) fn limits_refusal(
     let refusal = |exceeded: crate::graphql::limits::LimitExceeded| {
         Some(Response::from_errors(vec![exceeded.into()]))
     };
+    if let Err(exceeded) = http
+        .limits
+        .check_operation_name(gql.operation_name.as_deref())
+    {
+        return refusal(exceeded);
+    }
     if let Err(exceeded) = http.limits.check_size(&gql.query) {
         return refusal(exceeded);
     }
@@ -82,10 +113,53 @@ pub(super) fn limits_refusal(
     if let Err(exceeded) = http.limits.check(doc, operation.as_deref()) {
         return refusal(exceeded);
     }
+    if let Err(broken) = crate::graphql::single_root::check(doc) {
+        return Some(Response::from_errors(vec![broken]));
+    }
     if let Some(query) = &fresh_query {
         http.parse_cache.keep(query, doc);
     }
     None
+}
+
+/// Why an operation's text cannot run.
+pub(super) enum Untrusted {
+    /// No text, and no trusted document named.
+    NoQuery,
+    /// `OPERATION_NOT_TRUSTED` or `PERSISTED_QUERY_NOT_FOUND`.
+    Refused(ServerError),
+}
+
+/// Where an operation's text came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Source {
+    /// A trusted document named by id: a name from a bounded set, fit for a metric label.
+    TrustedDocument,
+    /// The client's own text.
+    FreeText,
+}
+
+/// For every operation, over HTTP and WebSocket: a trusted document named by id replaces the
+/// text; free text runs only where allowed.
+pub(super) fn resolve_trusted(
+    http: &HttpSettings,
+    gql: &mut async_graphql::Request,
+    document_id: Option<&str>,
+) -> Result<Source, Untrusted> {
+    let requested = Requested {
+        query: &gql.query,
+        document_id,
+        persisted_hash: persisted_hash(gql),
+    };
+    match http.trusted.resolve(&requested) {
+        Ok(Some(document)) => {
+            gql.query = document.to_owned();
+            Ok(Source::TrustedDocument)
+        }
+        Ok(None) if gql.query.trim().is_empty() => Err(Untrusted::NoQuery),
+        Ok(None) => Ok(Source::FreeText),
+        Err(refused) => Err(Untrusted::Refused(refused)),
+    }
 }
 
 async fn execute(
@@ -98,15 +172,9 @@ async fn execute(
 ) -> poem::Response {
     let media = MediaType::of(req);
     let mut operation = OperationRecord::start();
-    // A trusted document named by id replaces the text; free text runs only where allowed.
-    let requested = Requested {
-        query: &gql.query,
-        document_id,
-        persisted_hash: persisted_hash(&gql),
-    };
-    match http.trusted.resolve(&requested) {
-        Ok(Some(document)) => gql.query = document.to_owned(),
-        Ok(None) if gql.query.trim().is_empty() => {
+    match resolve_trusted(http, &mut gql, document_id) {
+        Ok(source) => operation.trusted = source == Source::TrustedDocument,
+        Err(Untrusted::NoQuery) => {
             operation.finish(Outcome::Refused);
             return request_error(
                 media,
@@ -114,8 +182,7 @@ async fn execute(
                 "The request has no query (and names no trusted document with documentId).",
             );
         }
-        Ok(None) => {}
-        Err(refused) => {
+        Err(Untrusted::Refused(refused)) => {
             operation.finish(Outcome::Refused);
             return response::graphql(media, Response::from_errors(vec![refused]));
         }
@@ -125,11 +192,9 @@ async fn execute(
     // one is never parsed, so its operation stays unknown.
     if http.limits.check_size(&gql.query).is_ok() {
         let operation_name = gql.operation_name.clone();
-        let selected = gql
-            .parsed_query()
-            .ok()
-            .and_then(|doc| selected_operation(doc, operation_name.as_deref()));
-        operation.identify(selected);
+        if let Ok(doc) = gql.parsed_query() {
+            operation.identify(doc, operation_name.as_deref());
+        }
     }
     if let Some(refused) = refusal {
         operation.finish(Outcome::Refused);
@@ -159,7 +224,7 @@ async fn execute(
             let auth = request_auth(req, http).instrument(span.clone()).await;
             if super::subscriptions::wants_multipart(req) {
                 operation.finish(Outcome::Ok);
-                return super::subscriptions::multipart(schema, http, gql, auth);
+                return super::subscriptions::multipart(schema, http, media, gql, auth).await;
             }
             schema
                 .execute(gql.data(auth).data(RequestBudget::default()))
@@ -210,6 +275,10 @@ impl Outcome {
 struct OperationRecord {
     started: std::time::Instant,
     selected: Option<(OperationType, Option<String>)>,
+    /// The first field the operation selects, fragments spread in place.
+    root_field: Option<String>,
+    /// The document came from the trusted documents' manifest (named by id).
+    trusted: bool,
 }
 
 impl OperationRecord {
@@ -217,11 +286,14 @@ impl OperationRecord {
         OperationRecord {
             started: std::time::Instant::now(),
             selected: None,
+            root_field: None,
+            trusted: false,
         }
     }
 
-    fn identify(&mut self, selected: Option<(OperationType, Option<String>)>) {
-        self.selected = selected;
+    fn identify(&mut self, doc: &ExecutableDocument, operation: Option<&str>) {
+        self.selected = selected_operation(doc, operation);
+        self.root_field = first_root_field(doc, operation);
     }
 
     /// The operation's span: its type and name (from the document, never the variables or the
@@ -243,6 +315,8 @@ impl OperationRecord {
         self.selected.as_ref().is_some_and(|(t, _)| *t == ty)
     }
 
+    /// Labels only from sets the client cannot grow: names from the manifest, root fields of
+    /// operations that passed validation (so fields of the schema).
     fn finish(&self, outcome: Outcome) {
         if !crate::telemetry::metrics::enabled() {
             return;
@@ -251,9 +325,19 @@ impl OperationRecord {
             Some((ty, name)) => (operation_type(*ty), name.as_deref()),
             None => ("unknown", None),
         };
+        let name = match name {
+            None => "anonymous",
+            Some(name) if self.trusted => name,
+            Some(_) => "other",
+        };
+        let root_field = match outcome {
+            Outcome::Ok | Outcome::Error => self.root_field.as_deref().unwrap_or("none"),
+            Outcome::Refused => "none",
+        };
         crate::telemetry::metrics::record_operation(
             ty,
             name,
+            root_field,
             outcome.as_str(),
             self.started.elapsed().as_secs_f64(),
         );
@@ -272,11 +356,12 @@ fn persisted_hash(gql: &async_graphql::Request) -> Option<&str> {
     }
 }
 
-/// The one field of a POST body that async-graphql's request does not read.
+/// The one field of a POST body (or a subscribe payload) that async-graphql's request does
+/// not read.
 #[derive(Debug, Deserialize)]
-struct DocumentId {
+pub(super) struct DocumentId {
     #[serde(rename = "documentId")]
-    document_id: Option<String>,
+    pub document_id: Option<String>,
 }
 
 /// Content types an HTML form can send cross-site without a CORS preflight.
@@ -476,22 +561,117 @@ fn operation_type(ty: OperationType) -> &'static str {
     }
 }
 
-/// The operation that would run, with its name as the document spells it.
+/// The operation that would run, with its name as the document spells it (a name that is too
+/// long to run never leaves here).
 fn selected_operation(
     doc: &ExecutableDocument,
     operation: Option<&str>,
 ) -> Option<(OperationType, Option<String>)> {
+    let (name, op) = operation_definition(doc, operation)?;
+    let name = name.filter(|n| is_plain_operation_name(n));
+    Some((op.ty, name.map(str::to_owned)))
+}
+
+fn operation_definition<'a>(
+    doc: &'a ExecutableDocument,
+    operation: Option<&str>,
+) -> Option<(Option<&'a str>, &'a OperationDefinition)> {
     match &doc.operations {
-        DocumentOperations::Single(op) => Some((op.node.ty, None)),
+        DocumentOperations::Single(op) => Some((None, &op.node)),
         DocumentOperations::Multiple(ops) => match operation {
             Some(name) => ops
                 .get_key_value(name)
-                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                .map(|(name, op)| (Some(name.as_str()), &op.node)),
             None if ops.len() == 1 => ops
                 .iter()
                 .next()
-                .map(|(name, op)| (op.node.ty, Some(name.to_string()))),
+                .map(|(name, op)| (Some(name.as_str()), &op.node)),
             None => None,
         },
+    }
+}
+
+/// The name (not the alias) of the first field the selected operation selects, looking through
+/// fragments; a chain of fragments that leads nowhere (validation refuses it later) gives none.
+fn first_root_field(doc: &ExecutableDocument, operation: Option<&str>) -> Option<String> {
+    let (_, op) = operation_definition(doc, operation)?;
+    let mut set = &op.selection_set.node;
+    let mut spreads = 0;
+    loop {
+        set = match &set.items.first()?.node {
+            Selection::Field(field) => return Some(field.node.name.node.to_string()),
+            Selection::InlineFragment(fragment) => &fragment.node.selection_set.node,
+            Selection::FragmentSpread(spread) => {
+                spreads += 1;
+                if spreads > doc.fragments.len() {
+                    return None;
+                }
+                &doc.fragments
+                    .get(&spread.node.fragment_name.node)?
+                    .node
+                    .selection_set
+                    .node
+            }
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::parser::parse_query;
+
+    use super::*;
+
+    fn root_field(query: &str, operation: Option<&str>) -> Option<String> {
+        first_root_field(&parse_query(query).unwrap(), operation)
+    }
+
+    #[test]
+    fn the_root_field_is_found_through_fragments() {
+        assert_eq!(
+            root_field("{ mine: me { id } quizzes { totalCount } }", None).as_deref(),
+            Some("me")
+        );
+        assert_eq!(
+            root_field(
+                "query A { me { id } } query B { login { message } }",
+                Some("B")
+            )
+            .as_deref(),
+            Some("login")
+        );
+        assert_eq!(
+            root_field(
+                "{ ... { ...F } } fragment F on QueryRoot { sessions { id } }",
+                None
+            )
+            .as_deref(),
+            Some("sessions")
+        );
+        // Validation refuses these later; here they must only end.
+        assert_eq!(
+            root_field("{ ...A } fragment A on QueryRoot { ...A }", None),
+            None
+        );
+        assert_eq!(root_field("{ ...Missing }", None), None);
+        assert_eq!(
+            root_field("query A { me { id } } query B { me { id } }", None),
+            None
+        );
+    }
+
+    #[test]
+    fn long_operation_names_never_leave_the_document() {
+        let long = "N".repeat(101);
+        let doc = parse_query(format!("query {long} {{ me {{ id }} }}")).unwrap();
+        assert_eq!(
+            selected_operation(&doc, Some(&long)),
+            Some((OperationType::Query, None))
+        );
+        let doc = parse_query("mutation Short { logout }").unwrap();
+        assert_eq!(
+            selected_operation(&doc, None),
+            Some((OperationType::Mutation, Some("Short".to_owned())))
+        );
     }
 }

@@ -7,6 +7,7 @@ mod pages;
 mod parse_cache;
 mod response;
 pub mod server;
+pub mod streams;
 pub mod subscriptions;
 
 use std::{
@@ -101,10 +102,24 @@ fn incoming_request_id(req: &Request) -> Option<&str> {
     plain.then_some(id)
 }
 
+/// The longest path written to a log line or span as sent; longer ones are cut there.
+const MAX_LOGGED_PATH: usize = 256;
+
+/// The path as logged: a client picks it, so its length is bounded (paths are ASCII).
+fn logged_path(path: &str) -> &str {
+    path.get(..MAX_LOGGED_PATH).unwrap_or(path)
+}
+
 /// Gives every request an id (`X-Request-Id` on the response, a field of the `request` span that
 /// every log line of the request carries) and logs method, path (never the query string: e-mail
-/// links carry tokens there), status and time.
-async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+/// links carry tokens there), status and time. A caller's `traceparent` is adopted only from a
+/// trusted proxy: anyone else could pick the trace ids this server records under, and ask for
+/// every request to be sampled.
+async fn log_request<E: Endpoint>(
+    next: E,
+    req: Request,
+    proxies: TrustedProxies,
+) -> poem::Result<Response> {
     let request_id = match incoming_request_id(&req) {
         Some(id) => id.to_owned(),
         None => uuid::Uuid::new_v4().to_string(),
@@ -112,13 +127,18 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     // At ERROR level, so the span is on whatever RUST_LOG lets through: a span's level is the
     // least severe level of event that still carries its fields.
     let span = tracing::error_span!("request", request_id = %request_id);
-    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    let (method, path) = (
+        method_label(req.method()),
+        logged_path(req.uri().path()).to_owned(),
+    );
     let traced = crate::telemetry::traces::enabled();
     if traced {
-        // The caller's trace, if it sent one; the query string (tokens) never becomes an
-        // attribute.
-        let _ = span.set_parent(crate::telemetry::traces::parent_context(req.headers()));
-        span.set_attribute("http.request.method", method.to_string());
+        let peer = req.remote_addr().as_socket_addr().map(|a| a.ip());
+        if proxies.is_trusted(peer) {
+            let _ = span.set_parent(crate::telemetry::traces::parent_context(req.headers()));
+        }
+        // The query string (tokens) never becomes an attribute.
+        span.set_attribute("http.request.method", method);
         span.set_attribute("url.path", path.clone());
     }
     let started = Instant::now();
@@ -136,11 +156,11 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         span.set_attribute("http.response.status_code", i64::from(status.as_u16()));
     }
     if crate::telemetry::metrics::enabled() {
-        record_request(&method, status, elapsed);
+        crate::telemetry::metrics::record_request(method, status.as_u16(), elapsed.as_secs_f64());
     }
     span.in_scope(|| {
         tracing::info!(
-            %method,
+            method,
             path,
             status = status.as_u16(),
             elapsed_ms = elapsed.as_secs_f64() * 1000.0,
@@ -154,10 +174,10 @@ async fn log_request<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
     Ok(resp)
 }
 
-/// `http_requests_total` and `http_request_duration_seconds`; methods outside the standard ones
-/// count as `other`, so a client cannot mint label values.
-fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
-    let method = match *method {
+/// The method as logs, spans and metrics carry it: methods outside the standard ones are
+/// `other`, so a client cannot mint label values nor write long ones into every log line.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
         Method::GET => "GET",
         Method::POST => "POST",
         Method::HEAD => "HEAD",
@@ -166,8 +186,7 @@ fn record_request(method: &Method, status: StatusCode, elapsed: Duration) {
         Method::DELETE => "DELETE",
         Method::PATCH => "PATCH",
         _ => "other",
-    };
-    crate::telemetry::metrics::record_request(method, status.as_u16(), elapsed.as_secs_f64());
+    }
 }
 
 /// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.
@@ -176,8 +195,8 @@ pub struct ServerSettings {
     /// Where to listen; port 0 picks a free one and logs it.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
     pub listen_addr: std::net::SocketAddr,
-    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed;
-    /// otherwise a request's client address is its TCP peer.
+    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For and traceparent
+    /// are believed; otherwise a request's client address is its TCP peer.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
     /// Comma-separated origins allowed to call with credentials (`*` is refused).
@@ -244,6 +263,8 @@ pub struct HttpSettings {
     /// Origins whose pages may open a WebSocket: `PUBLIC_URL`'s and `CORS_ORIGINS`.
     pub origins: Arc<Vec<String>>,
     pub slots: Arc<subscriptions::SubscriptionSlots>,
+    /// The caps on sockets and multipart responses, and their leases in the store.
+    pub streams: Arc<streams::Streams>,
     /// Cancelled when the server stops: open subscriptions end.
     pub shutdown: tokio_util::sync::CancellationToken,
 }
@@ -279,6 +300,7 @@ pub fn routes(
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
     graphiql::warn_if_not_embedded();
+    let proxies = settings.proxies.clone();
     let mut app = Route::new()
         .at("/", get(front_door))
         .at("/graphql", get(graphql::get).post(graphql::post))
@@ -338,6 +360,6 @@ pub fn routes(
             "Internal error.",
         )
     }))
-    .around(log_request)
+    .around(move |next, req| log_request(next, req, proxies.clone()))
     .boxed()
 }

@@ -12,6 +12,7 @@ use poem::{
 use sha2::{Digest, Sha256};
 
 use super::HttpSettings;
+use crate::graphql::trusted::ServerDocument;
 
 /// The verify page runs exactly one inline script, allowed by its hash and nothing else.
 pub fn verify_email_csp() -> String {
@@ -47,8 +48,10 @@ const RESET_PASSWORD_SCRIPT: &str = include_str!("reset_password.js");
 
 /// The small pages e-mail links land on: one layout, a body, and one inline script (which the
 /// page's CSP allows by hash). They read `uid` and `token` themselves; nothing from the URL is
-/// echoed into HTML.
-fn link_page(title: &str, body: &str, script: &str) -> String {
+/// echoed into HTML. The script sends its operation by id (`data-document-id`): the server
+/// always trusts its own documents, so the pages work under `TRUSTED_DOCUMENTS=enforce` too.
+fn link_page(title: &str, body: &str, script: &str, document: ServerDocument) -> String {
+    let document_id = document.id();
     format!(
         r#"<!doctype html>
 <html lang="en">
@@ -64,7 +67,7 @@ button {{ font-size: 1rem; padding: .4rem 1.2rem; }}
 input {{ font-size: 1rem; padding: .4rem; width: 100%; box-sizing: border-box; }}
 </style>
 </head>
-<body>
+<body data-document-id="{document_id}">
 <h1>Quiz LLM</h1>
 {body}
 <noscript><p class="error">This page needs JavaScript.</p></noscript>
@@ -85,6 +88,7 @@ static RESET_PASSWORD_PAGE: LazyLock<String> = LazyLock::new(|| {
 </form>
 <p id="outcome" role="status"></p>"#,
         RESET_PASSWORD_SCRIPT,
+        ServerDocument::ResetPassword,
     )
 });
 
@@ -134,6 +138,7 @@ fn verify_email_page(visitor: &Visitor) -> String {
 <p id="next" hidden><a href="/graphiql">Open GraphiQL</a></p>"#
         ),
         VERIFY_EMAIL_SCRIPT,
+        ServerDocument::VerifyEmail,
     )
 }
 

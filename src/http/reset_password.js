@@ -14,7 +14,7 @@
         credentials: 'same-origin',
         headers: { 'content-type': 'application/json', 'accept': 'application/json' },
         body: JSON.stringify({
-          query: 'mutation Reset($uid: String!, $token: String!, $p: String!) { resetPassword(uid: $uid, token: $token, newPassword: $p) }',
+          documentId: document.body.dataset.documentId,
           variables: { uid, token, p: newPassword },
         }),
       });

@@ -139,6 +139,11 @@ pub fn error(
         .extensions
         .get_or_insert_with(Default::default)
         .set("code", code.as_str());
+    refusal(media, status, error)
+}
+
+/// Like [`error`], for an error that carries more than its code.
+pub fn refusal(media: MediaType, status: StatusCode, error: ServerError) -> poem::Response {
     let errors = [error];
     let body = Body {
         data: None,

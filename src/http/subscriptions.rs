@@ -8,8 +8,11 @@
 //! authenticate with the access cookie of the upgrade (or its `Authorization` header) or the
 //! `connection_init` payload `{ "authorization": "Bearer …" }`; a browser's upgrade from an
 //! origin that is neither `PUBLIC_URL`'s nor in `CORS_ORIGINS` is refused, since browsers send
-//! cookies on cross-site WebSocket upgrades and CORS does not apply to them. Documents obey the
-//! query limits; subscriptions are limited per connection and per user (on each process).
+//! cookies on cross-site WebSocket upgrades and CORS does not apply to them. Every operation on
+//! a socket goes through what an HTTP request does (trusted documents, query limits, the
+//! access token's expiry); subscriptions are limited per connection and per user (on each
+//! process), sockets and multipart responses by the stream caps ([`super::streams`]), and a
+//! socket that runs nothing for `WS_IDLE_TIMEOUT` is closed.
 
 use std::{
     collections::HashMap,
@@ -24,7 +27,7 @@ use std::{
 
 use async_graphql::{
     Data, ErrorExtensions, Executor, Response,
-    http::{ALL_WEBSOCKET_PROTOCOLS, WebSocketProtocols, WsMessage},
+    http::{ALL_WEBSOCKET_PROTOCOLS, ClientMessage, WebSocketProtocols, WsMessage},
 };
 use futures_util::{
     SinkExt, StreamExt,
@@ -37,8 +40,14 @@ use poem::{
     web::websocket::{Message, WebSocket, WebSocketConfig, WebSocketStream},
 };
 use serde_json::Value;
+use tokio::time::Instant;
 
-use super::{HttpSettings, graphql::limits_refusal};
+use super::{
+    HttpSettings,
+    graphql::{DocumentId, Untrusted, limits_refusal, resolve_trusted},
+    response::MediaType,
+    streams::Lease,
+};
 use crate::{
     auth::{AuthService, Claims},
     domain::{AppError, ErrorCode},
@@ -68,6 +77,26 @@ pub struct SubscriptionSettings {
     /// of these is closed (3008).
     #[arg(long, env = "WS_KEEPALIVE_INTERVAL", default_value = "15s", value_parser = crate::settings::parse_duration)]
     pub ws_keepalive_interval: Duration,
+    /// Sockets and multipart responses one user may hold open at once, across all server
+    /// processes sharing the store.
+    #[arg(long, env = "STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub streams_per_user: u32,
+    /// Sockets and multipart responses one client address may hold open at once on one server
+    /// process.
+    #[arg(long, env = "STREAMS_PER_ADDRESS", default_value_t = 64, value_parser = parse_per_address)]
+    pub streams_per_address: usize,
+    /// The share (above 0, below 1) of `HTTP_MAX_CONNECTIONS` that sockets and multipart
+    /// responses may take together on one process; the rest stays free for plain requests.
+    #[arg(long, env = "STREAMS_CONNECTION_SHARE", default_value_t = 0.75, value_parser = parse_share)]
+    pub streams_connection_share: f64,
+    /// A socket that runs no subscription and starts no operation for this long is closed
+    /// (1000, `Idle`); pings, pongs and keep-alives do not count as activity.
+    #[arg(long, env = "WS_IDLE_TIMEOUT", default_value = "60s", value_parser = crate::settings::parse_duration)]
+    pub ws_idle_timeout: Duration,
+    /// How long a stream's lease in the store lasts unless its process renews it (every third
+    /// of it). Not a setting.
+    #[arg(skip = Duration::from_secs(60))]
+    pub stream_lease_ttl: Duration,
     /// How often a connection checks that its session still goes on; a session ended on
     /// another process shows up within `SESSION_CACHE_TTL` more. Not a setting: tests shorten it.
     #[arg(skip = Duration::from_secs(1))]
@@ -77,6 +106,19 @@ pub struct SubscriptionSettings {
 impl Default for SubscriptionSettings {
     fn default() -> Self {
         crate::settings::defaults()
+    }
+}
+
+fn parse_per_address(s: &str) -> Result<usize, String> {
+    crate::settings::parse_count(s, 1..=usize::MAX)
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(share) if share > 0.0 && share < 1.0 => Ok(share),
+        _ => Err(format!(
+            "must be a fraction above 0 and below 1 (plain requests keep the rest), got {s:?}"
+        )),
     }
 }
 
@@ -270,20 +312,29 @@ fn multipart_body(
 
 /// Runs a subscription as a multipart response: each result is a part, a heartbeat part every
 /// `WS_KEEPALIVE_INTERVAL` keeps proxies from cutting it, and it ends with the subscription,
-/// the session, or the server.
-pub(super) fn multipart(
+/// the session, or the server. It counts as a stream against the caps (see [`super::streams`]).
+pub(super) async fn multipart(
     schema: &AppSchema,
     http: &HttpSettings,
+    media: MediaType,
     gql: async_graphql::Request,
     auth: RequestAuth,
 ) -> poem::Response {
+    let admitted = match http.streams.admit(auth.client().ip) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.response(media),
+    };
     let claims = auth.caller().ok().flatten().cloned();
-    let mut slot = None;
+    let mut held = None;
     if let Some(claims) = &claims {
-        slot = http
+        let lease = match http.streams.lease(&claims.sub).await {
+            Ok(lease) => lease,
+            Err(refused) => return refused.response(media),
+        };
+        let Some(slot) = http
             .slots
-            .take(&claims.sub, http.subscriptions.subscriptions_per_user);
-        if slot.is_none() {
+            .take(&claims.sub, http.subscriptions.subscriptions_per_user)
+        else {
             let refused = limit_error(
                 "subscriptionsPerUser",
                 format!(
@@ -292,13 +343,14 @@ pub(super) fn multipart(
                 ),
             );
             return async_graphql_poem::GraphQLResponse(refused).into_response();
-        }
+        };
+        held = Some((lease, slot));
     }
     let variables = VariableStrings::of(&gql.variables);
     let responses = schema
         .execute_stream(gql.data(auth))
         .map(move |r| {
-            let _held = &slot;
+            let _held = (&admitted, &held);
             ensure_codes(r, &variables)
         })
         .boxed();
@@ -340,26 +392,90 @@ fn shutting_down() -> AppError {
     AppError::internal(anyhow::anyhow!("the server is shutting down"))
 }
 
-/// What one WebSocket connection knows about its caller, settled by `connection_init`.
-#[derive(Default)]
+/// What one WebSocket connection knows about its caller, settled by `connection_init`, and how
+/// busy it is.
 struct SocketState {
     auth: OnceLock<RequestAuth>,
-    /// Set when `connection_init` was refused: the code the close reason names.
-    refused: OnceLock<ErrorCode>,
+    /// Set when `connection_init` was refused: the close code, and the error code its reason
+    /// names.
+    refused: OnceLock<(u16, ErrorCode)>,
+    /// The socket's lease on the user's streams, taken at `connection_init`.
+    lease: Mutex<Option<Lease>>,
     running: AtomicUsize,
+    /// When the client last did something other than ping or pong, or a subscription ended.
+    last_active: Mutex<Instant>,
 }
 
-/// Counts a connection's running subscription while alive.
+impl SocketState {
+    fn new() -> Self {
+        SocketState {
+            auth: OnceLock::new(),
+            refused: OnceLock::new(),
+            lease: Mutex::new(None),
+            running: AtomicUsize::new(0),
+            last_active: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn touch(&self) {
+        *self.last_active.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    /// When the socket counts as silent, unless something happens first.
+    fn idle_deadline(&self, idle: Duration) -> Instant {
+        *self.last_active.lock().unwrap_or_else(|e| e.into_inner()) + idle
+    }
+}
+
+/// Counts a connection's running operation while alive; its end is activity.
 struct Running(Arc<SocketState>);
 
 impl Drop for Running {
     fn drop(&mut self) {
         self.0.running.fetch_sub(1, Ordering::Relaxed);
+        self.0.touch();
     }
 }
 
-/// The schema as one connection sees it: each document checked against the query limits and
-/// the subscription limits, and run as the connection's caller.
+/// A `documentId` sent beside the payload of a subscribe message, where async-graphql's
+/// request has no field for it.
+struct NamedDocument(String);
+
+/// Reads a client message, noting activity (anything but ping and pong) and a subscribe
+/// payload's `documentId` (looked for only when the payload has no text, as over HTTP).
+fn client_message(raw: &[u8], state: &SocketState) -> serde_json::Result<ClientMessage> {
+    let message = ClientMessage::from_bytes(raw)?;
+    Ok(match message {
+        ClientMessage::Ping { .. } | ClientMessage::Pong { .. } => message,
+        ClientMessage::Start { id, mut payload } => {
+            state.touch();
+            #[derive(serde::Deserialize)]
+            struct Raw {
+                payload: DocumentId,
+            }
+            if payload.query.is_empty()
+                && let Ok(Raw {
+                    payload:
+                        DocumentId {
+                            document_id: Some(document_id),
+                        },
+                }) = serde_json::from_slice(raw)
+            {
+                payload.data.insert(NamedDocument(document_id));
+            }
+            ClientMessage::Start { id, payload }
+        }
+        other => {
+            state.touch();
+            other
+        }
+    })
+}
+
+/// The schema as one connection sees it: each operation resolved and checked as over HTTP
+/// (trusted documents, query limits), authenticated again (a token that expired since
+/// `connection_init` gets `TOKEN_EXPIRED`; running subscriptions live on with the session),
+/// held to the subscription limits, and run as the connection's caller.
 #[derive(Clone)]
 struct SocketExecutor {
     schema: AppSchema,
@@ -367,35 +483,33 @@ struct SocketExecutor {
     state: Arc<SocketState>,
 }
 
-impl Executor for SocketExecutor {
-    async fn execute(&self, mut request: async_graphql::Request) -> Response {
-        if let Some(refused) = limits_refusal(&self.http, &mut request) {
-            return refused;
-        }
-        let variables = VariableStrings::of(&request.variables);
-        match self.state.auth.get() {
-            Some(auth) => ensure_codes(
-                self.schema.execute(request.data(auth.clone())).await,
-                &variables,
-            ),
-            None => error_response(AppError::Unauthenticated),
-        }
-    }
-
-    fn execute_stream(
-        &self,
-        mut request: async_graphql::Request,
-        _: Option<Arc<Data>>,
-    ) -> BoxStream<'static, Response> {
+impl SocketExecutor {
+    /// What runs at once, in the order operations arrive: the document's checks and the
+    /// connection's limit. The rest waits for the caller's token to be checked again.
+    fn run(&self, mut request: async_graphql::Request) -> BoxStream<'static, Response> {
         let once = |response: Response| stream::once(async move { response }).boxed();
+        let document_id = request
+            .data
+            .get(&std::any::TypeId::of::<NamedDocument>())
+            .and_then(|named| named.downcast_ref::<NamedDocument>())
+            .map(|named| named.0.clone());
+        match resolve_trusted(&self.http, &mut request, document_id.as_deref()) {
+            Ok(_) => {}
+            Err(Untrusted::NoQuery) => {
+                return once(error_response(AppError::bad_input(
+                    "query",
+                    "The operation has no query (and names no trusted document with documentId).",
+                )));
+            }
+            Err(Untrusted::Refused(refused)) => return once(Response::from_errors(vec![refused])),
+        }
         if let Some(refused) = limits_refusal(&self.http, &mut request) {
             return once(refused);
         }
-        let Some(auth) = self.state.auth.get() else {
+        let Some(accepted) = self.state.auth.get().cloned() else {
             return once(error_response(AppError::Unauthenticated));
         };
-        let limits = &self.http.subscriptions;
-        let per_connection = limits.subscriptions_per_connection;
+        let per_connection = self.http.subscriptions.subscriptions_per_connection;
         if self.state.running.fetch_add(1, Ordering::Relaxed) >= per_connection {
             self.state.running.fetch_sub(1, Ordering::Relaxed);
             return once(limit_error(
@@ -404,30 +518,58 @@ impl Executor for SocketExecutor {
             ));
         }
         let running = Running(self.state.clone());
-        let slot = match auth.caller() {
-            Ok(Some(claims)) => self
-                .http
-                .slots
-                .take(&claims.sub, limits.subscriptions_per_user),
-            _ => None,
+        stream::once(self.clone().run_as_caller(request, accepted, running))
+            .flatten()
+            .boxed()
+    }
+
+    async fn run_as_caller(
+        self,
+        request: async_graphql::Request,
+        accepted: RequestAuth,
+        running: Running,
+    ) -> BoxStream<'static, Response> {
+        let once = |response: Response| stream::once(async move { response }).boxed();
+        let auth = RequestAuth::check(
+            accepted.access_token().map(str::to_owned),
+            accepted.client().clone(),
+            &self.http.auth,
+        )
+        .await;
+        let claims = match auth.caller() {
+            Ok(Some(claims)) => claims.clone(),
+            Ok(None) => return once(error_response(AppError::Unauthenticated)),
+            Err(err) => return once(error_response(err)),
         };
-        let Some(slot) = slot else {
+        let per_user = self.http.subscriptions.subscriptions_per_user;
+        let Some(slot) = self.http.slots.take(&claims.sub, per_user) else {
             return once(limit_error(
                 "subscriptionsPerUser",
-                format!(
-                    "You already run {} subscriptions; end one first.",
-                    limits.subscriptions_per_user
-                ),
+                format!("You already run {per_user} subscriptions; end one first."),
             ));
         };
         let variables = VariableStrings::of(&request.variables);
         self.schema
-            .execute_stream(request.data(auth.clone()))
+            .execute_stream(request.data(auth))
             .map(move |response| {
                 let _held = (&running, &slot);
                 ensure_codes(response, &variables)
             })
             .boxed()
+    }
+}
+
+impl Executor for SocketExecutor {
+    async fn execute(&self, request: async_graphql::Request) -> Response {
+        self.run(request).next().await.unwrap_or_default()
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        _: Option<Arc<Data>>,
+    ) -> BoxStream<'static, Response> {
+        self.run(request)
     }
 }
 
@@ -479,6 +621,10 @@ pub(super) async fn upgrade(
         );
     };
     let upgrade_auth = super::graphql::request_auth(req, http).await;
+    let admitted = match http.streams.admit(upgrade_auth.client().ip) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.response(MediaType::of(req)),
+    };
     let max_bytes = http.limits.max_body_bytes;
     let config = WebSocketConfig::default()
         .read_buffer_size(SOCKET_READ_BUFFER)
@@ -489,7 +635,10 @@ pub(super) async fn upgrade(
     websocket
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .config(config)
-        .on_upgrade(move |socket| serve_socket(socket, protocol, schema, http, upgrade_auth))
+        .on_upgrade(move |socket| async move {
+            serve_socket(socket, protocol, schema, http, upgrade_auth).await;
+            drop(admitted);
+        })
         .into_response()
 }
 
@@ -502,57 +651,68 @@ async fn serve_socket(
     http: HttpSettings,
     upgrade_auth: RequestAuth,
 ) {
-    let state = Arc::new(SocketState::default());
+    let state = Arc::new(SocketState::new());
     let (mut sink, incoming) = socket.split();
-    let incoming = incoming
-        .take_while(|m| std::future::ready(m.is_ok()))
-        .filter_map(|m| {
-            std::future::ready(match m {
-                Ok(Message::Text(text)) => Some(text.into_bytes()),
-                Ok(Message::Binary(bytes)) => Some(bytes),
-                _ => None,
+    let incoming = {
+        let state = state.clone();
+        incoming
+            .take_while(|m| std::future::ready(m.is_ok()))
+            .filter_map(|m| {
+                std::future::ready(match m {
+                    Ok(Message::Text(text)) => Some(text.into_bytes()),
+                    Ok(Message::Binary(bytes)) => Some(bytes),
+                    _ => None,
+                })
             })
-        });
+            .map(move |raw| client_message(&raw, &state))
+    };
     let init = {
-        let (state, auth_service) = (state.clone(), http.auth.clone());
+        let (state, http) = (state.clone(), http.clone());
         move |payload: Value| async move {
             let auth = match payload_token(&payload) {
                 Some(token) => {
-                    RequestAuth::check(Some(token), upgrade_auth.client().clone(), &auth_service)
-                        .await
+                    RequestAuth::check(Some(token), upgrade_auth.client().clone(), &http.auth).await
                 }
                 None => upgrade_auth,
             };
             let refused = match auth.caller() {
-                Ok(Some(_)) => None,
-                Ok(None) => Some(ErrorCode::Unauthenticated),
-                Err(err) => Some(err.code()),
+                Ok(Some(claims)) => match http.streams.lease(&claims.sub).await {
+                    Ok(lease) => {
+                        *state.lease.lock().unwrap_or_else(|e| e.into_inner()) = Some(lease);
+                        None
+                    }
+                    Err(refused) => Some(refused.close()),
+                },
+                Ok(None) => Some((4401, ErrorCode::Unauthenticated)),
+                Err(err) => Some((4401, err.code())),
             };
             match refused {
                 None => {
+                    state.touch();
                     let _ = state.auth.set(auth);
                     Ok(Data::default())
                 }
-                Some(code) => {
-                    let _ = state.refused.set(code);
+                Some((close, code)) => {
+                    let _ = state.refused.set((close, code));
                     Err(async_graphql::Error::new(code.as_str()))
                 }
             }
         }
     };
     let settings = &http.subscriptions;
-    let keepalive = settings.ws_keepalive_interval;
+    let (keepalive, idle) = (settings.ws_keepalive_interval, settings.ws_idle_timeout);
     let executor = SocketExecutor {
         schema,
         http: http.clone(),
         state: state.clone(),
     };
-    let mut messages = async_graphql::http::WebSocket::new(executor, incoming, protocol)
-        .on_connection_init(init)
-        .keepalive_timeout((protocol == WebSocketProtocols::GraphQLWS).then(|| keepalive * 3));
+    let mut messages =
+        async_graphql::http::WebSocket::from_message_stream(executor, incoming, protocol)
+            .on_connection_init(init)
+            .keepalive_timeout((protocol == WebSocketProtocols::GraphQLWS).then(|| keepalive * 3));
     let init_deadline = tokio::time::sleep(settings.ws_connection_init_timeout);
     tokio::pin!(init_deadline);
-    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + keepalive, keepalive);
+    let mut pings = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
     let ping = match protocol {
         WebSocketProtocols::GraphQLWS => r#"{"type":"ping"}"#,
         WebSocketProtocols::SubscriptionsTransportWS => r#"{"type":"ka"}"#,
@@ -570,10 +730,12 @@ async fn serve_socket(
                 settings.session_check_interval,
             )));
         }
+        // Nothing running: the socket is silent once its last activity is `idle` ago.
+        let quiet = accepted.is_some() && state.running.load(Ordering::Relaxed) == 0;
         tokio::select! {
             out = messages.next() => {
-                if let Some(&code) = state.refused.get() {
-                    break unauthorized(code);
+                if let Some(&(close, code)) = state.refused.get() {
+                    break Some((close, code.as_str().to_owned()));
                 }
                 match out {
                     None => break None,
@@ -590,6 +752,13 @@ async fn serve_socket(
             () = &mut init_deadline, if accepted.is_none() => {
                 break Some((4408, "Connection initialisation timeout".into()));
             }
+            () = tokio::time::sleep_until(state.idle_deadline(idle)), if quiet => {
+                if state.running.load(Ordering::Relaxed) == 0
+                    && Instant::now() >= state.idle_deadline(idle)
+                {
+                    break Some((1000, "Idle".into()));
+                }
+            }
             _ = pings.tick(), if accepted.is_some() => {
                 if sink.send(Message::text(ping)).await.is_err() {
                     break None;
@@ -605,4 +774,7 @@ async fn serve_socket(
         let _ = sink.send(Message::close_with(code, reason)).await;
     }
     let _ = sink.close().await;
+    // The lease goes back as soon as the socket is closed, not when its last clone of the
+    // state goes.
+    drop(state.lease.lock().unwrap_or_else(|e| e.into_inner()).take());
 }

@@ -26,7 +26,7 @@
         credentials: 'same-origin',
         headers: { 'content-type': 'application/json', 'accept': 'application/json' },
         body: JSON.stringify({
-          query: 'mutation Verify($uid: String!, $token: String!) { verifyEmail(uid: $uid, token: $token) { user { username } message } }',
+          documentId: document.body.dataset.documentId,
           variables: { uid, token },
         }),
       });

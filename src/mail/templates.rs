@@ -87,9 +87,144 @@ pub fn password_reset(to: Mailbox, username: &str, link: &str) -> Email {
     }
 }
 
+/// A change to how an account signs in, told to its owner, so that one made with a stolen
+/// session does not go unnoticed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecurityNotice {
+    PasskeyAdded {
+        name: String,
+    },
+    TotpEnabled,
+    TotpDisabled,
+    RecoveryCodesRegenerated,
+    PasswordChanged,
+    /// A reset by e-mail link: it removed this many passkeys; TOTP stays as it was.
+    PasswordReset {
+        passkeys_removed: u64,
+        totp_on: bool,
+    },
+}
+
+impl SecurityNotice {
+    fn subject(&self) -> &'static str {
+        match self {
+            SecurityNotice::PasskeyAdded { .. } => "A passkey was added to your Quiz LLM account",
+            SecurityNotice::TotpEnabled => "Two-factor login was turned on for Quiz LLM",
+            SecurityNotice::TotpDisabled => "Two-factor login was turned off for Quiz LLM",
+            SecurityNotice::RecoveryCodesRegenerated => "New Quiz LLM recovery codes were made",
+            SecurityNotice::PasswordChanged => "Your Quiz LLM password was changed",
+            SecurityNotice::PasswordReset { .. } => "Your Quiz LLM password was reset",
+        }
+    }
+
+    /// What happened, in plain sentences.
+    fn body(&self) -> Vec<String> {
+        match self {
+            SecurityNotice::PasskeyAdded { name } => vec![format!(
+                "A passkey named \"{name}\" was added to your account. It logs in on its own, \
+                 without your password or a code."
+            )],
+            SecurityNotice::TotpEnabled => vec![
+                "Two-factor login was turned on: logging in now also asks for a code from an \
+                 authenticator app."
+                    .into(),
+            ],
+            SecurityNotice::TotpDisabled => {
+                vec!["Two-factor login was turned off: your password alone logs in again.".into()]
+            }
+            SecurityNotice::RecoveryCodesRegenerated => vec![
+                "New recovery codes were made for two-factor login; the old ones no longer work."
+                    .into(),
+            ],
+            SecurityNotice::PasswordChanged => {
+                vec!["Your password was changed, and your other sessions were logged out.".into()]
+            }
+            SecurityNotice::PasswordReset {
+                passkeys_removed,
+                totp_on,
+            } => {
+                let mut lines = vec![
+                    "Your password was reset with a link sent to this address, and every \
+                     session was logged out."
+                        .into(),
+                ];
+                lines.push(match passkeys_removed {
+                    0 => "The account had no passkeys.".into(),
+                    n => format!(
+                        "{n} passkey{} removed: a reset proves the mailbox, not the \
+                         devices. Log in and add yours again.",
+                        if *n == 1 { " was" } else { "s were" }
+                    ),
+                });
+                if *totp_on {
+                    lines.push(
+                        "Two-factor login is still on: logging in still asks for a code from \
+                         your authenticator app (or a recovery code)."
+                            .into(),
+                    );
+                }
+                lines
+            }
+        }
+    }
+}
+
+const NOT_YOU: &str = "If this was not you, someone else can use your account: reset your \
+     password now (\"Forgot password\" when logging in), then log in and check your passkeys, \
+     two-factor login and sessions.";
+
+/// Tells the owner that how their account signs in changed.
+pub fn security_notice(to: Mailbox, username: &str, notice: &SecurityNotice) -> Email {
+    let body = notice.body();
+    let text = format!("Hello {username},\n\n{}\n\n{NOT_YOU}\n", body.join("\n\n"));
+    let paragraphs: String = body
+        .iter()
+        .map(|p| format!("<p>{}</p>", escape_html(p)))
+        .collect();
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">\
+         <p>Hello {},</p>{paragraphs}<p>{}</p></body></html>",
+        escape_html(username),
+        escape_html(NOT_YOU)
+    );
+    Email {
+        to,
+        subject: notice.subject().into(),
+        text,
+        html,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reset_notices_say_what_went_and_what_stayed() {
+        let to: Mailbox = "ada@example.com".parse().unwrap();
+        let reset = |passkeys_removed, totp_on| {
+            security_notice(
+                to.clone(),
+                "ada<b>",
+                &SecurityNotice::PasswordReset {
+                    passkeys_removed,
+                    totp_on,
+                },
+            )
+        };
+        let email = reset(2, true);
+        assert!(
+            email.text.contains("2 passkeys were removed"),
+            "{}",
+            email.text
+        );
+        assert!(email.text.contains("still on"), "{}", email.text);
+        assert!(email.text.contains("If this was not you"), "{}", email.text);
+        assert!(email.html.contains("ada&lt;b&gt;"), "{}", email.html);
+        let email = reset(0, false);
+        assert!(email.text.contains("had no passkeys"), "{}", email.text);
+        assert!(!email.text.contains("still on"), "{}", email.text);
+    }
 
     #[test]
     fn durations_read_naturally() {

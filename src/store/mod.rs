@@ -122,6 +122,13 @@ pub trait UserStore: Send + Sync {
         expected: &RefreshToken,
         rotation: &SessionRotation,
     ) -> StoreResult<bool>;
+    /// Records that the session proved who it is at `at`; `false` when there is no such session.
+    async fn set_session_authenticated(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// `false` when there was no such session.
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
     /// Removes every session of the user but `keep`; returns how many went.
@@ -295,6 +302,8 @@ pub trait PasskeyStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// `false` when the user has no such passkey.
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+    /// Deletes every passkey of the user; returns how many went.
+    async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64>;
 }
 
 /// Deployment-wide rate-limit counters: hits per key in fixed windows, which the limiter reads
@@ -314,6 +323,34 @@ pub trait RateLimitStore: Send + Sync {
     async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()>;
     /// Deletes the counters that expired before `now`; returns how many.
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// Leases on open streams (sockets and multipart responses), one per stream, so that a cap on a
+/// user's streams holds for every server process sharing the store. A lease lapses unless its
+/// process renews it: one that died holds nothing for longer than a lease.
+#[async_trait]
+pub trait StreamLeaseStore: Send + Sync {
+    /// Takes the lease `lease` for `user` until `until`, unless `user` already holds `max`
+    /// leases that have not lapsed at `now`; `false`, storing nothing, then. Racing takers
+    /// never leave more than `max` live leases.
+    async fn take_stream_lease(
+        &self,
+        user: &UserId,
+        lease: &str,
+        max: u32,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Moves the expiry of these leases (of any users) to `until`; returns how many there were.
+    async fn renew_stream_leases(
+        &self,
+        leases: &[String],
+        until: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Gives a lease back; nothing happens when it is gone already.
+    async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()>;
+    /// Deletes the leases that lapsed before `now`; returns how many.
+    async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// What one refresh writes to its session.
@@ -437,6 +474,7 @@ pub trait Store:
     + RateLimitStore
     + JobStore
     + EventStore
+    + StreamLeaseStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

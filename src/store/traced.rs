@@ -64,6 +64,7 @@ delegate!(UserStore {
         expected: &RefreshToken,
         rotation: &SessionRotation
     ) -> StoreResult<bool>;
+    async fn set_session_authenticated(&self, user: &UserId, session: &SessionId, at: DateTime<Utc>) -> StoreResult<bool>;
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool>;
     async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64>;
     async fn set_password_hash(
@@ -145,6 +146,7 @@ delegate!(PasskeyStore {
         at: DateTime<Utc>
     ) -> StoreResult<bool>;
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool>;
+    async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64>;
 });
 
 delegate!(RateLimitStore {
@@ -195,6 +197,20 @@ delegate!(EventStore {
     async fn insert_event(&self, event: &QuizEventRecord) -> StoreResult<()>;
     async fn events_since(&self, since: DateTime<Utc>, limit: usize) -> StoreResult<Vec<QuizEventRecord>>;
     async fn delete_events_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;
+});
+
+delegate!(StreamLeaseStore {
+    async fn take_stream_lease(
+        &self,
+        user: &UserId,
+        lease: &str,
+        max: u32,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>
+    ) -> StoreResult<bool>;
+    async fn renew_stream_leases(&self, leases: &[String], until: DateTime<Utc>) -> StoreResult<u64>;
+    async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()>;
+    async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 });
 
 #[async_trait]

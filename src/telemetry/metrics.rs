@@ -5,14 +5,15 @@
 //! Handles for label sets already seen are kept per thread: a registry lookup hashes every
 //! label on every call, a handle is an atomic add.
 //!
-//! Labels stay few: methods, statuses, outcomes and purposes come from fixed lists, and
-//! operation names only from parsed documents, [`MAX_OPERATION_NAMES`] of them at most.
+//! Labels stay few: methods, statuses, outcomes and purposes come from fixed lists, operation
+//! names from the trusted documents' manifest and root fields from the schema, so no client can
+//! mint label values nor crowd real operations out.
 
 use std::{
     cell::RefCell,
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{
-        Mutex, OnceLock,
+        OnceLock,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
@@ -37,9 +38,6 @@ use tracing_subscriber::layer::{Context, Layer};
 const DURATION_BUCKETS: [f64; 16] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
-
-/// Distinct operation names kept as label values; later ones are counted as `other`.
-pub const MAX_OPERATION_NAMES: usize = 200;
 
 /// How often histogram samples are folded into their buckets between scrapes, so memory stays
 /// bounded when nobody scrapes.
@@ -93,8 +91,8 @@ fn describe() {
     );
     describe_counter!(
         "graphql_operations_total",
-        "GraphQL operations by type, name (named or trusted documents only) and outcome: ok, \
-         error (an error while executing) or refused (never ran)."
+        "GraphQL operations by type, name (trusted documents only), root field (operations \
+         that ran) and outcome: ok, error (an error while executing) or refused (never ran)."
     );
     describe_histogram!(
         "graphql_operation_duration_seconds",
@@ -124,27 +122,6 @@ fn describe() {
 fn process_collector() -> &'static metrics_process::Collector {
     static COLLECTOR: OnceLock<metrics_process::Collector> = OnceLock::new();
     COLLECTOR.get_or_init(metrics_process::Collector::default)
-}
-
-/// The label value for an operation name: the name itself while fewer than
-/// [`MAX_OPERATION_NAMES`] distinct ones were seen, `anonymous` for none, `other` past the cap.
-pub fn operation_name_label(name: Option<&str>) -> String {
-    static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let Some(name) = name else {
-        return "anonymous".into();
-    };
-    let mut seen = SEEN
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if seen.contains(name) {
-        return name.to_owned();
-    }
-    if seen.len() < MAX_OPERATION_NAMES {
-        seen.insert(name.to_owned());
-        return name.to_owned();
-    }
-    "other".into()
 }
 
 /// One thread's handles for requests, by method and status.
@@ -177,17 +154,20 @@ type OperationCounters = [[Option<Counter>; 3]; 4];
 
 #[derive(Default)]
 struct OperationHandles {
-    anonymous: OperationCounters,
-    named: HashMap<String, OperationCounters>,
+    /// By operation name and root field: both from bounded sets (see [`record_operation`]).
+    labelled: HashMap<String, HashMap<String, OperationCounters>>,
     durations: [Option<Histogram>; 4],
 }
 
 /// `graphql_operations_total` and `graphql_operation_duration_seconds` for one operation.
 /// `operation_type` is one of `query`, `mutation`, `subscription`, `unknown`; `outcome` one of
-/// `ok`, `error`, `refused`.
+/// `ok`, `error`, `refused`. `name` and `root_field` must come from sets no client can grow: a
+/// trusted document's operation name (else `anonymous` or `other`), and a root field of an
+/// operation that passed validation (else `none`).
 pub fn record_operation(
     operation_type: &'static str,
-    name: Option<&str>,
+    name: &str,
+    root_field: &str,
     outcome: &'static str,
     seconds: f64,
 ) {
@@ -200,25 +180,22 @@ pub fn record_operation(
         .unwrap_or(3);
     let column = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(1);
     HANDLES.with_borrow_mut(|handles| {
-        let counters = match name {
-            None => &mut handles.anonymous,
-            Some(name) => {
-                // Names beyond the label cap share `other`, but each would still take a slot
-                // here: start over rather than grow without bound.
-                if !handles.named.contains_key(name)
-                    && handles.named.len() > 2 * MAX_OPERATION_NAMES
-                {
-                    handles.named.clear();
-                }
-                handles.named.entry(name.to_owned()).or_default()
-            }
-        };
+        // Looked up by reference: a key is copied once per thread, not per operation.
+        if !handles.labelled.contains_key(name) {
+            handles.labelled.insert(name.to_owned(), HashMap::new());
+        }
+        let by_field = handles.labelled.get_mut(name).expect("inserted above");
+        if !by_field.contains_key(root_field) {
+            by_field.insert(root_field.to_owned(), Default::default());
+        }
+        let counters = by_field.get_mut(root_field).expect("inserted above");
         counters[row][column]
             .get_or_insert_with(|| {
                 metrics::counter!(
                     "graphql_operations_total",
                     "operation_type" => OPERATION_TYPES[row],
-                    "operation_name" => operation_name_label(name),
+                    "operation_name" => name.to_owned(),
+                    "root_field" => root_field.to_owned(),
                     "outcome" => OUTCOMES[column],
                 )
             })
@@ -315,21 +292,5 @@ impl<S: Subscriber> Layer<S> for AuditCounter {
             metrics::counter!("rate_limited_total", "limit" => limit).increment(1);
         }
         metrics::counter!("auth_events_total", "event" => name).increment(1);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn operation_names_are_capped() {
-        assert_eq!(operation_name_label(None), "anonymous");
-        assert_eq!(operation_name_label(Some("Me")), "Me");
-        for i in 0..MAX_OPERATION_NAMES {
-            operation_name_label(Some(&format!("Op{i}")));
-        }
-        assert_eq!(operation_name_label(Some("OneTooMany")), "other");
-        assert_eq!(operation_name_label(Some("Me")), "Me", "known names stay");
     }
 }

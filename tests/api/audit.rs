@@ -135,6 +135,12 @@ async fn security_events_are_logged_without_secrets() {
         )
         .await
         .ok();
+    // Proving the session again, wrongly and rightly; a passkey, and a login with it.
+    let reauth = |password: &str| laptop.gql(crate::stepup::REAUTH, json!({ "p": password }));
+    assert_eq!(reauth(wrong).await.code(), "INVALID_CREDENTIALS");
+    reauth(PASSWORD).await.ok();
+    let (mut key, _) = crate::passkeys::register(&laptop, "Audited key").await;
+    crate::passkeys::log_in(&app, &mut key, None).await.ok();
     assert_eq!(
         change(wrong, new_password).await.code(),
         "INVALID_CREDENTIALS"
@@ -231,6 +237,15 @@ async fn security_events_are_logged_without_secrets() {
         assert!(
             documented.iter().any(|d| d == name),
             "undocumented audit event: {event}"
+        );
+    }
+    // Each login says how it proved who it is.
+    for method in ["password", "passkey"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "login_succeeded" && e["method"] == method),
+            "no login_succeeded with method {method} in:\n{text}"
         );
     }
     for warning in ["refresh_token_reuse_detected", "rate_limited"] {

@@ -697,3 +697,128 @@ async fn me_is_named_by_the_token(backend: Backend) {
         .await;
     assert_eq!(old.code(), "SESSION_EXPIRED", "{}", old.body);
 }
+
+/// The origin of the tests' own pages (`PUBLIC_URL`).
+const PAGE: &str = "http://quiz.test";
+
+/// A script on a page of the site (an injected one, too) reads no bearer token from any
+/// response: browsers (requests with `Origin`) get the `HttpOnly` cookie and
+/// `accessToken: null` from every mutation that logs in or refreshes. The cookie does the
+/// work: `me` and `refreshToken` keep working on it.
+#[tokio::test]
+async fn a_browser_gets_the_access_token_in_the_cookie_alone() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let page = app.client().in_page(PAGE);
+    page.sign_up("paige", "paige@example.com", PASSWORD)
+        .await
+        .ok();
+    let link = app.verification_link("paige@example.com");
+    let r = page.verify_email(&link.uid, &link.token).await.ok();
+    assert_eq!(
+        r.data()["verifyEmail"]["accessToken"],
+        json!(null),
+        "{}",
+        r.body
+    );
+    assert!(r.data()["verifyEmail"]["accessTokenExpiresAt"].is_string());
+    assert!(r.set_cookie("access").unwrap().contains("HttpOnly"));
+    assert_eq!(page.me().await.ok().data()["me"]["username"], "paige");
+
+    let r = page.login("paige", PASSWORD).await.ok();
+    assert_eq!(r.data()["login"]["accessToken"], json!(null), "{}", r.body);
+    assert!(r.set_cookie("access").is_some());
+
+    app.clock
+        .advance(app.config.auth.access_token_ttl + seconds(1));
+    let r = page.refresh().await.ok();
+    assert_eq!(
+        r.data()["refreshToken"]["accessToken"],
+        json!(null),
+        "{}",
+        r.body
+    );
+    assert!(r.set_cookie("access").is_some());
+    assert_eq!(page.me().await.ok().data()["me"]["username"], "paige");
+
+    let guest = app.client().in_page(PAGE);
+    let r = guest
+        .gql("mutation { startGuestSession { accessToken } }", json!({}))
+        .await
+        .ok();
+    assert_eq!(r.data()["startGuestSession"]["accessToken"], json!(null));
+    assert!(r.set_cookie("access").is_some());
+
+    // Any `Origin` at all is a browser's: a sandboxed frame sends `null`.
+    let sandboxed = app.client().in_page("null");
+    let r = sandboxed.login("paige", PASSWORD).await.ok();
+    assert_eq!(r.data()["login"]["accessToken"], json!(null));
+    // So is a request with the `Sec-Fetch-Site` every browser sends.
+    let r = app
+        .client()
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .header("sec-fetch-site", "same-origin")
+        .json(&json!({
+            "query": "mutation($u: String!, $p: String!) { login(username: $u, password: $p) { accessToken } }",
+            "variables": { "u": "paige", "p": PASSWORD },
+        }))
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["login"]["accessToken"], json!(null), "{body}");
+}
+
+/// A native client (no `Origin`) still gets the token in the body, to send as a bearer
+/// token, and the cookies as before.
+#[tokio::test]
+async fn a_native_client_gets_the_access_token_in_the_body() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    app.new_user("nate").await;
+    let native = app.client();
+    let r = native.login("nate", PASSWORD).await.ok();
+    let token = r.data()["login"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(r.set_cookie("access").is_some());
+    let bearer_only = Client::new(&app.base_url).with_bearer(&token);
+    assert_eq!(bearer_only.me().await.ok().data()["me"]["username"], "nate");
+    let r = native.refresh().await.ok();
+    assert!(
+        r.data()["refreshToken"]["accessToken"].is_string(),
+        "{}",
+        r.body
+    );
+}
+
+/// Over a WebSocket the upgrade decides: a browser's (with `Origin`) gets no token from
+/// `refreshToken`, a native client's does.
+#[tokio::test]
+async fn a_browsers_socket_gets_no_access_token() {
+    use common::ws::{self, Upgrade};
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (c, _) = app.new_user("sockets").await;
+    for (origin, token_sent) in [(Some(PAGE), false), (None, true)] {
+        let token = c.login("sockets", PASSWORD).await.ok().data()["login"]["accessToken"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut s = ws::connect(
+            &app.base_url,
+            Upgrade {
+                access_cookie: Some(&token),
+                origin,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.init(json!({})).await.unwrap()["type"], "connection_ack");
+        s.subscribe("r", "mutation { refreshToken { accessToken } }", json!({}))
+            .await;
+        let payload = s.next_payload("r").await.unwrap();
+        let sent = &payload["data"]["refreshToken"]["accessToken"];
+        assert_eq!(sent.is_string(), token_sent, "{origin:?}: {payload}");
+    }
+}

@@ -28,6 +28,7 @@ mod quiz_llm;
 mod schema;
 mod security;
 mod signup_attacks;
+mod stepup;
 mod store_contract;
 mod subscriptions;
 mod telemetry;

@@ -241,27 +241,69 @@ async fn wrong_codes_count_against_the_login_limit() {
     .await
     .unwrap();
     let (owner, _, _) = user_with_totp(&app, "targeted").await;
-    // Enrollment's confirmation counted once; each login and each code counts.
+    // Enrollment's confirmation was the first of six attempts; each login and each code is one
+    // more, so the third wrong code is the seventh: refused, while its login got through.
     let c = app.client();
-    let mut limited = false;
-    for _ in 0..6 {
-        let r = c.login("targeted", PASSWORD).await;
-        if r.code() == "RATE_LIMITED" {
-            limited = true;
-            break;
-        }
-        let token = mfa_token(&r);
+    for round in 1..=3 {
+        let token = mfa_token(&c.login("targeted", PASSWORD).await);
         let r = c.gql(VERIFY, json!({ "t": token, "c": "000000" })).await;
-        if r.code() == "RATE_LIMITED" {
-            limited = true;
-            break;
-        }
-        assert_eq!(r.code(), "INVALID_MFA_CODE", "{}", r.body);
+        let expected = if round < 3 {
+            "INVALID_MFA_CODE"
+        } else {
+            "RATE_LIMITED"
+        };
+        assert_eq!(r.code(), expected, "round {round}: {}", r.body);
     }
-    assert!(limited, "wrong codes were never limited");
     // The logged-in owner's code checks count on the same budget.
     assert_eq!(
         owner.gql(DISABLE, json!({ "c": "000000" })).await.code(),
         "RATE_LIMITED"
+    );
+}
+
+/// The second login step from a page of the site sets the cookie and puts no token in the
+/// body, where a script could read it.
+#[tokio::test]
+async fn the_second_step_from_a_page_sends_no_token() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (_, secret, _) = user_with_totp(&app, "paged").await;
+    let page = app.client().in_page("http://quiz.test");
+    app.clock.advance(Duration::from_secs(30));
+    let token = mfa_token(&page.login("paged", PASSWORD).await);
+    let r = page
+        .gql(VERIFY, json!({ "t": token, "c": code_now(&app, &secret) }))
+        .await
+        .ok();
+    assert_eq!(
+        r.data()["verifyMfa"]["accessToken"],
+        Value::Null,
+        "{}",
+        r.body
+    );
+    assert!(r.set_cookie("access").is_some());
+    assert_eq!(page.me().await.ok().data()["me"]["username"], "paged");
+}
+
+/// Second steps with made-up tokens (each naming some account id) stop at the client's limit.
+#[tokio::test]
+async fn forged_second_steps_are_limited_per_client() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.auth.rate_limits.mfa_per_client = "5/1h".parse().unwrap();
+    })
+    .await
+    .unwrap();
+    let c = app.client();
+    let forged = || json!({ "t": format!("{}.forged", uuid::Uuid::new_v4()), "c": "123456" });
+    for _ in 0..5 {
+        let r = c.gql(VERIFY, forged()).await;
+        assert_eq!(r.code(), "INVALID_TOKEN", "{}", r.body);
+    }
+    let r = c.gql(VERIFY, forged()).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    assert!(
+        r.errors().unwrap()[0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            > 0
     );
 }

@@ -45,6 +45,7 @@ on_shared_stores!(
     three_outbox_workers_deliver_each_email_once,
     a_killed_node_loses_no_session_and_is_routed_around,
     a_rolling_restart_under_load_fails_no_request,
+    a_spoofed_forwarded_for_does_not_hide_the_client_behind_the_balancer,
 );
 
 const REFRESH: &str = "mutation { refreshToken { accessToken } }";
@@ -128,7 +129,8 @@ async fn a_session_moves_across_nodes_and_ends_everywhere(backend: Backend) {
         eprintln!("{url} refused the ended session after {took:?}");
     }
 
-    // The nodes see the client's address through the balancer, which adds X-Forwarded-For.
+    // A client at a trusted address (here the balancer's own) is a proxy: the address it
+    // forwards is believed.
     let forwarded = browser
         .http
         .post(format!("{}/graphql", cluster.balancer))
@@ -149,6 +151,70 @@ async fn a_session_moves_across_nodes_and_ends_everywhere(backend: Backend) {
         1,
         "one node logged the login with the address the balancer forwarded"
     );
+}
+
+/// A client that is no proxy writes its own `X-Forwarded-For`; the balancer adds the real
+/// address as a further header line. The nodes must count and log the real one.
+async fn a_spoofed_forwarded_for_does_not_hide_the_client_behind_the_balancer(backend: Backend) {
+    const ATTEMPTS: usize = 8;
+    let options = ClusterOptions {
+        env: vec![("RATE_LIMIT_GUEST_PER_CLIENT", "3/1h")],
+        ..Default::default()
+    };
+    let Some(cluster) = Cluster::start(backend, options).await else {
+        return;
+    };
+    // Not in TRUSTED_PROXIES (127.0.0.1, the balancer).
+    let from = |address: &str| {
+        reqwest::Client::builder()
+            .local_address(address.parse::<std::net::IpAddr>().unwrap())
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let start_guest = |http: reqwest::Client, spoofed: Option<String>| {
+        let url = format!("{}/graphql", cluster.balancer);
+        async move {
+            let mut request = http
+                .post(url)
+                .json(&json!({ "query": "mutation { startGuestSession { user { id } } }" }));
+            if let Some(spoofed) = spoofed {
+                request = request.header("X-Forwarded-For", spoofed);
+            }
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .map(str::to_owned)
+        }
+    };
+    let attacker = from("127.0.0.2");
+    let mut refused = Vec::new();
+    for i in 0..ATTEMPTS {
+        let spoofed = format!("198.51.100.{}, 10.0.0.{}", i + 1, i + 1);
+        refused.push(start_guest(attacker.clone(), Some(spoofed)).await);
+    }
+    let codes: Vec<Option<&str>> = refused.iter().map(Option::as_deref).collect();
+    assert_eq!(
+        codes,
+        [None, None, None]
+            .into_iter()
+            .chain([Some("RATE_LIMITED"); ATTEMPTS - 3])
+            .collect::<Vec<_>>(),
+        "three guests from 127.0.0.2, whatever it claims to forward"
+    );
+    assert_eq!(
+        cluster.log_lines_with(&[r#""event":"guest_started""#, r#""client_ip":"127.0.0.2""#]),
+        3,
+        "the guests are logged at the client's real address"
+    );
+    assert_eq!(
+        cluster.log_lines_with(&[r#""client_ip":"198.51.100."#])
+            + cluster.log_lines_with(&[r#""client_ip":"10.0.0."#]),
+        0,
+        "no spoofed address is logged"
+    );
+    // The limit is the client's own: another address still gets its guests.
+    assert_eq!(start_guest(from("127.0.0.3"), None).await, None);
 }
 
 async fn refreshes_racing_on_two_nodes_rotate_once(backend: Backend) {
@@ -228,7 +294,11 @@ async fn refreshes_racing_on_two_nodes_rotate_once(backend: Backend) {
 
 async fn three_outbox_workers_deliver_each_email_once(backend: Backend) {
     const SIGN_UPS: usize = 20;
-    let Some(cluster) = Cluster::start(backend, ClusterOptions { smtp_down: true }).await else {
+    let options = ClusterOptions {
+        smtp_down: true,
+        ..Default::default()
+    };
+    let Some(cluster) = Cluster::start(backend, options).await else {
         return;
     };
     // The mail server is down: every e-mail waits in the outbox, due for all three workers.

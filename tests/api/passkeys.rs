@@ -12,15 +12,16 @@ use common::{Backend, Client, Gql, PASSWORD, TestApp, passkey::SoftPasskey};
 use quiz_llm::domain::Clock;
 use serde_json::{Value, json};
 
-const START_REGISTRATION: &str = "mutation { startPasskeyRegistration { challengeId options } }";
+pub(crate) const START_REGISTRATION: &str =
+    "mutation { startPasskeyRegistration { challengeId options } }";
 const FINISH_REGISTRATION: &str = "mutation($c: ID!, $cred: JSON!, $n: String) { finishPasskeyRegistration(challengeId: $c, credential: $cred, name: $n) { id name createdAt lastUsedAt } }";
 const DELETE: &str = "mutation($id: ID!) { deletePasskey(id: $id) }";
-const START_LOGIN: &str =
+pub(crate) const START_LOGIN: &str =
     "mutation($u: String) { startPasskeyLogin(username: $u) { challengeId options } }";
 const FINISH_LOGIN: &str = "mutation($c: ID!, $cred: JSON!) { finishPasskeyLogin(challengeId: $c, credential: $cred) { user { username mfaEnabled } accessToken message } }";
 const MY_PASSKEYS: &str = "{ me { passkeys { id name createdAt lastUsedAt } } }";
 /// The pages' origin: the tests' `PUBLIC_URL`, from which the relying party follows.
-const ORIGIN: &str = "http://quiz.test";
+pub(crate) const ORIGIN: &str = "http://quiz.test";
 
 /// `challengeId` and `options` of a started ceremony.
 fn started(r: Gql, field: &str) -> (String, Value) {
@@ -32,7 +33,7 @@ fn started(r: Gql, field: &str) -> (String, Value) {
     )
 }
 
-async fn start_registration(c: &Client) -> (String, Value) {
+pub(crate) async fn start_registration(c: &Client) -> (String, Value) {
     started(
         c.gql(START_REGISTRATION, json!({})).await,
         "startPasskeyRegistration",
@@ -48,7 +49,7 @@ async fn finish_registration(c: &Client, id: &str, credential: Value, name: Opti
 }
 
 /// Registers a new passkey for the logged-in `c`; returns its authenticator and its id.
-async fn register(c: &Client, name: &str) -> (SoftPasskey, String) {
+pub(crate) async fn register(c: &Client, name: &str) -> (SoftPasskey, String) {
     let (id, options) = start_registration(c).await;
     let (key, credential) = SoftPasskey::register(&options, ORIGIN);
     let r = finish_registration(c, &id, credential, Some(name))
@@ -61,26 +62,26 @@ async fn register(c: &Client, name: &str) -> (SoftPasskey, String) {
     (key, passkey_id)
 }
 
-async fn start_login(c: &Client, username: Option<&str>) -> (String, Value) {
+pub(crate) async fn start_login(c: &Client, username: Option<&str>) -> (String, Value) {
     started(
         c.gql(START_LOGIN, json!({ "u": username })).await,
         "startPasskeyLogin",
     )
 }
 
-async fn finish_login(c: &Client, id: &str, credential: Value) -> Gql {
+pub(crate) async fn finish_login(c: &Client, id: &str, credential: Value) -> Gql {
     c.gql(FINISH_LOGIN, json!({ "c": id, "cred": credential }))
         .await
 }
 
 /// A whole login with `key` on a new browser, by username or not.
-async fn log_in(app: &TestApp, key: &mut SoftPasskey, username: Option<&str>) -> Gql {
+pub(crate) async fn log_in(app: &TestApp, key: &mut SoftPasskey, username: Option<&str>) -> Gql {
     let browser = app.client();
     let (id, options) = start_login(&browser, username).await;
     finish_login(&browser, &id, key.login(&options)).await
 }
 
-async fn my_passkeys(c: &Client) -> Vec<Value> {
+pub(crate) async fn my_passkeys(c: &Client) -> Vec<Value> {
     c.gql(MY_PASSKEYS, json!({})).await.ok().data()["me"]["passkeys"]
         .as_array()
         .unwrap()
@@ -95,7 +96,72 @@ on_both_stores!(
     a_passkey_logs_in_only_its_owner,
     deleted_passkeys_are_gone,
     passkey_logins_count_against_login_limits,
+    login_options_do_not_tell_accounts_apart,
 );
+
+/// A JSON value with every string replaced by its length and every number by 0: what two
+/// answers must share to be told apart by nothing but their random bytes.
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::String(s) => json!(s.len()),
+        Value::Number(_) => json!(0),
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+async fn login_options_do_not_tell_accounts_apart(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
+        return;
+    };
+    let (holder, _) = app.new_user("holder").await;
+    let (mut key, _) = register(&holder, "Key").await;
+    register(&holder, "Spare").await;
+    app.new_user("keyless").await;
+    let mut shapes = Vec::new();
+    for name in ["holder", "keyless", "nobody-by-this-name"] {
+        let (_, options) = start_login(&app.client(), Some(name)).await;
+        assert!(
+            options["publicKey"]["allowCredentials"]
+                .as_array()
+                .is_none_or(Vec::is_empty),
+            "{name}: {options}"
+        );
+        shapes.push((name, shape(&options)));
+    }
+    for (name, s) in &shapes[1..] {
+        assert_eq!(s, &shapes[0].1, "{name} vs holder");
+    }
+    // The holder's passkey still logs in by name.
+    log_in(&app, &mut key, Some("holder")).await.ok();
+}
+
+#[tokio::test]
+async fn passkey_registration_is_limited_per_user() {
+    let app = TestApp::spawn(Backend::Sqlite, |c| {
+        c.auth.rate_limits.passkey_registration_per_user = "3/1h".parse().unwrap();
+    })
+    .await
+    .unwrap();
+    let (busy, _) = app.new_user("busy").await;
+    let (calm, _) = app.new_user("calm").await;
+    for _ in 0..3 {
+        start_registration(&busy).await;
+    }
+    let r = busy.gql(START_REGISTRATION, json!({})).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    assert!(
+        r.errors().unwrap()[0]["extensions"]["retryAfter"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    // Per user: another account starts its own.
+    register(&calm, "Key").await;
+}
 
 async fn registration_listing_and_login(backend: Backend) {
     let Some(app) = TestApp::spawn(backend, |_| {}).await else {
@@ -113,7 +179,9 @@ async fn registration_listing_and_login(backend: Backend) {
     assert_eq!(public_key["rp"]["id"], "quiz.test", "{options}");
     assert_eq!(public_key["user"]["name"], "keyholder");
     let selection = &public_key["authenticatorSelection"];
-    assert_eq!(selection["residentKey"], "preferred", "{options}");
+    // Discoverable only: a login lists no credentials, so only a resident one can answer.
+    assert_eq!(selection["residentKey"], "required", "{options}");
+    assert_eq!(selection["requireResidentKey"], true, "{options}");
     assert_eq!(selection["userVerification"], "required", "{options}");
     let (mut key, credential) = SoftPasskey::register(&options, ORIGIN);
     let r = finish_registration(&c, &id, credential, Some(" Laptop "))
@@ -170,13 +238,19 @@ async fn registration_listing_and_login(backend: Backend) {
     assert!(r.set_cookie("access").is_some(), "{:?}", r.set_cookies());
     assert!(r.set_cookie("username").is_some(), "{:?}", r.set_cookies());
     assert_eq!(phone.me().await.ok().data()["me"]["username"], "keyholder");
-    let sessions = phone.sessions().await.ok();
-    assert!(
+    // The session remembers how it signed in.
+    let sessions = phone
+        .gql("{ sessions { current signInMethod } }", json!({}))
+        .await
+        .ok();
+    assert_eq!(
         sessions.data()["sessions"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|s| s["current"] == true),
+            .find(|s| s["current"] == true)
+            .map(|s| &s["signInMethod"]),
+        Some(&json!("PASSKEY")),
         "{}",
         sessions.body
     );
@@ -186,13 +260,14 @@ async fn registration_listing_and_login(backend: Backend) {
         used[0]["lastUsedAt"].as_str().unwrap().parse().unwrap();
     assert!(before <= last_used && last_used <= after, "{last_used}");
 
-    // By username (or e-mail address): the options name the account's passkeys.
+    // By username (or e-mail address): the options name no passkey, the account's answers.
     for name in ["keyholder", "keyholder@example.com"] {
         let laptop = app.client();
         let (id, options) = start_login(&laptop, Some(name)).await;
-        assert_eq!(
-            options["publicKey"]["allowCredentials"][0]["id"],
-            B64.encode(&key.credential_id),
+        assert!(
+            options["publicKey"]["allowCredentials"]
+                .as_array()
+                .is_none_or(Vec::is_empty),
             "{options}"
         );
         let r = finish_login(&laptop, &id, key.login(&options)).await.ok();
@@ -331,9 +406,12 @@ async fn registration_challenges_are_single_use_and_checked(backend: Backend) {
         ("BAD_USER_INPUT", Some("challengeId"))
     );
 
-    // Expired after five minutes.
+    // Expired after five minutes (the session proves itself again meanwhile).
     let (id, options) = start_registration(&c).await;
     app.clock.advance(Duration::from_secs(5 * 60 + 1));
+    c.gql(crate::stepup::REAUTH, json!({ "p": PASSWORD }))
+        .await
+        .ok();
     let (_, credential) = SoftPasskey::register(&options, ORIGIN);
     let r = finish_registration(&c, &id, credential, None).await;
     assert_eq!(
@@ -446,4 +524,24 @@ async fn passkey_logins_count_against_login_limits(backend: Backend) {
     );
     let r = browser.gql(START_LOGIN, json!({})).await;
     assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+}
+
+/// A passkey login from a page of the site sets the cookie and puts no token in the body,
+/// where a script could read it.
+#[tokio::test]
+async fn a_passkey_login_from_a_page_sends_no_token() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (c, _) = app.new_user("pagekey").await;
+    let (mut key, _) = register(&c, "laptop").await;
+    let page = app.client().in_page(ORIGIN);
+    let (id, options) = start_login(&page, Some("pagekey")).await;
+    let r = finish_login(&page, &id, key.login(&options)).await.ok();
+    assert_eq!(
+        r.data()["finishPasskeyLogin"]["accessToken"],
+        Value::Null,
+        "{}",
+        r.body
+    );
+    assert!(r.set_cookie("access").is_some());
+    assert_eq!(page.me().await.ok().data()["me"]["username"], "pagekey");
 }

@@ -239,6 +239,120 @@ async fn complexity_limit_counts_every_field() {
 }
 
 #[tokio::test]
+async fn operation_names_are_short_graphql_names() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let c = app.client();
+    let long = "N".repeat(101);
+    let post = |query: String, operation: Option<&str>| {
+        let body = json!({ "query": query, "operationName": operation });
+        let http = c.http.clone();
+        let url = format!("{}/graphql", app.base_url);
+        async move {
+            let body: Value = http
+                .post(url)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body
+        }
+    };
+    for (query, operation) in [
+        // In the document and named by the request: one token, however long.
+        (
+            format!("query {long} {{ __typename }}"),
+            Some(long.as_str()),
+        ),
+        (format!("query {long} {{ __typename }}"), None),
+        (
+            format!("query {long} {{ __typename }} query Short {{ __typename }}"),
+            Some("Short"),
+        ),
+        // Named by the request alone, whatever the document holds.
+        ("{ __typename }".to_owned(), Some(long.as_str())),
+        (
+            "query Short { __typename }".to_owned(),
+            Some("Short or not"),
+        ),
+    ] {
+        let body = post(query.clone(), operation).await;
+        let error = &body["errors"][0];
+        assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert_eq!(error["extensions"]["limit"], "operationName", "{body}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("at most 100 characters"),
+            "{body}"
+        );
+        assert!(!body.to_string().contains(&long), "the name is not echoed");
+        assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    }
+    let at_limit = "N".repeat(100);
+    let body = post(
+        format!("query {at_limit} {{ __typename }}"),
+        Some(&at_limit),
+    )
+    .await;
+    assert_eq!(body, json!({ "data": { "__typename": "QueryRoot" } }));
+}
+
+#[tokio::test]
+async fn list_pages_cost_their_items() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (c, _) = app.new_user("pager").await;
+    let quiz =
+        "edges { node { id title questions { number content choices { number content } } } }";
+    // Twenty aliased pages of a hundred quizzes: about 220 fields as written, 20,000 answered.
+    let aliased = |page: &str| {
+        let pages: Vec<String> = (0..20)
+            .map(|i| format!("q{i}: quizzes{page} {{ {quiz} }}"))
+            .collect();
+        format!("{{ {} }}", pages.join(" "))
+    };
+    for query in [aliased("(first: 100)"), aliased("")] {
+        let r = c.gql(&query, json!({})).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{query}");
+        assert_eq!(limit(&r), "complexity", "{query}");
+        assert!(r.message().contains("too complex"), "{}", r.message());
+    }
+    // One page of a hundred, sized by a variable or by the variable's default.
+    let by_variable =
+        format!("query Page($n: Int! = 100) {{ quizzes(first: $n) {{ totalCount {quiz} }} }}");
+    for variables in [json!({ "n": 100 }), json!({})] {
+        let r = c.gql(&by_variable, variables).await;
+        assert_eq!(limit(&r), "complexity", "{}", r.body);
+    }
+    let r = c
+        .gql(
+            "{ quizResults(first: 100) { edges { node { id quizTitle details { question isCorrect } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(limit(&r), "complexity");
+
+    // What the app and the load benchmark ask runs.
+    let r = c.gql(&by_variable, json!({ "n": 20 })).await.ok();
+    assert_eq!(r.data()["quizzes"]["totalCount"], 0);
+    for query in [
+        format!("{{ quizzes(first: 20) {{ totalCount {quiz} }} }}"),
+        "{ quizzes(first: 3) { edges { node { id } } } }".to_owned(),
+        "{ quizzes(first: 100) { edges { node { id } } } }".to_owned(),
+        // e2e/operations/quiz.graphql
+        "query Quizzes($first: Int! = 20, $after: String) { quizzes(first: $first, after: $after) \
+         { totalCount pageInfo { hasNextPage endCursor } edges { node { id title questionCount } } } }"
+            .to_owned(),
+    ] {
+        let r = c.gql(&query, json!({})).await.ok();
+        assert_eq!(r.data()["quizzes"]["edges"], json!([]), "{query}");
+    }
+}
+
+#[tokio::test]
 async fn oversized_documents_are_refused_before_parsing() {
     let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
     let c = app.client();

@@ -13,6 +13,7 @@ on_both_stores!(
     a_pending_account_does_not_hold_its_address_or_name,
     racing_sign_ups_for_one_address_leave_one_account,
     look_alike_usernames_conflict,
+    confusable_usernames_conflict,
 );
 
 /// 128 characters of l33t-looking symbols: among the most expensive inputs for zxcvbn
@@ -363,4 +364,53 @@ async fn look_alike_usernames_conflict(backend: Backend) {
     c.sign_up("alicia", "alicia@example.com", PASSWORD)
         .await
         .ok();
+}
+
+/// Names that read as another's in most fonts (`rnary` for `mary`, `vvill` for `will`, `clave`
+/// for `dave`) are taken with it; a Cyrillic look-alike never becomes an account at all.
+async fn confusable_usernames_conflict(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
+        return;
+    };
+    for name in ["mary", "will", "dave"] {
+        app.new_user(name).await;
+    }
+    let c = app.client();
+    for (i, name) in [
+        "rnary", "RNARY", "r.nary", "vvill", "VVILL", "vviII", "clave",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = c
+            .sign_up(name, &format!("confusable{i}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(
+            (r.code(), r.field()),
+            ("CONFLICT", Some("username")),
+            "{name}: {:?}",
+            r.body
+        );
+    }
+    // Cyrillic а (U+0430) and о (U+043E) in Latin names: usernames are ASCII, so a mixed-script
+    // look-alike is refused before it can stand next to the original.
+    for (i, name) in ["m\u{430}ry", "d\u{430}ve", "vvill\u{43e}"]
+        .iter()
+        .enumerate()
+    {
+        let r = c
+            .sign_up(name, &format!("cyrillic{i}@example.com"), PASSWORD)
+            .await;
+        assert_eq!(
+            (r.code(), r.field()),
+            ("BAD_USER_INPUT", Some("username")),
+            "{name}: {:?}",
+            r.body
+        );
+    }
+    // The other way round: `rnary` first makes `mary` taken.
+    app.new_user("rnarta").await;
+    let r = c.sign_up("marta", "marta@example.com", PASSWORD).await;
+    assert_eq!((r.code(), r.field()), ("CONFLICT", Some("username")));
+    c.sign_up("wilma", "wilma@example.com", PASSWORD).await.ok();
 }

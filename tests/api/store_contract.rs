@@ -72,6 +72,7 @@ fn session(offset_ms: i64) -> SessionRecord {
         generation: 0,
         method: SignInMethod::Password,
         refreshes: WindowCount::default(),
+        authenticated_at: now,
     }
 }
 
@@ -109,6 +110,7 @@ on_both_stores!(
     old_pending_accounts_are_purged,
     pending_account_expiry_can_be_set_and_changed,
     keys_of_earlier_builds_are_recomputed,
+    keys_before_the_confusables_skeleton_are_recomputed,
     corrupt_records_are_errors,
     rate_limit_hits_count_per_key_and_window,
     racing_rate_limit_hits_are_all_counted,
@@ -118,7 +120,80 @@ on_both_stores!(
     sessions_keep_their_sign_in_method,
     passkey_challenges_are_taken_once_before_they_lapse,
     passkeys_are_unique_counted_and_owned,
+    sessions_keep_when_they_last_authenticated,
+    all_passkeys_of_a_user_go_at_once,
 );
+
+async fn sessions_keep_when_they_last_authenticated(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let (u, v) = (user("proved"), user("bystander"));
+    for x in [&u, &v] {
+        s.insert_user(x).await.unwrap();
+    }
+    let (mine, other) = (session(0), session(1));
+    s.add_session(&u.id, &mine).await.unwrap();
+    s.add_session(&u.id, &other).await.unwrap();
+    let owner = &u.id;
+    let read = |id: SessionId| async move {
+        s.find_session(owner, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .authenticated_at
+    };
+    assert_eq!(read(mine.id.clone()).await, mine.authenticated_at);
+    let later = mine.authenticated_at + Duration::minutes(7);
+    assert!(
+        s.set_session_authenticated(&u.id, &mine.id, later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(read(mine.id.clone()).await, later);
+    // Only that session of that user; a refresh keeps it.
+    assert_eq!(read(other.id.clone()).await, other.authenticated_at);
+    assert!(
+        !s.set_session_authenticated(&v.id, &mine.id, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.set_session_authenticated(&u.id, &SessionId::new_random(), later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.rotate_refresh_token(
+            &u.id,
+            &mine.id,
+            &mine.refresh_token,
+            &rotation(&RefreshToken::new("rt-next".into()), later),
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(read(mine.id.clone()).await, later);
+}
+
+async fn all_passkeys_of_a_user_go_at_once(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let s = &f.store;
+    let (u, v) = (user("reset"), user("untouched"));
+    for x in [&u, &v] {
+        s.insert_user(x).await.unwrap();
+    }
+    for (owner, credential, offset) in [(&u, "A", 0), (&u, "B", 10), (&v, "C", 20)] {
+        assert!(
+            s.insert_passkey(&passkey(&owner.id, credential, offset))
+                .await
+                .unwrap()
+        );
+    }
+    assert_eq!(s.delete_passkeys(&u.id).await.unwrap(), 2);
+    assert_eq!(s.list_passkeys(&u.id).await.unwrap(), vec![]);
+    assert_eq!(s.list_passkeys(&v.id).await.unwrap().len(), 1);
+    assert_eq!(s.delete_passkeys(&u.id).await.unwrap(), 0);
+}
 
 async fn users_round_trip(backend: Backend) {
     let Some(f) = open(backend).await else { return };
@@ -964,7 +1039,8 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
                  ALTER TABLE sessions DROP COLUMN refresh_window; \
                  ALTER TABLE sessions DROP COLUMN refreshes; \
                  ALTER TABLE sessions DROP COLUMN refreshes_before; \
-                 DROP TABLE passkey_challenges; DROP TABLE passkeys; \
+                 ALTER TABLE sessions DROP COLUMN authenticated_at; \
+                 DROP TABLE passkey_challenges; DROP TABLE passkeys; DROP TABLE stream_leases; \
                  PRAGMA user_version = 5;",
             )
             .unwrap();
@@ -1013,6 +1089,94 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             .as_str(),
         "carol"
     );
+}
+
+/// A database whose username keys were computed before the confusables skeleton (`rnary` and
+/// `mary` apart) gets the new keys when a newer build opens it: the older account keeps the
+/// name, the younger gets a key no lookup produces, and guests keep theirs.
+async fn keys_before_the_confusables_skeleton_are_recomputed(backend: Backend) {
+    use ::mongodb::bson::doc;
+    assert_eq!(username_skeleton("mary"), username_skeleton("rnary"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("quiz.db");
+    let (url, _guard) = match backend {
+        Backend::Sqlite | Backend::SqliteFile => (
+            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
+            None,
+        ),
+        Backend::Mongo => match database_for(backend) {
+            Some((url, guard)) => (url, Some(guard)),
+            None => return,
+        },
+    };
+    let now = common::now();
+    // The keys the earlier rule gave: lower-cased, `i`/`l`/`1` and `o`/`0` merged.
+    let mary = UserRecord {
+        created_at: now - Duration::days(2),
+        ..user("mary")
+    };
+    let look_alike = UserRecord {
+        created_at: now - Duration::days(1),
+        ..user("rnary")
+    };
+    let guest = UserRecord::new_guest(now);
+    {
+        let old = store::connect(&url).await.unwrap();
+        for u in [&look_alike, &mary, &guest] {
+            old.insert_user(u).await.unwrap();
+        }
+    }
+    let raw = match &url {
+        quiz_llm::config::DatabaseUrl::Sqlite(_) => {
+            Raw::Sqlite(rusqlite::Connection::open(&path).unwrap())
+        }
+        quiz_llm::config::DatabaseUrl::Mongo(url) => Raw::Mongo(
+            ::mongodb::Client::with_uri_str(url.expose_secret())
+                .await
+                .unwrap()
+                .default_database()
+                .unwrap(),
+        ),
+    };
+    // Wind the database back to before the skeleton: the latest SQLite migration, the
+    // `user-keys-v3` mark on MongoDB.
+    match &raw {
+        Raw::Sqlite(c) => {
+            let version: i64 = c
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .unwrap();
+            c.pragma_update(None, "user_version", version - 1).unwrap();
+        }
+        Raw::Mongo(db) => {
+            db.collection::<Document>("migrations")
+                .delete_one(doc! { "_id": "user-keys-v3" })
+                .await
+                .unwrap();
+            db.collection::<Document>("migrations")
+                .update_one(
+                    doc! { "_id": "user-keys-v2" },
+                    doc! { "$set": { "wound_back": true } },
+                )
+                .upsert(true)
+                .await
+                .unwrap();
+        }
+    }
+    drop(raw);
+    let s = store::connect(&url).await.unwrap();
+    let found = |u: Option<UserRecord>| u.map(|u| u.id);
+    let skeleton = username_skeleton("mary");
+    assert_eq!(
+        found(s.find_user_by_username(&skeleton).await.unwrap()),
+        Some(mary.id.clone())
+    );
+    let younger = s.find_user(&look_alike.id).await.unwrap().unwrap();
+    assert_eq!(
+        younger.username_norm,
+        format!("{skeleton}#{}", look_alike.id)
+    );
+    assert_eq!(email_norm(&younger), email_norm(&look_alike));
+    assert_eq!(s.find_user(&guest.id).await.unwrap(), Some(guest.clone()));
 }
 
 /// Writes that bypass the store, to plant what no build of it writes.
@@ -1467,6 +1631,10 @@ async fn passkeys_are_unique_counted_and_owned(backend: Backend) {
 /// Generation jobs and quiz events: the same contract, kept in a file of its own.
 #[path = "store_contract_jobs.rs"]
 mod jobs;
+
+/// Stream leases: the same contract, kept in a file of its own.
+#[path = "store_contract_streams.rs"]
+mod streams;
 
 /// `user` signing up the guest `guest` in place: its id, their name and address.
 fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {

@@ -47,6 +47,12 @@ on_both_stores!(
     a_socket_closes_when_another_device_ends_its_session,
     a_socket_closes_when_its_session_runs_out,
     limits_apply_to_subscriptions,
+    one_account_cannot_hold_every_connection,
+    one_address_cannot_hold_every_connection,
+    streams_per_user_hold_across_processes,
+    silent_sockets_are_closed_on_both_protocols,
+    new_operations_on_a_socket_need_an_unexpired_token,
+    a_subscription_selects_one_root_field,
 );
 
 async fn quiz_events_over_graphql_transport_ws(backend: Backend) {
@@ -356,6 +362,8 @@ async fn a_socket_closes_when_its_session_runs_out(backend: Backend) {
     let token = token_of(&c, "idler").await;
     let mut s = socket(&app, &token).await;
     s.subscribe("e", EVENTS, json!({})).await;
+    // Started while the token was good.
+    settle().await;
     // Within the idle window the socket stays, though its access token expired long ago.
     let auth = &app.config.auth;
     app.clock
@@ -479,4 +487,393 @@ async fn sockets_outlive_the_http_idle_timeout() {
     c.generate_quiz(quiz_input()).await.ok();
     let event = s.next_payload("e").await.unwrap();
     assert_eq!(event["data"]["quizEvents"]["kind"], "QUIZ_CREATED");
+}
+
+const MULTIPART: &str = "multipart/mixed;subscriptionSpec=\"1.0\", application/json";
+
+/// A guest's access token, from a browser that is gone at once (it holds no connection).
+async fn guest_token(app: &TestApp) -> String {
+    let r = app
+        .client()
+        .gql("mutation { startGuestSession { accessToken } }", json!({}))
+        .await
+        .ok();
+    r.data()["startGuestSession"]["accessToken"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// What became of a socket opened with a token and `connection_init`.
+enum Opened {
+    Held(Box<ws::Socket>),
+    /// The upgrade was refused with this status.
+    Refused(u16),
+    /// `connection_init` was answered by closing.
+    Closed(Closed),
+}
+
+async fn open(app: &TestApp, protocol: &'static str, token: &str) -> Opened {
+    let socket = ws::connect(
+        &app.base_url,
+        Upgrade {
+            protocol,
+            ..Default::default()
+        },
+    )
+    .await;
+    let mut socket = match socket {
+        Ok(socket) => socket,
+        Err(err) => return Opened::Refused(ws::refused_status(&err).expect("an HTTP refusal")),
+    };
+    match socket
+        .init(json!({ "authorization": format!("Bearer {token}") }))
+        .await
+    {
+        Ok(ack) => {
+            assert_eq!(ack["type"], "connection_ack", "{ack}");
+            Opened::Held(Box::new(socket))
+        }
+        Err(closed) => Opened::Closed(closed),
+    }
+}
+
+/// A multipart subscription on a connection of its own.
+async fn multipart_post(app: &TestApp, token: &str, query: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(token)
+        .header("accept", MULTIPART)
+        .json(&json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `/healthz` and a login, each on a new connection, answer within seconds.
+async fn plain_requests_answer(app: &TestApp, username: &str) {
+    let quick = Duration::from_secs(3);
+    let health = tokio::time::timeout(quick, app.client().get("/healthz"))
+        .await
+        .expect("/healthz did not answer in time");
+    assert_eq!(health.status(), 200);
+    let login = tokio::time::timeout(quick, app.client().login(username, PASSWORD))
+        .await
+        .expect("login did not answer in time");
+    assert!(
+        login.data()["login"]["accessToken"].is_string(),
+        "{:?}",
+        login.body
+    );
+}
+
+async fn one_account_cannot_hold_every_connection(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.server.connections.max_connections = 20;
+        c.subscriptions.streams_connection_share = 0.5;
+        c.subscriptions.streams_per_user = 4;
+        c.subscriptions.streams_per_address = 100;
+    })
+    .await
+    else {
+        return;
+    };
+    app.new_user("bystander").await;
+    // A guest opens legacy sockets and sends nothing after connection_init.
+    let guest = guest_token(&app).await;
+    let mut held = Vec::new();
+    let mut refused = Vec::new();
+    for _ in 0..8 {
+        match open(&app, LEGACY_WS, &guest).await {
+            Opened::Held(s) => held.push(s),
+            Opened::Closed(closed) => refused.push(closed),
+            Opened::Refused(status) => panic!("upgrade refused with {status}"),
+        }
+    }
+    assert_eq!(held.len(), 4);
+    assert!(
+        refused
+            .iter()
+            .all(|c| (c.code, c.reason.as_str()) == (4429, "RATE_LIMITED")),
+        "{refused:?}"
+    );
+    // Multipart responses count against the same cap.
+    let r = multipart_post(&app, &guest, EVENTS).await;
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "streamsPerUser");
+    assert!(body["errors"][0]["extensions"]["retryAfter"].is_number());
+    plain_requests_answer(&app, "bystander").await;
+
+    // More guests from many accounts together take at most half of the connections.
+    let mut unavailable = 0;
+    for _ in 0..3 {
+        let guest = guest_token(&app).await;
+        for _ in 0..4 {
+            match open(&app, LEGACY_WS, &guest).await {
+                Opened::Held(s) => held.push(s),
+                Opened::Refused(status) => {
+                    assert_eq!(status, 503);
+                    unavailable += 1;
+                }
+                Opened::Closed(closed) => panic!("closed: {closed:?}"),
+            }
+        }
+    }
+    assert_eq!(held.len(), 10);
+    assert_eq!(unavailable, 6);
+    let guest = guest_token(&app).await;
+    assert_eq!(multipart_post(&app, &guest, EVENTS).await.status(), 503);
+    plain_requests_answer(&app, "bystander").await;
+    // Those held still work.
+    let (c, _) = app.new_user("holder").await;
+    let token = token_of(&c, "holder").await;
+    drop(held.pop());
+    settle().await;
+    let mut s = socket(&app, &token).await;
+    s.subscribe("e", EVENTS, json!({})).await;
+    settle().await;
+    c.generate_quiz(quiz_input()).await.ok();
+    let event = s.next_payload("e").await.unwrap();
+    assert_eq!(event["data"]["quizEvents"]["kind"], "QUIZ_CREATED");
+}
+
+async fn one_address_cannot_hold_every_connection(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.subscriptions.streams_per_address = 3;
+    })
+    .await
+    else {
+        return;
+    };
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let guest = guest_token(&app).await;
+        match open(&app, ws::TRANSPORT_WS, &guest).await {
+            Opened::Held(s) => held.push(s),
+            _ => panic!("refused below the cap"),
+        }
+    }
+    let guest = guest_token(&app).await;
+    assert!(matches!(
+        open(&app, ws::TRANSPORT_WS, &guest).await,
+        Opened::Refused(429)
+    ));
+    let r = multipart_post(&app, &guest, EVENTS).await;
+    assert_eq!(r.status(), 429);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    assert_eq!(
+        body["errors"][0]["extensions"]["limit"],
+        "streamsPerAddress"
+    );
+    // A closed socket frees its place.
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match open(&app, ws::TRANSPORT_WS, &guest).await {
+            Opened::Held(_) => break,
+            Opened::Refused(429) if Instant::now() < deadline => settle().await,
+            _ => panic!("the freed place was not given out"),
+        }
+    }
+}
+
+async fn streams_per_user_hold_across_processes(backend: Backend) {
+    let Some(first) = TestApp::spawn_shareable(backend, |c| {
+        c.subscriptions.streams_per_user = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    let second = first.spawn_sharing(|_| {}).await;
+    let (c, _) = first.new_user("everywhere").await;
+    let token = token_of(&c, "everywhere").await;
+    let Opened::Held(on_first) = open(&first, ws::TRANSPORT_WS, &token).await else {
+        panic!("refused below the cap");
+    };
+    let parts = multipart_post(&second, &token, EVENTS).await;
+    assert_eq!(parts.status(), 200);
+    let mut parts = Multipart::new(parts);
+    // The cap counts both processes' streams.
+    for app in [&first, &second] {
+        match open(app, ws::TRANSPORT_WS, &token).await {
+            Opened::Closed(closed) => assert_eq!(
+                (closed.code, closed.reason.as_str()),
+                (4429, "RATE_LIMITED")
+            ),
+            _ => panic!("a third stream was let in"),
+        }
+    }
+    assert_eq!(multipart_post(&first, &token, EVENTS).await.status(), 429);
+    // Closing one gives its lease back, on the other process too.
+    drop(on_first);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut s = loop {
+        match open(&second, ws::TRANSPORT_WS, &token).await {
+            Opened::Held(s) => break s,
+            Opened::Closed(_) if Instant::now() < deadline => settle().await,
+            _ => panic!("the lease was not given back"),
+        }
+    };
+    s.subscribe("e", EVENTS, json!({})).await;
+    settle().await;
+    c.generate_quiz(quiz_input()).await.ok();
+    assert_eq!(
+        s.next_payload("e").await.unwrap()["data"]["quizEvents"]["kind"],
+        "QUIZ_CREATED"
+    );
+    let part = parts.next().await.unwrap();
+    assert_eq!(
+        part["payload"]["data"]["quizEvents"]["kind"],
+        "QUIZ_CREATED"
+    );
+}
+
+async fn silent_sockets_are_closed_on_both_protocols(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.subscriptions.ws_idle_timeout = Duration::from_millis(500);
+        c.subscriptions.ws_keepalive_interval = Duration::from_millis(200);
+    })
+    .await
+    else {
+        return;
+    };
+    let (c, _) = app.new_user("quiet").await;
+    let token = token_of(&c, "quiet").await;
+    for protocol in [ws::TRANSPORT_WS, LEGACY_WS] {
+        // Answering pings is not activity: with nothing running the socket is closed.
+        let Opened::Held(mut silent) = open(&app, protocol, &token).await else {
+            panic!("refused");
+        };
+        let since = Instant::now();
+        let closed = silent.closed().await;
+        assert_eq!(
+            (closed.code, closed.reason.as_str()),
+            (1000, "Idle"),
+            "{protocol}"
+        );
+        assert!(
+            since.elapsed() < Duration::from_secs(3),
+            "{protocol}: {:?}",
+            since.elapsed()
+        );
+
+        // A running subscription keeps it open, however quiet; once it ends, the clock runs.
+        let Opened::Held(mut busy) = open(&app, protocol, &token).await else {
+            panic!("refused");
+        };
+        busy.subscribe("e", EVENTS, json!({})).await;
+        let pings = busy.pings_within(Duration::from_millis(1400)).await;
+        assert!(pings >= 5, "{protocol}: closed early ({pings} pings)");
+        let stop = if protocol == LEGACY_WS {
+            "stop"
+        } else {
+            "complete"
+        };
+        busy.send(json!({ "id": "e", "type": stop })).await;
+        let closed = loop {
+            match busy.next().await {
+                Ok(message) if message["type"] == "complete" || message["type"] == "ka" => {}
+                Ok(message) => panic!("unexpected {message}"),
+                Err(closed) => break closed,
+            }
+        };
+        assert_eq!(
+            (closed.code, closed.reason.as_str()),
+            (1000, "Idle"),
+            "{protocol}"
+        );
+    }
+}
+
+async fn new_operations_on_a_socket_need_an_unexpired_token(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
+        return;
+    };
+    let (c, _) = app.new_user("stale").await;
+    for protocol in [ws::TRANSPORT_WS, LEGACY_WS] {
+        let token = token_of(&c, "stale").await;
+        let Opened::Held(mut s) = open(&app, protocol, &token).await else {
+            panic!("refused");
+        };
+        s.subscribe("e", EVENTS, json!({})).await;
+        s.subscribe("me", "{ me { username } }", json!({})).await;
+        let me = s.next_payload("me").await.unwrap();
+        assert_eq!(me["data"]["me"]["username"], "stale", "{me}");
+        assert_eq!(s.next_payload("me").await, None);
+        // The token expires; the session goes on.
+        app.clock
+            .advance(app.config.auth.access_token_ttl + Duration::from_secs(1));
+        for (id, query) in [
+            ("q", "{ me { username } }"),
+            ("m", "mutation { startTotpEnrollment { secret } }"),
+            ("s", "subscription { quizEvents { kind } }"),
+        ] {
+            s.subscribe(id, query, json!({})).await;
+            let refused = s.next_payload(id).await.unwrap();
+            assert_eq!(
+                refused["errors"][0]["extensions"]["code"], "TOKEN_EXPIRED",
+                "{protocol} {id}: {refused}"
+            );
+            assert!(refused["data"].is_null(), "{refused}");
+            assert_eq!(s.next_payload(id).await, None);
+        }
+        // The subscription that was running lives on with the session.
+        c.refresh().await.ok();
+        c.generate_quiz(quiz_input()).await.ok();
+        let event = s.next_payload("e").await.unwrap();
+        assert_eq!(event["data"]["quizEvents"]["kind"], "QUIZ_CREATED");
+    }
+}
+
+async fn a_subscription_selects_one_root_field(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |_| {}).await else {
+        return;
+    };
+    let (c, _) = app.new_user("greedy").await;
+    let token = token_of(&c, "greedy").await;
+    let twenty: String = (0..20)
+        .map(|i| format!("e{i}: quizEvents {{ kind }} "))
+        .collect();
+    let many = format!("subscription {{ {twenty} }}");
+    let spread = "subscription { quizEvents { kind } ...More } \
+                  fragment More on SubscriptionRoot { other: quizEvents { at } }";
+    for protocol in [ws::TRANSPORT_WS, LEGACY_WS] {
+        let Opened::Held(mut s) = open(&app, protocol, &token).await else {
+            panic!("refused");
+        };
+        for (id, document) in [("many", many.as_str()), ("spread", spread)] {
+            s.subscribe(id, document, json!({})).await;
+            settle().await;
+            // Were it running, this would reach it.
+            c.generate_quiz(quiz_input()).await.ok();
+            let refused = s.next_payload(id).await.unwrap();
+            assert_eq!(
+                refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{protocol} {id}: {refused}"
+            );
+            assert!(
+                refused["errors"][0]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("exactly one root field"),
+                "{refused}"
+            );
+            assert_eq!(s.next_payload(id).await, None);
+        }
+    }
+    // Over HTTP too, multipart or not.
+    let r = multipart_post(&app, &token, &many).await;
+    let body: Value = r.json().await.expect("a JSON refusal, not a stream");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    let r = c.gql(&many, json!({})).await;
+    assert_eq!(r.code(), "BAD_USER_INPUT");
+    assert!(
+        r.message().contains("exactly one root field"),
+        "{:?}",
+        r.body
+    );
 }

@@ -271,12 +271,15 @@ async fn metrics_are_served_on_their_own_listener_only() {
             &[("method", "POST"), ("le", "+Inf")]
         ) >= 8.0
     );
+    // Free text, so its name is no trusted document's: counted by its root field.
     let probe = [
         ("operation_type", "query"),
-        ("operation_name", "ProbeMe"),
+        ("operation_name", "other"),
+        ("root_field", "me"),
         ("outcome", "ok"),
     ];
     assert_eq!(v("graphql_operations_total", &probe), 3.0);
+    assert!(!text.contains("ProbeMe"), "a free-text name is no label");
     assert!(
         v(
             "graphql_operations_total",
@@ -289,6 +292,7 @@ async fn metrics_are_served_on_their_own_listener_only() {
             &[
                 ("operation_type", "query"),
                 ("operation_name", "anonymous"),
+                ("root_field", "none"),
                 ("outcome", "refused")
             ]
         ),
@@ -322,6 +326,104 @@ async fn metrics_are_served_on_their_own_listener_only() {
     for secret in [PASSWORD, "metered@example.com", "Apollo 11"] {
         assert!(!text.contains(secret), "{secret} in the metrics");
     }
+}
+
+/// A flood of made-up operation names: none becomes a label, nothing the client named grows
+/// the metrics or reaches a log line, and a real operation is still counted as itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_operation_names_neither_grow_nor_hide_the_metrics() {
+    use sha2::{Digest, Sha256};
+    let manifest_dir = tempfile::tempdir().unwrap();
+    let me = "query Me { me { username } }";
+    let me_id: String = Sha256::digest(me.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let manifest = manifest_dir.path().join("manifest.json");
+    std::fs::write(&manifest, json!({ &me_id: me }).to_string()).unwrap();
+    let server = ServerProcess::start(&[
+        ("METRICS_ADDR", "127.0.0.1:0"),
+        ("TRUSTED_DOCUMENTS", "allow"),
+        ("TRUSTED_DOCUMENTS_FILE", manifest.to_str().unwrap()),
+    ])
+    .await;
+    let metrics_url = server.logged_url("metrics on ").await;
+    let c = server.client();
+    let post = |body: Value| {
+        let http = c.http.clone();
+        let url = format!("{}/graphql", c.base_url);
+        async move {
+            let r = http.post(url).json(&body).send().await.unwrap();
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    for i in 0..250 {
+        let body = post(json!({ "query": format!("query Made{i}Up {{ __typename }}") })).await;
+        assert_eq!(body["data"]["__typename"], "QueryRoot");
+    }
+    // A long name on a login: once a whole log line and a label.
+    let long = "N".repeat(20_000);
+    let body = post(json!({
+        "query": format!("mutation {long} {{ login(username: \"nobody\", password: \"not the password\") {{ message }} }}"),
+        "operationName": long,
+    }))
+    .await;
+    assert_eq!(body["errors"][0]["extensions"]["limit"], "operationName");
+
+    // The real `Me`, by its trusted id, and once more as free text under another name.
+    let body = post(json!({ "documentId": me_id })).await;
+    assert_eq!(body, json!({ "data": { "me": null } }));
+    let body = post(json!({ "query": "query Whatever { me { username } }" })).await;
+    assert_eq!(body, json!({ "data": { "me": null } }));
+
+    // A long path and a made-up method: logged, but not at length.
+    let path = format!("/{}", "p".repeat(5_000));
+    let r = c
+        .http
+        .get(format!("{}{path}", c.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let method = reqwest::Method::from_bytes("M".repeat(5_000).as_bytes()).unwrap();
+    c.http
+        .request(method, format!("{}/graphql", c.base_url))
+        .send()
+        .await
+        .unwrap();
+
+    let (text, samples) = scrape(&metrics_url).await;
+    let v = |labels: &[(&str, &str)]| value(&samples, "graphql_operations_total", labels);
+    assert_eq!(
+        v(&[
+            ("operation_name", "Me"),
+            ("root_field", "me"),
+            ("outcome", "ok")
+        ]),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(v(&[("root_field", "me"), ("outcome", "ok")]), Some(2.0));
+    assert_eq!(
+        v(&[("operation_name", "other"), ("root_field", "__typename")]),
+        Some(250.0)
+    );
+    assert!(!text.contains("Made"), "made-up names are no labels");
+    assert!(!text.contains("NNNN"));
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("graphql_operations_total{"))
+        .count();
+    assert!(series <= 5, "{series} series:\n{text}");
+    let log = std::fs::read_to_string(&server.log).unwrap();
+    assert!(!log.contains("NNNN"), "the long name reached the log");
+    assert!(log.contains(&"p".repeat(255)), "the path is logged");
+    assert!(!log.contains(&"p".repeat(300)), "but not at length");
+    assert!(!log.contains("MMMM"), "nor is a made-up method");
+    assert!(
+        log.lines().all(|l| l.len() < 4096),
+        "every log line stays short"
+    );
 }
 
 /// Set (to 1) by `scripts/test.sh`: the test that scrapes with Prometheus must run, so a
@@ -436,7 +538,7 @@ async fn prometheus_scrapes_the_metrics() {
         .trim_start_matches("http://")
         .trim_end_matches("/metrics");
     let prometheus = Prometheus::start(&binary, target);
-    let query = r#"graphql_operations_total{operation_name="ProbeMe",outcome="ok"}"#;
+    let query = r#"graphql_operations_total{root_field="me",outcome="ok"}"#;
     let deadline = Instant::now() + Duration::from_secs(90);
     let result = loop {
         let result = prometheus.query(query).await;
@@ -517,6 +619,8 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
         ("LLM_BASE_URL", &llm_url),
         ("LLM_MAX_RETRIES", "0"),
+        // The test's own address is the proxy's; 127.0.0.2 is a client's.
+        ("TRUSTED_PROXIES", "127.0.0.1"),
     ])
     .await;
     let c = logged_in_user(&server, "traced").await;
@@ -531,6 +635,21 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         .post(format!("{}/graphql", c.base_url))
         .header("traceparent", format!("00-{trace_id}-{caller_span}-01"))
         .json(&json!({ "query": "query ProbeMe { me { username } }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // A client is no proxy: its trace context is not taken.
+    let (client_trace, client_span) = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+    let from_client = reqwest::Client::builder()
+        .local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let r = from_client
+        .post(format!("{}/graphql", c.base_url))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{client_trace}-{client_span}-01"))
+        .json(&json!({ "query": "query ClientProbe { me { username } }" }))
         .send()
         .await
         .unwrap();
@@ -587,6 +706,16 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         Some("200")
     );
     assert!(attribute(request, "request_id").is_some());
+
+    let client_probe = named("graphql.operation")
+        .find(|s| attribute(s, "graphql.operation.name").as_deref() == Some("ClientProbe"))
+        .expect("the client's operation was traced");
+    let request = by_id(&client_probe.parent_span_id).expect("the operation's parent");
+    assert_ne!(hex(&request.trace_id), client_trace, "a trace of its own");
+    assert!(
+        request.parent_span_id.is_empty(),
+        "the client's span is no parent"
+    );
 
     let store_calls: Vec<&Span> = spans
         .iter()

@@ -11,11 +11,15 @@ use quiz_llm::{
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{Backend, TestApp};
+use crate::common::{
+    Backend, TestApp,
+    ws::{self, LEGACY_WS, TRANSPORT_WS, Upgrade},
+};
 
 const ME: &str = "query Me { me { username } }";
 const SCHEMA: &str = "query SchemaName { __schema { queryType { name } } }";
 const LOGOUT: &str = "mutation Logout { logout { message } }";
+const GUEST: &str = "mutation Guest { startGuestSession { accessToken } }";
 
 fn sha256(text: &str) -> String {
     Sha256::digest(text.as_bytes())
@@ -35,7 +39,7 @@ fn manifest(dir: &Path, documents: &[&str]) -> std::path::PathBuf {
 
 async fn app_with(mode: TrustMode, introspection: bool) -> (TestApp, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let file = manifest(dir.path(), &[ME, SCHEMA, LOGOUT]);
+    let file = manifest(dir.path(), &[ME, SCHEMA, LOGOUT, GUEST]);
     let app = TestApp::spawn(Backend::Sqlite, |s| {
         s.trusted_documents = TrustedDocumentSettings {
             trusted_documents: mode,
@@ -212,4 +216,186 @@ async fn a_manifest_that_does_not_match_its_hashes_stops_start_up() {
         format!("{err:#}").contains("TRUSTED_DOCUMENTS_FILE"),
         "{err:#}"
     );
+}
+
+#[tokio::test]
+async fn enforce_holds_for_every_operation_on_a_socket() {
+    let (app, _dir) = app_with(TrustMode::Enforce, true).await;
+    let (_, answer) = post(&app, JSON, json!({ "documentId": sha256(GUEST) })).await;
+    let token = answer["data"]["startGuestSession"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no guest: {answer}"))
+        .to_owned();
+    let generate = r#"mutation { startQuizGeneration(input: { topic: "Moon", sourceText: "The Moon orbits the Earth." }) { id } }"#;
+    for protocol in [TRANSPORT_WS, LEGACY_WS] {
+        let mut s = ws::connect(
+            &app.base_url,
+            Upgrade {
+                protocol,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        s.init(json!({ "authorization": format!("Bearer {token}") }))
+            .await
+            .unwrap();
+        // Free text never runs: a query, introspection, a mutation, a subscription, nor even a
+        // trusted document's own text.
+        for (id, text) in [
+            ("query", "{ __typename }"),
+            ("introspection", "{ __schema { queryType { name } } }"),
+            ("mutation", generate),
+            ("subscription", "subscription { quizEvents { kind } }"),
+            ("trusted-text", ME),
+        ] {
+            s.subscribe(id, text, json!({})).await;
+            let refused = s.next_payload(id).await.unwrap();
+            assert_eq!(
+                refused["errors"][0]["extensions"]["code"], "OPERATION_NOT_TRUSTED",
+                "{protocol} {id}: {refused}"
+            );
+            assert!(refused["data"].is_null(), "{refused}");
+            assert_eq!(s.next_payload(id).await, None);
+        }
+        // Named documents run, by documentId or by Apollo's hash; an unknown id is not found.
+        let kind = if protocol == TRANSPORT_WS {
+            "subscribe"
+        } else {
+            "start"
+        };
+        let hash = sha256(ME);
+        for (id, payload) in [
+            ("by-id", json!({ "documentId": hash })),
+            (
+                "by-prefixed-id",
+                json!({ "documentId": format!("sha256:{hash}") }),
+            ),
+            (
+                "by-hash",
+                json!({ "extensions": { "persistedQuery": { "version": 1, "sha256Hash": hash } } }),
+            ),
+        ] {
+            s.send(json!({ "id": id, "type": kind, "payload": payload }))
+                .await;
+            let ran = s.next_payload(id).await.unwrap();
+            assert!(
+                ran["data"]["me"]["username"].is_string() && ran.get("errors").is_none(),
+                "{protocol} {id}: {ran}"
+            );
+            assert_eq!(s.next_payload(id).await, None);
+        }
+        s.send(json!({ "id": "unknown", "type": kind, "payload": { "documentId": sha256("{ nope }") } }))
+            .await;
+        let refused = s.next_payload("unknown").await.unwrap();
+        assert_eq!(
+            refused["errors"][0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+            "{refused}"
+        );
+    }
+    // A multipart subscription is an HTTP request like any other.
+    let r = app
+        .client()
+        .http
+        .post(format!("{}/graphql", app.base_url))
+        .bearer_auth(&token)
+        .header(
+            "accept",
+            "multipart/mixed;subscriptionSpec=\"1.0\", application/json",
+        )
+        .json(&json!({ "query": "subscription { quizEvents { kind } }" }))
+        .send()
+        .await
+        .unwrap();
+    let answer: Value = r.json().await.unwrap();
+    assert_eq!(code(&answer), "OPERATION_NOT_TRUSTED");
+}
+
+/// The id a page of the server names its operation by (its `data-document-id`).
+async fn page_document_id(app: &TestApp, path: &str) -> String {
+    let html = app.client().get(path).await.text().await.unwrap();
+    let (_, rest) = html
+        .split_once("data-document-id=\"")
+        .unwrap_or_else(|| panic!("{path} names no document:\n{html}"));
+    rest.split('"').next().unwrap().to_owned()
+}
+
+/// The server's own pages, `/verify-email` and `/reset-password`, work under `enforce` with a
+/// manifest that does not list their operations: the server always trusts its own documents.
+/// Here the requests are the pages' own, as their scripts send them.
+#[tokio::test]
+async fn the_servers_own_pages_work_under_enforce() {
+    const SIGN_UP: &str = "mutation SignUp($i: SignUpInput!) { signUp(input: $i) { message } }";
+    const RESET: &str = "mutation Forgot($e: String!) { requestPasswordReset(email: $e) }";
+    let dir = tempfile::tempdir().unwrap();
+    let file = manifest(dir.path(), &[ME, SIGN_UP, RESET]);
+    let app = TestApp::spawn(Backend::Sqlite, |s| {
+        s.trusted_documents = TrustedDocumentSettings {
+            trusted_documents: TrustMode::Enforce,
+            trusted_documents_file: Some(file),
+        };
+    })
+    .await
+    .unwrap();
+    let browser = app.client();
+    let run = async |body: Value| -> Value {
+        let r = browser
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("origin", "http://quiz.test")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        r.json().await.unwrap()
+    };
+    let signed_up = run(json!({
+        "documentId": sha256(SIGN_UP),
+        "variables": { "i": { "username": "paula", "email": "paula@example.com", "password": crate::common::PASSWORD } },
+    }))
+    .await;
+    assert!(signed_up.get("errors").is_none(), "{signed_up}");
+
+    let link = app.verification_link("paula@example.com");
+    let id = page_document_id(
+        &app,
+        &format!("/verify-email?uid={}&token={}", link.uid, link.token),
+    )
+    .await;
+    let verified = run(json!({
+        "documentId": id,
+        "variables": { "uid": link.uid, "token": link.token },
+    }))
+    .await;
+    assert_eq!(
+        verified["data"]["verifyEmail"]["user"]["username"], "paula",
+        "{verified}"
+    );
+    let me = run(json!({ "documentId": sha256(ME) })).await;
+    assert_eq!(me["data"]["me"]["username"], "paula", "{me}");
+
+    let asked =
+        run(json!({ "documentId": sha256(RESET), "variables": { "e": "paula@example.com" } }))
+            .await;
+    assert_eq!(asked["data"]["requestPasswordReset"], true, "{asked}");
+    let link = app.reset_link("paula@example.com").await;
+    let id = page_document_id(
+        &app,
+        &format!("/reset-password?uid={}&token={}", link.uid, link.token),
+    )
+    .await;
+    let reset = run(json!({
+        "documentId": id,
+        "variables": { "uid": link.uid, "token": link.token, "p": "a brand new violet harbor otter" },
+    }))
+    .await;
+    assert_eq!(reset["data"]["resetPassword"], true, "{reset}");
+
+    // Free text, even the pages' own, is still refused.
+    let text = run(json!({
+        "query": "mutation Verify($uid: String!, $token: String!) { verifyEmail(uid: $uid, token: $token) { user { username } message } }",
+        "variables": { "uid": "x", "token": "y" },
+    }))
+    .await;
+    assert_eq!(code(&text), "OPERATION_NOT_TRUSTED");
 }

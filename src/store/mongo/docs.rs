@@ -96,6 +96,13 @@ struct SessionDef {
     /// Absent in sessions written before refresh counts lived on the session.
     #[serde(default, with = "WindowCountDef")]
     refreshes: WindowCount,
+    /// Absent in sessions written before it was recorded: long ago, so they reauthenticate.
+    #[serde(default = "long_ago", with = "bson_time")]
+    authenticated_at: DateTime<Utc>,
+}
+
+fn long_ago() -> DateTime<Utc> {
+    DateTime::UNIX_EPOCH
 }
 
 #[derive(Serialize, Deserialize)]
@@ -390,6 +397,7 @@ mod tests {
                 previous: 1,
             },
             method: SignInMethod::Mfa,
+            authenticated_at: at(1_200),
         }
     }
 
@@ -465,6 +473,7 @@ mod tests {
             "expires_at": bson_at(2_000), "last_refreshed_at": bson_at(1_500),
             "user_agent": null, "generation": 3_i64, "sign_in_method": "MFA",
             "refreshes": { "window": 7_i64, "current": 2_i64, "previous": 1_i64 },
+            "authenticated_at": bson_at(1_200),
         };
         same(
             new_user_document(&user).unwrap(),
@@ -538,6 +547,10 @@ mod tests {
         old_session.remove("sign_in_method");
         let SessionDoc(read) = bson::from_document(old_session).unwrap();
         assert_eq!(read.method, SignInMethod::Password);
+        let mut old_session = session_document(&session()).unwrap();
+        old_session.remove("authenticated_at");
+        let SessionDoc(read) = bson::from_document(old_session).unwrap();
+        assert_eq!(read.authenticated_at, DateTime::UNIX_EPOCH);
         let s = session_document(&session()).unwrap();
         let SessionDoc(read) = bson::from_document(s).unwrap();
         assert_eq!(read, session());

@@ -24,6 +24,7 @@ mod mfa;
 mod outbox;
 mod passkeys;
 mod quizzes;
+mod streams;
 mod users;
 
 const DEFAULT_DATABASE: &str = "quiz_llm";
@@ -33,9 +34,9 @@ const EMAIL_INDEX: &str = "users_email_norm_unique";
 /// The TTL index that lets MongoDB delete unverified accounts by itself.
 const PENDING_EXPIRY_INDEX: &str = "users_pending_expiry";
 const INDEX_NOT_FOUND: i32 = 27;
-/// Marks, in the `migrations` collection, that user keys follow the look-alike and canonical
-/// address rules.
-const USER_KEYS_MIGRATION: &str = "user-keys-v2";
+/// Marks, in the `migrations` collection, that user keys follow the current look-alike
+/// (confusables skeleton) and canonical address rules; a new rule gets a new mark.
+const USER_KEYS_MIGRATION: &str = "user-keys-v3";
 /// Racing sign-ups for one address each retry this often; each round one of them wins.
 const REPLACE_ATTEMPTS: usize = 16;
 
@@ -193,6 +194,7 @@ impl MongoStore {
             .await
             .context("creating MongoDB indexes on quiz_events")?;
         self.create_passkey_indexes().await?;
+        self.create_stream_lease_indexes().await?;
         Ok(())
     }
 }

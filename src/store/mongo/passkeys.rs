@@ -232,4 +232,13 @@ impl PasskeyStore for MongoStore {
             .map_err(map_err)?;
         Ok(result.deleted_count == 1)
     }
+
+    async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64> {
+        let result = self
+            .passkeys
+            .delete_many(doc! { "user_id": user.as_str() })
+            .await
+            .map_err(map_err)?;
+        Ok(result.deleted_count)
+    }
 }

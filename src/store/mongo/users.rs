@@ -469,6 +469,23 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    async fn set_session_authenticated(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": user.as_str(), "sessions.id": session.as_str() },
+                doc! { "$set": { "sessions.$.authenticated_at": to_bson(at) } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.matched_count == 1)
+    }
+
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
         let result = self
             .users

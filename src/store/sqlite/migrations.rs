@@ -24,15 +24,22 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/10_session_refreshes.sql")),
         M::up(include_str!("migrations/11_guests.sql")),
         M::up(include_str!("migrations/12_passkeys.sql")),
+        M::up(include_str!("migrations/13_stream_leases.sql")),
+        M::up(include_str!("migrations/14_session_authenticated_at.sql")),
+        M::up_with_hook(
+            include_str!("migrations/15_username_skeleton.sql"),
+            |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
+        ),
     ])
 }
 
-/// Gives every user the keys the current rules compute (see [`renormalized`]).
+/// Gives every user the keys the current rules compute (see [`renormalized`]). Guests (no
+/// address) keep theirs: no rule recomputes a guest's placeholder address key.
 fn renormalize_users(conn: &Connection) -> rusqlite::Result<()> {
     let users = conn
         .prepare(
             "SELECT id, username, email, username_norm, email_norm FROM users \
-             ORDER BY created_at, id",
+             WHERE email <> '' ORDER BY created_at, id",
         )?
         .query_map([], |r| {
             Ok(UserKeys {
@@ -128,7 +135,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 12;
+const KNOWN_VERSIONS: usize = 15;
 
 #[cfg(test)]
 mod tests {

@@ -8,6 +8,7 @@ mod migrations;
 mod outbox;
 mod passkeys;
 mod quizzes;
+mod streams;
 mod users;
 
 use std::{

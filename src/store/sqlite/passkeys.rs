@@ -188,4 +188,15 @@ impl PasskeyStore for SqliteStore {
         })
         .await
     }
+
+    async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64> {
+        let user = user.to_string();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM passkeys WHERE user_id = ?1")?
+                .execute([&user])?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }

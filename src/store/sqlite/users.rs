@@ -41,7 +41,8 @@ fn credential_columns(u: &UserRecord) -> (String, String, String) {
 }
 
 const SESSION_COLUMNS: &str = "id, refresh_token, created_at, expires_at, last_refreshed_at, \
-     user_agent, generation, sign_in_method, refresh_window, refreshes, refreshes_before";
+     user_agent, generation, sign_in_method, refresh_window, refreshes, refreshes_before, \
+     authenticated_at";
 
 fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> {
     let method: String = row.get(7)?;
@@ -65,6 +66,7 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> 
             current: row.get(9)?,
             previous: row.get(10)?,
         },
+        authenticated_at: time_at(row, 11)?,
     })
 }
 
@@ -270,7 +272,7 @@ impl UserStore for SqliteStore {
             }
             tx.prepare_cached(&format!(
                 "INSERT INTO sessions (user_id, {SESSION_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
             ))?
             .execute(params![
                 user,
@@ -284,7 +286,8 @@ impl UserStore for SqliteStore {
                 s.method.as_str(),
                 s.refreshes.window,
                 s.refreshes.current,
-                s.refreshes.previous
+                s.refreshes.previous,
+                millis(s.authenticated_at)
             ])?;
             tx.prepare_cached(&format!(
                 "DELETE FROM sessions WHERE user_id = ?1 AND id NOT IN \
@@ -359,6 +362,24 @@ impl UserStore for SqliteStore {
                     session,
                     expected.expose()
                 ])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn set_session_authenticated(
+        &self,
+        user: &UserId,
+        session: &SessionId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (user, session) = (user.to_string(), session.to_string());
+        self.run(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE sessions SET authenticated_at = ?1 WHERE user_id = ?2 AND id = ?3",
+                )?
+                .execute(params![millis(at), user, session])?;
             Ok(n == 1)
         })
         .await

@@ -450,6 +450,8 @@ pub struct Client {
     pub http: reqwest::Client,
     pub base_url: String,
     pub bearer: Option<String>,
+    /// The `Origin` a page's script sends with its POSTs; `None` for a native client.
+    pub origin: Option<String>,
 }
 
 impl Client {
@@ -472,6 +474,16 @@ impl Client {
                 .unwrap(),
             base_url: base_url.to_owned(),
             bearer: None,
+            origin: None,
+        }
+    }
+
+    /// The same cookie jar, as a page of `origin` uses it: every POST carries `Origin`, as a
+    /// browser's always does.
+    pub fn in_page(&self, origin: &str) -> Self {
+        Client {
+            origin: Some(origin.to_owned()),
+            ..self.clone()
         }
     }
 
@@ -490,6 +502,9 @@ impl Client {
             .json(&json!({ "query": query, "variables": variables }));
         if let Some(token) = &self.bearer {
             req = req.bearer_auth(token);
+        }
+        if let Some(origin) = &self.origin {
+            req = req.header("origin", origin);
         }
         let resp = req.send().await.expect("request failed");
         let status = resp.status().as_u16();

@@ -222,6 +222,8 @@ fn tail(path: &Path) -> String {
 pub struct ClusterOptions {
     /// Leave the SMTP server down until [`Cluster::start_smtp`].
     pub smtp_down: bool,
+    /// Settings for every node, over the defaults here (e.g. a tight rate limit).
+    pub env: Vec<(&'static str, &'static str)>,
 }
 
 pub struct Cluster {
@@ -288,6 +290,13 @@ impl Cluster {
             RATE_LIMIT_VARS
                 .iter()
                 .map(|var| (var.to_string(), "100000/1m".to_owned())),
+        );
+        shared.retain(|(k, _)| !options.env.iter().any(|(var, _)| var == k));
+        shared.extend(
+            options
+                .env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
         );
 
         let mut nodes: Vec<Node> = (1..=3)
