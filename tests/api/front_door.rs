@@ -67,8 +67,10 @@ async fn graphiql_opens_with_the_first_steps_and_they_work_as_written() {
         ]
     );
 
-    // Run in order by one browser, pasting in what the comments ask for.
-    let browser = app.client();
+    // Run in order by one browser, pasting in what the comments ask for. GraphiQL is a page:
+    // its POSTs carry `Origin`, so it works on the cookie alone, never a bearer token.
+    let graphiql = app.config.auth.public_url.clone();
+    let browser = app.client().in_page(&graphiql);
     let sign_up = browser.gql(&tabs[0], json!({})).await.ok();
     assert_eq!(sign_up.data()["signUp"]["user"]["isActive"], false);
     let email = "ada@example.com";
@@ -83,7 +85,7 @@ async fn graphiql_opens_with_the_first_steps_and_they_work_as_written() {
     let verified = browser.gql(&verify, json!({})).await.ok();
     assert_eq!(verified.data()["verifyEmail"]["user"]["isActive"], true);
 
-    let elsewhere = app.client();
+    let elsewhere = app.client().in_page(&graphiql);
     let login = elsewhere.gql(&tabs[2], json!({})).await.ok();
     assert_eq!(login.data()["login"]["user"]["username"], "ada");
 
