@@ -11,38 +11,48 @@ use crate::{
     quiz::llm::LlmSettings, store::StoreSettings, telemetry::TelemetrySettings,
 };
 
+pub mod reference;
+
 pub use crate::telemetry::logging::LogFormat;
 
 pub use crate::store::DatabaseUrl;
 /// Secrets in settings: `Debug` redacts them and they are wiped from memory when dropped.
 pub use secrecy::{ExposeSecret, SecretString};
 
-/// The `serve` flags; each reads its environment variable when the flag is absent.
+/// The `serve` flags; each reads its environment variable when the flag is absent. The help
+/// headings group them in `--help` and in the generated configuration reference.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "HTTP server")]
     pub server: ServerSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Store")]
     pub store: StoreSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Accounts and sessions")]
     pub auth: AuthSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Cookies")]
     pub cookies: CookieSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "E-mail")]
     pub mail: MailSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "LLM")]
     pub llm: LlmSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Quiz generation and live updates")]
     pub generation: GenerationSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "GraphQL requests")]
     pub graphql: QueryLimits,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Trusted documents")]
     pub trusted_documents: TrustedDocumentSettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Logs, metrics and traces")]
     pub telemetry: TelemetrySettings,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Subscriptions")]
     pub subscriptions: SubscriptionSettings,
-    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "pretty")]
+    /// How log lines are written to standard output.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        help_heading = "Logs, metrics and traces"
+    )]
     pub log_format: LogFormat,
     /// Mounts `GET /__test/panic`, whose handler panics, so tests can check what a panic turns
     /// into. No variable or flag sets it (only code that builds `Settings` can), so a server

@@ -1,5 +1,6 @@
 //! Command line: `quiz-llm [serve] [flags]` runs the server; `quiz-llm print-schema` prints the
-//! SDL; `quiz-llm outbox retry-dead` queues e-mails that failed every attempt again.
+//! SDL; `quiz-llm print-config --markdown` the configuration reference; `quiz-llm outbox
+//! retry-dead` queues e-mails that failed every attempt again.
 
 use std::{future::Future, process::ExitCode};
 
@@ -30,6 +31,13 @@ enum Command {
     Serve(Box<Settings>),
     /// Print the GraphQL schema (SDL); schema.graphql is exactly this output.
     PrintSchema,
+    /// Print the configuration reference: every setting of `serve` with its variable, flag,
+    /// default and meaning; docs/configuration-reference.md is exactly this output.
+    PrintConfig {
+        /// As Markdown (the only format for now).
+        #[arg(long, required = true)]
+        markdown: bool,
+    },
     /// The persistent e-mail outbox.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -74,6 +82,10 @@ fn main() -> ExitCode {
     match cli.command {
         Command::PrintSchema => {
             print!("{}", quiz_llm::graphql::sdl());
+            ExitCode::SUCCESS
+        }
+        Command::PrintConfig { markdown: _ } => {
+            print!("{}", quiz_llm::config::reference::markdown());
             ExitCode::SUCCESS
         }
         Command::Serve(settings) => with_settings(*settings, serve),

@@ -37,7 +37,9 @@ impl fmt::Debug for Password {
 /// hashes carry their own cost, so changing it affects new hashes only.
 #[derive(Debug, Clone, clap::Args)]
 pub struct HashCost {
-    /// argon2id memory per hash, in KiB.
+    /// argon2id memory per password hash, in KiB (OWASP's recommendation with 2 iterations).
+    /// Stored hashes keep their own cost, so a change affects new hashes only; below the
+    /// default, a warning is logged at start-up.
     #[arg(long, env = "PASSWORD_HASH_MEMORY_KIB", default_value_t = 19_456)]
     pub password_hash_memory_kib: u32,
     /// argon2id passes over that memory.

@@ -21,7 +21,8 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct AuthSettings {
-    /// HS256 key, at least 32 bytes; random per start when unset.
+    /// HS256 key, at least 32 bytes; when unset, a random key per start (with a warning), so
+    /// each restart logs everyone out.
     // Secrets are checked in `validate`, not by clap, whose errors would print the value.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = crate::settings::parse_secret)]
     pub jwt_secret: Option<SecretString>,
@@ -29,9 +30,10 @@ pub struct AuthSettings {
     /// be rotated without logging everyone out.
     #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true, value_delimiter = ',', value_parser = crate::settings::parse_secret)]
     pub jwt_previous_secrets: Vec<SecretString>,
+    /// Access token lifetime.
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
     pub access_token_ttl: Duration,
-    /// Absolute: a session ends this long after login.
+    /// Refresh token lifetime, absolute: a session ends this long after login.
     #[arg(long, env = "REFRESH_TOKEN_TTL", default_value = "1d", value_parser = parse_duration)]
     pub refresh_token_ttl: Duration,
     /// No refresh within this window after the access token expired: log in again.
@@ -46,42 +48,49 @@ pub struct AuthSettings {
     /// revocation on another process bites within this (at most 5s).
     #[arg(long, env = "SESSION_CACHE_TTL", default_value = "1s", value_parser = parse_duration)]
     pub session_cache_ttl: Duration,
-    /// Adding or removing a sign-in factor needs the session to have logged in or called
-    /// `reauthenticate` within this long.
+    /// How long a login or `reauthenticate` lets the session add or remove sign-in factors
+    /// (passkeys, TOTP, recovery codes); older sessions get `REAUTHENTICATION_REQUIRED`.
     #[arg(long, env = "REAUTH_WINDOW", default_value = "5m", value_parser = parse_duration)]
     pub reauth_window: Duration,
-    /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up.
+    /// Accounts whose e-mail address was never confirmed are deleted this long after sign-up
+    /// (checked hourly, or every TTL when shorter).
     #[arg(long, env = "UNVERIFIED_ACCOUNT_TTL", default_value = "3d", value_parser = parse_duration)]
     pub unverified_account_ttl: Duration,
     /// Guests (`startGuestSession`) idle this long — no login or refresh — are deleted with
-    /// everything they own.
+    /// their sessions, quizzes, results and jobs (checked hourly, or every TTL when shorter).
     #[arg(long, env = "GUEST_TTL", default_value = "7d", value_parser = parse_duration)]
     pub guest_ttl: Duration,
-    /// Base of the links in e-mails.
+    /// Base of the links in e-mails. Its origin is also the one WebSocket upgrades are accepted
+    /// from (besides CORS_ORIGINS) and passkeys' default origin.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]
     pub public_url: String,
     /// Passkeys' relying party id: the domain passkeys are bound to (unset: the host of
-    /// WEBAUTHN_RP_ORIGIN). Changing it orphans every registered passkey.
+    /// WEBAUTHN_RP_ORIGIN): one that the origin's host is or ends with. Changing it orphans
+    /// every registered passkey. An IP address cannot be one: with a PUBLIC_URL such as
+    /// http://127.0.0.1:8000 and neither WEBAUTHN_* variable set, passkeys are off (a warning
+    /// at start-up, `INTERNAL` from the passkey mutations); a value set explicitly that does
+    /// not fit stops start-up.
     #[arg(long, env = "WEBAUTHN_RP_ID")]
     pub webauthn_rp_id: Option<String>,
-    /// The origin (`scheme://host[:port]`) of the pages that use passkeys (unset: PUBLIC_URL's).
+    /// The origin (`scheme://host[:port]`) of the pages that use passkeys (unset: PUBLIC_URL's);
+    /// browsers put it in every answer, and others are refused.
     #[arg(long, env = "WEBAUTHN_RP_ORIGIN", value_parser = parse_http_url)]
     pub webauthn_rp_origin: Option<String>,
-    /// Pwned Passwords' range API, asked whether a new password is known from breaches
-    /// (only the first 5 hex characters of its SHA-1 are sent), or `off`.
+    /// Pwned Passwords' k-anonymity range API, asked whether a new password (sign-up, reset,
+    /// change) is known from breaches; only the first 5 hex characters of its SHA-1 are sent.
+    /// `off` skips the check.
     #[arg(
         long,
         env = "PWNED_PASSWORDS_URL",
         default_value = "https://api.pwnedpasswords.com"
     )]
     pub pwned_passwords_url: BreachSource,
-    /// When the range API does not answer within 2 s: `open` accepts the password, `closed`
-    /// refuses it for now.
+    /// What a new password gets when the range API does not answer within 2 s.
     #[arg(long, env = "PWNED_PASSWORDS_FAIL", value_enum, default_value = "open")]
     pub pwned_passwords_fail: FailMode,
     #[command(flatten)]
     pub hash_cost: HashCost,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Rate limits")]
     pub rate_limits: RateLimits,
 }
 

@@ -98,7 +98,8 @@ impl Bucket {
 /// `RATE_LIMIT_*`: each `COUNT/PERIOD`, at most COUNT in any PERIOD, across all server processes.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RateLimits {
-    /// Login attempts per account.
+    /// Login (and `changePassword`, `reauthenticate`, TOTP code) attempts on one account from
+    /// one client address.
     #[arg(
         long = "rate-limit-login-per-account",
         env = "RATE_LIMIT_LOGIN_PER_ACCOUNT",
@@ -107,7 +108,8 @@ pub struct RateLimits {
     )]
     pub login_per_account: Rate,
     /// Login attempts on one account from all clients together, so a stranger's guesses
-    /// cannot lock the owner out while the owner's own budget stays per client.
+    /// cannot lock the owner out while the owner's own budget stays per client. Keep its rate
+    /// above RATE_LIMIT_LOGIN_PER_ACCOUNT's, so no single client can use it up.
     #[arg(
         long = "rate-limit-login-per-account-global",
         env = "RATE_LIMIT_LOGIN_PER_ACCOUNT_GLOBAL",
@@ -179,8 +181,8 @@ pub struct RateLimits {
         default_value = "10/1h"
     )]
     pub guest_per_client: Rate,
-    /// Second login steps (`verifyMfa`) per client address, checked before the token is read,
-    /// so forged tokens cannot make the store count for accounts that are not there.
+    /// Second login steps (`verifyMfa`) per client address, counted before the `mfaToken` is
+    /// read, so forged tokens cannot make the store count for accounts that are not there.
     #[arg(
         long = "rate-limit-mfa-per-client",
         env = "RATE_LIMIT_MFA_PER_CLIENT",

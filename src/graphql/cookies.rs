@@ -23,7 +23,8 @@ pub struct CookiePolicy {
 /// `COOKIE_SECURE` and `COOKIE_HTTP_ONLY`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CookieSettings {
-    /// Set `Secure` on the cookies and give them the `__Host-` prefix (behind HTTPS).
+    /// Set `Secure` on the cookies and name them `__Host-access` and `__Host-username` (use
+    /// `true` behind HTTPS).
     #[arg(long, env = "COOKIE_SECURE", default_value_t = false, action = clap::ArgAction::Set)]
     pub cookie_secure: bool,
     /// Keep the `access` cookie away from scripts.

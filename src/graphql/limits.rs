@@ -16,7 +16,8 @@ use crate::{domain::ErrorCode, quiz::page::MAX_PAGE_SIZE};
 /// `GRAPHQL_*`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct QueryLimits {
-    /// Most lexical tokens a document may have; counted before parsing, so a huge document
+    /// Most lexical tokens a document may have (names, punctuation, values; not whitespace,
+    /// commas or comments); counted before parsing, so a huge document
     /// costs little to refuse (GraphiQL's introspection query is about 155).
     #[arg(
         long = "graphql-max-tokens",
@@ -33,8 +34,9 @@ pub struct QueryLimits {
         default_value_t = 15
     )]
     pub max_depth: usize,
-    /// Most fields a query may select in all (each counts 1), and most a response may hold
-    /// (each item of a page counts its fields).
+    /// Most fields (each counts 1) a query may select in all, fragments spread in place
+    /// (`__typename` and introspection fields count too), and most it may answer with, each
+    /// item of a list page (`quizzes`, `quizResults`) counting its fields.
     #[arg(
         long = "graphql-max-complexity",
         env = "GRAPHQL_MAX_COMPLEXITY",
@@ -42,6 +44,7 @@ pub struct QueryLimits {
         default_value_t = 500
     )]
     pub max_complexity: usize,
+    /// Most aliases in one document.
     #[arg(
         long = "graphql-max-aliases",
         env = "GRAPHQL_MAX_ALIASES",
@@ -49,6 +52,7 @@ pub struct QueryLimits {
         default_value_t = 30
     )]
     pub max_aliases: usize,
+    /// Most fields at the root of the operation, counted through fragments.
     #[arg(
         long = "graphql-max-root-fields",
         env = "GRAPHQL_MAX_ROOT_FIELDS",

@@ -65,10 +65,12 @@ pub enum TrustMode {
 /// `TRUSTED_DOCUMENTS`, `TRUSTED_DOCUMENTS_FILE`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TrustedDocumentSettings {
-    /// off, allow or enforce.
+    /// Which documents run: free text, trusted documents (by id, from
+    /// TRUSTED_DOCUMENTS_FILE), or both.
     #[arg(long, env = "TRUSTED_DOCUMENTS", value_enum, default_value = "off")]
     pub trusted_documents: TrustMode,
-    /// The JSON manifest of trusted documents: { "<sha256 hex>": "<document>" }.
+    /// The JSON manifest of trusted documents, `{ "<sha256 hex>": "<document>" }`; needed by
+    /// `allow` and `enforce`; with `off` its documents can still be named by id.
     #[arg(long, env = "TRUSTED_DOCUMENTS_FILE")]
     pub trusted_documents_file: Option<PathBuf>,
 }

@@ -18,6 +18,8 @@
     React.createElement(GraphiQL, {
       fetcher,
       defaultEditorToolsVisibility: true,
+      // This API's first steps, until the browser has tabs of its own saved.
+      defaultTabs: config.defaultTabs,
       shouldPersistHeaders: false,
     }),
   );

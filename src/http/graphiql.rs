@@ -34,7 +34,8 @@ const ASSET_PATH: &str = "/graphiql/assets";
 pub const INIT_PATH: &str = "/graphiql/init.js";
 const INIT_SCRIPT: &str = include_str!("graphiql.js");
 
-/// What the page tells `graphiql.js`: the endpoint, and that cookies go along.
+/// What the page tells `graphiql.js`: the endpoint, that cookies go along, and the tabs to open
+/// with.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct PageConfig {
@@ -42,13 +43,125 @@ struct PageConfig {
     /// Where GraphiQL opens subscriptions: a WebSocket upgrade of the same path.
     subscription_url: Option<&'static str>,
     credentials: &'static str,
+    /// GraphiQL's `defaultTabs`: used while the browser has no tabs of its own saved.
+    default_tabs: &'static [Tab],
 }
 
 const CONFIG: PageConfig = PageConfig {
     url: "/graphql",
     subscription_url: Some("/graphql"),
     credentials: "include",
+    default_tabs: &FIRST_STEPS,
 };
+
+#[derive(Serialize)]
+struct Tab {
+    query: &'static str,
+}
+
+/// This API's first steps, one tab each, in the order a newcomer runs them: from sign-up to a
+/// graded quiz. The values in capitals are for the person to paste in.
+const FIRST_STEPS: [Tab; 5] = [
+    Tab {
+        query: r#"# Welcome to Quiz LLM. These tabs go from sign-up
+# to a graded quiz: run them in order with ▶
+# (or Ctrl-Enter). Guides: README.md and docs/.
+#
+# 1. Sign up. Passwords: 10-128 characters, not
+#    containing the username, not easy to guess.
+mutation SignUp {
+  signUp(input: {
+    username: "ada"
+    email: "ada@example.com"
+    password: "plum-violin-harbour-7319"
+  }) {
+    user { id username isActive }
+    message
+  }
+}
+"#,
+    },
+    Tab {
+        query: r#"# 2. Confirm the e-mail address. With no SMTP_URL,
+#    e-mails are written as files to data/mail;
+#    the newest one's link:
+#      cat "$(ls -t data/mail/*.txt | head -n 1)"
+#    Open the link in this browser and press
+#    Confirm, or paste its uid and token below.
+#    Either way, you are then logged in.
+mutation VerifyEmail {
+  verifyEmail(
+    uid: "UID_FROM_THE_LINK"
+    token: "TOKEN_FROM_THE_LINK"
+  ) {
+    user { username isActive }
+    message
+  }
+}
+"#,
+    },
+    Tab {
+        query: r#"# 3. Log in (again later, or in another browser)
+#    with the username or the e-mail address.
+mutation Login {
+  login(
+    username: "ada"
+    password: "plum-violin-harbour-7319"
+  ) {
+    user { username }
+    accessTokenExpiresAt
+    message
+  }
+}
+"#,
+    },
+    Tab {
+        query: r#"# 4. Generate a quiz. With no LLM_BASE_URL set,
+#    it is built offline from the study text.
+mutation GenerateQuiz {
+  generateQuiz(input: {
+    topic: "Apollo 11"
+    questionCount: 3
+    choiceCount: 4
+    sourceText: "Apollo 11 was the first crewed mission to land on the Moon. It was launched by NASA from the Kennedy Space Center on July 16, 1969. The crew consisted of Neil A. Armstrong, Buzz Aldrin, and Michael Collins. Collins remained in lunar orbit aboard the command module Columbia. The lunar module was named Eagle, and it landed in the Sea of Tranquility."
+  }) {
+    id
+    title
+    questions {
+      number
+      content
+      choices { number content }
+    }
+  }
+}
+"#,
+    },
+    Tab {
+        query: r#"# 5. Answer it: paste the quiz id GenerateQuiz
+#    returned, and pick a choice per question
+#    (unanswered questions count as wrong).
+mutation SubmitQuizAnswers {
+  submitQuizAnswers(quizId: "QUIZ_ID", answers: [
+    { questionNumber: 1, choiceNumber: 1 }
+    { questionNumber: 2, choiceNumber: 2 }
+    { questionNumber: 3, choiceNumber: 3 }
+  ]) {
+    correctCount
+    totalQuestions
+    score
+    details {
+      questionNumber
+      question
+      selectedContent
+      correctContent
+      isCorrect
+    }
+    feedback { summary }
+  }
+}
+"#,
+    },
+];
 
 /// Whether the assets are in the binary (else the page loads them from the CDN).
 pub fn embedded() -> bool {

@@ -192,17 +192,19 @@ fn method_label(method: &Method) -> &'static str {
 /// `LISTEN_ADDR`, `TRUSTED_PROXIES`, `CORS_ORIGINS`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerSettings {
-    /// Where to listen; port 0 picks a free one.
+    /// Where to listen; port 0 picks a free one and logs it.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8000")]
     pub listen_addr: std::net::SocketAddr,
-    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For is believed.
+    /// Comma-separated proxy addresses or CIDR ranges whose X-Forwarded-For and traceparent
+    /// are believed; otherwise a request's client address is its TCP peer.
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
-    /// Comma-separated origins allowed to call with credentials.
+    /// Comma-separated origins allowed to call with credentials (`*` is refused).
     #[arg(long, env = "CORS_ORIGINS", default_value = "")]
     pub cors_origins: CorsOrigins,
     /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, so load
-    /// balancers take this process out of rotation before it stops accepting connections.
+    /// balancers take this process out of rotation before it stops accepting connections;
+    /// `0` stops accepting at once.
     #[arg(long, env = "SHUTDOWN_DRAIN", default_value = "5s", value_parser = crate::settings::parse_duration_or_zero)]
     pub shutdown_drain: Duration,
     #[command(flatten)]
@@ -275,6 +277,13 @@ pub fn websocket_origins(public_url: &str, cors_origins: &[String]) -> Vec<Strin
         .collect()
 }
 
+/// `GET /`: a browser that opens the server's address lands in GraphiQL, whose first tabs walk
+/// through this API.
+#[handler]
+fn front_door() -> poem::web::Redirect {
+    poem::web::Redirect::see_other("/graphiql")
+}
+
 /// Where the panicking test route is mounted when it is turned on.
 pub const PANIC_ROUTE: &str = "/__test/panic";
 
@@ -293,6 +302,7 @@ pub fn routes(
     graphiql::warn_if_not_embedded();
     let proxies = settings.proxies.clone();
     let mut app = Route::new()
+        .at("/", get(front_door))
         .at("/graphql", get(graphql::get).post(graphql::post))
         .at(
             "/graphiql",

@@ -43,13 +43,14 @@ use crate::settings::parse_duration;
 #[derive(Debug, Clone, Copy, clap::Args)]
 pub struct ConnectionLimits {
     /// A request head must arrive within this of its first byte (of the connection opening,
-    /// for the first request).
+    /// for the first request); else the connection is closed.
     #[arg(long = "http-header-timeout", env = "HTTP_HEADER_TIMEOUT", value_name = "HTTP_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_timeout: Duration,
-    /// A request body must arrive within this of its head.
+    /// A request body must arrive within this of its head; else HTTP 408 and the connection is
+    /// closed.
     #[arg(long = "http-body-timeout", env = "HTTP_BODY_TIMEOUT", value_name = "HTTP_BODY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub body_timeout: Duration,
-    /// A connection with no request in progress is closed after this.
+    /// A keep-alive connection with no request in progress is closed after this.
     #[arg(long = "http-idle-timeout", env = "HTTP_IDLE_TIMEOUT", value_name = "HTTP_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
     /// Most connections open at once; further ones wait in the listen backlog. Keep it well

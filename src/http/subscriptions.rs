@@ -85,12 +85,12 @@ pub struct SubscriptionSettings {
     /// process.
     #[arg(long, env = "STREAMS_PER_ADDRESS", default_value_t = 64, value_parser = parse_per_address)]
     pub streams_per_address: usize,
-    /// The share of `HTTP_MAX_CONNECTIONS` that sockets and multipart responses may take
-    /// together on one process; the rest stays free for plain requests.
+    /// The share (above 0, below 1) of `HTTP_MAX_CONNECTIONS` that sockets and multipart
+    /// responses may take together on one process; the rest stays free for plain requests.
     #[arg(long, env = "STREAMS_CONNECTION_SHARE", default_value_t = 0.75, value_parser = parse_share)]
     pub streams_connection_share: f64,
     /// A socket that runs no subscription and starts no operation for this long is closed
-    /// (1000); pings, pongs and keep-alives do not count as activity.
+    /// (1000, `Idle`); pings, pongs and keep-alives do not count as activity.
     #[arg(long, env = "WS_IDLE_TIMEOUT", default_value = "60s", value_parser = crate::settings::parse_duration)]
     pub ws_idle_timeout: Duration,
     /// How long a stream's lease in the store lasts unless its process renews it (every third

@@ -89,12 +89,16 @@ impl Mailer for FileMailer {
 /// `SMTP_URL`, `MAIL_DIR`, `MAIL_FROM`, `MAIL_RETRY_BASE`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct MailSettings {
-    /// e.g. smtp://localhost:1025; unset writes .eml files to MAIL_DIR.
+    /// The mail server, e.g. smtp://localhost:1025; unset: e-mails are written as files to
+    /// MAIL_DIR.
     // Checked in `validate`, not by clap, whose errors would print the URL's password.
     #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = crate::settings::parse_secret)]
     pub smtp_url: Option<SecretString>,
+    /// Where the file mailer writes each e-mail, as `<id>.eml` (the message) and `<id>.txt`
+    /// (its plain text, with the link on one line).
     #[arg(long, env = "MAIL_DIR", default_value = "data/mail")]
     pub mail_dir: PathBuf,
+    /// The sender of every e-mail.
     #[arg(
         long,
         env = "MAIL_FROM",

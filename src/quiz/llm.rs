@@ -181,14 +181,18 @@ pub struct LlmSettings {
     /// OpenAI-compatible API base, e.g. https://api.openai.com/v1; unset: offline generator.
     #[arg(long, env = "LLM_BASE_URL", value_parser = crate::settings::parse_http_url)]
     pub llm_base_url: Option<String>,
+    /// Bearer key for the LLM API.
     #[arg(long, env = "LLM_API_KEY", hide_env_values = true, value_parser = crate::settings::parse_secret)]
     pub llm_api_key: Option<SecretString>,
+    /// The model that writes quizzes and feedback.
     #[arg(long, env = "LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
-    /// How long one LLM request may take.
+    /// How long one LLM request may take; a streamed one (generation jobs), how long it may
+    /// stay silent.
     #[arg(long, env = "LLM_TIMEOUT", default_value = "60s", value_parser = crate::settings::parse_duration)]
     pub llm_timeout: Duration,
-    /// Extra attempts after a 429, a 5xx or a connection failure.
+    /// Extra attempts after a 429, a 5xx or a connection failure (and, for a streamed request,
+    /// a stream that broke off or stalled).
     #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
     pub llm_max_retries: u32,
 }

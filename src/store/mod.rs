@@ -524,7 +524,8 @@ impl StoreFixtures for dyn Store {
 /// Which store to open (`DATABASE_URL`) and how to talk to it.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StoreSettings {
-    /// mongodb://…, mongodb+srv://…, sqlite://PATH or sqlite::memory:
+    /// `mongodb://…` or `mongodb+srv://…` selects MongoDB (the database from the URL's path,
+    /// default `quiz_llm`); `sqlite://PATH` or `sqlite::memory:` the embedded store.
     #[arg(
         long,
         env = "DATABASE_URL",
@@ -580,16 +581,17 @@ fn renormalized(users: Vec<UserKeys>) -> Vec<UserKeys> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Args)]
 pub struct StoreOptions {
     /// How long one operation may wait for the database (a lock, an absent server) before it
-    /// fails, instead of hanging while the database is away.
+    /// fails with `INTERNAL`, instead of hanging while the database is away.
     #[arg(long = "database-timeout", env = "DATABASE_TIMEOUT", value_name = "DATABASE_TIMEOUT", default_value = "5s", value_parser = crate::settings::parse_duration)]
     pub timeout: std::time::Duration,
     /// Connections kept open: SQLite file connections, or MongoDB's maximum pool size (unless
     /// the URL sets `maxPoolSize`).
     #[arg(long = "database-pool-size", env = "DATABASE_POOL_SIZE", value_name = "DATABASE_POOL_SIZE", default_value = "4", value_parser = parse_pool_size)]
     pub pool_size: usize,
-    /// MongoDB only: how many replica-set members must have a write before it counts as done
-    /// (unless the URL sets `w`). `majority` keeps acknowledged writes (a login, a rotated
-    /// refresh token) through a failover.
+    /// MongoDB only: `majority`, or how many replica-set members (at least 1) must have a write
+    /// before it counts as done (unless the URL sets `w`); writes wait for it at most
+    /// DATABASE_TIMEOUT. `majority` keeps acknowledged writes (a login, a rotated refresh
+    /// token) through a failover.
     #[arg(
         long = "mongodb-write-concern",
         env = "MONGODB_WRITE_CONCERN",

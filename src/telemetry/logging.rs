@@ -9,7 +9,9 @@ use super::{TelemetrySettings, metrics::AuditCounter, traces::Traces};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
+    /// Coloured lines, for people at a terminal.
     Pretty,
+    /// One JSON object per line, for log collectors.
     Json,
 }
 

@@ -1,5 +1,5 @@
-//! Every security event README lists is logged as a structured record with the user and client
-//! address, and no secret ever reaches the log. (The only test that installs the global log
+//! Every security event docs/security.md lists is logged as a structured record with the user
+//! and client address, and no secret ever reaches the log. (The only test that installs the global log
 //! subscriber; other tests log to it too, so it looks only at its own user's events.)
 
 use crate::common;
@@ -27,13 +27,13 @@ impl Write for Captured {
     }
 }
 
-/// The events README's "Audit log" paragraph promises, in its order.
+/// The events the "Audit log" paragraph of docs/security.md promises, in its order.
 fn documented_events() -> Vec<String> {
-    let readme = include_str!("../../README.md");
-    let from = readme
+    let page = include_str!("../../docs/security.md");
+    let from = page
         .find("**Audit log.**")
-        .expect("README has an Audit log paragraph");
-    let list = readme[from..]
+        .expect("docs/security.md has an Audit log paragraph");
+    let list = page[from..]
         .split_once("`client_ip`:")
         .expect("the paragraph lists the events after the fields")
         .1;
@@ -231,7 +231,7 @@ async fn security_events_are_logged_without_secrets() {
         assert_eq!(event["user_id"], user_id.to_string(), "{wanted}: {event}");
         assert_eq!(event["client_ip"], "127.0.0.1", "{wanted}: {event}");
     }
-    // And nothing is logged as an audit event that README does not list.
+    // And nothing is logged as an audit event that docs/security.md does not list.
     for event in &events {
         let name = event["event"].as_str().unwrap_or_default();
         assert!(

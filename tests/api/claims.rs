@@ -1,4 +1,4 @@
-//! What the README promises and no other test file checks: the remaining rate limits, the
+//! What the docs promise and no other test file checks: the remaining rate limits, the
 //! second CSRF preflight header, panics, query strings kept out of the log, the reset page's
 //! headers, and e-mail links dying with a rotated key. Black-box, over HTTP.
 
