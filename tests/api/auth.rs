@@ -8,7 +8,7 @@ use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::store::{SessionId, UserId};
 use serde_json::json;
 
-on_both_stores!(
+on_every_store!(
     sign_up_verify_and_me,
     sign_up_validation,
     sign_up_conflicts,

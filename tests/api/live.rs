@@ -152,7 +152,7 @@ async fn llm_app(
     Some((app, fake))
 }
 
-on_both_stores!(
+on_every_store!(
     an_offline_job_runs_to_success,
     progress_follows_the_streamed_reply,
     broken_stalled_or_unusable_streams_fail_the_job,

@@ -49,7 +49,7 @@ where
     }
 }
 
-on_both_stores!(
+on_every_store!(
     mail_waits_for_the_smtp_server_to_come_back,
     a_restart_before_delivery_loses_no_email,
     mail_that_keeps_failing_is_kept_as_a_dead_letter,

@@ -88,7 +88,7 @@ pub(crate) async fn my_passkeys(c: &Client) -> Vec<Value> {
         .clone()
 }
 
-on_both_stores!(
+on_every_store!(
     registration_listing_and_login,
     sign_counters_only_move_forward,
     login_challenges_are_single_use_and_short_lived,

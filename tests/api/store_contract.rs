@@ -89,7 +89,7 @@ fn rotation(token: &RefreshToken, at: chrono::DateTime<chrono::Utc>) -> SessionR
     }
 }
 
-on_both_stores!(
+on_every_store!(
     users_round_trip,
     uniqueness_is_case_insensitive,
     activation_happens_once,
