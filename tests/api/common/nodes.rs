@@ -1,4 +1,4 @@
-//! A deployment in miniature for the multi-node suite (`tests/api/nodes.rs`): three real
+//! A deployment in miniature for the multi-node suite (`tests/api/operations/nodes.rs`): three real
 //! `quiz-llm serve` processes on one store (a SQLite file in WAL mode, or a fresh MongoDB
 //! database), each on its own port, behind a real HAProxy started with the repository's
 //! `deploy/haproxy.cfg`, and an SMTP sink that sees every e-mail. Processes cannot share an

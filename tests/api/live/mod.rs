@@ -2,6 +2,9 @@
 //! and with a fake LLM that streams slowly, breaks off, stalls or replies with bad JSON; cancel,
 //! ownership and the per-user limit; a restart mid-job and a worker that died; events across
 //! server processes.
+//! The subscriptions that carry them, and their transports, are in `subscriptions`.
+
+mod subscriptions;
 
 use crate::common;
 

@@ -185,7 +185,7 @@ async fn sign_up_conflicts(backend: Backend) {
     };
     let c = app.client();
     // A verified account holds its name and address (a pending one holds neither: see
-    // tests/signup_attacks.rs).
+    // sign_up/attacks.rs).
     app.new_user("grace").await;
     let r = c.sign_up("GRACE", "other@example.com", PASSWORD).await;
     assert_eq!((r.code(), r.field()), ("CONFLICT", Some("username")));
