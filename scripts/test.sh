@@ -82,7 +82,7 @@ else
     export QUIZ_LLM_REQUIRE_MONGO=1
 fi
 
-# The multi-node tests (tests/api/nodes.rs) must run too: without HAProxy they fail, saying so.
+# The multi-node tests (tests/api/operations/nodes.rs) must run too: without HAProxy they fail, saying so.
 export QUIZ_LLM_REQUIRE_HAPROXY=1
 # The test that scrapes the metrics with Prometheus must run (Debian's `prometheus`; .ci/run
 # installs it): without the binary it fails instead of passing without running.

@@ -61,7 +61,7 @@ fn methods(r: &Gql) -> Vec<(String, bool)> {
         .collect()
 }
 
-on_both_stores!(
+on_every_store!(
     a_guest_plays_then_signs_up_in_place,
     signing_up_a_guest_checks_what_sign_up_checks,
     guests_cannot_touch_passwords_or_second_factors,

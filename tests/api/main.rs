@@ -1,4 +1,4 @@
-//! The black-box suite, one module per capability, built as one test binary: the app is started
+//! The black-box suite, one module per feature, built as one test binary: the app is started
 //! in-process on port 0 (or as the real binary, for the command line and signals) and spoken to
 //! over HTTP like a browser would. Helpers live in `common`.
 
@@ -6,30 +6,15 @@
 mod common;
 
 mod architecture;
-mod audit;
-mod auth;
-mod breached;
-mod claims;
-mod cli;
 mod docs;
-mod exposure;
-mod faults;
-mod front_door;
 mod guests;
-mod hardening;
 mod http;
 mod live;
-mod mail_outbox;
+mod login;
 mod mfa;
-mod nodes;
+mod operations;
 mod passkeys;
-mod quiz;
-mod quiz_llm;
-mod schema;
-mod security;
-mod signup_attacks;
-mod stepup;
+mod quizzes;
+mod sessions;
+mod sign_up;
 mod store_contract;
-mod subscriptions;
-mod telemetry;
-mod trusted_documents;

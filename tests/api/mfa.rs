@@ -64,7 +64,7 @@ async fn user_with_totp(app: &TestApp, name: &str) -> (Client, String, Vec<Strin
     (c, secret, codes)
 }
 
-on_both_stores!(
+on_every_store!(
     totp_enrollment_and_login,
     mfa_tokens_are_single_use_and_short_lived,
     recovery_codes_work_once_and_can_be_replaced,

@@ -88,7 +88,7 @@ pub(crate) async fn my_passkeys(c: &Client) -> Vec<Value> {
         .clone()
 }
 
-on_both_stores!(
+on_every_store!(
     registration_listing_and_login,
     sign_counters_only_move_forward,
     login_challenges_are_single_use_and_short_lived,
@@ -409,7 +409,7 @@ async fn registration_challenges_are_single_use_and_checked(backend: Backend) {
     // Expired after five minutes (the session proves itself again meanwhile).
     let (id, options) = start_registration(&c).await;
     app.clock.advance(Duration::from_secs(5 * 60 + 1));
-    c.gql(crate::stepup::REAUTH, json!({ "p": PASSWORD }))
+    c.gql(crate::login::stepup::REAUTH, json!({ "p": PASSWORD }))
         .await
         .ok();
     let (_, credential) = SoftPasskey::register(&options, ORIGIN);

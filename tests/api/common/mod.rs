@@ -581,11 +581,11 @@ impl Client {
 /// `sqlite_file::…` (a file behind the production pool) and `mongodb::…`. `scripts/test.sh`
 /// checks that the three modules ran the same tests.
 #[macro_export]
-macro_rules! on_both_stores {
+macro_rules! on_every_store {
     ($($name:ident),* $(,)?) => {
-        $crate::on_both_stores!(@store sqlite Sqlite $($name)*);
-        $crate::on_both_stores!(@store sqlite_file SqliteFile $($name)*);
-        $crate::on_both_stores!(@store mongodb Mongo $($name)*);
+        $crate::on_every_store!(@store sqlite Sqlite $($name)*);
+        $crate::on_every_store!(@store sqlite_file SqliteFile $($name)*);
+        $crate::on_every_store!(@store mongodb Mongo $($name)*);
     };
     (@store $module:ident $backend:ident $($name:ident)*) => {
         mod $module {

@@ -1,4 +1,4 @@
-//! A deployment in miniature for the multi-node suite (`tests/api/nodes.rs`): three real
+//! A deployment in miniature for the multi-node suite (`tests/api/operations/nodes.rs`): three real
 //! `quiz-llm serve` processes on one store (a SQLite file in WAL mode, or a fresh MongoDB
 //! database), each on its own port, behind a real HAProxy started with the repository's
 //! `deploy/haproxy.cfg`, and an SMTP sink that sees every e-mail. Processes cannot share an
@@ -220,7 +220,7 @@ fn tail(path: &Path) -> String {
 /// How a test wants its cluster.
 #[derive(Default)]
 pub struct ClusterOptions {
-    /// Leave the SMTP server down until [`Cluster::start_smtp`].
+    /// Leave the SMTP server down until [`Cluster::start_smtp_taking`].
     pub smtp_down: bool,
     /// Settings for every node, over the defaults here (e.g. a tight rate limit).
     pub env: Vec<(&'static str, &'static str)>,
@@ -420,8 +420,10 @@ impl Cluster {
         }
     }
 
-    /// Brings up the SMTP server a cluster made with `smtp_down` held down.
-    pub fn start_smtp(&self) {
+    /// Brings up the SMTP server a cluster made with `smtp_down` held down, taking `per_message`
+    /// to accept each message.
+    pub fn start_smtp_taking(&self, per_message: Duration) {
+        self.smtp.take(per_message);
         self.smtp.up();
     }
 

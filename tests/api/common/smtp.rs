@@ -1,9 +1,12 @@
 //! A minimal SMTP server on 127.0.0.1 for tests that want a real SMTP conversation: it accepts
 //! every message and keeps its raw text.
 
-use std::sync::{
-    Arc, Mutex,
-    atomic::{AtomicBool, Ordering},
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
 };
 
 use tokio::{
@@ -18,6 +21,8 @@ pub struct SmtpSink {
     /// While `false`, the port stays held but every connection is dropped before the greeting,
     /// as by a mail server that is down (the port is never given up, so nothing else takes it).
     serving: Arc<AtomicBool>,
+    /// How long accepting a message takes, in milliseconds (0 unless [`SmtpSink::take`]).
+    per_message_ms: Arc<AtomicU64>,
     task: JoinHandle<()>,
 }
 
@@ -28,11 +33,12 @@ impl SmtpSink {
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let serving = Arc::new(AtomicBool::new(false));
-        let (inbox, open) = (received.clone(), serving.clone());
+        let per_message_ms = Arc::new(AtomicU64::new(0));
+        let (inbox, open, slow) = (received.clone(), serving.clone(), per_message_ms.clone());
         let task = tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 if open.load(Ordering::SeqCst) {
-                    tokio::spawn(serve(stream, inbox.clone()));
+                    tokio::spawn(serve(stream, inbox.clone(), slow.clone()));
                 }
             }
         });
@@ -40,12 +46,19 @@ impl SmtpSink {
             received,
             port,
             serving,
+            per_message_ms,
             task,
         }
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// From now on, accepting each message takes `per_message`, as on a busy mail server.
+    pub fn take(&self, per_message: Duration) {
+        let ms = u64::try_from(per_message.as_millis()).unwrap_or(u64::MAX);
+        self.per_message_ms.store(ms, Ordering::SeqCst);
     }
 
     /// The mail server is back.
@@ -70,7 +83,7 @@ impl Drop for SmtpSink {
     }
 }
 
-async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<String>>>) {
+async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<String>>>, per_message_ms: Arc<AtomicU64>) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let _ = write.write_all(b"220 sink ESMTP\r\n").await;
@@ -93,6 +106,8 @@ async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<String>>>) {
                     message.push_str(&l);
                     message.push('\n');
                 }
+                let per_message = per_message_ms.load(Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(per_message)).await;
                 inbox.lock().unwrap().push(message);
                 b"250 queued\r\n"
             }

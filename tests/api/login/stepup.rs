@@ -49,7 +49,7 @@ async fn turn_totp_on(app: &TestApp, c: &Client) -> (String, Vec<String>) {
     (secret, codes)
 }
 
-on_both_stores!(
+on_every_store!(
     a_stolen_token_cannot_change_sign_in_factors,
     a_reset_removes_passkeys_and_keeps_totp,
 );

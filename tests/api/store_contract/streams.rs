@@ -6,7 +6,7 @@ use quiz_llm::store::UserId;
 
 use super::{Backend, open};
 
-on_both_stores!(
+on_every_store!(
     stream_leases_are_capped_per_user,
     stream_leases_lapse_unless_renewed,
     racing_stream_leases_never_pass_the_cap,

@@ -1,4 +1,12 @@
 //! HTTP surface: GraphQL over GET and POST, health, pages, request errors, CORS.
+//! Attacks on that surface, what it lets one learn about others, trusted documents and the
+//! schema file are in the submodules.
+
+mod exposure;
+mod front_door;
+mod schema;
+mod security;
+mod trusted_documents;
 
 use crate::common;
 

@@ -79,7 +79,7 @@ async fn app_with_range_api(backend: Backend, url: &str, fail: FailMode) -> Opti
     .await
 }
 
-on_both_stores!(breached_passwords_are_refused_everywhere_a_password_is_set);
+on_every_store!(breached_passwords_are_refused_everywhere_a_password_is_set);
 
 async fn breached_passwords_are_refused_everywhere_a_password_is_set(backend: Backend) {
     let (api, url) = start_range_api(false).await;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use common::{Backend, Client, Gql, Link, PASSWORD, TestApp};
 use serde_json::json;
 
-on_both_stores!(
+on_every_store!(
     one_mailbox_is_one_account,
     a_pending_account_does_not_hold_its_address_or_name,
     racing_sign_ups_for_one_address_leave_one_account,

@@ -39,7 +39,7 @@ fn failure() -> JobErrorRecord {
     }
 }
 
-on_both_stores!(
+on_every_store!(
     jobs_round_trip_and_are_owned,
     active_jobs_are_limited_per_owner,
     jobs_are_claimed_oldest_first_under_a_lease,

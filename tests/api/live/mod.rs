@@ -2,6 +2,9 @@
 //! and with a fake LLM that streams slowly, breaks off, stalls or replies with bad JSON; cancel,
 //! ownership and the per-user limit; a restart mid-job and a worker that died; events across
 //! server processes.
+//! The subscriptions that carry them, and their transports, are in `subscriptions`.
+
+mod subscriptions;
 
 use crate::common;
 
@@ -152,7 +155,7 @@ async fn llm_app(
     Some((app, fake))
 }
 
-on_both_stores!(
+on_every_store!(
     an_offline_job_runs_to_success,
     progress_follows_the_streamed_reply,
     broken_stalled_or_unusable_streams_fail_the_job,

@@ -37,7 +37,7 @@ async fn closed_within_5s(s: &mut ws::Socket, since: Instant, reason: &str) {
     );
 }
 
-on_both_stores!(
+on_every_store!(
     quiz_events_over_graphql_transport_ws,
     legacy_protocol_with_a_bearer_in_connection_init,
     multipart_subscriptions_over_http,

@@ -6,7 +6,7 @@ use crate::common;
 use common::{APOLLO_11, Backend, Client, Gql, KOREAN_TEXT, TestApp};
 use serde_json::{Value, json};
 
-on_both_stores!(
+on_every_store!(
     offline_quiz_from_english_text,
     offline_quiz_from_korean_text,
     grading_all_none_partial_unanswered,

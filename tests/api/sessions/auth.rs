@@ -8,7 +8,7 @@ use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::store::{SessionId, UserId};
 use serde_json::json;
 
-on_both_stores!(
+on_every_store!(
     sign_up_verify_and_me,
     sign_up_validation,
     sign_up_conflicts,
@@ -185,7 +185,7 @@ async fn sign_up_conflicts(backend: Backend) {
     };
     let c = app.client();
     // A verified account holds its name and address (a pending one holds neither: see
-    // tests/signup_attacks.rs).
+    // sign_up/attacks.rs).
     app.new_user("grace").await;
     let r = c.sign_up("GRACE", "other@example.com", PASSWORD).await;
     assert_eq!((r.code(), r.field()), ("CONFLICT", Some("username")));

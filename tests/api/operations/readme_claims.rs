@@ -142,7 +142,7 @@ async fn refreshes_per_session_are_limited() {
     laptop.refresh().await.ok();
 }
 
-crate::on_both_stores!(refresh_limit_is_shared_by_processes);
+crate::on_every_store!(refresh_limit_is_shared_by_processes);
 
 /// The refresh count lives on the session, so refreshes through two server processes add up
 /// to one limit, and the next window gives the budget back.

@@ -89,7 +89,7 @@ fn rotation(token: &RefreshToken, at: chrono::DateTime<chrono::Utc>) -> SessionR
     }
 }
 
-on_both_stores!(
+on_every_store!(
     users_round_trip,
     uniqueness_is_case_insensitive,
     activation_happens_once,
@@ -1629,11 +1629,9 @@ async fn passkeys_are_unique_counted_and_owned(backend: Backend) {
 }
 
 /// Generation jobs and quiz events: the same contract, kept in a file of its own.
-#[path = "store_contract_jobs.rs"]
 mod jobs;
 
 /// Stream leases: the same contract, kept in a file of its own.
-#[path = "store_contract_streams.rs"]
 mod streams;
 
 /// `user` signing up the guest `guest` in place: its id, their name and address.

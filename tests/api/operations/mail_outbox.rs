@@ -49,10 +49,11 @@ where
     }
 }
 
-on_both_stores!(
+on_every_store!(
     mail_waits_for_the_smtp_server_to_come_back,
     a_restart_before_delivery_loses_no_email,
     mail_that_keeps_failing_is_kept_as_a_dead_letter,
+    retries_wait_twice_as_long_each_time_up_to_15_minutes,
 );
 
 async fn mail_waits_for_the_smtp_server_to_come_back(backend: Backend) {
@@ -195,5 +196,79 @@ async fn mail_that_keeps_failing_is_kept_as_a_dead_letter(backend: Backend) {
     assert!(message.contains("late@example.com"), "{message}");
     wait_for_count("mail left in the outbox", 0, || store.count_mail()).await;
     assert_eq!(app.store.count_dead_mail().await.unwrap(), 0);
+    sink.stop();
+}
+
+/// The outbox's one mail, whatever its due time.
+async fn the_queued_mail(app: &TestApp) -> OutboxRecord {
+    use quiz_llm::domain::Clock;
+
+    let far = app.clock.now() + chrono::Duration::days(365);
+    let mut due = app.store.due_mail(far, 10).await.unwrap();
+    assert_eq!(due.len(), 1, "one mail in the outbox");
+    due.remove(0)
+}
+
+async fn retries_wait_twice_as_long_each_time_up_to_15_minutes(backend: Backend) {
+    use quiz_llm::domain::Clock;
+
+    let sink = SmtpSink::down().await;
+    let port = sink.port();
+    let Some(app) = TestApp::spawn(backend, |c| smtp_on(c, port, "Quiz <quiz@quiz.test>")).await
+    else {
+        return;
+    };
+    let base = app.config.mail.mail_retry_base;
+    let now = app.clock.now();
+    app.store
+        .enqueue_mail(&OutboxRecord {
+            id: MailId::new_random(),
+            to: "Ada <ada@example.com>".into(),
+            subject: "Confirm your e-mail".into(),
+            text: "hello".into(),
+            html: "<p>hello</p>".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            created_at: now,
+            last_error: None,
+        })
+        .await
+        .unwrap();
+
+    // Each failed attempt n is rescheduled min(base * 2^(n-1), 15 min) after the moment it
+    // failed. The app's clock runs on, so that moment is known only to lie between the attempt's
+    // due time and the clock's time when the test saw the outcome: a few hundred milliseconds,
+    // far less than the waits from the third attempt on.
+    let mut due = now;
+    for attempt in 1..MAX_ATTEMPTS {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mail = loop {
+            let mail = the_queued_mail(&app).await;
+            if mail.attempts == attempt {
+                break mail;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "attempt {attempt} not made: {mail:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let seen = app.clock.now();
+        let expected = base
+            .saturating_mul(1 << (attempt - 1))
+            .min(Duration::from_secs(15 * 60));
+        let expected = chrono::Duration::from_std(expected).unwrap();
+        let (at_least, at_most) = (mail.next_attempt_at - seen, mail.next_attempt_at - due);
+        assert!(
+            at_least <= expected && expected <= at_most,
+            "attempt {attempt} waits between {at_least} and {at_most}, not {expected}"
+        );
+        // On to the next attempt's due time, without waiting for it.
+        due = mail.next_attempt_at;
+        if let Ok(ahead) = (due - app.clock.now()).to_std() {
+            app.clock.advance(ahead);
+        }
+    }
+    assert!(sink.messages().is_empty());
     sink.stop();
 }

@@ -29,7 +29,7 @@ impl Write for Captured {
 
 /// The events the "Audit log" paragraph of docs/security.md promises, in its order.
 fn documented_events() -> Vec<String> {
-    let page = include_str!("../../docs/security.md");
+    let page = include_str!("../../../docs/security.md");
     let from = page
         .find("**Audit log.**")
         .expect("docs/security.md has an Audit log paragraph");
@@ -136,7 +136,8 @@ async fn security_events_are_logged_without_secrets() {
         .await
         .ok();
     // Proving the session again, wrongly and rightly; a passkey, and a login with it.
-    let reauth = |password: &str| laptop.gql(crate::stepup::REAUTH, json!({ "p": password }));
+    let reauth =
+        |password: &str| laptop.gql(crate::login::stepup::REAUTH, json!({ "p": password }));
     assert_eq!(reauth(wrong).await.code(), "INVALID_CREDENTIALS");
     reauth(PASSWORD).await.ok();
     let (mut key, _) = crate::passkeys::register(&laptop, "Audited key").await;

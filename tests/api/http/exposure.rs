@@ -223,7 +223,7 @@ async fn graphql_answers_are_never_stored_by_caches(backend: Backend) {
     assert_eq!(body["data"]["me"]["username"], "private");
 }
 
-on_both_stores!(
+on_every_store!(
     reveals_nothing_mutations_answer_before_any_lookup_or_delivery,
     the_verification_page_waits_for_confirmation,
     graphql_answers_are_never_stored_by_caches,

@@ -9,7 +9,7 @@ use common::{Backend, Client, Gql, Link, PASSWORD, TestApp, claims_of};
 use quiz_llm::config::{DatabaseUrl, Settings};
 use serde_json::{Value, json};
 
-on_both_stores!(
+on_every_store!(
     refresh_reuse_is_tolerated_briefly_then_treated_as_theft,
     password_reset_revokes_every_session,
     password_change_revokes_other_sessions,

@@ -1,0 +1,3 @@
+//! Sessions from sign-up to logout: verification, login, refresh, the guard, devices.
+
+mod auth;
