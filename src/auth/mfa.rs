@@ -21,11 +21,11 @@ use super::{
     tokens::{Claims, chrono_duration},
 };
 use crate::{
+    domain::UserRecord,
     domain::{
         AppError, AppResult, GUESTS_CANNOT, MfaChallenge, SealedSecret, SignInMethod, UserId,
     },
     mail::templates::SecurityNotice,
-    store::UserRecord,
 };
 
 /// How long the token handed out with `MFA_REQUIRED` stays good.

@@ -22,11 +22,11 @@ use super::{
 use crate::{
     domain::identity::login_key,
     domain::{AppError, AppResult},
-    mail::templates::SecurityNotice,
-    store::{
+    domain::{
         PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
         UserId, UserRecord,
     },
+    mail::templates::SecurityNotice,
 };
 
 /// How long a started registration or login can be finished; also the timeout the browser is

@@ -27,8 +27,9 @@ pub use housekeeping::Housekeeping;
 use crate::{
     domain::identity::{EmailAddress, Username, email_key, login_key},
     domain::{AppError, AppResult, Credentials, GUESTS_CANNOT, SharedClock, SignInMethod},
+    domain::{SessionId, SessionRecord, UserId, UserRecord, WindowCount},
     mail::{outbox::Outbox, templates::SecurityNotice},
-    store::{SessionId, SessionRecord, SessionRotation, Store, UserId, UserRecord, WindowCount},
+    store::{SessionRotation, Store},
 };
 
 /// Concurrent refreshes of one session each retry their compare-and-swap this often before

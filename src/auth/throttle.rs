@@ -11,8 +11,9 @@ use chrono::{DateTime, Utc};
 
 use super::ClientInfo;
 use crate::{
+    domain::UserId,
     domain::{AppError, AppResult, SharedClock, WindowCount},
-    store::{RateLimitStore, UserId, WindowHits},
+    store::{RateLimitStore, WindowHits},
 };
 
 /// `count/period`, e.g. `10/5m`: at most `count` at once, refilling over `period`.

@@ -8,7 +8,7 @@ use quick_cache::sync::Cache;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{RefreshToken, SessionId, UserId};
+use crate::domain::{RefreshToken, SessionId, UserId};
 
 pub const ISSUER: &str = "quiz-llm";
 pub const AUDIENCE: &str = "quiz-llm";

@@ -11,7 +11,7 @@ use crate::{
         AppError,
         identity::{EmailAddress, Username},
     },
-    store::{SessionRecord, UserId, UserRecord},
+    domain::{SessionRecord, UserId, UserRecord},
 };
 
 /// A user as its owner sees it. `me` can name one from its access token alone; the rest of

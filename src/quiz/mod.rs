@@ -27,12 +27,13 @@ use crate::{
         throttle::{Bucket, Throttle},
     },
     cpu,
-    domain::{AppError, AppResult, SharedClock},
-    store::{
+    domain::{
         AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, JobId, QuestionFeedbackRecord,
         QuestionRecord, QuizEventKind, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId,
-        Store, UserId,
+        UserId,
     },
+    domain::{AppError, AppResult, SharedClock},
+    store::Store,
 };
 use cache::QuizCache;
 use grading::Answer;

@@ -1,7 +1,6 @@
 //! Persistence behind traits, so the domain never names a database. `DATABASE_URL` picks the
 //! implementation at start-up.
 
-mod model;
 pub mod mongo;
 pub mod sqlite;
 mod traced;
@@ -13,7 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
-pub use model::*;
+/// The domain's records, which both back ends persist; imported (not re-exported) so that
+/// callers name them from `domain` and the back ends get them through `use super::*`.
+use crate::domain::{
+    AnswerRecord, Credentials, Difficulty, EmailAddress, EventId, FeedbackRecord,
+    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
+    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
+    PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
+    PasswordHash, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizKey, QuizKeyPage,
+    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId,
+    SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
+};
+
 pub use traced::traced;
 pub use url::DatabaseUrl;
 

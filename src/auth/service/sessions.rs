@@ -5,7 +5,7 @@ use super::AuthService;
 use crate::{
     auth::{ClientInfo, tokens::Claims},
     domain::{AppError, AppResult},
-    store::{SessionId, SessionRecord, UserId, UserRecord},
+    domain::{SessionId, SessionRecord, UserId, UserRecord},
 };
 
 impl AuthService {

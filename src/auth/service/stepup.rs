@@ -8,8 +8,8 @@ use crate::{
     auth::{
         ClientInfo, password::Password, throttle::Bucket, tokens::Claims, tokens::chrono_duration,
     },
+    domain::UserRecord,
     domain::{AppError, AppResult},
-    store::UserRecord,
 };
 
 impl AuthService {
