@@ -14,12 +14,12 @@ use sha2::Sha256;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use super::{
-    ClientInfo, LoginOutcome,
+    LoginOutcome,
     service::AuthService,
-    sha256_hex,
-    throttle::Bucket,
     tokens::{Claims, chrono_duration},
 };
+use crate::domain::{ClientInfo, sha256_hex};
+use crate::ratelimit::Bucket;
 use crate::{
     domain::UserRecord,
     domain::{

@@ -14,11 +14,12 @@ use webauthn_rs::prelude::{
 };
 
 use super::{
-    AuthSettings, ClientInfo, LoginOutcome,
+    AuthSettings, LoginOutcome,
     service::AuthService,
-    throttle::Bucket,
     tokens::{Claims, chrono_duration},
 };
+use crate::domain::ClientInfo;
+use crate::ratelimit::Bucket;
 use crate::{
     domain::identity::login_key,
     domain::{AppError, AppResult},

@@ -8,17 +8,18 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::{
-    AuthSettings, ClientInfo,
+    AuthSettings,
     breached::BreachCheck,
     link_mailer::LinkMailer,
     links::{LinkPurpose, LinkSigner},
     live_sessions::LiveSessions,
     mfa::Sealer,
     password::{Hasher, Password},
-    throttle::{Bucket, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
     validate,
 };
+use crate::domain::ClientInfo;
+use crate::ratelimit::{Bucket, Throttle};
 mod housekeeping;
 mod sessions;
 mod stepup;

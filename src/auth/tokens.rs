@@ -71,7 +71,7 @@ struct VerifyingKey {
 
 /// Names a key without revealing it: the start of its SHA-256.
 fn key_id(secret: &SecretString) -> String {
-    super::sha256_hex(secret.expose_secret().as_bytes())[..16].to_owned()
+    crate::domain::sha256_hex(secret.expose_secret().as_bytes())[..16].to_owned()
 }
 
 /// Access tokens signed or checked here, with their claims. Every request carries one, and

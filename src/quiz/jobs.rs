@@ -14,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Draft, GenerateInput, QuizService, QuizSpec, live::Change};
 use crate::{
-    auth::{ClientInfo, throttle::Bucket},
+    domain::ClientInfo,
     domain::{AppError, AppResult, ErrorCode},
     domain::{
         GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus, QuizEventKind,
         QuizId, QuizRecord, UserId,
     },
+    ratelimit::Bucket,
 };
 
 /// A job is taken up at most this often; after that a lease running out fails it.

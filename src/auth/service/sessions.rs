@@ -3,7 +3,8 @@
 
 use super::AuthService;
 use crate::{
-    auth::{ClientInfo, tokens::Claims},
+    auth::tokens::Claims,
+    domain::ClientInfo,
     domain::{AppError, AppResult},
     domain::{SessionId, SessionRecord, UserId, UserRecord},
 };
