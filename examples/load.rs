@@ -33,11 +33,12 @@ use futures_util::{StreamExt, TryStreamExt, future::join_all, stream};
 use quiz_llm::{
     auth::password::{HashCost, Hasher, Password},
     config::DatabaseUrl,
-    domain::{EmailAddress, Username},
-    store::{
-        self, AnswerType, ChoiceRecord, Credentials, Difficulty, PasswordHash, QuestionRecord,
-        QuizId, QuizRecord, QuizSource, Store, StoreFixtures, StoreResult, UserId, UserRecord,
+    domain::{
+        AnswerType, ChoiceRecord, Credentials, Difficulty, PasswordHash, QuestionRecord, QuizId,
+        QuizRecord, QuizSource, UserId, UserRecord,
     },
+    domain::{EmailAddress, Username},
+    store::{self, Store, StoreFixtures, StoreResult},
 };
 use serde::{Deserialize, de::IgnoredAny};
 

@@ -13,12 +13,9 @@ use std::{sync::Arc, time::Instant};
 
 use futures_util::{StreamExt, stream};
 use quiz_llm::{
-    auth::{
-        ClientInfo,
-        throttle::{Bucket, RateLimits, Throttle},
-    },
     config::{DatabaseUrl, SecretString},
-    domain::SystemClock,
+    domain::{ClientInfo, SystemClock},
+    ratelimit::{Bucket, RateLimits, Throttle},
     store,
 };
 

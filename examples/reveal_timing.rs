@@ -17,7 +17,7 @@ use quiz_llm::{
     Application,
     config::{DatabaseUrl, SecretString, Settings},
     domain::{EmailAddress, Username},
-    store::{PasswordHash, UserId, UserRecord},
+    domain::{PasswordHash, UserId, UserRecord},
 };
 use serde_json::json;
 
@@ -30,7 +30,7 @@ fn user(name: &str, active: bool) -> UserRecord {
         id: UserId::new_random(),
         username_norm: username.key(),
         username,
-        credentials: Some(quiz_llm::store::Credentials {
+        credentials: Some(quiz_llm::domain::Credentials {
             email_norm: email.key(),
             email,
             password_hash: PasswordHash::new("unused".into()),

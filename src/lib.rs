@@ -11,6 +11,7 @@ pub mod graphql;
 pub mod http;
 pub mod mail;
 pub mod quiz;
+pub mod ratelimit;
 pub mod settings;
 pub mod store;
 pub mod telemetry;
@@ -23,13 +24,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{AuthService, throttle::Throttle},
+    auth::AuthService,
     config::Settings,
     domain::{SharedClock, SystemClock},
     graphql::cookies::CookiePolicy,
     http::{Draining, server::ConnectionLimits},
     mail::outbox::Outbox,
     quiz::{QuizService, llm::LlmClient},
+    ratelimit::Throttle,
     store::Store,
 };
 

@@ -4,12 +4,13 @@
 //! deleted with everything it owns once idle for `GUEST_TTL`.
 
 use super::{
-    ClientInfo, LoginOutcome, SignUp,
+    LoginOutcome, SignUp,
     links::LinkPurpose,
     service::AuthService,
-    throttle::Bucket,
     tokens::{Claims, chrono_duration},
 };
+use crate::domain::ClientInfo;
+use crate::ratelimit::Bucket;
 use crate::{
     domain::{AppError, AppResult, SignInMethod, UserRecord},
     store::{StoreError, UniqueField},

@@ -9,11 +9,12 @@ use lettre::message::Mailbox;
 use super::links::{LinkPurpose, LinkSigner};
 use crate::{
     domain::SharedClock,
+    domain::UserRecord,
     mail::{
         outbox::Outbox,
         templates::{self, SecurityNotice},
     },
-    store::{Store, UserRecord},
+    store::Store,
 };
 
 /// What e-mailing a link needs, shared with the background tasks that send links on request.

@@ -8,7 +8,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
 
-use crate::store::UserRecord;
+use crate::domain::UserRecord;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -110,7 +110,7 @@ impl LinkSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Credentials, EmailAddress, PasswordHash, UserId, Username};
+    use crate::domain::{Credentials, EmailAddress, PasswordHash, UserId, Username};
 
     fn user(active: bool) -> UserRecord {
         UserRecord {

@@ -11,7 +11,8 @@ use moka::sync::Cache;
 
 use crate::{
     domain::SharedClock,
-    store::{SessionId, Store, StoreResult, UserId},
+    domain::{SessionId, UserId},
+    store::{Store, StoreResult},
 };
 
 /// Bounds memory under a flood of distinct sessions; entries live one TTL anyway.

@@ -14,18 +14,18 @@ use sha2::Sha256;
 use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use super::{
-    ClientInfo, LoginOutcome,
+    LoginOutcome,
     service::AuthService,
-    sha256_hex,
-    throttle::Bucket,
     tokens::{Claims, chrono_duration},
 };
+use crate::domain::{ClientInfo, sha256_hex};
+use crate::ratelimit::Bucket;
 use crate::{
+    domain::UserRecord,
     domain::{
         AppError, AppResult, GUESTS_CANNOT, MfaChallenge, SealedSecret, SignInMethod, UserId,
     },
     mail::templates::SecurityNotice,
-    store::UserRecord,
 };
 
 /// How long the token handed out with `MFA_REQUIRED` stays good.

@@ -14,19 +14,20 @@ use webauthn_rs::prelude::{
 };
 
 use super::{
-    AuthSettings, ClientInfo, LoginOutcome,
+    AuthSettings, LoginOutcome,
     service::AuthService,
-    throttle::Bucket,
     tokens::{Claims, chrono_duration},
 };
+use crate::domain::ClientInfo;
+use crate::ratelimit::Bucket;
 use crate::{
     domain::identity::login_key,
     domain::{AppError, AppResult},
-    mail::templates::SecurityNotice,
-    store::{
+    domain::{
         PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
         UserId, UserRecord,
     },
+    mail::templates::SecurityNotice,
 };
 
 /// How long a started registration or login can be finished; also the timeout the browser is

@@ -10,8 +10,8 @@ use argon2::{
 
 use crate::{
     cpu,
+    domain::PasswordHash,
     domain::{AppError, AppResult},
-    store::PasswordHash,
 };
 
 /// A plaintext password on its way to the hasher; never printed.

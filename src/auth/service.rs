@@ -8,17 +8,18 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::{
-    AuthSettings, ClientInfo,
+    AuthSettings,
     breached::BreachCheck,
     link_mailer::LinkMailer,
     links::{LinkPurpose, LinkSigner},
     live_sessions::LiveSessions,
     mfa::Sealer,
     password::{Hasher, Password},
-    throttle::{Bucket, Throttle},
     tokens::{Claims, IssuedToken, TokenError, TokenKeys, chrono_duration},
     validate,
 };
+use crate::domain::ClientInfo;
+use crate::ratelimit::{Bucket, Throttle};
 mod housekeeping;
 mod sessions;
 mod stepup;
@@ -27,8 +28,9 @@ pub use housekeeping::Housekeeping;
 use crate::{
     domain::identity::{EmailAddress, Username, email_key, login_key},
     domain::{AppError, AppResult, Credentials, GUESTS_CANNOT, SharedClock, SignInMethod},
+    domain::{SessionId, SessionRecord, UserId, UserRecord, WindowCount},
     mail::{outbox::Outbox, templates::SecurityNotice},
-    store::{SessionId, SessionRecord, SessionRotation, Store, UserId, UserRecord, WindowCount},
+    store::{SessionRotation, Store},
 };
 
 /// Concurrent refreshes of one session each retry their compare-and-swap this often before

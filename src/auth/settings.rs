@@ -9,8 +9,8 @@ use secrecy::{ExposeSecret, SecretString};
 use super::{
     breached::{BreachSource, FailMode},
     password::HashCost,
-    throttle::RateLimits,
 };
+use crate::ratelimit::RateLimits;
 use crate::settings::{parse_duration, parse_http_url};
 
 /// A logout must bite on every process within 5 seconds.

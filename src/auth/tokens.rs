@@ -8,7 +8,7 @@ use quick_cache::sync::Cache;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{RefreshToken, SessionId, UserId};
+use crate::domain::{RefreshToken, SessionId, UserId};
 
 pub const ISSUER: &str = "quiz-llm";
 pub const AUDIENCE: &str = "quiz-llm";
@@ -71,7 +71,7 @@ struct VerifyingKey {
 
 /// Names a key without revealing it: the start of its SHA-256.
 fn key_id(secret: &SecretString) -> String {
-    super::sha256_hex(secret.expose_secret().as_bytes())[..16].to_owned()
+    crate::domain::sha256_hex(secret.expose_secret().as_bytes())[..16].to_owned()
 }
 
 /// Access tokens signed or checked here, with their claims. Every request carries one, and

@@ -1,6 +1,7 @@
 //! The core of the service: ids, records, secrets, the domain error and the [`Clock`]. It
 //! depends on nothing else in the crate; stores, services, GraphQL and HTTP all depend on it.
 
+mod client;
 mod clock;
 pub mod error;
 pub mod identity;
@@ -13,6 +14,7 @@ mod quiz;
 mod secret;
 mod user;
 
+pub use client::{ClientInfo, ClientKind};
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
@@ -32,7 +34,7 @@ pub use quiz::{
     QuestionFeedbackRecord, QuestionRecord, QuizKey, QuizKeyPage, QuizRecord, QuizResultRecord,
     QuizSource,
 };
-pub use secret::{PasswordHash, RefreshToken};
+pub use secret::{PasswordHash, RefreshToken, sha256_hex};
 pub use user::{
     Credentials, MAX_SESSIONS_PER_USER, SessionRecord, SignInMethod, UserRecord, WindowCount,
 };

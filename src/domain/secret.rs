@@ -41,3 +41,13 @@ redacted_string!(
     /// A session's refresh token; it never leaves the server.
     RefreshToken
 );
+
+/// SHA-256 of `data` in lower-case hex: how keys, tokens and codes are named or stored
+/// without being revealed.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

@@ -11,7 +11,7 @@ use crate::{
         AppError,
         identity::{EmailAddress, Username},
     },
-    store::{SessionRecord, UserId, UserRecord},
+    domain::{SessionRecord, UserId, UserRecord},
 };
 
 /// A user as its owner sees it. `me` can name one from its access token alone; the rest of
@@ -164,7 +164,7 @@ pub struct RefreshPayload {
     access_token_expires_at: DateTime<Utc>,
 }
 
-/// The new access token as a response body may carry it (see [`crate::auth::ClientKind`]).
+/// The new access token as a response body may carry it (see [`crate::domain::ClientKind`]).
 fn token_for_body(ctx: &Context<'_>, access: IssuedToken) -> Option<String> {
     ctx.request_auth().client().kind.token_in_body(access.token)
 }

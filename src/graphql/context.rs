@@ -6,10 +6,12 @@ use std::sync::OnceLock;
 use async_graphql::Context;
 
 use crate::{
-    auth::{AuthService, Claims, ClientInfo},
+    auth::{AuthService, Claims},
     domain::AppError,
+    domain::ClientInfo,
     graphql::cookies::CookiePolicy,
-    quiz::{QuizService, RequestBudget},
+    quiz::QuizService,
+    ratelimit::RequestBudget,
 };
 
 /// The caller's credentials, as sent: the access token (Bearer header before cookie) and the

@@ -10,10 +10,10 @@ use super::{
     guard::LoggedIn,
     quiz::{GenerateQuizInput, Quiz},
 };
-use crate::store::{GenerationJobRecord, QuizEventRecord};
+use crate::domain::{GenerationJobRecord, QuizEventRecord};
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::store::JobStatus")]
+#[graphql(remote = "crate::domain::JobStatus")]
 pub enum JobStatus {
     Queued,
     Running,
@@ -23,7 +23,7 @@ pub enum JobStatus {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::store::QuizEventKind")]
+#[graphql(remote = "crate::domain::QuizEventKind")]
 pub enum QuizEventKind {
     QuizCreated,
     QuizDeleted,

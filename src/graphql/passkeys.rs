@@ -9,7 +9,7 @@ use super::{
     context::ContextExt,
     guard::LoggedIn,
 };
-use crate::{auth::passkeys::StartedCeremony, store::PasskeyRecord};
+use crate::{auth::passkeys::StartedCeremony, domain::PasskeyRecord};
 
 /// A registered passkey (its key never leaves the server).
 #[derive(SimpleObject)]
@@ -137,7 +137,7 @@ impl PasskeyMutation {
 /// `User.passkeys`: only the caller's own (`me`); `UNAUTHENTICATED` on any other user.
 pub(super) async fn passkeys_of(
     ctx: &Context<'_>,
-    user: &crate::store::UserId,
+    user: &crate::domain::UserId,
 ) -> Result<Vec<Passkey>> {
     let claims = ctx.claims()?;
     if claims.sub != *user {

@@ -14,7 +14,7 @@ use async_graphql::{
 };
 
 use super::quiz::{AnswerType, Choice, Question, int};
-use crate::store::{ChoiceRecord, QuestionRecord};
+use crate::domain::{ChoiceRecord, QuestionRecord};
 
 /// `[Question!]!`, for a quiz's questions.
 pub struct Questions<'a>(pub &'a [QuestionRecord]);
@@ -171,7 +171,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::AnswerType as StoredAnswerType;
+    use crate::domain::AnswerType as StoredAnswerType;
 
     /// The same questions, resolved one pass at a time and by the derived objects.
     struct Both(Vec<QuestionRecord>);

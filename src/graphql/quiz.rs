@@ -11,16 +11,16 @@ use std::sync::Arc;
 
 use super::{context::ContextExt, guard::LoggedIn, limits::page_cost, questions::Questions};
 use crate::{
+    domain::{AnswerRecord, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord},
     quiz::{
         GenerateInput,
         grading::Answer,
         page::{Page, PageRequest, encode_cursor},
     },
-    store::{AnswerRecord, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord},
 };
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::store::Difficulty")]
+#[graphql(remote = "crate::domain::Difficulty")]
 pub enum Difficulty {
     Easy,
     Medium,
@@ -28,14 +28,14 @@ pub enum Difficulty {
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::store::AnswerType")]
+#[graphql(remote = "crate::domain::AnswerType")]
 pub enum AnswerType {
     MultipleChoice,
     TrueFalse,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
-#[graphql(remote = "crate::store::QuizSource")]
+#[graphql(remote = "crate::domain::QuizSource")]
 pub enum QuizSource {
     Llm,
     Offline,

@@ -21,8 +21,8 @@ use super::{
     response::{self, MediaType},
 };
 use crate::{
-    auth::{ClientInfo, ClientKind},
     domain::ErrorCode,
+    domain::{ClientInfo, ClientKind},
     graphql::{
         AppSchema,
         context::RequestAuth,
@@ -30,7 +30,7 @@ use crate::{
         limits::is_plain_operation_name,
         trusted::Requested,
     },
-    quiz::RequestBudget,
+    ratelimit::RequestBudget,
 };
 
 pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {

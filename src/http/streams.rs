@@ -23,8 +23,9 @@ use super::{
 };
 use crate::{
     auth::tokens::chrono_duration,
+    domain::UserId,
     domain::{AppError, ErrorCode, SharedClock},
-    store::{Store, UserId},
+    store::Store,
 };
 
 /// What a refused client is told to wait: a stream may end at any moment.

@@ -50,13 +50,13 @@ use super::{
 };
 use crate::{
     auth::{AuthService, Claims},
+    domain::UserId,
     domain::{AppError, ErrorCode},
     graphql::{
         AppSchema,
         context::RequestAuth,
         error::{VariableStrings, ensure_codes},
     },
-    store::UserId,
 };
 
 /// `SUBSCRIPTIONS_*` and `WS_*`.

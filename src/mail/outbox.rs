@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use super::{Email, Mailer};
 use crate::{
     domain::{Clock, SharedClock},
-    store::{MailId, OutboxRecord, Store},
+    domain::{MailId, OutboxRecord},
+    store::Store,
 };
 
 /// After this many failed attempts a mail becomes a dead letter: kept, logged as an error, and

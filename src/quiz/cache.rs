@@ -6,7 +6,10 @@ use std::{collections::HashMap, sync::Arc};
 
 use quick_cache::{Weighter, sync::Cache};
 
-use crate::store::{QuizId, QuizKey, QuizRecord, QuizStore, StoreResult, UserId};
+use crate::{
+    domain::{QuizId, QuizKey, QuizRecord, UserId},
+    store::{QuizStore, StoreResult},
+};
 
 /// A kept quiz and its size, worked out once.
 #[derive(Clone)]
@@ -110,12 +113,12 @@ fn weight(quiz: &QuizRecord) -> u64 {
         .questions
         .iter()
         .map(|q| {
-            size_of::<crate::store::QuestionRecord>()
+            size_of::<crate::domain::QuestionRecord>()
                 + q.content.len()
                 + q.explanation.as_ref().map_or(0, String::len)
                 + q.choices
                     .iter()
-                    .map(|c| size_of::<crate::store::ChoiceRecord>() + c.content.len())
+                    .map(|c| size_of::<crate::domain::ChoiceRecord>() + c.content.len())
                     .sum::<usize>()
         })
         .sum();

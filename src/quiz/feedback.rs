@@ -2,7 +2,7 @@
 //! there. Built from the result itself when no LLM is configured (or when it fails).
 
 use super::llm::Message;
-use crate::store::{FeedbackRecord, QuestionFeedbackRecord, QuizResultRecord};
+use crate::domain::{FeedbackRecord, QuestionFeedbackRecord, QuizResultRecord};
 
 pub fn offline(result: &QuizResultRecord) -> FeedbackRecord {
     let wrong: Vec<_> = result.answers.iter().filter(|a| !a.is_correct).collect();

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 
 use crate::{
+    domain::{AnswerRecord, QuizRecord, QuizResultRecord, ResultId, UserId},
     domain::{AppError, AppResult},
-    store::{AnswerRecord, QuizRecord, QuizResultRecord, ResultId, UserId},
 };
 
 /// One answer as submitted.

@@ -14,12 +14,13 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Draft, GenerateInput, QuizService, QuizSpec, live::Change};
 use crate::{
-    auth::{ClientInfo, throttle::Bucket},
+    domain::ClientInfo,
     domain::{AppError, AppResult, ErrorCode},
-    store::{
+    domain::{
         GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus, QuizEventKind,
         QuizId, QuizRecord, UserId,
     },
+    ratelimit::Bucket,
 };
 
 /// A job is taken up at most this often; after that a lease running out fails it.
@@ -246,7 +247,7 @@ impl QuizService {
     pub fn quiz_events(
         &self,
         owner: &UserId,
-    ) -> impl Stream<Item = crate::store::QuizEventRecord> + Send + use<> {
+    ) -> impl Stream<Item = crate::domain::QuizEventRecord> + Send + use<> {
         let changes = self.feed.subscribe();
         let owner = owner.clone();
         futures_util::stream::unfold((changes, owner), |(mut changes, owner)| async move {
@@ -272,9 +273,9 @@ impl QuizService {
         owner: &UserId,
         kind: QuizEventKind,
         quiz_id: &QuizId,
-        result_id: Option<&crate::store::ResultId>,
+        result_id: Option<&crate::domain::ResultId>,
     ) {
-        let event = crate::store::QuizEventRecord::new(
+        let event = crate::domain::QuizEventRecord::new(
             owner.clone(),
             kind,
             quiz_id.clone(),

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     domain::SharedClock,
-    store::{EventId, GenerationJobRecord, JobId, QuizEventRecord, Store},
+    domain::{EventId, GenerationJobRecord, JobId, QuizEventRecord},
+    store::Store,
 };
 
 /// Polls re-read this far back, so a change stored with a slightly earlier time by a process

@@ -12,27 +12,23 @@ pub mod page;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
 };
 
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::{
-        ClientInfo,
-        throttle::{Bucket, Throttle},
-    },
     cpu,
-    domain::{AppError, AppResult, SharedClock},
-    store::{
+    domain::ClientInfo,
+    domain::{
         AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, JobId, QuestionFeedbackRecord,
         QuestionRecord, QuizEventKind, QuizId, QuizRecord, QuizResultRecord, QuizSource, ResultId,
-        Store, UserId,
+        UserId,
     },
+    domain::{AppError, AppResult, SharedClock},
+    ratelimit::{Bucket, RequestBudget, Throttle},
+    store::Store,
 };
 use cache::QuizCache;
 use grading::Answer;
@@ -156,30 +152,6 @@ fn numbered_choices(choices: impl Iterator<Item = (String, bool)>) -> Vec<Choice
         .collect()
 }
 
-/// What one request may spend on expensive work: one quiz generation and one LLM feedback
-/// call. Aliases and long lists would otherwise let a single request fan out into dozens of LLM
-/// calls; a client that wants more sends more requests, which the per-user quotas count.
-#[derive(Debug, Default)]
-pub struct RequestBudget {
-    generation_spent: AtomicBool,
-    llm_feedback_spent: AtomicBool,
-}
-
-impl RequestBudget {
-    /// A budget with nothing left, for work that arrives without one.
-    pub const fn spent() -> Self {
-        RequestBudget {
-            generation_spent: AtomicBool::new(true),
-            llm_feedback_spent: AtomicBool::new(true),
-        }
-    }
-
-    /// True for the first caller only.
-    fn take(flag: &AtomicBool) -> bool {
-        !flag.swap(true, Ordering::Relaxed)
-    }
-}
-
 pub struct QuizService {
     store: Arc<dyn Store>,
     llm: Option<LlmClient>,
@@ -234,7 +206,7 @@ impl QuizService {
         budget: &RequestBudget,
         client: &ClientInfo,
     ) -> AppResult<QuizRecord> {
-        if !RequestBudget::take(&budget.generation_spent) {
+        if !budget.take_generation() {
             return Err(AppError::bad_input(
                 "generateQuiz",
                 "Only one quiz can be generated per request; send each generateQuiz in a \
@@ -374,7 +346,7 @@ impl QuizService {
         let Some(llm) = &self.llm else {
             return Ok(feedback::offline(result));
         };
-        if !RequestBudget::take(&budget.llm_feedback_spent) {
+        if !budget.take_llm_feedback() {
             return Ok(feedback::offline(result));
         }
         let wrong: HashSet<u32> = result

@@ -5,8 +5,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 
 use crate::{
+    domain::PageAfter,
     domain::{AppError, AppResult},
-    store::PageAfter,
 };
 
 pub const DEFAULT_PAGE_SIZE: i32 = 20;

@@ -1,7 +1,6 @@
 //! Persistence behind traits, so the domain never names a database. `DATABASE_URL` picks the
 //! implementation at start-up.
 
-mod model;
 pub mod mongo;
 pub mod sqlite;
 mod traced;
@@ -13,7 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 
-pub use model::*;
+/// The domain's records, which both back ends persist; imported (not re-exported) so that
+/// callers name them from `domain` and the back ends get them through `use super::*`.
+use crate::domain::{
+    AnswerRecord, Credentials, Difficulty, EmailAddress, EventId, FeedbackRecord,
+    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
+    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
+    PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
+    PasswordHash, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizKey, QuizKeyPage,
+    QuizRecord, QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId,
+    SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
+};
+
 pub use traced::traced;
 pub use url::DatabaseUrl;
 
@@ -483,10 +493,12 @@ pub trait Store:
     fn kind(&self) -> &'static str;
 }
 
+#[cfg(feature = "test-support")]
 /// What tests and the examples' seeding need from a store and the application does not:
 /// writing a user as given (the application signs up through `insert_user_replacing_pending`)
 /// and counting the outbox. Kept off [`Store`]; bring this trait into scope to use it on a
-/// `dyn Store`.
+/// `dyn Store`. Only with the `test-support` feature (the tests and examples turn it on), so the
+/// release binary carries neither these writes nor the downcasts that reach them.
 #[async_trait]
 pub trait StoreFixtures: Send + Sync {
     /// Fails with `Conflict` when the normalized username or e-mail is taken.
@@ -495,6 +507,7 @@ pub trait StoreFixtures: Send + Sync {
     async fn count_mail(&self) -> StoreResult<u64>;
 }
 
+#[cfg(feature = "test-support")]
 impl dyn Store {
     fn fixtures(&self) -> &dyn StoreFixtures {
         let any: &dyn Any = self;
@@ -510,6 +523,7 @@ impl dyn Store {
     }
 }
 
+#[cfg(feature = "test-support")]
 #[async_trait]
 impl StoreFixtures for dyn Store {
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {

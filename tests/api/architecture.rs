@@ -1,11 +1,95 @@
-//! The rooms of the crate stay in order: no top-level module depends on another that depends
-//! back on it (http → graphql → services → domain ← store), and the domain depends on none.
+//! The rooms of the crate stay in order: each top-level module names only the modules its row
+//! of [`ALLOWED`] lists (http → graphql → services → domain ← store, plus the cross-cutting
+//! modules), so no back-edge and no cycle can creep in, and the domain depends on none.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,
     path::Path,
 };
+
+/// Which top-level modules each one's shipping code may name. The rooms, from the left:
+/// `http` (transport) → `graphql` (schema, thin resolvers) → the services `auth`, `quiz`,
+/// `mail` (auth may send mail; services never use each other otherwise) → `ratelimit` (limits
+/// both auth and quiz count against, so neither needs the other) → `store` (traits and
+/// back ends) → `domain` (depends on nothing). Cross-cutting: `cpu` and `telemetry` may be used
+/// by any room and use only the domain; `settings` (parsing helpers) by any room; `config`
+/// assembles every subsystem's settings and is used by no room (only `lib.rs`/`main.rs`).
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("domain", &[]),
+    ("settings", &[]),
+    ("cpu", &["domain"]),
+    ("telemetry", &["domain", "settings"]),
+    ("store", &["domain", "settings", "telemetry", "cpu"]),
+    ("ratelimit", &["domain", "store", "settings", "telemetry"]),
+    ("mail", &["domain", "store", "settings", "telemetry", "cpu"]),
+    (
+        "auth",
+        &[
+            "mail",
+            "ratelimit",
+            "store",
+            "domain",
+            "settings",
+            "telemetry",
+            "cpu",
+        ],
+    ),
+    (
+        "quiz",
+        &[
+            "ratelimit",
+            "store",
+            "domain",
+            "settings",
+            "telemetry",
+            "cpu",
+        ],
+    ),
+    // Resolvers call services, never the store.
+    (
+        "graphql",
+        &[
+            "auth",
+            "quiz",
+            "ratelimit",
+            "domain",
+            "settings",
+            "telemetry",
+            "cpu",
+        ],
+    ),
+    // The store only for readiness and stream leases; the quiz service only through graphql.
+    (
+        "http",
+        &[
+            "graphql",
+            "auth",
+            "ratelimit",
+            "store",
+            "domain",
+            "settings",
+            "telemetry",
+            "cpu",
+        ],
+    ),
+    (
+        "config",
+        &[
+            "http",
+            "graphql",
+            "auth",
+            "quiz",
+            "mail",
+            "ratelimit",
+            "store",
+            "domain",
+            "settings",
+            "telemetry",
+            "cpu",
+        ],
+    ),
+];
 
 /// Top-level module → the top-level modules its non-test code names through `crate::`.
 fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
@@ -35,11 +119,9 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
             }
         }
         for file in files.iter().filter(|f| f.exists()) {
-            let text = fs::read_to_string(file).unwrap();
-            // Unit tests may reach anywhere; only the code that ships counts.
-            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            let code = without_test_items(&fs::read_to_string(file).unwrap());
             for other in &tops {
-                if other != top && names(code, other) {
+                if other != top && names(&code, other) {
                     named.insert(other.clone());
                 }
             }
@@ -47,6 +129,59 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
         deps.insert(top.clone(), named);
     }
     deps
+}
+
+/// `code` without the items marked `#[cfg(test)]` (unit tests may reach anywhere; only the
+/// code that ships counts): each such attribute and the item after it, up to its `;` or its
+/// closing brace, go; what follows the item stays.
+fn without_test_items(code: &str) -> String {
+    const MARK: &str = "#[cfg(test)]";
+    let mut kept = String::new();
+    let mut rest = code;
+    while let Some(at) = rest.find(MARK) {
+        kept.push_str(&rest[..at]);
+        rest = &rest[at + MARK.len()..];
+        rest = &rest[item_end(rest)..];
+    }
+    kept.push_str(rest);
+    kept
+}
+
+/// The byte just past the item at the start of `code`: its first `;` at depth 0, or the brace
+/// that closes its first `{`. Strings, characters and comments do not count.
+fn item_end(code: &str) -> usize {
+    let bytes = code.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                i += code[i..].find('\n').unwrap_or(code.len() - i);
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            // A character literal ('{', '\''), not a lifetime ('a).
+            b'\'' if bytes.get(i + 2) == Some(&b'\'') => i += 2,
+            b'\'' if bytes.get(i + 1) == Some(&b'\\') => {
+                i += 2 + code[i + 2..].find('\'').unwrap_or(0);
+            }
+            b';' if depth == 0 => return i + 1,
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    code.len()
 }
 
 /// `crate::other` anywhere, or `other::` inside a `use crate::{…}` group.
@@ -60,6 +195,47 @@ fn names(code: &str, module: &str) -> bool {
             .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
             .any(|word| word.starts_with(&format!("{module}::")) || word == module)
     })
+}
+
+/// Edges the code has that its row of [`ALLOWED`] does not list (or modules with no row).
+fn forbidden(deps: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    deps.iter()
+        .flat_map(|(m, named)| named.iter().map(move |n| (m, n)))
+        .filter(|(m, n)| {
+            allowed
+                .get(m.as_str())
+                .is_none_or(|row| !row.contains(&n.as_str()))
+        })
+        .map(|(m, n)| format!("{m} -> {n}"))
+        .collect()
+}
+
+#[test]
+fn every_dependency_is_an_allowed_edge() {
+    let deps = dependencies();
+    assert!(
+        deps.contains_key("domain") && deps.contains_key("store"),
+        "{deps:?}"
+    );
+    let bad = forbidden(&deps);
+    assert!(
+        bad.is_empty(),
+        "edges outside the allowed table: {bad:#?}\nall: {deps:#?}"
+    );
+}
+
+#[test]
+fn the_allowed_table_has_no_cycle() {
+    let table: BTreeMap<String, BTreeSet<String>> = ALLOWED
+        .iter()
+        .map(|(m, row)| (m.to_string(), row.iter().map(|n| n.to_string()).collect()))
+        .collect();
+    for (m, row) in &table {
+        for n in row {
+            assert!(!reaches(&table, n, m), "{m} -> {n} -> … -> {m}");
+        }
+    }
 }
 
 fn reaches(deps: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> bool {
@@ -79,25 +255,6 @@ fn reaches(deps: &BTreeMap<String, BTreeSet<String>>, from: &str, to: &str) -> b
 }
 
 #[test]
-fn top_level_modules_form_no_cycle() {
-    let deps = dependencies();
-    assert!(
-        deps.contains_key("domain") && deps.contains_key("store"),
-        "{deps:?}"
-    );
-    let cycles: Vec<String> = deps
-        .iter()
-        .flat_map(|(m, named)| named.iter().map(move |n| (m, n)))
-        .filter(|(m, n)| reaches(&deps, n, m))
-        .map(|(m, n)| format!("{m} -> {n} -> … -> {m}"))
-        .collect();
-    assert!(
-        cycles.is_empty(),
-        "dependency cycles: {cycles:#?}\nall: {deps:#?}"
-    );
-}
-
-#[test]
 fn the_domain_depends_on_nothing_else_in_the_crate() {
     let deps = dependencies();
     assert_eq!(
@@ -106,4 +263,31 @@ fn the_domain_depends_on_nothing_else_in_the_crate() {
         "domain names {:?}",
         deps["domain"]
     );
+}
+
+#[test]
+fn a_back_edge_is_refused() {
+    let mut deps = dependencies();
+    deps.get_mut("domain").unwrap().insert("store".into());
+    deps.get_mut("store").unwrap().insert("graphql".into());
+    assert_eq!(forbidden(&deps), ["domain -> store", "store -> graphql"]);
+}
+
+#[test]
+fn only_test_items_are_dropped() {
+    let code = r#"
+use crate::domain::A;
+#[cfg(test)]
+mod tests {
+    fn f() { let c = '}'; let s = "}}"; // }
+        use crate::http::X;
+    }
+}
+#[cfg(test)]
+use crate::graphql::Y;
+fn shipped() { crate::store::connect(); }
+"#;
+    let kept = without_test_items(code);
+    assert!(names(&kept, "domain") && names(&kept, "store"), "{kept}");
+    assert!(!names(&kept, "http") && !names(&kept, "graphql"), "{kept}");
 }

@@ -3,9 +3,10 @@
 
 use super::AuthService;
 use crate::{
-    auth::{ClientInfo, tokens::Claims},
+    auth::tokens::Claims,
+    domain::ClientInfo,
     domain::{AppError, AppResult},
-    store::{SessionId, SessionRecord, UserId, UserRecord},
+    domain::{SessionId, SessionRecord, UserId, UserRecord},
 };
 
 impl AuthService {

@@ -5,12 +5,11 @@
 
 use super::AuthService;
 use crate::{
-    auth::{
-        ClientInfo, password::Password, throttle::Bucket, tokens::Claims, tokens::chrono_duration,
-    },
+    auth::{password::Password, tokens::Claims, tokens::chrono_duration},
+    domain::UserRecord,
     domain::{AppError, AppResult},
-    store::UserRecord,
 };
+use crate::{domain::ClientInfo, ratelimit::Bucket};
 
 impl AuthService {
     /// Proves the session again: the password, and a TOTP or recovery code when TOTP is on

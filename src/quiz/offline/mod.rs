@@ -35,7 +35,7 @@ use std::fmt;
 pub use assembly::{generate, generate_reporting};
 pub use rng::content_seed;
 
-pub use crate::store::Difficulty;
+pub use crate::domain::Difficulty;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineRequest<'a> {

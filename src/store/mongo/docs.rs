@@ -368,6 +368,7 @@ mod tests {
     //! here is a change to every stored database.
 
     use super::*;
+    use crate::domain::QuestionFeedbackRecord;
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(ms).unwrap()

@@ -227,6 +227,7 @@ fn map_err(err: mongodb::error::Error) -> StoreError {
     }
 }
 
+#[cfg(feature = "test-support")]
 #[async_trait]
 impl StoreFixtures for MongoStore {
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {

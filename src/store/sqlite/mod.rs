@@ -266,6 +266,7 @@ fn page_clause(column: &str, after: Option<&PageAfter>) -> (String, Vec<rusqlite
         None => (String::new(), Vec::new()),
     }
 }
+#[cfg(feature = "test-support")]
 #[async_trait]
 impl StoreFixtures for SqliteStore {
     async fn insert_user(&self, user: &UserRecord) -> StoreResult<()> {

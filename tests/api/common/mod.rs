@@ -353,8 +353,8 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub fn generous_rate_limits() -> quiz_llm::auth::throttle::RateLimits {
-    quiz_llm::auth::throttle::RateLimits::uniform("10000/1m".parse().unwrap())
+pub fn generous_rate_limits() -> quiz_llm::ratelimit::RateLimits {
+    quiz_llm::ratelimit::RateLimits::uniform("10000/1m".parse().unwrap())
 }
 
 #[derive(Debug, Clone)]

@@ -15,8 +15,9 @@ use std::{
 use common::{Backend, Client, PASSWORD, TestApp};
 use quiz_llm::{
     config::SecretString,
+    domain::{Credentials, PasswordHash, UserId, UserRecord},
     domain::{EmailAddress, Username},
-    store::{Credentials, PasswordHash, StoreFixtures, UserId, UserRecord},
+    store::StoreFixtures,
 };
 use serde_json::{Value, json};
 

@@ -15,7 +15,7 @@ use common::{
     fake_llm::{FakeLlm, Reply, start_fake},
     ws::{self, Socket, Upgrade},
 };
-use quiz_llm::store::{JobId, JobStatus, UserId};
+use quiz_llm::domain::{JobId, JobStatus, UserId};
 use serde_json::{Value, json};
 
 pub const JOB_FIELDS: &str = "id status progress questionsReady questionCount \

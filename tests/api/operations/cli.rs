@@ -103,7 +103,10 @@ async fn unreachable_mongodb_stops_start_up() {
 /// `quiz-llm outbox retry-dead` queues every dead letter again, in the database the server uses.
 #[tokio::test]
 async fn outbox_retry_dead_queues_dead_letters_again() {
-    use quiz_llm::store::{self, MailId, OutboxRecord};
+    use quiz_llm::{
+        domain::{MailId, OutboxRecord},
+        store::{self},
+    };
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quiz.db");

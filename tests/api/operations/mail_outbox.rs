@@ -9,8 +9,9 @@ use std::time::{Duration, Instant};
 use common::{Backend, PASSWORD, TestApp, smtp::SmtpSink};
 use quiz_llm::{
     config::{DatabaseUrl, SecretString, Settings},
+    domain::{MailId, OutboxRecord},
     mail::outbox::{self, MAX_ATTEMPTS},
-    store::{self, MailId, OutboxRecord, StoreFixtures},
+    store::{self, StoreFixtures},
 };
 
 /// Sends through the SMTP server on `port` (down until the test starts its sink), from

@@ -8,7 +8,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use quiz_llm::store::{SessionId, StoreFixtures, UserId};
+use quiz_llm::{
+    domain::{SessionId, UserId},
+    store::StoreFixtures,
+};
 use serde_json::json;
 
 use crate::common::{

@@ -5,7 +5,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{Backend, Client, PASSWORD, TestApp};
-use quiz_llm::store::{SessionId, UserId};
+use quiz_llm::domain::{SessionId, UserId};
 use serde_json::json;
 
 on_every_store!(

@@ -2,7 +2,7 @@
 //! quiz events, on every store.
 
 use chrono::{DateTime, Duration, Utc};
-use quiz_llm::store::{
+use quiz_llm::domain::{
     Difficulty, GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus,
     QuizEventKind, QuizEventRecord, QuizId, ResultId, UserId,
 };

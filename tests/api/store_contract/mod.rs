@@ -11,14 +11,16 @@ use quiz_llm::config::ExposeSecret;
 use chrono::Duration;
 use common::{Backend, database_for};
 use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
-use quiz_llm::store::{
-    self, AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
-    MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
-    PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
-    PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizKey, QuizRecord,
-    QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId, SessionRecord,
-    SessionRotation, SignInMethod, Store, StoreFixtures, UniqueField, UserId, UserRecord,
-    UserStore, WindowCount, WindowHits,
+use quiz_llm::{
+    domain::{
+        AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
+        MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
+        PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
+        PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizKey, QuizRecord,
+        QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId,
+        SessionRecord, SignInMethod, UserId, UserRecord, WindowCount,
+    },
+    store::{self, SessionRotation, Store, StoreFixtures, UniqueField, UserStore, WindowHits},
 };
 
 /// Keeps the temporary directory or Mongo database alive for the test.
@@ -1708,7 +1710,7 @@ async fn guests_sign_up_in_place(backend: Backend) {
 }
 
 async fn idle_guests_go_with_their_data(backend: Backend) {
-    use quiz_llm::store::{GenerationJobRecord, JobInput};
+    use quiz_llm::domain::{GenerationJobRecord, JobInput};
     let Some(f) = open(backend).await else { return };
     let s = &f.store;
     let now = common::now();

@@ -2,7 +2,7 @@
 //! that lapse unless renewed, on every store.
 
 use chrono::Duration;
-use quiz_llm::store::UserId;
+use quiz_llm::domain::UserId;
 
 use super::{Backend, open};
 

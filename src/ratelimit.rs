@@ -4,15 +4,28 @@
 //! read as a sliding window, the current window's hits plus the previous window's weighted by
 //! how much of it still lies within `per`. A session's refreshes are counted on the session
 //! itself (see [`Throttle::count_on_record`]), so a refresh stays one write.
+//!
+//! A room of its own, below the services and above the store: sign-in (auth) and quiz
+//! generation (quiz) both count against these limits, and neither may depend on the other.
+//! The per-request [`RequestBudget`] lives here too: the HTTP edge grants one to each request,
+//! GraphQL hands it on, and the quiz service spends it.
 
-use std::{fmt, str::FromStr, sync::Arc, time::Duration};
+use std::{
+    fmt,
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use chrono::{DateTime, Utc};
 
-use super::ClientInfo;
 use crate::{
     domain::{AppError, AppResult, SharedClock, WindowCount},
-    store::{RateLimitStore, UserId, WindowHits},
+    domain::{ClientInfo, UserId},
+    store::{RateLimitStore, WindowHits},
 };
 
 /// `count/period`, e.g. `10/5m`: at most `count` at once, refilling over `period`.
@@ -342,7 +355,7 @@ impl Throttle {
 
 /// The bucket and key, hashed: the store holds no addresses or account names in the clear.
 fn stored_key(bucket: Bucket, key: &str) -> String {
-    let hex = super::sha256_hex(format!("{}\0{key}", bucket.name()).as_bytes());
+    let hex = crate::domain::sha256_hex(format!("{}\0{key}", bucket.name()).as_bytes());
     format!("{}:{}", bucket.name(), &hex[..32])
 }
 
@@ -416,6 +429,40 @@ impl Window {
             len - elapsed + into_next
         });
         Some(chrono::Duration::milliseconds(wait.max(1) as i64))
+    }
+}
+
+/// What one request may spend on expensive work: one quiz generation and one LLM feedback
+/// call. Aliases and long lists would otherwise let a single request fan out into dozens of LLM
+/// calls; a client that wants more sends more requests, which the per-user quotas count.
+#[derive(Debug, Default)]
+pub struct RequestBudget {
+    generation_spent: AtomicBool,
+    llm_feedback_spent: AtomicBool,
+}
+
+impl RequestBudget {
+    /// A budget with nothing left, for work that arrives without one.
+    pub const fn spent() -> Self {
+        RequestBudget {
+            generation_spent: AtomicBool::new(true),
+            llm_feedback_spent: AtomicBool::new(true),
+        }
+    }
+
+    /// True for the first caller only.
+    fn take(flag: &AtomicBool) -> bool {
+        !flag.swap(true, Ordering::Relaxed)
+    }
+
+    /// True the first time a quiz generation asks.
+    pub fn take_generation(&self) -> bool {
+        Self::take(&self.generation_spent)
+    }
+
+    /// True the first time an LLM feedback call asks.
+    pub fn take_llm_feedback(&self) -> bool {
+        Self::take(&self.llm_feedback_spent)
     }
 }
 
