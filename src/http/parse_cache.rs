@@ -71,7 +71,10 @@ mod tests {
         let doc = async_graphql::parser::parse_query(hot).unwrap();
         cache.keep(hot, &doc);
         for i in 0..(MAX_ENTRIES * 8) {
-            assert!(cache.fill(&mut request(hot)), "the hot query was dropped at {i}");
+            assert!(
+                cache.fill(&mut request(hot)),
+                "the hot query was dropped at {i}"
+            );
             let once = format!("query Q{i} {{ me {{ id }} }}");
             let doc = async_graphql::parser::parse_query(&once).unwrap();
             cache.keep(&once, &doc);
