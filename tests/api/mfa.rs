@@ -51,6 +51,12 @@ fn strings(v: &Value) -> Vec<String> {
 /// Turns TOTP on for a new user; returns their client, the secret and the recovery codes.
 async fn user_with_totp(app: &TestApp, name: &str) -> (Client, String, Vec<String>) {
     let (c, _) = app.new_user(name).await;
+    let (secret, codes) = turn_totp_on(app, &c).await;
+    (c, secret, codes)
+}
+
+/// Turns TOTP on for the logged-in `c`; returns the secret and the recovery codes.
+pub(crate) async fn turn_totp_on(app: &TestApp, c: &Client) -> (String, Vec<String>) {
     let r = c.gql(START, json!({})).await.ok();
     let secret = r.data()["startTotpEnrollment"]["secret"]
         .as_str()
@@ -60,8 +66,7 @@ async fn user_with_totp(app: &TestApp, name: &str) -> (Client, String, Vec<Strin
         .gql(CONFIRM, json!({ "c": code_now(app, &secret) }))
         .await
         .ok();
-    let codes = strings(&r.data()["confirmTotpEnrollment"]);
-    (c, secret, codes)
+    (secret, strings(&r.data()["confirmTotpEnrollment"]))
 }
 
 on_every_store!(

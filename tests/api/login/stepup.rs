@@ -10,14 +10,13 @@ use common::{Backend, Client, Gql, PASSWORD, TestApp};
 use serde_json::{Value, json};
 
 use crate::{
-    mfa::{code_now, mfa_token},
+    mfa::{code_now, mfa_token, turn_totp_on},
     passkeys::{START_REGISTRATION, log_in, my_passkeys, register},
 };
 
 pub(crate) const REAUTH: &str =
     "mutation($p: String, $c: String) { reauthenticate(password: $p, code: $c) }";
 const START_TOTP: &str = "mutation { startTotpEnrollment { secret } }";
-const CONFIRM: &str = "mutation($c: String!) { confirmTotpEnrollment(code: $c) }";
 const DISABLE: &str = "mutation($c: String!) { disableTotp(code: $c) }";
 const REGENERATE: &str = "mutation($c: String!) { regenerateRecoveryCodes(code: $c) }";
 const DELETE_PASSKEY: &str = "mutation($id: ID!) { deletePasskey(id: $id) }";
@@ -27,26 +26,6 @@ const REAUTH_WINDOW: Duration = Duration::from_secs(5 * 60);
 
 async fn reauth(c: &Client, password: Option<&str>, code: Option<&str>) -> Gql {
     c.gql(REAUTH, json!({ "p": password, "c": code })).await
-}
-
-/// Turns TOTP on for the logged-in `c`; returns the secret and the recovery codes.
-async fn turn_totp_on(app: &TestApp, c: &Client) -> (String, Vec<String>) {
-    let r = c.gql(START_TOTP, json!({})).await.ok();
-    let secret = r.data()["startTotpEnrollment"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = c
-        .gql(CONFIRM, json!({ "c": code_now(app, &secret) }))
-        .await
-        .ok();
-    let codes = r.data()["confirmTotpEnrollment"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap().to_owned())
-        .collect();
-    (secret, codes)
 }
 
 on_every_store!(

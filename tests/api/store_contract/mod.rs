@@ -992,20 +992,28 @@ async fn pending_account_expiry_can_be_set_and_changed(backend: Backend) {
     }
 }
 
+/// A database a test can also write behind the store's back: a SQLite file at `path` (for both
+/// SQLite variants), or a fresh MongoDB database; `None` without a MongoDB server.
+fn reachable_behind_the_store(
+    backend: Backend,
+    path: &std::path::Path,
+) -> Option<(quiz_llm::config::DatabaseUrl, Option<common::DbGuard>)> {
+    match backend {
+        Backend::Sqlite | Backend::SqliteFile => Some((
+            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.to_owned())),
+            None,
+        )),
+        Backend::Mongo => database_for(backend).map(|(url, guard)| (url, Some(guard))),
+    }
+}
+
 /// A database written by a build that kept lower-cased keys gets look-alike skeletons and
 /// canonical addresses when a newer build opens it; the older of two look-alikes keeps the name.
 async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quiz.db");
-    let (url, _guard) = match backend {
-        Backend::Sqlite | Backend::SqliteFile => (
-            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
-            None,
-        ),
-        Backend::Mongo => match database_for(backend) {
-            Some((url, guard)) => (url, Some(guard)),
-            None => return,
-        },
+    let Some((url, _guard)) = reachable_behind_the_store(backend, &path) else {
+        return;
     };
     let now = common::now();
     let alice = UserRecord {
@@ -1101,15 +1109,8 @@ async fn keys_before_the_confusables_skeleton_are_recomputed(backend: Backend) {
     assert_eq!(username_skeleton("mary"), username_skeleton("rnary"));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quiz.db");
-    let (url, _guard) = match backend {
-        Backend::Sqlite | Backend::SqliteFile => (
-            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
-            None,
-        ),
-        Backend::Mongo => match database_for(backend) {
-            Some((url, guard)) => (url, Some(guard)),
-            None => return,
-        },
+    let Some((url, _guard)) = reachable_behind_the_store(backend, &path) else {
+        return;
     };
     let now = common::now();
     // The keys the earlier rule gave: lower-cased, `i`/`l`/`1` and `o`/`0` merged.
@@ -1212,15 +1213,8 @@ async fn corrupt_records_are_errors(backend: Backend) {
     use ::mongodb::bson::{DateTime as BsonTime, doc};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quiz.db");
-    let (url, _guard) = match backend {
-        Backend::Sqlite | Backend::SqliteFile => (
-            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())),
-            None,
-        ),
-        Backend::Mongo => match database_for(backend) {
-            Some((url, guard)) => (url, Some(guard)),
-            None => return,
-        },
+    let Some((url, _guard)) = reachable_behind_the_store(backend, &path) else {
+        return;
     };
     let s = store::connect(&url).await.unwrap();
     let raw = match &url {
