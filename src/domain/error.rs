@@ -136,7 +136,8 @@ impl AppError {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum ErrorCode {
     Unauthenticated,
     TokenExpired,
@@ -161,25 +162,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Unauthenticated => "UNAUTHENTICATED",
-            ErrorCode::TokenExpired => "TOKEN_EXPIRED",
-            ErrorCode::SessionExpired => "SESSION_EXPIRED",
-            ErrorCode::InvalidCredentials => "INVALID_CREDENTIALS",
-            ErrorCode::EmailNotVerified => "EMAIL_NOT_VERIFIED",
-            ErrorCode::InvalidToken => "INVALID_TOKEN",
-            ErrorCode::BadUserInput => "BAD_USER_INPUT",
-            ErrorCode::Conflict => "CONFLICT",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::RateLimited => "RATE_LIMITED",
-            ErrorCode::LlmUnavailable => "LLM_UNAVAILABLE",
-            ErrorCode::MfaRequired => "MFA_REQUIRED",
-            ErrorCode::InvalidMfaCode => "INVALID_MFA_CODE",
-            ErrorCode::ReauthenticationRequired => "REAUTHENTICATION_REQUIRED",
-            ErrorCode::OperationNotTrusted => "OPERATION_NOT_TRUSTED",
-            ErrorCode::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
-            ErrorCode::Internal => "INTERNAL",
-        }
+        self.into()
     }
 }
 

@@ -5,8 +5,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{Difficulty, EventId, JobId, QuizId, ResultId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     Queued,
     Running,
@@ -25,25 +37,11 @@ impl JobStatus {
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "QUEUED",
-            JobStatus::Running => "RUNNING",
-            JobStatus::Succeeded => "SUCCEEDED",
-            JobStatus::Failed => "FAILED",
-            JobStatus::Cancelled => "CANCELLED",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            JobStatus::Queued,
-            JobStatus::Running,
-            JobStatus::Succeeded,
-            JobStatus::Failed,
-            JobStatus::Cancelled,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == s)
+        s.parse().ok()
     }
 }
 
@@ -120,8 +118,20 @@ pub enum JobOutcome<'a> {
     Failed(&'a JobErrorRecord),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum QuizEventKind {
     QuizCreated,
     QuizDeleted,
@@ -130,21 +140,11 @@ pub enum QuizEventKind {
 
 impl QuizEventKind {
     pub fn as_str(self) -> &'static str {
-        match self {
-            QuizEventKind::QuizCreated => "QUIZ_CREATED",
-            QuizEventKind::QuizDeleted => "QUIZ_DELETED",
-            QuizEventKind::ResultSubmitted => "RESULT_SUBMITTED",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            QuizEventKind::QuizCreated,
-            QuizEventKind::QuizDeleted,
-            QuizEventKind::ResultSubmitted,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == s)
+        s.parse().ok()
     }
 }
 

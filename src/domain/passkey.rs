@@ -23,7 +23,8 @@ pub struct PasskeyRecord {
 }
 
 /// Which ceremony a challenge belongs to, so one can never finish the other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::EnumString)]
+#[strum(serialize_all = "lowercase")]
 pub enum PasskeyCeremony {
     Registration,
     Login,
@@ -31,18 +32,11 @@ pub enum PasskeyCeremony {
 
 impl PasskeyCeremony {
     pub fn as_str(self) -> &'static str {
-        match self {
-            PasskeyCeremony::Registration => "registration",
-            PasskeyCeremony::Login => "login",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "registration" => Some(PasskeyCeremony::Registration),
-            "login" => Some(PasskeyCeremony::Login),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

@@ -61,8 +61,21 @@ impl UserRecord {
 }
 
 /// How a session was signed in, as `sessions` shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::EnumString,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum SignInMethod {
     /// A password (or the e-mail confirmation link that follows a sign-up). Sessions stored
     /// before the method was recorded read as this.
@@ -76,25 +89,13 @@ pub enum SignInMethod {
 }
 
 impl SignInMethod {
-    const ALL: [SignInMethod; 4] = [
-        SignInMethod::Password,
-        SignInMethod::Passkey,
-        SignInMethod::Mfa,
-        SignInMethod::Guest,
-    ];
-
     /// As stored.
     pub fn as_str(self) -> &'static str {
-        match self {
-            SignInMethod::Password => "PASSWORD",
-            SignInMethod::Passkey => "PASSKEY",
-            SignInMethod::Mfa => "MFA",
-            SignInMethod::Guest => "GUEST",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|m| m.as_str() == s)
+        s.parse().ok()
     }
 }
 

@@ -34,7 +34,8 @@ fn guest_email_key(id: &UserId) -> String {
 }
 
 /// Which unique field a write collided with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 pub enum UniqueField {
     Username,
     Email,
@@ -42,10 +43,7 @@ pub enum UniqueField {
 
 impl UniqueField {
     pub fn as_str(self) -> &'static str {
-        match self {
-            UniqueField::Username => "username",
-            UniqueField::Email => "email",
-        }
+        self.into()
     }
 }
 
