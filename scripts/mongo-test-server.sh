@@ -40,27 +40,9 @@ MAVEN_DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 JAVA_LAUNCHER_SRC="$REPO_ROOT/tests/support/MongoJavaTestServer.java"
 JAVA_LAUNCHER_CLASS="MongoJavaTestServer"
 
-log() { printf '[mongo-test-server] %s\n' "$*" >&2; }
-die() {
-    log "ERROR: $*"
-    exit 1
-}
-need() { command -v "$1" >/dev/null 2>&1 || die "'$1' is required but was not found in PATH"; }
-
-# Runs "$@" while holding an exclusive lock on file $1 (serialises concurrent installs).
-with_lock() {
-    local lock="$1"
-    shift
-    mkdir -p "$(dirname "$lock")"
-    if command -v flock >/dev/null 2>&1; then
-        (
-            flock 9
-            "$@"
-        ) 9>"$lock"
-    else
-        "$@"
-    fi
-}
+LOG_NAME=mongo-test-server
+# shellcheck source=scripts/test-server-lib.sh
+source "$SCRIPT_DIR/test-server-lib.sh"
 
 # --- mongo-java-server -----------------------------------------------------------
 
@@ -160,14 +142,6 @@ start_java() { # $1 = dir, $2 = port; sets SERVER_PID
 }
 
 # --- common helpers ---------------------------------------------------------------
-
-free_port() {
-    python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
-}
 
 # Sends OP_MSG {ping: 1, $db: "admin"} to host:port; exits 0 iff the reply has ok == 1.
 # Standard library only (no pymongo).
