@@ -88,12 +88,6 @@ impl Application {
         }
         let store =
             store::connect_with(&settings.store.database_url, settings.store.options).await?;
-        // Store calls are spans only when traces go somewhere.
-        let store = if telemetry::traces::enabled() {
-            store::traced(store)
-        } else {
-            store
-        };
         let mailer = match overrides.mailer {
             Some(mailer) => mailer,
             None => mail::from_settings(&settings.mail).await?,

@@ -3,7 +3,6 @@
 
 pub mod mongo;
 pub mod sqlite;
-mod traced;
 mod url;
 
 use std::{any::Any, collections::HashSet, sync::Arc};
@@ -24,7 +23,6 @@ use crate::domain::{
     SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
 };
 
-pub use traced::traced;
 pub use url::DatabaseUrl;
 
 /// The e-mail key stored for a guest, which has no address but must fill the unique key: upper
@@ -513,10 +511,8 @@ impl dyn Store {
             store
         } else if let Some(store) = any.downcast_ref::<mongo::MongoStore>() {
             store
-        } else if let Some(traced) = any.downcast_ref::<traced::TracedStore>() {
-            traced.inner.fixtures()
         } else {
-            unreachable!("every store is SQLite or MongoDB, traced or not")
+            unreachable!("every store is SQLite or MongoDB")
         }
     }
 }

@@ -39,6 +39,7 @@ impl JobStore for MongoStore {
     /// of racing inserts have each. A slot whose job has finished (or is gone) is freed by the
     /// next insert that finds every slot taken, so nothing has to release slots and a crash
     /// leaks none for long.
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_job", db.system.name = SYSTEM, db.operation.name = "insert_job"))]
     async fn insert_job(&self, job: &GenerationJobRecord, max_active: u32) -> StoreResult<bool> {
         let owner = job.owner.as_str();
         let slots = self.db.collection::<Document>("job_slots");
@@ -117,6 +118,7 @@ impl JobStore for MongoStore {
         Ok(true)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_job", db.system.name = SYSTEM, db.operation.name = "find_job"))]
     async fn find_job(
         &self,
         owner: &UserId,
@@ -130,6 +132,7 @@ impl JobStore for MongoStore {
             .map(|JobDoc(j)| j))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store claim_job", db.system.name = SYSTEM, db.operation.name = "claim_job"))]
     async fn claim_job(
         &self,
         worker: &str,
@@ -165,6 +168,7 @@ impl JobStore for MongoStore {
             .map(|JobDoc(j)| j))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store renew_job_lease", db.system.name = SYSTEM, db.operation.name = "renew_job_lease"))]
     async fn renew_job_lease(
         &self,
         id: &JobId,
@@ -182,6 +186,7 @@ impl JobStore for MongoStore {
         Ok(result.matched_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store record_job_progress", db.system.name = SYSTEM, db.operation.name = "record_job_progress"))]
     async fn record_job_progress(
         &self,
         id: &JobId,
@@ -203,6 +208,7 @@ impl JobStore for MongoStore {
 
     /// Without transactions: the quiz is inserted first and removed again when the job turns
     /// out to be no longer this worker's, so a quiz exists only for a job that succeeded.
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store finish_job", db.system.name = SYSTEM, db.operation.name = "finish_job"))]
     async fn finish_job(
         &self,
         id: &JobId,
@@ -246,6 +252,7 @@ impl JobStore for MongoStore {
         finished
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store release_job", db.system.name = SYSTEM, db.operation.name = "release_job"))]
     async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let released = self
             .update_job(
@@ -264,6 +271,7 @@ impl JobStore for MongoStore {
         Ok(released.is_some())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store cancel_job", db.system.name = SYSTEM, db.operation.name = "cancel_job"))]
     async fn cancel_job(
         &self,
         owner: &UserId,
@@ -290,6 +298,7 @@ impl JobStore for MongoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store fail_abandoned_jobs", db.system.name = SYSTEM, db.operation.name = "fail_abandoned_jobs"))]
     async fn fail_abandoned_jobs(
         &self,
         now: DateTime<Utc>,
@@ -323,6 +332,7 @@ impl JobStore for MongoStore {
         Ok(failed)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store jobs_changed_since", db.system.name = SYSTEM, db.operation.name = "jobs_changed_since"))]
     async fn jobs_changed_since(
         &self,
         since: DateTime<Utc>,
@@ -339,6 +349,7 @@ impl JobStore for MongoStore {
         Ok(docs.into_iter().map(|JobDoc(j)| j).collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_finished_jobs", db.system.name = SYSTEM, db.operation.name = "delete_finished_jobs"))]
     async fn delete_finished_jobs(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         let result = self
             .jobs
@@ -354,6 +365,7 @@ impl JobStore for MongoStore {
 
 #[async_trait]
 impl EventStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_event", db.system.name = SYSTEM, db.operation.name = "insert_event"))]
     async fn insert_event(&self, event: &QuizEventRecord) -> StoreResult<()> {
         self.events
             .insert_one(EventDoc(event.clone()))
@@ -362,6 +374,7 @@ impl EventStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store events_since", db.system.name = SYSTEM, db.operation.name = "events_since"))]
     async fn events_since(
         &self,
         since: DateTime<Utc>,
@@ -378,6 +391,7 @@ impl EventStore for MongoStore {
         Ok(docs.into_iter().map(|EventDoc(e)| e).collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_events_before", db.system.name = SYSTEM, db.operation.name = "delete_events_before"))]
     async fn delete_events_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         let result = self
             .events

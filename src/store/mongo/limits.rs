@@ -13,6 +13,7 @@ pub(super) struct CounterDoc {
 
 #[async_trait]
 impl RateLimitStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store hit_rate_limit", db.system.name = SYSTEM, db.operation.name = "hit_rate_limit"))]
     async fn hit_rate_limit(
         &self,
         key: &str,
@@ -49,6 +50,7 @@ impl RateLimitStore for MongoStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store unhit_rate_limit", db.system.name = SYSTEM, db.operation.name = "unhit_rate_limit"))]
     async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()> {
         let field = format!("hits.{window}");
         self.rate_limits
@@ -61,6 +63,7 @@ impl RateLimitStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_rate_limits", db.system.name = SYSTEM, db.operation.name = "purge_rate_limits"))]
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         // The TTL index does this on a real server, within a minute; this is for the rest.
         let result = self

@@ -34,6 +34,7 @@ impl MongoStore {
 
 #[async_trait]
 impl MfaStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_mfa", db.system.name = SYSTEM, db.operation.name = "find_mfa"))]
     async fn find_mfa(&self, user: &UserId) -> StoreResult<MfaRecord> {
         let found = self
             .users
@@ -51,6 +52,7 @@ impl MfaStore for MongoStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_pending_totp", db.system.name = SYSTEM, db.operation.name = "set_pending_totp"))]
     async fn set_pending_totp(&self, user: &UserId, secret: &SealedSecret) -> StoreResult<()> {
         self.update_mfa(
             doc! { "_id": user.as_str() },
@@ -60,6 +62,7 @@ impl MfaStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store enable_totp", db.system.name = SYSTEM, db.operation.name = "enable_totp"))]
     async fn enable_totp(
         &self,
         user: &UserId,
@@ -81,6 +84,7 @@ impl MfaStore for MongoStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store use_totp_step", db.system.name = SYSTEM, db.operation.name = "use_totp_step"))]
     async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool> {
         self.update_mfa(
             doc! {
@@ -93,6 +97,7 @@ impl MfaStore for MongoStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store use_recovery_code", db.system.name = SYSTEM, db.operation.name = "use_recovery_code"))]
     async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> StoreResult<bool> {
         self.update_mfa(
             doc! {
@@ -105,6 +110,7 @@ impl MfaStore for MongoStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_recovery_codes", db.system.name = SYSTEM, db.operation.name = "set_recovery_codes"))]
     async fn set_recovery_codes(&self, user: &UserId, code_hashes: &[String]) -> StoreResult<bool> {
         self.update_mfa(
             doc! { "_id": user.as_str(), "mfa.totp": { "$type": "string" } },
@@ -113,6 +119,7 @@ impl MfaStore for MongoStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store disable_totp", db.system.name = SYSTEM, db.operation.name = "disable_totp"))]
     async fn disable_totp(&self, user: &UserId) -> StoreResult<bool> {
         self.update_mfa(
             doc! { "_id": user.as_str(), "mfa.totp": { "$type": "string" } },
@@ -121,6 +128,7 @@ impl MfaStore for MongoStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_mfa_challenge", db.system.name = SYSTEM, db.operation.name = "set_mfa_challenge"))]
     async fn set_mfa_challenge(&self, user: &UserId, challenge: &MfaChallenge) -> StoreResult<()> {
         self.update_mfa(
             doc! { "_id": user.as_str() },
@@ -133,6 +141,7 @@ impl MfaStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store take_mfa_challenge", db.system.name = SYSTEM, db.operation.name = "take_mfa_challenge"))]
     async fn take_mfa_challenge(
         &self,
         user: &UserId,

@@ -4,6 +4,7 @@ use super::*;
 
 #[async_trait]
 impl OutboxStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store enqueue_mail", db.system.name = SYSTEM, db.operation.name = "enqueue_mail"))]
     async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()> {
         self.outbox
             .insert_one(MailDoc(mail.clone()))
@@ -12,6 +13,7 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store due_mail", db.system.name = SYSTEM, db.operation.name = "due_mail"))]
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
         let cursor = self
             .outbox
@@ -24,6 +26,7 @@ impl OutboxStore for MongoStore {
         Ok(docs.into_iter().map(|MailDoc(m)| m).collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store claim_mail", db.system.name = SYSTEM, db.operation.name = "claim_mail"))]
     async fn claim_mail(
         &self,
         id: &MailId,
@@ -41,6 +44,7 @@ impl OutboxStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store reschedule_mail", db.system.name = SYSTEM, db.operation.name = "reschedule_mail"))]
     async fn reschedule_mail(
         &self,
         id: &MailId,
@@ -62,6 +66,7 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store mark_mail_dead", db.system.name = SYSTEM, db.operation.name = "mark_mail_dead"))]
     async fn mark_mail_dead(
         &self,
         id: &MailId,
@@ -83,6 +88,7 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store requeue_dead_mail", db.system.name = SYSTEM, db.operation.name = "requeue_dead_mail"))]
     async fn requeue_dead_mail(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         let result = self
             .outbox
@@ -98,6 +104,7 @@ impl OutboxStore for MongoStore {
         Ok(result.modified_count)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store remove_mail", db.system.name = SYSTEM, db.operation.name = "remove_mail"))]
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()> {
         self.outbox
             .delete_one(doc! { "_id": id.as_str() })
@@ -106,6 +113,7 @@ impl OutboxStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store count_dead_mail", db.system.name = SYSTEM, db.operation.name = "count_dead_mail"))]
     async fn count_dead_mail(&self) -> StoreResult<u64> {
         self.outbox
             .count_documents(doc! { "dead_at": { "$ne": null } })
@@ -113,6 +121,7 @@ impl OutboxStore for MongoStore {
             .map_err(map_err)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store count_pending_mail", db.system.name = SYSTEM, db.operation.name = "count_pending_mail"))]
     async fn count_pending_mail(&self) -> StoreResult<u64> {
         self.outbox
             .count_documents(doc! { "dead_at": null })

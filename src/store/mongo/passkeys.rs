@@ -127,6 +127,7 @@ impl MongoStore {
 
 #[async_trait]
 impl PasskeyStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_passkey_challenge", db.system.name = SYSTEM, db.operation.name = "insert_passkey_challenge"))]
     async fn insert_passkey_challenge(
         &self,
         challenge: &PasskeyChallengeRecord,
@@ -145,6 +146,7 @@ impl PasskeyStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store take_passkey_challenge", db.system.name = SYSTEM, db.operation.name = "take_passkey_challenge"))]
     async fn take_passkey_challenge(
         &self,
         id: &PasskeyChallengeId,
@@ -158,6 +160,7 @@ impl PasskeyStore for MongoStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_passkey_challenges", db.system.name = SYSTEM, db.operation.name = "purge_passkey_challenges"))]
     async fn purge_passkey_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         // The TTL index does this on a real server, within a minute; this is for the rest.
         let result = self
@@ -168,6 +171,7 @@ impl PasskeyStore for MongoStore {
         Ok(result.deleted_count)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_passkey", db.system.name = SYSTEM, db.operation.name = "insert_passkey"))]
     async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<bool> {
         match self.passkeys.insert_one(PasskeyDoc::from(passkey)).await {
             Ok(_) => Ok(true),
@@ -176,6 +180,7 @@ impl PasskeyStore for MongoStore {
         }
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_passkeys", db.system.name = SYSTEM, db.operation.name = "list_passkeys"))]
     async fn list_passkeys(&self, user: &UserId) -> StoreResult<Vec<PasskeyRecord>> {
         let docs: Vec<PasskeyDoc> = self
             .passkeys
@@ -189,6 +194,7 @@ impl PasskeyStore for MongoStore {
         docs.into_iter().map(TryInto::try_into).collect()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_passkey_by_credential", db.system.name = SYSTEM, db.operation.name = "find_passkey_by_credential"))]
     async fn find_passkey_by_credential(
         &self,
         credential_id: &str,
@@ -201,6 +207,7 @@ impl PasskeyStore for MongoStore {
             .transpose()
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store record_passkey_use", db.system.name = SYSTEM, db.operation.name = "record_passkey_use"))]
     async fn record_passkey_use(
         &self,
         id: &PasskeyId,
@@ -224,6 +231,7 @@ impl PasskeyStore for MongoStore {
         Ok(result.matched_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_passkey", db.system.name = SYSTEM, db.operation.name = "delete_passkey"))]
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool> {
         let result = self
             .passkeys
@@ -233,6 +241,7 @@ impl PasskeyStore for MongoStore {
         Ok(result.deleted_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_passkeys", db.system.name = SYSTEM, db.operation.name = "delete_passkeys"))]
     async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64> {
         let result = self
             .passkeys

@@ -4,6 +4,7 @@ use super::*;
 
 #[async_trait]
 impl QuizStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_quiz", db.system.name = SYSTEM, db.operation.name = "insert_quiz"))]
     async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
         self.quizzes
             .insert_one(QuizDoc(quiz.clone()))
@@ -12,6 +13,7 @@ impl QuizStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_quiz", db.system.name = SYSTEM, db.operation.name = "find_quiz"))]
     async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {
         Ok(self
             .quizzes
@@ -21,6 +23,7 @@ impl QuizStore for MongoStore {
             .map(|QuizDoc(q)| q))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_quiz_keys", db.system.name = SYSTEM, db.operation.name = "list_quiz_keys"))]
     async fn list_quiz_keys(
         &self,
         owner: &UserId,
@@ -49,6 +52,7 @@ impl QuizStore for MongoStore {
         })
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_quizzes", db.system.name = SYSTEM, db.operation.name = "find_quizzes"))]
     async fn find_quizzes(&self, owner: &UserId, ids: &[QuizId]) -> StoreResult<Vec<QuizRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -63,6 +67,7 @@ impl QuizStore for MongoStore {
         Ok(docs.into_iter().map(|QuizDoc(q)| q).collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_quiz", db.system.name = SYSTEM, db.operation.name = "delete_quiz"))]
     async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool> {
         let result = self
             .quizzes
@@ -72,6 +77,7 @@ impl QuizStore for MongoStore {
         Ok(result.deleted_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_result", db.system.name = SYSTEM, db.operation.name = "insert_result"))]
     async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()> {
         self.results
             .insert_one(ResultDoc(result.clone()))
@@ -80,6 +86,7 @@ impl QuizStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_result", db.system.name = SYSTEM, db.operation.name = "find_result"))]
     async fn find_result(
         &self,
         owner: &UserId,
@@ -93,6 +100,7 @@ impl QuizStore for MongoStore {
             .map(|ResultDoc(r)| r))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_results", db.system.name = SYSTEM, db.operation.name = "list_results"))]
     async fn list_results(
         &self,
         owner: &UserId,
@@ -115,6 +123,7 @@ impl QuizStore for MongoStore {
         Ok(docs.into_iter().map(|ResultDoc(r)| r).collect())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store count_results", db.system.name = SYSTEM, db.operation.name = "count_results"))]
     async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
         let mut filter = doc! { "owner_id": owner.as_str() };
         if let Some(quiz) = quiz {
@@ -123,6 +132,7 @@ impl QuizStore for MongoStore {
         self.results.count_documents(filter).await.map_err(map_err)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_feedback", db.system.name = SYSTEM, db.operation.name = "set_feedback"))]
     async fn set_feedback(
         &self,
         owner: &UserId,

@@ -36,6 +36,7 @@ impl MongoStore {
 
 #[async_trait]
 impl StreamLeaseStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store take_stream_lease", db.system.name = SYSTEM, db.operation.name = "take_stream_lease"))]
     async fn take_stream_lease(
         &self,
         user: &UserId,
@@ -99,6 +100,7 @@ impl StreamLeaseStore for MongoStore {
         Ok(false)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store renew_stream_leases", db.system.name = SYSTEM, db.operation.name = "renew_stream_leases"))]
     async fn renew_stream_leases(
         &self,
         leases: &[String],
@@ -118,6 +120,7 @@ impl StreamLeaseStore for MongoStore {
         Ok(result.matched_count)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store release_stream_lease", db.system.name = SYSTEM, db.operation.name = "release_stream_lease"))]
     async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()> {
         self.stream_leases()
             .delete_one(doc! { "user_id": user.as_str(), "lease": lease })
@@ -126,6 +129,7 @@ impl StreamLeaseStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_stream_leases", db.system.name = SYSTEM, db.operation.name = "purge_stream_leases"))]
     async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         // The TTL index does this on a real server, within a minute; this is for the rest.
         let result = self

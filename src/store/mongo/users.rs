@@ -258,6 +258,7 @@ impl StoredUserKeys {
 
 #[async_trait]
 impl UserStore for MongoStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_user_replacing_pending", db.system.name = SYSTEM, db.operation.name = "insert_user_replacing_pending"))]
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
         Ok(self
             .write_replacing_pending(user, UserWrite::Insert)
@@ -265,6 +266,7 @@ impl UserStore for MongoStore {
             .unwrap_or_default())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store upgrade_guest", db.system.name = SYSTEM, db.operation.name = "upgrade_guest"))]
     async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool> {
         Ok(self
             .write_replacing_pending(user, UserWrite::UpgradeGuest)
@@ -272,6 +274,7 @@ impl UserStore for MongoStore {
             .is_some())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_pending_users", db.system.name = SYSTEM, db.operation.name = "delete_pending_users"))]
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         Ok(self
             .users
@@ -289,6 +292,7 @@ impl UserStore for MongoStore {
     /// guest `expired` and drop its sessions (one atomic update each, which a refresh racing
     /// it either beats or finds nothing to refresh after), delete what the marked ones own,
     /// then the marked users. A TTL index would delete the user document alone.
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_idle_guests", db.system.name = SYSTEM, db.operation.name = "delete_idle_guests"))]
     async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>> {
         let cutoff = to_bson(cutoff);
         let idle = doc! {
@@ -330,6 +334,7 @@ impl UserStore for MongoStore {
     /// A TTL index on `created_at` that holds only unverified users: an account leaves it
     /// when it is confirmed. One made with another TTL is replaced (MongoDB would refuse to
     /// create it again, and the index only speeds up clean-up, so a moment without it is fine).
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store expire_pending_users_after", db.system.name = SYSTEM, db.operation.name = "expire_pending_users_after"))]
     async fn expire_pending_users_after(&self, ttl: std::time::Duration) -> StoreResult<()> {
         // MongoDB keeps the TTL as a 32-bit number of seconds.
         let ttl = std::time::Duration::from_secs(ttl.as_secs().min(i32::MAX as u64));
@@ -371,19 +376,23 @@ impl UserStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_user", db.system.name = SYSTEM, db.operation.name = "find_user"))]
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         self.find_user_by(doc! { "_id": id.as_str() }).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_user_by_username", db.system.name = SYSTEM, db.operation.name = "find_user_by_username"))]
     async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>> {
         self.find_user_by(doc! { "username_norm": username_norm })
             .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_user_by_email", db.system.name = SYSTEM, db.operation.name = "find_user_by_email"))]
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>> {
         self.find_user_by(doc! { "email_norm": email_norm }).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store activate_user", db.system.name = SYSTEM, db.operation.name = "activate_user"))]
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool> {
         let result = self
             .users
@@ -396,6 +405,7 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store add_session", db.system.name = SYSTEM, db.operation.name = "add_session"))]
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
         let session = session_document(session)?;
         let result = self
@@ -412,6 +422,7 @@ impl UserStore for MongoStore {
         Ok(result.matched_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_session", db.system.name = SYSTEM, db.operation.name = "find_session"))]
     async fn find_session(
         &self,
         user: &UserId,
@@ -424,6 +435,7 @@ impl UserStore for MongoStore {
             .find(|s| &s.id == session))
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_sessions", db.system.name = SYSTEM, db.operation.name = "list_sessions"))]
     async fn list_sessions(
         &self,
         user: &UserId,
@@ -437,6 +449,7 @@ impl UserStore for MongoStore {
         Ok(sessions)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store rotate_refresh_token", db.system.name = SYSTEM, db.operation.name = "rotate_refresh_token"))]
     async fn rotate_refresh_token(
         &self,
         user: &UserId,
@@ -469,6 +482,7 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_session_authenticated", db.system.name = SYSTEM, db.operation.name = "set_session_authenticated"))]
     async fn set_session_authenticated(
         &self,
         user: &UserId,
@@ -486,6 +500,7 @@ impl UserStore for MongoStore {
         Ok(result.matched_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store remove_session", db.system.name = SYSTEM, db.operation.name = "remove_session"))]
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
         let result = self
             .users
@@ -498,6 +513,7 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store remove_sessions", db.system.name = SYSTEM, db.operation.name = "remove_sessions"))]
     async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64> {
         let update = match keep {
             Some(keep) => doc! { "$pull": { "sessions": { "id": { "$ne": keep.as_str() } } } },
@@ -516,6 +532,7 @@ impl UserStore for MongoStore {
         Ok(before.iter().filter(|s| Some(&s.id) != keep).count() as u64)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_password_hash", db.system.name = SYSTEM, db.operation.name = "set_password_hash"))]
     async fn set_password_hash(
         &self,
         user: &UserId,

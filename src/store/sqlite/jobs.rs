@@ -82,6 +82,7 @@ fn job_row(c: &Connection, id: &str) -> rusqlite::Result<Option<GenerationJobRec
 
 #[async_trait]
 impl JobStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_job", db.system.name = SYSTEM, db.operation.name = "insert_job"))]
     async fn insert_job(&self, job: &GenerationJobRecord, max_active: u32) -> StoreResult<bool> {
         let j = job.clone();
         self.run(move |c| {
@@ -122,6 +123,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_job", db.system.name = SYSTEM, db.operation.name = "find_job"))]
     async fn find_job(
         &self,
         owner: &UserId,
@@ -138,6 +140,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store claim_job", db.system.name = SYSTEM, db.operation.name = "claim_job"))]
     async fn claim_job(
         &self,
         worker: &str,
@@ -166,6 +169,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store renew_job_lease", db.system.name = SYSTEM, db.operation.name = "renew_job_lease"))]
     async fn renew_job_lease(
         &self,
         id: &JobId,
@@ -185,6 +189,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store record_job_progress", db.system.name = SYSTEM, db.operation.name = "record_job_progress"))]
     async fn record_job_progress(
         &self,
         id: &JobId,
@@ -210,6 +215,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store finish_job", db.system.name = SYSTEM, db.operation.name = "finish_job"))]
     async fn finish_job(
         &self,
         id: &JobId,
@@ -265,6 +271,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store release_job", db.system.name = SYSTEM, db.operation.name = "release_job"))]
     async fn release_job(&self, id: &JobId, worker: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let (id, worker) = (id.to_string(), worker.to_owned());
         self.run(move |c| {
@@ -281,6 +288,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store cancel_job", db.system.name = SYSTEM, db.operation.name = "cancel_job"))]
     async fn cancel_job(
         &self,
         owner: &UserId,
@@ -300,6 +308,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store fail_abandoned_jobs", db.system.name = SYSTEM, db.operation.name = "fail_abandoned_jobs"))]
     async fn fail_abandoned_jobs(
         &self,
         now: DateTime<Utc>,
@@ -323,6 +332,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store jobs_changed_since", db.system.name = SYSTEM, db.operation.name = "jobs_changed_since"))]
     async fn jobs_changed_since(
         &self,
         since: DateTime<Utc>,
@@ -340,6 +350,7 @@ impl JobStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_finished_jobs", db.system.name = SYSTEM, db.operation.name = "delete_finished_jobs"))]
     async fn delete_finished_jobs(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c
@@ -355,6 +366,7 @@ impl JobStore for SqliteStore {
 
 #[async_trait]
 impl EventStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_event", db.system.name = SYSTEM, db.operation.name = "insert_event"))]
     async fn insert_event(&self, event: &QuizEventRecord) -> StoreResult<()> {
         let e = event.clone();
         self.run(move |c| {
@@ -375,6 +387,7 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store events_since", db.system.name = SYSTEM, db.operation.name = "events_since"))]
     async fn events_since(
         &self,
         since: DateTime<Utc>,
@@ -392,6 +405,7 @@ impl EventStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_events_before", db.system.name = SYSTEM, db.operation.name = "delete_events_before"))]
     async fn delete_events_before(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c

@@ -5,6 +5,7 @@ use super::*;
 
 #[async_trait]
 impl RateLimitStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store hit_rate_limit", db.system.name = SYSTEM, db.operation.name = "hit_rate_limit"))]
     async fn hit_rate_limit(
         &self,
         key: &str,
@@ -31,6 +32,7 @@ impl RateLimitStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store unhit_rate_limit", db.system.name = SYSTEM, db.operation.name = "unhit_rate_limit"))]
     async fn unhit_rate_limit(&self, key: &str, window: i64) -> StoreResult<()> {
         let key = key.to_owned();
         self.run(move |c| {
@@ -43,6 +45,7 @@ impl RateLimitStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_rate_limits", db.system.name = SYSTEM, db.operation.name = "purge_rate_limits"))]
     async fn purge_rate_limits(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c

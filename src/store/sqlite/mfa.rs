@@ -17,6 +17,7 @@ fn codes_from(json: String) -> rusqlite::Result<Vec<String>> {
 
 #[async_trait]
 impl MfaStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_mfa", db.system.name = SYSTEM, db.operation.name = "find_mfa"))]
     async fn find_mfa(&self, user: &UserId) -> StoreResult<MfaRecord> {
         let user = user.to_string();
         self.read(move |c| {
@@ -37,6 +38,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_pending_totp", db.system.name = SYSTEM, db.operation.name = "set_pending_totp"))]
     async fn set_pending_totp(&self, user: &UserId, secret: &SealedSecret) -> StoreResult<()> {
         let (user, secret) = (user.to_string(), secret.0.clone());
         self.run(move |c| {
@@ -49,6 +51,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store enable_totp", db.system.name = SYSTEM, db.operation.name = "enable_totp"))]
     async fn enable_totp(
         &self,
         user: &UserId,
@@ -70,6 +73,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store use_totp_step", db.system.name = SYSTEM, db.operation.name = "use_totp_step"))]
     async fn use_totp_step(&self, user: &UserId, step: i64) -> StoreResult<bool> {
         let user = user.to_string();
         self.run(move |c| {
@@ -84,6 +88,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store use_recovery_code", db.system.name = SYSTEM, db.operation.name = "use_recovery_code"))]
     async fn use_recovery_code(&self, user: &UserId, code_hash: &str) -> StoreResult<bool> {
         let (user, code_hash) = (user.to_string(), code_hash.to_owned());
         self.run(move |c| {
@@ -111,6 +116,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_recovery_codes", db.system.name = SYSTEM, db.operation.name = "set_recovery_codes"))]
     async fn set_recovery_codes(&self, user: &UserId, code_hashes: &[String]) -> StoreResult<bool> {
         let user = user.to_string();
         let codes = serde_json::to_string(code_hashes).map_err(anyhow::Error::from)?;
@@ -125,6 +131,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store disable_totp", db.system.name = SYSTEM, db.operation.name = "disable_totp"))]
     async fn disable_totp(&self, user: &UserId) -> StoreResult<bool> {
         let user = user.to_string();
         self.run(move |c| {
@@ -140,6 +147,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_mfa_challenge", db.system.name = SYSTEM, db.operation.name = "set_mfa_challenge"))]
     async fn set_mfa_challenge(&self, user: &UserId, challenge: &MfaChallenge) -> StoreResult<()> {
         let (user, challenge) = (user.to_string(), challenge.clone());
         self.run(move |c| {
@@ -158,6 +166,7 @@ impl MfaStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store take_mfa_challenge", db.system.name = SYSTEM, db.operation.name = "take_mfa_challenge"))]
     async fn take_mfa_challenge(
         &self,
         user: &UserId,

@@ -4,6 +4,7 @@ use super::*;
 
 #[async_trait]
 impl OutboxStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store enqueue_mail", db.system.name = SYSTEM, db.operation.name = "enqueue_mail"))]
     async fn enqueue_mail(&self, mail: &OutboxRecord) -> StoreResult<()> {
         let m = mail.clone();
         self.run(move |c| {
@@ -21,6 +22,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store due_mail", db.system.name = SYSTEM, db.operation.name = "due_mail"))]
     async fn due_mail(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRecord>> {
         let limit = limit_clause(limit);
         self.read(move |c| {
@@ -40,6 +42,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store claim_mail", db.system.name = SYSTEM, db.operation.name = "claim_mail"))]
     async fn claim_mail(
         &self,
         id: &MailId,
@@ -58,6 +61,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store reschedule_mail", db.system.name = SYSTEM, db.operation.name = "reschedule_mail"))]
     async fn reschedule_mail(
         &self,
         id: &MailId,
@@ -77,6 +81,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store mark_mail_dead", db.system.name = SYSTEM, db.operation.name = "mark_mail_dead"))]
     async fn mark_mail_dead(
         &self,
         id: &MailId,
@@ -96,6 +101,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store requeue_dead_mail", db.system.name = SYSTEM, db.operation.name = "requeue_dead_mail"))]
     async fn requeue_dead_mail(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c
@@ -109,6 +115,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store remove_mail", db.system.name = SYSTEM, db.operation.name = "remove_mail"))]
     async fn remove_mail(&self, id: &MailId) -> StoreResult<()> {
         let id = id.to_string();
         self.run(move |c| {
@@ -119,6 +126,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store count_dead_mail", db.system.name = SYSTEM, db.operation.name = "count_dead_mail"))]
     async fn count_dead_mail(&self) -> StoreResult<u64> {
         self.read(|c| {
             c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL")?
@@ -128,6 +136,7 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store count_pending_mail", db.system.name = SYSTEM, db.operation.name = "count_pending_mail"))]
     async fn count_pending_mail(&self) -> StoreResult<u64> {
         self.read(|c| {
             c.prepare_cached("SELECT COUNT(*) FROM outbox WHERE dead_at IS NULL")?

@@ -52,6 +52,7 @@ fn challenge_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<PasskeyChallengeRec
 
 #[async_trait]
 impl PasskeyStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_passkey_challenge", db.system.name = SYSTEM, db.operation.name = "insert_passkey_challenge"))]
     async fn insert_passkey_challenge(
         &self,
         challenge: &PasskeyChallengeRecord,
@@ -74,6 +75,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store take_passkey_challenge", db.system.name = SYSTEM, db.operation.name = "take_passkey_challenge"))]
     async fn take_passkey_challenge(
         &self,
         id: &PasskeyChallengeId,
@@ -91,6 +93,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_passkey_challenges", db.system.name = SYSTEM, db.operation.name = "purge_passkey_challenges"))]
     async fn purge_passkey_challenges(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c
@@ -101,6 +104,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_passkey", db.system.name = SYSTEM, db.operation.name = "insert_passkey"))]
     async fn insert_passkey(&self, passkey: &PasskeyRecord) -> StoreResult<bool> {
         let p = passkey.clone();
         self.run(move |c| {
@@ -124,6 +128,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_passkeys", db.system.name = SYSTEM, db.operation.name = "list_passkeys"))]
     async fn list_passkeys(&self, user: &UserId) -> StoreResult<Vec<PasskeyRecord>> {
         let user = user.to_string();
         self.read(move |c| {
@@ -136,6 +141,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_passkey_by_credential", db.system.name = SYSTEM, db.operation.name = "find_passkey_by_credential"))]
     async fn find_passkey_by_credential(
         &self,
         credential_id: &str,
@@ -151,6 +157,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store record_passkey_use", db.system.name = SYSTEM, db.operation.name = "record_passkey_use"))]
     async fn record_passkey_use(
         &self,
         id: &PasskeyId,
@@ -178,6 +185,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_passkey", db.system.name = SYSTEM, db.operation.name = "delete_passkey"))]
     async fn delete_passkey(&self, user: &UserId, id: &PasskeyId) -> StoreResult<bool> {
         let (user, id) = (user.to_string(), id.to_string());
         self.run(move |c| {
@@ -189,6 +197,7 @@ impl PasskeyStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_passkeys", db.system.name = SYSTEM, db.operation.name = "delete_passkeys"))]
     async fn delete_passkeys(&self, user: &UserId) -> StoreResult<u64> {
         let user = user.to_string();
         self.run(move |c| {

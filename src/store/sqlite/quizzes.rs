@@ -18,11 +18,13 @@ pub(super) fn insert_quiz_row(c: &Connection, q: &QuizRecord) -> rusqlite::Resul
 
 #[async_trait]
 impl QuizStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_quiz", db.system.name = SYSTEM, db.operation.name = "insert_quiz"))]
     async fn insert_quiz(&self, quiz: &QuizRecord) -> StoreResult<()> {
         let q = quiz.clone();
         self.run(move |c| insert_quiz_row(c, &q)).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_quiz", db.system.name = SYSTEM, db.operation.name = "find_quiz"))]
     async fn find_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<Option<QuizRecord>> {
         let (owner, id) = (owner.to_string(), id.to_string());
         self.read(move |c| {
@@ -35,6 +37,7 @@ impl QuizStore for SqliteStore {
 
     /// One statement, read from the owner index alone, counts along (one read, one snapshot);
     /// only an empty page needs the count asked for on its own.
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_quiz_keys", db.system.name = SYSTEM, db.operation.name = "list_quiz_keys"))]
     async fn list_quiz_keys(
         &self,
         owner: &UserId,
@@ -75,6 +78,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_quizzes", db.system.name = SYSTEM, db.operation.name = "find_quizzes"))]
     async fn find_quizzes(&self, owner: &UserId, ids: &[QuizId]) -> StoreResult<Vec<QuizRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -93,6 +97,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_quiz", db.system.name = SYSTEM, db.operation.name = "delete_quiz"))]
     async fn delete_quiz(&self, owner: &UserId, id: &QuizId) -> StoreResult<bool> {
         let (owner, id) = (owner.to_string(), id.to_string());
         self.run(move |c| {
@@ -104,6 +109,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_result", db.system.name = SYSTEM, db.operation.name = "insert_result"))]
     async fn insert_result(&self, result: &QuizResultRecord) -> StoreResult<()> {
         let r = result.clone();
         self.run(move |c| {
@@ -123,6 +129,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_result", db.system.name = SYSTEM, db.operation.name = "find_result"))]
     async fn find_result(
         &self,
         owner: &UserId,
@@ -137,6 +144,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_results", db.system.name = SYSTEM, db.operation.name = "list_results"))]
     async fn list_results(
         &self,
         owner: &UserId,
@@ -163,6 +171,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store count_results", db.system.name = SYSTEM, db.operation.name = "count_results"))]
     async fn count_results(&self, owner: &UserId, quiz: Option<&QuizId>) -> StoreResult<u64> {
         let (owner, quiz) = (owner.to_string(), quiz.map(ToString::to_string));
         self.read(move |c| {
@@ -176,6 +185,7 @@ impl QuizStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_feedback", db.system.name = SYSTEM, db.operation.name = "set_feedback"))]
     async fn set_feedback(
         &self,
         owner: &UserId,

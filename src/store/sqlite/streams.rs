@@ -5,6 +5,7 @@ use super::*;
 
 #[async_trait]
 impl StreamLeaseStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store take_stream_lease", db.system.name = SYSTEM, db.operation.name = "take_stream_lease"))]
     async fn take_stream_lease(
         &self,
         user: &UserId,
@@ -35,6 +36,7 @@ impl StreamLeaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store renew_stream_leases", db.system.name = SYSTEM, db.operation.name = "renew_stream_leases"))]
     async fn renew_stream_leases(
         &self,
         leases: &[String],
@@ -60,6 +62,7 @@ impl StreamLeaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store release_stream_lease", db.system.name = SYSTEM, db.operation.name = "release_stream_lease"))]
     async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()> {
         let (user, lease) = (user.as_str().to_owned(), lease.to_owned());
         self.run(move |c| {
@@ -70,6 +73,7 @@ impl StreamLeaseStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_stream_leases", db.system.name = SYSTEM, db.operation.name = "purge_stream_leases"))]
     async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c

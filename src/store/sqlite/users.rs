@@ -140,20 +140,24 @@ impl SqliteStore {
 
 #[async_trait]
 impl UserStore for SqliteStore {
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_user", db.system.name = SYSTEM, db.operation.name = "find_user"))]
     async fn find_user(&self, id: &UserId) -> StoreResult<Option<UserRecord>> {
         self.find_user_where("id", id.to_string()).await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_user_by_username", db.system.name = SYSTEM, db.operation.name = "find_user_by_username"))]
     async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>> {
         self.find_user_where("username_norm", username_norm.to_owned())
             .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_user_by_email", db.system.name = SYSTEM, db.operation.name = "find_user_by_email"))]
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>> {
         self.find_user_where("email_norm", email_norm.to_owned())
             .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store activate_user", db.system.name = SYSTEM, db.operation.name = "activate_user"))]
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool> {
         let id = id.to_string();
         self.run(move |c| {
@@ -167,6 +171,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store insert_user_replacing_pending", db.system.name = SYSTEM, db.operation.name = "insert_user_replacing_pending"))]
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64> {
         let u = user.clone();
         self.run(move |c| {
@@ -182,6 +187,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store upgrade_guest", db.system.name = SYSTEM, db.operation.name = "upgrade_guest"))]
     async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool> {
         let u = user.clone();
         self.run(move |c| {
@@ -214,6 +220,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_pending_users", db.system.name = SYSTEM, db.operation.name = "delete_pending_users"))]
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {
             let n = c
@@ -226,6 +233,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_idle_guests", db.system.name = SYSTEM, db.operation.name = "delete_idle_guests"))]
     async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>> {
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -255,10 +263,12 @@ impl UserStore for SqliteStore {
     }
 
     /// SQLite has no expiry of its own: the periodic purge is all there is.
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store expire_pending_users_after", db.system.name = SYSTEM, db.operation.name = "expire_pending_users_after"))]
     async fn expire_pending_users_after(&self, _ttl: std::time::Duration) -> StoreResult<()> {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store add_session", db.system.name = SYSTEM, db.operation.name = "add_session"))]
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
         let user = user.to_string();
         let s = session.clone();
@@ -302,6 +312,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_session", db.system.name = SYSTEM, db.operation.name = "find_session"))]
     async fn find_session(
         &self,
         user: &UserId,
@@ -318,6 +329,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store list_sessions", db.system.name = SYSTEM, db.operation.name = "list_sessions"))]
     async fn list_sessions(
         &self,
         user: &UserId,
@@ -335,6 +347,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store rotate_refresh_token", db.system.name = SYSTEM, db.operation.name = "rotate_refresh_token"))]
     async fn rotate_refresh_token(
         &self,
         user: &UserId,
@@ -367,6 +380,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_session_authenticated", db.system.name = SYSTEM, db.operation.name = "set_session_authenticated"))]
     async fn set_session_authenticated(
         &self,
         user: &UserId,
@@ -385,6 +399,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store remove_session", db.system.name = SYSTEM, db.operation.name = "remove_session"))]
     async fn remove_session(&self, user: &UserId, session: &SessionId) -> StoreResult<bool> {
         let (user, session) = (user.to_string(), session.to_string());
         self.run(move |c| {
@@ -396,6 +411,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store remove_sessions", db.system.name = SYSTEM, db.operation.name = "remove_sessions"))]
     async fn remove_sessions(&self, user: &UserId, keep: Option<&SessionId>) -> StoreResult<u64> {
         let (user, keep) = (user.to_string(), keep.map(ToString::to_string));
         self.run(move |c| {
@@ -409,6 +425,7 @@ impl UserStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_password_hash", db.system.name = SYSTEM, db.operation.name = "set_password_hash"))]
     async fn set_password_hash(
         &self,
         user: &UserId,
