@@ -308,7 +308,7 @@ impl Throttle {
         };
         if let Err(err) = self.store.unhit_rate_limit(&id, window.number).await {
             // The refusal stands; the counter merely stays one higher.
-            tracing::warn!(error = %err, "could not take back a refused rate-limit hit");
+            tracing::warn!(error = %err.chain(), "could not take back a refused rate-limit hit");
         }
         self.blocked.insert(id, now + wait);
         Err(refused(bucket, user, client, wait))

@@ -99,7 +99,7 @@ impl LinkMailer {
         let user = match self.store.find_user_by_email(email_norm).await {
             Ok(user) => user.filter(|u| u.is_active == wanted_active && !u.is_guest()),
             Err(err) => {
-                tracing::error!(?purpose, error = %err, "could not look up the account to e-mail a link to");
+                tracing::error!(?purpose, error = %err.chain(), "could not look up the account to e-mail a link to");
                 return;
             }
         };

@@ -76,7 +76,7 @@ async fn readyz(store: Data<&Arc<dyn Store>>, http: Data<&HttpSettings>) -> Resp
     match tokio::time::timeout(READY_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => "ready".into_response(),
         Ok(Err(err)) => {
-            tracing::warn!(store = store.kind(), error = %err, "readiness check failed");
+            tracing::warn!(store = store.kind(), error = %err.chain(), "readiness check failed");
             "store unavailable"
                 .with_status(StatusCode::SERVICE_UNAVAILABLE)
                 .into_response()

@@ -231,10 +231,10 @@ impl Streams {
             let now = self.clock.now();
             let until = now + chrono_duration(self.lease_ttl);
             if let Err(err) = self.store.renew_stream_leases(&held, until).await {
-                tracing::warn!(error = %err, "could not renew the stream leases; will retry");
+                tracing::warn!(error = %err.chain(), "could not renew the stream leases; will retry");
             }
             if let Err(err) = self.store.purge_stream_leases(now).await {
-                tracing::warn!(error = %err, "could not purge lapsed stream leases");
+                tracing::warn!(error = %err.chain(), "could not purge lapsed stream leases");
             }
         }
     }
@@ -269,7 +269,7 @@ impl Drop for Lease {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 if let Err(err) = store.release_stream_lease(&user, &id).await {
-                    tracing::warn!(error = %err, "could not give a stream lease back");
+                    tracing::warn!(error = %err.chain(), "could not give a stream lease back");
                 }
             });
         }

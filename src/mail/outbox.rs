@@ -123,7 +123,7 @@ impl Outbox {
         };
         if let Err(err) = outcome {
             // The mail stays in the outbox and is tried again when its lease runs out.
-            tracing::error!(mail_id = %mail.id, error = %err, "could not update the outbox");
+            tracing::error!(mail_id = %mail.id, error = %err.chain(), "could not update the outbox");
         }
     }
 
@@ -164,7 +164,7 @@ impl Outbox {
                 "the outbox holds e-mails that could not be delivered; \
                  `quiz-llm outbox retry-dead` sends them again"
             ),
-            Err(err) => tracing::warn!(error = %err, "could not count dead letters"),
+            Err(err) => tracing::warn!(error = %err.chain(), "could not count dead letters"),
         }
         while !stop.is_cancelled() {
             if let Err(err) = self.deliver_due(&stop).await {

@@ -226,7 +226,7 @@ impl QuizService {
                             Ok(Some(job)) => job,
                             Ok(None) => return None,
                             Err(err) => {
-                                tracing::warn!(error = %err, "could not re-read a watched job");
+                                tracing::warn!(error = %err.chain(), "could not re-read a watched job");
                                 continue;
                             }
                         }
@@ -285,7 +285,7 @@ impl QuizService {
         match self.store.insert_event(&event).await {
             Ok(()) => self.feed.publish_event(event),
             Err(err) => {
-                tracing::warn!(error = %err, kind = kind.as_str(), "could not store a quiz event")
+                tracing::warn!(error = %err.chain(), kind = kind.as_str(), "could not store a quiz event")
             }
         }
     }
@@ -335,7 +335,7 @@ impl QuizService {
                 Ok(None) => drop(slot),
                 Err(err) => {
                     drop(slot);
-                    tracing::warn!(error = %err, "could not look for queued quiz generations");
+                    tracing::warn!(error = %err.chain(), "could not look for queued quiz generations");
                 }
             }
             let pause = async {
@@ -379,7 +379,7 @@ impl QuizService {
                     self.feed.publish_job(job);
                 }
             }
-            Err(err) => tracing::warn!(error = %err, "could not check for abandoned jobs"),
+            Err(err) => tracing::warn!(error = %err.chain(), "could not check for abandoned jobs"),
         }
         if last_purge.is_some_and(|t| now < at(t, PURGE_INTERVAL)) {
             return;
@@ -387,7 +387,7 @@ impl QuizService {
         *last_purge = Some(now);
         let ago = |d: Duration| now - chrono::Duration::from_std(d).unwrap_or_default();
         if let Err(err) = self.store.delete_finished_jobs(ago(JOB_RETENTION)).await {
-            tracing::warn!(error = %err, "could not delete old generation jobs");
+            tracing::warn!(error = %err.chain(), "could not delete old generation jobs");
         }
         if let Err(err) = self.store.delete_events_before(ago(EVENT_RETENTION)).await {
             tracing::warn!(error = %err, "could not delete old quiz events");

@@ -50,7 +50,7 @@ impl AuthService {
     pub async fn purge_periodically(self: Arc<Self>) {
         let ttl = self.settings.unverified_account_ttl;
         if let Err(err) = self.store.expire_pending_users_after(ttl).await {
-            tracing::warn!(error = %err, "the database cannot expire unverified accounts by itself; the periodic purge still does");
+            tracing::warn!(error = %err.chain(), "the database cannot expire unverified accounts by itself; the periodic purge still does");
         }
         let every = chrono_duration(PURGE_INTERVAL.min(ttl).min(self.settings.guest_ttl));
         let mut ticks =

@@ -223,10 +223,10 @@ fn map_err(err: mongodb::error::Error) -> StoreError {
         }
     }
     match err.kind.as_ref() {
-        ErrorKind::BsonDeserialization(_) => StoreError::Corrupt(err.to_string()),
+        ErrorKind::BsonDeserialization(_) => StoreError::Corrupt(err.into()),
         ErrorKind::ServerSelection { .. }
         | ErrorKind::Io(_)
-        | ErrorKind::ConnectionPoolCleared { .. } => StoreError::Unavailable(err.to_string()),
+        | ErrorKind::ConnectionPoolCleared { .. } => StoreError::Unavailable(err.into()),
         _ => StoreError::Other(err.into()),
     }
 }

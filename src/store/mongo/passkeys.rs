@@ -40,10 +40,9 @@ impl TryFrom<PasskeyDoc> for PasskeyRecord {
     fn try_from(d: PasskeyDoc) -> StoreResult<Self> {
         Ok(PasskeyRecord {
             sign_count: u32::try_from(d.sign_count).map_err(|_| {
-                StoreError::Corrupt(format!(
-                    "passkey sign count {} is out of range",
-                    d.sign_count
-                ))
+                StoreError::Corrupt(
+                    format!("passkey sign count {} is out of range", d.sign_count).into(),
+                )
             })?,
             id: d.id,
             user_id: d.user_id,
@@ -73,7 +72,7 @@ impl TryFrom<ChallengeDoc> for PasskeyChallengeRecord {
     fn try_from(d: ChallengeDoc) -> StoreResult<Self> {
         Ok(PasskeyChallengeRecord {
             ceremony: PasskeyCeremony::parse(&d.ceremony).ok_or_else(|| {
-                StoreError::Corrupt(format!("unknown passkey ceremony {:?}", d.ceremony))
+                StoreError::Corrupt(format!("unknown passkey ceremony {:?}", d.ceremony).into())
             })?,
             id: d.id,
             user_id: d.user_id,

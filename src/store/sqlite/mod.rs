@@ -149,7 +149,7 @@ impl SqliteStore {
                 StoreError::Unavailable("no SQLite connection became free in time".into())
             }
             PoolError::Closed => StoreError::Unavailable("SQLite pool closed".into()),
-            other => StoreError::Other(anyhow::anyhow!("SQLite pool: {other}")),
+            other => StoreError::Other(anyhow::Error::new(other).context("SQLite pool")),
         })
     }
 
@@ -176,7 +176,7 @@ impl SqliteStore {
         tokio::time::timeout(self.timeout + Duration::from_secs(1), work)
             .await
             .map_err(|_| StoreError::Unavailable("SQLite did not answer in time".into()))?
-            .map_err(|e| StoreError::Other(anyhow::anyhow!("SQLite task failed: {e}")))?
+            .map_err(|e| StoreError::Other(anyhow::Error::new(e).context("SQLite task failed")))?
             .map_err(map_err)
     }
 }
@@ -194,7 +194,7 @@ fn map_err(err: rusqlite::Error) -> StoreError {
     match &err {
         rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::InvalidColumnType(..)
-        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::Corrupt(err.to_string()),
+        | rusqlite::Error::IntegralValueOutOfRange(..) => StoreError::Corrupt(err.into()),
         rusqlite::Error::SqliteFailure(e, _)
             if matches!(
                 e.code,
@@ -206,7 +206,7 @@ fn map_err(err: rusqlite::Error) -> StoreError {
                     | ErrorCode::SystemIoFailure
             ) =>
         {
-            StoreError::Unavailable(err.to_string())
+            StoreError::Unavailable(err.into())
         }
         _ => StoreError::Other(err.into()),
     }

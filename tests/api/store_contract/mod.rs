@@ -1229,7 +1229,20 @@ async fn corrupt_records_are_errors(backend: Backend) {
         }
     };
     let corrupt = |what: &str, result: store::StoreResult<_>| match result {
-        Err(store::StoreError::Corrupt(_)) => {}
+        Err(err @ store::StoreError::Corrupt(_)) => {
+            // The driver's error stays the cause, so the log line says what did not decode.
+            let cause = std::error::Error::source(&err)
+                .unwrap_or_else(|| panic!("{what}: no cause"))
+                .to_string();
+            assert!(!cause.is_empty(), "{what}");
+            assert!(
+                err.chain()
+                    .to_string()
+                    .starts_with(&format!("stored data does not decode: {cause}")),
+                "{what}: {}",
+                err.chain()
+            );
+        }
         other => panic!("{what}: expected a Corrupt error, got {other:?}"),
     };
 
