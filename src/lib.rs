@@ -131,7 +131,7 @@ impl Application {
         let schema = graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
         let shutdown = CancellationToken::new();
         tokio::spawn(streams.clone().renew_periodically(shutdown.clone()));
-        let http_settings = http::HttpSettings {
+        let http_state = http::HttpState {
             limits,
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
@@ -154,7 +154,7 @@ impl Application {
         let endpoint = http::routes(
             schema,
             store.clone(),
-            http_settings,
+            http_state,
             &settings.server.cors_origins.0,
         );
         let listen_addr = settings.server.listen_addr;

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use super::{
-    HttpSettings,
+    HttpState,
     response::{self, MediaType},
 };
 use crate::{
@@ -33,7 +33,7 @@ use crate::{
     ratelimit::RequestBudget,
 };
 
-pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestAuth {
+pub(super) async fn request_auth(req: &Request, http: &HttpState) -> RequestAuth {
     let header = |name| {
         req.headers()
             .get(name)
@@ -90,7 +90,7 @@ enum Mutations {
 /// breaks one. A document that does not parse passes:
 /// the executor reports it in the usual shape.
 pub(super) fn limits_refusal(
-    http: &HttpSettings,
+    http: &HttpState,
     gql: &mut async_graphql::Request,
 ) -> Option<Response> {
     let refusal = |exceeded: crate::graphql::limits::LimitExceeded| {
@@ -142,7 +142,7 @@ pub(super) enum Source {
 /// For every operation, over HTTP and WebSocket: a trusted document named by id replaces the
 /// text; free text runs only where allowed.
 pub(super) fn resolve_trusted(
-    http: &HttpSettings,
+    http: &HttpState,
     gql: &mut async_graphql::Request,
     document_id: Option<&str>,
 ) -> Result<Source, Untrusted> {
@@ -164,7 +164,7 @@ pub(super) fn resolve_trusted(
 
 async fn execute(
     schema: &AppSchema,
-    http: &HttpSettings,
+    http: &HttpState,
     req: &Request,
     mut gql: async_graphql::Request,
     document_id: Option<&str>,
@@ -403,7 +403,7 @@ pub async fn post(
     req: &Request,
     body: Body,
     schema: Data<&AppSchema>,
-    http: Data<&HttpSettings>,
+    http: Data<&HttpState>,
 ) -> poem::Response {
     let limits = &http.limits;
     let media = MediaType::of(req);
@@ -517,7 +517,7 @@ pub async fn get(
     websocket: poem::Result<WebSocket>,
     params: poem::Result<Query<GetParams>>,
     schema: Data<&AppSchema>,
-    http: Data<&HttpSettings>,
+    http: Data<&HttpState>,
 ) -> poem::Response {
     // Subscriptions over WebSocket share the URL with GraphQL over HTTP.
     if req.headers().contains_key(header::UPGRADE) {

@@ -1,6 +1,6 @@
 //! Routes and middleware.
 
-pub mod client;
+pub mod client_address;
 pub mod graphiql;
 mod graphql;
 mod pages;
@@ -35,7 +35,7 @@ use crate::{
     graphql::{AppSchema, limits::QueryLimits, trusted::TrustedDocuments},
     store::Store,
 };
-use client::TrustedProxies;
+use client_address::TrustedProxies;
 use cookies::CookiePolicy;
 
 /// How long `/readyz` waits for the store before calling it down.
@@ -67,7 +67,7 @@ impl Draining {
 }
 
 #[handler]
-async fn readyz(store: Data<&Arc<dyn Store>>, http: Data<&HttpSettings>) -> Response {
+async fn readyz(store: Data<&Arc<dyn Store>>, http: Data<&HttpState>) -> Response {
     if http.draining.is_draining() {
         return "shutting down"
             .with_status(StatusCode::SERVICE_UNAVAILABLE)
@@ -244,9 +244,10 @@ impl std::str::FromStr for CorsOrigins {
     }
 }
 
-/// What the HTTP layer needs to turn a request into a GraphQL call.
+/// What the HTTP layer needs to turn a request into a GraphQL call: services, caches and
+/// shared counters built at start-up (state, not settings), handed to every handler.
 #[derive(Debug, Clone)]
-pub struct HttpSettings {
+pub struct HttpState {
     pub limits: QueryLimits,
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
@@ -296,11 +297,11 @@ fn panic_for_tests() -> &'static str {
 pub fn routes(
     schema: AppSchema,
     store: Arc<dyn Store>,
-    settings: HttpSettings,
+    state: HttpState,
     cors_origins: &[String],
 ) -> poem::endpoint::BoxEndpoint<'static> {
     graphiql::warn_if_not_embedded();
-    let proxies = settings.proxies.clone();
+    let proxies = state.proxies.clone();
     let mut app = Route::new()
         .at("/", get(front_door))
         .at("/graphql", get(graphql::get).post(graphql::post))
@@ -320,10 +321,10 @@ pub fn routes(
         )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz));
-    if settings.panic_route {
+    if state.panic_route {
         app = app.at(PANIC_ROUTE, get(panic_for_tests));
     }
-    let app = app.data(schema).data(store).data(settings).boxed();
+    let app = app.data(schema).data(store).data(state).boxed();
     let app = if cors_origins.is_empty() {
         app
     } else {

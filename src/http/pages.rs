@@ -11,7 +11,7 @@ use poem::{
 };
 use sha2::{Digest, Sha256};
 
-use super::HttpSettings;
+use super::HttpState;
 use crate::graphql::trusted::ServerDocument;
 
 /// The verify page runs exactly one inline script, allowed by its hash and nothing else.
@@ -106,7 +106,7 @@ enum Visitor {
 /// a browser already logged in is told so first. Nothing about the link's account is shown:
 /// the page is the same for every link.
 #[handler]
-pub async fn verify_email(req: &Request, http: Data<&HttpSettings>) -> Html<String> {
+pub async fn verify_email(req: &Request, http: Data<&HttpState>) -> Html<String> {
     let token = http.cookies.access_token(req.headers());
     let visitor = match http.auth.logged_in_user(token.as_deref()).await {
         Ok(Some(user)) => Visitor::LoggedIn(user.username.to_string()),

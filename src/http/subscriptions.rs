@@ -43,7 +43,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{
-    HttpSettings,
+    HttpState,
     graphql::{DocumentId, Untrusted, limits_refusal, resolve_trusted},
     response::MediaType,
     streams::Lease,
@@ -180,7 +180,7 @@ pub(super) fn origin_of(url: &str) -> String {
 
 /// Browsers always send `Origin` on a WebSocket upgrade; a request without one comes from a
 /// program, which holds no one else's cookies.
-fn origin_allowed(req: &Request, http: &HttpSettings) -> bool {
+fn origin_allowed(req: &Request, http: &HttpState) -> bool {
     match req.headers().get(header::ORIGIN) {
         None => true,
         Some(origin) => origin.to_str().is_ok_and(|origin| {
@@ -315,7 +315,7 @@ fn multipart_body(
 /// the session, or the server. It counts as a stream against the caps (see [`super::streams`]).
 pub(super) async fn multipart(
     schema: &AppSchema,
-    http: &HttpSettings,
+    http: &HttpState,
     media: MediaType,
     gql: async_graphql::Request,
     auth: RequestAuth,
@@ -479,7 +479,7 @@ fn client_message(raw: &[u8], state: &SocketState) -> serde_json::Result<ClientM
 #[derive(Clone)]
 struct SocketExecutor {
     schema: AppSchema,
-    http: HttpSettings,
+    http: HttpState,
     state: Arc<SocketState>,
 }
 
@@ -594,7 +594,7 @@ pub(super) async fn upgrade(
     req: &Request,
     websocket: WebSocket,
     schema: &AppSchema,
-    http: &HttpSettings,
+    http: &HttpState,
 ) -> poem::Response {
     if !origin_allowed(req, http) {
         return super::error_response(
@@ -648,7 +648,7 @@ async fn serve_socket(
     socket: WebSocketStream,
     protocol: WebSocketProtocols,
     schema: AppSchema,
-    http: HttpSettings,
+    http: HttpState,
     upgrade_auth: RequestAuth,
 ) {
     let state = Arc::new(SocketState::new());
