@@ -81,7 +81,8 @@ impl Default for QueryLimits {
 }
 
 /// Which limit a request broke; clients see it as `extensions.limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "camelCase")]
 pub enum Limit {
     Tokens,
     Aliases,
@@ -93,14 +94,7 @@ pub enum Limit {
 
 impl Limit {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Limit::Tokens => "tokens",
-            Limit::Aliases => "aliases",
-            Limit::RootFields => "rootFields",
-            Limit::Depth => "depth",
-            Limit::Complexity => "complexity",
-            Limit::OperationName => "operationName",
-        }
+        self.into()
     }
 }
 

@@ -240,7 +240,9 @@ async fn execute(
     response::graphql(media, ensure_codes(response, &variables))
 }
 
-#[derive(Debug, Clone, Copy)]
+/// The `outcome` label of the operation metrics and the `graphql.outcome` span field.
+#[derive(Debug, Clone, Copy, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
 enum Outcome {
     Ok,
     /// Ran, with errors.
@@ -261,11 +263,7 @@ impl Outcome {
     }
 
     fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Error => "error",
-            Outcome::Refused => "refused",
-        }
+        self.into()
     }
 }
 
