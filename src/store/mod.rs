@@ -1,6 +1,7 @@
 //! Persistence behind traits, so the domain never names a database. `DATABASE_URL` picks the
 //! implementation at start-up.
 
+mod materials;
 pub mod mongo;
 pub mod sqlite;
 mod traced;
@@ -24,6 +25,7 @@ use crate::domain::{
     SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
 };
 
+pub use materials::StudyMaterialStore;
 pub use traced::traced;
 pub use url::DatabaseUrl;
 
@@ -483,6 +485,7 @@ pub trait Store:
     + JobStore
     + EventStore
     + StreamLeaseStore
+    + StudyMaterialStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

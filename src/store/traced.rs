@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::*;
+use crate::domain::{MaterialId, MaterialPage, MaterialQuota, MaterialUsage, StudyMaterialRecord};
 
 pub struct TracedStore {
     pub(super) inner: Arc<dyn Store>,
@@ -211,6 +212,14 @@ delegate!(StreamLeaseStore {
     async fn renew_stream_leases(&self, leases: &[String], until: DateTime<Utc>) -> StoreResult<u64>;
     async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()>;
     async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+});
+
+delegate!(StudyMaterialStore {
+    async fn insert_material(&self, material: &StudyMaterialRecord, quota: MaterialQuota) -> StoreResult<bool>;
+    async fn find_material(&self, owner: &UserId, id: &MaterialId) -> StoreResult<Option<StudyMaterialRecord>>;
+    async fn list_materials(&self, owner: &UserId, after: Option<&PageAfter>, limit: usize) -> StoreResult<MaterialPage>;
+    async fn delete_material(&self, owner: &UserId, id: &MaterialId) -> StoreResult<bool>;
+    async fn material_usage(&self, owner: &UserId) -> StoreResult<MaterialUsage>;
 });
 
 #[async_trait]
