@@ -157,7 +157,7 @@ impl MaterialService {
             .extracting
             .acquire()
             .await
-            .map_err(|e| AppError::internal(e))?;
+            .map_err(AppError::internal)?;
         let max_bytes = self.settings.upload_max_bytes;
         let timeout = self.settings.upload_extract_timeout;
         let limits = ExtractLimits {
@@ -171,7 +171,7 @@ impl MaterialService {
             file.content
                 .take(max_bytes + 1)
                 .read_to_end(&mut bytes)
-                .map_err(|e| AppError::internal(e))?;
+                .map_err(AppError::internal)?;
             if bytes.len() as u64 > max_bytes {
                 return Err(AppError::bad_input(
                     "file",

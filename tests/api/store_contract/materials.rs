@@ -56,13 +56,13 @@ async fn materials_are_owned_and_paged_without_their_text(backend: Backend) {
 
     let page = s.list_materials(&alice, None, 1).await.unwrap();
     assert_eq!(page.total, 2);
-    assert_eq!(page.items, [new.summary.clone()]);
+    assert_eq!(page.items, std::slice::from_ref(&new.summary));
     let after = PageAfter {
         at: new.summary.created_at,
         id: new.summary.id.to_string(),
     };
     let rest = s.list_materials(&alice, Some(&after), 10).await.unwrap();
-    assert_eq!(rest.items, [old.summary.clone()]);
+    assert_eq!(rest.items, std::slice::from_ref(&old.summary));
     assert_eq!(s.list_materials(&bob, None, 10).await.unwrap().total, 0);
 
     // Only the owner deletes, once; the usage follows.
@@ -162,7 +162,7 @@ async fn idle_guests_go_with_their_materials(backend: Backend) {
     let m = material(&guest.id, "text", 0);
     assert!(s.insert_material(&m, ROOMY).await.unwrap());
     let gone = s.delete_idle_guests(now - Duration::days(1)).await.unwrap();
-    assert_eq!(gone, [guest.id.clone()]);
+    assert_eq!(gone, std::slice::from_ref(&guest.id));
     assert_eq!(
         s.find_material(&guest.id, &m.summary.id).await.unwrap(),
         None
