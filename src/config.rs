@@ -8,7 +8,8 @@ use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
     graphql::trusted::TrustedDocumentSettings, http::ServerSettings,
     http::subscriptions::SubscriptionSettings, mail::MailSettings, quiz::jobs::GenerationSettings,
-    quiz::llm::LlmSettings, store::StoreSettings, telemetry::TelemetrySettings,
+    quiz::llm::LlmSettings, quiz::materials::UploadSettings, store::StoreSettings,
+    telemetry::TelemetrySettings,
 };
 
 pub mod reference;
@@ -37,6 +38,8 @@ pub struct Settings {
     pub llm: LlmSettings,
     #[command(flatten, next_help_heading = "Quiz generation and live updates")]
     pub generation: GenerationSettings,
+    #[command(flatten, next_help_heading = "Study material uploads")]
+    pub uploads: UploadSettings,
     #[command(flatten, next_help_heading = "GraphQL requests")]
     pub graphql: QueryLimits,
     #[command(flatten, next_help_heading = "Trusted documents")]

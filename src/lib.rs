@@ -30,7 +30,7 @@ use crate::{
     graphql::cookies::CookiePolicy,
     http::{Draining, server::ConnectionLimits},
     mail::outbox::Outbox,
-    quiz::{QuizService, llm::LlmClient},
+    quiz::{QuizService, llm::LlmClient, materials::MaterialService},
     ratelimit::Throttle,
     store::Store,
 };
@@ -124,15 +124,28 @@ impl Application {
             LlmClient::from_settings(&settings.llm)?,
             throttle,
             &settings.generation,
-            clock,
+            clock.clone(),
+        ));
+        let materials = Arc::new(MaterialService::new(
+            store.clone(),
+            &settings.uploads,
+            clock.clone(),
         ));
         let limits = settings.graphql.clone();
         let draining = Draining::default();
-        let schema = graphql::build_schema(auth.clone(), quizzes.clone(), cookies.clone(), &limits);
+        let schema = graphql::build_schema(
+            auth.clone(),
+            quizzes.clone(),
+            materials,
+            cookies.clone(),
+            &limits,
+        );
         let shutdown = CancellationToken::new();
         tokio::spawn(streams.clone().renew_periodically(shutdown.clone()));
         let http_state = http::HttpState {
             limits,
+            upload_max_bytes: usize::try_from(settings.uploads.upload_max_bytes)
+                .unwrap_or(usize::MAX),
             cookies,
             proxies: settings.server.trusted_proxies.clone(),
             parse_cache: Default::default(),

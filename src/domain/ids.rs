@@ -93,6 +93,10 @@ string_id!(
     PasskeyId
 );
 string_id!(
+    /// A piece of uploaded study material.
+    MaterialId
+);
+string_id!(
     /// A passkey registration or login waiting for the authenticator's answer.
     PasskeyChallengeId
 );

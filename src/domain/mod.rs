@@ -8,6 +8,7 @@ pub mod identity;
 mod ids;
 mod job;
 mod mail;
+mod material;
 mod mfa;
 mod passkey;
 mod quiz;
@@ -19,14 +20,17 @@ pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
 pub use ids::{
-    EventId, InvalidId, JobId, MailId, PasskeyChallengeId, PasskeyId, QuizId, ResultId, SessionId,
-    UserId,
+    EventId, InvalidId, JobId, MailId, MaterialId, PasskeyChallengeId, PasskeyId, QuizId, ResultId,
+    SessionId, UserId,
 };
 pub use job::{
     GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
     QuizEventRecord,
 };
 pub use mail::OutboxRecord;
+pub use material::{
+    MaterialPage, MaterialQuota, MaterialSummary, MaterialUsage, MediaType, StudyMaterialRecord,
+};
 pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
 pub use passkey::{PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord};
 pub use quiz::{

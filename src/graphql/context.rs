@@ -10,7 +10,7 @@ use crate::{
     domain::AppError,
     domain::ClientInfo,
     graphql::cookies::CookiePolicy,
-    quiz::QuizService,
+    quiz::{QuizService, materials::MaterialService},
     ratelimit::RequestBudget,
 };
 
@@ -112,6 +112,7 @@ impl RequestAuth {
 pub trait ContextExt {
     fn auth_service(&self) -> &AuthService;
     fn quiz_service(&self) -> &QuizService;
+    fn material_service(&self) -> &MaterialService;
     fn cookie_policy(&self) -> &CookiePolicy;
     fn request_auth(&self) -> &RequestAuth;
     /// What this request may still spend on expensive calls.
@@ -131,6 +132,10 @@ impl ContextExt for Context<'_> {
 
     fn quiz_service(&self) -> &QuizService {
         self.data_unchecked::<std::sync::Arc<QuizService>>()
+    }
+
+    fn material_service(&self) -> &MaterialService {
+        self.data_unchecked::<std::sync::Arc<MaterialService>>()
     }
 
     fn cookie_policy(&self) -> &CookiePolicy {

@@ -157,7 +157,11 @@ impl LiveMutation {
         let owner = &ctx.claims()?.sub;
         let job = ctx
             .quiz_service()
-            .start_generation(owner, input.into(), ctx.request_auth().client())
+            .start_generation(
+                owner,
+                input.resolve(ctx).await?,
+                ctx.request_auth().client(),
+            )
             .await?;
         Ok(QuizGenerationJob(job))
     }

@@ -8,6 +8,7 @@ pub mod error;
 mod guard;
 pub mod limits;
 mod live;
+mod materials;
 mod mfa;
 mod passkeys;
 mod questions;
@@ -19,12 +20,20 @@ use std::sync::Arc;
 
 use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
-use crate::{auth::AuthService, quiz::QuizService};
+use crate::{
+    auth::AuthService,
+    quiz::{QuizService, materials::MaterialService},
+};
 use cookies::CookiePolicy;
 use limits::QueryLimits;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery, live::LiveQuery);
+pub struct QueryRoot(
+    auth::AuthQuery,
+    quiz::QuizQuery,
+    live::LiveQuery,
+    materials::MaterialQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
@@ -33,6 +42,7 @@ pub struct MutationRoot(
     passkeys::PasskeyMutation,
     quiz::QuizMutation,
     live::LiveMutation,
+    materials::MaterialMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -51,12 +61,14 @@ fn builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
 pub fn build_schema(
     auth: Arc<AuthService>,
     quizzes: Arc<QuizService>,
+    materials: Arc<MaterialService>,
     cookies: CookiePolicy,
     limits: &QueryLimits,
 ) -> AppSchema {
     let mut builder = builder()
         .data(auth)
         .data(quizzes)
+        .data(materials)
         .data(cookies)
         // A backstop: `limits` counts depth and fields (`__typename` too) before validation.
         .limit_depth(limits.max_depth)

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use super::{context::ContextExt, guard::LoggedIn, limits::page_cost, questions::Questions};
 use crate::{
-    domain::{AnswerRecord, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord},
+    domain::{AnswerRecord, AppError, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord},
     quiz::{
-        GenerateInput,
+        GenerateInput, SOURCE_TEXT_MAX_CHARS,
         grading::Answer,
         page::{Page, PageRequest, encode_cursor},
     },
@@ -46,8 +46,11 @@ pub struct GenerateQuizInput {
     /// 1 to 200 characters.
     topic: String,
     /// Study material to build the quiz from (up to 100,000 characters). Without an LLM
-    /// configured, it is required.
+    /// configured, it or `materialId` is required.
     source_text: Option<String>,
+    /// One of your uploaded study materials to build the quiz from (its first 100,000
+    /// characters), instead of `sourceText`.
+    material_id: Option<ID>,
     /// 1 to 20.
     #[graphql(default = 5)]
     question_count: i32,
@@ -61,16 +64,33 @@ pub struct GenerateQuizInput {
     language: String,
 }
 
-impl From<GenerateQuizInput> for GenerateInput {
-    fn from(input: GenerateQuizInput) -> Self {
-        GenerateInput {
-            topic: input.topic,
-            source_text: input.source_text,
-            question_count: input.question_count,
-            choice_count: input.choice_count,
-            difficulty: input.difficulty.into(),
-            language: input.language,
-        }
+impl GenerateQuizInput {
+    /// The service's input, with `materialId` resolved to the material's text (`NOT_FOUND` when
+    /// it is not the caller's).
+    pub(super) async fn resolve(self, ctx: &Context<'_>) -> Result<GenerateInput> {
+        let source_text = match (self.source_text, self.material_id) {
+            (Some(_), Some(_)) => {
+                return Err(AppError::bad_input(
+                    "materialId",
+                    "Send either sourceText or materialId, not both.",
+                )
+                .into());
+            }
+            (None, Some(id)) => {
+                let owner = &ctx.claims()?.sub;
+                let text = ctx.material_service().text(owner, &id).await?;
+                Some(text.chars().take(SOURCE_TEXT_MAX_CHARS).collect())
+            }
+            (text, None) => text,
+        };
+        Ok(GenerateInput {
+            topic: self.topic,
+            source_text,
+            question_count: self.question_count,
+            choice_count: self.choice_count,
+            difficulty: self.difficulty.into(),
+            language: self.language,
+        })
     }
 }
 
@@ -294,7 +314,7 @@ pub type RelayConnection<Node> = Connection<
     DisableNodesField,
 >;
 
-fn connection<R: Positioned + Into<Node>, Node: OutputType>(
+pub(super) fn connection<R: Positioned + Into<Node>, Node: OutputType>(
     page: Page<R>,
 ) -> RelayConnection<Node> {
     let total_count = i32::try_from(page.total_count).unwrap_or(i32::MAX);
@@ -312,7 +332,7 @@ fn connection<R: Positioned + Into<Node>, Node: OutputType>(
 }
 
 /// Where a record sits in its newest-first list.
-trait Positioned {
+pub(super) trait Positioned {
     fn cursor(&self) -> String;
 }
 
@@ -391,7 +411,7 @@ impl QuizMutation {
             .quiz_service()
             .generate(
                 owner,
-                input.into(),
+                input.resolve(ctx).await?,
                 ctx.request_budget(),
                 ctx.request_auth().client(),
             )

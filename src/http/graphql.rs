@@ -368,6 +368,13 @@ const FORM_CONTENT_TYPES: [&str; 3] = [
     "application/x-www-form-urlencoded",
     "multipart/form-data",
 ];
+fn is_multipart(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
 /// Headers a browser only sends cross-site after a preflight, as Apollo's CSRF prevention uses.
 const PREFLIGHT_HEADERS: [&str; 2] = ["apollo-require-preflight", "x-apollo-operation-name"];
 
@@ -413,16 +420,25 @@ pub async fn post(
              Content-Type: application/json (or send an Apollo-Require-Preflight header).",
         );
     }
-    let bytes = match body.into_bytes_limit(limits.max_body_bytes).await {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    // An upload's body holds its file: it may be UPLOAD_MAX_BYTES larger, and no more, since
+    // the body is cut off while it is read. A file past UPLOAD_MAX_BYTES that still fits is
+    // refused by the upload itself, with a message that names the file.
+    let max_body_bytes = if content_type.is_some_and(is_multipart) {
+        limits.max_body_bytes.saturating_add(http.upload_max_bytes)
+    } else {
+        limits.max_body_bytes
+    };
+    let bytes = match body.into_bytes_limit(max_body_bytes).await {
         Ok(bytes) => bytes,
         Err(ReadBodyError::PayloadTooLarge) => {
             return request_error(
                 media,
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "The request body is larger than {} bytes.",
-                    limits.max_body_bytes
-                ),
+                &format!("The request body is larger than {max_body_bytes} bytes."),
             );
         }
         Err(err) => {
@@ -440,13 +456,10 @@ pub async fn post(
             );
         }
     };
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok());
+    // One file per request: uploads are read one at a time, each within its own bounds.
+    let multipart = async_graphql::http::MultipartOptions::default().max_num_files(1);
     let batch =
-        async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), Default::default())
-            .await;
+        async_graphql::http::receive_batch_body(content_type, bytes.as_ref(), multipart).await;
     match batch {
         Ok(BatchRequest::Single(gql)) => {
             // Only a request without text can be one naming a trusted document: the body is

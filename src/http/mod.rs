@@ -249,6 +249,8 @@ impl std::str::FromStr for CorsOrigins {
 #[derive(Debug, Clone)]
 pub struct HttpState {
     pub limits: QueryLimits,
+    /// `UPLOAD_MAX_BYTES`: a multipart request body may be this much larger than other bodies.
+    pub upload_max_bytes: usize,
     pub cookies: CookiePolicy,
     pub proxies: TrustedProxies,
     pub parse_cache: Arc<parse_cache::ParseCache>,

@@ -7,6 +7,7 @@ pub mod grading;
 pub mod jobs;
 pub mod live;
 pub mod llm;
+pub mod materials;
 pub mod offline;
 pub mod page;
 

@@ -3,6 +3,7 @@
 
 mod error;
 mod keys;
+mod materials;
 pub mod mongo;
 mod settings;
 pub mod sqlite;
@@ -28,6 +29,7 @@ use crate::domain::{
 };
 
 pub use error::{Cause, StoreError, StoreResult, UniqueField};
+pub use materials::StudyMaterialStore;
 pub use settings::{StoreOptions, StoreSettings, WriteConcern};
 #[cfg(feature = "test-support")]
 pub use traits::StoreFixtures;

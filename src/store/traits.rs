@@ -412,6 +412,7 @@ pub trait Store:
     + JobStore
     + EventStore
     + StreamLeaseStore
+    + super::StudyMaterialStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

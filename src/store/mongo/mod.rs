@@ -20,6 +20,7 @@ use docs::*;
 mod docs;
 mod jobs;
 mod limits;
+mod materials;
 mod mfa;
 mod outbox;
 mod passkeys;
@@ -199,6 +200,7 @@ impl MongoStore {
             .context("creating MongoDB indexes on quiz_events")?;
         self.create_passkey_indexes().await?;
         self.create_stream_lease_indexes().await?;
+        self.create_material_indexes().await?;
         Ok(())
     }
 }

@@ -123,6 +123,7 @@ impl MongoStore {
             .await
             .map_err(map_err)?;
         self.events.delete_many(owned).await.map_err(map_err)?;
+        self.delete_owned_materials(ids).await?;
         Ok(())
     }
 

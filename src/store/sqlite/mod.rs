@@ -3,6 +3,7 @@
 
 mod jobs;
 mod limits;
+mod materials;
 mod mfa;
 mod migrations;
 mod outbox;

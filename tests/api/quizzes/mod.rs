@@ -1,4 +1,5 @@
 //! Quizzes: generated offline from study text, or by an LLM; graded, listed and deleted.
 
 mod llm;
+mod materials;
 mod offline;
