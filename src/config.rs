@@ -7,8 +7,8 @@ use clap::Args;
 use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
     graphql::trusted::TrustedDocumentSettings, http::ServerSettings,
-    http::subscriptions::SubscriptionSettings, mail::MailSettings, quiz::jobs::GenerationSettings,
-    quiz::llm::LlmSettings, store::StoreSettings, telemetry::TelemetrySettings,
+    http::subscriptions::SubscriptionSettings, llm::LlmSettings, mail::MailSettings,
+    quiz::jobs::GenerationSettings, store::StoreSettings, telemetry::TelemetrySettings,
 };
 
 pub mod reference;

@@ -1,8 +1,8 @@
 //! Feedback on a graded result: which questions went wrong, the right answer and how to get
 //! there. Built from the result itself when no LLM is configured (or when it fails).
 
-use super::llm::Message;
 use crate::domain::{FeedbackRecord, QuestionFeedbackRecord, QuizResultRecord};
+use crate::llm::Message;
 
 pub fn offline(result: &QuizResultRecord) -> FeedbackRecord {
     let wrong: Vec<_> = result.answers.iter().filter(|a| !a.is_correct).collect();

@@ -1,99 +1,22 @@
-//! An OpenAI-compatible chat-completions client. The reply's shape is enforced by structured
-//! output (`response_format: json_schema`, `strict: true`) with a schema derived from the Rust
-//! types below, then checked again here, with one repair round for a reply that does not hold up.
+//! A generic OpenAI-compatible chat-completions client. The reply's shape is enforced by
+//! structured output (`response_format: json_schema`, `strict: true`) with a schema derived from
+//! the caller's Rust type, then checked again with the caller's check, with one repair round for
+//! a reply that does not hold up. It knows nothing of quizzes: their reply types, prompts and
+//! checks live in `quiz`.
+
+mod schema;
+mod stream;
 
 use std::time::Duration;
 
 use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// The quiz exactly as the model must return it.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmQuiz {
-    pub title: String,
-    pub description: String,
-    pub questions: Vec<LlmQuestion>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmQuestion {
-    pub content: String,
-    pub answer_type: LlmAnswerType,
-    pub choices: Vec<LlmChoice>,
-    /// Why the correct answer is correct.
-    pub explanation: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LlmAnswerType {
-    MultipleChoice,
-    TrueFalse,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmChoice {
-    pub content: String,
-    pub is_correct: bool,
-}
-
-/// Feedback on one graded submission, as the model must return it.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmFeedback {
-    pub summary: String,
-    pub items: Vec<LlmFeedbackItem>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmFeedbackItem {
-    pub question_number: i64,
-    pub feedback: String,
-}
-
-/// Study text, prepared for checking that a correct answer is stated in it.
-///
-/// Both sides are compared normalised: Unicode NFKC, case-folded, and every run of punctuation
-/// or whitespace read as one space. An answer is stated when its normalised form occurs in the
-/// normalised text (a plain substring, so Korean particles or Chinese and Japanese text without
-/// spaces still match).
-pub struct StudyText(String);
-
-impl StudyText {
-    pub fn new(text: &str) -> Self {
-        StudyText(normalized(text))
-    }
-
-    pub fn states(&self, answer: &str) -> bool {
-        let answer = normalized(answer);
-        !answer.is_empty() && self.0.contains(&answer)
-    }
-}
-
-fn normalized(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push(' ');
-            }
-            gap = false;
-            out.push(c);
-        } else {
-            gap = true;
-        }
-    }
-    out
-}
+pub use schema::response_schema;
+use stream::read_stream;
 
 /// Why a call gave nothing usable; all of them end as `LLM_UNAVAILABLE` for the client.
 #[derive(Debug, thiserror::Error)]
@@ -143,36 +66,6 @@ impl Message {
             content: content.into(),
         }
     }
-}
-
-/// OpenAI's strict mode wants every object closed and every property required, and rejects
-/// some keywords schemars emits (`format`, `minimum` on integers).
-fn strict(mut schema: Value) -> Value {
-    fn walk(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                for key in ["$schema", "format", "minimum", "maximum"] {
-                    map.remove(key);
-                }
-                if let Some(Value::Object(props)) = map.get("properties") {
-                    let required: Vec<Value> =
-                        props.keys().map(|k| Value::String(k.clone())).collect();
-                    map.insert("required".into(), Value::Array(required));
-                    map.insert("additionalProperties".into(), Value::Bool(false));
-                }
-                map.values_mut().for_each(walk);
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut schema);
-    schema
-}
-
-/// The JSON schema sent as `response_format` for `T`.
-pub fn response_schema<T: JsonSchema>() -> Value {
-    strict(serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null))
 }
 
 /// `LLM_*`: the OpenAI-compatible API that writes quizzes and feedback.
@@ -462,140 +355,6 @@ impl LlmClient {
 /// The longest a streamed reply may take in all; each silence is bounded by `LLM_TIMEOUT`.
 const STREAM_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
 
-/// Reads a chat-completions event stream to its end and returns the message content. Each
-/// event carries a `delta` of the message; the stream ends with `data: [DONE]` (or a chunk with
-/// a `finish_reason`). Anything else that ends it, or a silence of `idle`, is a broken stream.
-async fn read_stream(
-    resp: reqwest::Response,
-    idle: Duration,
-    on_partial: &mut (dyn FnMut(&str) + Send),
-) -> Result<String, LlmError> {
-    use eventsource_stream::Eventsource;
-    use futures_util::StreamExt;
-
-    let mut events = resp.bytes_stream().eventsource();
-    let mut content = String::new();
-    let mut finished = false;
-    loop {
-        let event = match tokio::time::timeout(idle, events.next()).await {
-            Err(_) => return Err(LlmError::Timeout(idle)),
-            Ok(None) if finished => return Ok(content),
-            Ok(None) => {
-                return Err(LlmError::Transport(
-                    "the reply stream ended before it was complete".into(),
-                ));
-            }
-            Ok(Some(Err(err))) => {
-                return Err(LlmError::Transport(format!(
-                    "the reply stream broke off: {err}"
-                )));
-            }
-            Ok(Some(Ok(event))) => event,
-        };
-        let data = event.data.trim();
-        if data == "[DONE]" {
-            return Ok(content);
-        }
-        if data.is_empty() {
-            continue;
-        }
-        let chunk: Value = serde_json::from_str(data)
-            .map_err(|e| LlmError::BadReply(format!("a stream event is not JSON: {e}")))?;
-        if let Some(message) = chunk["error"]["message"].as_str() {
-            return Err(LlmError::BadReply(format!(
-                "the provider reported an error mid-stream: {message}"
-            )));
-        }
-        let choice = &chunk["choices"][0];
-        if let Some(refusal) = choice["delta"]["refusal"]
-            .as_str()
-            .filter(|r| !r.is_empty())
-        {
-            return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
-        }
-        if let Some(piece) = choice["delta"]["content"]
-            .as_str()
-            .filter(|p| !p.is_empty())
-        {
-            content.push_str(piece);
-            on_partial(&content);
-        }
-        match choice["finish_reason"].as_str() {
-            None | Some("stop") => finished |= choice["finish_reason"].is_string(),
-            Some(reason) => {
-                return Err(LlmError::BadReply(format!(
-                    "the reply stopped early ({reason})"
-                )));
-            }
-        }
-    }
-}
-
-/// Counts the question objects completed so far in a quiz reply that is still arriving: the
-/// objects closed inside the top-level `"questions"` array. Fed the text as it grows.
-#[derive(Debug, Default)]
-pub struct QuestionCounter {
-    seen: usize,
-    /// Open containers, `{` or `[`.
-    stack: Vec<u8>,
-    in_string: bool,
-    escaped: bool,
-    /// The last string read directly inside the top-level object (a key, once `:` follows).
-    string: String,
-    top_key: String,
-    completed: usize,
-}
-
-impl QuestionCounter {
-    /// The questions complete in `text`, which extends the text of the previous call (an empty
-    /// or shorter text starts over).
-    pub fn count(&mut self, text: &str) -> usize {
-        if text.len() < self.seen || !text.is_char_boundary(self.seen) {
-            *self = QuestionCounter::default();
-        }
-        for c in text[self.seen..].chars() {
-            self.feed(c);
-        }
-        self.seen = text.len();
-        self.completed
-    }
-
-    fn feed(&mut self, c: char) {
-        let top_level = self.stack.len() == 1;
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if c == '\\' {
-                self.escaped = true;
-                return;
-            } else if c == '"' {
-                self.in_string = false;
-                return;
-            }
-            if top_level && self.string.len() < 64 {
-                self.string.push(c);
-            }
-            return;
-        }
-        match c {
-            '"' => {
-                self.in_string = true;
-                self.string.clear();
-            }
-            ':' if top_level => self.top_key = std::mem::take(&mut self.string),
-            '{' => self.stack.push(b'{'),
-            '[' => self.stack.push(b'['),
-            '}' | ']' => {
-                let closed = self.stack.pop();
-                if closed == Some(b'{') && self.stack == b"{[" && self.top_key == "questions" {
-                    self.completed += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
 fn extract_content(reply: &Value) -> Result<String, LlmError> {
     let message = &reply["choices"][0]["message"];
     if let Some(refusal) = message["refusal"].as_str().filter(|r| !r.is_empty()) {
@@ -605,72 +364,4 @@ fn extract_content(reply: &Value) -> Result<String, LlmError> {
         .as_str()
         .map(str::to_owned)
         .ok_or_else(|| LlmError::BadReply("the response has no message content".into()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn answers_are_found_in_normalised_text() {
-        let text = StudyText::new(
-            "The crew: Neil A. Armstrong, Buzz Aldrin —\n and Michael Collins (July 16, 1969). \
-             아폴로 11호는 달에 착륙했다. ＡＰＯＬＬＯ",
-        );
-        for stated in [
-            "Neil A Armstrong",
-            "neil a. armstrong",
-            "  ALDRIN ",
-            "Buzz Aldrin and Michael Collins",
-            "July 16 1969",
-            "16, 1969",
-            "아폴로 11호",
-            "달",
-            "apollo",
-        ] {
-            assert!(text.states(stated), "{stated:?}");
-        }
-        for absent in ["Yuri Gagarin", "July 20, 1969", "Neil Armstrong", "...", ""] {
-            assert!(!text.states(absent), "{absent:?}");
-        }
-    }
-
-    #[test]
-    fn questions_are_counted_as_they_complete() {
-        let reply = json!({
-            "title": "T {not} [a] \"question\"",
-            "description": "d",
-            "questions": [
-                { "content": "q1 }", "answer_type": "true_false",
-                  "choices": [{ "content": "True", "is_correct": true }], "explanation": "{" },
-                { "content": "q2", "answer_type": "multiple_choice", "choices": [], "explanation": "" },
-            ],
-        })
-        .to_string();
-        let mut counter = QuestionCounter::default();
-        let mut counts = Vec::new();
-        for end in (0..=reply.len()).filter(|&i| reply.is_char_boundary(i)) {
-            counts.push(counter.count(&reply[..end]));
-        }
-        assert_eq!(*counts.last().unwrap(), 2);
-        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "never goes back");
-        let first = reply.find("\"q2\"").unwrap();
-        assert_eq!(QuestionCounter::default().count(&reply[..first]), 1);
-        assert_eq!(counter.count(""), 0, "an empty text starts over");
-    }
-
-    #[test]
-    fn schemas_are_strict() {
-        let schema = response_schema::<LlmQuiz>();
-        let text = schema.to_string();
-        assert!(!text.contains("\"format\""));
-        assert_eq!(schema["additionalProperties"], false);
-        assert_eq!(
-            schema["required"],
-            json!(["title", "description", "questions"])
-        );
-        let question = &schema["$defs"]["LlmQuestion"];
-        assert_eq!(question["additionalProperties"], false);
-        assert_eq!(question["required"].as_array().unwrap().len(), 4);
-    }
 }
