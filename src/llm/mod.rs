@@ -202,26 +202,35 @@ impl LlmClient {
         let schema = response_schema::<T>();
         let mut last_problem = String::new();
         for round in 0..2 {
-            let content = match on_partial.as_mut() {
+            let Completion { content, cut_off } = match on_partial.as_mut() {
                 Some(on_partial) => {
                     self.complete_streamed(schema_name, &schema, &messages, &mut **on_partial)
                         .await?
                 }
                 None => self.complete(schema_name, &schema, &messages).await?,
             };
-            let problem = match serde_json::from_str::<T>(&content) {
-                Ok(value) => match check(&value) {
-                    Ok(()) => return Ok(value),
-                    Err(problem) => problem,
-                },
-                Err(err) => format!("the reply is not valid JSON for the schema ({err})"),
+            let problem = if cut_off {
+                // Often still parseable up to where it stopped, but never complete: a failed
+                // attempt, whatever it holds.
+                tracing::warn!(
+                    round,
+                    chars = content.chars().count(),
+                    "LLM reply cut off at the token limit (finish_reason: length); counted as a \
+                     failed attempt"
+                );
+                "the reply was cut off at the token limit".to_owned()
+            } else {
+                let problem = match serde_json::from_str::<T>(&content) {
+                    Ok(value) => match check(&value) {
+                        Ok(()) => return Ok(value),
+                        Err(problem) => problem,
+                    },
+                    Err(err) => format!("the reply is not valid JSON for the schema ({err})"),
+                };
+                tracing::warn!(round, problem = %problem, "LLM reply rejected");
+                problem
             };
-            tracing::warn!(round, problem = %problem, "LLM reply rejected");
-            messages.push(Message::assistant(content));
-            messages.push(Message::user(format!(
-                "That reply is invalid: {problem}. Reply again with the complete corrected JSON \
-                 only, following every rule."
-            )));
+            messages.extend(repair_messages(content, cut_off, &problem));
             last_problem = problem;
         }
         Err(LlmError::BadReply(last_problem))
@@ -244,7 +253,7 @@ impl LlmClient {
         schema_name: &str,
         schema: &Value,
         messages: &[Message],
-    ) -> Result<String, LlmError> {
+    ) -> Result<Completion, LlmError> {
         let body = self.request_body(schema_name, schema, messages);
         self.with_retries(&body, None, |resp| async move {
             let reply: Value = resp
@@ -264,7 +273,7 @@ impl LlmClient {
         schema: &Value,
         messages: &[Message],
         on_partial: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<String, LlmError> {
+    ) -> Result<Completion, LlmError> {
         let mut body = self.request_body(schema_name, schema, messages);
         body["stream"] = Value::Bool(true);
         let on_partial = std::sync::Mutex::new(on_partial);
@@ -288,10 +297,10 @@ impl LlmClient {
         body: &Value,
         total: Option<Duration>,
         read: R,
-    ) -> Result<String, LlmError>
+    ) -> Result<Completion, LlmError>
     where
         R: Fn(reqwest::Response) -> Fut,
-        Fut: std::future::Future<Output = Result<String, LlmError>>,
+        Fut: std::future::Future<Output = Result<Completion, LlmError>>,
     {
         let url = format!("{}/chat/completions", self.base_url);
         let mut attempt = 0;
@@ -355,13 +364,58 @@ impl LlmClient {
 /// The longest a streamed reply may take in all; each silence is bounded by `LLM_TIMEOUT`.
 const STREAM_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
 
-fn extract_content(reply: &Value) -> Result<String, LlmError> {
-    let message = &reply["choices"][0]["message"];
+fn extract_content(reply: &Value) -> Result<Completion, LlmError> {
+    let choice = &reply["choices"][0];
+    let message = &choice["message"];
     if let Some(refusal) = message["refusal"].as_str().filter(|r| !r.is_empty()) {
         return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
     }
-    message["content"]
+    let content = message["content"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| LlmError::BadReply("the response has no message content".into()))
+        .ok_or_else(|| LlmError::BadReply("the response has no message content".into()))?;
+    Ok(Completion {
+        content,
+        cut_off: choice["finish_reason"] == "length",
+    })
+}
+
+/// A reply's text, and whether it stopped at the token limit (`finish_reason: "length"`), which
+/// leaves it incomplete whatever it looks like.
+struct Completion {
+    content: String,
+    cut_off: bool,
+}
+
+/// A rejected reply longer than this is not sent back in the repair round (it could overflow a
+/// small model's context, as a 15 KB run-on reply once did); a note of what was wrong goes instead.
+const REPAIR_ECHO_MAX_CHARS: usize = 4_000;
+
+/// The longest problem description sent back: enough to say what to fix.
+const PROBLEM_MAX_CHARS: usize = 600;
+
+/// The messages that ask the model to repair `content`, rejected for `problem`.
+fn repair_messages(content: String, cut_off: bool, problem: &str) -> Vec<Message> {
+    let problem: String = match problem.char_indices().nth(PROBLEM_MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &problem[..end]),
+        None => problem.to_owned(),
+    };
+    let again = "Reply again with the complete corrected JSON only, following every rule.";
+    if cut_off {
+        return vec![Message::user(format!(
+            "Your previous reply was cut off at the length limit before it was complete. {again} \
+             Keep every text short."
+        ))];
+    }
+    let length = content.chars().count();
+    if length > REPAIR_ECHO_MAX_CHARS {
+        return vec![Message::user(format!(
+            "Your previous reply ({length} characters, too long to repeat here) is invalid: \
+             {problem}. {again} Keep every text short."
+        ))];
+    }
+    vec![
+        Message::assistant(content),
+        Message::user(format!("That reply is invalid: {problem}. {again}")),
+    ]
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::LlmError;
+use super::{Completion, LlmError};
 
 /// Reads a chat-completions event stream to its end and returns the message content. Each
 /// event carries a `delta` of the message; the stream ends with `data: [DONE]` (or a chunk with
@@ -13,7 +13,7 @@ pub(super) async fn read_stream(
     resp: reqwest::Response,
     idle: Duration,
     on_partial: &mut (dyn FnMut(&str) + Send),
-) -> Result<String, LlmError> {
+) -> Result<Completion, LlmError> {
     use eventsource_stream::Eventsource;
     use futures_util::StreamExt;
 
@@ -23,7 +23,12 @@ pub(super) async fn read_stream(
     loop {
         let event = match tokio::time::timeout(idle, events.next()).await {
             Err(_) => return Err(LlmError::Timeout(idle)),
-            Ok(None) if finished => return Ok(content),
+            Ok(None) if finished => {
+                return Ok(Completion {
+                    content,
+                    cut_off: false,
+                });
+            }
             Ok(None) => {
                 return Err(LlmError::Transport(
                     "the reply stream ended before it was complete".into(),
@@ -38,7 +43,10 @@ pub(super) async fn read_stream(
         };
         let data = event.data.trim();
         if data == "[DONE]" {
-            return Ok(content);
+            return Ok(Completion {
+                content,
+                cut_off: false,
+            });
         }
         if data.is_empty() {
             continue;
@@ -66,6 +74,12 @@ pub(super) async fn read_stream(
         }
         match choice["finish_reason"].as_str() {
             None | Some("stop") => finished |= choice["finish_reason"].is_string(),
+            Some("length") => {
+                return Ok(Completion {
+                    content,
+                    cut_off: true,
+                });
+            }
             Some(reason) => {
                 return Err(LlmError::BadReply(format!(
                     "the reply stopped early ({reason})"

@@ -5,22 +5,45 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::{CHOICE_COUNT, QUESTION_COUNT, TOPIC_MAX_CHARS};
+
+// Every string and array in a reply has a bound, so a grammar-constrained model cannot write one
+// string until it runs out of tokens. The counts come from what a client may ask for; the
+// lengths are generous for one question, choice or explanation and small next to a context.
+const QUESTIONS_MIN: usize = *QUESTION_COUNT.start() as usize;
+const QUESTIONS_MAX: usize = *QUESTION_COUNT.end() as usize;
+const CHOICES_MIN: usize = *CHOICE_COUNT.start() as usize;
+const CHOICES_MAX: usize = *CHOICE_COUNT.end() as usize;
+/// Characters, as JSON Schema's `maxLength` counts them.
+const DESCRIPTION_MAX_CHARS: usize = 300;
+const QUESTION_MAX_CHARS: usize = 300;
+const CHOICE_MAX_CHARS: usize = 120;
+const EXPLANATION_MAX_CHARS: usize = 400;
+const SUMMARY_MAX_CHARS: usize = 600;
+const FEEDBACK_MAX_CHARS: usize = 400;
+
 /// The quiz exactly as the model must return it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LlmQuiz {
+    #[schemars(length(max = TOPIC_MAX_CHARS))]
     pub title: String,
+    #[schemars(length(max = DESCRIPTION_MAX_CHARS))]
     pub description: String,
+    #[schemars(length(min = QUESTIONS_MIN, max = QUESTIONS_MAX))]
     pub questions: Vec<LlmQuestion>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LlmQuestion {
+    #[schemars(length(max = QUESTION_MAX_CHARS))]
     pub content: String,
     pub answer_type: LlmAnswerType,
+    #[schemars(length(min = CHOICES_MIN, max = CHOICES_MAX))]
     pub choices: Vec<LlmChoice>,
     /// Why the correct answer is correct.
+    #[schemars(length(max = EXPLANATION_MAX_CHARS))]
     pub explanation: String,
 }
 
@@ -34,6 +57,7 @@ pub enum LlmAnswerType {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LlmChoice {
+    #[schemars(length(max = CHOICE_MAX_CHARS))]
     pub content: String,
     pub is_correct: bool,
 }
@@ -42,7 +66,9 @@ pub struct LlmChoice {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LlmFeedback {
+    #[schemars(length(max = SUMMARY_MAX_CHARS))]
     pub summary: String,
+    #[schemars(length(max = QUESTIONS_MAX))]
     pub items: Vec<LlmFeedbackItem>,
 }
 
@@ -50,6 +76,7 @@ pub struct LlmFeedback {
 #[serde(deny_unknown_fields)]
 pub struct LlmFeedbackItem {
     pub question_number: i64,
+    #[schemars(length(max = FEEDBACK_MAX_CHARS))]
     pub feedback: String,
 }
 
