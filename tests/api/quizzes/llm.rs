@@ -306,6 +306,12 @@ async fn feedback_is_one_call_in_the_quiz_language_and_cached() {
         requests[1]["messages"].to_string().contains("\\\"ko\\\""),
         "asks in the quiz language"
     );
+    for (i, purpose) in ["quiz", "feedback"].iter().enumerate() {
+        assert!(
+            requests[i]["messages"].to_string().contains("Korean (ko)"),
+            "the {purpose} prompt names the language"
+        );
+    }
     assert_eq!(
         requests[1]["response_format"]["json_schema"]["strict"],
         true
@@ -634,7 +640,12 @@ async fn every_string_and_array_in_the_reply_schemas_is_bounded() {
         assert!(unbounded.is_empty(), "unbounded: {unbounded:?} in {schema}");
     }
     let quiz_schema = requests[0]["response_format"]["json_schema"]["schema"].to_string();
-    for bound in ["\"minItems\":1", "\"maxItems\":20", "\"minItems\":2", "\"maxItems\":6"] {
+    for bound in [
+        "\"minItems\":1",
+        "\"maxItems\":20",
+        "\"minItems\":2",
+        "\"maxItems\":6",
+    ] {
         assert!(quiz_schema.contains(bound), "{bound} in {quiz_schema}");
     }
 }
