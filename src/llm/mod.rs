@@ -38,6 +38,7 @@ pub struct LlmClient {
     model: String,
     timeout: Duration,
     max_retries: u32,
+    max_tokens: Option<u32>,
 }
 
 /// A chat message of the OpenAI API.
@@ -88,6 +89,10 @@ pub struct LlmSettings {
     /// a stream that broke off or stalled).
     #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
     pub llm_max_retries: u32,
+    /// The most tokens one reply may have (`max_tokens`); unset: the provider's limit. A reply
+    /// that reaches it is cut off and counts as a failed attempt.
+    #[arg(long, env = "LLM_MAX_TOKENS")]
+    pub llm_max_tokens: Option<u32>,
 }
 
 impl Default for LlmSettings {
@@ -113,6 +118,7 @@ impl LlmClient {
             model: config.llm_model.clone(),
             timeout: config.llm_timeout,
             max_retries: config.llm_max_retries,
+            max_tokens: config.llm_max_tokens,
         }))
     }
 
@@ -237,14 +243,18 @@ impl LlmClient {
     }
 
     fn request_body(&self, schema_name: &str, schema: &Value, messages: &[Message]) -> Value {
-        json!({
+        let mut body = json!({
             "model": self.model,
             "messages": messages,
             "response_format": {
                 "type": "json_schema",
                 "json_schema": { "name": schema_name, "strict": true, "schema": schema },
             },
-        })
+        });
+        if let Some(max_tokens) = self.max_tokens {
+            body["max_tokens"] = max_tokens.into();
+        }
+        body
     }
 
     /// One chat completion, retried with backoff on 429, 5xx and connection failures.

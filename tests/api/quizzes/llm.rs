@@ -653,7 +653,7 @@ async fn every_string_and_array_in_the_reply_schemas_is_bounded() {
 #[tokio::test]
 async fn a_reply_cut_off_at_the_token_limit_is_a_failed_attempt() {
     // A cut-off reply may even parse; it is never used, and never sent back.
-    let (app, fake) = app_with_llm(
+    let (app, fake) = app_with_llm_and(
         vec![
             Reply::CutOff(good_quiz()),
             Reply::Content(good_quiz()),
@@ -661,6 +661,7 @@ async fn a_reply_cut_off_at_the_token_limit_is_a_failed_attempt() {
             Reply::CutOff(good_quiz()),
         ],
         Duration::from_secs(10),
+        |c| c.llm.llm_max_tokens = Some(700),
     )
     .await;
     let (c, _) = app.new_user("cutoff").await;
@@ -668,6 +669,7 @@ async fn a_reply_cut_off_at_the_token_limit_is_a_failed_attempt() {
     assert_eq!(quiz.data()["generateQuiz"]["source"], "LLM");
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "the cut-off reply was repaired");
+    assert_eq!(requests[0]["max_tokens"], 700, "LLM_MAX_TOKENS is sent");
     let repair = requests[1]["messages"].as_array().unwrap();
     assert!(repair.iter().all(|m| m["role"] != "assistant"));
     assert!(
