@@ -13,7 +13,10 @@
 # given, it runs the multi-node tests as a stage of their own (three server processes behind
 # HAProxy, `nodes::on_sqlite_file::…` and `nodes::on_mongodb::…`, one cluster at a time, on real
 # time; QUIZ_LLM_REQUIRE_HAPROXY=1 makes them fail when HAProxy is not installed), then the
-# end-to-end suite (e2e/run.sh). With arguments, the one cargo run takes them as they are.
+# real-model tests (`quizzes::real_model::…`, one at a time against llama.cpp's llama-server with
+# SmolLM2-135M from scripts/llama-test-server.sh; QUIZ_LLM_REQUIRE_LLM=1 makes them fail when the
+# server is not there), then the end-to-end suite (e2e/run.sh). With arguments, the one cargo run
+# takes them as they are.
 #
 # Tests mostly wait on sockets and timers, not the CPU, so libtest runs 6 at a time
 # (RUST_TEST_THREADS, when not set already) even on a 2-core machine.
@@ -23,7 +26,8 @@
 #                     then MONGODB_TEST_URL=mongodb://localhost:27017); none is started
 #   SKIP_MONGO=1      no MongoDB at all: the SQLite tests only (with a loud warning)
 #   SKIP_E2E=1        skip the end-to-end suite (e2e/run.sh), which needs Node 20+ and Chromium
-#                     (both ignored, loudly, under CI=true: CI runs every stage)
+#   SKIP_LLM=1        skip the real-model stage (its first run builds llama-server: minutes)
+#                     (all three ignored, loudly, under CI=true: CI runs every stage)
 #   PROMETHEUS_BIN    the Prometheus binary for the scrape test (default /usr/bin/prometheus,
 #                     which must exist: apt-get install prometheus)
 set -euo pipefail
@@ -39,6 +43,7 @@ loud() {
 }
 
 started_server=0
+started_llm=0
 log_file="$(mktemp "${TMPDIR:-/tmp}/quiz-llm-test.XXXXXX")"
 results="$(mktemp "${TMPDIR:-/tmp}/quiz-llm-results.XXXXXX")"
 
@@ -46,6 +51,9 @@ cleanup() {
     local status=$?
     if ((started_server)); then
         scripts/mongo-test-server.sh stop || log "could not stop the MongoDB test server"
+    fi
+    if ((started_llm)); then
+        scripts/llama-test-server.sh stop || log "could not stop the model server"
     fi
     rm -f "$log_file" "$results"
     exit "$status"
@@ -56,7 +64,7 @@ trap 'exit 143' TERM
 
 # CI runs every stage: a variable left in its environment must not turn one off unseen.
 if [[ "${CI:-}" == true ]]; then
-    for var in SKIP_MONGO SKIP_E2E; do
+    for var in SKIP_MONGO SKIP_E2E SKIP_LLM; do
         if [[ -n "${!var:-}" ]]; then
             loud "CI=true: $var=${!var} is ignored; CI runs every stage."
             unset "$var"
@@ -99,10 +107,24 @@ cargo_status=0
 if (($# > 0)); then
     cargo test --all-targets --no-fail-fast "$@" 2>&1 | tee "$log_file" || cargo_status=$?
 else
-    log "stage 1: every test but the multi-node ones"
-    cargo test --all-targets --no-fail-fast -- --skip nodes:: 2>&1 | tee "$log_file" || cargo_status=$?
+    log "stage 1: every test but the multi-node and real-model ones"
+    cargo test --all-targets --no-fail-fast -- --skip nodes:: --skip real_model:: 2>&1 |
+        tee "$log_file" || cargo_status=$?
     log "stage 2: the multi-node tests (three server processes behind HAProxy, on each store)"
     cargo test --test api --no-fail-fast nodes:: 2>&1 | tee -a "$log_file" || cargo_status=$?
+    if [[ "${SKIP_LLM:-}" == 1 ]]; then
+        loud "SKIP_LLM=1: the real-model stage did NOT run."
+    else
+        log "stage 3: the real-model tests (llama-server with SmolLM2-135M, one test at a time)"
+        # The assignment keeps a failed start fatal (`eval "$(...)"` alone would hide it).
+        exports="$(scripts/llama-test-server.sh start)"
+        eval "$exports"
+        started_llm=1
+        QUIZ_LLM_REQUIRE_LLM=1 RUST_TEST_THREADS=1 cargo test --test api --no-fail-fast \
+            real_model:: 2>&1 | tee -a "$log_file" || cargo_status=$?
+        scripts/llama-test-server.sh stop || log "could not stop the model server"
+        started_llm=0
+    fi
 fi
 
 # Result lines look like `test sqlite::some_test ... ok` (or `test some::module::mongodb::x`);

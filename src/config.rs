@@ -7,8 +7,8 @@ use clap::Args;
 use crate::{
     auth::AuthSettings, graphql::cookies::CookieSettings, graphql::limits::QueryLimits,
     graphql::trusted::TrustedDocumentSettings, http::ServerSettings,
-    http::subscriptions::SubscriptionSettings, mail::MailSettings, quiz::jobs::GenerationSettings,
-    quiz::llm::LlmSettings, quiz::materials::UploadSettings, store::StoreSettings,
+    http::subscriptions::SubscriptionSettings, llm::LlmSettings, mail::MailSettings,
+    quiz::jobs::GenerationSettings, quiz::materials::UploadSettings, store::StoreSettings,
     telemetry::TelemetrySettings,
 };
 

@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod llm;
 pub mod mail;
 pub mod quiz;
 pub mod ratelimit;
@@ -29,8 +30,9 @@ use crate::{
     domain::{SharedClock, SystemClock},
     graphql::cookies::CookiePolicy,
     http::{Draining, server::ConnectionLimits},
+    llm::LlmClient,
     mail::outbox::Outbox,
-    quiz::{QuizService, llm::LlmClient, materials::MaterialService},
+    quiz::{QuizService, materials::MaterialService},
     ratelimit::Throttle,
     store::Store,
 };

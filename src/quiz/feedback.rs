@@ -1,8 +1,8 @@
 //! Feedback on a graded result: which questions went wrong, the right answer and how to get
 //! there. Built from the result itself when no LLM is configured (or when it fails).
 
-use super::llm::Message;
 use crate::domain::{FeedbackRecord, QuestionFeedbackRecord, QuizResultRecord};
+use crate::llm::Message;
 
 pub fn offline(result: &QuizResultRecord) -> FeedbackRecord {
     let wrong: Vec<_> = result.answers.iter().filter(|a| !a.is_correct).collect();
@@ -53,18 +53,20 @@ pub fn llm_messages(result: &QuizResultRecord) -> Vec<Message> {
     let details = serde_json::to_string_pretty(&result.answers).unwrap_or_default();
     vec![
         Message::system(
-            "You are a patient tutor. Given a graded quiz, explain briefly what went wrong. \
-             Reply only with JSON following the schema.",
+            "You are a patient tutor. Given a graded quiz, explain briefly what went wrong, in \
+             the language the user asks for. Reply only with JSON following the schema.",
         ),
         Message::user(format!(
-            "Write feedback in the language with code \"{language}\".\n\
+            "Write the summary and every feedback item in {language} (language code \
+             \"{code}\"), the language of the quiz.\n\
              The student answered {correct} of {total} questions correctly.\n\
              `summary`: two or three sentences on how it went and what to review.\n\
              `items`: one entry for each question answered wrongly or left unanswered \
              (is_correct = false), with its question_number and feedback that names the right \
              answer and shows how to reach it. No entries for correct answers.\n\n\
              Graded answers:\n{details}",
-            language = result.language,
+            language = super::prompt::language_name(&result.language),
+            code = result.language,
             correct = result.correct_count,
             total = result.total_questions,
         )),

@@ -12,7 +12,8 @@ use std::{
 /// `http` (transport) → `graphql` (schema, thin resolvers) → the services `auth`, `quiz`,
 /// `mail` (auth may send mail; services never use each other otherwise) → `ratelimit` (limits
 /// both auth and quiz count against, so neither needs the other) → `store` (traits and
-/// back ends) → `domain` (depends on nothing). Cross-cutting: `cpu` and `telemetry` may be used
+/// back ends) → `domain` (depends on nothing); `llm`, a generic chat-completions client, is used
+/// by `quiz` and knows no service. Cross-cutting: `cpu` and `telemetry` may be used
 /// by any room and use only the domain; `settings` (parsing helpers) by any room; `config`
 /// assembles every subsystem's settings and is used by no room (only `lib.rs`/`main.rs`).
 const ALLOWED: &[(&str, &[&str])] = &[
@@ -23,6 +24,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("store", &["domain", "settings", "telemetry", "cpu"]),
     ("ratelimit", &["domain", "store", "settings", "telemetry"]),
     ("mail", &["domain", "store", "settings", "telemetry", "cpu"]),
+    // A generic chat-completions client: it knows no service.
+    ("llm", &["settings", "telemetry"]),
     (
         "auth",
         &[
@@ -38,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "quiz",
         &[
+            "llm",
             "ratelimit",
             "store",
             "domain",
@@ -80,6 +84,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "graphql",
             "auth",
             "quiz",
+            "llm",
             "mail",
             "ratelimit",
             "store",

@@ -40,6 +40,8 @@ pub enum Reply {
     /// Streams the first `bytes` of the content, then sends nothing more (until the client
     /// gives up).
     StallAfter(String, usize),
+    /// The content, ended with `finish_reason: "length"` as a server does that hit `max_tokens`.
+    CutOff(String),
 }
 
 #[derive(Default)]
@@ -74,10 +76,14 @@ fn delta_event(piece: &str) -> String {
 const STREAM_END: &str = "data: {\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\
     \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n";
 
+const STREAM_CUT_OFF: &str = "data: {\"id\":\"chatcmpl-test\",\"object\":\"chat.completion.chunk\",\
+    \"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\ndata: [DONE]\n\n";
+
 /// How a streamed reply ends.
 #[derive(Clone, Copy)]
 enum StreamEnd {
     Done,
+    CutOff,
     Break,
     Stall,
 }
@@ -146,9 +152,13 @@ fn event_stream(fake: Arc<FakeLlm>, steps: Vec<Step>, end: StreamEnd) -> poem::R
                 }
             }
             match end {
-                StreamEnd::Done => {
+                StreamEnd::Done | StreamEnd::CutOff => {
                     watched.finished = true;
-                    Some((Ok(STREAM_END.to_owned()), (steps, watched, true)))
+                    let last = match end {
+                        StreamEnd::CutOff => STREAM_CUT_OFF,
+                        _ => STREAM_END,
+                    };
+                    Some((Ok(last.to_owned()), (steps, watched, true)))
                 }
                 StreamEnd::Break => {
                     watched.finished = true;
@@ -203,6 +213,9 @@ async fn completions(
         // The head goes out at once; a held reply waits inside its body.
         let (steps, end) = match reply {
             Some(Reply::Content(content)) => (paced(&content, 40, Duration::ZERO), StreamEnd::Done),
+            Some(Reply::CutOff(content)) => {
+                (paced(&content, 40, Duration::ZERO), StreamEnd::CutOff)
+            }
             Some(Reply::Held(release, content)) => {
                 // The first question arrives, then the rest once released.
                 let split = content
@@ -254,6 +267,13 @@ async fn plain(reply: Option<Reply>) -> poem::Response {
             "id": "chatcmpl-test",
             "object": "chat.completion",
             "choices": [{ "index": 0, "finish_reason": "stop",
+                          "message": { "role": "assistant", "content": content, "refusal": null } }],
+        }))
+        .into_response(),
+        Some(Reply::CutOff(content)) => Json(json!({
+            "id": "chatcmpl-test",
+            "object": "chat.completion",
+            "choices": [{ "index": 0, "finish_reason": "length",
                           "message": { "role": "assistant", "content": content, "refusal": null } }],
         }))
         .into_response(),

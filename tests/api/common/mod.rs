@@ -496,10 +496,24 @@ impl Client {
     }
 
     pub async fn gql(&self, query: &str, variables: Value) -> Gql {
+        self.gql_within(None, query, variables).await
+    }
+
+    /// Like [`gql`](Self::gql), waiting up to `timeout` instead of the client's 30 s (a real
+    /// model on a shared CPU takes minutes).
+    pub async fn gql_within(
+        &self,
+        timeout: Option<Duration>,
+        query: &str,
+        variables: Value,
+    ) -> Gql {
         let mut req = self
             .http
             .post(format!("{}/graphql", self.base_url))
             .json(&json!({ "query": query, "variables": variables }));
+        if let Some(timeout) = timeout {
+            req = req.timeout(timeout);
+        }
         if let Some(token) = &self.bearer {
             req = req.bearer_auth(token);
         }

@@ -159,6 +159,7 @@ on_every_store!(
     an_offline_job_runs_to_success,
     progress_follows_the_streamed_reply,
     broken_stalled_or_unusable_streams_fail_the_job,
+    a_stream_cut_off_at_the_token_limit_is_repaired,
     cancel_stops_the_llm_request,
     jobs_are_private_validated_and_limited,
     a_restarted_server_finishes_the_job,
@@ -299,6 +300,38 @@ async fn broken_stalled_or_unusable_streams_fail_the_job(backend: Backend) {
         quizzes.data()["quizzes"]["totalCount"],
         0,
         "nothing half-made"
+    );
+}
+
+async fn a_stream_cut_off_at_the_token_limit_is_repaired(backend: Backend) {
+    let replies = vec![Reply::CutOff(llm_quiz(2)), Reply::Content(llm_quiz(2))];
+    let Some((app, fake)) = llm_app(backend, replies, |_| {}).await else {
+        return;
+    };
+    let (c, _) = app.new_user("cutoff").await;
+    let r = start(&c, llm_input(2)).await.ok();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = wait_for(&c, &id, |j| {
+        j["status"] != "QUEUED" && j["status"] != "RUNNING"
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let requests = fake.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "the cut-off stream was one failed attempt"
+    );
+    let repair = requests[1]["messages"].as_array().unwrap();
+    assert!(repair.iter().all(|m| m["role"] != "assistant"));
+    assert!(
+        repair.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .contains("cut off")
     );
 }
 

@@ -306,6 +306,12 @@ async fn feedback_is_one_call_in_the_quiz_language_and_cached() {
         requests[1]["messages"].to_string().contains("\\\"ko\\\""),
         "asks in the quiz language"
     );
+    for (i, purpose) in ["quiz", "feedback"].iter().enumerate() {
+        assert!(
+            requests[i]["messages"].to_string().contains("Korean (ko)"),
+            "the {purpose} prompt names the language"
+        );
+    }
     assert_eq!(
         requests[1]["response_format"]["json_schema"]["strict"],
         true
@@ -577,4 +583,142 @@ async fn generating_and_submitting_have_per_user_quotas() {
     let (other, _) = app.new_user("newcomer").await;
     other.generate_quiz(input()).await.ok();
     assert_eq!(fake.requests().len(), 3);
+}
+
+/// Every string (but an enum) and every array in `schema` has an upper bound.
+fn unbounded_nodes(schema: &Value, path: &str, out: &mut Vec<String>) {
+    match schema {
+        Value::Object(map) => {
+            let is = |t: &str| map.get("type").is_some_and(|v| v == t);
+            if is("string") && !map.contains_key("enum") && !map.contains_key("maxLength") {
+                out.push(path.to_owned());
+            }
+            if is("array") && !map.contains_key("maxItems") {
+                out.push(path.to_owned());
+            }
+            for (k, v) in map {
+                unbounded_nodes(v, &format!("{path}/{k}"), out);
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| unbounded_nodes(v, &format!("{path}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_string_and_array_in_the_reply_schemas_is_bounded() {
+    let feedback = json!({ "summary": "One wrong.", "items": [] }).to_string();
+    let (app, fake) = app_with_llm(
+        vec![Reply::Content(good_quiz()), Reply::Content(feedback)],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("bounded").await;
+    let quiz = c.generate_quiz(input()).await.ok().data()["generateQuiz"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result = c.submit(&quiz, &[(1, 1), (2, 2)]).await.ok().data()["submitQuizAnswers"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    c.gql(
+        "query($id: ID!) { quizResult(id: $id) { feedback { summary } } }",
+        json!({ "id": result }),
+    )
+    .await
+    .ok();
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "a quiz and its feedback");
+    for request in &requests {
+        let schema = &request["response_format"]["json_schema"]["schema"];
+        let mut unbounded = Vec::new();
+        unbounded_nodes(schema, "", &mut unbounded);
+        assert!(unbounded.is_empty(), "unbounded: {unbounded:?} in {schema}");
+    }
+    let quiz_schema = requests[0]["response_format"]["json_schema"]["schema"].to_string();
+    for bound in [
+        "\"minItems\":1",
+        "\"maxItems\":20",
+        "\"minItems\":2",
+        "\"maxItems\":6",
+    ] {
+        assert!(quiz_schema.contains(bound), "{bound} in {quiz_schema}");
+    }
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_at_the_token_limit_is_a_failed_attempt() {
+    // A cut-off reply may even parse; it is never used, and never sent back.
+    let (app, fake) = app_with_llm_and(
+        vec![
+            Reply::CutOff(good_quiz()),
+            Reply::Content(good_quiz()),
+            Reply::CutOff(good_quiz()),
+            Reply::CutOff(good_quiz()),
+        ],
+        Duration::from_secs(10),
+        |c| c.llm.llm_max_tokens = Some(700),
+    )
+    .await;
+    let (c, _) = app.new_user("cutoff").await;
+    let quiz = c.generate_quiz(input()).await.ok();
+    assert_eq!(quiz.data()["generateQuiz"]["source"], "LLM");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2, "the cut-off reply was repaired");
+    assert_eq!(requests[0]["max_tokens"], 700, "LLM_MAX_TOKENS is sent");
+    let repair = requests[1]["messages"].as_array().unwrap();
+    assert!(repair.iter().all(|m| m["role"] != "assistant"));
+    assert!(
+        !requests[1]["messages"]
+            .to_string()
+            .contains("Who commanded Apollo 11?")
+    );
+    assert!(
+        repair.last().unwrap()["content"]
+            .as_str()
+            .unwrap()
+            .contains("cut off")
+    );
+
+    let r = c.generate_quiz(input()).await;
+    assert_eq!(r.code(), "LLM_UNAVAILABLE");
+    assert_eq!(fake.requests().len(), 4, "one repair, then given up");
+}
+
+#[tokio::test]
+async fn a_long_rejected_reply_is_summarised_in_the_repair_round() {
+    let run_on = format!(
+        "{{\"title\": \"Apollo 11\", \"description\": \"{}",
+        "the Moon ".repeat(2_000)
+    );
+    let (app, fake) = app_with_llm(
+        vec![Reply::Content(run_on), Reply::Content(good_quiz())],
+        Duration::from_secs(10),
+    )
+    .await;
+    let (c, _) = app.new_user("runon").await;
+    let quiz = c.generate_quiz(input()).await.ok();
+    assert_eq!(quiz.data()["generateQuiz"]["source"], "LLM");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    let first = requests[0]["messages"].to_string().len();
+    let repair = requests[1]["messages"].to_string();
+    assert!(
+        repair.len() < first + 1_500,
+        "the repair round grew by {} bytes",
+        repair.len() - first
+    );
+    assert!(!repair.contains("the Moon the Moon"));
+    let last = requests[1]["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        last.contains("too long to repeat") && last.contains("not valid JSON"),
+        "{last}"
+    );
 }

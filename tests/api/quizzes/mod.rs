@@ -1,5 +1,7 @@
-//! Quizzes: generated offline from study text, or by an LLM; graded, listed and deleted.
+//! Quizzes: generated offline from study text, or by an LLM (a fake one, and a real one when
+//! `LLM_TEST_URL` is set); graded, listed and deleted.
 
 mod llm;
 mod materials;
 mod offline;
+mod real_model;

@@ -1,99 +1,22 @@
-//! An OpenAI-compatible chat-completions client. The reply's shape is enforced by structured
-//! output (`response_format: json_schema`, `strict: true`) with a schema derived from the Rust
-//! types below, then checked again here, with one repair round for a reply that does not hold up.
+//! A generic OpenAI-compatible chat-completions client. The reply's shape is enforced by
+//! structured output (`response_format: json_schema`, `strict: true`) with a schema derived from
+//! the caller's Rust type, then checked again with the caller's check, with one repair round for
+//! a reply that does not hold up. It knows nothing of quizzes: their reply types, prompts and
+//! checks live in `quiz`.
+
+mod schema;
+mod stream;
 
 use std::time::Duration;
 
 use schemars::JsonSchema;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
-/// The quiz exactly as the model must return it.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmQuiz {
-    pub title: String,
-    pub description: String,
-    pub questions: Vec<LlmQuestion>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmQuestion {
-    pub content: String,
-    pub answer_type: LlmAnswerType,
-    pub choices: Vec<LlmChoice>,
-    /// Why the correct answer is correct.
-    pub explanation: String,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LlmAnswerType {
-    MultipleChoice,
-    TrueFalse,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmChoice {
-    pub content: String,
-    pub is_correct: bool,
-}
-
-/// Feedback on one graded submission, as the model must return it.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmFeedback {
-    pub summary: String,
-    pub items: Vec<LlmFeedbackItem>,
-}
-
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LlmFeedbackItem {
-    pub question_number: i64,
-    pub feedback: String,
-}
-
-/// Study text, prepared for checking that a correct answer is stated in it.
-///
-/// Both sides are compared normalised: Unicode NFKC, case-folded, and every run of punctuation
-/// or whitespace read as one space. An answer is stated when its normalised form occurs in the
-/// normalised text (a plain substring, so Korean particles or Chinese and Japanese text without
-/// spaces still match).
-pub struct StudyText(String);
-
-impl StudyText {
-    pub fn new(text: &str) -> Self {
-        StudyText(normalized(text))
-    }
-
-    pub fn states(&self, answer: &str) -> bool {
-        let answer = normalized(answer);
-        !answer.is_empty() && self.0.contains(&answer)
-    }
-}
-
-fn normalized(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push(' ');
-            }
-            gap = false;
-            out.push(c);
-        } else {
-            gap = true;
-        }
-    }
-    out
-}
+pub use schema::response_schema;
+use stream::read_stream;
 
 /// Why a call gave nothing usable; all of them end as `LLM_UNAVAILABLE` for the client.
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +38,7 @@ pub struct LlmClient {
     model: String,
     timeout: Duration,
     max_retries: u32,
+    max_tokens: Option<u32>,
 }
 
 /// A chat message of the OpenAI API.
@@ -145,36 +69,6 @@ impl Message {
     }
 }
 
-/// OpenAI's strict mode wants every object closed and every property required, and rejects
-/// some keywords schemars emits (`format`, `minimum` on integers).
-fn strict(mut schema: Value) -> Value {
-    fn walk(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                for key in ["$schema", "format", "minimum", "maximum"] {
-                    map.remove(key);
-                }
-                if let Some(Value::Object(props)) = map.get("properties") {
-                    let required: Vec<Value> =
-                        props.keys().map(|k| Value::String(k.clone())).collect();
-                    map.insert("required".into(), Value::Array(required));
-                    map.insert("additionalProperties".into(), Value::Bool(false));
-                }
-                map.values_mut().for_each(walk);
-            }
-            Value::Array(items) => items.iter_mut().for_each(walk),
-            _ => {}
-        }
-    }
-    walk(&mut schema);
-    schema
-}
-
-/// The JSON schema sent as `response_format` for `T`.
-pub fn response_schema<T: JsonSchema>() -> Value {
-    strict(serde_json::to_value(schemars::schema_for!(T)).unwrap_or(Value::Null))
-}
-
 /// `LLM_*`: the OpenAI-compatible API that writes quizzes and feedback.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LlmSettings {
@@ -195,6 +89,10 @@ pub struct LlmSettings {
     /// a stream that broke off or stalled).
     #[arg(long, env = "LLM_MAX_RETRIES", default_value_t = 2)]
     pub llm_max_retries: u32,
+    /// The most tokens one reply may have (`max_tokens`); unset: the provider's limit. A reply
+    /// that reaches it is cut off and counts as a failed attempt.
+    #[arg(long, env = "LLM_MAX_TOKENS")]
+    pub llm_max_tokens: Option<u32>,
 }
 
 impl Default for LlmSettings {
@@ -220,6 +118,7 @@ impl LlmClient {
             model: config.llm_model.clone(),
             timeout: config.llm_timeout,
             max_retries: config.llm_max_retries,
+            max_tokens: config.llm_max_tokens,
         }))
     }
 
@@ -309,40 +208,53 @@ impl LlmClient {
         let schema = response_schema::<T>();
         let mut last_problem = String::new();
         for round in 0..2 {
-            let content = match on_partial.as_mut() {
+            let Completion { content, cut_off } = match on_partial.as_mut() {
                 Some(on_partial) => {
                     self.complete_streamed(schema_name, &schema, &messages, &mut **on_partial)
                         .await?
                 }
                 None => self.complete(schema_name, &schema, &messages).await?,
             };
-            let problem = match serde_json::from_str::<T>(&content) {
-                Ok(value) => match check(&value) {
-                    Ok(()) => return Ok(value),
-                    Err(problem) => problem,
-                },
-                Err(err) => format!("the reply is not valid JSON for the schema ({err})"),
+            let problem = if cut_off {
+                // Often still parseable up to where it stopped, but never complete: a failed
+                // attempt, whatever it holds.
+                tracing::warn!(
+                    round,
+                    chars = content.chars().count(),
+                    "LLM reply cut off at the token limit (finish_reason: length); counted as a \
+                     failed attempt"
+                );
+                "the reply was cut off at the token limit".to_owned()
+            } else {
+                let problem = match serde_json::from_str::<T>(&content) {
+                    Ok(value) => match check(&value) {
+                        Ok(()) => return Ok(value),
+                        Err(problem) => problem,
+                    },
+                    Err(err) => format!("the reply is not valid JSON for the schema ({err})"),
+                };
+                tracing::warn!(round, problem = %problem, "LLM reply rejected");
+                problem
             };
-            tracing::warn!(round, problem = %problem, "LLM reply rejected");
-            messages.push(Message::assistant(content));
-            messages.push(Message::user(format!(
-                "That reply is invalid: {problem}. Reply again with the complete corrected JSON \
-                 only, following every rule."
-            )));
+            messages.extend(repair_messages(content, cut_off, &problem));
             last_problem = problem;
         }
         Err(LlmError::BadReply(last_problem))
     }
 
     fn request_body(&self, schema_name: &str, schema: &Value, messages: &[Message]) -> Value {
-        json!({
+        let mut body = json!({
             "model": self.model,
             "messages": messages,
             "response_format": {
                 "type": "json_schema",
                 "json_schema": { "name": schema_name, "strict": true, "schema": schema },
             },
-        })
+        });
+        if let Some(max_tokens) = self.max_tokens {
+            body["max_tokens"] = max_tokens.into();
+        }
+        body
     }
 
     /// One chat completion, retried with backoff on 429, 5xx and connection failures.
@@ -351,7 +263,7 @@ impl LlmClient {
         schema_name: &str,
         schema: &Value,
         messages: &[Message],
-    ) -> Result<String, LlmError> {
+    ) -> Result<Completion, LlmError> {
         let body = self.request_body(schema_name, schema, messages);
         self.with_retries(&body, None, |resp| async move {
             let reply: Value = resp
@@ -371,7 +283,7 @@ impl LlmClient {
         schema: &Value,
         messages: &[Message],
         on_partial: &mut (dyn FnMut(&str) + Send),
-    ) -> Result<String, LlmError> {
+    ) -> Result<Completion, LlmError> {
         let mut body = self.request_body(schema_name, schema, messages);
         body["stream"] = Value::Bool(true);
         let on_partial = std::sync::Mutex::new(on_partial);
@@ -395,10 +307,10 @@ impl LlmClient {
         body: &Value,
         total: Option<Duration>,
         read: R,
-    ) -> Result<String, LlmError>
+    ) -> Result<Completion, LlmError>
     where
         R: Fn(reqwest::Response) -> Fut,
-        Fut: std::future::Future<Output = Result<String, LlmError>>,
+        Fut: std::future::Future<Output = Result<Completion, LlmError>>,
     {
         let url = format!("{}/chat/completions", self.base_url);
         let mut attempt = 0;
@@ -462,215 +374,58 @@ impl LlmClient {
 /// The longest a streamed reply may take in all; each silence is bounded by `LLM_TIMEOUT`.
 const STREAM_MAX_DURATION: Duration = Duration::from_secs(10 * 60);
 
-/// Reads a chat-completions event stream to its end and returns the message content. Each
-/// event carries a `delta` of the message; the stream ends with `data: [DONE]` (or a chunk with
-/// a `finish_reason`). Anything else that ends it, or a silence of `idle`, is a broken stream.
-async fn read_stream(
-    resp: reqwest::Response,
-    idle: Duration,
-    on_partial: &mut (dyn FnMut(&str) + Send),
-) -> Result<String, LlmError> {
-    use eventsource_stream::Eventsource;
-    use futures_util::StreamExt;
-
-    let mut events = resp.bytes_stream().eventsource();
-    let mut content = String::new();
-    let mut finished = false;
-    loop {
-        let event = match tokio::time::timeout(idle, events.next()).await {
-            Err(_) => return Err(LlmError::Timeout(idle)),
-            Ok(None) if finished => return Ok(content),
-            Ok(None) => {
-                return Err(LlmError::Transport(
-                    "the reply stream ended before it was complete".into(),
-                ));
-            }
-            Ok(Some(Err(err))) => {
-                return Err(LlmError::Transport(format!(
-                    "the reply stream broke off: {err}"
-                )));
-            }
-            Ok(Some(Ok(event))) => event,
-        };
-        let data = event.data.trim();
-        if data == "[DONE]" {
-            return Ok(content);
-        }
-        if data.is_empty() {
-            continue;
-        }
-        let chunk: Value = serde_json::from_str(data)
-            .map_err(|e| LlmError::BadReply(format!("a stream event is not JSON: {e}")))?;
-        if let Some(message) = chunk["error"]["message"].as_str() {
-            return Err(LlmError::BadReply(format!(
-                "the provider reported an error mid-stream: {message}"
-            )));
-        }
-        let choice = &chunk["choices"][0];
-        if let Some(refusal) = choice["delta"]["refusal"]
-            .as_str()
-            .filter(|r| !r.is_empty())
-        {
-            return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
-        }
-        if let Some(piece) = choice["delta"]["content"]
-            .as_str()
-            .filter(|p| !p.is_empty())
-        {
-            content.push_str(piece);
-            on_partial(&content);
-        }
-        match choice["finish_reason"].as_str() {
-            None | Some("stop") => finished |= choice["finish_reason"].is_string(),
-            Some(reason) => {
-                return Err(LlmError::BadReply(format!(
-                    "the reply stopped early ({reason})"
-                )));
-            }
-        }
-    }
-}
-
-/// Counts the question objects completed so far in a quiz reply that is still arriving: the
-/// objects closed inside the top-level `"questions"` array. Fed the text as it grows.
-#[derive(Debug, Default)]
-pub struct QuestionCounter {
-    seen: usize,
-    /// Open containers, `{` or `[`.
-    stack: Vec<u8>,
-    in_string: bool,
-    escaped: bool,
-    /// The last string read directly inside the top-level object (a key, once `:` follows).
-    string: String,
-    top_key: String,
-    completed: usize,
-}
-
-impl QuestionCounter {
-    /// The questions complete in `text`, which extends the text of the previous call (an empty
-    /// or shorter text starts over).
-    pub fn count(&mut self, text: &str) -> usize {
-        if text.len() < self.seen || !text.is_char_boundary(self.seen) {
-            *self = QuestionCounter::default();
-        }
-        for c in text[self.seen..].chars() {
-            self.feed(c);
-        }
-        self.seen = text.len();
-        self.completed
-    }
-
-    fn feed(&mut self, c: char) {
-        let top_level = self.stack.len() == 1;
-        if self.in_string {
-            if self.escaped {
-                self.escaped = false;
-            } else if c == '\\' {
-                self.escaped = true;
-                return;
-            } else if c == '"' {
-                self.in_string = false;
-                return;
-            }
-            if top_level && self.string.len() < 64 {
-                self.string.push(c);
-            }
-            return;
-        }
-        match c {
-            '"' => {
-                self.in_string = true;
-                self.string.clear();
-            }
-            ':' if top_level => self.top_key = std::mem::take(&mut self.string),
-            '{' => self.stack.push(b'{'),
-            '[' => self.stack.push(b'['),
-            '}' | ']' => {
-                let closed = self.stack.pop();
-                if closed == Some(b'{') && self.stack == b"{[" && self.top_key == "questions" {
-                    self.completed += 1;
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-fn extract_content(reply: &Value) -> Result<String, LlmError> {
-    let message = &reply["choices"][0]["message"];
+fn extract_content(reply: &Value) -> Result<Completion, LlmError> {
+    let choice = &reply["choices"][0];
+    let message = &choice["message"];
     if let Some(refusal) = message["refusal"].as_str().filter(|r| !r.is_empty()) {
         return Err(LlmError::BadReply(format!("the model refused: {refusal}")));
     }
-    message["content"]
+    let content = message["content"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| LlmError::BadReply("the response has no message content".into()))
+        .ok_or_else(|| LlmError::BadReply("the response has no message content".into()))?;
+    Ok(Completion {
+        content,
+        cut_off: choice["finish_reason"] == "length",
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A reply's text, and whether it stopped at the token limit (`finish_reason: "length"`), which
+/// leaves it incomplete whatever it looks like.
+struct Completion {
+    content: String,
+    cut_off: bool,
+}
 
-    #[test]
-    fn answers_are_found_in_normalised_text() {
-        let text = StudyText::new(
-            "The crew: Neil A. Armstrong, Buzz Aldrin —\n and Michael Collins (July 16, 1969). \
-             아폴로 11호는 달에 착륙했다. ＡＰＯＬＬＯ",
-        );
-        for stated in [
-            "Neil A Armstrong",
-            "neil a. armstrong",
-            "  ALDRIN ",
-            "Buzz Aldrin and Michael Collins",
-            "July 16 1969",
-            "16, 1969",
-            "아폴로 11호",
-            "달",
-            "apollo",
-        ] {
-            assert!(text.states(stated), "{stated:?}");
-        }
-        for absent in ["Yuri Gagarin", "July 20, 1969", "Neil Armstrong", "...", ""] {
-            assert!(!text.states(absent), "{absent:?}");
-        }
-    }
+/// A rejected reply longer than this is not sent back in the repair round (it could overflow a
+/// small model's context, as a 15 KB run-on reply once did); a note of what was wrong goes instead.
+const REPAIR_ECHO_MAX_CHARS: usize = 4_000;
 
-    #[test]
-    fn questions_are_counted_as_they_complete() {
-        let reply = json!({
-            "title": "T {not} [a] \"question\"",
-            "description": "d",
-            "questions": [
-                { "content": "q1 }", "answer_type": "true_false",
-                  "choices": [{ "content": "True", "is_correct": true }], "explanation": "{" },
-                { "content": "q2", "answer_type": "multiple_choice", "choices": [], "explanation": "" },
-            ],
-        })
-        .to_string();
-        let mut counter = QuestionCounter::default();
-        let mut counts = Vec::new();
-        for end in (0..=reply.len()).filter(|&i| reply.is_char_boundary(i)) {
-            counts.push(counter.count(&reply[..end]));
-        }
-        assert_eq!(*counts.last().unwrap(), 2);
-        assert!(counts.windows(2).all(|w| w[0] <= w[1]), "never goes back");
-        let first = reply.find("\"q2\"").unwrap();
-        assert_eq!(QuestionCounter::default().count(&reply[..first]), 1);
-        assert_eq!(counter.count(""), 0, "an empty text starts over");
-    }
+/// The longest problem description sent back: enough to say what to fix.
+const PROBLEM_MAX_CHARS: usize = 600;
 
-    #[test]
-    fn schemas_are_strict() {
-        let schema = response_schema::<LlmQuiz>();
-        let text = schema.to_string();
-        assert!(!text.contains("\"format\""));
-        assert_eq!(schema["additionalProperties"], false);
-        assert_eq!(
-            schema["required"],
-            json!(["title", "description", "questions"])
-        );
-        let question = &schema["$defs"]["LlmQuestion"];
-        assert_eq!(question["additionalProperties"], false);
-        assert_eq!(question["required"].as_array().unwrap().len(), 4);
+/// The messages that ask the model to repair `content`, rejected for `problem`.
+fn repair_messages(content: String, cut_off: bool, problem: &str) -> Vec<Message> {
+    let problem: String = match problem.char_indices().nth(PROBLEM_MAX_CHARS) {
+        Some((end, _)) => format!("{}…", &problem[..end]),
+        None => problem.to_owned(),
+    };
+    let again = "Reply again with the complete corrected JSON only, following every rule.";
+    if cut_off {
+        return vec![Message::user(format!(
+            "Your previous reply was cut off at the length limit before it was complete. {again} \
+             Keep every text short."
+        ))];
     }
+    let length = content.chars().count();
+    if length > REPAIR_ECHO_MAX_CHARS {
+        return vec![Message::user(format!(
+            "Your previous reply ({length} characters, too long to repeat here) is invalid: \
+             {problem}. {again} Keep every text short."
+        ))];
+    }
+    vec![
+        Message::assistant(content),
+        Message::user(format!("That reply is invalid: {problem}. {again}")),
+    ]
 }

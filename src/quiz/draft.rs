@@ -1,0 +1,157 @@
+//! A quiz before it is owned and stored, as the LLM or the offline generator writes it.
+
+use crate::{
+    domain::{AnswerType, AppError, AppResult, ChoiceRecord, QuestionRecord, QuizSource},
+    llm::{LlmClient, LlmError},
+};
+
+use super::{
+    QuizSpec,
+    checks::{StudyText, check_quiz},
+    offline,
+    prompt::quiz_messages,
+    reply::{LlmAnswerType, LlmQuiz},
+};
+
+/// A generated quiz before it is owned and stored.
+pub(super) struct Draft {
+    pub(super) title: String,
+    pub(super) description: String,
+    pub(super) source: QuizSource,
+    pub(super) questions: Vec<QuestionRecord>,
+}
+
+pub(super) fn number(i: usize) -> u32 {
+    u32::try_from(i + 1).unwrap_or(u32::MAX)
+}
+
+/// Choices in the order given, numbered from 1.
+fn numbered_choices(choices: impl Iterator<Item = (String, bool)>) -> Vec<ChoiceRecord> {
+    choices
+        .enumerate()
+        .map(|(j, (content, correct))| ChoiceRecord {
+            number: number(j),
+            content,
+            correct,
+        })
+        .collect()
+}
+
+/// The study text the offline generator needs: without an LLM it is required.
+pub(super) fn offline_text(spec: &QuizSpec) -> AppResult<&str> {
+    spec.source_text.as_deref().ok_or_else(|| {
+        AppError::bad_input(
+            "sourceText",
+            "No LLM is configured on this server, so quizzes are built from study text: give \
+             sourceText (or configure LLM_BASE_URL to generate from a topic alone).",
+        )
+    })
+}
+
+pub(super) fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
+    generate_offline_reporting(spec, &mut |_| {})
+}
+
+/// The offline generator; `on_question` hears how many questions are built so far.
+pub(super) fn generate_offline_reporting(
+    spec: &QuizSpec,
+    on_question: &mut dyn FnMut(usize),
+) -> AppResult<Draft> {
+    let text = offline_text(spec)?;
+    let request = offline::OfflineRequest {
+        topic: &spec.topic,
+        source_text: text,
+        question_count: spec.question_count,
+        choice_count: spec.choice_count,
+        difficulty: spec.difficulty,
+        seed: offline::content_seed(&spec.topic, text, spec.question_count, spec.choice_count),
+    };
+    let questions = offline::generate_reporting(&request, on_question).map_err(|err| match err {
+        offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
+            "sourceText",
+            format!(
+                "The study text is too short to build questions with {} choices; add more text \
+                 or ask for fewer choices.",
+                spec.choice_count
+            ),
+        ),
+        offline::OfflineError::NotEnoughMaterial { possible, .. } => AppError::bad_input(
+            "questionCount",
+            format!(
+                "The study text can make at most {possible} distinct questions with {} choices; \
+                 ask for {possible} or fewer, or add more text.",
+                spec.choice_count
+            ),
+        ),
+    })?;
+    Ok(Draft {
+        title: spec.topic.clone(),
+        description: format!(
+            "{} fill-in-the-blank questions built from your study text.",
+            questions.len()
+        ),
+        source: QuizSource::Offline,
+        questions: questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| QuestionRecord {
+                number: number(i),
+                content: q.content,
+                answer_type: AnswerType::MultipleChoice,
+                choices: numbered_choices(q.choices.into_iter().map(|c| (c.content, c.correct))),
+                explanation: q.explanation,
+            })
+            .collect(),
+    })
+}
+
+pub(super) async fn generate_with_llm(
+    llm: &LlmClient,
+    spec: &QuizSpec,
+    on_partial: Option<&mut (dyn FnMut(&str) + Send)>,
+) -> AppResult<Draft> {
+    let study = spec.source_text.as_deref().map(StudyText::new);
+    let check = |q: &LlmQuiz| check_quiz(q, spec, study.as_ref());
+    let reply = match on_partial {
+        Some(on_partial) => {
+            llm.ask_streamed::<LlmQuiz, _>("quiz", quiz_messages(spec), check, on_partial)
+                .await
+        }
+        None => {
+            llm.ask::<LlmQuiz, _>("quiz", quiz_messages(spec), check)
+                .await
+        }
+    };
+    let quiz = reply.map_err(|err: LlmError| {
+        tracing::warn!(error = %err, "quiz generation by the LLM failed");
+        AppError::LlmUnavailable
+    })?;
+    let title = Some(quiz.title.trim())
+        .filter(|t| !t.is_empty())
+        .unwrap_or(&spec.topic)
+        .to_owned();
+    Ok(Draft {
+        title,
+        description: quiz.description.trim().to_owned(),
+        source: QuizSource::Llm,
+        questions: quiz
+            .questions
+            .into_iter()
+            .enumerate()
+            .map(|(i, q)| QuestionRecord {
+                number: number(i),
+                content: q.content.trim().to_owned(),
+                answer_type: match q.answer_type {
+                    LlmAnswerType::MultipleChoice => AnswerType::MultipleChoice,
+                    LlmAnswerType::TrueFalse => AnswerType::TrueFalse,
+                },
+                choices: numbered_choices(
+                    q.choices
+                        .into_iter()
+                        .map(|c| (c.content.trim().to_owned(), c.is_correct)),
+                ),
+                explanation: Some(q.explanation.trim().to_owned()).filter(|e| !e.is_empty()),
+            })
+            .collect(),
+    })
+}

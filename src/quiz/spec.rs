@@ -1,0 +1,93 @@
+//! What a client may ask for in `generateQuiz` and `startQuizGeneration`, and its validation
+//! into the spec every generator works from.
+
+use crate::domain::{AppError, AppResult, Difficulty};
+
+pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
+pub const CHOICE_COUNT: std::ops::RangeInclusive<i32> = 2..=6;
+pub const TOPIC_MAX_CHARS: usize = 200;
+pub const SOURCE_TEXT_MAX_CHARS: usize = 100_000;
+
+/// `generateQuiz` input as the client sent it.
+#[derive(Debug, Clone)]
+pub struct GenerateInput {
+    pub topic: String,
+    pub source_text: Option<String>,
+    pub question_count: i32,
+    pub choice_count: i32,
+    pub difficulty: Difficulty,
+    pub language: String,
+}
+
+/// The same, validated.
+#[derive(Debug, Clone)]
+pub(super) struct QuizSpec {
+    pub(super) topic: String,
+    pub(super) source_text: Option<String>,
+    pub(super) question_count: usize,
+    pub(super) choice_count: usize,
+    pub(super) difficulty: Difficulty,
+    pub(super) language: String,
+}
+
+impl GenerateInput {
+    pub(super) fn validate(self) -> AppResult<QuizSpec> {
+        let topic = self.topic.trim().to_owned();
+        let topic_len = topic.chars().count();
+        if topic_len == 0 || topic_len > TOPIC_MAX_CHARS {
+            return Err(AppError::bad_input(
+                "topic",
+                format!("The topic must be 1 to {TOPIC_MAX_CHARS} characters long."),
+            ));
+        }
+        let source_text = self
+            .source_text
+            .map(|t| t.trim().to_owned())
+            .filter(|t| !t.is_empty());
+        if let Some(text) = &source_text
+            && text.chars().count() > SOURCE_TEXT_MAX_CHARS
+        {
+            return Err(AppError::bad_input(
+                "sourceText",
+                format!("The study text may be at most {SOURCE_TEXT_MAX_CHARS} characters long."),
+            ));
+        }
+        within("questionCount", self.question_count, &QUESTION_COUNT)?;
+        within("choiceCount", self.choice_count, &CHOICE_COUNT)?;
+        let language = self.language.trim().to_owned();
+        let valid_language = (2..=35).contains(&language.len())
+            && language.starts_with(|c: char| c.is_ascii_alphabetic())
+            && language
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !valid_language {
+            return Err(AppError::bad_input(
+                "language",
+                "language must be a language code such as en, ko or pt-BR.",
+            ));
+        }
+        Ok(QuizSpec {
+            topic,
+            source_text,
+            question_count: self.question_count as usize,
+            choice_count: self.choice_count as usize,
+            difficulty: self.difficulty,
+            language,
+        })
+    }
+}
+
+fn within(field: &'static str, value: i32, range: &std::ops::RangeInclusive<i32>) -> AppResult<()> {
+    if range.contains(&value) {
+        Ok(())
+    } else {
+        Err(AppError::bad_input(
+            field,
+            format!(
+                "{field} must be between {} and {}.",
+                range.start(),
+                range.end()
+            ),
+        ))
+    }
+}
