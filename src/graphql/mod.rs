@@ -22,6 +22,7 @@ use async_graphql::{MergedObject, MergedSubscription, Schema, SchemaBuilder};
 use crate::{auth::AuthService, quiz::QuizService};
 use cookies::CookiePolicy;
 use limits::QueryLimits;
+pub use live::{ActiveSubscriptions, LiveField};
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery, live::LiveQuery);
@@ -53,9 +54,11 @@ pub fn build_schema(
     quizzes: Arc<QuizService>,
     cookies: CookiePolicy,
     limits: &QueryLimits,
+    active: ActiveSubscriptions,
 ) -> AppSchema {
     let mut builder = builder()
         .data(auth)
+        .data(active)
         .data(quizzes)
         .data(cookies)
         // A backstop: `limits` counts depth and fields (`__typename` too) before validation.
