@@ -675,3 +675,44 @@ impl Client {
         .await
     }
 }
+
+/// The access token a `login`, `refreshToken`, … answer (`field`) carries.
+pub fn token_of(r: &Gql, field: &str) -> String {
+    r.data()[field]["accessToken"].as_str().unwrap().to_owned()
+}
+
+/// Two server processes sharing one store: a SQLite file, or one MongoDB database.
+pub async fn two_processes(backend: Backend) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
+    two_processes_with(backend, |_| {}).await
+}
+
+/// [`two_processes`], both configured by `tweak`.
+pub async fn two_processes_with(
+    backend: Backend,
+    tweak: impl Fn(&mut Settings),
+) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
+    let first = TestApp::spawn(backend, |c| {
+        if backend == Backend::Sqlite {
+            c.store.database_url = file;
+        }
+        tweak(c);
+    })
+    .await?;
+    let shared = first.config.store.database_url.clone();
+    let second = TestApp::spawn(backend, |c| {
+        c.store.database_url = shared;
+        tweak(c);
+    })
+    .await?;
+    Some((first, second, dir))
+}
+
+/// The `retryAfter` seconds of a `RATE_LIMITED` refusal.
+pub fn retry_after(r: &Gql) -> u64 {
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    r.errors().unwrap()[0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("retryAfter in seconds")
+}
