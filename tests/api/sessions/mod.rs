@@ -2,3 +2,4 @@
 
 mod auth;
 mod ending;
+mod tokens;
