@@ -1,4 +1,6 @@
-//! Attacks on the HTTP and GraphQL surface: cross-site requests, oversized and abusive queries.
+//! Attacks on the HTTP and GraphQL surface: cross-site requests (both CSRF preflight headers),
+//! oversized and abusive queries, slow clients, pages' security headers, and a panicking
+//! handler that answers `INTERNAL` while the server carries on.
 
 use crate::common;
 
@@ -610,4 +612,101 @@ async fn a_slow_answer_outlasts_the_connection_timeouts() {
         .await;
     assert_eq!(r.code(), "LLM_UNAVAILABLE", "{}", r.body);
     assert!(started.elapsed() >= Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn x_apollo_operation_name_counts_as_a_preflight_header() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (browser, _) = app.new_user("apollo").await;
+    let request_body =
+        json!({ "query": "query Me { me { username } }", "operationName": "Me" }).to_string();
+    let post = |header: Option<&'static str>| {
+        let mut req = browser
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("content-type", "text/plain")
+            .body(request_body.clone());
+        if let Some(value) = header {
+            req = req.header("x-apollo-operation-name", value);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post(Some("Me")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["username"], "apollo");
+    for refused in [None, Some("")] {
+        let (status, body) = post(refused).await;
+        assert_eq!(status, 400, "{refused:?}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(body["data"].is_null(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_reset_password_page_carries_security_headers() {
+    use base64::Engine;
+    use sha2::Digest;
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let r = app.client().get("/reset-password?uid=x&token=y").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let h = r.headers().clone();
+    let header = |name: &str| {
+        h.get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    let csp = header("content-security-policy");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The page's one inline script is allowed by its hash, and nothing else is.
+    let html = r.text().await.unwrap();
+    let scripts: Vec<&str> = html
+        .split("<script>")
+        .skip(1)
+        .map(|s| s.split("</script>").next().unwrap())
+        .collect();
+    assert_eq!(scripts.len(), 1, "{html}");
+    let hash = base64::engine::general_purpose::STANDARD
+        .encode(sha2::Sha256::digest(scripts[0].as_bytes()));
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap_or_else(|| panic!("no script-src in {csp}"));
+    assert_eq!(script_src, format!("script-src 'sha256-{hash}'"));
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_internal_and_the_server_carries_on() {
+    // The route exists only when the test turns it on; a default configuration has none.
+    let plain = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let r = plain.client().get(quiz_llm::http::PANIC_ROUTE).await;
+    assert_eq!(r.status().as_u16(), 404);
+
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.panic_route_for_tests = true)
+        .await
+        .unwrap();
+    let c = app.client();
+    let r = c.get(quiz_llm::http::PANIC_ROUTE).await;
+    assert_eq!(r.status().as_u16(), 500);
+    let text = r.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(
+        body,
+        json!({ "errors": [{ "message": "Internal error.", "extensions": { "code": "INTERNAL" } }] })
+    );
+    for internal in ["panic", "internal detail", ".rs", "thread"] {
+        assert!(!text.contains(internal), "{internal:?} leaked: {text}");
+    }
+    assert_eq!(c.get("/healthz").await.status().as_u16(), 200);
+    c.gql("{ __typename }", json!({})).await.ok();
 }
