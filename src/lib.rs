@@ -135,12 +135,14 @@ impl Application {
         ));
         let limits = settings.graphql.clone();
         let draining = Draining::default();
+        let active = graphql::ActiveSubscriptions::default();
         let schema = graphql::build_schema(
             auth.clone(),
             quizzes.clone(),
             materials,
             cookies.clone(),
             &limits,
+            active.clone(),
         );
         let shutdown = CancellationToken::new();
         tokio::spawn(streams.clone().renew_periodically(shutdown.clone()));
@@ -181,7 +183,7 @@ impl Application {
             .context("the listener has no socket address")?;
         tracing::info!(store = store.kind(), "listening on http://{local_addr}");
         let metrics = match settings.telemetry.metrics_addr {
-            Some(addr) => Some(metrics_listener(addr, store.clone()).await?),
+            Some(addr) => Some(metrics_listener(addr, store.clone(), active).await?),
             None => None,
         };
         Ok(Application {
@@ -287,10 +289,11 @@ impl Application {
 }
 
 /// Installs the Prometheus recorder and binds `METRICS_ADDR`; the outbox gauge is read from the
-/// store at each scrape.
+/// store and the subscription gauge from this application at each scrape.
 async fn metrics_listener(
     addr: SocketAddr,
     store: Arc<dyn Store>,
+    active: graphql::ActiveSubscriptions,
 ) -> anyhow::Result<(TcpListener, BoxEndpoint<'static>)> {
     let handle = telemetry::metrics::install().context("cannot install the metrics recorder")?;
     let listener = TcpListener::bind(addr)
@@ -300,16 +303,37 @@ async fn metrics_listener(
         .local_addr()
         .context("the metrics listener has no address")?;
     tracing::info!("metrics on http://{local}/metrics");
-    let before_scrape: telemetry::metrics::BeforeScrape = Arc::new(move || {
-        let store = store.clone();
-        Box::pin(async move {
-            match tokio::time::timeout(Duration::from_secs(2), store.count_pending_mail()).await {
-                Ok(Ok(pending)) => metrics::gauge!("mail_outbox_pending").set(pending as f64),
-                Ok(Err(err)) => tracing::warn!(error = %err, "cannot count the pending e-mails"),
-                Err(_) => tracing::warn!("counting the pending e-mails timed out"),
-            }
-        })
-    });
+    let before_scrape: telemetry::metrics::BeforeScrape =
+        Arc::new(move || {
+            let (store, active) = (store.clone(), active.clone());
+            Box::pin(async move {
+                let pending =
+                    match tokio::time::timeout(Duration::from_secs(2), store.count_pending_mail())
+                        .await
+                    {
+                        Ok(Ok(pending)) => Some(pending),
+                        Ok(Err(err)) => {
+                            tracing::warn!(error = %err, "cannot count the pending e-mails");
+                            None
+                        }
+                        Err(_) => {
+                            tracing::warn!("counting the pending e-mails timed out");
+                            None
+                        }
+                    };
+                let set: Box<dyn FnOnce() + Send> = Box::new(move || {
+                    if let Some(pending) = pending {
+                        metrics::gauge!("mail_outbox_pending").set(pending as f64);
+                    }
+                    for (field, count) in active.counts() {
+                        let field: &'static str = field.into();
+                        metrics::gauge!("graphql_subscriptions_active", "root_field" => field)
+                            .set(count as f64);
+                    }
+                });
+                set
+            })
+        });
     use poem::EndpointExt;
     let endpoint = telemetry::metrics::endpoint(handle, before_scrape);
     Ok((listener, endpoint.map_to_response().boxed()))

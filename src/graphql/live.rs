@@ -1,6 +1,11 @@
 //! Live quiz generation: jobs started by a mutation and watched through a subscription, and the
 //! caller's quiz activity as it happens. All behind the login guard and scoped to the caller.
 
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
@@ -175,6 +180,67 @@ impl LiveMutation {
     }
 }
 
+/// The subscription root fields, as the `graphql_subscriptions_active` gauge labels them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::VariantArray)]
+#[strum(serialize_all = "camelCase")]
+pub enum LiveField {
+    QuizGeneration,
+    QuizEvents,
+}
+
+/// How many subscriptions of this process listen for changes, per root field: one counts from
+/// the moment it listens until its stream is dropped. Read for the
+/// `graphql_subscriptions_active` gauge at each scrape, so whoever sees the count rise knows a
+/// subscription started after it will hear every change made from then on.
+#[derive(Clone, Default)]
+pub struct ActiveSubscriptions(Arc<[AtomicUsize; LIVE_FIELDS]>);
+
+const LIVE_FIELDS: usize = <LiveField as strum::VariantArray>::VARIANTS.len();
+
+impl ActiveSubscriptions {
+    /// The count for each root field.
+    pub fn counts(&self) -> impl Iterator<Item = (LiveField, usize)> + '_ {
+        <LiveField as strum::VariantArray>::VARIANTS
+            .iter()
+            .map(|&field| (field, self.0[field as usize].load(Ordering::Acquire)))
+    }
+
+    /// Counts one subscription of `field` until the returned guard is dropped.
+    fn listening(&self, field: LiveField) -> Listening {
+        // Released after the stream listens: a reader who sees it can publish and be heard.
+        self.0[field as usize].fetch_add(1, Ordering::Release);
+        Listening {
+            counts: self.clone(),
+            field,
+        }
+    }
+}
+
+/// One subscription counted in [`ActiveSubscriptions`]; it travels with the subscription's
+/// stream.
+struct Listening {
+    counts: ActiveSubscriptions,
+    field: LiveField,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.counts.0[self.field as usize].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts `stream` under `field` for as long as it lives; call it once the stream listens.
+fn counted<S: Stream>(
+    ctx: &Context<'_>,
+    field: LiveField,
+    stream: S,
+) -> impl Stream<Item = S::Item> + use<S> {
+    let listening = ctx.data_unchecked::<ActiveSubscriptions>().listening(field);
+    stream.inspect(move |_| {
+        let _counted = &listening;
+    })
+}
+
 #[derive(Default)]
 pub struct LiveSubscription;
 
@@ -190,7 +256,7 @@ impl LiveSubscription {
     ) -> Result<impl Stream<Item = QuizGenerationJob> + use<>> {
         let owner = &ctx.claims()?.sub;
         let changes = ctx.quiz_service().watch_generation(owner, &job_id).await?;
-        Ok(changes.map(QuizGenerationJob))
+        Ok(counted(ctx, LiveField::QuizGeneration, changes).map(QuizGenerationJob))
     }
 
     /// Your quiz activity as it happens, from any device or server process: quizzes created
@@ -201,6 +267,7 @@ impl LiveSubscription {
         ctx: &Context<'_>,
     ) -> Result<impl Stream<Item = QuizEvent> + use<>> {
         let owner = &ctx.claims()?.sub;
-        Ok(ctx.quiz_service().quiz_events(owner).map(QuizEvent::from))
+        let events = ctx.quiz_service().quiz_events(owner);
+        Ok(counted(ctx, LiveField::QuizEvents, events).map(QuizEvent::from))
     }
 }

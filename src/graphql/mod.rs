@@ -26,6 +26,7 @@ use crate::{
 };
 use cookies::CookiePolicy;
 use limits::QueryLimits;
+pub use live::{ActiveSubscriptions, LiveField};
 
 #[derive(MergedObject, Default)]
 pub struct QueryRoot(
@@ -64,9 +65,11 @@ pub fn build_schema(
     materials: Arc<MaterialService>,
     cookies: CookiePolicy,
     limits: &QueryLimits,
+    active: ActiveSubscriptions,
 ) -> AppSchema {
     let mut builder = builder()
         .data(auth)
+        .data(active)
         .data(quizzes)
         .data(materials)
         .data(cookies)

@@ -252,6 +252,16 @@ fn part(first: bool, json: &Value) -> bytes::Bytes {
 
 /// The multipart subscription protocol: `{"payload": result}` per result, `{}` as a heartbeat
 /// when idle, `{"payload": null, "errors": [...]}` when the transport ends it (`stop`).
+///
+/// Hand-written because async-graphql's own framing (7.2,
+/// `http::create_multipart_mixed_stream`) cannot do two things this needs. It writes each
+/// `Response` bare, without the `{"payload": …}` envelope Apollo's protocol gives subscription
+/// results, and takes nothing but the responses: so an ending the transport decides (the
+/// session's `SESSION_EXPIRED`, the server shutting down) could only be a result with errors,
+/// not the `{"payload": null, "errors": […]}` that tells a client the transport ended it. And it
+/// writes a part's closing boundary only when the next part starts, so a client that hands a
+/// part on once its boundary arrives (Apollo Client does) would hold every event back until the
+/// next event or heartbeat.
 fn multipart_body(
     responses: BoxStream<'static, Response>,
     stop: BoxFuture<'static, AppError>,

@@ -54,6 +54,9 @@ pub fn enabled() -> bool {
 /// Installs the Prometheus recorder for the whole process (once; later calls share it) and
 /// describes the metrics.
 pub fn install() -> anyhow::Result<PrometheusHandle> {
+    // Two applications starting at once in one process must not both try to install one.
+    static INSTALLING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALLING.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(handle) = HANDLE.get() {
         return Ok(handle.clone());
     }
@@ -110,6 +113,10 @@ fn describe() {
     describe_gauge!(
         "mail_outbox_pending",
         "E-mails in the outbox still to be delivered (dead letters excluded)."
+    );
+    describe_gauge!(
+        "graphql_subscriptions_active",
+        "Subscriptions listening for changes on this process, by root field."
     );
     describe_counter!("llm_requests_total", "LLM requests by purpose and outcome.");
     describe_histogram!(
@@ -211,8 +218,10 @@ pub fn record_operation(
     });
 }
 
-/// Something to refresh right before a scrape (a gauge read from the store).
-pub type BeforeScrape = std::sync::Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+/// Gauges to set right before a scrape: read (from the store, say) by the future, set by the
+/// function it resolves to.
+pub type BeforeScrape =
+    std::sync::Arc<dyn Fn() -> BoxFuture<'static, Box<dyn FnOnce() + Send>> + Send + Sync>;
 
 struct Exporter {
     handle: PrometheusHandle,
@@ -221,13 +230,19 @@ struct Exporter {
 
 #[handler]
 async fn scrape(exporter: Data<&std::sync::Arc<Exporter>>) -> WithContentType<String> {
-    (exporter.before_scrape)().await;
-    process_collector().collect();
-    exporter.handle.run_upkeep();
-    exporter
-        .handle
-        .render()
-        .with_content_type("text/plain; version=0.0.4; charset=utf-8")
+    let set_gauges = (exporter.before_scrape)().await;
+    // The recorder is the process's, the gauges set before a scrape are one application's:
+    // where several applications share a process (the test suite), one sets and renders its
+    // own before the next sets its.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let text = {
+        let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        set_gauges();
+        process_collector().collect();
+        exporter.handle.run_upkeep();
+        exporter.handle.render()
+    };
+    text.with_content_type("text/plain; version=0.0.4; charset=utf-8")
 }
 
 /// `GET /metrics`, for the metrics listener.

@@ -152,6 +152,8 @@ pub fn database_for(backend: Backend) -> Option<(DatabaseUrl, DbGuard)> {
 
 pub struct TestApp {
     pub base_url: String,
+    /// The app's own `/metrics` (every test app serves them, on a port of its own).
+    pub metrics_url: String,
     /// Where the app's e-mail goes, unless the test pointed it at an SMTP server.
     pub mailbox: Arc<mailbox::MemoryMailer>,
     pub store: Arc<dyn Store>,
@@ -189,6 +191,8 @@ impl TestApp {
         config.auth.hash_cost = HashCost::minimal();
         // Sockets notice an ended session within this (1 s in production).
         config.subscriptions.session_check_interval = Duration::from_millis(100);
+        // Tests read the subscription gauge to know when a subscription listens.
+        config.telemetry.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
         tweak(&mut config);
         // A test that set SMTP_URL talks to its own mail server.
         let capture_mail = config.mail.smtp_url.is_none();
@@ -242,6 +246,10 @@ impl TestApp {
                 )
             });
         let base_url = format!("http://{}", app.local_addr());
+        let metrics_url = format!(
+            "http://{}/metrics",
+            app.metrics_addr().expect("test apps serve metrics")
+        );
         let store = app.store();
         let housekeeping = app.housekeeping();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -250,6 +258,7 @@ impl TestApp {
         }));
         TestApp {
             base_url,
+            metrics_url,
             mailbox,
             store,
             config,
@@ -283,6 +292,41 @@ impl TestApp {
     /// E-mails sent to `to`, oldest first (their plain-text parts).
     pub fn emails_to(&self, to: &str) -> Vec<String> {
         self.mailbox.to(to).into_iter().map(|m| m.text).collect()
+    }
+
+    /// How many `root_field` subscriptions listen on this app, as its `/metrics` say
+    /// (`graphql_subscriptions_active`).
+    pub async fn subscriptions_active(&self, root_field: &str) -> usize {
+        let text = reqwest::get(&self.metrics_url)
+            .await
+            .expect("/metrics")
+            .text()
+            .await
+            .expect("/metrics text");
+        let series = format!("graphql_subscriptions_active{{root_field=\"{root_field}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |value| {
+                value.trim().parse::<f64>().expect("a gauge value") as usize
+            })
+    }
+
+    /// Waits (up to 10 s) until exactly `count` `root_field` subscriptions listen on this app.
+    /// Once a subscription counts, whatever happens after reaches it: the server says so, so no
+    /// test guesses how long registering takes.
+    pub async fn wait_for_subscriptions(&self, root_field: &str, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let active = self.subscriptions_active(root_field).await;
+            if active == count {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{active} {root_field} subscriptions listen, not {count}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Waits (up to 5 s) until at least `count` e-mails to `to` were written, and returns them
@@ -644,4 +688,45 @@ impl Client {
         )
         .await
     }
+}
+
+/// The access token a `login`, `refreshToken`, … answer (`field`) carries.
+pub fn token_of(r: &Gql, field: &str) -> String {
+    r.data()[field]["accessToken"].as_str().unwrap().to_owned()
+}
+
+/// Two server processes sharing one store: a SQLite file, or one MongoDB database.
+pub async fn two_processes(backend: Backend) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
+    two_processes_with(backend, |_| {}).await
+}
+
+/// [`two_processes`], both configured by `tweak`.
+pub async fn two_processes_with(
+    backend: Backend,
+    tweak: impl Fn(&mut Settings),
+) -> Option<(TestApp, TestApp, tempfile::TempDir)> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
+    let first = TestApp::spawn(backend, |c| {
+        if backend == Backend::Sqlite {
+            c.store.database_url = file;
+        }
+        tweak(c);
+    })
+    .await?;
+    let shared = first.config.store.database_url.clone();
+    let second = TestApp::spawn(backend, |c| {
+        c.store.database_url = shared;
+        tweak(c);
+    })
+    .await?;
+    Some((first, second, dir))
+}
+
+/// The `retryAfter` seconds of a `RATE_LIMITED` refusal.
+pub fn retry_after(r: &Gql) -> u64 {
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    r.errors().unwrap()[0]["extensions"]["retryAfter"]
+        .as_u64()
+        .expect("retryAfter in seconds")
 }

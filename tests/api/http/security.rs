@@ -1,4 +1,6 @@
-//! Attacks on the HTTP and GraphQL surface: cross-site requests, oversized and abusive queries.
+//! Attacks on the HTTP and GraphQL surface: cross-site requests (both CSRF preflight headers),
+//! oversized and abusive queries, slow clients, pages' security headers, and a panicking
+//! handler that answers `INTERNAL` while the server carries on.
 
 use crate::common;
 
@@ -438,164 +440,6 @@ async fn html_pages_carry_security_headers() {
     }
 }
 
-const TEST_SECRET: &str = "test-secret-test-secret-test-secret!";
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn claims_of(token: &str) -> Value {
-    use base64::Engine;
-    let payload = token.split('.').nth(1).unwrap();
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
-    )
-    .unwrap()
-}
-
-fn sign(alg: jsonwebtoken::Algorithm, claims: &Value, secret: &str) -> String {
-    jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(alg),
-        claims,
-        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-    )
-    .unwrap()
-}
-
-#[tokio::test]
-async fn forged_tokens_are_refused() {
-    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
-    let (browser, _) = app.new_user("target").await;
-    let token = browser.login("target", common::PASSWORD).await.ok().data()["login"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let claims = claims_of(&token);
-    let anon = app.client();
-    // Re-signed with the right key, HS256: accepted (the harness itself is sound).
-    let same = sign(jsonwebtoken::Algorithm::HS256, &claims, TEST_SECRET);
-    assert_eq!(
-        anon.with_bearer(&same).me().await.ok().data()["me"]["username"],
-        "target"
-    );
-
-    let unsigned = format!(
-        "{}.{}.",
-        b64(br#"{"alg":"none","typ":"JWT"}"#),
-        token.split('.').nth(1).unwrap()
-    );
-    let mut wrong_aud = claims.clone();
-    wrong_aud["aud"] = json!("someone-else");
-    let mut wrong_iss = claims.clone();
-    wrong_iss["iss"] = json!("evil");
-    let mut other_user = claims.clone();
-    other_user["sub"] = json!(uuid::Uuid::new_v4().to_string());
-    let mut wrong_typ = claims.clone();
-    wrong_typ["typ"] = json!("refresh");
-    let forged = [
-        ("alg none", unsigned),
-        (
-            "HS512 with the right key",
-            sign(jsonwebtoken::Algorithm::HS512, &claims, TEST_SECRET),
-        ),
-        (
-            "another key",
-            sign(
-                jsonwebtoken::Algorithm::HS256,
-                &claims,
-                "another-secret-another-secret-xx",
-            ),
-        ),
-        (
-            "wrong aud",
-            sign(
-                jsonwebtoken::Algorithm::HS256,
-                &wrong_aud,
-                "another-secret-another-secret-xx",
-            ),
-        ),
-        (
-            "wrong aud, right key",
-            sign(jsonwebtoken::Algorithm::HS256, &wrong_aud, TEST_SECRET),
-        ),
-        (
-            "wrong iss, right key",
-            sign(jsonwebtoken::Algorithm::HS256, &wrong_iss, TEST_SECRET),
-        ),
-        (
-            "refresh typ",
-            sign(jsonwebtoken::Algorithm::HS256, &wrong_typ, TEST_SECRET),
-        ),
-        (
-            "tampered payload",
-            format!(
-                "{}.{}.{}",
-                token.split('.').next().unwrap(),
-                b64(other_user.to_string().as_bytes()),
-                token.split('.').nth(2).unwrap()
-            ),
-        ),
-    ];
-    for (what, bad) in forged {
-        let r = anon.with_bearer(&bad).me().await;
-        assert_eq!(r.code(), "UNAUTHENTICATED", "{what}");
-        assert_eq!(
-            anon.with_bearer(&bad).refresh().await.code(),
-            "UNAUTHENTICATED",
-            "{what}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_rotated_key_still_verifies_old_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = quiz_llm::config::DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
-    let old = {
-        let db = db.clone();
-        TestApp::spawn(Backend::Sqlite, move |c| c.store.database_url = db)
-            .await
-            .unwrap()
-    };
-    let (browser, _) = old.new_user("rotator").await;
-    let token =
-        browser.login("rotator", common::PASSWORD).await.ok().data()["login"]["accessToken"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-    let new = TestApp::spawn(Backend::Sqlite, move |c| {
-        c.store.database_url = db;
-        c.auth.jwt_secret = Some(quiz_llm::config::SecretString::from(
-            "a-brand-new-secret-a-brand-new-secret",
-        ));
-        c.auth.jwt_previous_secrets = vec![quiz_llm::config::SecretString::from(TEST_SECRET)];
-    })
-    .await
-    .unwrap();
-    let c = new.client().with_bearer(&token);
-    assert_eq!(c.me().await.ok().data()["me"]["username"], "rotator");
-    // Refreshing re-signs with the new key, which names itself in `kid`.
-    let fresh = c.refresh().await.ok().data()["refreshToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let kid_old = jsonwebtoken::decode_header(&token).unwrap().kid.unwrap();
-    let kid_new = jsonwebtoken::decode_header(&fresh).unwrap().kid.unwrap();
-    assert_ne!(kid_old, kid_new);
-    assert_eq!(
-        new.client().with_bearer(&fresh).me().await.ok().data()["me"]["username"],
-        "rotator"
-    );
-    // The old server, which does not know the new key, refuses the new token.
-    assert_eq!(
-        old.client().with_bearer(&fresh).me().await.code(),
-        "UNAUTHENTICATED"
-    );
-}
-
 /// Short connection timeouts, so that the slow-client tests wait little.
 fn short_timeouts(c: &mut quiz_llm::config::Settings) {
     c.server.connections.header_timeout = Duration::from_secs(1);
@@ -768,4 +612,101 @@ async fn a_slow_answer_outlasts_the_connection_timeouts() {
         .await;
     assert_eq!(r.code(), "LLM_UNAVAILABLE", "{}", r.body);
     assert!(started.elapsed() >= Duration::from_secs(3));
+}
+
+#[tokio::test]
+async fn x_apollo_operation_name_counts_as_a_preflight_header() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let (browser, _) = app.new_user("apollo").await;
+    let request_body =
+        json!({ "query": "query Me { me { username } }", "operationName": "Me" }).to_string();
+    let post = |header: Option<&'static str>| {
+        let mut req = browser
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("content-type", "text/plain")
+            .body(request_body.clone());
+        if let Some(value) = header {
+            req = req.header("x-apollo-operation-name", value);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, body) = post(Some("Me")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["me"]["username"], "apollo");
+    for refused in [None, Some("")] {
+        let (status, body) = post(refused).await;
+        assert_eq!(status, 400, "{refused:?}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(body["data"].is_null(), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn the_reset_password_page_carries_security_headers() {
+    use base64::Engine;
+    use sha2::Digest;
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let r = app.client().get("/reset-password?uid=x&token=y").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let h = r.headers().clone();
+    let header = |name: &str| {
+        h.get(name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(header("x-content-type-options"), "nosniff");
+    assert_eq!(header("x-frame-options"), "DENY");
+    assert_eq!(header("referrer-policy"), "no-referrer");
+    let csp = header("content-security-policy");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    // The page's one inline script is allowed by its hash, and nothing else is.
+    let html = r.text().await.unwrap();
+    let scripts: Vec<&str> = html
+        .split("<script>")
+        .skip(1)
+        .map(|s| s.split("</script>").next().unwrap())
+        .collect();
+    assert_eq!(scripts.len(), 1, "{html}");
+    let hash = base64::engine::general_purpose::STANDARD
+        .encode(sha2::Sha256::digest(scripts[0].as_bytes()));
+    let script_src = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src"))
+        .unwrap_or_else(|| panic!("no script-src in {csp}"));
+    assert_eq!(script_src, format!("script-src 'sha256-{hash}'"));
+}
+
+#[tokio::test]
+async fn a_panicking_handler_answers_internal_and_the_server_carries_on() {
+    // The route exists only when the test turns it on; a default configuration has none.
+    let plain = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let r = plain.client().get(quiz_llm::http::PANIC_ROUTE).await;
+    assert_eq!(r.status().as_u16(), 404);
+
+    let app = TestApp::spawn(Backend::Sqlite, |c| c.panic_route_for_tests = true)
+        .await
+        .unwrap();
+    let c = app.client();
+    let r = c.get(quiz_llm::http::PANIC_ROUTE).await;
+    assert_eq!(r.status().as_u16(), 500);
+    let text = r.text().await.unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(
+        body,
+        json!({ "errors": [{ "message": "Internal error.", "extensions": { "code": "INTERNAL" } }] })
+    );
+    for internal in ["panic", "internal detail", ".rs", "thread"] {
+        assert!(!text.contains(internal), "{internal:?} leaked: {text}");
+    }
+    assert_eq!(c.get("/healthz").await.status().as_u16(), 200);
+    c.gql("{ __typename }", json!({})).await.ok();
 }

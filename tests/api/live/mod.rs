@@ -538,7 +538,7 @@ async fn events_reach_every_server_process(backend: Backend) {
         json!({}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    second.wait_for_subscriptions("quizEvents", 1).await;
     let quiz = c
         .generate_quiz(json!({ "topic": "Apollo 11", "sourceText": APOLLO_11, "questionCount": 2 }))
         .await

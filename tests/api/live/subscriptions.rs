@@ -20,10 +20,12 @@ fn quiz_input() -> Value {
     json!({ "topic": "Apollo 11", "sourceText": APOLLO_11, "questionCount": 2, "choiceCount": 3 })
 }
 
-/// Lets a subscription that was just sent take effect on the server.
-async fn settle() {
-    tokio::time::sleep(Duration::from_millis(200)).await;
-}
+/// The root field of [`EVENTS`], as the subscription gauge names it.
+const QUIZ_EVENTS: &str = "quizEvents";
+
+/// Between attempts at something the server frees asynchronously (a connection's place, a
+/// lease): each attempt asks the server again, so this is no guess at how long it takes.
+const RETRY: Duration = Duration::from_millis(20);
 
 /// Waits for the socket to close, and checks it did within 5 s with 4401.
 async fn closed_within_5s(s: &mut ws::Socket, since: Instant, reason: &str) {
@@ -64,7 +66,7 @@ async fn quiz_events_over_graphql_transport_ws(backend: Backend) {
     let token = token_of(&c, "eventful").await;
     let mut s = socket(&app, &token).await;
     s.subscribe("e", EVENTS, json!({})).await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     // Someone else's activity is not ours to hear.
     stranger.generate_quiz(quiz_input()).await.ok();
     let quiz = c.generate_quiz(quiz_input()).await.ok();
@@ -90,13 +92,14 @@ async fn quiz_events_over_graphql_transport_ws(backend: Backend) {
     assert!(seen.iter().all(|e| e["quizId"] == quiz_id.as_str()));
     assert_eq!(seen[1]["resultId"], result_id);
     assert!(seen[0]["at"].as_str().unwrap().contains('T'));
-    // Completing the subscription is answered.
+    // Completing the subscription is answered: once the server stopped it, the next quiz
+    // is not sent to it, and the next subscription's event is what comes next.
     s.send(json!({ "id": "e", "type": "complete" })).await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 0).await;
     c.generate_quiz(quiz_input()).await.ok();
-    tokio::time::sleep(Duration::from_millis(300)).await;
     s.subscribe("q", "subscription { quizEvents { kind } }", json!({}))
         .await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     c.generate_quiz(quiz_input()).await.ok();
     let mut next = s.next().await.unwrap();
     if next["type"] == "complete" {
@@ -196,7 +199,7 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
     // A watched session that ends ends the response, with the reason.
     let events = post(EVENTS.to_owned(), json!({})).await.unwrap();
     let mut events = Multipart::new(events);
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     c.logout().await.ok();
     let since = Instant::now();
     let last = events.next().await.unwrap();
@@ -300,7 +303,7 @@ async fn a_socket_closes_on_logout(backend: Backend) {
     let token = token_of(&c, "leaver").await;
     let mut s = socket(&app, &token).await;
     s.subscribe("e", EVENTS, json!({})).await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     c.logout().await.ok();
     closed_within_5s(&mut s, Instant::now(), "SESSION_EXPIRED").await;
 }
@@ -316,7 +319,7 @@ async fn a_socket_closes_when_another_device_ends_its_session(backend: Backend) 
     let laptop_token = token_of(&laptop, "two_screens").await;
     let mut s = socket(&app, &laptop_token).await;
     s.subscribe("e", EVENTS, json!({})).await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     let sessions = phone.sessions().await.ok();
     let laptop_session = sessions.data()["sessions"]
         .as_array()
@@ -339,10 +342,9 @@ async fn a_socket_closes_when_another_device_ends_its_session(backend: Backend) 
         .ok();
     closed_within_5s(&mut s, Instant::now(), "SESSION_EXPIRED").await;
 
-    // A password change ends the other sessions' sockets too.
+    // A password change ends the other sessions' sockets too (one acknowledged is watched).
     let laptop_token = token_of(&laptop, "two_screens").await;
     let mut s = socket(&app, &laptop_token).await;
-    settle().await;
     let changed = phone
         .gql(
             "mutation($c: String!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) }",
@@ -363,12 +365,13 @@ async fn a_socket_closes_when_its_session_runs_out(backend: Backend) {
     let mut s = socket(&app, &token).await;
     s.subscribe("e", EVENTS, json!({})).await;
     // Started while the token was good.
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     // Within the idle window the socket stays, though its access token expired long ago.
     let auth = &app.config.auth;
     app.clock
         .advance(auth.access_token_ttl + auth.session_idle_timeout / 2);
-    // A few of the socket's session checks go by.
+    // A few of the socket's session checks go by. They run on a real-time interval (the clock
+    // only decides what they conclude), so real time is what this waits for.
     tokio::time::sleep(app.config.subscriptions.session_check_interval * 4).await;
     c.generate_quiz(quiz_input()).await;
     let refreshed = c.refresh().await.ok();
@@ -421,11 +424,12 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
         refused["errors"][0]["extensions"]["limit"],
         "subscriptionsPerUser"
     );
+    app.wait_for_subscriptions(QUIZ_EVENTS, 3).await;
     // Ending one frees its slot.
     s.send(json!({ "id": "a", "type": "complete" })).await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 2).await;
     second.subscribe("f", EVENTS, json!({})).await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 3).await;
     c.generate_quiz(quiz_input()).await.ok();
     let mut next = second.next().await.unwrap();
     while next["type"] == "complete" && next["id"] == "e" {
@@ -482,7 +486,9 @@ async fn sockets_outlive_the_http_idle_timeout() {
     let token = token_of(&c, "long_lived").await;
     let mut s = socket(&app, &token).await;
     s.subscribe("e", EVENTS, json!({})).await;
-    // Idle for over twice the HTTP idle timeout.
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
+    // Idle for over twice the HTTP idle timeout: that timeout runs on real time, which is
+    // what is under test here.
     tokio::time::sleep(Duration::from_millis(1000)).await;
     c.generate_quiz(quiz_input()).await.ok();
     let event = s.next_payload("e").await.unwrap();
@@ -630,10 +636,16 @@ async fn one_account_cannot_hold_every_connection(backend: Backend) {
     let (c, _) = app.new_user("holder").await;
     let token = token_of(&c, "holder").await;
     drop(held.pop());
-    settle().await;
-    let mut s = socket(&app, &token).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut s = loop {
+        match open(&app, ws::TRANSPORT_WS, &token).await {
+            Opened::Held(s) => break s,
+            Opened::Refused(503) if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
+            _ => panic!("the freed connection was not given out"),
+        }
+    };
     s.subscribe("e", EVENTS, json!({})).await;
-    settle().await;
+    app.wait_for_subscriptions(QUIZ_EVENTS, 1).await;
     c.generate_quiz(quiz_input()).await.ok();
     let event = s.next_payload("e").await.unwrap();
     assert_eq!(event["data"]["quizEvents"]["kind"], "QUIZ_CREATED");
@@ -674,7 +686,7 @@ async fn one_address_cannot_hold_every_connection(backend: Backend) {
     loop {
         match open(&app, ws::TRANSPORT_WS, &guest).await {
             Opened::Held(_) => break,
-            Opened::Refused(429) if Instant::now() < deadline => settle().await,
+            Opened::Refused(429) if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
             _ => panic!("the freed place was not given out"),
         }
     }
@@ -714,12 +726,13 @@ async fn streams_per_user_hold_across_processes(backend: Backend) {
     let mut s = loop {
         match open(&second, ws::TRANSPORT_WS, &token).await {
             Opened::Held(s) => break s,
-            Opened::Closed(_) if Instant::now() < deadline => settle().await,
+            Opened::Closed(_) if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
             _ => panic!("the lease was not given back"),
         }
     };
     s.subscribe("e", EVENTS, json!({})).await;
-    settle().await;
+    // The socket's and the multipart response's, both on the second process.
+    second.wait_for_subscriptions(QUIZ_EVENTS, 2).await;
     c.generate_quiz(quiz_input()).await.ok();
     assert_eq!(
         s.next_payload("e").await.unwrap()["data"]["quizEvents"]["kind"],
@@ -847,9 +860,6 @@ async fn a_subscription_selects_one_root_field(backend: Backend) {
         };
         for (id, document) in [("many", many.as_str()), ("spread", spread)] {
             s.subscribe(id, document, json!({})).await;
-            settle().await;
-            // Were it running, this would reach it.
-            c.generate_quiz(quiz_input()).await.ok();
             let refused = s.next_payload(id).await.unwrap();
             assert_eq!(
                 refused["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
@@ -863,6 +873,12 @@ async fn a_subscription_selects_one_root_field(backend: Backend) {
                 "{refused}"
             );
             assert_eq!(s.next_payload(id).await, None);
+            // Refused, not started: nothing of it listens.
+            assert_eq!(
+                app.subscriptions_active(QUIZ_EVENTS).await,
+                0,
+                "{protocol} {id}"
+            );
         }
     }
     // Over HTTP too, multipart or not.

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use common::{Backend, Gql, PASSWORD, TestApp, claims_of};
+use common::{Backend, PASSWORD, TestApp, claims_of, token_of};
 use quiz_llm::config::ExposeSecret;
 use serde_json::{Value, json};
 
@@ -43,10 +43,6 @@ fn documented_events() -> Vec<String> {
         .step_by(2)
         .map(str::to_owned)
         .collect()
-}
-
-fn token_of(r: &Gql, field: &str) -> String {
-    r.data()[field]["accessToken"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -751,3 +751,80 @@ async fn traces_reach_an_otlp_receiver_without_request_data() {
         assert!(!everything.contains(secret), "{secret:?} was exported");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_strings_never_reach_the_log() {
+    // Debug level, so whatever the server and its libraries log about requests is there too.
+    let server = ServerProcess::start(&[("RUST_LOG", "debug")]).await;
+    let c = Client::new(&server.base_url);
+    let secret = |n: u8| format!("SeCrEt{n}{}", uuid::Uuid::new_v4().simple());
+    let secrets: Vec<String> = (0..5).map(secret).collect();
+    let uid = uuid::Uuid::new_v4();
+    let requests = [
+        (format!("/verify-email?uid={uid}&token={}", secrets[0]), 200),
+        (
+            format!("/reset-password?uid={uid}&token={}", secrets[1]),
+            200,
+        ),
+        (
+            format!(
+                "/graphql?query=query($s:String)%7B__typename%7D&variables=%7B%22s%22:%22{}%22%7D",
+                secrets[2]
+            ),
+            200,
+        ),
+        (
+            format!(
+                "/graphql?query=mutation%7Blogout%7Bmessage%7D%7D&token={}",
+                secrets[3]
+            ),
+            405,
+        ),
+        (format!("/graphql?variables={}", secrets[4]), 400),
+    ];
+    for (path, status) in &requests {
+        assert_eq!(c.get(path).await.status().as_u16(), *status, "{path}");
+    }
+    // Each request was logged, by its path.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let logged: Vec<(String, u64)> = server
+            .records()
+            .iter()
+            .filter(|r| r["message"] == "request")
+            .map(|r| {
+                (
+                    r["path"].as_str().unwrap_or_default().to_owned(),
+                    r["status"].as_u64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let wanted = [
+            ("/verify-email", 200),
+            ("/reset-password", 200),
+            ("/graphql", 200),
+            ("/graphql", 405),
+            ("/graphql", 400),
+        ];
+        if wanted
+            .iter()
+            .all(|(p, s)| logged.contains(&((*p).to_owned(), *s)))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "requests missing from the log: {logged:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = std::fs::read_to_string(&server.log).unwrap();
+    for secret in &secrets {
+        if let Some(at) = text.find(secret.as_str()) {
+            panic!(
+                "a query string reached the log: {}",
+                &text[at.saturating_sub(300)..at + secret.len()]
+            );
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Passwords known from breaches are refused at sign-up, reset and change, asked of a local
 //! range API that records what it was sent: five hex characters of the SHA-1, nothing more.
+//! Weak passwords are refused at sign-up too, with advice.
 
 use crate::common;
 
@@ -182,4 +183,20 @@ async fn an_unanswered_lookup_fails_open_or_closed_as_configured() {
         .sign_up("cautious", "cautious@example.com", PASSWORD)
         .await;
     assert_eq!(r.code(), "BAD_USER_INPUT", "{}", r.body);
+}
+
+#[tokio::test]
+async fn weak_passwords_are_refused_at_sign_up_with_advice() {
+    let app = TestApp::spawn(Backend::Sqlite, |_| {}).await.unwrap();
+    let r = app
+        .client()
+        .sign_up("weakling", "weak@example.com", "password1234")
+        .await;
+    assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some("password")));
+    assert!(
+        r.message().starts_with("Password is too easy to guess."),
+        "{}",
+        r.message()
+    );
+    assert!(app.emails_to("weak@example.com").is_empty());
 }
