@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod domain;
 pub mod graphql;
 pub mod http;
+pub mod i18n;
 pub mod mail;
 pub mod quiz;
 pub mod ratelimit;

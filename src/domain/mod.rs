@@ -7,7 +7,9 @@ pub mod error;
 pub mod identity;
 mod ids;
 mod job;
+mod locale;
 mod mail;
+mod message;
 mod mfa;
 mod passkey;
 mod quiz;
@@ -26,7 +28,9 @@ pub use job::{
     GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
     QuizEventRecord,
 };
+pub use locale::Locale;
 pub use mail::OutboxRecord;
+pub use message::{Message, MessageArg, MessageKey};
 pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
 pub use passkey::{PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord};
 pub use quiz::{

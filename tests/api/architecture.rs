@@ -13,16 +13,21 @@ use std::{
 /// `mail` (auth may send mail; services never use each other otherwise) → `ratelimit` (limits
 /// both auth and quiz count against, so neither needs the other) → `store` (traits and
 /// back ends) → `domain` (depends on nothing). Cross-cutting: `cpu` and `telemetry` may be used
-/// by any room and use only the domain; `settings` (parsing helpers) by any room; `config`
+/// by any room and use only the domain, and so may `i18n` (the message catalogues);
+/// `settings` (parsing helpers) by any room; `config`
 /// assembles every subsystem's settings and is used by no room (only `lib.rs`/`main.rs`).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &[]),
     ("settings", &[]),
     ("cpu", &["domain"]),
+    ("i18n", &["domain"]),
     ("telemetry", &["domain", "settings"]),
     ("store", &["domain", "settings", "telemetry", "cpu"]),
     ("ratelimit", &["domain", "store", "settings", "telemetry"]),
-    ("mail", &["domain", "store", "settings", "telemetry", "cpu"]),
+    (
+        "mail",
+        &["domain", "store", "settings", "telemetry", "cpu", "i18n"],
+    ),
     (
         "auth",
         &[
@@ -33,6 +38,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     (
@@ -44,6 +50,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     // Resolvers call services, never the store.
@@ -57,6 +64,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     // The store only for readiness and stream leases; the quiz service only through graphql.
@@ -71,6 +79,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     (
@@ -87,6 +96,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
 ];
