@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     domain::ErrorCode,
-    domain::{ClientInfo, ClientKind},
+    domain::{ClientInfo, ClientKind, Locale},
     graphql::{
         AppSchema,
         context::RequestAuth,
@@ -51,11 +51,20 @@ pub(super) async fn request_auth(req: &Request, http: &HttpSettings) -> RequestA
         ip: http.proxies.client_ip(peer, forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
         kind: client_kind(req),
+        locale: accept_language(req),
     };
     RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The language the request's `Accept-Language` prefers among ours.
+pub(super) fn accept_language(req: &Request) -> Option<Locale> {
+    req.headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Locale::from_accept_language)
+}
 
 /// A browser sends `Origin` on every POST and WebSocket upgrade (and `Sec-Fetch-Site` on every
 /// request to an HTTPS or localhost origin), and no script can remove either; a plain GET runs

@@ -16,7 +16,7 @@ use secrecy::ExposeSecret;
 /// callers name them from `domain` and the back ends get them through `use super::*`.
 use crate::domain::{
     AnswerRecord, Credentials, Difficulty, EmailAddress, EventId, FeedbackRecord,
-    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
+    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus, Locale,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
     PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
     PasswordHash, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizKey, QuizKeyPage,
@@ -87,6 +87,8 @@ pub trait UserStore: Send + Sync {
     /// that was a guest goes with its data); returns how many went. Fails with `Conflict`,
     /// deleting nothing, when a verified account holds either. Of two racing calls for one
     /// address, exactly one account is left.
+    /// `setLocale`; false when the user is gone.
+    async fn set_user_locale(&self, id: &UserId, locale: Locale) -> StoreResult<bool>;
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64>;
     /// Gives the guest `user.id` the name, credentials, `is_active` and `created_at` of `user`
     /// (a sign-up), replacing never-verified holders of its username or e-mail as

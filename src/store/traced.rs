@@ -49,6 +49,7 @@ delegate!(UserStore {
     async fn find_user_by_username(&self, username_norm: &str) -> StoreResult<Option<UserRecord>>;
     async fn find_user_by_email(&self, email_norm: &str) -> StoreResult<Option<UserRecord>>;
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool>;
+    async fn set_user_locale(&self, id: &UserId, locale: Locale) -> StoreResult<bool>;
     async fn insert_user_replacing_pending(&self, user: &UserRecord) -> StoreResult<u64>;
     async fn upgrade_guest(&self, user: &UserRecord) -> StoreResult<bool>;
     async fn delete_pending_users(&self, cutoff: DateTime<Utc>) -> StoreResult<u64>;

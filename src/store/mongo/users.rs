@@ -396,6 +396,18 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    async fn set_user_locale(&self, id: &UserId, locale: Locale) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": { "locale": locale.as_str() } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.matched_count == 1)
+    }
+
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
         let session = session_document(session)?;
         let result = self
