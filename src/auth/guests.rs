@@ -54,7 +54,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<UserRecord> {
         let not_a_guest = AppError::AccountRequired {
-            message: "Only a guest can sign up in place; this account has signed up already.",
+            message: crate::domain::MessageKey::OnlyGuestsUpgrade,
         };
         let guest = self
             .store

@@ -447,7 +447,7 @@ impl AuthMutation {
     #[graphql(guard = "LoggedIn")]
     async fn set_locale(&self, ctx: &Context<'_>, locale: String) -> Result<UserObject> {
         let locale = Locale::from_tag(&locale).ok_or_else(|| {
-            AppError::bad_input("locale", "Choose a language this service speaks: en or ko.")
+            AppError::bad_input("locale", crate::domain::MessageKey::LocaleUnsupported)
         })?;
         let user = ctx.auth_service().set_locale(ctx.claims()?, locale).await?;
         Ok(user.into())

@@ -26,7 +26,7 @@ use crate::{
     graphql::{
         AppSchema,
         context::RequestAuth,
-        error::{VariableStrings, ensure_codes},
+        error::{Reader, VariableStrings, ensure_codes, localize},
         limits::is_plain_operation_name,
         trusted::Requested,
     },
@@ -216,6 +216,10 @@ async fn execute(
     } else {
         VariableStrings::of(&gql.variables)
     };
+    let mut reader = Reader {
+        user: None,
+        accept_language: accept_language(req),
+    };
     let response = match gql.parsed_query() {
         Ok(_) if mutations == Mutations::Refused && operation.is(OperationType::Mutation) => {
             operation.finish(Outcome::Refused);
@@ -235,6 +239,7 @@ async fn execute(
                 operation.finish(Outcome::Ok);
                 return super::subscriptions::multipart(schema, http, media, gql, auth).await;
             }
+            reader.user = auth.caller().ok().flatten().map(|c| c.sub.clone());
             schema
                 .execute(gql.data(auth).data(RequestBudget::default()))
                 .instrument(span.clone())
@@ -243,6 +248,7 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
+    let response = localize(response, &reader, &http.auth).await;
     let outcome = Outcome::of(&response);
     span.record("graphql.outcome", outcome.as_str());
     operation.finish(outcome);
