@@ -57,3 +57,60 @@ email-required = 이메일 주소를 입력해 주세요.
 email-quoted = 따옴표나 이스케이프 문자가 들어간 이메일 주소는 받지 않습니다.
 email-look-alike = 이메일 주소에 모양이 비슷한 문자나 호환용 문자가 섞여 있습니다. 일반 문자로 입력해 주세요.
 locale-unsupported = 지원하는 언어는 en(영어)과 ko(한국어)입니다. 둘 중 하나를 골라 주세요.
+
+## 이메일
+
+duration = { $unit ->
+    [day] { $n }일
+    [hour] { $n }시간
+    [minute] { $n }분
+   *[second] { $n }초
+}
+mail-hello = 안녕하세요.
+mail-hello-name = { $username }님, 안녕하세요.
+verify-subject = Quiz LLM 이메일 주소를 인증해 주세요
+verify-signed-up = 누군가 이 이메일 주소로 Quiz LLM에 "{ $username }"(이)라는 사용자 이름으로 가입했습니다.
+verify-if-you = 본인이 가입했다면 아래 링크를 열어 이메일 주소를 인증해 주세요.
+verify-button = 이메일 주소 인증하기
+verify-link-expires = 링크는 한 번만 쓸 수 있고 3일 뒤에 만료됩니다.
+verify-not-you = 가입한 적이 없거나 "{ $username }"(이)라는 이름으로 가입하지 않았다면 링크를 열지 말고 이 메일을 무시해 주세요. 계정은 비활성 상태로 남았다가 { $kept } 뒤에 삭제되며, 이 주소로는 언제든 직접 가입할 수 있습니다.
+reset-subject = Quiz LLM 비밀번호 재설정
+reset-asked = Quiz LLM 비밀번호 재설정 요청이 들어왔습니다. 직접 요청하셨다면 아래 링크에서 새 비밀번호를 정해 주세요.
+reset-button = 새 비밀번호 정하기
+reset-link-expires = 링크는 한 번만 쓸 수 있고 1시간 뒤에 만료됩니다. 요청한 적이 없다면 이 메일을 무시하셔도 됩니다. 비밀번호는 바뀌지 않습니다.
+notice-passkey-added-subject = Quiz LLM 계정에 패스키가 추가되었습니다
+notice-totp-enabled-subject = Quiz LLM 2단계 로그인이 켜졌습니다
+notice-totp-disabled-subject = Quiz LLM 2단계 로그인이 꺼졌습니다
+notice-recovery-codes-subject = Quiz LLM 복구 코드가 새로 발급되었습니다
+notice-password-changed-subject = Quiz LLM 비밀번호가 변경되었습니다
+notice-password-reset-subject = Quiz LLM 비밀번호가 재설정되었습니다
+notice-passkey-added = 계정에 "{ $name }" 패스키가 추가되었습니다. 이 패스키만 있으면 비밀번호나 코드 없이 로그인할 수 있습니다.
+notice-totp-enabled = 2단계 로그인이 켜졌습니다. 이제 로그인할 때 인증 앱의 코드도 입력해야 합니다.
+notice-totp-disabled = 2단계 로그인이 꺼졌습니다. 이제 비밀번호만으로 로그인합니다.
+notice-recovery-codes = 2단계 로그인용 복구 코드가 새로 발급되었습니다. 이전 코드는 더 이상 쓸 수 없습니다.
+notice-password-changed = 비밀번호가 변경되었고, 다른 기기의 세션은 모두 로그아웃되었습니다.
+notice-password-reset = 이 주소로 보낸 링크를 통해 비밀번호가 재설정되었고, 모든 세션이 로그아웃되었습니다.
+notice-passkeys-removed = { $count ->
+    [0] 이 계정에는 등록된 패스키가 없었습니다.
+   *[other] 패스키 { $count }개가 삭제되었습니다. 재설정은 메일함을 가진 사람임을 증명할 뿐 기기까지 증명하지는 못하기 때문입니다. 로그인한 뒤 패스키를 다시 등록해 주세요.
+}
+notice-totp-still-on = 2단계 로그인은 그대로 켜져 있습니다. 로그인할 때 여전히 인증 앱의 코드(또는 복구 코드)가 필요합니다.
+notice-not-you = 본인이 한 일이 아니라면 다른 사람이 계정을 쓰고 있을 수 있습니다. 지금 바로 비밀번호를 재설정한 뒤(로그인 화면의 "비밀번호 찾기"), 로그인해서 패스키와 2단계 로그인, 세션을 확인해 주세요.
+
+## 이메일 링크로 여는 페이지
+
+page-needs-javascript = 이 페이지를 쓰려면 JavaScript가 필요합니다.
+page-link-incomplete = 링크가 잘렸습니다. 메일에 있는 링크 전체를 복사해 주세요.
+page-unreachable = 서버에 연결하지 못했습니다. 잠시 뒤에 다시 시도해 주세요.
+verify-page-title = 이메일 인증
+verify-page-intro = 확인 버튼을 누르면 계정이 활성화되고 바로 로그인됩니다.
+verify-page-logged-in = 지금 { $username } 계정으로 로그인되어 있습니다. 확인을 누르면 이 브라우저는 그 계정에서 로그아웃되고, 이 링크를 받은 계정으로 로그인됩니다.
+verify-page-maybe-logged-in = 이 브라우저가 다른 계정에 로그인되어 있을 수 있습니다. 확인을 누르면 이 링크를 받은 계정으로 로그인이 바뀝니다.
+verify-page-confirm = 확인
+verify-page-working = 이메일 주소를 인증하는 중입니다…
+verify-page-welcome = 환영합니다,
+verify-page-graphiql = GraphiQL 열기
+reset-page-title = 새 비밀번호 정하기
+reset-page-label = 새 비밀번호 (10~128자, 흔하지 않은 단어 몇 개를 이으면 좋습니다)
+reset-page-submit = 새 비밀번호로 바꾸기
+reset-page-done = 비밀번호를 바꿨습니다. 모든 세션이 로그아웃되었으니 새 비밀번호로 로그인해 주세요.

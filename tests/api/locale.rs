@@ -16,6 +16,7 @@ on_every_store!(
     guests_take_the_language_of_the_browser,
     set_locale_changes_the_language_and_refuses_others,
     errors_speak_the_browsers_language_until_the_user_chooses,
+    mail_goes_out_in_the_recipients_language,
 );
 
 async fn sign_up_takes_the_language_of_the_browser(backend: Backend) {
@@ -136,4 +137,81 @@ async fn errors_speak_the_browsers_language_until_the_user_chooses(backend: Back
         "{}",
         r.message()
     );
+}
+
+async fn mail_goes_out_in_the_recipients_language(backend: Backend) {
+    let Some(app) = app(backend).await else {
+        return;
+    };
+    let c = app.client().speaking("ko-KR");
+    c.sign_up("sejong", "sejong@example.com", common::PASSWORD)
+        .await
+        .ok();
+    let sent = app.mailbox.to("sejong@example.com");
+    let mail = sent.last().expect("a verification e-mail");
+    assert!(!mail.mime.contains("Subject: Confirm"), "{}", mail.mime);
+    assert!(
+        mail.text
+            .contains("\"sejong\"(이)라는 사용자 이름으로 가입했습니다"),
+        "{}",
+        mail.text
+    );
+    assert!(mail.text.contains("/verify-email?uid="), "{}", mail.text);
+
+    // The recipient's language, not the language of whoever asks for the mail.
+    app.client()
+        .speaking("en")
+        .gql(
+            "mutation($e: String!) { resendVerificationEmail(email: $e) }",
+            json!({ "e": "sejong@example.com" }),
+        )
+        .await
+        .ok();
+    let mails = app.wait_for_emails("sejong@example.com", 2).await;
+    assert_eq!(mails.len(), 2);
+    assert!(mails[1].contains("3일 뒤에 만료됩니다"), "{}", mails[1]);
+
+    app.client()
+        .sign_up("ada", "ada@example.com", common::PASSWORD)
+        .await
+        .ok();
+    let mail = app.mailbox.to("ada@example.com").pop().unwrap();
+    assert!(
+        mail.mime
+            .contains("Subject: Confirm your e-mail address for Quiz LLM"),
+        "{}",
+        mail.mime
+    );
+}
+
+#[tokio::test]
+async fn link_pages_speak_the_browsers_language() {
+    let Some(app) = app(Backend::Sqlite).await else {
+        return;
+    };
+    let page = |path: &'static str, languages: Option<&'static str>| {
+        let c = app.client();
+        let c = match languages {
+            Some(l) => c.speaking(l),
+            None => c,
+        };
+        async move { c.get(path).await.text().await.unwrap() }
+    };
+    let korean = page("/verify-email?uid=u&token=t", Some("ko-KR,ko;q=0.9")).await;
+    assert!(korean.contains(r#"<html lang="ko">"#), "{korean}");
+    assert!(korean.contains("확인 버튼을 누르면"), "{korean}");
+    assert!(
+        korean.contains(r#"data-incomplete="링크가 잘렸습니다."#),
+        "{korean}"
+    );
+    let english = page("/verify-email?uid=u&token=t", None).await;
+    assert!(english.contains(r#"<html lang="en">"#), "{english}");
+    assert!(
+        english.contains("Press Confirm to activate your account"),
+        "{english}"
+    );
+    let reset = page("/reset-password?uid=u&token=t", Some("ko")).await;
+    assert!(reset.contains("새 비밀번호로 바꾸기"), "{reset}");
+    let reset = page("/reset-password?uid=u&token=t", Some("de, en;q=0.1")).await;
+    assert!(reset.contains("Set new password"), "{reset}");
 }
