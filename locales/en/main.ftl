@@ -124,3 +124,9 @@ reset-page-title = Choose a new password
 reset-page-label = New password (10 to 128 characters; a few uncommon words work well)
 reset-page-submit = Set new password
 reset-page-done = Your password has been changed. Every session was logged out; log in with the new password.
+
+## Quizzes built offline from the study text
+
+offline-stem = Fill in the blank: "{ $sentence }"
+offline-explanation = The text says: "{ $sentence }"
+offline-description = { $count } fill-in-the-blank questions built from your study text.

@@ -114,3 +114,9 @@ reset-page-title = 새 비밀번호 정하기
 reset-page-label = 새 비밀번호 (10~128자, 흔하지 않은 단어 몇 개를 이으면 좋습니다)
 reset-page-submit = 새 비밀번호로 바꾸기
 reset-page-done = 비밀번호를 바꿨습니다. 모든 세션이 로그아웃되었으니 새 비밀번호로 로그인해 주세요.
+
+## 학습 자료로 오프라인에서 만드는 퀴즈
+
+offline-stem = 빈칸에 들어갈 알맞은 말을 고르세요: "{ $sentence }"
+offline-explanation = 본문에는 이렇게 나옵니다: "{ $sentence }"
+offline-description = 학습 자료에서 뽑아 만든 빈칸 채우기 문제 { $count }개입니다.

@@ -98,6 +98,9 @@ pub enum MessageKey {
     ResetPageLabel,
     ResetPageSubmit,
     ResetPageDone,
+    OfflineStem,
+    OfflineExplanation,
+    OfflineDescription,
 }
 
 impl MessageKey {

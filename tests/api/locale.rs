@@ -17,6 +17,7 @@ on_every_store!(
     set_locale_changes_the_language_and_refuses_others,
     errors_speak_the_browsers_language_until_the_user_chooses,
     mail_goes_out_in_the_recipients_language,
+    korean_study_text_gives_korean_questions_without_particles_in_the_choices,
 );
 
 async fn sign_up_takes_the_language_of_the_browser(backend: Backend) {
@@ -214,4 +215,109 @@ async fn link_pages_speak_the_browsers_language() {
     assert!(reset.contains("새 비밀번호로 바꾸기"), "{reset}");
     let reset = page("/reset-password?uid=u&token=t", Some("de, en;q=0.1")).await;
     assert!(reset.contains("Set new password"), "{reset}");
+}
+
+/// Study notes as a Korean learner would write them: nouns with particles, years, names.
+const HANGEUL_NOTES: &str = "훈민정음은 세종대왕이 1443년에 만든 문자이다. 세종대왕은 백성이 글을 \
+쉽게 익히기를 바랐다. 집현전 학자들은 새 문자를 연구하고 해설서를 썼다. 훈민정음 해례본은 1446년에 \
+세상에 나왔다.
+
+조선의 수도는 한양이었다. 한양은 지금의 서울이다. 경복궁은 한양의 중심에 지어진 궁궐이다. \
+임진왜란 때 경복궁은 불에 탔고, 흥선대원군이 1867년에 경복궁을 다시 지었다.
+
+한강은 서울을 동서로 가로지르는 강이다. 여의도는 한강 가운데에 있는 섬이며, 국회의사당도 \
+여의도에 있다. 남산은 서울의 한가운데에 솟아 있고, 남산 꼭대기에는 1975년에 세운 서울타워가 서 \
+있다.";
+
+/// Particles a Korean noun takes. The first ones end no noun of the text, so none may end a
+/// choice; the rest also end nouns (여의도, 한가운데) and may only follow the blank.
+const PARTICLES: &[&str] = &[
+    "은", "는", "을", "를", "에서", "으로", "와", "과", "부터", "까지", "처럼", "보다", "에게",
+    "에는", "의", "에", "도", "만", "이다",
+];
+const NEVER_ENDS_A_NOUN: usize = 14;
+
+async fn korean_study_text_gives_korean_questions_without_particles_in_the_choices(
+    backend: Backend,
+) {
+    let Some(app) = app(backend).await else {
+        return;
+    };
+    let (c, _) = app.new_user("hangul").await;
+    let quiz = c
+        .generate_quiz(json!({
+            "topic": "한글과 서울",
+            "sourceText": HANGEUL_NOTES,
+            "questionCount": 6,
+            "choiceCount": 4,
+            "language": "ko",
+        }))
+        .await
+        .ok()
+        .data()["generateQuiz"]
+        .clone();
+    assert_eq!(quiz["source"], "OFFLINE");
+    assert_eq!(
+        quiz["description"],
+        "학습 자료에서 뽑아 만든 빈칸 채우기 문제 6개입니다."
+    );
+    let hangul_only = |s: &str| s.chars().all(|ch| ('가'..='힣').contains(&ch));
+    for q in quiz["questions"].as_array().unwrap() {
+        let stem = q["content"].as_str().unwrap();
+        let blanked = stem
+            .strip_prefix("빈칸에 들어갈 알맞은 말을 고르세요: \"")
+            .unwrap_or_else(|| panic!("not a Korean stem: {stem}"));
+        // The particle stays in the sentence, right after the blank.
+        let after: String = blanked
+            .split("_____")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no blank: {stem}"))
+            .chars()
+            .take_while(|ch| ('가'..='힣').contains(ch))
+            .collect();
+        // A year keeps its counter too: "_____년에".
+        let after = after.trim_start_matches('년');
+        assert!(
+            after.is_empty() || PARTICLES.contains(&after) || after == "이" || after == "가",
+            "{after:?} after the blank is not a particle: {stem}"
+        );
+        let choices: Vec<&str> = q["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ch| ch["content"].as_str().unwrap())
+            .collect();
+        for choice in &choices {
+            assert!(
+                !PARTICLES[..NEVER_ENDS_A_NOUN]
+                    .iter()
+                    .any(|p| choice.len() > p.len() && choice.ends_with(p)),
+                "{choice:?} carries a particle: {stem} {choices:?}"
+            );
+            assert!(
+                HANGEUL_NOTES.contains(choice),
+                "{choice:?} is not from the text"
+            );
+        }
+        // Choices of one kind: all years, or all Hangul nouns.
+        let numeric = choices
+            .iter()
+            .filter(|ch| ch.chars().any(|c| c.is_ascii_digit()))
+            .count();
+        assert!(
+            numeric == 0 || numeric == choices.len(),
+            "mixed kinds: {choices:?}"
+        );
+        if numeric == 0 {
+            assert!(choices.iter().all(|ch| hangul_only(ch)), "{choices:?}");
+        }
+    }
+    let r = c.submit(quiz["id"].as_str().unwrap(), &[]).await.ok();
+    let explanation = r.data()["submitQuizAnswers"]["details"][0]["explanation"]
+        .as_str()
+        .unwrap();
+    assert!(
+        explanation.starts_with("본문에는 이렇게 나옵니다: \""),
+        "{explanation}"
+    );
 }
