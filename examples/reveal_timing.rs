@@ -37,6 +37,7 @@ fn user(name: &str, active: bool) -> UserRecord {
         }),
         is_active: active,
         created_at: chrono::Utc::now(),
+        locale: Default::default(),
     }
 }
 

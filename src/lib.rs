@@ -10,6 +10,7 @@ pub mod domain;
 pub mod graphql;
 pub mod http;
 pub mod llm;
+pub mod i18n;
 pub mod mail;
 pub mod quiz;
 pub mod ratelimit;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sha1::{Digest, Sha1};
 
-use crate::domain::{AppError, AppResult};
+use crate::domain::{AppError, AppResult, MessageKey};
 
 /// The range API gets this long before the configured failure mode applies.
 const LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
@@ -83,19 +83,14 @@ impl BreachCheck {
         let (prefix, suffix) = hex.split_at(5);
         match self.lookup(base, prefix, suffix).await {
             Ok(Lookup::Clean) => Ok(()),
-            Ok(Lookup::Breached) => Err(AppError::bad_input(
-                field,
-                "This password appears in known data breaches, so attackers try it early; \
-                 choose another.",
-            )),
+            Ok(Lookup::Breached) => Err(AppError::bad_input(field, MessageKey::PasswordBreached)),
             Err(err) => {
                 tracing::warn!(error = %err, fail = ?self.fail, "the breached-password lookup did not answer");
                 match self.fail {
                     FailMode::Open => Ok(()),
                     FailMode::Closed => Err(AppError::bad_input(
                         field,
-                        "The password could not be checked against known breaches just now; \
-                         try again in a moment.",
+                        MessageKey::BreachCheckUnavailable,
                     )),
                 }
             }

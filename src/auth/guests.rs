@@ -28,7 +28,10 @@ impl AuthService {
             .await?;
         let mut attempts = 0;
         let guest = loop {
-            let guest = UserRecord::new_guest(self.clock.now());
+            let guest = UserRecord {
+                locale: client.locale.unwrap_or_default(),
+                ..UserRecord::new_guest(self.clock.now())
+            };
             match self.store.insert_user_replacing_pending(&guest).await {
                 Ok(_) => break guest,
                 Err(StoreError::Conflict(UniqueField::Username)) if attempts < NAME_ATTEMPTS => {
@@ -51,7 +54,7 @@ impl AuthService {
         client: &ClientInfo,
     ) -> AppResult<UserRecord> {
         let not_a_guest = AppError::AccountRequired {
-            message: "Only a guest can sign up in place; this account has signed up already.",
+            message: crate::domain::MessageKey::OnlyGuestsUpgrade,
         };
         let guest = self
             .store

@@ -50,12 +50,13 @@ impl LinkMailer {
             let email = match purpose {
                 LinkPurpose::VerifyEmail => templates::verification(
                     to,
+                    user.locale,
                     user.username.as_str(),
                     &link,
                     self.unverified_account_ttl,
                 ),
                 LinkPurpose::ResetPassword => {
-                    templates::password_reset(to, user.username.as_str(), &link)
+                    templates::password_reset(to, user.locale, user.username.as_str(), &link)
                 }
             };
             self.outbox.send(email).await
@@ -77,7 +78,8 @@ impl LinkMailer {
                 Some(user.username.to_string()),
                 credentials.email_norm.parse()?,
             );
-            let email = templates::security_notice(to, user.username.as_str(), &notice);
+            let email =
+                templates::security_notice(to, user.locale, user.username.as_str(), &notice);
             self.outbox.send(email).await
         }
         .await;

@@ -18,7 +18,7 @@ use super::{
     service::AuthService,
     tokens::{Claims, chrono_duration},
 };
-use crate::domain::{ClientInfo, sha256_hex};
+use crate::domain::{ClientInfo, MessageKey, sha256_hex};
 use crate::ratelimit::Bucket;
 use crate::{
     domain::UserRecord,
@@ -160,10 +160,7 @@ impl AuthService {
     pub async fn start_totp_enrollment(&self, claims: &Claims) -> AppResult<TotpEnrollment> {
         let user = self.recently_authenticated(claims).await?;
         if self.store.find_mfa(&user.id).await?.enabled() {
-            return Err(AppError::bad_input(
-                "totp",
-                "Two-factor login is already on; turn it off first to enroll a new app.",
-            ));
+            return Err(AppError::bad_input("totp", MessageKey::TotpAlreadyOn));
         }
         let secret: [u8; 20] = rand::random();
         let sealed = self.sealer.seal(&secret)?;
@@ -191,10 +188,7 @@ impl AuthService {
         let mfa = self.store.find_mfa(&user.id).await?;
         let enabled = mfa.enabled();
         let Some(pending) = mfa.pending.filter(|_| !enabled) else {
-            return Err(AppError::bad_input(
-                "code",
-                "There is no enrollment to confirm; call startTotpEnrollment first.",
-            ));
+            return Err(AppError::bad_input("code", MessageKey::NoTotpEnrollment));
         };
         let totp = totp(self.sealer.open(&pending)?, user.username.as_str())?;
         let step = matching_step(&totp, code, self.clock.now().timestamp())

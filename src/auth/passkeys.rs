@@ -18,7 +18,7 @@ use super::{
     service::AuthService,
     tokens::{Claims, chrono_duration},
 };
-use crate::domain::ClientInfo;
+use crate::domain::{ClientInfo, Message, MessageKey};
 use crate::ratelimit::Bucket;
 use crate::{
     domain::identity::login_key,
@@ -94,9 +94,7 @@ fn passkey_name(name: Option<&str>) -> AppResult<String> {
     if name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
         return Err(AppError::bad_input(
             "name",
-            format!(
-                "A passkey's name is at most {NAME_MAX} characters, with no control characters."
-            ),
+            Message::new(MessageKey::PasskeyNameInvalid).with("max", NAME_MAX),
         ));
     }
     Ok(name.to_owned())
@@ -111,13 +109,7 @@ fn credential_from<T: serde::de::DeserializeOwned>(credential: Value) -> AppResu
     };
     credential
         .and_then(|c| serde_json::from_value(c).ok())
-        .ok_or_else(|| {
-            AppError::bad_input(
-                "credential",
-                "The credential is not a serialised PublicKeyCredential (binary fields in \
-                 base64url).",
-            )
-        })
+        .ok_or_else(|| AppError::bad_input("credential", MessageKey::CredentialMalformed))
 }
 
 fn to_json<T: Serialize>(value: &T) -> AppResult<String> {
@@ -245,12 +237,7 @@ impl AuthService {
             .take_challenge(challenge_id, PasskeyCeremony::Registration)
             .await?
             .filter(|c| c.user_id.as_ref() == Some(&claims.sub))
-            .ok_or_else(|| {
-                AppError::bad_input(
-                    "challengeId",
-                    "This registration is unknown, used or expired; start it again.",
-                )
-            })?;
+            .ok_or_else(|| AppError::bad_input("challengeId", MessageKey::RegistrationUnknown))?;
         let state: PasskeyRegistration = from_json(&challenge.state)?;
         let key = webauthn
             .finish_passkey_registration(&credential, &state)
@@ -258,7 +245,7 @@ impl AuthService {
                 tracing::info!(target: "audit", event = "passkey_registration_failed", user_id = %claims.sub, reason = %err, client_ip = %client.key());
                 AppError::bad_input(
                     "credential",
-                    "The authenticator's answer does not verify for this registration.",
+                    MessageKey::RegistrationNotVerified,
                 )
             })?;
         let now = self.clock.now();
@@ -275,7 +262,7 @@ impl AuthService {
         if !self.store.insert_passkey(&passkey).await? {
             return Err(AppError::bad_input(
                 "credential",
-                "This passkey is registered already.",
+                MessageKey::PasskeyAlreadyRegistered,
             ));
         }
         tracing::info!(target: "audit", event = "passkey_registered", user_id = %passkey.user_id, passkey_id = %passkey.id, client_ip = %client.key());

@@ -222,6 +222,7 @@ impl AuthService {
             }),
             is_active: false,
             created_at: self.clock.now(),
+            locale: client.locale.unwrap_or_default(),
         })
     }
 

@@ -4,7 +4,7 @@
 
 use crate::{
     cpu,
-    domain::{AppError, AppResult},
+    domain::{AppError, AppResult, Message, MessageKey},
 };
 
 pub const PASSWORD_LEN: std::ops::RangeInclusive<usize> = 10..=128;
@@ -25,18 +25,16 @@ pub fn password_rules(field: &'static str, password: &str, username: &str) -> Ap
     if !PASSWORD_LEN.contains(&len) {
         return Err(AppError::bad_input(
             field,
-            format!(
-                "Password must be {} to {} characters long.",
-                PASSWORD_LEN.start(),
-                PASSWORD_LEN.end()
-            ),
+            Message::new(MessageKey::PasswordLength)
+                .with("min", *PASSWORD_LEN.start())
+                .with("max", *PASSWORD_LEN.end()),
         ));
     }
     let username = username.trim().to_lowercase();
     if !username.is_empty() && password.to_lowercase().contains(&username) {
         return Err(AppError::bad_input(
             field,
-            "Password must not contain your username.",
+            MessageKey::PasswordContainsUsername,
         ));
     }
     Ok(())
@@ -54,18 +52,22 @@ pub async fn password_strength(
     let username = username.to_owned();
     let advice = cpu::run(move || weakness(&head, &username)).await?;
     match advice {
-        Some(message) => Err(AppError::bad_input(field, message)),
+        Some(advice) => Err(AppError::bad_input(
+            field,
+            Message::new(MessageKey::PasswordTooWeak).with("advice", advice),
+        )),
         None => Ok(()),
     }
 }
 
-/// `None` when the password is strong enough, else what to tell the user.
+/// `None` when the password is strong enough, else zxcvbn's advice (in English, each sentence
+/// after a space) to follow "too easy to guess".
 fn weakness(password: &str, username: &str) -> Option<String> {
     let strength = zxcvbn::zxcvbn(password, &[username]);
     if (strength.score() as u8) >= MIN_STRENGTH {
         return None;
     }
-    let mut message = String::from("Password is too easy to guess.");
+    let mut message = String::new();
     if let Some(feedback) = strength.feedback() {
         if let Some(warning) = feedback.warning() {
             message.push_str(&format!(" {warning}."));
@@ -95,7 +97,15 @@ mod tests {
         };
         assert!(check("violet otter cements the harbor").await.is_ok());
         let weak = check("password123").await.unwrap_err();
-        assert!(matches!(weak, AppError::BadUserInput(ref e) if e.message.contains("too easy")));
+        let AppError::BadUserInput(e) = weak else {
+            panic!("{weak:?}")
+        };
+        let english = crate::i18n::render(crate::domain::Locale::En, &e.message);
+        assert!(
+            english.starts_with("Password is too easy to guess. "),
+            "{english}"
+        );
+        assert!(english.contains("words"), "{english}");
         assert!(check("short").await.is_err());
         assert!(check("xxADAxxxxxxx").await.is_err());
         assert!(check("aaaaaaaaaaaa").await.is_err());

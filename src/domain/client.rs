@@ -7,6 +7,8 @@ pub struct ClientInfo {
     pub ip: Option<std::net::IpAddr>,
     pub user_agent: Option<String>,
     pub kind: ClientKind,
+    /// The language its `Accept-Language` prefers among ours, if any.
+    pub locale: Option<super::Locale>,
 }
 
 /// Browsers keep the access token in the `HttpOnly` cookie alone: a token in a response body

@@ -3,12 +3,14 @@
 
 use std::fmt;
 
+use super::{Message, MessageKey};
+
 /// A validation failure names the input field it is about, so clients can put the message next
 /// to the right form control.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
-    pub message: String,
+    pub message: Message,
 }
 
 /// Deliberately not `Display`: the GraphQL layer converts it with its code attached, and without
@@ -43,7 +45,7 @@ pub enum AppError {
     /// on MFA; an account asking to sign up a guest): `UNAUTHENTICATED`, saying which account
     /// it needs.
     AccountRequired {
-        message: &'static str,
+        message: MessageKey,
     },
     /// A passkey login that did not prove who it is: unknown, used or expired challenge, or a
     /// credential that does not verify (`UNAUTHENTICATED`, with a message of its own).
@@ -53,11 +55,10 @@ pub enum AppError {
 }
 
 /// What a guest is told when it asks for something only an account with a password has.
-pub const GUESTS_CANNOT: &str =
-    "Guests have no password or second factor: sign up with upgradeGuest first.";
+pub const GUESTS_CANNOT: MessageKey = MessageKey::GuestsCannot;
 
 impl AppError {
-    pub fn bad_input(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_input(field: &'static str, message: impl Into<Message>) -> Self {
         AppError::BadUserInput(FieldError {
             field,
             message: message.into(),
@@ -68,47 +69,29 @@ impl AppError {
         AppError::Internal(err.into())
     }
 
-    /// What the client reads: plain, and never anything internal.
-    pub fn public_message(&self) -> String {
+    /// What the client reads, to render in its language: plain, and never anything internal.
+    pub fn message(&self) -> Message {
+        use MessageKey as K;
         match self {
-            AppError::Unauthenticated => "You must be logged in.".into(),
-            AppError::TokenExpired => "The access token has expired; call refreshToken.".into(),
-            AppError::SessionExpired => "Your session has ended; please log in again.".into(),
-            AppError::InvalidCredentials => "Invalid username or password.".into(),
-            AppError::EmailNotVerified => {
-                "Confirm your e-mail address first: open the link we sent you.".into()
-            }
-            AppError::InvalidToken => "This link is invalid, expired or already used.".into(),
+            AppError::Unauthenticated => K::Unauthenticated.into(),
+            AppError::TokenExpired => K::TokenExpired.into(),
+            AppError::SessionExpired => K::SessionExpired.into(),
+            AppError::InvalidCredentials => K::InvalidCredentials.into(),
+            AppError::EmailNotVerified => K::EmailNotVerified.into(),
+            AppError::InvalidToken => K::InvalidToken.into(),
             AppError::BadUserInput(e) => e.message.clone(),
-            AppError::Conflict { field } => format!("That {field} is already taken."),
-            AppError::NotFound => "Not found.".into(),
+            AppError::Conflict { field } => Message::new(K::AlreadyTaken).with("field", *field),
+            AppError::NotFound => K::NotFound.into(),
             AppError::RateLimited { retry_after_secs } => {
-                format!("Too many attempts; try again in {retry_after_secs} seconds.")
+                Message::new(K::RateLimited).with("seconds", *retry_after_secs)
             }
-            AppError::LlmUnavailable => {
-                "The quiz generator is unavailable right now; try again later.".into()
-            }
-            AppError::MfaRequired { .. } => {
-                "Enter the code from your authenticator app (or a recovery code) to finish \
-                 logging in."
-                    .into()
-            }
-            AppError::InvalidMfaCode => {
-                "That code is not right, or was already used; log in again to get a new chance."
-                    .into()
-            }
-            AppError::ReauthenticationRequired => {
-                "Confirm it is you first: call reauthenticate with your password (and a code \
-                 when two-factor login is on)."
-                    .into()
-            }
+            AppError::LlmUnavailable => K::LlmUnavailable.into(),
+            AppError::MfaRequired { .. } => K::MfaRequired.into(),
+            AppError::InvalidMfaCode => K::InvalidMfaCode.into(),
+            AppError::ReauthenticationRequired => K::ReauthenticationRequired.into(),
             AppError::AccountRequired { message } => (*message).into(),
-            AppError::PasskeyNotAccepted => {
-                "The passkey was not accepted (the challenge is unknown, used or expired, or the \
-                 credential does not verify); start again with startPasskeyLogin."
-                    .into()
-            }
-            AppError::Internal(_) => "Internal error.".into(),
+            AppError::PasskeyNotAccepted => K::PasskeyNotAccepted.into(),
+            AppError::Internal(_) => K::Internal.into(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use unicode_normalization::is_nfkc;
 
-use super::{AppError, AppResult};
+use super::{AppError, AppResult, Message, MessageKey};
 
 /// How every guest's name starts (see [`Username::guest`]).
 pub const GUEST_PREFIX: &str = "guest#";
@@ -29,11 +29,9 @@ impl Username {
         if !USERNAME_LEN.contains(&len) {
             return Err(AppError::bad_input(
                 "username",
-                format!(
-                    "Username must be {} to {} characters long.",
-                    USERNAME_LEN.start(),
-                    USERNAME_LEN.end()
-                ),
+                Message::new(MessageKey::UsernameLength)
+                    .with("min", *USERNAME_LEN.start())
+                    .with("max", *USERNAME_LEN.end()),
             ));
         }
         if !name
@@ -42,13 +40,13 @@ impl Username {
         {
             return Err(AppError::bad_input(
                 "username",
-                "Username may contain only letters a–z, digits, and _ . -",
+                MessageKey::UsernameCharacters,
             ));
         }
         if !name.chars().any(|c| c.is_ascii_alphanumeric()) {
             return Err(AppError::bad_input(
                 "username",
-                "Username must contain a letter or a digit.",
+                MessageKey::UsernameNeedsAlphanumeric,
             ));
         }
         Ok(Username(name.to_owned()))
@@ -88,25 +86,18 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     pub fn parse(raw: &str) -> AppResult<Self> {
         let email = raw.trim();
-        let invalid = || AppError::bad_input("email", "That does not look like an e-mail address.");
+        let invalid = || AppError::bad_input("email", MessageKey::EmailInvalid);
         if email.is_empty() {
-            return Err(AppError::bad_input("email", "E-mail address is required."));
+            return Err(AppError::bad_input("email", MessageKey::EmailRequired));
         }
         if email.len() > EMAIL_MAX_LEN {
             return Err(invalid());
         }
         if email.contains(['"', '\\']) {
-            return Err(AppError::bad_input(
-                "email",
-                "Quoted or escaped e-mail addresses are not accepted.",
-            ));
+            return Err(AppError::bad_input("email", MessageKey::EmailQuoted));
         }
         if !is_nfkc(email) {
-            return Err(AppError::bad_input(
-                "email",
-                "The e-mail address contains look-alike or compatibility characters; type it \
-                 with ordinary letters.",
-            ));
+            return Err(AppError::bad_input("email", MessageKey::EmailLookAlike));
         }
         let address: lettre::Address = email.parse().map_err(|_| invalid())?;
         // A domain without a dot (user@localhost) or an IP literal is valid syntax but not an

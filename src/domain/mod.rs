@@ -7,8 +7,10 @@ pub mod error;
 pub mod identity;
 mod ids;
 mod job;
+mod locale;
 mod mail;
 mod material;
+mod message;
 mod mfa;
 mod passkey;
 mod quiz;
@@ -27,10 +29,12 @@ pub use job::{
     GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
     QuizEventRecord,
 };
+pub use locale::Locale;
 pub use mail::OutboxRecord;
 pub use material::{
     MaterialPage, MaterialQuota, MaterialSummary, MaterialUsage, MediaType, StudyMaterialRecord,
 };
+pub use message::{Message, MessageArg, MessageKey};
 pub use mfa::{MfaChallenge, MfaRecord, SealedSecret};
 pub use passkey::{PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord};
 pub use quiz::{

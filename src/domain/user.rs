@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    PasswordHash, RefreshToken, SessionId, UserId,
+    Locale, PasswordHash, RefreshToken, SessionId, UserId,
     identity::{EmailAddress, Username},
 };
 
@@ -21,6 +21,8 @@ pub struct UserRecord {
     pub is_active: bool,
     /// When the account was made; for a guest that signed up, when it signed up.
     pub created_at: DateTime<Utc>,
+    /// The language e-mails and messages use; set at sign-up from `Accept-Language`.
+    pub locale: Locale,
 }
 
 /// What a signed-up account logs in with.
@@ -43,6 +45,7 @@ impl UserRecord {
             credentials: None,
             is_active: true,
             created_at: now,
+            locale: Locale::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::{
         AppError,
         identity::{EmailAddress, Username},
     },
-    domain::{SessionRecord, UserId, UserRecord},
+    domain::{Locale, SessionRecord, UserId, UserRecord},
 };
 
 /// A user as its owner sees it. `me` can name one from its access token alone; the rest of
@@ -72,6 +72,12 @@ impl UserObject {
     /// For a guest that signed up: when it signed up.
     async fn created_at(&self, ctx: &Context<'_>) -> Result<DateTime<Utc>> {
         Ok(self.record(ctx).await?.created_at)
+    }
+
+    /// The language of the user's e-mails and messages: `en` or `ko`. Set at sign-up from
+    /// `Accept-Language`; changed with `setLocale`.
+    async fn locale(&self, ctx: &Context<'_>) -> Result<&'static str> {
+        Ok(self.record(ctx).await?.locale.as_str())
     }
 
     /// Whether logging in asks for a TOTP (or recovery) code after the password.
@@ -434,6 +440,17 @@ impl AuthMutation {
         Ok(LogoutPayload {
             message: "Logged out.".into(),
         })
+    }
+
+    /// Sets the caller's language (`en` or `ko`; a BCP 47 tag such as `ko-KR` names its
+    /// language). Messages, e-mails and pages use it instead of `Accept-Language` from now on.
+    #[graphql(guard = "LoggedIn")]
+    async fn set_locale(&self, ctx: &Context<'_>, locale: String) -> Result<UserObject> {
+        let locale = Locale::from_tag(&locale).ok_or_else(|| {
+            AppError::bad_input("locale", crate::domain::MessageKey::LocaleUnsupported)
+        })?;
+        let user = ctx.auth_service().set_locale(ctx.claims()?, locale).await?;
+        Ok(user.into())
     }
 
     /// Ends every session of the account, on every device, and clears this browser's cookies.

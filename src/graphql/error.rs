@@ -3,7 +3,11 @@
 use async_graphql::{ErrorExtensions, Response, Value};
 
 use super::limits::LimitExceeded;
-use crate::domain::{AppError, ErrorCode};
+use crate::{
+    auth::AuthService,
+    domain::{AppError, ErrorCode, Locale, Message, UserId},
+    i18n,
+};
 
 impl From<AppError> for async_graphql::Error {
     fn from(err: AppError) -> Self {
@@ -11,8 +15,15 @@ impl From<AppError> for async_graphql::Error {
             tracing::error!(error = %format!("{cause:#}"), "internal error");
         }
         let code = err.code();
-        let message = err.public_message();
-        async_graphql::Error::new(message).extend_with(|_, ext| {
+        let message = err.message();
+        // English until the edge knows who reads it (see `localize`); the message travels along
+        // as the error's source.
+        async_graphql::Error {
+            message: i18n::render(Locale::En, &message),
+            source: Some(std::sync::Arc::new(message)),
+            extensions: None,
+        }
+        .extend_with(|_, ext| {
             ext.set("code", code.as_str());
             match &err {
                 AppError::BadUserInput(e) => ext.set("field", e.field),
@@ -53,6 +64,40 @@ pub fn ensure_codes(mut response: Response, variables: &VariableStrings) -> Resp
                 .extensions
                 .get_or_insert_with(Default::default)
                 .set("code", Value::from(ErrorCode::BadUserInput.as_str()));
+        }
+    }
+    response
+}
+
+/// Who reads a response: the caller (whose own choice of language wins) and the language the
+/// request's `Accept-Language` prefers.
+#[derive(Debug, Clone, Default)]
+pub struct Reader {
+    pub user: Option<UserId>,
+    pub accept_language: Option<Locale>,
+}
+
+/// Renders the domain's error messages in the reader's language: the user's `locale`, else
+/// `Accept-Language`, else English (as they already are). The user is read only when an error
+/// needs it, so a response without errors costs nothing.
+pub async fn localize(mut response: Response, reader: &Reader, auth: &AuthService) -> Response {
+    if !response
+        .errors
+        .iter()
+        .any(|e| e.source::<Message>().is_some())
+    {
+        return response;
+    }
+    let preference = match &reader.user {
+        Some(id) => auth.user(id).await.ok().flatten().map(|u| u.locale),
+        None => None,
+    };
+    let locale = Locale::resolve(preference, reader.accept_language);
+    if locale != Locale::En {
+        for error in &mut response.errors {
+            if let Some(message) = error.source::<Message>() {
+                error.message = i18n::render(locale, message);
+            }
         }
     }
     response

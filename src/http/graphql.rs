@@ -22,11 +22,11 @@ use super::{
 };
 use crate::{
     domain::ErrorCode,
-    domain::{ClientInfo, ClientKind},
+    domain::{ClientInfo, ClientKind, Locale},
     graphql::{
         AppSchema,
         context::RequestAuth,
-        error::{VariableStrings, ensure_codes},
+        error::{Reader, VariableStrings, ensure_codes, localize},
         limits::is_plain_operation_name,
         trusted::Requested,
     },
@@ -51,11 +51,20 @@ pub(super) async fn request_auth(req: &Request, http: &HttpState) -> RequestAuth
         ip: http.proxies.client_ip(peer, forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
         kind: client_kind(req),
+        locale: accept_language(req),
     };
     RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The language the request's `Accept-Language` prefers among ours.
+pub(super) fn accept_language(req: &Request) -> Option<Locale> {
+    req.headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(Locale::from_accept_language)
+}
 
 /// A browser sends `Origin` on every POST and WebSocket upgrade (and `Sec-Fetch-Site` on every
 /// request to an HTTPS or localhost origin), and no script can remove either; a plain GET runs
@@ -207,6 +216,10 @@ async fn execute(
     } else {
         VariableStrings::of(&gql.variables)
     };
+    let mut reader = Reader {
+        user: None,
+        accept_language: accept_language(req),
+    };
     let response = match gql.parsed_query() {
         Ok(_) if mutations == Mutations::Refused && operation.is(OperationType::Mutation) => {
             operation.finish(Outcome::Refused);
@@ -226,6 +239,7 @@ async fn execute(
                 operation.finish(Outcome::Ok);
                 return super::subscriptions::multipart(schema, http, media, gql, auth).await;
             }
+            reader.user = auth.caller().ok().flatten().map(|c| c.sub.clone());
             schema
                 .execute(gql.data(auth).data(RequestBudget::default()))
                 .instrument(span.clone())
@@ -234,6 +248,7 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
+    let response = localize(response, &reader, &http.auth).await;
     let outcome = Outcome::of(&response);
     span.record("graphql.outcome", outcome.as_str());
     operation.finish(outcome);

@@ -1,10 +1,12 @@
 (() => {
   const form = document.getElementById('reset');
   const out = document.getElementById('outcome');
+  // The page's texts, in its language.
+  const say = document.body.dataset;
   const params = new URLSearchParams(window.location.search);
   const uid = params.get('uid'), token = params.get('token');
   const show = (ok, text) => { out.textContent = text; out.className = ok ? 'ok' : 'error'; };
-  if (!uid || !token) { form.hidden = true; show(false, 'This link is incomplete. Copy the whole link from the e-mail.'); return; }
+  if (!uid || !token) { form.hidden = true; show(false, say.incomplete); return; }
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const newPassword = document.getElementById('password').value;
@@ -21,9 +23,9 @@
       const body = await res.json();
       if (body.errors && body.errors.length) { show(false, body.errors[0].message); return; }
       form.hidden = true;
-      show(true, 'Your password has been changed. Every session was logged out; log in with the new password.');
+      show(true, say.done);
     } catch (e) {
-      show(false, 'The server could not be reached. Try again in a moment.');
+      show(false, say.unreachable);
     }
   });
 })();

@@ -304,7 +304,7 @@ fn multipart_body(
             err = &mut s.stop, if !s.stopped => {
                 s.stopped = true;
                 let error = serde_json::json!({
-                    "message": err.public_message(),
+                    "message": crate::i18n::render(crate::domain::Locale::En, &err.message()),
                     "extensions": { "code": err.code().as_str() },
                 });
                 // The closing boundary follows as the next (and last) piece.
@@ -508,7 +508,7 @@ impl SocketExecutor {
             Err(Untrusted::NoQuery) => {
                 return once(error_response(AppError::bad_input(
                     "query",
-                    "The operation has no query (and names no trusted document with documentId).",
+                    crate::domain::MessageKey::NoQuery,
                 )));
             }
             Err(Untrusted::Refused(refused)) => return once(Response::from_errors(vec![refused])),

@@ -2,6 +2,8 @@
   const out = document.getElementById('outcome');
   const button = document.getElementById('confirm');
   const warning = document.getElementById('warning');
+  // The page's texts, in its language.
+  const say = document.body.dataset;
   const params = new URLSearchParams(window.location.search);
   const uid = params.get('uid'), token = params.get('token');
   const show = (ok, text) => {
@@ -11,7 +13,7 @@
   };
   if (!uid || !token) {
     button.hidden = true;
-    show(false, 'This link is incomplete. Copy the whole link from the e-mail.');
+    show(false, say.incomplete);
     return;
   }
   // Nothing runs before a person presses Confirm: a mail scanner opening the link must not use
@@ -19,7 +21,7 @@
   button.addEventListener('click', async () => {
     button.disabled = true;
     out.className = '';
-    out.textContent = 'Confirming your e-mail address…';
+    out.textContent = say.working;
     try {
       const res = await fetch('/graphql', {
         method: 'POST',
@@ -35,10 +37,10 @@
       const v = body.data.verifyEmail;
       button.hidden = true;
       if (warning) warning.hidden = true;
-      show(true, 'Welcome, ' + v.user.username + '! ' + v.message);
+      show(true, say.welcome + ' ' + v.user.username + '! ' + v.message);
     } catch (e) {
       button.disabled = false;
-      show(false, 'The server could not be reached. Press Confirm to try again.');
+      show(false, say.unreachable);
     }
   });
 })();

@@ -6,6 +6,10 @@ use std::time::Duration;
 use lettre::message::Mailbox;
 
 use super::Email;
+use crate::{
+    domain::{Locale, Message, MessageKey, MessageKey as K},
+    i18n::{render, text},
+};
 
 fn escape_html(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -15,76 +19,112 @@ fn escape_html(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-/// "3 days", "12 hours", "30 minutes": the largest unit the duration is a whole number of.
-fn describe(d: Duration) -> String {
+/// "3 days", "12 hours", "30 minutes" (or "3일"…): the largest unit the duration is a whole
+/// number of.
+fn describe(locale: Locale, d: Duration) -> String {
     let secs = d.as_secs();
     let (n, unit) = [(86_400, "day"), (3_600, "hour"), (60, "minute")]
         .into_iter()
         .find(|(len, _)| secs >= *len && secs.is_multiple_of(*len))
         .map_or((secs, "second"), |(len, unit)| (secs / len, unit));
-    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+    render(
+        locale,
+        &Message::new(K::Duration).with("n", n).with("unit", unit),
+    )
+}
+
+/// Stands for the username while a paragraph is rendered for HTML, so the name can be put in
+/// `<strong>` after the rest is escaped.
+const NAME: &str = "\u{E000}";
+
+/// The e-mail being written: who it is for, in their language, and its paragraphs in both
+/// forms (plain text, and HTML with the name in bold).
+struct Letter<'a> {
+    locale: Locale,
+    username: &'a str,
+    text: Vec<String>,
+    html: Vec<String>,
+}
+
+impl<'a> Letter<'a> {
+    fn new(locale: Locale, username: &'a str) -> Self {
+        Letter {
+            locale,
+            username,
+            text: Vec::new(),
+            html: Vec::new(),
+        }
+    }
+
+    /// A paragraph; `username` in it is quoted in the text and bold in the HTML.
+    fn say(&mut self, message: Message) -> &mut Self {
+        let with_name = |name: &str| {
+            let mut m = message.clone();
+            m.args.push(("username", name.into()));
+            render(self.locale, &m)
+        };
+        self.text.push(with_name(self.username));
+        let strong = format!("<strong>{}</strong>", escape_html(self.username));
+        let html = escape_html(&with_name(NAME))
+            .replace(&format!("&quot;{NAME}&quot;"), &strong)
+            .replace(NAME, &escape_html(self.username));
+        self.html.push(format!("<p>{html}</p>"));
+        self
+    }
+
+    /// The link on a line of its own in the text, a labelled link in the HTML.
+    fn link(&mut self, link: &str, label: MessageKey) -> &mut Self {
+        self.text.push(link.to_owned());
+        self.html.push(format!(
+            "<p><a href=\"{}\">{}</a></p>",
+            escape_html(link),
+            escape_html(&text(self.locale, label))
+        ));
+        self
+    }
+
+    fn to_email(&self, to: Mailbox, subject: MessageKey) -> Email {
+        Email {
+            to,
+            subject: text(self.locale, subject),
+            text: format!("{}\n", self.text.join("\n\n")),
+            html: format!(
+                "<!doctype html><html><body style=\"font-family: sans-serif\">{}</body></html>",
+                self.html.concat()
+            ),
+        }
+    }
 }
 
 /// Names the username, so that someone who did not sign up (or not as that user) knows not to
 /// open the link: it would activate an account whose password somebody else chose.
-pub fn verification(to: Mailbox, username: &str, link: &str, pending_for: Duration) -> Email {
-    let kept = describe(pending_for);
-    let text = format!(
-        "Hello,\n\n\
-         Someone signed up for Quiz LLM with this e-mail address as the user \"{username}\".\n\n\
-         If that was you, confirm your e-mail address by opening this link:\n\n\
-         {link}\n\n\
-         The link works once and expires in 3 days.\n\n\
-         If you did not sign up, or not as \"{username}\", ignore this e-mail and do not open \
-         the link. The account stays inactive and is deleted after {kept}, and you can sign up \
-         with this address yourself at any time.\n"
-    );
-    let (name, href) = (escape_html(username), escape_html(link));
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family: sans-serif\">\
-         <p>Hello,</p>\
-         <p>Someone signed up for Quiz LLM with this e-mail address as the user \
-         <strong>{name}</strong>.</p>\
-         <p>If that was you, confirm your e-mail address:</p>\
-         <p><a href=\"{href}\">Confirm my e-mail address</a></p>\
-         <p>The link works once and expires in 3 days.</p>\
-         <p>If you did not sign up, or not as <strong>{name}</strong>, ignore this e-mail and do \
-         not open the link. The account stays inactive and is deleted after {kept}, and you can \
-         sign up with this address yourself at any time.</p>\
-         </body></html>"
-    );
-    Email {
-        to,
-        subject: "Confirm your e-mail address for Quiz LLM".into(),
-        text,
-        html,
-    }
+pub fn verification(
+    to: Mailbox,
+    locale: Locale,
+    username: &str,
+    link: &str,
+    pending_for: Duration,
+) -> Email {
+    let kept = describe(locale, pending_for);
+    let mut letter = Letter::new(locale, username);
+    letter
+        .say(K::MailHello.into())
+        .say(K::VerifySignedUp.into())
+        .say(K::VerifyIfYou.into())
+        .link(link, K::VerifyButton)
+        .say(K::VerifyLinkExpires.into())
+        .say(Message::new(K::VerifyNotYou).with("kept", kept));
+    letter.to_email(to, K::VerifySubject)
 }
 
-pub fn password_reset(to: Mailbox, username: &str, link: &str) -> Email {
-    let text = format!(
-        "Hello {username},\n\n\
-         Someone (hopefully you) asked to reset your Quiz LLM password. Choose a new one here:\n\n\
-         {link}\n\n\
-         The link works once and expires in 1 hour. If you did not ask, ignore this e-mail: your \
-         password stays as it is.\n"
-    );
-    let (name, href) = (escape_html(username), escape_html(link));
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family: sans-serif\">\
-         <p>Hello {name},</p>\
-         <p>Someone (hopefully you) asked to reset your Quiz LLM password.</p>\
-         <p><a href=\"{href}\">Choose a new password</a></p>\
-         <p>The link works once and expires in 1 hour. If you did not ask, ignore this e-mail: \
-         your password stays as it is.</p>\
-         </body></html>"
-    );
-    Email {
-        to,
-        subject: "Reset your Quiz LLM password".into(),
-        text,
-        html,
-    }
+pub fn password_reset(to: Mailbox, locale: Locale, username: &str, link: &str) -> Email {
+    let mut letter = Letter::new(locale, username);
+    letter
+        .say(K::MailHelloName.into())
+        .say(K::ResetAsked.into())
+        .link(link, K::ResetButton)
+        .say(K::ResetLinkExpires.into());
+    letter.to_email(to, K::ResetSubject)
 }
 
 /// A change to how an account signs in, told to its owner, so that one made with a stolen
@@ -106,62 +146,37 @@ pub enum SecurityNotice {
 }
 
 impl SecurityNotice {
-    fn subject(&self) -> &'static str {
+    fn subject(&self) -> MessageKey {
         match self {
-            SecurityNotice::PasskeyAdded { .. } => "A passkey was added to your Quiz LLM account",
-            SecurityNotice::TotpEnabled => "Two-factor login was turned on for Quiz LLM",
-            SecurityNotice::TotpDisabled => "Two-factor login was turned off for Quiz LLM",
-            SecurityNotice::RecoveryCodesRegenerated => "New Quiz LLM recovery codes were made",
-            SecurityNotice::PasswordChanged => "Your Quiz LLM password was changed",
-            SecurityNotice::PasswordReset { .. } => "Your Quiz LLM password was reset",
+            SecurityNotice::PasskeyAdded { .. } => K::NoticePasskeyAddedSubject,
+            SecurityNotice::TotpEnabled => K::NoticeTotpEnabledSubject,
+            SecurityNotice::TotpDisabled => K::NoticeTotpDisabledSubject,
+            SecurityNotice::RecoveryCodesRegenerated => K::NoticeRecoveryCodesSubject,
+            SecurityNotice::PasswordChanged => K::NoticePasswordChangedSubject,
+            SecurityNotice::PasswordReset { .. } => K::NoticePasswordResetSubject,
         }
     }
 
     /// What happened, in plain sentences.
-    fn body(&self) -> Vec<String> {
+    fn body(&self) -> Vec<Message> {
         match self {
-            SecurityNotice::PasskeyAdded { name } => vec![format!(
-                "A passkey named \"{name}\" was added to your account. It logs in on its own, \
-                 without your password or a code."
-            )],
-            SecurityNotice::TotpEnabled => vec![
-                "Two-factor login was turned on: logging in now also asks for a code from an \
-                 authenticator app."
-                    .into(),
-            ],
-            SecurityNotice::TotpDisabled => {
-                vec!["Two-factor login was turned off: your password alone logs in again.".into()]
+            SecurityNotice::PasskeyAdded { name } => {
+                vec![Message::new(K::NoticePasskeyAdded).with("name", name.as_str())]
             }
-            SecurityNotice::RecoveryCodesRegenerated => vec![
-                "New recovery codes were made for two-factor login; the old ones no longer work."
-                    .into(),
-            ],
-            SecurityNotice::PasswordChanged => {
-                vec!["Your password was changed, and your other sessions were logged out.".into()]
-            }
+            SecurityNotice::TotpEnabled => vec![K::NoticeTotpEnabled.into()],
+            SecurityNotice::TotpDisabled => vec![K::NoticeTotpDisabled.into()],
+            SecurityNotice::RecoveryCodesRegenerated => vec![K::NoticeRecoveryCodes.into()],
+            SecurityNotice::PasswordChanged => vec![K::NoticePasswordChanged.into()],
             SecurityNotice::PasswordReset {
                 passkeys_removed,
                 totp_on,
             } => {
                 let mut lines = vec![
-                    "Your password was reset with a link sent to this address, and every \
-                     session was logged out."
-                        .into(),
+                    K::NoticePasswordReset.into(),
+                    Message::new(K::NoticePasskeysRemoved).with("count", *passkeys_removed),
                 ];
-                lines.push(match passkeys_removed {
-                    0 => "The account had no passkeys.".into(),
-                    n => format!(
-                        "{n} passkey{} removed: a reset proves the mailbox, not the \
-                         devices. Log in and add yours again.",
-                        if *n == 1 { " was" } else { "s were" }
-                    ),
-                });
                 if *totp_on {
-                    lines.push(
-                        "Two-factor login is still on: logging in still asks for a code from \
-                         your authenticator app (or a recovery code)."
-                            .into(),
-                    );
+                    lines.push(K::NoticeTotpStillOn.into());
                 }
                 lines
             }
@@ -169,30 +184,20 @@ impl SecurityNotice {
     }
 }
 
-const NOT_YOU: &str = "If this was not you, someone else can use your account: reset your \
-     password now (\"Forgot password\" when logging in), then log in and check your passkeys, \
-     two-factor login and sessions.";
-
 /// Tells the owner that how their account signs in changed.
-pub fn security_notice(to: Mailbox, username: &str, notice: &SecurityNotice) -> Email {
-    let body = notice.body();
-    let text = format!("Hello {username},\n\n{}\n\n{NOT_YOU}\n", body.join("\n\n"));
-    let paragraphs: String = body
-        .iter()
-        .map(|p| format!("<p>{}</p>", escape_html(p)))
-        .collect();
-    let html = format!(
-        "<!doctype html><html><body style=\"font-family: sans-serif\">\
-         <p>Hello {},</p>{paragraphs}<p>{}</p></body></html>",
-        escape_html(username),
-        escape_html(NOT_YOU)
-    );
-    Email {
-        to,
-        subject: notice.subject().into(),
-        text,
-        html,
+pub fn security_notice(
+    to: Mailbox,
+    locale: Locale,
+    username: &str,
+    notice: &SecurityNotice,
+) -> Email {
+    let mut letter = Letter::new(locale, username);
+    letter.say(K::MailHelloName.into());
+    for paragraph in notice.body() {
+        letter.say(paragraph);
     }
+    letter.say(K::NoticeNotYou.into());
+    letter.to_email(to, notice.subject())
 }
 
 #[cfg(test)]
@@ -205,6 +210,7 @@ mod tests {
         let reset = |passkeys_removed, totp_on| {
             security_notice(
                 to.clone(),
+                Locale::En,
                 "ada<b>",
                 &SecurityNotice::PasswordReset {
                     passkeys_removed,
@@ -228,10 +234,15 @@ mod tests {
 
     #[test]
     fn durations_read_naturally() {
-        assert_eq!(describe(Duration::from_secs(3 * 86_400)), "3 days");
-        assert_eq!(describe(Duration::from_secs(3_600)), "1 hour");
-        assert_eq!(describe(Duration::from_secs(90 * 60)), "90 minutes");
-        assert_eq!(describe(Duration::from_secs(42)), "42 seconds");
+        let en = |secs| describe(Locale::En, Duration::from_secs(secs));
+        assert_eq!(en(3 * 86_400), "3 days");
+        assert_eq!(en(3_600), "1 hour");
+        assert_eq!(en(90 * 60), "90 minutes");
+        assert_eq!(en(42), "42 seconds");
+        let ko = |secs| describe(Locale::Ko, Duration::from_secs(secs));
+        assert_eq!(ko(3 * 86_400), "3일");
+        assert_eq!(ko(3_600), "1시간");
+        assert_eq!(ko(90 * 60), "90분");
     }
 
     #[test]
@@ -239,7 +250,13 @@ mod tests {
         let from: Mailbox = "Quiz LLM <no-reply@localhost>".parse().unwrap();
         let to: Mailbox = "ada@example.com".parse().unwrap();
         let link = "http://localhost:8000/verify-email?uid=u&token=t";
-        let email = verification(to, "ada<b>", link, Duration::from_secs(3 * 86_400));
+        let email = verification(
+            to.clone(),
+            Locale::En,
+            "ada<b>",
+            link,
+            Duration::from_secs(3 * 86_400),
+        );
         assert!(email.text.contains(link));
         assert!(email.text.contains("as the user \"ada<b>\""));
         assert!(email.text.contains("If you did not sign up"));
@@ -247,5 +264,38 @@ mod tests {
         assert!(email.html.contains("ada&lt;b&gt;"));
         let raw = String::from_utf8(email.to_message(&from).unwrap().formatted()).unwrap();
         assert!(raw.contains("text/plain") && raw.contains("text/html"));
+        assert!(
+            email.html.contains("<strong>ada&lt;b&gt;</strong>"),
+            "{}",
+            email.html
+        );
+    }
+
+    #[test]
+    fn korean_readers_get_korean_mail() {
+        let to: Mailbox = "sejong@example.com".parse().unwrap();
+        let link = "http://localhost:8000/verify-email?uid=u&token=t";
+        let email = verification(
+            to.clone(),
+            Locale::Ko,
+            "sejong",
+            link,
+            Duration::from_secs(3 * 86_400),
+        );
+        assert_eq!(email.subject, "Quiz LLM 이메일 주소를 인증해 주세요");
+        assert!(email.text.contains(link));
+        assert!(email.text.contains("\"sejong\""), "{}", email.text);
+        assert!(email.text.contains("3일"), "{}", email.text);
+        assert!(!email.text.contains("Hello"), "{}", email.text);
+        let notice = security_notice(
+            to,
+            Locale::Ko,
+            "sejong",
+            &SecurityNotice::PasswordReset {
+                passkeys_removed: 2,
+                totp_on: false,
+            },
+        );
+        assert!(notice.text.contains("패스키 2개"), "{}", notice.text);
     }
 }

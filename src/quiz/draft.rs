@@ -65,6 +65,7 @@ pub(super) fn generate_offline_reporting(
         choice_count: spec.choice_count,
         difficulty: spec.difficulty,
         seed: offline::content_seed(&spec.topic, text, spec.question_count, spec.choice_count),
+        locale: crate::domain::Locale::from_tag(&spec.language).unwrap_or_default(),
     };
     let questions = offline::generate_reporting(&request, on_question).map_err(|err| match err {
         offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
@@ -86,10 +87,7 @@ pub(super) fn generate_offline_reporting(
     })?;
     Ok(Draft {
         title: spec.topic.clone(),
-        description: format!(
-            "{} fill-in-the-blank questions built from your study text.",
-            questions.len()
-        ),
+        description: offline::description(request.locale, questions.len()),
         source: QuizSource::Offline,
         questions: questions
             .into_iter()

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::{AnswerRecord, QuizRecord, QuizResultRecord, ResultId, UserId},
-    domain::{AppError, AppResult},
+    domain::{AppError, AppResult, Message, MessageKey},
 };
 
 /// One answer as submitted.
@@ -32,11 +32,9 @@ pub fn grade(
             .ok_or_else(|| {
                 AppError::bad_input(
                     "answers",
-                    format!(
-                        "Question {} does not exist; this quiz has questions 1 to {}.",
-                        a.question_number,
-                        quiz.questions.len()
-                    ),
+                    Message::new(MessageKey::QuestionMissing)
+                        .with("number", a.question_number)
+                        .with("count", quiz.questions.len()),
                 )
             })?;
         let choice = u32::try_from(a.choice_number)
@@ -45,18 +43,16 @@ pub fn grade(
             .ok_or_else(|| {
                 AppError::bad_input(
                     "answers",
-                    format!(
-                        "Question {} has no choice {}; pick 1 to {}.",
-                        question.number,
-                        a.choice_number,
-                        question.choices.len()
-                    ),
+                    Message::new(MessageKey::ChoiceMissing)
+                        .with("number", question.number)
+                        .with("choice", a.choice_number)
+                        .with("count", question.choices.len()),
                 )
             })?;
         if chosen.insert(question.number, choice).is_some() {
             return Err(AppError::bad_input(
                 "answers",
-                format!("Question {} is answered more than once.", question.number),
+                Message::new(MessageKey::AnsweredTwice).with("number", question.number),
             ));
         }
     }

@@ -427,7 +427,7 @@ impl QuizService {
                 }
                 let error = JobErrorRecord {
                     code: code.as_str().into(),
-                    message: err.public_message(),
+                    message: crate::i18n::render(crate::domain::Locale::En, &err.message()),
                 };
                 tracing::info!(job_id = %job.id, code = code.as_str(), "quiz generation failed");
                 self.store

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     domain::PageAfter,
-    domain::{AppError, AppResult},
+    domain::{AppError, AppResult, Message, MessageKey},
 };
 
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
@@ -40,13 +40,14 @@ impl PageRequest {
         if !(1..=MAX_PAGE_SIZE).contains(&first) {
             return Err(AppError::bad_input(
                 "first",
-                format!("`first` must be between 1 and {MAX_PAGE_SIZE}."),
+                Message::new(MessageKey::PageSize).with("max", MAX_PAGE_SIZE),
             ));
         }
         let after = match after.filter(|a| !a.is_empty()) {
-            Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-                AppError::bad_input("after", "`after` is not a cursor this server gave out.")
-            })?),
+            Some(cursor) => Some(
+                decode_cursor(cursor)
+                    .ok_or_else(|| AppError::bad_input("after", MessageKey::CursorUnknown))?,
+            ),
             None => None,
         };
         Ok(PageRequest {

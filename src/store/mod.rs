@@ -20,7 +20,7 @@ use secrecy::ExposeSecret;
 /// callers name them from `domain` and the back ends get them through `use super::*`.
 use crate::domain::{
     AnswerRecord, Credentials, Difficulty, EmailAddress, EventId, FeedbackRecord,
-    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus,
+    GenerationJobRecord, JobErrorRecord, JobId, JobInput, JobOutcome, JobStatus, Locale,
     MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
     PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
     PasswordHash, QuestionRecord, QuizEventKind, QuizEventRecord, QuizId, QuizKey, QuizKeyPage,

@@ -13,17 +13,22 @@ use std::{
 /// `mail` (auth may send mail; services never use each other otherwise) → `ratelimit` (limits
 /// both auth and quiz count against, so neither needs the other) → `store` (traits and
 /// back ends) → `domain` (depends on nothing); `llm`, a generic chat-completions client, is used
-/// by `quiz` and knows no service. Cross-cutting: `cpu` and `telemetry` may be used
-/// by any room and use only the domain; `settings` (parsing helpers) by any room; `config`
+/// by `quiz` and knows no service. Cross-cutting: `cpu` and `telemetry` may be used by any room
+/// and use only the domain, and so may `i18n` (the message catalogues); `settings` (parsing
+/// helpers) by any room; `config`
 /// assembles every subsystem's settings and is used by no room (only `lib.rs`/`main.rs`).
 const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &[]),
     ("settings", &[]),
     ("cpu", &["domain"]),
+    ("i18n", &["domain"]),
     ("telemetry", &["domain", "settings"]),
     ("store", &["domain", "settings", "telemetry", "cpu"]),
     ("ratelimit", &["domain", "store", "settings", "telemetry"]),
-    ("mail", &["domain", "store", "settings", "telemetry", "cpu"]),
+    (
+        "mail",
+        &["domain", "store", "settings", "telemetry", "cpu", "i18n"],
+    ),
     // A generic chat-completions client: it knows no service.
     ("llm", &["settings", "telemetry"]),
     (
@@ -36,6 +41,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     (
@@ -48,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     // Resolvers call services, never the store.
@@ -61,6 +68,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     // The store only for readiness and stream leases; the quiz service only through graphql.
@@ -75,6 +83,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
     (
@@ -92,6 +101,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "settings",
             "telemetry",
             "cpu",
+            "i18n",
         ],
     ),
 ];

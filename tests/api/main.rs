@@ -10,6 +10,7 @@ mod docs;
 mod guests;
 mod http;
 mod live;
+mod locale;
 mod login;
 mod mfa;
 mod operations;

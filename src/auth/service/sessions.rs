@@ -6,7 +6,7 @@ use crate::{
     auth::tokens::Claims,
     domain::ClientInfo,
     domain::{AppError, AppResult},
-    domain::{SessionId, SessionRecord, UserId, UserRecord},
+    domain::{Locale, SessionId, SessionRecord, UserId, UserRecord},
 };
 
 impl AuthService {
@@ -48,6 +48,16 @@ impl AuthService {
 
     pub async fn user(&self, id: &UserId) -> AppResult<Option<UserRecord>> {
         Ok(self.store.find_user(id).await?)
+    }
+
+    /// `setLocale`: the language of this user's e-mails and messages from now on.
+    pub async fn set_locale(&self, claims: &Claims, locale: Locale) -> AppResult<UserRecord> {
+        if !self.store.set_user_locale(&claims.sub, locale).await? {
+            return Err(AppError::SessionExpired);
+        }
+        self.user(&claims.sub)
+            .await?
+            .ok_or(AppError::SessionExpired)
     }
 
     pub async fn sessions(&self, claims: &Claims) -> AppResult<Vec<SessionRecord>> {

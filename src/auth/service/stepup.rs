@@ -7,7 +7,7 @@ use super::AuthService;
 use crate::{
     auth::{password::Password, tokens::Claims, tokens::chrono_duration},
     domain::UserRecord,
-    domain::{AppError, AppResult},
+    domain::{AppError, AppResult, MessageKey},
 };
 use crate::{domain::ClientInfo, ratelimit::Bucket};
 
@@ -29,10 +29,7 @@ impl AuthService {
         self.check_account_budget(user.id.as_str(), Some(&user.id), client)
             .await?;
         let Some(password) = password else {
-            return Err(AppError::bad_input(
-                "password",
-                "Enter your password to confirm it is you.",
-            ));
+            return Err(AppError::bad_input("password", MessageKey::PasswordNeeded));
         };
         let failed = |reason: &str| {
             tracing::info!(target: "audit", event = "reauthentication_failed", user_id = %user.id, reason, client_ip = %client.key());
@@ -47,11 +44,7 @@ impl AuthService {
         }
         if self.mfa_enabled(&user.id).await? {
             let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else {
-                return Err(AppError::bad_input(
-                    "code",
-                    "Two-factor login is on: enter a code from your authenticator app (or a \
-                     recovery code) too.",
-                ));
+                return Err(AppError::bad_input("code", MessageKey::CodeNeeded));
             };
             if let Err(err) = self.spend_code(&user, code).await {
                 failed("code");

@@ -8,6 +8,10 @@ use super::selection::{Candidate, find_candidates, select_candidates, topic_keys
 use super::sentences::{Sentence, analyze_sentence, split_sentences};
 use super::terms::TermTable;
 use super::{GeneratedChoice, GeneratedQuestion, OfflineError, OfflineRequest};
+use crate::{
+    domain::{Locale, Message, MessageKey},
+    i18n::render,
+};
 
 /// Replaces the answer in the question; fixed width so it does not hint at the answer's length.
 pub(super) const BLANK: &str = "_____";
@@ -62,6 +66,7 @@ pub fn generate_reporting(
                 &terms,
                 req.choice_count,
                 &mut rng,
+                req.locale,
             );
             on_question(i + 1);
             question
@@ -75,6 +80,7 @@ fn build_question(
     terms: &TermTable,
     choice_count: usize,
     rng: &mut SplitMix64,
+    locale: Locale,
 ) -> GeneratedQuestion {
     let answer_term = &terms.list[cand.term];
     let answer = &sentence.text[sentence.tokens[cand.token].range.clone()];
@@ -103,10 +109,12 @@ fn build_question(
         .collect();
     rng.shuffle(&mut choices);
 
+    let quoting =
+        |key, sentence: &str| render(locale, &Message::new(key).with("sentence", sentence));
     GeneratedQuestion {
-        content: format!("Fill in the blank: \"{blanked}\""),
+        content: quoting(MessageKey::OfflineStem, &blanked),
         choices,
-        explanation: Some(format!("The text says: \"{}\"", sentence.text)),
+        explanation: Some(quoting(MessageKey::OfflineExplanation, &sentence.text)),
     }
 }
 
@@ -289,6 +297,37 @@ mod tests {
         }
     }
 
+    #[test]
+    fn korean_quizzes_ask_in_korean() {
+        let req = OfflineRequest {
+            locale: Locale::Ko,
+            ..request(KOREAN, 4, 4)
+        };
+        let qs = generate(&req).unwrap_or_else(|e| panic!("{e}"));
+        for q in &qs {
+            assert!(
+                q.content
+                    .starts_with("빈칸에 들어갈 알맞은 말을 고르세요: \""),
+                "{}",
+                q.content
+            );
+            assert!(q.content.contains(BLANK));
+            let explanation = q.explanation.as_deref().unwrap();
+            assert!(
+                explanation.starts_with("본문에는 이렇게 나옵니다: \""),
+                "{explanation}"
+            );
+        }
+        assert_eq!(
+            crate::quiz::offline::description(Locale::Ko, 4),
+            "학습 자료에서 뽑아 만든 빈칸 채우기 문제 4개입니다."
+        );
+        assert_eq!(
+            crate::quiz::offline::description(Locale::En, 5),
+            "5 fill-in-the-blank questions built from your study text."
+        );
+    }
+
     /// Pins the seed and the quiz for one input, so a change to the hash, the
     /// random generator or the pipeline (which would change users' quizzes) fails here.
     #[test]
@@ -304,6 +343,7 @@ mod tests {
             choice_count: 3,
             difficulty: Difficulty::Medium,
             seed,
+            locale: Default::default(),
         };
         // SHA-256 of the framed input, first 8 bytes little-endian (see `content_seed`).
         assert_eq!(seed, 0xab54_2e7b_7142_5bd4);

@@ -34,6 +34,7 @@ pub(super) fn request(text: &str, questions: usize, choices: usize) -> OfflineRe
         choice_count: choices,
         difficulty: Difficulty::Medium,
         seed: 42,
+        locale: Default::default(),
     }
 }
 

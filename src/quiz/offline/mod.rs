@@ -36,6 +36,10 @@ pub use assembly::{generate, generate_reporting};
 pub use rng::content_seed;
 
 pub use crate::domain::Difficulty;
+use crate::{
+    domain::{Locale, Message, MessageKey},
+    i18n::render,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineRequest<'a> {
@@ -45,6 +49,16 @@ pub struct OfflineRequest<'a> {
     pub choice_count: usize,
     pub difficulty: Difficulty,
     pub seed: u64,
+    /// The language the questions are asked in (the study text's own sentences stay as they are).
+    pub locale: Locale,
+}
+
+/// The quiz's description, in its language.
+pub fn description(locale: Locale, question_count: usize) -> String {
+    render(
+        locale,
+        &Message::new(MessageKey::OfflineDescription).with("count", question_count),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,26 @@ struct StoredUser {
     is_guest: bool,
     #[serde(with = "bson_time")]
     created_at: DateTime<Utc>,
+    /// Absent in users stored before locales: English.
+    #[serde(default)]
+    locale: StoredLocale,
+}
+
+/// A locale as its tag; a tag this build does not know reads as the default.
+#[derive(Default)]
+struct StoredLocale(Locale);
+
+impl Serialize for StoredLocale {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredLocale {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let tag = String::deserialize(d)?;
+        Ok(StoredLocale(Locale::from_tag(&tag).unwrap_or_default()))
+    }
 }
 
 impl From<&UserRecord> for StoredUser {
@@ -46,6 +66,7 @@ impl From<&UserRecord> for StoredUser {
             is_active: u.is_active,
             is_guest: u.is_guest(),
             created_at: u.created_at,
+            locale: StoredLocale(u.locale),
         }
     }
 }
@@ -70,6 +91,7 @@ impl TryFrom<StoredUser> for UserRecord {
             credentials,
             is_active: u.is_active,
             created_at: u.created_at,
+            locale: u.locale.0,
         })
     }
 }
@@ -468,6 +490,7 @@ mod tests {
             }),
             is_active: true,
             created_at: at(500),
+            locale: Locale::Ko,
         };
         let session_doc = doc! {
             "id": id::<SessionId>(2).as_str(), "refresh_token": "rt", "created_at": bson_at(1_000),
@@ -482,7 +505,7 @@ mod tests {
                 "_id": id::<UserId>(1).as_str(), "username": "Ada", "username_norm": "ada",
                 "email": "Ada@example.com", "email_norm": "ada@example.com",
                 "password_hash": "$argon2id$x", "is_active": true, "is_guest": false,
-                "created_at": bson_at(500), "sessions": [],
+                "created_at": bson_at(500), "locale": "ko", "sessions": [],
             },
         );
         let guest = UserRecord::new_guest(at(600));
@@ -491,11 +514,17 @@ mod tests {
             doc! {
                 "_id": guest.id.as_str(), "username": guest.username.as_str(),
                 "username_norm": &guest.username_norm, "email_norm": format!("GUEST:{}", guest.id),
-                "is_active": true, "is_guest": true, "created_at": bson_at(600), "sessions": [],
+                "is_active": true, "is_guest": true, "created_at": bson_at(600), "locale": "en",
+                "sessions": [],
             },
         );
         let UserDoc(read) = bson::from_document(new_user_document(&guest).unwrap()).unwrap();
         assert_eq!(read, guest);
+        // Users stored before locales read as English.
+        let mut older = new_user_document(&user).unwrap();
+        older.remove("locale");
+        let UserDoc(read) = bson::from_document(older).unwrap();
+        assert_eq!(read.locale, Locale::En);
         same(session_document(&session()).unwrap(), session_doc.clone());
         same(
             bson::to_document(&QuizDoc(quiz())).unwrap(),

@@ -406,6 +406,19 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_user_locale", db.system.name = SYSTEM, db.operation.name = "set_user_locale"))]
+    async fn set_user_locale(&self, id: &UserId, locale: Locale) -> StoreResult<bool> {
+        let result = self
+            .users
+            .update_one(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": { "locale": locale.as_str() } },
+            )
+            .await
+            .map_err(map_err)?;
+        Ok(result.matched_count == 1)
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store add_session", db.system.name = SYSTEM, db.operation.name = "add_session"))]
     async fn add_session(&self, user: &UserId, session: &SessionRecord) -> StoreResult<bool> {
         let session = session_document(session)?;

@@ -31,7 +31,28 @@ fn migrations() -> Migrations<'static> {
             |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
         ),
         M::up(include_str!("migrations/16_study_materials.sql")),
+        M::up_with_hook(
+            include_str!("migrations/17_user_locale.sql"),
+            |tx: &Transaction| -> HookResult { Ok(add_user_locale(tx)?) },
+        ),
     ])
+}
+
+/// `users.locale`, added only where it is missing: SQLite has no `ADD COLUMN IF NOT EXISTS`,
+/// and a database wound back to an earlier version runs this again.
+fn add_user_locale(conn: &Connection) -> rusqlite::Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('users') WHERE name = 'locale')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute(
+            "ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT 'en'",
+            [],
+        )?;
+    }
+    Ok(())
 }
 
 /// Gives every user the keys the current rules compute (see [`renormalized`]). Guests (no
@@ -136,7 +157,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 16;
+const KNOWN_VERSIONS: usize = 17;
 
 #[cfg(test)]
 mod tests {

@@ -496,6 +496,8 @@ pub struct Client {
     pub bearer: Option<String>,
     /// The `Origin` a page's script sends with its POSTs; `None` for a native client.
     pub origin: Option<String>,
+    /// The `Accept-Language` every request sends; `None` sends none.
+    pub accept_language: Option<String>,
 }
 
 impl Client {
@@ -519,6 +521,15 @@ impl Client {
             base_url: base_url.to_owned(),
             bearer: None,
             origin: None,
+            accept_language: None,
+        }
+    }
+
+    /// The same browser, asking for `languages` (an `Accept-Language` value) from now on.
+    pub fn speaking(&self, languages: &str) -> Self {
+        Client {
+            accept_language: Some(languages.to_owned()),
+            ..self.clone()
         }
     }
 
@@ -564,6 +575,9 @@ impl Client {
         if let Some(origin) = &self.origin {
             req = req.header("origin", origin);
         }
+        if let Some(languages) = &self.accept_language {
+            req = req.header("accept-language", languages);
+        }
         let resp = req.send().await.expect("request failed");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -578,11 +592,11 @@ impl Client {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.http
-            .get(format!("{}{path}", self.base_url))
-            .send()
-            .await
-            .expect("request failed")
+        let mut req = self.http.get(format!("{}{path}", self.base_url));
+        if let Some(languages) = &self.accept_language {
+            req = req.header("accept-language", languages);
+        }
+        req.send().await.expect("request failed")
     }
 
     pub async fn sign_up(&self, username: &str, email: &str, password: &str) -> Gql {

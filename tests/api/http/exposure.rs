@@ -52,6 +52,7 @@ async fn insert_user(app: &TestApp, name: &str, active: bool) -> String {
         }),
         is_active: active,
         created_at: common::now(),
+        locale: Default::default(),
     };
     app.store.insert_user(&user).await.unwrap();
     email

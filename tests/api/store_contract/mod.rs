@@ -13,7 +13,7 @@ use common::{Backend, database_for};
 use quiz_llm::domain::identity::{EmailAddress, Username, username_skeleton};
 use quiz_llm::{
     domain::{
-        AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord,
+        AnswerRecord, AnswerType, ChoiceRecord, Credentials, Difficulty, FeedbackRecord, Locale,
         MAX_SESSIONS_PER_USER, MailId, MfaChallenge, MfaRecord, OutboxRecord, PageAfter,
         PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
         PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizKey, QuizRecord,
@@ -50,6 +50,7 @@ fn user(name: &str) -> UserRecord {
         }),
         is_active: false,
         created_at: common::now(),
+        locale: Locale::En,
     }
 }
 
@@ -93,6 +94,7 @@ fn rotation(token: &RefreshToken, at: chrono::DateTime<chrono::Utc>) -> SessionR
 
 on_every_store!(
     users_round_trip,
+    locales_are_kept_and_changed,
     uniqueness_is_case_insensitive,
     activation_happens_once,
     sessions_add_find_list_remove,
@@ -215,6 +217,33 @@ async fn users_round_trip(backend: Backend) {
         None
     );
     assert_eq!(f.store.find_user_by_username("nobody").await.unwrap(), None);
+}
+
+/// A user's language is stored with it and changed in place; an unknown user changes nothing.
+async fn locales_are_kept_and_changed(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = UserRecord {
+        locale: Locale::Ko,
+        ..user("Sejong")
+    };
+    f.store.insert_user(&u).await.unwrap();
+    let read = f.store.find_user(&u.id).await.unwrap().unwrap();
+    assert_eq!(read.locale, Locale::Ko);
+    assert!(f.store.set_user_locale(&u.id, Locale::En).await.unwrap());
+    let read = f.store.find_user(&u.id).await.unwrap().unwrap();
+    assert_eq!(
+        read,
+        UserRecord {
+            locale: Locale::En,
+            ..u.clone()
+        }
+    );
+    assert!(
+        !f.store
+            .set_user_locale(&UserId::new_random(), Locale::Ko)
+            .await
+            .unwrap()
+    );
 }
 
 async fn uniqueness_is_case_insensitive(backend: Backend) {

@@ -1,0 +1,132 @@
+## Messages in English. Every key here is a MessageKey variant (kebab-case) and is in every
+## other locale too; a test checks both.
+
+verbatim = { $text }
+
+## Errors (extensions.code stays as documented; only the message is localized)
+
+unauthenticated = You must be logged in.
+token-expired = The access token has expired; call refreshToken.
+session-expired = Your session has ended; please log in again.
+invalid-credentials = Invalid username or password.
+email-not-verified = Confirm your e-mail address first: open the link we sent you.
+invalid-token = This link is invalid, expired or already used.
+already-taken = That { $field } is already taken.
+not-found = Not found.
+rate-limited = Too many attempts; try again in { $seconds } seconds.
+llm-unavailable = The quiz generator is unavailable right now; try again later.
+mfa-required = Enter the code from your authenticator app (or a recovery code) to finish logging in.
+invalid-mfa-code = That code is not right, or was already used; log in again to get a new chance.
+reauthentication-required = Confirm it is you first: call reauthenticate with your password (and a code when two-factor login is on).
+passkey-not-accepted = The passkey was not accepted (the challenge is unknown, used or expired, or the credential does not verify); start again with startPasskeyLogin.
+internal = Internal error.
+guests-cannot = Guests have no password or second factor: sign up with upgradeGuest first.
+only-guests-upgrade = Only a guest can sign up in place; this account has signed up already.
+
+## Input that fails validation (BAD_USER_INPUT, with extensions.field)
+
+password-length = Password must be { $min } to { $max } characters long.
+password-contains-username = Password must not contain your username.
+# $advice: zxcvbn's own advice, in English, starting with a space.
+password-too-weak = Password is too easy to guess.{ $advice }
+password-breached = This password appears in known data breaches, so attackers try it early; choose another.
+breach-check-unavailable = The password could not be checked against known breaches just now; try again in a moment.
+password-needed = Enter your password to confirm it is you.
+code-needed = Two-factor login is on: enter a code from your authenticator app (or a recovery code) too.
+totp-already-on = Two-factor login is already on; turn it off first to enroll a new app.
+no-totp-enrollment = There is no enrollment to confirm; call startTotpEnrollment first.
+passkey-name-invalid = A passkey's name is at most { $max } characters, with no control characters.
+credential-malformed = The credential is not a serialised PublicKeyCredential (binary fields in base64url).
+registration-unknown = This registration is unknown, used or expired; start it again.
+registration-not-verified = The authenticator's answer does not verify for this registration.
+passkey-already-registered = This passkey is registered already.
+no-query = The operation has no query (and names no trusted document with documentId).
+question-missing = Question { $number } does not exist; this quiz has questions 1 to { $count }.
+choice-missing = Question { $number } has no choice { $choice }; pick 1 to { $count }.
+answered-twice = Question { $number } is answered more than once.
+page-size = `first` must be between 1 and { $max }.
+cursor-unknown = `after` is not a cursor this server gave out.
+username-length = Username must be { $min } to { $max } characters long.
+username-characters = Username may contain only letters a–z, digits, and _ . -
+username-needs-alphanumeric = Username must contain a letter or a digit.
+email-invalid = That does not look like an e-mail address.
+email-required = E-mail address is required.
+email-quoted = Quoted or escaped e-mail addresses are not accepted.
+email-look-alike = The e-mail address contains look-alike or compatibility characters; type it with ordinary letters.
+locale-unsupported = Choose a language this service speaks: en (English) or ko (Korean).
+
+## E-mails
+
+duration = { $unit ->
+    [day] { $n ->
+        [one] { $n } day
+       *[other] { $n } days
+    }
+    [hour] { $n ->
+        [one] { $n } hour
+       *[other] { $n } hours
+    }
+    [minute] { $n ->
+        [one] { $n } minute
+       *[other] { $n } minutes
+    }
+   *[second] { $n ->
+        [one] { $n } second
+       *[other] { $n } seconds
+    }
+}
+mail-hello = Hello,
+mail-hello-name = Hello { $username },
+verify-subject = Confirm your e-mail address for Quiz LLM
+verify-signed-up = Someone signed up for Quiz LLM with this e-mail address as the user "{ $username }".
+verify-if-you = If that was you, confirm your e-mail address by opening this link:
+verify-button = Confirm my e-mail address
+verify-link-expires = The link works once and expires in 3 days.
+verify-not-you = If you did not sign up, or not as "{ $username }", ignore this e-mail and do not open the link. The account stays inactive and is deleted after { $kept }, and you can sign up with this address yourself at any time.
+reset-subject = Reset your Quiz LLM password
+reset-asked = Someone (hopefully you) asked to reset your Quiz LLM password. Choose a new one here:
+reset-button = Choose a new password
+reset-link-expires = The link works once and expires in 1 hour. If you did not ask, ignore this e-mail: your password stays as it is.
+notice-passkey-added-subject = A passkey was added to your Quiz LLM account
+notice-totp-enabled-subject = Two-factor login was turned on for Quiz LLM
+notice-totp-disabled-subject = Two-factor login was turned off for Quiz LLM
+notice-recovery-codes-subject = New Quiz LLM recovery codes were made
+notice-password-changed-subject = Your Quiz LLM password was changed
+notice-password-reset-subject = Your Quiz LLM password was reset
+notice-passkey-added = A passkey named "{ $name }" was added to your account. It logs in on its own, without your password or a code.
+notice-totp-enabled = Two-factor login was turned on: logging in now also asks for a code from an authenticator app.
+notice-totp-disabled = Two-factor login was turned off: your password alone logs in again.
+notice-recovery-codes = New recovery codes were made for two-factor login; the old ones no longer work.
+notice-password-changed = Your password was changed, and your other sessions were logged out.
+notice-password-reset = Your password was reset with a link sent to this address, and every session was logged out.
+notice-passkeys-removed = { $count ->
+    [0] The account had no passkeys.
+    [one] { $count } passkey was removed: a reset proves the mailbox, not the devices. Log in and add yours again.
+   *[other] { $count } passkeys were removed: a reset proves the mailbox, not the devices. Log in and add yours again.
+}
+notice-totp-still-on = Two-factor login is still on: logging in still asks for a code from your authenticator app (or a recovery code).
+notice-not-you = If this was not you, someone else can use your account: reset your password now ("Forgot password" when logging in), then log in and check your passkeys, two-factor login and sessions.
+
+## The pages e-mail links land on
+
+page-needs-javascript = This page needs JavaScript.
+page-link-incomplete = This link is incomplete. Copy the whole link from the e-mail.
+page-unreachable = The server could not be reached. Try again in a moment.
+verify-page-title = Confirm your e-mail
+verify-page-intro = Press Confirm to activate your account and log in.
+verify-page-logged-in = You are logged in as { $username }. Confirming logs this browser out of that account and into the account this link was sent to.
+verify-page-maybe-logged-in = This browser may be logged in to an account. Confirming logs it into the account this link was sent to instead.
+verify-page-confirm = Confirm
+verify-page-working = Confirming your e-mail address…
+verify-page-welcome = Welcome,
+verify-page-graphiql = Open GraphiQL
+reset-page-title = Choose a new password
+reset-page-label = New password (10 to 128 characters; a few uncommon words work well)
+reset-page-submit = Set new password
+reset-page-done = Your password has been changed. Every session was logged out; log in with the new password.
+
+## Quizzes built offline from the study text
+
+offline-stem = Fill in the blank: "{ $sentence }"
+offline-explanation = The text says: "{ $sentence }"
+offline-description = { $count } fill-in-the-blank questions built from your study text.

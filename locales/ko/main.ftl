@@ -1,0 +1,122 @@
+## 한국어 메시지. 키는 모두 MessageKey의 변형(kebab-case)이며 다른 언어에도 똑같이 있습니다.
+
+verbatim = { $text }
+
+## 오류 (extensions.code는 그대로 두고 메시지만 번역합니다)
+
+unauthenticated = 로그인이 필요합니다.
+token-expired = 액세스 토큰이 만료되었습니다. refreshToken을 호출해 주세요.
+session-expired = 세션이 끝났습니다. 다시 로그인해 주세요.
+invalid-credentials = 사용자 이름 또는 비밀번호가 올바르지 않습니다.
+email-not-verified = 먼저 이메일 주소를 인증해 주세요. 보내 드린 메일의 링크를 열면 됩니다.
+invalid-token = 링크가 올바르지 않거나, 만료되었거나, 이미 사용되었습니다.
+already-taken = { $field ->
+    [username] 이미 사용 중인 사용자 이름입니다.
+    [email] 이미 사용 중인 이메일 주소입니다.
+   *[other] 이미 사용 중입니다.
+}
+not-found = 찾을 수 없습니다.
+rate-limited = 시도가 너무 잦습니다. { $seconds }초 뒤에 다시 시도해 주세요.
+llm-unavailable = 지금은 퀴즈 생성기를 쓸 수 없습니다. 잠시 뒤에 다시 시도해 주세요.
+mfa-required = 로그인을 마치려면 인증 앱에 표시된 코드(또는 복구 코드)를 입력해 주세요.
+invalid-mfa-code = 코드가 맞지 않거나 이미 사용된 코드입니다. 다시 로그인한 뒤 새 코드로 시도해 주세요.
+reauthentication-required = 먼저 본인 확인이 필요합니다. 비밀번호로 reauthenticate를 호출해 주세요(2단계 로그인을 켰다면 코드도 함께).
+passkey-not-accepted = 패스키를 확인하지 못했습니다. 챌린지를 알 수 없거나 이미 쓰였거나 만료되었고, 아니면 자격 증명이 검증되지 않았습니다. startPasskeyLogin부터 다시 시작해 주세요.
+internal = 서버 내부 오류가 발생했습니다.
+guests-cannot = 게스트 계정에는 비밀번호도 2단계 인증도 없습니다. 먼저 upgradeGuest로 가입해 주세요.
+only-guests-upgrade = 이 방식으로는 게스트만 가입할 수 있습니다. 이 계정은 이미 가입되어 있습니다.
+
+## 입력 검증 실패 (BAD_USER_INPUT, extensions.field 포함)
+
+password-length = 비밀번호는 { $min }~{ $max }자로 정해 주세요.
+password-contains-username = 비밀번호에 사용자 이름을 넣을 수 없습니다.
+# zxcvbn의 조언은 영어로만 나오므로 한국어 메시지에는 넣지 않습니다.
+password-too-weak = 너무 쉽게 추측할 수 있는 비밀번호입니다. 흔하지 않은 단어 몇 개를 이어 붙이면 외우기 쉬우면서도 강한 비밀번호가 됩니다.
+password-breached = 알려진 유출 사고에 포함된 비밀번호라 공격자가 가장 먼저 시도합니다. 다른 비밀번호를 골라 주세요.
+breach-check-unavailable = 지금은 비밀번호가 유출 목록에 있는지 확인하지 못했습니다. 잠시 뒤에 다시 시도해 주세요.
+password-needed = 본인 확인을 위해 비밀번호를 입력해 주세요.
+code-needed = 2단계 로그인이 켜져 있습니다. 인증 앱의 코드(또는 복구 코드)도 함께 입력해 주세요.
+totp-already-on = 2단계 로그인이 이미 켜져 있습니다. 새 앱을 등록하려면 먼저 꺼 주세요.
+no-totp-enrollment = 확인할 등록 요청이 없습니다. startTotpEnrollment부터 호출해 주세요.
+passkey-name-invalid = 패스키 이름은 제어 문자 없이 { $max }자 이내로 지어 주세요.
+credential-malformed = 자격 증명이 직렬화된 PublicKeyCredential 형식이 아닙니다(바이너리 필드는 base64url).
+registration-unknown = 알 수 없거나 이미 쓰였거나 만료된 등록입니다. 처음부터 다시 시작해 주세요.
+registration-not-verified = 인증기의 응답이 이 등록 요청과 맞지 않습니다.
+passkey-already-registered = 이미 등록된 패스키입니다.
+no-query = 요청에 쿼리가 없습니다(documentId로 신뢰된 문서를 지정하지도 않았습니다).
+question-missing = { $number }번 문제는 없습니다. 이 퀴즈의 문제는 1번부터 { $count }번까지입니다.
+choice-missing = { $number }번 문제에는 { $choice }번 보기가 없습니다. 1번부터 { $count }번 가운데에서 골라 주세요.
+answered-twice = { $number }번 문제에 답을 두 번 이상 보냈습니다.
+page-size = `first`는 1 이상 { $max } 이하여야 합니다.
+cursor-unknown = `after`에 이 서버가 준 적 없는 커서가 들어왔습니다.
+username-length = 사용자 이름은 { $min }~{ $max }자로 정해 주세요.
+username-characters = 사용자 이름에는 영문자 a–z, 숫자, 그리고 _ . - 만 쓸 수 있습니다.
+username-needs-alphanumeric = 사용자 이름에는 영문자나 숫자가 하나 이상 있어야 합니다.
+email-invalid = 이메일 주소 형식이 아닙니다.
+email-required = 이메일 주소를 입력해 주세요.
+email-quoted = 따옴표나 이스케이프 문자가 들어간 이메일 주소는 받지 않습니다.
+email-look-alike = 이메일 주소에 모양이 비슷한 문자나 호환용 문자가 섞여 있습니다. 일반 문자로 입력해 주세요.
+locale-unsupported = 지원하는 언어는 en(영어)과 ko(한국어)입니다. 둘 중 하나를 골라 주세요.
+
+## 이메일
+
+duration = { $unit ->
+    [day] { $n }일
+    [hour] { $n }시간
+    [minute] { $n }분
+   *[second] { $n }초
+}
+mail-hello = 안녕하세요.
+mail-hello-name = { $username }님, 안녕하세요.
+verify-subject = Quiz LLM 이메일 주소를 인증해 주세요
+verify-signed-up = 누군가 이 이메일 주소로 Quiz LLM에 "{ $username }"(이)라는 사용자 이름으로 가입했습니다.
+verify-if-you = 본인이 가입했다면 아래 링크를 열어 이메일 주소를 인증해 주세요.
+verify-button = 이메일 주소 인증하기
+verify-link-expires = 링크는 한 번만 쓸 수 있고 3일 뒤에 만료됩니다.
+verify-not-you = 가입한 적이 없거나 "{ $username }"(이)라는 이름으로 가입하지 않았다면 링크를 열지 말고 이 메일을 무시해 주세요. 계정은 비활성 상태로 남았다가 { $kept } 뒤에 삭제되며, 이 주소로는 언제든 직접 가입할 수 있습니다.
+reset-subject = Quiz LLM 비밀번호 재설정
+reset-asked = Quiz LLM 비밀번호 재설정 요청이 들어왔습니다. 직접 요청하셨다면 아래 링크에서 새 비밀번호를 정해 주세요.
+reset-button = 새 비밀번호 정하기
+reset-link-expires = 링크는 한 번만 쓸 수 있고 1시간 뒤에 만료됩니다. 요청한 적이 없다면 이 메일을 무시하셔도 됩니다. 비밀번호는 바뀌지 않습니다.
+notice-passkey-added-subject = Quiz LLM 계정에 패스키가 추가되었습니다
+notice-totp-enabled-subject = Quiz LLM 2단계 로그인이 켜졌습니다
+notice-totp-disabled-subject = Quiz LLM 2단계 로그인이 꺼졌습니다
+notice-recovery-codes-subject = Quiz LLM 복구 코드가 새로 발급되었습니다
+notice-password-changed-subject = Quiz LLM 비밀번호가 변경되었습니다
+notice-password-reset-subject = Quiz LLM 비밀번호가 재설정되었습니다
+notice-passkey-added = 계정에 "{ $name }" 패스키가 추가되었습니다. 이 패스키만 있으면 비밀번호나 코드 없이 로그인할 수 있습니다.
+notice-totp-enabled = 2단계 로그인이 켜졌습니다. 이제 로그인할 때 인증 앱의 코드도 입력해야 합니다.
+notice-totp-disabled = 2단계 로그인이 꺼졌습니다. 이제 비밀번호만으로 로그인합니다.
+notice-recovery-codes = 2단계 로그인용 복구 코드가 새로 발급되었습니다. 이전 코드는 더 이상 쓸 수 없습니다.
+notice-password-changed = 비밀번호가 변경되었고, 다른 기기의 세션은 모두 로그아웃되었습니다.
+notice-password-reset = 이 주소로 보낸 링크를 통해 비밀번호가 재설정되었고, 모든 세션이 로그아웃되었습니다.
+notice-passkeys-removed = { $count ->
+    [0] 이 계정에는 등록된 패스키가 없었습니다.
+   *[other] 패스키 { $count }개가 삭제되었습니다. 재설정은 메일함을 가진 사람임을 증명할 뿐 기기까지 증명하지는 못하기 때문입니다. 로그인한 뒤 패스키를 다시 등록해 주세요.
+}
+notice-totp-still-on = 2단계 로그인은 그대로 켜져 있습니다. 로그인할 때 여전히 인증 앱의 코드(또는 복구 코드)가 필요합니다.
+notice-not-you = 본인이 한 일이 아니라면 다른 사람이 계정을 쓰고 있을 수 있습니다. 지금 바로 비밀번호를 재설정한 뒤(로그인 화면의 "비밀번호 찾기"), 로그인해서 패스키와 2단계 로그인, 세션을 확인해 주세요.
+
+## 이메일 링크로 여는 페이지
+
+page-needs-javascript = 이 페이지를 쓰려면 JavaScript가 필요합니다.
+page-link-incomplete = 링크가 잘렸습니다. 메일에 있는 링크 전체를 복사해 주세요.
+page-unreachable = 서버에 연결하지 못했습니다. 잠시 뒤에 다시 시도해 주세요.
+verify-page-title = 이메일 인증
+verify-page-intro = 확인 버튼을 누르면 계정이 활성화되고 바로 로그인됩니다.
+verify-page-logged-in = 지금 { $username } 계정으로 로그인되어 있습니다. 확인을 누르면 이 브라우저는 그 계정에서 로그아웃되고, 이 링크를 받은 계정으로 로그인됩니다.
+verify-page-maybe-logged-in = 이 브라우저가 다른 계정에 로그인되어 있을 수 있습니다. 확인을 누르면 이 링크를 받은 계정으로 로그인이 바뀝니다.
+verify-page-confirm = 확인
+verify-page-working = 이메일 주소를 인증하는 중입니다…
+verify-page-welcome = 환영합니다,
+verify-page-graphiql = GraphiQL 열기
+reset-page-title = 새 비밀번호 정하기
+reset-page-label = 새 비밀번호 (10~128자, 흔하지 않은 단어 몇 개를 이으면 좋습니다)
+reset-page-submit = 새 비밀번호로 바꾸기
+reset-page-done = 비밀번호를 바꿨습니다. 모든 세션이 로그아웃되었으니 새 비밀번호로 로그인해 주세요.
+
+## 학습 자료로 오프라인에서 만드는 퀴즈
+
+offline-stem = 빈칸에 들어갈 알맞은 말을 고르세요: "{ $sentence }"
+offline-explanation = 본문에는 이렇게 나옵니다: "{ $sentence }"
+offline-description = 학습 자료에서 뽑아 만든 빈칸 채우기 문제 { $count }개입니다.
