@@ -11,6 +11,7 @@ mod mail;
 mod mfa;
 mod passkey;
 mod quiz;
+mod review;
 mod secret;
 mod user;
 
@@ -19,8 +20,8 @@ pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
 pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
 pub use ids::{
-    EventId, InvalidId, JobId, MailId, PasskeyChallengeId, PasskeyId, QuizId, ResultId, SessionId,
-    UserId,
+    EventId, InvalidId, JobId, MailId, PasskeyChallengeId, PasskeyId, QuizId, ResultId,
+    ReviewCardId, ReviewLogId, SessionId, UserId,
 };
 pub use job::{
     GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
@@ -34,6 +35,7 @@ pub use quiz::{
     QuestionFeedbackRecord, QuestionRecord, QuizKey, QuizKeyPage, QuizRecord, QuizResultRecord,
     QuizSource,
 };
+pub use review::{DesiredRetention, MemoryState, Rating, ReviewCardRecord, ReviewLogRecord};
 pub use secret::{PasswordHash, RefreshToken, sha256_hex};
 pub use user::{
     Credentials, MAX_SESSIONS_PER_USER, SessionRecord, SignInMethod, UserRecord, WindowCount,

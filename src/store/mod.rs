@@ -2,6 +2,7 @@
 //! implementation at start-up.
 
 pub mod mongo;
+mod reviews;
 pub mod sqlite;
 mod traced;
 mod url;
@@ -24,6 +25,7 @@ use crate::domain::{
     SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
 };
 
+pub use reviews::{ReviewStore, day_number};
 pub use traced::traced;
 pub use url::DatabaseUrl;
 
@@ -483,6 +485,7 @@ pub trait Store:
     + JobStore
     + EventStore
     + StreamLeaseStore
+    + ReviewStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

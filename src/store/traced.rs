@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 
 use super::*;
+use crate::domain::{ReviewCardId, ReviewCardRecord, ReviewLogRecord};
 
 pub struct TracedStore {
     pub(super) inner: Arc<dyn Store>,
@@ -211,6 +212,19 @@ delegate!(StreamLeaseStore {
     async fn renew_stream_leases(&self, leases: &[String], until: DateTime<Utc>) -> StoreResult<u64>;
     async fn release_stream_lease(&self, user: &UserId, lease: &str) -> StoreResult<()>;
     async fn purge_stream_leases(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+});
+
+delegate!(ReviewStore {
+    async fn find_review_card(&self, owner: &UserId, id: &ReviewCardId) -> StoreResult<Option<ReviewCardRecord>>;
+    async fn find_review_cards_of_quiz(&self, owner: &UserId, quiz: &QuizId) -> StoreResult<Vec<ReviewCardRecord>>;
+    async fn save_review(&self, card: &ReviewCardRecord, log: &ReviewLogRecord) -> StoreResult<()>;
+    async fn due_review_cards(&self, owner: &UserId, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<ReviewCardRecord>>;
+    async fn count_due_review_cards(&self, owner: &UserId, at: DateTime<Utc>) -> StoreResult<u64>;
+    async fn delete_review_card(&self, owner: &UserId, id: &ReviewCardId) -> StoreResult<bool>;
+    async fn review_logs_since(&self, owner: &UserId, since: DateTime<Utc>) -> StoreResult<Vec<ReviewLogRecord>>;
+    async fn review_days(&self, owner: &UserId, since_day: i64) -> StoreResult<Vec<i64>>;
+    async fn desired_retention(&self, owner: &UserId) -> StoreResult<Option<f64>>;
+    async fn set_desired_retention(&self, owner: &UserId, value: f64) -> StoreResult<()>;
 });
 
 #[async_trait]

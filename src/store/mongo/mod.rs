@@ -24,6 +24,7 @@ mod mfa;
 mod outbox;
 mod passkeys;
 mod quizzes;
+mod reviews;
 mod streams;
 mod users;
 
@@ -195,6 +196,7 @@ impl MongoStore {
             .context("creating MongoDB indexes on quiz_events")?;
         self.create_passkey_indexes().await?;
         self.create_stream_lease_indexes().await?;
+        self.create_review_indexes().await?;
         Ok(())
     }
 }

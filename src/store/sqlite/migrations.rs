@@ -30,6 +30,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("migrations/15_username_skeleton.sql"),
             |tx: &Transaction| -> HookResult { Ok(renormalize_users(tx)?) },
         ),
+        M::up(include_str!("migrations/16_review_cards.sql")),
     ])
 }
 
@@ -135,7 +136,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 15;
+const KNOWN_VERSIONS: usize = 16;
 
 #[cfg(test)]
 mod tests {

@@ -112,7 +112,15 @@ fn delete_pending_holders(
 
 /// Deletes what the users own outside their rows (sessions and MFA go with the row).
 fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
-    for table in ["quizzes", "quiz_results", "generation_jobs", "quiz_events"] {
+    for table in [
+        "quizzes",
+        "quiz_results",
+        "generation_jobs",
+        "quiz_events",
+        "review_cards",
+        "review_logs",
+        "review_settings",
+    ] {
         let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE owner_id = ?1"))?;
         for id in ids {
             delete.execute([id])?;
