@@ -12,6 +12,7 @@ mod mfa;
 mod passkeys;
 mod questions;
 mod quiz;
+mod review;
 pub mod single_root;
 pub mod trusted;
 
@@ -24,7 +25,12 @@ use cookies::CookiePolicy;
 use limits::QueryLimits;
 
 #[derive(MergedObject, Default)]
-pub struct QueryRoot(auth::AuthQuery, quiz::QuizQuery, live::LiveQuery);
+pub struct QueryRoot(
+    auth::AuthQuery,
+    quiz::QuizQuery,
+    review::ReviewQuery,
+    live::LiveQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct MutationRoot(
@@ -32,6 +38,7 @@ pub struct MutationRoot(
     mfa::MfaMutation,
     passkeys::PasskeyMutation,
     quiz::QuizMutation,
+    review::ReviewMutation,
     live::LiveMutation,
 );
 

@@ -9,6 +9,7 @@ pub mod live;
 pub mod llm;
 pub mod offline;
 pub mod page;
+pub mod review;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -294,6 +295,7 @@ impl QuizService {
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
         let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;
+        self.schedule_answers(&quiz, &result).await;
         self.record_event(
             owner,
             QuizEventKind::ResultSubmitted,

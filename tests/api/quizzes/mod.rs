@@ -1,4 +1,4 @@
 //! Quizzes: generated offline from study text, or by an LLM; graded, listed and deleted.
 
 mod llm;
-mod offline;
+pub(crate) mod offline;
