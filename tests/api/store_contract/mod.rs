@@ -1702,7 +1702,9 @@ async fn guests_sign_up_in_place(backend: Backend) {
 }
 
 async fn idle_guests_go_with_their_data(backend: Backend) {
-    use quiz_llm::domain::{GenerationJobRecord, JobInput};
+    use quiz_llm::domain::{
+        DesiredRetention, GenerationJobRecord, JobInput, Rating, ReviewCardRecord,
+    };
     let Some(f) = open(backend).await else { return };
     let s = &f.store;
     let now = common::now();
@@ -1772,7 +1774,11 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
         s.insert_result(&r).await.unwrap();
         let job = GenerationJobRecord::queued(u.id.clone(), job_input.clone(), now);
         assert!(s.insert_job(&job, 3).await.unwrap());
-        owned.push((u.id.clone(), q.id, r.id, job.id));
+        let mut card = ReviewCardRecord::new(&u.id, &q.id, &q.title, "en", &q.questions[0], now);
+        let log = card.review(Rating::Again, false, now, DesiredRetention::DEFAULT);
+        s.save_review(&card, &log).await.unwrap();
+        s.set_desired_retention(&u.id, 0.8).await.unwrap();
+        owned.push((u.id.clone(), q.id, r.id, job.id, card.id));
     }
 
     let mut gone = s.delete_idle_guests(cutoff).await.unwrap();
@@ -1780,7 +1786,7 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
     let mut expected = vec![idle.id.clone(), unconfirmed.id.clone()];
     expected.sort();
     assert_eq!(gone, expected);
-    for (owner, quiz_id, result_id, job_id) in owned {
+    for (owner, quiz_id, result_id, job_id, card_id) in owned {
         let swept = expected.contains(&owner);
         assert_eq!(s.find_user(&owner).await.unwrap().is_none(), swept);
         assert_eq!(
@@ -1792,6 +1798,16 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
             swept
         );
         assert_eq!(s.find_job(&owner, &job_id).await.unwrap().is_none(), swept);
+        assert_eq!(
+            s.find_review_card(&owner, &card_id)
+                .await
+                .unwrap()
+                .is_none(),
+            swept
+        );
+        let logs = s.review_logs_since(&owner, cutoff).await.unwrap();
+        assert_eq!(logs.is_empty(), swept);
+        assert_eq!(s.desired_retention(&owner).await.unwrap().is_none(), swept);
         assert_eq!(s.find_session(&owner, &stale.id).await.unwrap(), None);
     }
     assert!(s.find_user(&fresh.id).await.unwrap().is_some());
