@@ -97,6 +97,14 @@ string_id!(
     MaterialId
 );
 string_id!(
+    /// A review card: one question of one user, on its FSRS schedule.
+    ReviewCardId
+);
+string_id!(
+    /// One review of a review card.
+    ReviewLogId
+);
+string_id!(
     /// A passkey registration or login waiting for the authenticator's answer.
     PasskeyChallengeId
 );

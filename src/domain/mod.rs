@@ -14,6 +14,7 @@ mod message;
 mod mfa;
 mod passkey;
 mod quiz;
+mod review;
 mod secret;
 mod user;
 
@@ -23,7 +24,7 @@ pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
 pub use ids::{
     EventId, InvalidId, JobId, MailId, MaterialId, PasskeyChallengeId, PasskeyId, QuizId, ResultId,
-    SessionId, UserId,
+    ReviewCardId, ReviewLogId, SessionId, UserId,
 };
 pub use job::{
     GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus, QuizEventKind,
@@ -42,6 +43,7 @@ pub use quiz::{
     QuestionFeedbackRecord, QuestionRecord, QuizKey, QuizKeyPage, QuizRecord, QuizResultRecord,
     QuizSource,
 };
+pub use review::{DesiredRetention, MemoryState, Rating, ReviewCardRecord, ReviewLogRecord};
 pub use secret::{PasswordHash, RefreshToken, sha256_hex};
 pub use user::{
     Credentials, MAX_SESSIONS_PER_USER, SessionRecord, SignInMethod, UserRecord, WindowCount,

@@ -13,6 +13,7 @@ mod mfa;
 mod passkeys;
 mod questions;
 mod quiz;
+mod review;
 pub mod single_root;
 pub mod trusted;
 
@@ -34,6 +35,7 @@ pub struct QueryRoot(
     quiz::QuizQuery,
     live::LiveQuery,
     materials::MaterialQuery,
+    review::ReviewQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -42,6 +44,7 @@ pub struct MutationRoot(
     mfa::MfaMutation,
     passkeys::PasskeyMutation,
     quiz::QuizMutation,
+    review::ReviewMutation,
     live::LiveMutation,
     materials::MaterialMutation,
 );

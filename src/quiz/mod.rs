@@ -13,6 +13,7 @@ pub mod offline;
 pub mod page;
 mod prompt;
 pub mod reply;
+pub mod review;
 mod service;
 mod spec;
 

@@ -175,6 +175,7 @@ impl QuizService {
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
         let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
         self.store.insert_result(&result).await?;
+        self.schedule_answers(&quiz, &result).await;
         self.record_event(
             owner,
             QuizEventKind::ResultSubmitted,

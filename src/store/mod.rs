@@ -5,6 +5,7 @@ mod error;
 mod keys;
 mod materials;
 pub mod mongo;
+mod reviews;
 mod settings;
 pub mod sqlite;
 mod traits;
@@ -30,6 +31,7 @@ use crate::domain::{
 
 pub use error::{Cause, StoreError, StoreResult, UniqueField};
 pub use materials::StudyMaterialStore;
+pub use reviews::{ReviewStore, day_number};
 pub use settings::{StoreOptions, StoreSettings, WriteConcern};
 #[cfg(feature = "test-support")]
 pub use traits::StoreFixtures;

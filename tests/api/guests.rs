@@ -14,17 +14,17 @@ use serde_json::{Value, json};
 use crate::mfa::{code_now, mfa_token};
 
 const START_GUEST: &str = "mutation { startGuestSession { user { id username email isActive isGuest } accessToken message } }";
-const UPGRADE: &str = "mutation($i: SignUpInput!) { upgradeGuest(input: $i) { user { id username email isActive isGuest } message } }";
+pub(crate) const UPGRADE: &str = "mutation($i: SignUpInput!) { upgradeGuest(input: $i) { user { id username email isActive isGuest } message } }";
 const ME: &str = "{ me { id username email isGuest } }";
 const COUNTS: &str = "{ quizzes { totalCount } quizResults { totalCount } }";
 const METHODS: &str = "{ sessions { signInMethod current } }";
 
-fn sign_up_input(username: &str, email: &str, password: &str) -> Value {
+pub(crate) fn sign_up_input(username: &str, email: &str, password: &str) -> Value {
     json!({ "i": { "username": username, "email": email, "password": password } })
 }
 
 /// A browser logged in as a new guest; the guest's id.
-async fn guest(app: &TestApp) -> (Client, String) {
+pub(crate) async fn guest(app: &TestApp) -> (Client, String) {
     let c = app.client();
     let r = c.gql(START_GUEST, json!({})).await.ok();
     let id = r.data()["startGuestSession"]["user"]["id"]

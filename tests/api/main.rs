@@ -16,6 +16,7 @@ mod mfa;
 mod operations;
 mod passkeys;
 mod quizzes;
+mod reviews;
 mod sessions;
 mod sign_up;
 mod store_contract;

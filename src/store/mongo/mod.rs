@@ -25,6 +25,7 @@ mod mfa;
 mod outbox;
 mod passkeys;
 mod quizzes;
+mod reviews;
 mod streams;
 mod users;
 
@@ -201,6 +202,7 @@ impl MongoStore {
         self.create_passkey_indexes().await?;
         self.create_stream_lease_indexes().await?;
         self.create_material_indexes().await?;
+        self.create_review_indexes().await?;
         Ok(())
     }
 }

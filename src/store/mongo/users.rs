@@ -122,8 +122,12 @@ impl MongoStore {
             .delete_many(owned.clone())
             .await
             .map_err(map_err)?;
-        self.events.delete_many(owned).await.map_err(map_err)?;
+        self.events
+            .delete_many(owned.clone())
+            .await
+            .map_err(map_err)?;
         self.delete_owned_materials(ids).await?;
+        self.delete_owned_reviews(&owned).await?;
         Ok(())
     }
 

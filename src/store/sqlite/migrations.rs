@@ -35,6 +35,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("migrations/17_user_locale.sql"),
             |tx: &Transaction| -> HookResult { Ok(add_user_locale(tx)?) },
         ),
+        M::up(include_str!("migrations/18_review_cards.sql")),
     ])
 }
 
@@ -157,7 +158,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 17;
+const KNOWN_VERSIONS: usize = 18;
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,7 @@ mod migrations;
 mod outbox;
 mod passkeys;
 mod quizzes;
+mod reviews;
 mod streams;
 mod users;
 

@@ -121,6 +121,9 @@ fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
         "generation_jobs",
         "quiz_events",
         "study_materials",
+        "review_cards",
+        "review_logs",
+        "review_settings",
     ] {
         let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE owner_id = ?1"))?;
         for id in ids {

@@ -3,5 +3,5 @@
 
 mod llm;
 mod materials;
-mod offline;
+pub(crate) mod offline;
 mod real_model;

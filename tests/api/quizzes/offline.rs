@@ -19,7 +19,7 @@ on_every_store!(
     pages_follow_deletions_by_other_processes,
 );
 
-async fn quiz_from(c: &Client, text: &str, questions: i64, language: &str) -> Value {
+pub(crate) async fn quiz_from(c: &Client, text: &str, questions: i64, language: &str) -> Value {
     c.generate_quiz(json!({
         "topic": "Study notes",
         "sourceText": text,
@@ -34,7 +34,7 @@ async fn quiz_from(c: &Client, text: &str, questions: i64, language: &str) -> Va
 }
 
 /// The correct choice of each question, learned by submitting nothing.
-async fn answer_key(c: &Client, quiz: &Value) -> Vec<(i64, i64)> {
+pub(crate) async fn answer_key(c: &Client, quiz: &Value) -> Vec<(i64, i64)> {
     let r = c.submit(quiz["id"].as_str().unwrap(), &[]).await.ok();
     details_of(&r, quiz["questions"].as_array().unwrap().len())
         .iter()

@@ -1170,11 +1170,10 @@ async fn keys_before_the_confusables_skeleton_are_recomputed(backend: Backend) {
                 .unwrap(),
         ),
     };
-    // Wind the database back to before the skeleton: SQLite migration 15, the
-    // `user-keys-v3` mark on MongoDB.
+    // Wind the database back to before the skeleton: SQLite migration 15 (those after it make
+    // only what is missing, so they run again unharmed), the `user-keys-v3` mark on MongoDB.
     match &raw {
         Raw::Sqlite(c) => {
-            // Migration 15 brought the skeleton; later ones run again after it.
             c.pragma_update(None, "user_version", 14).unwrap();
         }
         Raw::Mongo(db) => {
@@ -1666,6 +1665,7 @@ async fn passkeys_are_unique_counted_and_owned(backend: Backend) {
 
 /// Generation jobs and quiz events: the same contract, kept in a file of its own.
 mod jobs;
+mod reviews;
 
 /// Stream leases: the same contract, kept in a file of its own.
 mod streams;
@@ -1747,7 +1747,9 @@ async fn guests_sign_up_in_place(backend: Backend) {
 }
 
 async fn idle_guests_go_with_their_data(backend: Backend) {
-    use quiz_llm::domain::{GenerationJobRecord, JobInput};
+    use quiz_llm::domain::{
+        DesiredRetention, GenerationJobRecord, JobInput, Rating, ReviewCardRecord,
+    };
     let Some(f) = open(backend).await else { return };
     let s = &f.store;
     let now = common::now();
@@ -1817,7 +1819,11 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
         s.insert_result(&r).await.unwrap();
         let job = GenerationJobRecord::queued(u.id.clone(), job_input.clone(), now);
         assert!(s.insert_job(&job, 3).await.unwrap());
-        owned.push((u.id.clone(), q.id, r.id, job.id));
+        let mut card = ReviewCardRecord::new(&u.id, &q.id, &q.title, "en", &q.questions[0], now);
+        let log = card.review(Rating::Again, false, now, DesiredRetention::DEFAULT);
+        s.save_review(&card, &log).await.unwrap();
+        s.set_desired_retention(&u.id, 0.8).await.unwrap();
+        owned.push((u.id.clone(), q.id, r.id, job.id, card.id));
     }
 
     let mut gone = s.delete_idle_guests(cutoff).await.unwrap();
@@ -1825,7 +1831,7 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
     let mut expected = vec![idle.id.clone(), unconfirmed.id.clone()];
     expected.sort();
     assert_eq!(gone, expected);
-    for (owner, quiz_id, result_id, job_id) in owned {
+    for (owner, quiz_id, result_id, job_id, card_id) in owned {
         let swept = expected.contains(&owner);
         assert_eq!(s.find_user(&owner).await.unwrap().is_none(), swept);
         assert_eq!(
@@ -1837,6 +1843,16 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
             swept
         );
         assert_eq!(s.find_job(&owner, &job_id).await.unwrap().is_none(), swept);
+        assert_eq!(
+            s.find_review_card(&owner, &card_id)
+                .await
+                .unwrap()
+                .is_none(),
+            swept
+        );
+        let logs = s.review_logs_since(&owner, cutoff).await.unwrap();
+        assert_eq!(logs.is_empty(), swept);
+        assert_eq!(s.desired_retention(&owner).await.unwrap().is_none(), swept);
         assert_eq!(s.find_session(&owner, &stale.id).await.unwrap(), None);
     }
     assert!(s.find_user(&fresh.id).await.unwrap().is_some());
