@@ -32,13 +32,12 @@ use clap::Parser;
 use futures_util::{StreamExt, TryStreamExt, future::join_all, stream};
 use quiz_llm::{
     auth::password::{HashCost, Hasher, Password},
-    config::DatabaseUrl,
     domain::{
         AnswerType, ChoiceRecord, Credentials, Difficulty, PasswordHash, QuestionRecord, QuizId,
         QuizRecord, QuizSource, UserId, UserRecord,
     },
     domain::{EmailAddress, Username},
-    store::{self, Store, StoreFixtures, StoreResult},
+    store::{self, DatabaseUrl, Store, StoreFixtures, StoreResult},
 };
 use serde::{Deserialize, de::IgnoredAny};
 
@@ -264,7 +263,7 @@ async fn seed(path: &Path, users: usize, with_quizzes: usize) -> anyhow::Result<
     let handle = store::connect(&DatabaseUrl::Sqlite(Some(path.to_owned()))).await?;
     let db: &dyn Store = &*handle;
     // The server's default cost, so the login storm measures what production logins cost.
-    let hash = Hasher::new(&quiz_llm::settings::defaults::<HashCost>())?
+    let hash = Hasher::new(&quiz_llm::config::parse::defaults::<HashCost>())?
         .hash(Password::new(PASSWORD))
         .await
         .map_err(|e| anyhow!("hashing the password failed: {e:?}"))?;

@@ -13,10 +13,10 @@ use std::{sync::Arc, time::Instant};
 
 use futures_util::{StreamExt, stream};
 use quiz_llm::{
-    config::{DatabaseUrl, SecretString},
+    config::SecretString,
     domain::{ClientInfo, SystemClock},
     ratelimit::{Bucket, RateLimits, Throttle},
-    store,
+    store::{self, DatabaseUrl},
 };
 
 #[tokio::main]

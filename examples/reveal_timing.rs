@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use quiz_llm::{
-    Application,
-    config::{DatabaseUrl, SecretString, Settings},
+    Application, Settings,
+    config::SecretString,
     domain::{EmailAddress, Username},
     domain::{PasswordHash, UserId, UserRecord},
+    store::DatabaseUrl,
 };
 use serde_json::json;
 

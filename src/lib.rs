@@ -1,7 +1,8 @@
 //! Quiz LLM: a GraphQL API for LLM-generated quizzes, with cookie-based JWT login.
 //!
 //! [`Application::build`] wires configuration, store, mailer and schema into a server bound to
-//! its address, so tests can start the whole thing in-process on port 0.
+//! its address, so tests can start the whole thing in-process on port 0; [`Settings`] gathers
+//! every subsystem's own settings into the one `serve` command it is built from.
 
 pub mod auth;
 pub mod config;
@@ -14,28 +15,38 @@ pub mod llm;
 pub mod mail;
 pub mod quiz;
 pub mod ratelimit;
-pub mod settings;
 pub mod store;
 pub mod telemetry;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use clap::{Args, Command};
 use poem::endpoint::BoxEndpoint;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    auth::AuthService,
-    config::Settings,
+    auth::{AuthService, AuthSettings},
     domain::{SharedClock, SystemClock},
-    graphql::cookies::CookiePolicy,
-    http::{Draining, server::ConnectionLimits},
-    llm::LlmClient,
-    mail::outbox::Outbox,
-    quiz::{QuizService, materials::MaterialService},
+    graphql::{
+        cookies::{CookiePolicy, CookieSettings},
+        limits::QueryLimits,
+        trusted::TrustedDocumentSettings,
+    },
+    http::{
+        Draining, ServerSettings, server::ConnectionLimits, subscriptions::SubscriptionSettings,
+    },
+    llm::{LlmClient, LlmSettings},
+    mail::{MailSettings, outbox::Outbox},
+    quiz::{
+        QuizService,
+        jobs::GenerationSettings,
+        materials::{MaterialService, UploadSettings},
+    },
     ratelimit::Throttle,
-    store::Store,
+    store::{Store, StoreSettings},
+    telemetry::{TelemetrySettings, logging::LogFormat},
 };
 
 /// rustls needs one process-wide crypto provider; ring is the one the MongoDB driver already
@@ -54,6 +65,85 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 pub struct Overrides {
     pub clock: Option<SharedClock>,
     pub mailer: Option<Arc<dyn mail::Mailer>>,
+}
+
+/// Every setting of `serve`, gathered from the subsystems that own them: each keeps its own
+/// `…Settings` struct (variables, flags, defaults, checks) beside its code, as `auth` keeps
+/// [`AuthSettings`] and `mail` keeps [`MailSettings`], and reads them with [`config::parse`].
+/// The gathering lives here, at the crate root next to [`Application`], because it is the one
+/// place that names every part anyway: as a module of its own it would depend on every room,
+/// and inside `config` it would make the parsers every room uses depend on every room.
+///
+/// Each flag reads its environment variable when absent; values are checked once, at start-up,
+/// so a typo stops the process with a clear message instead of surfacing later as a strange
+/// runtime error. The help headings group them in `--help` and in the configuration reference.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten, next_help_heading = "HTTP server")]
+    pub server: ServerSettings,
+    #[command(flatten, next_help_heading = "Store")]
+    pub store: StoreSettings,
+    #[command(flatten, next_help_heading = "Accounts and sessions")]
+    pub auth: AuthSettings,
+    #[command(flatten, next_help_heading = "Cookies")]
+    pub cookies: CookieSettings,
+    #[command(flatten, next_help_heading = "E-mail")]
+    pub mail: MailSettings,
+    #[command(flatten, next_help_heading = "LLM")]
+    pub llm: LlmSettings,
+    #[command(flatten, next_help_heading = "Quiz generation and live updates")]
+    pub generation: GenerationSettings,
+    #[command(flatten, next_help_heading = "Study material uploads")]
+    pub uploads: UploadSettings,
+    #[command(flatten, next_help_heading = "GraphQL requests")]
+    pub graphql: QueryLimits,
+    #[command(flatten, next_help_heading = "Trusted documents")]
+    pub trusted_documents: TrustedDocumentSettings,
+    #[command(flatten, next_help_heading = "Logs, metrics and traces")]
+    pub telemetry: TelemetrySettings,
+    #[command(flatten, next_help_heading = "Subscriptions")]
+    pub subscriptions: SubscriptionSettings,
+    /// How log lines are written to standard output.
+    #[arg(
+        long,
+        env = "LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        help_heading = "Logs, metrics and traces"
+    )]
+    pub log_format: LogFormat,
+    /// Mounts `GET /__test/panic`, whose handler panics, so tests can check what a panic turns
+    /// into. No variable or flag sets it (only code that builds `Settings` can), so a server
+    /// started from the command line never has the route.
+    #[arg(skip)]
+    pub panic_route_for_tests: bool,
+}
+
+impl Settings {
+    /// What a bare `quiz-llm serve` uses with an empty environment.
+    pub fn defaults() -> Self {
+        config::parse::defaults()
+    }
+
+    /// The `serve` command as clap defines it (what `--help` and the configuration reference
+    /// show).
+    pub fn command() -> Command {
+        Self::augment_args(Command::new("serve"))
+    }
+
+    /// The checks no single value's parser can make (and those on secrets, whose values must
+    /// not appear in an error).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.auth.validate()?;
+        self.mail.validate()?;
+        Ok(())
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self::defaults()
+    }
 }
 
 pub struct Application {
@@ -361,4 +451,46 @@ pub async fn shutdown_signal() {
         _ = term => {},
     }
     tracing::info!("shutting down");
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::FromArgMatches;
+
+    use super::*;
+    use crate::config::ExposeSecret;
+
+    #[test]
+    fn secrets_are_trimmed_and_never_debug_printed() {
+        let secrets = [
+            "jwt-secret-jwt-secret-jwt-secret-1",
+            "jwt-secret-jwt-secret-jwt-secret-0",
+            "smtp://mailer:smtp-pass@mail.example",
+            "sk-llm-api-key",
+            "mongodb://app:mongo-pass@db.example/quiz",
+        ];
+        let cmd = Settings::augment_args(Command::new("t")).mut_args(|arg| arg.env(None));
+        let matches = cmd
+            .try_get_matches_from([
+                "t",
+                "--jwt-secret",
+                &format!(" {} ", secrets[0]),
+                "--jwt-previous-secrets",
+                secrets[1],
+                "--smtp-url",
+                secrets[2],
+                "--llm-api-key",
+                secrets[3],
+                "--database-url",
+                secrets[4],
+            ])
+            .unwrap();
+        let settings = Settings::from_arg_matches(&matches).unwrap();
+        let jwt = settings.auth.jwt_secret.as_ref().unwrap();
+        assert_eq!(jwt.expose_secret(), secrets[0]);
+        let printed = format!("{settings:?}");
+        for secret in ["jwt-secret", "smtp-pass", "sk-llm", "mongo-pass"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+    }
 }

@@ -7,8 +7,7 @@ use std::{future::Future, process::ExitCode};
 use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use quiz_llm::{
-    Application,
-    config::Settings,
+    Application, Settings,
     domain::SystemClock,
     mail::outbox,
     store::{self, StoreSettings},
@@ -73,9 +72,9 @@ fn main() -> ExitCode {
         args.insert(1, "serve".into());
     }
     let cmd = Cli::command()
-        .mut_subcommand("serve", quiz_llm::settings::ignore_empty_env)
+        .mut_subcommand("serve", quiz_llm::config::parse::ignore_empty_env)
         .mut_subcommand("outbox", |outbox| {
-            outbox.mut_subcommand("retry-dead", quiz_llm::settings::ignore_empty_env)
+            outbox.mut_subcommand("retry-dead", quiz_llm::config::parse::ignore_empty_env)
         });
     let matches = cmd.get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
@@ -85,7 +84,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::PrintConfig { markdown: _ } => {
-            print!("{}", quiz_llm::config::reference::markdown());
+            print!(
+                "{}",
+                quiz_llm::config::reference::markdown(&Settings::command())
+            );
             ExitCode::SUCCESS
         }
         Command::Serve(settings) => with_settings(*settings, serve),

@@ -235,7 +235,7 @@ impl RateLimits {
 
 impl Default for RateLimits {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

@@ -24,7 +24,7 @@ impl std::str::FromStr for BreachSource {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "off" => Ok(BreachSource::Off),
-            url => crate::settings::parse_http_url(url)
+            url => crate::config::parse::parse_http_url(url)
                 .map(BreachSource::RangeApi)
                 .map_err(|e| format!("{e}, or off")),
         }

@@ -149,7 +149,7 @@ mod tests {
     use super::*;
 
     fn default_cost() -> HashCost {
-        crate::settings::defaults::<crate::config::Settings>()
+        crate::config::parse::defaults::<crate::Settings>()
             .auth
             .hash_cost
     }

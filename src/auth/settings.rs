@@ -10,8 +10,8 @@ use super::{
     breached::{BreachSource, FailMode},
     password::HashCost,
 };
+use crate::config::parse::{parse_duration, parse_http_url};
 use crate::ratelimit::RateLimits;
-use crate::settings::{parse_duration, parse_http_url};
 
 /// A logout must bite on every process within 5 seconds.
 pub const MAX_SESSION_CACHE_TTL: Duration = Duration::from_secs(5);
@@ -24,11 +24,11 @@ pub struct AuthSettings {
     /// HS256 key, at least 32 bytes; when unset, a random key per start (with a warning), so
     /// each restart logs everyone out.
     // Secrets are checked in `validate`, not by clap, whose errors would print the value.
-    #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = crate::settings::parse_secret)]
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, value_parser = crate::config::parse::parse_secret)]
     pub jwt_secret: Option<SecretString>,
     /// Comma-separated earlier JWT_SECRETs: they still verify tokens (never sign), so a key can
     /// be rotated without logging everyone out.
-    #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true, value_delimiter = ',', value_parser = crate::settings::parse_secret)]
+    #[arg(long, env = "JWT_PREVIOUS_SECRETS", hide_env_values = true, value_delimiter = ',', value_parser = crate::config::parse::parse_secret)]
     pub jwt_previous_secrets: Vec<SecretString>,
     /// Access token lifetime.
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
@@ -135,6 +135,6 @@ impl AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }

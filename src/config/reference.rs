@@ -5,9 +5,7 @@
 
 use std::fmt::Write as _;
 
-use clap::{Arg, Args, Command};
-
-use super::Settings;
+use clap::{Arg, Command};
 
 /// Where the page lives, from the repository's root.
 pub const PAGE: &str = "docs/configuration-reference.md";
@@ -15,14 +13,9 @@ pub const PAGE: &str = "docs/configuration-reference.md";
 pub const REGENERATE: &str =
     "cargo run -q -- print-config --markdown > docs/configuration-reference.md";
 
-/// The `serve` command as clap defines it.
-pub fn serve_command() -> Command {
-    Settings::augment_args(Command::new("serve"))
-}
-
-/// Every setting of `serve`: one table per help heading, in definition order.
-pub fn markdown() -> String {
-    let cmd = serve_command();
+/// Every setting of `cmd` (the `serve` command, [`crate::Settings::command`]): one table per
+/// help heading, in definition order.
+pub fn markdown(cmd: &Command) -> String {
     let mut sections: Vec<(&str, Vec<&Arg>)> = Vec::new();
     for arg in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
         let heading = arg.get_help_heading().unwrap_or("General");
@@ -61,9 +54,8 @@ pub fn markdown() -> String {
 }
 
 /// The settings that lack a variable or a help text: the page would have a hole there.
-pub fn undocumented() -> Vec<String> {
-    serve_command()
-        .get_arguments()
+pub fn undocumented(cmd: &Command) -> Vec<String> {
+    cmd.get_arguments()
         .filter(|a| !a.is_hide_set() && (a.get_env().is_none() || a.get_help().is_none()))
         .map(|a| a.get_id().to_string())
         .collect()

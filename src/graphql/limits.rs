@@ -76,7 +76,7 @@ pub struct QueryLimits {
 
 impl Default for QueryLimits {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

@@ -77,7 +77,7 @@ pub struct TrustedDocumentSettings {
 
 impl Default for TrustedDocumentSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

@@ -205,7 +205,7 @@ pub struct ServerSettings {
     /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, so load
     /// balancers take this process out of rotation before it stops accepting connections;
     /// `0` stops accepting at once.
-    #[arg(long, env = "SHUTDOWN_DRAIN", default_value = "5s", value_parser = crate::settings::parse_duration_or_zero)]
+    #[arg(long, env = "SHUTDOWN_DRAIN", default_value = "5s", value_parser = crate::config::parse::parse_duration_or_zero)]
     pub shutdown_drain: Duration,
     #[command(flatten)]
     pub connections: server::ConnectionLimits,
@@ -213,7 +213,7 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

@@ -37,7 +37,7 @@ use tokio::{
     time::{Instant, Sleep, sleep, sleep_until},
 };
 
-use crate::settings::parse_duration;
+use crate::config::parse::parse_duration;
 
 /// `HTTP_*`: how long slow or idle clients may hold a connection, and how many may be open.
 #[derive(Debug, Clone, Copy, clap::Args)]
@@ -60,7 +60,7 @@ pub struct ConnectionLimits {
 }
 
 fn parse_max_connections(s: &str) -> Result<usize, String> {
-    crate::settings::parse_count(s, 1..=usize::MAX)
+    crate::config::parse::parse_count(s, 1..=usize::MAX)
 }
 
 /// How long to wait before accepting again after `accept` failed (out of file descriptors,

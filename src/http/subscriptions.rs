@@ -70,12 +70,12 @@ pub struct SubscriptionSettings {
     #[arg(long, env = "SUBSCRIPTIONS_PER_USER", default_value_t = 100)]
     pub subscriptions_per_user: usize,
     /// A WebSocket must send `connection_init` this soon after it opened, or is closed (4408).
-    #[arg(long, env = "WS_CONNECTION_INIT_TIMEOUT", default_value = "10s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "WS_CONNECTION_INIT_TIMEOUT", default_value = "10s", value_parser = crate::config::parse::parse_duration)]
     pub ws_connection_init_timeout: Duration,
     /// How often an open connection is pinged (`ping`, or `ka` on the legacy protocol; a
     /// heartbeat part on multipart responses). A `graphql-transport-ws` client silent for three
     /// of these is closed (3008).
-    #[arg(long, env = "WS_KEEPALIVE_INTERVAL", default_value = "15s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "WS_KEEPALIVE_INTERVAL", default_value = "15s", value_parser = crate::config::parse::parse_duration)]
     pub ws_keepalive_interval: Duration,
     /// Sockets and multipart responses one user may hold open at once, across all server
     /// processes sharing the store.
@@ -91,7 +91,7 @@ pub struct SubscriptionSettings {
     pub streams_connection_share: f64,
     /// A socket that runs no subscription and starts no operation for this long is closed
     /// (1000, `Idle`); pings, pongs and keep-alives do not count as activity.
-    #[arg(long, env = "WS_IDLE_TIMEOUT", default_value = "60s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "WS_IDLE_TIMEOUT", default_value = "60s", value_parser = crate::config::parse::parse_duration)]
     pub ws_idle_timeout: Duration,
     /// How long a stream's lease in the store lasts unless its process renews it (every third
     /// of it). Not a setting.
@@ -105,12 +105,12 @@ pub struct SubscriptionSettings {
 
 impl Default for SubscriptionSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 
 fn parse_per_address(s: &str) -> Result<usize, String> {
-    crate::settings::parse_count(s, 1..=usize::MAX)
+    crate::config::parse::parse_count(s, 1..=usize::MAX)
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {

@@ -73,17 +73,17 @@ impl Message {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LlmSettings {
     /// OpenAI-compatible API base, e.g. https://api.openai.com/v1; unset: offline generator.
-    #[arg(long, env = "LLM_BASE_URL", value_parser = crate::settings::parse_http_url)]
+    #[arg(long, env = "LLM_BASE_URL", value_parser = crate::config::parse::parse_http_url)]
     pub llm_base_url: Option<String>,
     /// Bearer key for the LLM API.
-    #[arg(long, env = "LLM_API_KEY", hide_env_values = true, value_parser = crate::settings::parse_secret)]
+    #[arg(long, env = "LLM_API_KEY", hide_env_values = true, value_parser = crate::config::parse::parse_secret)]
     pub llm_api_key: Option<SecretString>,
     /// The model that writes quizzes and feedback.
     #[arg(long, env = "LLM_MODEL", default_value = "gpt-4o-mini")]
     pub llm_model: String,
     /// How long one LLM request may take; a streamed one (generation jobs), how long it may
     /// stay silent.
-    #[arg(long, env = "LLM_TIMEOUT", default_value = "60s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "LLM_TIMEOUT", default_value = "60s", value_parser = crate::config::parse::parse_duration)]
     pub llm_timeout: Duration,
     /// Extra attempts after a 429, a 5xx or a connection failure (and, for a streamed request,
     /// a stream that broke off or stalled).
@@ -97,7 +97,7 @@ pub struct LlmSettings {
 
 impl Default for LlmSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

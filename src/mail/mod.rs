@@ -92,7 +92,7 @@ pub struct MailSettings {
     /// The mail server, e.g. smtp://localhost:1025; unset: e-mails are written as files to
     /// MAIL_DIR.
     // Checked in `validate`, not by clap, whose errors would print the URL's password.
-    #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = crate::settings::parse_secret)]
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, value_parser = crate::config::parse::parse_secret)]
     pub smtp_url: Option<SecretString>,
     /// Where the file mailer writes each e-mail, as `<id>.eml` (the message) and `<id>.txt`
     /// (its plain text, with the link on one line).
@@ -107,7 +107,7 @@ pub struct MailSettings {
     pub mail_from: Mailbox,
     /// Wait before the first retry of an e-mail that could not be delivered; it doubles with
     /// each further attempt (up to 15 minutes).
-    #[arg(long, env = "MAIL_RETRY_BASE", default_value = "10s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "MAIL_RETRY_BASE", default_value = "10s", value_parser = crate::config::parse::parse_duration)]
     pub mail_retry_base: Duration,
 }
 
@@ -125,7 +125,7 @@ impl MailSettings {
 
 impl Default for MailSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

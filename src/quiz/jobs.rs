@@ -45,11 +45,11 @@ pub struct GenerationSettings {
     pub generation_max_active_per_user: u32,
     /// How long a worker holds a job without renewing its lease; a job whose process died is
     /// taken over this long after its last renewal (renewed every third of it).
-    #[arg(long, env = "GENERATION_LEASE", default_value = "30s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "GENERATION_LEASE", default_value = "30s", value_parser = crate::config::parse::parse_duration)]
     pub generation_lease: Duration,
     /// How often each process looks in the store for queued jobs and for changes made by other
     /// processes (what subscribers hear from them comes this late at most).
-    #[arg(long, env = "LIVE_POLL_INTERVAL", default_value = "500ms", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "LIVE_POLL_INTERVAL", default_value = "500ms", value_parser = crate::config::parse::parse_duration)]
     pub live_poll_interval: Duration,
     /// Memory, in MiB, for quizzes kept decoded for the pages that list them again (0 keeps
     /// none). A stored quiz never changes, so nothing kept goes stale.
@@ -58,7 +58,7 @@ pub struct GenerationSettings {
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {
-    crate::settings::parse_count(s, 1..=256)
+    crate::config::parse::parse_count(s, 1..=256)
 }
 
 impl GenerationSettings {
@@ -71,7 +71,7 @@ impl GenerationSettings {
 
 impl Default for GenerationSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

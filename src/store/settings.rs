@@ -23,7 +23,7 @@ pub struct StoreSettings {
 pub struct StoreOptions {
     /// How long one operation may wait for the database (a lock, an absent server) before it
     /// fails with `INTERNAL`, instead of hanging while the database is away.
-    #[arg(long = "database-timeout", env = "DATABASE_TIMEOUT", value_name = "DATABASE_TIMEOUT", default_value = "5s", value_parser = crate::settings::parse_duration)]
+    #[arg(long = "database-timeout", env = "DATABASE_TIMEOUT", value_name = "DATABASE_TIMEOUT", default_value = "5s", value_parser = crate::config::parse::parse_duration)]
     pub timeout: std::time::Duration,
     /// Connections kept open: SQLite file connections, or MongoDB's maximum pool size (unless
     /// the URL sets `maxPoolSize`).
@@ -67,11 +67,11 @@ impl std::str::FromStr for WriteConcern {
 }
 
 fn parse_pool_size(s: &str) -> Result<usize, String> {
-    crate::settings::parse_count(s, 1..=256)
+    crate::config::parse::parse_count(s, 1..=256)
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }

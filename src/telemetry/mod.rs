@@ -17,12 +17,12 @@ pub struct TelemetrySettings {
     pub metrics_addr: Option<SocketAddr>,
     /// OTLP/HTTP collector for traces, e.g. http://localhost:4318 (spans go to /v1/traces);
     /// unset: no traces. OTEL_SERVICE_NAME overrides the service name `quiz-llm`.
-    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = crate::settings::parse_http_url)]
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = crate::config::parse::parse_http_url)]
     pub otel_exporter_otlp_endpoint: Option<String>,
 }
 
 impl Default for TelemetrySettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }

@@ -14,23 +14,24 @@ use std::{
 /// both auth and quiz count against, so neither needs the other) → `store` (traits and
 /// back ends) → `domain` (depends on nothing); `llm`, a generic chat-completions client, is used
 /// by `quiz` and knows no service. Cross-cutting: `cpu` and `telemetry` may be used by any room
-/// and use only the domain, and so may `i18n` (the message catalogues); `settings` (parsing
-/// helpers) by any room; `config`
-/// assembles every subsystem's settings and is used by no room (only `lib.rs`/`main.rs`).
+/// and use only the domain, and so may `i18n` (the message catalogues); `config` (how settings
+/// are read: the parsers and the reference page) may be used by any room and uses none. Each
+/// room owns its settings struct; the crate root (`lib.rs`, which has no row) gathers them into
+/// `Settings` beside `Application`, so nothing that every room uses depends on every room.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("domain", &[]),
-    ("settings", &[]),
+    ("config", &[]),
     ("cpu", &["domain"]),
     ("i18n", &["domain"]),
-    ("telemetry", &["domain", "settings"]),
-    ("store", &["domain", "settings", "telemetry", "cpu"]),
-    ("ratelimit", &["domain", "store", "settings", "telemetry"]),
+    ("telemetry", &["domain", "config"]),
+    ("store", &["domain", "config", "telemetry", "cpu"]),
+    ("ratelimit", &["domain", "store", "config", "telemetry"]),
     (
         "mail",
-        &["domain", "store", "settings", "telemetry", "cpu", "i18n"],
+        &["domain", "store", "config", "telemetry", "cpu", "i18n"],
     ),
     // A generic chat-completions client: it knows no service.
-    ("llm", &["settings", "telemetry"]),
+    ("llm", &["config", "telemetry"]),
     (
         "auth",
         &[
@@ -38,7 +39,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ratelimit",
             "store",
             "domain",
-            "settings",
+            "config",
             "telemetry",
             "cpu",
             "i18n",
@@ -51,7 +52,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ratelimit",
             "store",
             "domain",
-            "settings",
+            "config",
             "telemetry",
             "cpu",
             "i18n",
@@ -65,7 +66,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "quiz",
             "ratelimit",
             "domain",
-            "settings",
+            "config",
             "telemetry",
             "cpu",
             "i18n",
@@ -80,25 +81,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "ratelimit",
             "store",
             "domain",
-            "settings",
-            "telemetry",
-            "cpu",
-            "i18n",
-        ],
-    ),
-    (
-        "config",
-        &[
-            "http",
-            "graphql",
-            "auth",
-            "quiz",
-            "llm",
-            "mail",
-            "ratelimit",
-            "store",
-            "domain",
-            "settings",
+            "config",
             "telemetry",
             "cpu",
             "i18n",
@@ -285,7 +268,12 @@ fn a_back_edge_is_refused() {
     let mut deps = dependencies();
     deps.get_mut("domain").unwrap().insert("store".into());
     deps.get_mut("store").unwrap().insert("graphql".into());
-    assert_eq!(forbidden(&deps), ["domain -> store", "store -> graphql"]);
+    // Reading settings must not pull in the subsystems that own them.
+    deps.get_mut("config").unwrap().insert("auth".into());
+    assert_eq!(
+        forbidden(&deps),
+        ["config -> auth", "domain -> store", "store -> graphql"]
+    );
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::{
 };
 
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
-use quiz_llm::config::reference;
+use quiz_llm::{Settings, config::reference};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -17,7 +17,7 @@ fn configuration_reference_matches_the_settings() {
     let on_disk =
         std::fs::read_to_string(Path::new(ROOT).join(reference::PAGE)).unwrap_or_default();
     assert!(
-        on_disk == reference::markdown(),
+        on_disk == reference::markdown(&Settings::command()),
         "{} is out of date; regenerate it with\n    {}",
         reference::PAGE,
         reference::REGENERATE
@@ -27,7 +27,7 @@ fn configuration_reference_matches_the_settings() {
 #[test]
 fn every_setting_has_a_variable_and_a_meaning() {
     assert_eq!(
-        reference::undocumented(),
+        reference::undocumented(&Settings::command()),
         Vec::<String>::new(),
         "settings without an environment variable or a doc comment"
     );
@@ -42,7 +42,7 @@ fn print_config_command_prints_the_reference() {
     assert!(out.status.success());
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
-        reference::markdown()
+        reference::markdown(&Settings::command())
     );
 }
 

@@ -37,7 +37,7 @@ pub struct UploadSettings {
     #[arg(long, env = "UPLOAD_MAX_INFLATED_BYTES", default_value_t = 64 * 1024 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1 << 32))]
     pub upload_max_inflated_bytes: u64,
     /// How long reading one file may take before it is refused.
-    #[arg(long, env = "UPLOAD_EXTRACT_TIMEOUT", default_value = "20s", value_parser = crate::settings::parse_duration)]
+    #[arg(long, env = "UPLOAD_EXTRACT_TIMEOUT", default_value = "20s", value_parser = crate::config::parse::parse_duration)]
     pub upload_extract_timeout: Duration,
     /// Most materials one user may keep.
     #[arg(long, env = "UPLOAD_QUOTA_COUNT", default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
@@ -49,7 +49,7 @@ pub struct UploadSettings {
 
 impl Default for UploadSettings {
     fn default() -> Self {
-        crate::settings::defaults()
+        crate::config::parse::defaults()
     }
 }
 

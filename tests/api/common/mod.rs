@@ -17,12 +17,12 @@ use std::{
 };
 
 use quiz_llm::{
-    Application, Overrides,
+    Application, Overrides, Settings,
     auth::{breached::BreachSource, password::HashCost},
-    config::{DatabaseUrl, SecretString, Settings},
+    config::SecretString,
     domain::OffsetClock,
     mail::Mailer,
-    store::Store,
+    store::{DatabaseUrl, Store},
 };
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use serde_json::{Value, json};

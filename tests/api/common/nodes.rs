@@ -17,8 +17,8 @@ use std::{
 };
 
 use quiz_llm::{
-    config::{DatabaseUrl, ExposeSecret},
-    store::Store,
+    config::ExposeSecret,
+    store::{DatabaseUrl, Store},
 };
 use serde_json::{Value, json};
 use tokio::{

@@ -441,7 +441,7 @@ async fn html_pages_carry_security_headers() {
 }
 
 /// Short connection timeouts, so that the slow-client tests wait little.
-fn short_timeouts(c: &mut quiz_llm::config::Settings) {
+fn short_timeouts(c: &mut quiz_llm::Settings) {
     c.server.connections.header_timeout = Duration::from_secs(1);
     c.server.connections.body_timeout = Duration::from_secs(1);
     c.server.connections.idle_timeout = Duration::from_secs(2);

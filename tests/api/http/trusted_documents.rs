@@ -4,8 +4,7 @@
 use std::path::Path;
 
 use quiz_llm::{
-    Application,
-    config::Settings,
+    Application, Settings,
     graphql::trusted::{TrustMode, TrustedDocumentSettings},
 };
 use serde_json::{Value, json};
@@ -193,7 +192,7 @@ async fn a_manifest_that_does_not_match_its_hashes_stops_start_up() {
     let settings = |mode, file: Option<&Path>| {
         let mut s = Settings::defaults();
         s.server.listen_addr = "127.0.0.1:0".parse().unwrap();
-        s.store.database_url = quiz_llm::config::DatabaseUrl::Sqlite(None);
+        s.store.database_url = quiz_llm::store::DatabaseUrl::Sqlite(None);
         s.trusted_documents = TrustedDocumentSettings {
             trusted_documents: mode,
             trusted_documents_file: file.map(Path::to_owned),

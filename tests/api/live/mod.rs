@@ -142,7 +142,7 @@ fn llm_input(count: usize) -> Value {
 async fn llm_app(
     backend: Backend,
     replies: Vec<Reply>,
-    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
+    tweak: impl FnOnce(&mut quiz_llm::Settings),
 ) -> Option<(TestApp, Arc<FakeLlm>)> {
     let (fake, url) = start_fake(replies).await;
     let app = TestApp::spawn(backend, |c| {

@@ -110,7 +110,7 @@ async fn outbox_retry_dead_queues_dead_letters_again() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("quiz.db");
-    let db = store::connect(&quiz_llm::config::DatabaseUrl::Sqlite(Some(path.clone())))
+    let db = store::connect(&quiz_llm::store::DatabaseUrl::Sqlite(Some(path.clone())))
         .await
         .unwrap();
     let now = common::now();

@@ -13,7 +13,7 @@ use common::{
     fake_llm::{Reply, start_fake},
     free_port,
 };
-use quiz_llm::config::{DatabaseUrl, SecretString};
+use quiz_llm::{config::SecretString, store::DatabaseUrl};
 use serde_json::json;
 
 async fn status(c: &Client, path: &str) -> u16 {

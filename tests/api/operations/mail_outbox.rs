@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use common::{Backend, PASSWORD, TestApp, smtp::SmtpSink};
 use quiz_llm::{
-    config::{DatabaseUrl, SecretString, Settings},
+    Settings,
+    config::SecretString,
     domain::{MailId, OutboxRecord},
     mail::outbox::{self, MAX_ATTEMPTS},
-    store::{self, StoreFixtures},
+    store::{self, DatabaseUrl, StoreFixtures},
 };
 
 /// Sends through the SMTP server on `port` (down until the test starts its sink), from

@@ -6,7 +6,10 @@ use crate::common;
 use std::time::Duration;
 
 use common::{Backend, Client, Gql, Link, PASSWORD, TestApp};
-use quiz_llm::config::{DatabaseUrl, ExposeSecret, SecretString};
+use quiz_llm::{
+    config::{ExposeSecret, SecretString},
+    store::DatabaseUrl,
+};
 use serde_json::json;
 
 /// `RATE_LIMITED`'s wait, in seconds; fails unless the answer is `RATE_LIMITED`.

@@ -21,7 +21,7 @@ async fn app_with_llm(replies: Vec<Reply>, timeout: Duration) -> (TestApp, Arc<F
 async fn app_with_llm_and(
     replies: Vec<Reply>,
     timeout: Duration,
-    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
+    tweak: impl FnOnce(&mut quiz_llm::Settings),
 ) -> (TestApp, Arc<FakeLlm>) {
     let (fake, url) = start_fake(replies).await;
     let app = TestApp::spawn(Backend::Sqlite, |c| {

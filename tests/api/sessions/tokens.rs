@@ -121,7 +121,7 @@ async fn forged_tokens_are_refused() {
 #[tokio::test]
 async fn a_rotated_key_still_verifies_old_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let db = quiz_llm::config::DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
+    let db = quiz_llm::store::DatabaseUrl::Sqlite(Some(dir.path().join("shared.db")));
     let old = {
         let db = db.clone();
         TestApp::spawn(Backend::Sqlite, move |c| c.store.database_url = db)

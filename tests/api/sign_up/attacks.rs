@@ -102,7 +102,7 @@ async fn a_throttled_sign_up_flood_answers_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn costly_password_checks_leave_the_server_responsive() {
     let app = TestApp::spawn(Backend::Sqlite, |c| {
-        c.auth.hash_cost = quiz_llm::settings::defaults();
+        c.auth.hash_cost = quiz_llm::config::parse::defaults();
     })
     .await
     .unwrap();

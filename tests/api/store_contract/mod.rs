@@ -985,7 +985,7 @@ async fn pending_account_expiry_can_be_set_and_changed(backend: Backend) {
         store.expire_pending_users_after(ttl).await.unwrap();
     }
     assert!(store.find_user(&pending.id).await.unwrap().is_some());
-    let quiz_llm::config::DatabaseUrl::Mongo(url) = &url else {
+    let quiz_llm::store::DatabaseUrl::Mongo(url) = &url else {
         return;
     };
     let client = ::mongodb::Client::with_uri_str(url.expose_secret())
@@ -1026,10 +1026,10 @@ async fn pending_account_expiry_can_be_set_and_changed(backend: Backend) {
 fn reachable_behind_the_store(
     backend: Backend,
     path: &std::path::Path,
-) -> Option<(quiz_llm::config::DatabaseUrl, Option<common::DbGuard>)> {
+) -> Option<(quiz_llm::store::DatabaseUrl, Option<common::DbGuard>)> {
     match backend {
         Backend::Sqlite | Backend::SqliteFile => Some((
-            quiz_llm::config::DatabaseUrl::Sqlite(Some(path.to_owned())),
+            quiz_llm::store::DatabaseUrl::Sqlite(Some(path.to_owned())),
             None,
         )),
         Backend::Mongo => database_for(backend).map(|(url, guard)| (url, Some(guard))),
@@ -1085,7 +1085,7 @@ async fn keys_of_earlier_builds_are_recomputed(backend: Backend) {
             .unwrap();
         }
         Backend::Mongo => {
-            let quiz_llm::config::DatabaseUrl::Mongo(url) = &url else {
+            let quiz_llm::store::DatabaseUrl::Mongo(url) = &url else {
                 unreachable!()
             };
             let client = ::mongodb::Client::with_uri_str(url.expose_secret())
@@ -1159,10 +1159,10 @@ async fn keys_before_the_confusables_skeleton_are_recomputed(backend: Backend) {
         }
     }
     let raw = match &url {
-        quiz_llm::config::DatabaseUrl::Sqlite(_) => {
+        quiz_llm::store::DatabaseUrl::Sqlite(_) => {
             Raw::Sqlite(rusqlite::Connection::open(&path).unwrap())
         }
-        quiz_llm::config::DatabaseUrl::Mongo(url) => Raw::Mongo(
+        quiz_llm::store::DatabaseUrl::Mongo(url) => Raw::Mongo(
             ::mongodb::Client::with_uri_str(url.expose_secret())
                 .await
                 .unwrap()
@@ -1244,10 +1244,10 @@ async fn corrupt_records_are_errors(backend: Backend) {
     };
     let s = store::connect(&url).await.unwrap();
     let raw = match &url {
-        quiz_llm::config::DatabaseUrl::Sqlite(_) => {
+        quiz_llm::store::DatabaseUrl::Sqlite(_) => {
             Raw::Sqlite(rusqlite::Connection::open(&path).unwrap())
         }
-        quiz_llm::config::DatabaseUrl::Mongo(url) => {
+        quiz_llm::store::DatabaseUrl::Mongo(url) => {
             let client = ::mongodb::Client::with_uri_str(url.expose_secret())
                 .await
                 .unwrap();
