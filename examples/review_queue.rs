@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use quiz_llm::{
-    config::{DatabaseUrl, SecretString},
+    config::SecretString,
     domain::{
         AnswerType, ChoiceRecord, DesiredRetention, QuestionRecord, QuizId, Rating,
         ReviewCardRecord, UserId,
     },
-    store::{self, Store},
+    store::{self, DatabaseUrl, Store},
 };
 
 const SIZES: [u32; 2] = [200, 20_000];
