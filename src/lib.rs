@@ -162,6 +162,7 @@ pub struct Application {
     /// Ends open subscriptions when the server stops.
     shutdown: CancellationToken,
     housekeeping: Arc<auth::Housekeeping>,
+    deferred_mail: tokio_util::task::TaskTracker,
 }
 
 impl Application {
@@ -205,6 +206,7 @@ impl Application {
             clock.clone(),
         )?);
         let housekeeping = auth.housekeeping();
+        let deferred_mail = auth.deferred_mail();
         tokio::spawn(auth.clone().purge_periodically());
         let streams = http::streams::Streams::new(
             &settings.subscriptions,
@@ -290,12 +292,18 @@ impl Application {
             quizzes,
             shutdown,
             housekeeping,
+            deferred_mail,
         })
     }
 
     /// Runs the periodic clean-up (unverified accounts, idle guests) on demand.
     pub fn housekeeping(&self) -> Arc<auth::Housekeeping> {
         self.housekeeping.clone()
+    }
+
+    /// Link mails answered for but not yet queued; empty once each is in the outbox.
+    pub fn deferred_mail(&self) -> tokio_util::task::TaskTracker {
+        self.deferred_mail.clone()
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -362,6 +370,14 @@ impl Application {
             SHUTDOWN_GRACE,
         )
         .await;
+        // Link mails answered for are put in the outbox before it stops: none is lost.
+        self.deferred_mail.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, self.deferred_mail.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("link mails still being queued at shutdown were given up");
+        }
         self.shutdown.cancel();
         stop.cancel();
         if let Err(err) = outbox.await {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::{
@@ -65,6 +66,9 @@ pub struct AuthService {
     settings: AuthSettings,
     pub(super) clock: SharedClock,
     housekeeping: Arc<Housekeeping>,
+    /// Link mails sent after the answer (so it is as fast for every address): tracked, so that
+    /// a caller can tell when none is still on its way.
+    deferred_mail: TaskTracker,
 }
 
 impl std::fmt::Debug for AuthService {
@@ -113,12 +117,18 @@ impl AuthService {
             settings,
             clock,
             housekeeping: Arc::default(),
+            deferred_mail: TaskTracker::new(),
         })
     }
 
     /// The periodic clean-up's trigger.
     pub fn housekeeping(&self) -> Arc<Housekeeping> {
         self.housekeeping.clone()
+    }
+
+    /// Link mails answered for but not yet in the outbox (see `mail_link_later`).
+    pub fn deferred_mail(&self) -> TaskTracker {
+        self.deferred_mail.clone()
     }
 
     pub fn settings(&self) -> &AuthSettings {
@@ -260,7 +270,7 @@ impl AuthService {
         let mailer = self.mailer.clone();
         let client_ip = client.key();
         // In the request's span, so its log lines carry the request id.
-        tokio::spawn(
+        self.deferred_mail.spawn(
             async move {
                 mailer
                     .send_if_registered(&email_norm, purpose, &client_ip)

@@ -162,6 +162,8 @@ pub struct TestApp {
     pub clock: OffsetClock,
     /// `housekeeping.run_now().await` runs the periodic clean-up (after `clock.advance`).
     pub housekeeping: Arc<quiz_llm::auth::Housekeeping>,
+    /// The link mails the app answered for and is still queueing (see `mail_queued`).
+    deferred_mail: tokio_util::task::TaskTracker,
     /// Dropping it (or the whole `TestApp`) starts the shutdown.
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -252,6 +254,7 @@ impl TestApp {
         );
         let store = app.store();
         let housekeeping = app.housekeeping();
+        let deferred_mail = app.deferred_mail();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
@@ -264,10 +267,30 @@ impl TestApp {
             config,
             clock,
             housekeeping,
+            deferred_mail,
             stop: Some(stop),
             server: Some(server),
             _tmp: tmp,
             _db: db,
+        }
+    }
+
+    /// Returns once every link mail the app answered for is in its outbox (or was found to have
+    /// no recipient): after it, "no e-mail was queued" is a fact, not a guess after a pause.
+    pub async fn mail_queued(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !self.deferred_mail.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "link mails still queueing after 10 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Returns once the outbox is empty: every queued mail reached the mailbox.
+    pub async fn mail_delivered(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.store.count_mail().await.unwrap() > 0 {
+            assert!(std::time::Instant::now() < deadline, "mail still in the outbox after 10 s");
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

@@ -108,7 +108,7 @@ async fn reveals_nothing_mutations_answer_before_any_lookup_or_delivery(backend:
     })
     .await;
     // Unknown addresses got nothing queued.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.mail_queued().await;
     assert_eq!(app.store.count_mail().await.unwrap(), 2);
 }
 

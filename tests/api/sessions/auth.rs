@@ -276,8 +276,9 @@ async fn resend_verification(backend: Backend) {
         resend("tim@example.com").await.data()["resendVerificationEmail"],
         true
     );
-    // The e-mail would be sent after the answer; give it the time it would take.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // The e-mail would be queued after the answer, then delivered: wait for both.
+    app.mail_queued().await;
+    app.mail_delivered().await;
     assert_eq!(app.emails_to("tim@example.com").len(), 2);
     assert!(app.emails_to("nobody@example.com").is_empty());
 }
