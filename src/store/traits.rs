@@ -12,7 +12,11 @@ pub trait UserStore: Send + Sync {
     /// there was no inactive user to flip.
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool>;
     /// `setLocale`; `false` when the user is gone.
-    async fn set_user_locale(&self, id: &UserId, locale: crate::domain::Locale) -> StoreResult<bool>;
+    async fn set_user_locale(
+        &self,
+        id: &UserId,
+        locale: crate::domain::Locale,
+    ) -> StoreResult<bool>;
     /// Inserts a new user (unverified, or a guest) after deleting every never-verified account
     /// that holds its username or e-mail (an account nobody confirmed holds neither, and one
     /// that was a guest goes with its data); returns how many went. Fails with `Conflict`,
