@@ -123,6 +123,7 @@ fn question(n: usize) -> Value {
             { "content": "Collins", "is_correct": n % 3 == 2 },
         ],
         "explanation": "The text names the crew.",
+        "quote": "The crew consisted of Neil A. Armstrong, Buzz Aldrin, and Michael Collins.",
     })
 }
 
