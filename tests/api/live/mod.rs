@@ -90,7 +90,7 @@ pub async fn watch(s: &mut Socket, id: &str) -> Vec<Value> {
 }
 
 /// Waits (up to 20 s) until the job satisfies `done`, reading it over HTTP.
-async fn wait_for(c: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_for(c: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let j = job(c, id).await;
