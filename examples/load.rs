@@ -34,7 +34,7 @@ use quiz_llm::{
     auth::password::{HashCost, Hasher, Password},
     domain::{
         AnswerType, ChoiceRecord, Credentials, Difficulty, PasswordHash, QuestionRecord, QuizId,
-        QuizRecord, QuizSource, UserId, UserRecord,
+        QuizRecord, QuizSource, SourcePassageRecord, UserId, UserRecord,
     },
     domain::{EmailAddress, Username},
     store::{self, DatabaseUrl, Store, StoreFixtures, StoreResult},
@@ -220,6 +220,16 @@ fn quiz_record(owner: &UserId, n: usize, created_at: DateTime<Utc>) -> QuizRecor
                 "The study text says so in the sentence about {topic}, term {}.",
                 (q % CHOICES_PER_QUESTION) + 1
             )),
+            // Offline quizzes keep the sentence each question was cut from.
+            source: Some(SourcePassageRecord {
+                excerpt: format!(
+                    "The study text says so in the sentence about {topic}, which names term {}.",
+                    (q % CHOICES_PER_QUESTION) + 1
+                ),
+                start: 80 * q,
+                end: 80 * q + 72,
+                page: None,
+            }),
         })
         .collect();
     QuizRecord {

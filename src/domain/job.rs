@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Difficulty, EventId, JobId, QuizId, ResultId, UserId};
+use super::{Difficulty, EventId, JobId, QuizId, ResultId, TextOrigin, UserId};
 
 #[derive(
     Debug,
@@ -54,6 +54,9 @@ pub struct JobInput {
     pub choice_count: u32,
     pub difficulty: Difficulty,
     pub language: String,
+    /// Absent in jobs queued before passages were kept.
+    #[serde(default)]
+    pub origin: TextOrigin,
 }
 
 /// Why a job failed, as clients read it: a documented error code and a public message.

@@ -52,14 +52,18 @@ impl StudyMaterialRecord {
     /// The page (from 1) that holds the character at `char_offset`; `None` for a material
     /// without pages or an offset past the end of the text.
     pub fn page_of(&self, char_offset: u32) -> Option<u32> {
-        if self.page_starts.is_empty() || char_offset >= self.summary.char_count {
+        if char_offset >= self.summary.char_count {
             return None;
         }
-        let after = self
-            .page_starts
-            .partition_point(|&start| start <= char_offset);
-        u32::try_from(after).ok().filter(|&page| page > 0)
+        page_at(&self.page_starts, char_offset)
     }
+}
+
+/// The page (from 1) holding the character at `char_offset`, given where each page begins;
+/// `None` without pages.
+pub(super) fn page_at(page_starts: &[u32], char_offset: u32) -> Option<u32> {
+    let after = page_starts.partition_point(|&start| start <= char_offset);
+    u32::try_from(after).ok().filter(|&page| page > 0)
 }
 
 /// A newest-first page of a user's materials, with how many they keep in all.

@@ -41,7 +41,7 @@ pub use passkey::{PasskeyCeremony, PasskeyChallengeRecord, PasskeyRecord};
 pub use quiz::{
     AnswerRecord, AnswerType, ChoiceRecord, Difficulty, FeedbackRecord, PageAfter,
     QuestionFeedbackRecord, QuestionRecord, QuizKey, QuizKeyPage, QuizRecord, QuizResultRecord,
-    QuizSource,
+    QuizSource, SourcePassageRecord, TextOrigin,
 };
 pub use review::{DesiredRetention, MemoryState, Rating, ReviewCardRecord, ReviewLogRecord};
 pub use secret::{PasswordHash, RefreshToken, sha256_hex};

@@ -41,6 +41,53 @@ pub struct QuestionRecord {
     pub answer_type: AnswerType,
     pub choices: Vec<ChoiceRecord>,
     pub explanation: Option<String>,
+    /// Where in the study text the question came from; shown with results only, as it holds
+    /// the answer. `None` for a topic-only quiz and for quizzes stored before passages were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourcePassageRecord>,
+}
+
+/// A passage of the study text a question was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourcePassageRecord {
+    /// The study text from `start` to `end`, as it was given.
+    pub excerpt: String,
+    /// Characters (Unicode scalar values) into the study text, `end` exclusive.
+    pub start: u32,
+    pub end: u32,
+    /// The page of the uploaded material the passage starts on (from 1); `None` without pages.
+    pub page: Option<u32>,
+}
+
+/// What turns a span of the study text a generator worked on back into the text the client
+/// gave: the characters trimmed from its front, and where the pages of a material begin.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextOrigin {
+    /// Characters trimmed from the front of the text as given.
+    #[serde(default)]
+    pub skipped: u32,
+    /// The character offset where each page begins in the text as given; empty without pages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub page_starts: Vec<u32>,
+}
+
+impl TextOrigin {
+    /// The passage of `text` (the trimmed study text) at the character range `chars`.
+    pub fn passage(&self, text: &str, chars: std::ops::Range<usize>) -> SourcePassageRecord {
+        let excerpt = text.chars().skip(chars.start).take(chars.len()).collect();
+        let given = |n: usize| {
+            u32::try_from(n)
+                .unwrap_or(u32::MAX)
+                .saturating_add(self.skipped)
+        };
+        let start = given(chars.start);
+        SourcePassageRecord {
+            excerpt,
+            start,
+            end: given(chars.end),
+            page: super::material::page_at(&self.page_starts, start),
+        }
+    }
 }
 
 impl QuestionRecord {
@@ -87,6 +134,7 @@ impl QuizRecord {
                     correct: true,
                 }],
                 explanation: None,
+                source: None,
             }],
             created_at,
         }
@@ -119,6 +167,8 @@ pub struct AnswerRecord {
     pub correct_content: String,
     pub is_correct: bool,
     pub explanation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourcePassageRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -155,4 +205,44 @@ pub struct QuizResultRecord {
 pub struct PageAfter {
     pub at: DateTime<Utc>,
     pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn questions_and_answers_stored_before_passages_read_without_one() {
+        let question: QuestionRecord = serde_json::from_str(
+            r#"{"number":1,"content":"q","answer_type":"TRUE_FALSE","choices":[],"explanation":null}"#,
+        )
+        .unwrap();
+        assert_eq!(question.source, None);
+        let answer: AnswerRecord = serde_json::from_str(
+            r#"{"question_number":1,"question":"q","selected_choice":null,"selected_content":null,
+                "correct_choice":1,"correct_content":"True","is_correct":false,"explanation":null}"#,
+        )
+        .unwrap();
+        assert_eq!(answer.source, None);
+    }
+
+    #[test]
+    fn a_passage_is_placed_in_the_text_as_given_and_on_its_page() {
+        let origin = TextOrigin {
+            skipped: 2,
+            page_starts: vec![0, 5, 9],
+        };
+        // The text as given was "\n 달은 지구를 돈다. ..." before trimming.
+        let passage = origin.passage("달은 지구를 돈다. 해는 뜬다.", 3..10);
+        assert_eq!(
+            passage,
+            SourcePassageRecord {
+                excerpt: "지구를 돈다.".into(),
+                start: 5,
+                end: 12,
+                page: Some(2),
+            }
+        );
+        assert_eq!(TextOrigin::default().passage("abc", 1..2).page, None);
+    }
 }

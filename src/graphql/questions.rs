@@ -205,6 +205,7 @@ mod tests {
                     })
                     .collect(),
                 explanation: Some("why".into()),
+                source: None,
             })
             .collect()
     }

@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 use super::{context::ContextExt, guard::LoggedIn, limits::page_cost, questions::Questions};
 use crate::{
-    domain::{AnswerRecord, AppError, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord},
+    domain::{
+        AnswerRecord, AppError, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord,
+        SourcePassageRecord,
+    },
     quiz::{
         GenerateInput, SOURCE_TEXT_MAX_CHARS,
         grading::Answer,
@@ -68,7 +71,7 @@ impl GenerateQuizInput {
     /// The service's input, with `materialId` resolved to the material's text (`NOT_FOUND` when
     /// it is not the caller's).
     pub(super) async fn resolve(self, ctx: &Context<'_>) -> Result<GenerateInput> {
-        let source_text = match (self.source_text, self.material_id) {
+        let (source_text, page_starts) = match (self.source_text, self.material_id) {
             (Some(_), Some(_)) => {
                 return Err(AppError::bad_input(
                     "materialId",
@@ -78,10 +81,11 @@ impl GenerateQuizInput {
             }
             (None, Some(id)) => {
                 let owner = &ctx.claims()?.sub;
-                let text = ctx.material_service().text(owner, &id).await?;
-                Some(text.chars().take(SOURCE_TEXT_MAX_CHARS).collect())
+                let material = ctx.material_service().material(owner, &id).await?;
+                let text = material.text.chars().take(SOURCE_TEXT_MAX_CHARS).collect();
+                (Some(text), material.page_starts)
             }
-            (text, None) => text,
+            (text, None) => (text, Vec::new()),
         };
         Ok(GenerateInput {
             topic: self.topic,
@@ -90,6 +94,7 @@ impl GenerateQuizInput {
             choice_count: self.choice_count,
             difficulty: self.difficulty.into(),
             language: self.language,
+            page_starts,
         })
     }
 }
@@ -209,6 +214,34 @@ pub struct AnswerResult {
     correct_content: String,
     is_correct: bool,
     explanation: Option<String>,
+    /// The passage of the study text the question was built from; null for a quiz generated
+    /// from a topic alone (and for quizzes made before passages were kept).
+    source: Option<SourcePassage>,
+}
+
+/// A passage of the study text. Offsets count characters (Unicode scalar values) into the
+/// study text the quiz was built from: `sourceText` as sent, or the uploaded material's text.
+#[derive(SimpleObject)]
+pub struct SourcePassage {
+    /// The study text from `start` to `end`.
+    excerpt: String,
+    /// Where the passage begins.
+    start: i32,
+    /// Where the passage ends (exclusive).
+    end: i32,
+    /// The page of the uploaded PDF the passage begins on, from 1; null for text without pages.
+    page: Option<i32>,
+}
+
+impl From<&SourcePassageRecord> for SourcePassage {
+    fn from(p: &SourcePassageRecord) -> Self {
+        SourcePassage {
+            excerpt: p.excerpt.clone(),
+            start: int(p.start),
+            end: int(p.end),
+            page: p.page.map(int),
+        }
+    }
 }
 
 impl From<&AnswerRecord> for AnswerResult {
@@ -222,6 +255,7 @@ impl From<&AnswerRecord> for AnswerResult {
             correct_content: a.correct_content.clone(),
             is_correct: a.is_correct,
             explanation: a.explanation.clone(),
+            source: a.source.as_ref().map(Into::into),
         }
     }
 }

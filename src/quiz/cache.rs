@@ -116,6 +116,7 @@ fn weight(quiz: &QuizRecord) -> u64 {
             size_of::<crate::domain::QuestionRecord>()
                 + q.content.len()
                 + q.explanation.as_ref().map_or(0, String::len)
+                + q.source.as_ref().map_or(0, |s| s.excerpt.len())
                 + q.choices
                     .iter()
                     .map(|c| size_of::<crate::domain::ChoiceRecord>() + c.content.len())

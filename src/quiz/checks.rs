@@ -1,48 +1,73 @@
 //! What the reply schema cannot say about a quiz or feedback, checked before either is used; a
 //! failed check is sent back to the model in the repair round.
 
-use std::collections::HashSet;
+use std::{collections::HashSet, ops::Range};
 
 use super::{
     QuizSpec,
     reply::{LlmAnswerType, LlmFeedback, LlmQuiz},
 };
 
-/// Study text, prepared for checking that a correct answer is stated in it.
+/// Study text, prepared for checking that a correct answer or a quote is stated in it.
 ///
 /// Both sides are compared normalised: Unicode NFKC, case-folded, and every run of punctuation
-/// or whitespace read as one space. An answer is stated when its normalised form occurs in the
+/// or whitespace read as one space. A phrase is stated when its normalised form occurs in the
 /// normalised text (a plain substring, so Korean particles or Chinese and Japanese text without
-/// spaces still match).
-pub struct StudyText(String);
+/// spaces still match). Each grapheme cluster is normalised on its own (compositions happen
+/// within one), so every normalised character knows the characters of the text it came from.
+pub struct StudyText {
+    normalized: String,
+    /// For each character of `normalized` but the gap spaces: its byte offset there, and the
+    /// range of characters of the text it came from.
+    origins: Vec<(usize, Range<usize>)>,
+}
 
 impl StudyText {
     pub fn new(text: &str) -> Self {
-        StudyText(normalized(text))
-    }
-
-    pub fn states(&self, answer: &str) -> bool {
-        let answer = normalized(answer);
-        !answer.is_empty() && self.0.contains(&answer)
-    }
-}
-
-fn normalized(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
-        if c.is_alphanumeric() {
-            if gap && !out.is_empty() {
-                out.push(' ');
+        use unicode_normalization::UnicodeNormalization;
+        use unicode_segmentation::UnicodeSegmentation;
+        let mut study = StudyText {
+            normalized: String::with_capacity(text.len()),
+            origins: Vec::new(),
+        };
+        let mut gap = false;
+        let mut at = 0;
+        for grapheme in text.graphemes(true) {
+            let chars = at..at + grapheme.chars().count();
+            at = chars.end;
+            for c in grapheme.nfkc().flat_map(char::to_lowercase) {
+                if !c.is_alphanumeric() {
+                    gap = true;
+                    continue;
+                }
+                if gap && !study.normalized.is_empty() {
+                    study.normalized.push(' ');
+                }
+                gap = false;
+                study.origins.push((study.normalized.len(), chars.clone()));
+                study.normalized.push(c);
             }
-            gap = false;
-            out.push(c);
-        } else {
-            gap = true;
         }
+        study
     }
-    out
+
+    pub fn states(&self, phrase: &str) -> bool {
+        self.find(phrase).is_some()
+    }
+
+    /// The characters of the text where `phrase` is first stated.
+    pub fn find(&self, phrase: &str) -> Option<Range<usize>> {
+        let phrase = StudyText::new(phrase).normalized;
+        if phrase.is_empty() {
+            return None;
+        }
+        let start = self.normalized.find(&phrase)?;
+        let end = start + phrase.len();
+        // The phrase starts and ends on a normalised character, never on a gap space.
+        let first = self.origins.partition_point(|(at, _)| *at < start);
+        let last = self.origins.partition_point(|(at, _)| *at < end) - 1;
+        Some(self.origins[first].1.start..self.origins[last].1.end)
+    }
 }
 
 pub(super) fn check_feedback(f: &LlmFeedback, wrong: &HashSet<u32>) -> Result<(), String> {
@@ -66,7 +91,8 @@ pub(super) fn check_feedback(f: &LlmFeedback, wrong: &HashSet<u32>) -> Result<()
 }
 
 /// What the schema cannot say: the counts, one correct choice, no blanks or duplicates, and,
-/// given study text, a multiple-choice answer stated in it (a true/false answer cannot be).
+/// given study text, a quote found in it and a multiple-choice answer stated in it (a
+/// true/false answer cannot be).
 pub(super) fn check_quiz(
     quiz: &LlmQuiz,
     spec: &QuizSpec,
@@ -114,6 +140,15 @@ pub(super) fn check_quiz(
                 return Err(format!("question {n} has duplicate choices"));
             }
         }
+        if let Some(study) = study
+            && !study.states(&q.quote)
+        {
+            return Err(format!(
+                "the quote of question {n}, {:?}, is not in the study text; quote the sentence \
+                 the question is built from word for word",
+                q.quote
+            ));
+        }
         if let (Some(study), LlmAnswerType::MultipleChoice) = (study, q.answer_type)
             && let Some(answer) = q.choices.iter().find(|c| c.is_correct)
             && !study.states(&answer.content)
@@ -154,5 +189,29 @@ mod tests {
         for absent in ["Yuri Gagarin", "July 20, 1969", "Neil Armstrong", "...", ""] {
             assert!(!text.states(absent), "{absent:?}");
         }
+    }
+
+    #[test]
+    fn a_quote_is_found_at_the_characters_it_came_from() {
+        let raw =
+            "  Ｔｈｅ crew:\n Neil A. Armstrong — 아폴로 11호는 ﬁne. Cafe\u{301} e\u{301}tait";
+        let text = StudyText::new(raw);
+        let chars: Vec<char> = raw.chars().collect();
+        let at = |r: Range<usize>| chars[r].iter().collect::<String>();
+        for (quote, expected) in [
+            ("the crew neil", "Ｔｈｅ crew:\n Neil"),
+            ("A. Armstrong, 아폴로", "A. Armstrong — 아폴로"),
+            ("11호는 fine", "11호는 ﬁne"),
+            ("FI", "ﬁ"),
+            ("café", "Cafe\u{301}"),
+            ("\u{e9}tait", "e\u{301}tait"),
+        ] {
+            assert_eq!(
+                text.find(quote).map(at).as_deref(),
+                Some(expected),
+                "{quote:?}"
+            );
+        }
+        assert_eq!(text.find("Aldrin"), None);
     }
 }

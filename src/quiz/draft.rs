@@ -85,6 +85,11 @@ pub(super) fn generate_offline_reporting(
             ),
         ),
     })?;
+    let passage = |bytes: std::ops::Range<usize>| {
+        let start = text[..bytes.start].chars().count();
+        let chars = start..start + text[bytes].chars().count();
+        spec.origin.passage(text, chars)
+    };
     Ok(Draft {
         title: spec.topic.clone(),
         description: offline::description(request.locale, questions.len()),
@@ -98,6 +103,7 @@ pub(super) fn generate_offline_reporting(
                 answer_type: AnswerType::MultipleChoice,
                 choices: numbered_choices(q.choices.into_iter().map(|c| (c.content, c.correct))),
                 explanation: q.explanation,
+                source: Some(passage(q.passage)),
             })
             .collect(),
     })
@@ -124,6 +130,12 @@ pub(super) async fn generate_with_llm(
         tracing::warn!(error = %err, "quiz generation by the LLM failed");
         AppError::LlmUnavailable
     })?;
+    // The check found every quote in the study text.
+    let passage = |quote: &str| {
+        let text = spec.source_text.as_deref()?;
+        let chars = study.as_ref()?.find(quote)?;
+        Some(spec.origin.passage(text, chars))
+    };
     let title = Some(quiz.title.trim())
         .filter(|t| !t.is_empty())
         .unwrap_or(&spec.topic)
@@ -149,6 +161,7 @@ pub(super) async fn generate_with_llm(
                         .map(|c| (c.content.trim().to_owned(), c.is_correct)),
                 ),
                 explanation: Some(q.explanation.trim().to_owned()).filter(|e| !e.is_empty()),
+                source: passage(&q.quote),
             })
             .collect(),
     })

@@ -73,6 +73,7 @@ pub fn grade(
                 correct_content: correct.map(|c| c.content.clone()).unwrap_or_default(),
                 is_correct: selected.is_some_and(|c| c.correct),
                 explanation: q.explanation.clone(),
+                source: q.source.clone(),
             }
         })
         .collect();

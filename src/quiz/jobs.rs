@@ -88,6 +88,7 @@ impl From<&QuizSpec> for JobInput {
             choice_count: spec.choice_count as u32,
             difficulty: spec.difficulty,
             language: spec.language.clone(),
+            origin: spec.origin.clone(),
         }
     }
 }
@@ -101,6 +102,7 @@ impl From<&JobInput> for QuizSpec {
             choice_count: input.choice_count as usize,
             difficulty: input.difficulty,
             language: input.language.clone(),
+            origin: input.origin.clone(),
         }
     }
 }

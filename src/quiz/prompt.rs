@@ -47,10 +47,14 @@ pub(super) fn quiz_messages(spec: &QuizSpec) -> Vec<Message> {
     if let Some(text) = &spec.source_text {
         prompt.push_str(
             "- Base every question on the study text below; the correct choice of every \
-             multiple_choice question must appear in it word for word.\n\nStudy text:\n<<<\n",
+             multiple_choice question must appear in it word for word.\n\
+             - quote is the sentence of the study text the question is built from, copied \
+             word for word.\n\nStudy text:\n<<<\n",
         );
         prompt.push_str(text);
         prompt.push_str("\n>>>\n");
+    } else {
+        prompt.push_str("- quote is an empty string.\n");
     }
     vec![
         Message::system(format!(

@@ -19,6 +19,7 @@ const DESCRIPTION_MAX_CHARS: usize = 300;
 const QUESTION_MAX_CHARS: usize = 300;
 const CHOICE_MAX_CHARS: usize = 120;
 const EXPLANATION_MAX_CHARS: usize = 400;
+const QUOTE_MAX_CHARS: usize = 300;
 const SUMMARY_MAX_CHARS: usize = 600;
 const FEEDBACK_MAX_CHARS: usize = 400;
 
@@ -45,6 +46,12 @@ pub struct LlmQuestion {
     /// Why the correct answer is correct.
     #[schemars(length(max = EXPLANATION_MAX_CHARS))]
     pub explanation: String,
+    /// The sentence of the study text the question is built from, word for word (empty
+    /// without study text). Required by the schema; a reply without it fails the check when
+    /// there is study text.
+    #[serde(default)]
+    #[schemars(length(max = QUOTE_MAX_CHARS))]
+    pub quote: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
@@ -187,6 +194,6 @@ mod tests {
         );
         let question = &schema["$defs"]["LlmQuestion"];
         assert_eq!(question["additionalProperties"], false);
-        assert_eq!(question["required"].as_array().unwrap().len(), 4);
+        assert_eq!(question["required"].as_array().unwrap().len(), 5);
     }
 }

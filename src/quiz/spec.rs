@@ -1,7 +1,7 @@
 //! What a client may ask for in `generateQuiz` and `startQuizGeneration`, and its validation
 //! into the spec every generator works from.
 
-use crate::domain::{AppError, AppResult, Difficulty};
+use crate::domain::{AppError, AppResult, Difficulty, TextOrigin};
 
 pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
 pub const CHOICE_COUNT: std::ops::RangeInclusive<i32> = 2..=6;
@@ -17,6 +17,8 @@ pub struct GenerateInput {
     pub choice_count: i32,
     pub difficulty: Difficulty,
     pub language: String,
+    /// Where each page of the uploaded material the text comes from begins; empty otherwise.
+    pub page_starts: Vec<u32>,
 }
 
 /// The same, validated.
@@ -28,6 +30,8 @@ pub(super) struct QuizSpec {
     pub(super) choice_count: usize,
     pub(super) difficulty: Difficulty,
     pub(super) language: String,
+    /// How passages of the trimmed `source_text` map back to the text as given.
+    pub(super) origin: TextOrigin,
 }
 
 impl GenerateInput {
@@ -40,6 +44,10 @@ impl GenerateInput {
                 format!("The topic must be 1 to {TOPIC_MAX_CHARS} characters long."),
             ));
         }
+        let skipped = self
+            .source_text
+            .as_deref()
+            .map_or(0, |t| t.chars().take_while(|c| c.is_whitespace()).count());
         let source_text = self
             .source_text
             .map(|t| t.trim().to_owned())
@@ -73,6 +81,10 @@ impl GenerateInput {
             choice_count: self.choice_count as usize,
             difficulty: self.difficulty,
             language,
+            origin: TextOrigin {
+                skipped: u32::try_from(skipped).unwrap_or(u32::MAX),
+                page_starts: self.page_starts,
+            },
         })
     }
 }

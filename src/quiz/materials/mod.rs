@@ -212,16 +212,14 @@ impl MaterialService {
         }
     }
 
-    /// The material's text, to build a quiz from; `NOT_FOUND` when it is absent or not the
-    /// owner's.
-    pub async fn text(&self, owner: &UserId, id: &str) -> AppResult<String> {
+    /// The material, to build a quiz from its text and name its pages; `NOT_FOUND` when it is
+    /// absent or not the owner's.
+    pub async fn material(&self, owner: &UserId, id: &str) -> AppResult<StudyMaterialRecord> {
         let id = MaterialId::parse(id).ok_or(AppError::NotFound)?;
-        let material = self
-            .store
+        self.store
             .find_material(owner, &id)
             .await?
-            .ok_or(AppError::NotFound)?;
-        Ok(material.text)
+            .ok_or(AppError::NotFound)
     }
 }
 

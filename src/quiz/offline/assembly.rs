@@ -5,7 +5,7 @@ use super::distractors;
 use super::language::confirmed_korean_stems;
 use super::rng::SplitMix64;
 use super::selection::{Candidate, find_candidates, select_candidates, topic_keys};
-use super::sentences::{Sentence, analyze_sentence, split_sentences};
+use super::sentences::{Sentence, analyze_sentence, sentence_spans};
 use super::terms::TermTable;
 use super::{GeneratedChoice, GeneratedQuestion, OfflineError, OfflineRequest};
 use crate::{
@@ -30,7 +30,8 @@ pub fn generate_reporting(
     req: &OfflineRequest<'_>,
     on_question: &mut dyn FnMut(usize),
 ) -> Result<Vec<GeneratedQuestion>, OfflineError> {
-    let raw_sentences = split_sentences(req.source_text);
+    let (spans, raw_sentences): (Vec<_>, Vec<_>) =
+        sentence_spans(req.source_text).into_iter().unzip();
     let korean_stems = confirmed_korean_stems(&raw_sentences);
     let sentences: Vec<Sentence> = raw_sentences
         .into_iter()
@@ -62,6 +63,7 @@ pub fn generate_reporting(
         .map(|(i, c)| {
             let question = build_question(
                 &sentences[c.sentence],
+                spans[c.sentence].clone(),
                 c,
                 &terms,
                 req.choice_count,
@@ -74,8 +76,10 @@ pub fn generate_reporting(
         .collect())
 }
 
+/// The question on `cand`, cut from `sentence`, which comes from `passage` of the study text.
 fn build_question(
     sentence: &Sentence,
+    passage: std::ops::Range<usize>,
     cand: Candidate,
     terms: &TermTable,
     choice_count: usize,
@@ -115,6 +119,7 @@ fn build_question(
         content: quoting(MessageKey::OfflineStem, &blanked),
         choices,
         explanation: Some(quoting(MessageKey::OfflineExplanation, &sentence.text)),
+        passage,
     }
 }
 
@@ -358,6 +363,10 @@ mod tests {
                     })
                     .into(),
                 explanation: Some(format!("The text says: \"{sentence}\"")),
+                passage: text
+                    .find(sentence)
+                    .map(|at| at..at + sentence.len())
+                    .unwrap(),
             };
         assert_eq!(
             generate(&req).unwrap(),

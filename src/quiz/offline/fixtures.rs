@@ -96,5 +96,14 @@ pub(super) fn assert_valid(req: &OfflineRequest<'_>, questions: &[GeneratedQuest
             blanked.replace(BLANK, answer).to_lowercase(),
             sentence.to_lowercase()
         );
+
+        // The passage is where the quoted sentence stands in the text.
+        let passage = &req.source_text[q.passage.clone()];
+        assert_eq!(
+            passage.split_whitespace().collect::<Vec<_>>().join(" "),
+            sentence,
+            "passage {:?}",
+            q.passage
+        );
     }
 }

@@ -72,6 +72,8 @@ pub struct GeneratedQuestion {
     pub content: String,
     pub choices: Vec<GeneratedChoice>,
     pub explanation: Option<String>,
+    /// The byte range of the study text the question's sentence was cut from.
+    pub passage: std::ops::Range<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -28,19 +28,29 @@ fn is_line_break(c: char) -> bool {
 /// Splits text into whitespace-normalised, de-duplicated sentences (UAX #29
 /// sentence bounds within each line, re-joined after abbreviations such as
 /// "Neil A. Armstrong" or "Dr. Smith", which UAX #29 splits).
+#[cfg(test)]
 pub(super) fn split_sentences(text: &str) -> Vec<String> {
+    sentence_spans(text).into_iter().map(|(_, s)| s).collect()
+}
+
+/// Like `split_sentences`, each with the byte range of `text` it was cut from (without bullet
+/// markers and surrounding whitespace), so that a question can name its passage.
+pub(super) fn sentence_spans(text: &str) -> Vec<(Range<usize>, String)> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
-    for line in text.split(is_line_break) {
-        let mut pending = String::new();
-        for piece in line.split_sentence_bounds() {
-            pending.push_str(piece);
-            if !ends_with_abbreviation(pending.trim_end()) {
-                push_sentence(&mut out, &mut seen, &pending);
-                pending.clear();
+    let mut line_start = 0;
+    for piece in text.split_inclusive(is_line_break) {
+        let line = piece.strip_suffix(is_line_break).unwrap_or(piece);
+        let mut pending = line_start..line_start;
+        for (at, piece) in line.split_sentence_bound_indices() {
+            pending.end = line_start + at + piece.len();
+            if !ends_with_abbreviation(text[pending.clone()].trim_end()) {
+                push_sentence(&mut out, &mut seen, text, pending.clone());
+                pending.start = pending.end;
             }
         }
-        push_sentence(&mut out, &mut seen, &pending);
+        push_sentence(&mut out, &mut seen, text, pending);
+        line_start += piece.len();
     }
     out
 }
@@ -54,11 +64,19 @@ fn is_bullet(c: char) -> bool {
         )
 }
 
-fn push_sentence(out: &mut Vec<String>, seen: &mut HashSet<String>, raw: &str) {
-    let raw = raw.trim_start_matches(is_bullet);
-    let normalized = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+fn push_sentence(
+    out: &mut Vec<(Range<usize>, String)>,
+    seen: &mut HashSet<String>,
+    text: &str,
+    span: Range<usize>,
+) {
+    let raw = &text[span.clone()];
+    let body = raw.trim_start_matches(is_bullet);
+    let start = span.start + (raw.len() - body.len());
+    let span = start..start + body.trim_end().len();
+    let normalized = body.split_whitespace().collect::<Vec<_>>().join(" ");
     if !normalized.is_empty() && seen.insert(normalized.clone()) {
-        out.push(normalized);
+        out.push((span, normalized));
     }
 }
 
@@ -195,6 +213,26 @@ mod tests {
                 "They talked.",
                 "Heading",
                 "Pi is 3.14 today."
+            ]
+        );
+    }
+
+    #[test]
+    fn sentences_know_where_they_stand_in_the_text() {
+        let text = "# Notes\n  - Neil A. Armstrong  walked first.\u{2028}Aldrin   followed. \r\n";
+        let spans: Vec<_> = sentence_spans(text)
+            .into_iter()
+            .map(|(span, sentence)| (&text[span], sentence))
+            .collect();
+        assert_eq!(
+            spans,
+            [
+                ("Notes", "Notes".to_string()),
+                (
+                    "Neil A. Armstrong  walked first.",
+                    "Neil A. Armstrong walked first.".to_string()
+                ),
+                ("Aldrin   followed.", "Aldrin followed.".to_string()),
             ]
         );
     }

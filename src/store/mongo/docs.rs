@@ -390,7 +390,7 @@ mod tests {
     //! here is a change to every stored database.
 
     use super::*;
-    use crate::domain::QuestionFeedbackRecord;
+    use crate::domain::{QuestionFeedbackRecord, SourcePassageRecord};
 
     fn at(ms: i64) -> DateTime<Utc> {
         DateTime::from_timestamp_millis(ms).unwrap()
@@ -444,6 +444,7 @@ mod tests {
                 correct_content: "True".into(),
                 is_correct: true,
                 explanation: None,
+                source: None,
             }],
             correct_count: 1,
             total_questions: 1,
@@ -539,6 +540,19 @@ mod tests {
                 }],
             },
         );
+        // A question's passage is written only where there is one, so the quizzes and results
+        // above are what earlier builds wrote and read back without one.
+        let mut with_passage = quiz();
+        with_passage.questions[0].source = Some(SourcePassageRecord {
+            excerpt: "q".into(),
+            start: 3,
+            end: 4,
+            page: Some(1),
+        });
+        let QuizDoc(read) =
+            bson::from_document(bson::to_document(&QuizDoc(with_passage.clone())).unwrap())
+                .unwrap();
+        assert_eq!(read, with_passage);
         same(
             bson::to_document(&ResultDoc(result())).unwrap(),
             doc! {

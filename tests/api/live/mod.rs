@@ -90,7 +90,7 @@ pub async fn watch(s: &mut Socket, id: &str) -> Vec<Value> {
 }
 
 /// Waits (up to 20 s) until the job satisfies `done`, reading it over HTTP.
-async fn wait_for(c: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+pub async fn wait_for(c: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
         let j = job(c, id).await;
@@ -123,6 +123,7 @@ fn question(n: usize) -> Value {
             { "content": "Collins", "is_correct": n % 3 == 2 },
         ],
         "explanation": "The text names the crew.",
+        "quote": "The crew consisted of Neil A. Armstrong, Buzz Aldrin, and Michael Collins.",
     })
 }
 

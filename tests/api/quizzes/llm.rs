@@ -23,25 +23,42 @@ async fn app_with_llm_and(
     timeout: Duration,
     tweak: impl FnOnce(&mut quiz_llm::Settings),
 ) -> (TestApp, Arc<FakeLlm>) {
+    llm_app_on(Backend::Sqlite, replies, timeout, tweak)
+        .await
+        .unwrap()
+}
+
+/// An app on `backend` whose LLM is a fake server answering `replies`; `None` when the store
+/// is not available here.
+pub(super) async fn llm_app_on(
+    backend: Backend,
+    replies: Vec<Reply>,
+    timeout: Duration,
+    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
+) -> Option<(TestApp, Arc<FakeLlm>)> {
     let (fake, url) = start_fake(replies).await;
-    let app = TestApp::spawn(Backend::Sqlite, |c| {
+    let app = TestApp::spawn(backend, |c| {
         c.llm.llm_base_url = Some(url);
         c.llm.llm_api_key = Some(quiz_llm::config::SecretString::from("sk-test-key"));
         c.llm.llm_model = "test-model-1".into();
         c.llm.llm_timeout = timeout;
         tweak(c);
     })
-    .await
-    .unwrap();
-    (app, fake)
+    .await?;
+    Some((app, fake))
 }
 
-fn question(content: &str, choices: &[(&str, bool)]) -> Value {
+/// A sentence of the study text, as the model quotes it.
+pub(super) const CREW: &str =
+    "The crew consisted of Neil A. Armstrong, Buzz Aldrin, and Michael Collins.";
+
+pub(super) fn question(content: &str, choices: &[(&str, bool)]) -> Value {
     json!({
         "content": content,
         "answer_type": if choices.len() == 2 && choices[0].0 == "True" { "true_false" } else { "multiple_choice" },
         "choices": choices.iter().map(|(c, ok)| json!({ "content": c, "is_correct": ok })).collect::<Vec<_>>(),
         "explanation": format!("Because the text says so ({content})."),
+        "quote": CREW,
     })
 }
 

@@ -79,7 +79,7 @@ async fn post_upload(
     )
 }
 
-async fn upload(c: &Client, filename: &str, file: &[u8]) -> Gql {
+pub(super) async fn upload(c: &Client, filename: &str, file: &[u8]) -> Gql {
     let (status, body) =
         post_upload(c, filename, file, &[("apollo-require-preflight", "true")]).await;
     Gql {
@@ -147,7 +147,7 @@ fn pdf_with(pages: &[&str], tweak: impl FnOnce(&mut Document)) -> Vec<u8> {
 }
 
 /// APOLLO_11 as two pages, split between sentences.
-fn apollo_pages() -> (String, String) {
+pub(super) fn apollo_pages() -> (String, String) {
     let sentences: Vec<&str> = APOLLO_11.split_inclusive(". ").collect();
     let half = sentences.len() / 2;
     (sentences[..half].concat(), sentences[half..].concat())

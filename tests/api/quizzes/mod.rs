@@ -4,4 +4,5 @@
 mod llm;
 mod materials;
 pub(crate) mod offline;
+mod passages;
 mod real_model;

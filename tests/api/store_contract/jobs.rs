@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration, Utc};
 use quiz_llm::domain::{
     Difficulty, GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus,
-    QuizEventKind, QuizEventRecord, QuizId, ResultId, UserId,
+    QuizEventKind, QuizEventRecord, QuizId, ResultId, TextOrigin, UserId,
 };
 
 use super::{Backend, open, quiz};
@@ -17,6 +17,10 @@ fn input() -> JobInput {
         choice_count: 3,
         difficulty: Difficulty::Easy,
         language: "en".into(),
+        origin: TextOrigin {
+            skipped: 2,
+            page_starts: vec![0, 40],
+        },
     }
 }
 

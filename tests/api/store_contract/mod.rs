@@ -18,7 +18,7 @@ use quiz_llm::{
         PasskeyCeremony, PasskeyChallengeId, PasskeyChallengeRecord, PasskeyId, PasskeyRecord,
         PasswordHash, QuestionFeedbackRecord, QuestionRecord, QuizId, QuizKey, QuizRecord,
         QuizResultRecord, QuizSource, RefreshToken, ResultId, SealedSecret, SessionId,
-        SessionRecord, SignInMethod, UserId, UserRecord, WindowCount,
+        SessionRecord, SignInMethod, SourcePassageRecord, UserId, UserRecord, WindowCount,
     },
     store::{self, SessionRotation, Store, StoreFixtures, UniqueField, UserStore, WindowHits},
 };
@@ -491,8 +491,19 @@ fn quiz(owner: &UserId, offset_ms: i64) -> QuizRecord {
                 },
             ],
             explanation: Some("because".into()),
+            source: Some(passage()),
         }],
         created_at: common::now() + Duration::milliseconds(offset_ms),
+    }
+}
+
+/// A passage with a page, so that every field of it makes the round trip.
+fn passage() -> SourcePassageRecord {
+    SourcePassageRecord {
+        excerpt: "닐 암스트롱이 달에 처음 내렸다.".into(),
+        start: 12,
+        end: 30,
+        page: Some(2),
     }
 }
 
@@ -512,6 +523,7 @@ fn result_of(q: &QuizRecord, offset_ms: i64) -> QuizResultRecord {
             correct_content: "True".into(),
             is_correct: false,
             explanation: None,
+            source: Some(passage()),
         }],
         correct_count: 0,
         total_questions: 1,
@@ -1810,6 +1822,7 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
         choice_count: 2,
         difficulty: Difficulty::Easy,
         language: "en".into(),
+        origin: Default::default(),
     };
     let mut owned = Vec::new();
     for u in [&idle, &active, &unconfirmed, &account] {
