@@ -207,6 +207,7 @@ mod tests {
                 correct: true,
             }],
             explanation: None,
+            source: None,
         };
         let (owner, quiz) = (UserId::new_random(), QuizId::new_random());
         ReviewCardRecord::new(&owner, &quiz, "t", "en", &question, now)

@@ -34,7 +34,7 @@ pub(super) async fn llm_app_on(
     backend: Backend,
     replies: Vec<Reply>,
     timeout: Duration,
-    tweak: impl FnOnce(&mut quiz_llm::config::Settings),
+    tweak: impl FnOnce(&mut quiz_llm::Settings),
 ) -> Option<(TestApp, Arc<FakeLlm>)> {
     let (fake, url) = start_fake(replies).await;
     let app = TestApp::spawn(backend, |c| {

@@ -31,6 +31,7 @@ fn question(number: u32) -> QuestionRecord {
             })
             .collect(),
         explanation: Some("because".into()),
+        source: None,
     }
 }
 
