@@ -112,6 +112,25 @@ pub struct QuizRecord {
 }
 
 #[cfg(test)]
+impl QuestionRecord {
+    /// A true/false question whose one choice is right, for unit tests.
+    pub fn sample() -> Self {
+        QuestionRecord {
+            number: 1,
+            content: "q".into(),
+            answer_type: AnswerType::TrueFalse,
+            choices: vec![ChoiceRecord {
+                number: 1,
+                content: "True".into(),
+                correct: true,
+            }],
+            explanation: None,
+            source: None,
+        }
+    }
+}
+
+#[cfg(test)]
 impl QuizRecord {
     /// A one-question true/false quiz, for unit tests.
     pub fn sample(id: QuizId, owner: UserId, created_at: DateTime<Utc>) -> Self {
@@ -124,18 +143,7 @@ impl QuizRecord {
             difficulty: Difficulty::Easy,
             source: QuizSource::Offline,
             language: "en".into(),
-            questions: vec![QuestionRecord {
-                number: 1,
-                content: "q".into(),
-                answer_type: AnswerType::TrueFalse,
-                choices: vec![ChoiceRecord {
-                    number: 1,
-                    content: "True".into(),
-                    correct: true,
-                }],
-                explanation: None,
-                source: None,
-            }],
+            questions: vec![QuestionRecord::sample()],
             created_at,
         }
     }

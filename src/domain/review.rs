@@ -194,21 +194,9 @@ impl ReviewCardRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{AnswerType, ChoiceRecord};
 
     fn card(now: DateTime<Utc>) -> ReviewCardRecord {
-        let question = QuestionRecord {
-            number: 1,
-            content: "q".into(),
-            answer_type: AnswerType::TrueFalse,
-            choices: vec![ChoiceRecord {
-                number: 1,
-                content: "True".into(),
-                correct: true,
-            }],
-            explanation: None,
-            source: None,
-        };
+        let question = QuestionRecord::sample();
         let (owner, quiz) = (UserId::new_random(), QuizId::new_random());
         ReviewCardRecord::new(&owner, &quiz, "t", "en", &question, now)
     }

@@ -53,6 +53,17 @@ pub struct FakeLlm {
 }
 
 impl FakeLlm {
+    /// What the server said last in its `n`-th request (from 0): in a repair round, the
+    /// complaint about the reply before.
+    pub fn last_message(&self, n: usize) -> String {
+        self.requests()[n]["messages"]
+            .as_array()
+            .and_then(|m| m.last())
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_else(|| panic!("request {n} has no message"))
+            .to_owned()
+    }
+
     pub fn requests(&self) -> Vec<Value> {
         self.requests
             .lock()

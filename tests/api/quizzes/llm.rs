@@ -393,10 +393,7 @@ async fn an_answer_missing_from_the_study_text_is_repaired() {
     assert_eq!(quiz["questions"][0]["choices"][0]["content"], "Collins");
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "one repair round");
-    let complaint = requests[1]["messages"].as_array().unwrap().last().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let complaint = fake.last_message(1);
     assert!(
         complaint.contains("Yuri Gagarin") && complaint.contains("study text"),
         "{complaint}"
@@ -730,10 +727,7 @@ async fn a_long_rejected_reply_is_summarised_in_the_repair_round() {
         repair.len() - first
     );
     assert!(!repair.contains("the Moon the Moon"));
-    let last = requests[1]["messages"].as_array().unwrap().last().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let last = fake.last_message(1);
     assert!(
         last.contains("too long to repeat") && last.contains("not valid JSON"),
         "{last}"

@@ -128,10 +128,7 @@ async fn the_llm_quote_must_be_in_the_text(backend: Backend) {
     let quiz = c.generate_quiz(input).await.ok().data()["generateQuiz"].clone();
     let requests = fake.requests();
     assert_eq!(requests.len(), 2, "one repair round");
-    let complaint = requests[1]["messages"].as_array().unwrap().last().unwrap()["content"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let complaint = fake.last_message(1);
     assert!(
         complaint.contains("Yuri Gagarin") && complaint.contains("quote"),
         "{complaint}"
