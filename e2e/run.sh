@@ -4,8 +4,8 @@
 #   e2e/run.sh                       everything
 #   e2e/run.sh test/urql.test.mjs    only some test files (paths relative to e2e/)
 #
-# Steps: build the server (cargo build --bin quiz-llm), install Chromium from apt if
-# /usr/bin/chromium is missing, `npm ci` when node_modules is missing or does not match
+# Steps: build the server (cargo build --bin quiz-llm), install Chromium and faketime from apt
+# when missing, `npm ci` when node_modules is missing or does not match
 # package-lock.json, GraphQL Code Generator (fails when an operation in operations/ no longer
 # matches ../schema.graphql), `tsc --noEmit`, then `node --test` (TAP output: `# pass N`,
 # `# fail N`). Each test file starts its own server on a free port with a temporary SQLite
@@ -42,21 +42,29 @@ export QUIZ_LLM_BIN="$CARGO_TARGET_DIR/debug/quiz-llm"
 [[ -x "$QUIZ_LLM_BIN" ]] || fail "no server binary at $QUIZ_LLM_BIN after the build"
 phase_done "server binary: $QUIZ_LLM_BIN"
 
-# --- Chromium (Debian's package; never a browser download) ---------------------------------
+# --- Debian packages: Chromium (never a browser download) and libfaketime -----------------------
+apt_install() { # $1 = package
+  local sudo=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || fail "$1 is missing; install it: apt-get install -y $1"
+    sudo=(sudo)
+  fi
+  say "installing $1: apt-get install -y $1"
+  "${sudo[@]}" apt-get update -qq || fail "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$1" >/dev/null ||
+    fail "apt-get install $1 failed"
+}
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 if [[ ! -x "$CHROMIUM_PATH" ]]; then
   [[ "$CHROMIUM_PATH" == /usr/bin/chromium ]] || fail "CHROMIUM_PATH=$CHROMIUM_PATH does not exist"
-  SUDO=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null 2>&1 || fail "/usr/bin/chromium is missing; install it: apt-get install -y chromium"
-    SUDO=(sudo)
-  fi
-  say "installing Chromium: apt-get install -y chromium"
-  "${SUDO[@]}" apt-get update -qq || fail "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq chromium >/dev/null ||
-    fail "apt-get install chromium failed"
+  apt_install chromium
   [[ -x "$CHROMIUM_PATH" ]] || fail "chromium was installed but $CHROMIUM_PATH is missing"
   phase_done "Chromium installed"
+fi
+# The review test restarts the server with its clock a day ahead.
+if ! command -v faketime >/dev/null 2>&1; then
+  apt_install faketime
+  phase_done "faketime installed"
 fi
 say "browser: $("$CHROMIUM_PATH" --version 2>/dev/null | tail -n1)"
 

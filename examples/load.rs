@@ -221,6 +221,7 @@ fn quiz_record(owner: &UserId, n: usize, created_at: DateTime<Utc>) -> QuizRecor
                 (q % CHOICES_PER_QUESTION) + 1
             )),
             // Offline quizzes keep the sentence each question was cut from.
+            accepted_answers: Vec::new(),
             source: Some(SourcePassageRecord {
                 excerpt: format!(
                     "The study text says so in the sentence about {topic}, which names term {}.",

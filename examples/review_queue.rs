@@ -88,6 +88,7 @@ async fn seed(store: &dyn Store, cards: u32) -> anyhow::Result<UserId> {
                 })
                 .collect(),
             explanation: Some("The landing took place on July 20, 1969.".into()),
+            accepted_answers: Vec::new(),
             source: None,
         };
         let mut card = ReviewCardRecord::new(&owner, &quiz, "Apollo 11", "en", &question, answered);

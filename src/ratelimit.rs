@@ -432,13 +432,14 @@ impl Window {
     }
 }
 
-/// What one request may spend on expensive work: one quiz generation and one LLM feedback
-/// call. Aliases and long lists would otherwise let a single request fan out into dozens of LLM
+/// What one request may spend on expensive work: one quiz generation, one LLM feedback call
+/// and one LLM call grading typed answers. Aliases and long lists would otherwise let a single request fan out into dozens of LLM
 /// calls; a client that wants more sends more requests, which the per-user quotas count.
 #[derive(Debug, Default)]
 pub struct RequestBudget {
     generation_spent: AtomicBool,
     llm_feedback_spent: AtomicBool,
+    llm_grading_spent: AtomicBool,
 }
 
 impl RequestBudget {
@@ -447,6 +448,7 @@ impl RequestBudget {
         RequestBudget {
             generation_spent: AtomicBool::new(true),
             llm_feedback_spent: AtomicBool::new(true),
+            llm_grading_spent: AtomicBool::new(true),
         }
     }
 
@@ -463,6 +465,11 @@ impl RequestBudget {
     /// True the first time an LLM feedback call asks.
     pub fn take_llm_feedback(&self) -> bool {
         Self::take(&self.llm_feedback_spent)
+    }
+
+    /// True the first time an LLM call grading typed answers asks.
+    pub fn take_llm_grading(&self) -> bool {
+        Self::take(&self.llm_grading_spent)
     }
 }
 

@@ -31,6 +31,15 @@ export function serverBinary() {
   return found;
 }
 
+/** libfaketime's launcher (Debian package `faketime`), which `.ci/run` installs. */
+function faketime() {
+  const found = (process.env.PATH ?? '').split(':').map((d) => join(d, 'faketime')).find((p) => existsSync(p));
+  if (!found) {
+    throw new Error('faketime is not installed (Debian package faketime); the review test moves the server clock with it');
+  }
+  return found;
+}
+
 async function freePort() {
   const srv = createServer();
   srv.listen(0, '127.0.0.1');
@@ -79,12 +88,21 @@ export class TestServer {
     this.port = port;
     this.url = `http://127.0.0.1:${port}`;
     this.mailDir = join(dir, 'mail');
-    this.#child = spawn(serverBinary(), ['serve'], {
-      cwd: dir, // so no .env from the repository is read
+    this.env = env;
+    this.#spawn(0);
+  }
+
+  /** Starts the binary; with `clockOffsetDays`, under libfaketime with its clock that far ahead. */
+  #spawn(clockOffsetDays) {
+    const [command, args] = clockOffsetDays
+      ? [faketime(), ['-f', `+${clockOffsetDays}d`, serverBinary(), 'serve']]
+      : [serverBinary(), ['serve']];
+    this.#child = spawn(command, args, {
+      cwd: this.dir, // so no .env from the repository is read
       env: {
         PATH: process.env.PATH ?? '',
-        LISTEN_ADDR: `127.0.0.1:${port}`,
-        DATABASE_URL: `sqlite://${join(dir, 'e2e.db')}`,
+        LISTEN_ADDR: `127.0.0.1:${this.port}`,
+        DATABASE_URL: `sqlite://${join(this.dir, 'e2e.db')}`,
         MAIL_DIR: this.mailDir,
         PUBLIC_URL: this.url,
         JWT_SECRET: 'e2e-secret-e2e-secret-e2e-secret-0123456789',
@@ -95,7 +113,9 @@ export class TestServer {
         // No internet here: breached-password lookups stay off.
         PWNED_PASSWORDS_URL: 'off',
         RUST_LOG: 'info',
-        ...env,
+        // Only the wall clock moves; timers and timeouts keep real time.
+        ...(clockOffsetDays ? { FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {}),
+        ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -105,6 +125,17 @@ export class TestServer {
     };
     this.#child.stdout?.on('data', collect);
     this.#child.stderr?.on('data', collect);
+  }
+
+  /**
+   * Stops the server and starts it again on the same database, mail folder and port with its
+   * clock `clockOffsetDays` ahead: what a learner coming back days later finds.
+   */
+  async restart({ clockOffsetDays }) {
+    await this.stop({ keepDir: true });
+    this.log = '';
+    this.#spawn(clockOffsetDays);
+    await this.#waitUntilListening();
   }
 
   async #waitUntilListening() {

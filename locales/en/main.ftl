@@ -44,6 +44,11 @@ no-query = The operation has no query (and names no trusted document with docume
 question-missing = Question { $number } does not exist; this quiz has questions 1 to { $count }.
 choice-missing = Question { $number } has no choice { $choice }; pick 1 to { $count }.
 answered-twice = Question { $number } is answered more than once.
+answer-needs-text = Question { $number } is answered by typing: send `text`, not `choiceNumber`.
+answer-needs-choice = Question { $number } is answered with a choice: send `choiceNumber`, not `text`.
+answer-text-length = The answer to question { $number } must be 1 to { $max } characters long.
+time-taken-range = `timeTakenMs` must be between 0 and { $max } (an hour).
+offline-answer-type = Without an LLM, quizzes are built from study text as MULTIPLE_CHOICE or SHORT_ANSWER (fill-in-the-blank) questions, not TRUE_FALSE.
 page-size = `first` must be between 1 and { $max }.
 cursor-unknown = `after` is not a cursor this server gave out.
 username-length = Username must be { $min } to { $max } characters long.
@@ -130,3 +135,11 @@ reset-page-done = Your password has been changed. Every session was logged out; 
 offline-stem = Fill in the blank: "{ $sentence }"
 offline-explanation = The text says: "{ $sentence }"
 offline-description = { $count } fill-in-the-blank questions built from your study text.
+feedback-all-right = All { $total } answers are correct ({ $score }%). Well done!
+feedback-summary = You got { $correct } of { $total } right ({ $score }%). Review { $count ->
+        [one] question
+       *[other] questions
+    } { $numbers }.
+feedback-chose = You chose "{ $chosen }", but the answer is "{ $answer }".
+feedback-wrote = You wrote "{ $typed }", but the answer is "{ $answer }".
+feedback-unanswered = Not answered. The answer is "{ $answer }".

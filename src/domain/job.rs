@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Difficulty, EventId, JobId, QuizId, ResultId, TextOrigin, UserId};
+use super::{AnswerType, Difficulty, EventId, JobId, QuizId, ResultId, TextOrigin, UserId};
 
 #[derive(
     Debug,
@@ -57,6 +57,9 @@ pub struct JobInput {
     /// Absent in jobs queued before passages were kept.
     #[serde(default)]
     pub origin: TextOrigin,
+    /// The one kind of question asked for; absent for the generator's mix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_type: Option<AnswerType>,
 }
 
 /// Why a job failed, as clients read it: a documented error code and a public message.

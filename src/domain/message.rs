@@ -45,6 +45,11 @@ pub enum MessageKey {
     QuestionMissing,
     ChoiceMissing,
     AnsweredTwice,
+    AnswerNeedsText,
+    AnswerNeedsChoice,
+    AnswerTextLength,
+    TimeTakenRange,
+    OfflineAnswerType,
     PageSize,
     CursorUnknown,
     UsernameLength,
@@ -101,6 +106,11 @@ pub enum MessageKey {
     OfflineStem,
     OfflineExplanation,
     OfflineDescription,
+    FeedbackAllRight,
+    FeedbackSummary,
+    FeedbackChose,
+    FeedbackWrote,
+    FeedbackUnanswered,
 }
 
 impl MessageKey {

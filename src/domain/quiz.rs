@@ -18,6 +18,8 @@ pub enum Difficulty {
 pub enum AnswerType {
     MultipleChoice,
     TrueFalse,
+    /// Typed by the learner, graded against `accepted_answers`; it has no choices.
+    ShortAnswer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,6 +43,10 @@ pub struct QuestionRecord {
     pub answer_type: AnswerType,
     pub choices: Vec<ChoiceRecord>,
     pub explanation: Option<String>,
+    /// What a typed answer may say (compared normalised), the first shown as the answer; empty
+    /// for choice questions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accepted_answers: Vec<String>,
     /// Where in the study text the question came from; shown with results only, as it holds
     /// the answer. `None` for a topic-only quiz and for quizzes stored before passages were kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +100,14 @@ impl QuestionRecord {
     pub fn correct_choice(&self) -> Option<&ChoiceRecord> {
         self.choices.iter().find(|c| c.correct)
     }
+
+    /// The answer as a result shows it: the correct choice, or the first accepted typed answer.
+    pub fn correct_answer(&self) -> &str {
+        match self.correct_choice() {
+            Some(choice) => &choice.content,
+            None => self.accepted_answers.first().map_or("", String::as_str),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +139,7 @@ impl QuestionRecord {
                 correct: true,
             }],
             explanation: None,
+            accepted_answers: Vec::new(),
             source: None,
         }
     }
@@ -169,7 +184,9 @@ pub struct QuizKeyPage {
 pub struct AnswerRecord {
     pub question_number: u32,
     pub question: String,
+    /// `None` for a typed answer, and for a question left unanswered.
     pub selected_choice: Option<u32>,
+    /// The chosen choice's text, or the text typed.
     pub selected_content: Option<String>,
     pub correct_choice: u32,
     pub correct_content: String,
@@ -177,6 +194,17 @@ pub struct AnswerRecord {
     pub explanation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<SourcePassageRecord>,
+    /// The model's one-line reason, when it graded a typed answer that was close but not equal
+    /// to an accepted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grading_note: Option<String>,
+}
+
+impl AnswerRecord {
+    /// Whether the question was answered at all (a choice picked or text typed).
+    pub fn answered(&self) -> bool {
+        self.selected_choice.is_some() || self.selected_content.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -54,6 +54,10 @@ pub struct ReviewCardRecord {
     pub reps: u32,
     pub last_review: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// How long a right answer to this card usually takes (a moving average of the times
+    /// clients reported), against which a new time reads as Hard or Easy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usual_answer_ms: Option<u32>,
 }
 
 /// One review of one card, kept for the statistics.
@@ -135,7 +139,26 @@ impl ReviewCardRecord {
             reps: 0,
             last_review: None,
             created_at: now,
+            usual_answer_ms: None,
         }
+    }
+
+    /// The rating a right answer taking `taken_ms` earns against this card's usual time: Easy
+    /// at half of it or less, Hard at twice or more, else Good (and Good without a usual time).
+    pub fn rating_from_time(&self, taken_ms: u32) -> Rating {
+        match self.usual_answer_ms {
+            Some(usual) if u64::from(taken_ms) * 2 <= u64::from(usual) => Rating::Easy,
+            Some(usual) if u64::from(taken_ms) >= u64::from(usual) * 2 => Rating::Hard,
+            _ => Rating::Good,
+        }
+    }
+
+    /// Folds the time of a right answer into the usual time; recent answers weigh most.
+    pub fn note_answer_time(&mut self, taken_ms: u32) {
+        self.usual_answer_ms = Some(match self.usual_answer_ms {
+            None => taken_ms,
+            Some(usual) => ((u64::from(usual) * 7 + u64::from(taken_ms) * 3) / 10) as u32,
+        });
     }
 
     /// Schedules the card after a review at `now`, in whole days (at least one), and returns
@@ -236,6 +259,19 @@ mod tests {
             c.due
         };
         assert!(due(0.97) < due(0.7));
+    }
+
+    #[test]
+    fn answer_times_read_against_the_cards_usual_time() {
+        let mut c = card(DateTime::UNIX_EPOCH);
+        assert_eq!(c.rating_from_time(1), Rating::Good, "no usual time yet");
+        c.note_answer_time(10_000);
+        assert_eq!(c.rating_from_time(5_000), Rating::Easy);
+        assert_eq!(c.rating_from_time(6_000), Rating::Good);
+        assert_eq!(c.rating_from_time(19_000), Rating::Good);
+        assert_eq!(c.rating_from_time(20_000), Rating::Hard);
+        c.note_answer_time(20_000);
+        assert_eq!(c.usual_answer_ms, Some(13_000));
     }
 
     #[test]

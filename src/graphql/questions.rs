@@ -205,6 +205,7 @@ mod tests {
                     })
                     .collect(),
                 explanation: Some("why".into()),
+                accepted_answers: Vec::new(),
                 source: None,
             })
             .collect()

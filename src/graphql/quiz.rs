@@ -35,6 +35,8 @@ pub enum Difficulty {
 pub enum AnswerType {
     MultipleChoice,
     TrueFalse,
+    /// Answered by typing (`AnswerInput.text`); the question has no choices.
+    ShortAnswer,
 }
 
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,9 @@ pub struct GenerateQuizInput {
     /// A language code such as en or ko.
     #[graphql(default = "en")]
     language: String,
+    /// Every question of this kind; null lets the generator mix multiple-choice and
+    /// true/false questions. SHORT_ANSWER questions are answered by typing.
+    answer_type: Option<AnswerType>,
 }
 
 impl GenerateQuizInput {
@@ -94,15 +99,19 @@ impl GenerateQuizInput {
             choice_count: self.choice_count,
             difficulty: self.difficulty.into(),
             language: self.language,
+            answer_type: self.answer_type.map(Into::into),
             page_starts,
         })
     }
 }
 
+/// One answer: `choiceNumber` for a choice question, `text` (1 to 500 characters) for a
+/// SHORT_ANSWER one.
 #[derive(InputObject)]
 pub struct AnswerInput {
     question_number: i32,
-    choice_number: i32,
+    choice_number: Option<i32>,
+    text: Option<String>,
 }
 
 pub struct Choice<'a>(pub(super) &'a ChoiceRecord);
@@ -208,12 +217,19 @@ impl Quiz {
 pub struct AnswerResult {
     question_number: i32,
     question: String,
+    /// Null for a typed answer and for a question left unanswered.
     selected_choice: Option<i32>,
+    /// The chosen choice's text, or the answer as typed.
     selected_content: Option<String>,
+    /// 0 for a SHORT_ANSWER question, which has no choices.
     correct_choice: i32,
+    /// The correct choice's text, or the first accepted typed answer.
     correct_content: String,
     is_correct: bool,
     explanation: Option<String>,
+    /// Why the model took a typed answer that was close to an accepted one as right or wrong;
+    /// null when it did not judge the answer.
+    grading_note: Option<String>,
     /// The passage of the study text the question was built from; null for a quiz generated
     /// from a topic alone (and for quizzes made before passages were kept).
     source: Option<SourcePassage>,
@@ -255,6 +271,7 @@ impl From<&AnswerRecord> for AnswerResult {
             correct_content: a.correct_content.clone(),
             is_correct: a.is_correct,
             explanation: a.explanation.clone(),
+            grading_note: a.grading_note.clone(),
             source: a.source.as_ref().map(Into::into),
         }
     }
@@ -453,7 +470,9 @@ impl QuizMutation {
             .into())
     }
 
-    /// Grades your answers and keeps the result. Unanswered questions count as wrong.
+    /// Grades your answers and keeps the result. Unanswered questions count as wrong. A typed
+    /// answer is compared normalised (case, width, spacing, punctuation, a Korean particle);
+    /// with an LLM configured, one close to an accepted answer is judged by the model.
     #[graphql(guard = "LoggedIn")]
     async fn submit_quiz_answers(
         &self,
@@ -467,11 +486,18 @@ impl QuizMutation {
             .map(|a| Answer {
                 question_number: a.question_number,
                 choice_number: a.choice_number,
+                text: a.text,
             })
             .collect();
         Ok(ctx
             .quiz_service()
-            .submit(owner, &quiz_id, &answers, ctx.request_auth().client())
+            .submit(
+                owner,
+                &quiz_id,
+                &answers,
+                ctx.request_budget(),
+                ctx.request_auth().client(),
+            )
             .await?
             .into())
     }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{
     context::ContextExt,
     guard::LoggedIn,
-    quiz::{Question, int},
+    quiz::{Question, SourcePassage, int},
 };
 use crate::{
     domain::ReviewCardRecord,
@@ -28,9 +28,12 @@ pub enum ReviewRating {
 pub struct ReviewAnswerInput {
     choice_number: Option<i32>,
     text: Option<String>,
-    /// How hard a right answer felt; without it a right answer counts as GOOD. A wrong answer
-    /// is always AGAIN.
+    /// How hard a right answer felt. Without it a right answer counts as GOOD, or as EASY or
+    /// HARD when `timeTakenMs` is half or twice the card's usual time. A wrong answer is always
+    /// AGAIN.
     rating: Option<ReviewRating>,
+    /// How long the learner took to answer, in milliseconds (0 to 3,600,000).
+    time_taken_ms: Option<i32>,
 }
 
 /// A question of yours on its review schedule; its answer stays hidden, as in a quiz.
@@ -70,6 +73,10 @@ pub struct ReviewOutcome {
     correct: bool,
     correct_answer: String,
     explanation: Option<String>,
+    /// The passage of the study text the question was built from; null without one.
+    source: Option<SourcePassage>,
+    /// Why the model took a typed answer close to an accepted one as right or wrong.
+    grading_note: Option<String>,
     next_due: DateTime<Utc>,
     card: ReviewCard,
 }
@@ -148,15 +155,24 @@ impl ReviewMutation {
             choice_number: answer.choice_number,
             text: answer.text,
             rating: answer.rating.map(Into::into),
+            time_taken_ms: answer.time_taken_ms,
         };
         let outcome = ctx
             .quiz_service()
-            .submit_review(owner, &card_id, answer, ctx.request_auth().client())
+            .submit_review(
+                owner,
+                &card_id,
+                answer,
+                ctx.request_budget(),
+                ctx.request_auth().client(),
+            )
             .await?;
         Ok(ReviewOutcome {
             correct: outcome.correct,
             correct_answer: outcome.correct_answer,
             explanation: outcome.explanation,
+            source: outcome.source.as_ref().map(Into::into),
+            grading_note: outcome.grading_note,
             next_due: outcome.card.due,
             card: ReviewCard(outcome.card),
         })

@@ -3,6 +3,8 @@
 
 use std::{collections::HashSet, ops::Range};
 
+use crate::domain::AnswerType;
+
 use super::{
     QuizSpec,
     reply::{LlmAnswerType, LlmFeedback, LlmQuiz},
@@ -113,6 +115,20 @@ pub(super) fn check_quiz(
         }
         if !contents.insert(q.content.trim().to_lowercase()) {
             return Err(format!("question {n} repeats an earlier question"));
+        }
+        let wanted = match spec.answer_type {
+            Some(AnswerType::TrueFalse) => Some(LlmAnswerType::TrueFalse),
+            Some(AnswerType::MultipleChoice | AnswerType::ShortAnswer) => {
+                Some(LlmAnswerType::MultipleChoice)
+            }
+            None => None,
+        };
+        if let Some(wanted) = wanted.filter(|w| *w != q.answer_type) {
+            let name = match wanted {
+                LlmAnswerType::MultipleChoice => "multiple_choice",
+                LlmAnswerType::TrueFalse => "true_false",
+            };
+            return Err(format!("question {n} must have answer_type \"{name}\""));
         }
         let expected = match q.answer_type {
             LlmAnswerType::MultipleChoice => spec.choice_count,

@@ -1,7 +1,10 @@
 //! A quiz before it is owned and stored, as the LLM or the offline generator writes it.
 
 use crate::{
-    domain::{AnswerType, AppError, AppResult, ChoiceRecord, QuestionRecord, QuizSource},
+    domain::{
+        AnswerType, AppError, AppResult, ChoiceRecord, Message, MessageKey, QuestionRecord,
+        QuizSource,
+    },
     llm::{LlmClient, LlmError},
 };
 
@@ -37,8 +40,35 @@ fn numbered_choices(choices: impl Iterator<Item = (String, bool)>) -> Vec<Choice
         .collect()
 }
 
-/// The study text the offline generator needs: without an LLM it is required.
+impl Draft {
+    /// The draft with every question of the kind the spec asks for: SHORT_ANSWER questions
+    /// take their correct choice as the accepted answer and lose their choices (the generators
+    /// write multiple-choice questions for them).
+    fn shaped(mut self, spec: &QuizSpec) -> Draft {
+        if spec.answer_type == Some(AnswerType::ShortAnswer) {
+            for q in &mut self.questions {
+                q.accepted_answers = q
+                    .correct_choice()
+                    .map(|c| c.content.clone())
+                    .into_iter()
+                    .collect();
+                q.choices.clear();
+                q.answer_type = AnswerType::ShortAnswer;
+            }
+        }
+        self
+    }
+}
+
+/// The study text the offline generator needs (without an LLM it is required), after checking
+/// that it can write the kind of question asked for.
 pub(super) fn offline_text(spec: &QuizSpec) -> AppResult<&str> {
+    if spec.answer_type == Some(AnswerType::TrueFalse) {
+        return Err(AppError::bad_input(
+            "answerType",
+            Message::new(MessageKey::OfflineAnswerType),
+        ));
+    }
     spec.source_text.as_deref().ok_or_else(|| {
         AppError::bad_input(
             "sourceText",
@@ -62,7 +92,12 @@ pub(super) fn generate_offline_reporting(
         topic: &spec.topic,
         source_text: text,
         question_count: spec.question_count,
-        choice_count: spec.choice_count,
+        // A typed answer needs no distractors: ask for as few as a question can have.
+        choice_count: if spec.answer_type == Some(AnswerType::ShortAnswer) {
+            *super::CHOICE_COUNT.start() as usize
+        } else {
+            spec.choice_count
+        },
         difficulty: spec.difficulty,
         seed: offline::content_seed(&spec.topic, text, spec.question_count, spec.choice_count),
         locale: crate::domain::Locale::from_tag(&spec.language).unwrap_or_default(),
@@ -103,10 +138,12 @@ pub(super) fn generate_offline_reporting(
                 answer_type: AnswerType::MultipleChoice,
                 choices: numbered_choices(q.choices.into_iter().map(|c| (c.content, c.correct))),
                 explanation: q.explanation,
+                accepted_answers: Vec::new(),
                 source: Some(passage(q.passage)),
             })
             .collect(),
-    })
+    }
+    .shaped(spec))
 }
 
 pub(super) async fn generate_with_llm(
@@ -161,8 +198,10 @@ pub(super) async fn generate_with_llm(
                         .map(|c| (c.content.trim().to_owned(), c.is_correct)),
                 ),
                 explanation: Some(q.explanation.trim().to_owned()).filter(|e| !e.is_empty()),
+                accepted_answers: Vec::new(),
                 source: passage(&q.quote),
             })
             .collect(),
-    })
+    }
+    .shaped(spec))
 }

@@ -1,43 +1,59 @@
 //! Feedback on a graded result: which questions went wrong, the right answer and how to get
 //! there. Built from the result itself when no LLM is configured (or when it fails).
 
-use crate::domain::{FeedbackRecord, QuestionFeedbackRecord, QuizResultRecord};
-use crate::llm::Message;
+use crate::{
+    domain::{
+        FeedbackRecord, Locale, Message, MessageKey, QuestionFeedbackRecord, QuizResultRecord,
+    },
+    i18n, llm,
+};
 
+/// Feedback built from the result alone, in the quiz's language (English when the catalogues
+/// have none for it).
 pub fn offline(result: &QuizResultRecord) -> FeedbackRecord {
+    let locale = Locale::from_tag(&result.language).unwrap_or_default();
+    let say = |message: Message| i18n::render(locale, &message);
+    let score = format!("{:.0}", result.score);
     let wrong: Vec<_> = result.answers.iter().filter(|a| !a.is_correct).collect();
     let summary = if wrong.is_empty() {
-        format!(
-            "All {} answers are correct ({:.0}%). Well done!",
-            result.total_questions, result.score
-        )
+        say(Message::new(MessageKey::FeedbackAllRight)
+            .with("total", result.total_questions)
+            .with("score", score))
     } else {
         let numbers = wrong
             .iter()
             .map(|a| a.question_number.to_string())
             .collect::<Vec<_>>()
             .join(", ");
-        format!(
-            "You got {} of {} right ({:.0}%). Review question{} {numbers}.",
-            result.correct_count,
-            result.total_questions,
-            result.score,
-            if wrong.len() == 1 { "" } else { "s" }
-        )
+        say(Message::new(MessageKey::FeedbackSummary)
+            .with("correct", result.correct_count)
+            .with("total", result.total_questions)
+            .with("score", score)
+            .with("count", wrong.len())
+            .with("numbers", numbers))
     };
     let items = wrong
         .iter()
         .map(|a| {
-            let mut feedback = match &a.selected_content {
-                Some(chosen) => format!(
-                    "You chose \"{chosen}\", but the answer is \"{}\".",
-                    a.correct_content
-                ),
-                None => format!("Not answered. The answer is \"{}\".", a.correct_content),
+            let answer = a.correct_content.as_str();
+            let mut feedback = match (&a.selected_content, a.selected_choice) {
+                (Some(chosen), Some(_)) => say(Message::new(MessageKey::FeedbackChose)
+                    .with("chosen", chosen.as_str())
+                    .with("answer", answer)),
+                (Some(typed), None) => say(Message::new(MessageKey::FeedbackWrote)
+                    .with("typed", typed.as_str())
+                    .with("answer", answer)),
+                (None, _) => {
+                    say(Message::new(MessageKey::FeedbackUnanswered).with("answer", answer))
+                }
             };
-            if let Some(why) = a.explanation.as_deref().filter(|e| !e.is_empty()) {
+            for extra in [a.grading_note.as_deref(), a.explanation.as_deref()]
+                .into_iter()
+                .flatten()
+                .filter(|e| !e.is_empty())
+            {
                 feedback.push(' ');
-                feedback.push_str(why);
+                feedback.push_str(extra);
             }
             QuestionFeedbackRecord {
                 question_number: a.question_number,
@@ -49,14 +65,14 @@ pub fn offline(result: &QuizResultRecord) -> FeedbackRecord {
 }
 
 /// The request for LLM feedback: the whole result in one call, answered in the quiz's language.
-pub fn llm_messages(result: &QuizResultRecord) -> Vec<Message> {
+pub fn llm_messages(result: &QuizResultRecord) -> Vec<llm::Message> {
     let details = serde_json::to_string_pretty(&result.answers).unwrap_or_default();
     vec![
-        Message::system(
+        llm::Message::system(
             "You are a patient tutor. Given a graded quiz, explain briefly what went wrong, in \
              the language the user asks for. Reply only with JSON following the schema.",
         ),
-        Message::user(format!(
+        llm::Message::user(format!(
             "Write the summary and every feedback item in {language} (language code \
              \"{code}\"), the language of the quiz.\n\
              The student answered {correct} of {total} questions correctly.\n\

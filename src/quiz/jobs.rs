@@ -89,6 +89,7 @@ impl From<&QuizSpec> for JobInput {
             difficulty: spec.difficulty,
             language: spec.language.clone(),
             origin: spec.origin.clone(),
+            answer_type: spec.answer_type,
         }
     }
 }
@@ -103,6 +104,7 @@ impl From<&JobInput> for QuizSpec {
             difficulty: input.difficulty,
             language: input.language.clone(),
             origin: input.origin.clone(),
+            answer_type: input.answer_type,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod feedback;
 pub mod grading;
 pub mod jobs;
 pub mod live;
+mod marking;
 pub mod materials;
 pub mod offline;
 pub mod page;
@@ -16,6 +17,7 @@ pub mod reply;
 pub mod review;
 mod service;
 mod spec;
+pub mod typed;
 
 use draft::{Draft, offline_text};
 pub use service::QuizService;

@@ -1,6 +1,9 @@
 //! The prompts that ask the model for a quiz, and how they name its language.
 
-use crate::{domain::Difficulty, llm::Message};
+use crate::{
+    domain::{AnswerType, Difficulty},
+    llm::Message,
+};
 
 use super::QuizSpec;
 
@@ -44,6 +47,20 @@ pub(super) fn quiz_messages(spec: &QuizSpec) -> Vec<Message> {
         questions = spec.question_count,
         choices = spec.choice_count,
     );
+    match spec.answer_type {
+        Some(AnswerType::MultipleChoice) => {
+            prompt.push_str("- Every answer_type is \"multiple_choice\".\n");
+        }
+        Some(AnswerType::TrueFalse) => {
+            prompt.push_str("- Every answer_type is \"true_false\".\n");
+        }
+        Some(AnswerType::ShortAnswer) => prompt.push_str(
+            "- Every answer_type is \"multiple_choice\", and the student will type the answer \
+             without seeing the choices: ask questions a word or a short phrase answers, never \
+             \"which of the following\", and make the correct choice that word or phrase.\n",
+        ),
+        None => {}
+    }
     if let Some(text) = &spec.source_text {
         prompt.push_str(
             "- Base every question on the study text below; the correct choice of every \

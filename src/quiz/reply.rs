@@ -22,6 +22,7 @@ const EXPLANATION_MAX_CHARS: usize = 400;
 const QUOTE_MAX_CHARS: usize = 300;
 const SUMMARY_MAX_CHARS: usize = 600;
 const FEEDBACK_MAX_CHARS: usize = 400;
+const REASON_MAX_CHARS: usize = 200;
 
 /// The quiz exactly as the model must return it.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -85,6 +86,25 @@ pub struct LlmFeedbackItem {
     pub question_number: i64,
     #[schemars(length(max = FEEDBACK_MAX_CHARS))]
     pub feedback: String,
+}
+
+/// The model's judgement of typed answers that were close to an accepted one.
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmGrades {
+    #[schemars(length(max = QUESTIONS_MAX))]
+    pub grades: Vec<LlmGrade>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LlmGrade {
+    pub question_number: i64,
+    /// Whether the typed answer means the same as an accepted answer.
+    pub correct: bool,
+    /// One line on why, in the quiz language.
+    #[schemars(length(max = REASON_MAX_CHARS))]
+    pub reason: String,
 }
 
 /// Counts the question objects completed so far in a quiz reply that is still arriving: the

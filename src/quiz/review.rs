@@ -4,13 +4,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::QuizService;
+use super::{
+    QuizService,
+    grading::{self, Given},
+    marking::{self, CloseAnswer},
+    typed::Verdict,
+};
 use crate::{
     domain::{
-        AppError, AppResult, ClientInfo, DesiredRetention, QuizRecord, QuizResultRecord, Rating,
-        ReviewCardId, ReviewCardRecord, UserId,
+        AppError, AppResult, ClientInfo, DesiredRetention, Message, MessageKey, QuizRecord,
+        QuizResultRecord, Rating, ReviewCardId, ReviewCardRecord, SourcePassageRecord, UserId,
     },
-    ratelimit::Bucket,
+    ratelimit::{Bucket, RequestBudget},
     store::{StoreResult, day_number},
 };
 
@@ -21,6 +26,11 @@ const RETENTION_WINDOW_DAYS: i64 = 30;
 /// Streaks are counted back this far at most.
 const STREAK_WINDOW_DAYS: i64 = 366;
 
+/// How often a card's review is tried again when another review of it lands first.
+const SAVE_ATTEMPTS: u32 = 8;
+/// The longest answer time a client may report: an hour.
+pub const TIME_TAKEN_MAX_MS: u32 = 3_600_000;
+
 /// An answer to a review card as the client sent it.
 #[derive(Debug, Clone, Default)]
 pub struct ReviewAnswer {
@@ -28,6 +38,9 @@ pub struct ReviewAnswer {
     pub text: Option<String>,
     /// How hard the learner found a right answer; ignored for a wrong one.
     pub rating: Option<Rating>,
+    /// How long the learner took; without a `rating`, a right answer much faster or slower
+    /// than the card's usual reads as Easy or Hard.
+    pub time_taken_ms: Option<i32>,
 }
 
 /// A graded review and the card as rescheduled.
@@ -36,6 +49,9 @@ pub struct ReviewOutcome {
     pub correct: bool,
     pub correct_answer: String,
     pub explanation: Option<String>,
+    pub source: Option<SourcePassageRecord>,
+    /// The model's reason, when it judged a typed answer close to an accepted one.
+    pub grading_note: Option<String>,
     pub card: ReviewCardRecord,
 }
 
@@ -75,16 +91,12 @@ impl QuizService {
         result: &QuizResultRecord,
     ) -> StoreResult<()> {
         let owner = &result.owner;
-        let (existing, retention) = tokio::try_join!(
+        let (mut existing, retention) = tokio::try_join!(
             self.store.find_review_cards_of_quiz(owner, &quiz.id),
             self.desired_retention(owner),
         )?;
         let now = result.submitted_at;
-        for answer in result
-            .answers
-            .iter()
-            .filter(|a| a.selected_choice.is_some())
-        {
+        for answer in result.answers.iter().filter(|a| a.answered()) {
             let Some(question) = quiz
                 .questions
                 .iter()
@@ -92,23 +104,32 @@ impl QuizService {
             else {
                 continue;
             };
-            let mut card = existing
-                .iter()
-                .find(|c| c.question.number == question.number)
-                .cloned()
-                .unwrap_or_else(|| {
-                    ReviewCardRecord::new(
-                        owner,
-                        &quiz.id,
-                        &quiz.title,
-                        &quiz.language,
-                        question,
-                        now,
-                    )
-                });
-            let rating = Rating::derive(answer.is_correct, None);
-            let log = card.review(rating, answer.is_correct, now, retention);
-            self.store.save_review(&card, &log).await?;
+            for attempt in 1.. {
+                let mut card = existing
+                    .iter()
+                    .find(|c| c.question.number == question.number)
+                    .cloned()
+                    .unwrap_or_else(|| {
+                        ReviewCardRecord::new(
+                            owner,
+                            &quiz.id,
+                            &quiz.title,
+                            &quiz.language,
+                            question,
+                            now,
+                        )
+                    });
+                let rating = Rating::derive(answer.is_correct, None);
+                let log = card.review(rating, answer.is_correct, now, retention);
+                if self.store.save_review(&card, &log).await? || attempt == SAVE_ATTEMPTS {
+                    break;
+                }
+                // A review of the same card landed in between: schedule from that one.
+                existing = self
+                    .store
+                    .find_review_cards_of_quiz(owner, &quiz.id)
+                    .await?;
+            }
         }
         Ok(())
     }
@@ -143,12 +164,14 @@ impl QuizService {
             .await?)
     }
 
-    /// Grades an answer to one of the owner's cards and reschedules it.
+    /// Grades an answer to one of the owner's cards and reschedules it. Reviews of one card
+    /// that race are applied one after the other, none lost.
     pub async fn submit_review(
         &self,
         owner: &UserId,
         card_id: &str,
         answer: ReviewAnswer,
+        budget: &RequestBudget,
         client: &ClientInfo,
     ) -> AppResult<ReviewOutcome> {
         self.throttle
@@ -160,43 +183,90 @@ impl QuizService {
             .find_review_card(owner, &id)
             .await?
             .ok_or(AppError::NotFound)?;
-        if answer.text.is_some() {
-            return Err(AppError::bad_input(
-                "text",
-                "This question is answered with `choiceNumber`, not `text`.",
-            ));
-        }
+        let taken_ms = answer
+            .time_taken_ms
+            .map(|ms| {
+                u32::try_from(ms)
+                    .ok()
+                    .filter(|ms| *ms <= TIME_TAKEN_MAX_MS)
+                    .ok_or_else(|| {
+                        AppError::bad_input(
+                            "timeTakenMs",
+                            Message::new(MessageKey::TimeTakenRange).with("max", TIME_TAKEN_MAX_MS),
+                        )
+                    })
+            })
+            .transpose()?;
+        let (correct, note) = self.grade_review(&card, &answer, budget).await?;
         let question = &card.question;
-        let chosen = answer
-            .choice_number
-            .and_then(|n| u32::try_from(n).ok())
-            .and_then(|n| question.choices.iter().find(|c| c.number == n))
-            .ok_or_else(|| {
-                AppError::bad_input(
-                    "choiceNumber",
-                    format!("Pick a choice from 1 to {}.", question.choices.len()),
-                )
-            })?;
-        let correct = chosen.correct;
-        let correct_answer = question
-            .correct_choice()
-            .map(|c| c.content.clone())
-            .unwrap_or_default();
+        let correct_answer = question.correct_answer().to_owned();
         let explanation = question.explanation.clone();
+        let source = question.source.clone();
         let retention = self.desired_retention(owner).await?;
-        let log = card.review(
-            Rating::derive(correct, answer.rating),
-            correct,
-            self.clock.now(),
-            retention,
-        );
-        self.store.save_review(&card, &log).await?;
+        for attempt in 1.. {
+            let from_time = taken_ms
+                .filter(|_| correct)
+                .map(|t| card.rating_from_time(t));
+            let rating = Rating::derive(correct, answer.rating.or(from_time));
+            let log = card.review(rating, correct, self.clock.now(), retention);
+            if let (true, Some(t)) = (correct, taken_ms) {
+                card.note_answer_time(t);
+            }
+            if self.store.save_review(&card, &log).await? {
+                break;
+            }
+            if attempt == SAVE_ATTEMPTS {
+                return Err(AppError::internal(anyhow::anyhow!(
+                    "review card {id} changed under {SAVE_ATTEMPTS} reviews in a row"
+                )));
+            }
+            // Another review of this card landed first: review the card as it now stands.
+            card = self
+                .store
+                .find_review_card(owner, &id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+        }
         Ok(ReviewOutcome {
             correct,
             correct_answer,
             explanation,
+            source,
+            grading_note: note,
             card,
         })
+    }
+
+    /// Whether a review answer is right, and the model's reason when it judged a typed one.
+    async fn grade_review(
+        &self,
+        card: &ReviewCardRecord,
+        answer: &ReviewAnswer,
+        budget: &RequestBudget,
+    ) -> AppResult<(bool, Option<String>)> {
+        let question = &card.question;
+        let given = grading::given(
+            question,
+            answer.choice_number,
+            answer.text.as_deref(),
+            ["choiceNumber", "text"],
+        )?;
+        match (given.verdict(question, &card.language), &given, &self.llm) {
+            (Verdict::Right, _, _) => Ok((true, None)),
+            (Verdict::Close, Given::Text(typed), Some(llm)) if budget.take_llm_grading() => {
+                let asked = [CloseAnswer {
+                    question_number: question.number,
+                    question: &question.content,
+                    accepted: &question.accepted_answers,
+                    typed,
+                }];
+                let judged = marking::judge(llm, &card.language, &asked).await;
+                Ok(judged
+                    .get(&question.number)
+                    .map_or((false, None), |(ok, why)| (*ok, Some(why.clone()))))
+            }
+            _ => Ok((false, None)),
+        }
     }
 
     pub async fn delete_review_card(&self, owner: &UserId, id: &str) -> AppResult<()> {

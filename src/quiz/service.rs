@@ -29,6 +29,7 @@ use super::{
     grading::{self, Answer},
     jobs::GenerationSettings,
     live::LiveFeed,
+    marking::{self, CloseAnswer},
     page::{Page, PageRequest},
     reply::{LlmFeedback, QuestionCounter},
 };
@@ -167,13 +168,17 @@ impl QuizService {
         owner: &UserId,
         quiz_id: &str,
         answers: &[Answer],
+        budget: &RequestBudget,
         client: &ClientInfo,
     ) -> AppResult<QuizResultRecord> {
         self.throttle
             .check(Bucket::SubmitUser, owner.as_str(), Some(owner), client)
             .await?;
         let quiz = self.quiz(owner, quiz_id).await?.ok_or(AppError::NotFound)?;
-        let result = grading::grade(&quiz, owner, answers, self.clock.now())?;
+        let graded = grading::grade(&quiz, owner, answers, self.clock.now())?;
+        let mut result = graded.result;
+        self.judge_close_answers(&quiz, &mut result, &graded.close, budget)
+            .await;
         self.store.insert_result(&result).await?;
         self.schedule_answers(&quiz, &result).await;
         self.record_event(
@@ -212,6 +217,42 @@ impl QuizService {
             self.store.count_results(owner, quiz.as_ref()),
         )?;
         Ok(Page::from_fetched(fetched, &page, total))
+    }
+
+    /// Lets the model judge typed answers that were close to an accepted one (once per
+    /// request), and regrades `result` by its verdicts.
+    async fn judge_close_answers(
+        &self,
+        quiz: &QuizRecord,
+        result: &mut QuizResultRecord,
+        close: &[u32],
+        budget: &RequestBudget,
+    ) {
+        let Some(llm) = &self.llm else { return };
+        if close.is_empty() || !budget.take_llm_grading() {
+            return;
+        }
+        let asked: Vec<CloseAnswer<'_>> = close
+            .iter()
+            .filter_map(|n| {
+                let question = quiz.questions.iter().find(|q| q.number == *n)?;
+                let answer = result.answers.iter().find(|a| a.question_number == *n)?;
+                Some(CloseAnswer {
+                    question_number: *n,
+                    question: &question.content,
+                    accepted: &question.accepted_answers,
+                    typed: answer.selected_content.as_deref()?,
+                })
+            })
+            .collect();
+        let judgements = marking::judge(llm, &quiz.language, &asked).await;
+        for answer in &mut result.answers {
+            if let Some((correct, reason)) = judgements.get(&answer.question_number) {
+                answer.is_correct = *correct;
+                answer.grading_note = Some(reason.clone());
+            }
+        }
+        grading::recount(result);
     }
 
     /// LLM feedback is asked for once and cached on the result; without an LLM (or when it

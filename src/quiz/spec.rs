@@ -1,7 +1,7 @@
 //! What a client may ask for in `generateQuiz` and `startQuizGeneration`, and its validation
 //! into the spec every generator works from.
 
-use crate::domain::{AppError, AppResult, Difficulty, TextOrigin};
+use crate::domain::{AnswerType, AppError, AppResult, Difficulty, TextOrigin};
 
 pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
 pub const CHOICE_COUNT: std::ops::RangeInclusive<i32> = 2..=6;
@@ -17,6 +17,8 @@ pub struct GenerateInput {
     pub choice_count: i32,
     pub difficulty: Difficulty,
     pub language: String,
+    /// The one kind of question wanted; `None` for the generator's mix.
+    pub answer_type: Option<AnswerType>,
     /// Where each page of the uploaded material the text comes from begins; empty otherwise.
     pub page_starts: Vec<u32>,
 }
@@ -30,6 +32,7 @@ pub(super) struct QuizSpec {
     pub(super) choice_count: usize,
     pub(super) difficulty: Difficulty,
     pub(super) language: String,
+    pub(super) answer_type: Option<AnswerType>,
     /// How passages of the trimmed `source_text` map back to the text as given.
     pub(super) origin: TextOrigin,
 }
@@ -81,6 +84,7 @@ impl GenerateInput {
             choice_count: self.choice_count as usize,
             difficulty: self.difficulty,
             language,
+            answer_type: self.answer_type,
             origin: TextOrigin {
                 skipped: u32::try_from(skipped).unwrap_or(u32::MAX),
                 page_starts: self.page_starts,

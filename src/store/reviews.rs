@@ -25,9 +25,16 @@ pub trait ReviewStore: Send + Sync {
         owner: &UserId,
         quiz: &QuizId,
     ) -> StoreResult<Vec<ReviewCardRecord>>;
-    /// Writes the card (one per owner, quiz and question: a card for a question that has one
-    /// replaces its schedule and keeps the stored id) and its review's log.
-    async fn save_review(&self, card: &ReviewCardRecord, log: &ReviewLogRecord) -> StoreResult<()>;
+    /// Writes the card as reviewed and its review's log, if nobody reviewed it since it was
+    /// read: a card whose log says it had no reviews is new and inserted (one per owner, quiz
+    /// and question), any other replaces the stored card only while that still has
+    /// `log.reps_before` reviews. `false`, with nothing written, when it lost that race: the
+    /// caller reads the card again and reviews that.
+    async fn save_review(
+        &self,
+        card: &ReviewCardRecord,
+        log: &ReviewLogRecord,
+    ) -> StoreResult<bool>;
     /// The owner's cards due at `now`, most overdue first, `limit` at most.
     async fn due_review_cards(
         &self,

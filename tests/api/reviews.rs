@@ -18,6 +18,9 @@ on_every_store!(
     deleting_a_quiz_keeps_its_cards,
     desired_retention_moves_the_schedule,
     guests_keep_their_cards_when_they_sign_up,
+    racing_reviews_of_one_card_all_count,
+    answer_times_read_as_hard_or_easy,
+    typed_answers_come_back_with_their_passage,
 );
 
 const CARD: &str = "id quizTitle due lapses reps question { number content answerType choices { number content } }";
@@ -351,4 +354,175 @@ async fn guests_keep_their_cards_when_they_sign_up(backend: Backend) {
     c.verify_email(&link.uid, &link.token).await.ok();
     days_pass(&app, &c, 1).await;
     assert_eq!(due_numbers(&c).await, [2]);
+}
+
+/// The card of question 1 missed yesterday and due now, with the quiz's answer key.
+async fn one_due_card(app: &TestApp, c: &Client) -> (Value, Vec<(i64, i64)>) {
+    let (quiz, key) = quiz_and_key(c).await;
+    c.submit(quiz["id"].as_str().unwrap(), &[(1, wrong(key[0].1))])
+        .await
+        .ok();
+    days_pass(app, c, 1).await;
+    (card_of(&queue(c).await, 1), key)
+}
+
+async fn racing_reviews_of_one_card_all_count(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let (c, _) = app.new_user("racer").await;
+    let (card, key) = one_due_card(&app, &c).await;
+    let id = card["id"].as_str().unwrap();
+    const RACERS: usize = 8;
+    let reviews = (0..RACERS).map(|_| review(&c, id, json!({ "choiceNumber": key[0].1 })));
+    for r in futures_util::future::join_all(reviews).await {
+        r.ok();
+    }
+    // Every review moved the card on from where the one before left it: none was lost, and
+    // each wrote its log once.
+    let stats = c.gql(STATS, json!({})).await.ok();
+    assert_eq!(
+        stats.data()["learningStats"]["reviewedToday"],
+        RACERS as i64
+    );
+    let r = review(&c, id, json!({ "choiceNumber": key[0].1 }))
+        .await
+        .ok();
+    assert_eq!(
+        r.data()["submitReview"]["card"]["reps"],
+        1 + RACERS as i64 + 1,
+        "the quiz answer, the racing reviews and this one"
+    );
+}
+
+async fn answer_times_read_as_hard_or_easy(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let (c, _) = app.new_user("timer").await;
+    let (quiz, key) = quiz_and_key(&c).await;
+    let misses: Vec<(i64, i64)> = key[..3].iter().map(|(q, a)| (*q, wrong(*a))).collect();
+    c.submit(quiz["id"].as_str().unwrap(), &misses).await.ok();
+    days_pass(&app, &c, 1).await;
+    let cards = queue(&c).await;
+    let ids: Vec<String> = (1..=3)
+        .map(|n| card_of(&cards, n)["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The first right answer to each takes ten seconds: the card's usual time, rated GOOD.
+    let mut due = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let answer = json!({ "choiceNumber": key[i].1, "timeTakenMs": 10_000 });
+        let r = review(&c, id, answer).await.ok();
+        let at = r.data()["submitReview"]["nextDue"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        due.push(at[..10].to_owned());
+    }
+    assert!(
+        due.windows(2).all(|w| w[0] == w[1]),
+        "one day for all: {due:?}"
+    );
+
+    // When they are due again: a quick answer is EASY, a usual one GOOD, a slow one HARD.
+    days_pass(&app, &c, 25).await;
+    let mut next = Vec::new();
+    for (i, (id, ms)) in ids.iter().zip([3_000, 10_000, 30_000]).enumerate() {
+        let answer = json!({ "choiceNumber": key[i].1, "timeTakenMs": ms });
+        let r = review(&c, id, answer).await.ok();
+        let at = r.data()["submitReview"]["nextDue"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        next.push(chrono::DateTime::parse_from_rfc3339(&at).unwrap());
+    }
+    assert!(
+        next[0] > next[1] && next[1] > next[2],
+        "easy after good after hard: {next:?}"
+    );
+    // An explicit rating wins over the time.
+    let r = review(
+        &c,
+        &ids[0],
+        json!({ "choiceNumber": key[0].1, "timeTakenMs": 1, "rating": "HARD" }),
+    )
+    .await
+    .ok();
+    assert!(r.data()["submitReview"]["correct"].as_bool().unwrap());
+
+    for ms in [-1, 3_600_001] {
+        let answer = json!({ "choiceNumber": key[0].1, "timeTakenMs": ms });
+        let r = review(&c, &ids[0], answer).await;
+        assert_eq!(
+            (r.code(), r.field()),
+            ("BAD_USER_INPUT", Some("timeTakenMs"))
+        );
+    }
+}
+
+async fn typed_answers_come_back_with_their_passage(backend: Backend) {
+    let Some(app) = spawn(backend).await else {
+        return;
+    };
+    let (c, _) = app.new_user("typist").await;
+    let quiz = c
+        .generate_quiz(json!({
+            "topic": "Apollo", "sourceText": APOLLO_11, "questionCount": 2,
+            "answerType": "SHORT_ANSWER",
+        }))
+        .await
+        .ok()
+        .data()["generateQuiz"]
+        .clone();
+    let quiz_id = quiz["id"].as_str().unwrap();
+    let answers = json!([
+        { "questionNumber": 1, "text": "not the answer at all" },
+        { "questionNumber": 2, "text": "nor this" },
+    ]);
+    c.gql(
+        "mutation($q: ID!, $a: [AnswerInput!]!) { submitQuizAnswers(quizId: $q, answers: $a) { correctCount } }",
+        json!({ "q": quiz_id, "a": answers }),
+    )
+    .await
+    .ok();
+    days_pass(&app, &c, 1).await;
+    let cards = queue(&c).await;
+    assert_eq!(cards.len(), 2);
+    let card = card_of(&cards, 1);
+    assert_eq!(card["question"]["answerType"], "SHORT_ANSWER");
+    assert_eq!(
+        card["question"]["choices"],
+        json!([]),
+        "no choices, no answer"
+    );
+
+    // A choice for a typed question is refused; the typed answer, shouted, is right.
+    let id = card["id"].as_str().unwrap();
+    let r = review(&c, id, json!({ "choiceNumber": 1 })).await;
+    assert_eq!(
+        (r.code(), r.field()),
+        ("BAD_USER_INPUT", Some("choiceNumber"))
+    );
+    let r = c
+        .gql(
+            "mutation($c: ID!, $a: ReviewAnswerInput!) { submitReview(cardId: $c, answer: $a) \
+             { correct correctAnswer gradingNote source { excerpt start end } } }",
+            json!({ "c": id, "a": { "text": "x" } }),
+        )
+        .await
+        .ok();
+    let outcome = &r.data()["submitReview"];
+    assert_eq!(outcome["correct"], false);
+    let answer = outcome["correctAnswer"].as_str().unwrap().to_owned();
+    let excerpt = outcome["source"]["excerpt"].as_str().unwrap();
+    assert!(excerpt.contains(&answer), "{excerpt:?} holds {answer:?}");
+    assert_eq!(outcome["gradingNote"], Value::Null);
+    let r = c
+        .gql(
+            "mutation($c: ID!, $a: ReviewAnswerInput!) { submitReview(cardId: $c, answer: $a) { correct } }",
+            json!({ "c": id, "a": { "text": format!("  {}! ", answer.to_uppercase()) } }),
+        )
+        .await
+        .ok();
+    assert_eq!(r.data()["submitReview"]["correct"], true);
 }

@@ -129,6 +129,19 @@ fn split_particle(word: &str) -> Option<(&str, &'static str)> {
     })
 }
 
+/// The word without each particle it could end in, longest particle first (for "서울에서":
+/// "서울에", "서울"), whatever is left of it: for a typed answer held against an accepted one,
+/// where the stem must match exactly, not for guessing a noun from text.
+pub fn particle_stems(word: &str) -> impl Iterator<Item = &str> {
+    KOREAN_PARTICLES
+        .iter()
+        .filter_map(move |&(particle, after)| {
+            let stem = word.strip_suffix(particle)?;
+            let prev = stem.chars().last()?;
+            after.allows(prev).then_some(stem)
+        })
+}
+
 /// Particles that are also common last syllables of nouns (아폴로, 한반도,
 /// 고양이, 회의) or of verb forms (사용하는, 사용되는).
 fn is_ambiguous_particle(particle: &str, stem: &str) -> bool {

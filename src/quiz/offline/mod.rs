@@ -33,6 +33,7 @@ mod fixtures;
 use std::fmt;
 
 pub use assembly::{generate, generate_reporting};
+pub use language::particle_stems;
 pub use rng::content_seed;
 
 pub use crate::domain::Difficulty;

@@ -445,6 +445,7 @@ mod tests {
                 is_correct: true,
                 explanation: None,
                 source: None,
+                grading_note: None,
             }],
             correct_count: 1,
             total_questions: 1,

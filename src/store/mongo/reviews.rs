@@ -158,26 +158,50 @@ impl ReviewStore for MongoStore {
         Ok(docs.into_iter().map(CardDoc::record).collect())
     }
 
-    /// Two writes without a transaction (the test server runs none): a log without its card's
-    /// update is the worst a failure in between leaves, and the next review corrects the card.
+    /// Two writes without a transaction (the test server runs none): the card first, only if
+    /// nobody reviewed it since it was read, then its log; a log missing after a failure in
+    /// between leaves the statistics one review short, never the schedule wrong.
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store save_review", db.system.name = SYSTEM, db.operation.name = "save_review"))]
-    async fn save_review(&self, card: &ReviewCardRecord, log: &ReviewLogRecord) -> StoreResult<()> {
-        let number = i64::from(card.question.number);
-        self.review_cards()
-            .update_one(
-                doc! {
-                    "owner_id": card.owner.as_str(),
-                    "quiz_id": card.quiz_id.as_str(),
-                    "question_number": number,
-                },
-                doc! {
-                    "$set": { "due": to_bson(card.due), "card": to_doc(card)? },
-                    "$setOnInsert": { "_id": card.id.as_str() },
-                },
-            )
-            .upsert(true)
-            .await
-            .map_err(map_err)?;
+    async fn save_review(
+        &self,
+        card: &ReviewCardRecord,
+        log: &ReviewLogRecord,
+    ) -> StoreResult<bool> {
+        let written = if log.reps_before == 0 {
+            let inserted = self
+                .review_cards()
+                .insert_one(CardDoc {
+                    id: card.id.clone(),
+                    owner_id: card.owner.clone(),
+                    quiz_id: card.quiz_id.clone(),
+                    question_number: i64::from(card.question.number),
+                    due: card.due,
+                    card: card.clone(),
+                })
+                .await;
+            match inserted {
+                Ok(_) => true,
+                Err(err) if is_duplicate_key(&err) => false,
+                Err(err) => return Err(map_err(err)),
+            }
+        } else {
+            self.review_cards()
+                .update_one(
+                    doc! {
+                        "_id": card.id.as_str(),
+                        "owner_id": card.owner.as_str(),
+                        "card.reps": i64::from(log.reps_before),
+                    },
+                    doc! { "$set": { "due": to_bson(card.due), "card": to_doc(card)? } },
+                )
+                .await
+                .map_err(map_err)?
+                .matched_count
+                == 1
+        };
+        if !written {
+            return Ok(false);
+        }
         self.review_logs()
             .insert_one(LogDoc {
                 id: log.id.to_string(),
@@ -188,7 +212,7 @@ impl ReviewStore for MongoStore {
             })
             .await
             .map_err(map_err)?;
-        Ok(())
+        Ok(true)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store due_review_cards", db.system.name = SYSTEM, db.operation.name = "due_review_cards"))]

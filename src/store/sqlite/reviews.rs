@@ -38,25 +38,43 @@ impl ReviewStore for SqliteStore {
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store save_review", db.system.name = SYSTEM, db.operation.name = "save_review"))]
-    async fn save_review(&self, card: &ReviewCardRecord, log: &ReviewLogRecord) -> StoreResult<()> {
+    async fn save_review(
+        &self,
+        card: &ReviewCardRecord,
+        log: &ReviewLogRecord,
+    ) -> StoreResult<bool> {
         let (card, log) = (card.clone(), log.clone());
         self.run(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.prepare_cached(
-                "INSERT INTO review_cards (id, owner_id, quiz_id, question_number, due, body) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
-                 ON CONFLICT (owner_id, quiz_id, question_number) \
-                 DO UPDATE SET due = excluded.due, \
-                 body = json_set(excluded.body, '$.id', review_cards.id)",
-            )?
-            .execute(params![
-                card.id.as_str(),
-                card.owner.as_str(),
-                card.quiz_id.as_str(),
-                card.question.number,
-                millis(card.due),
-                to_json(&card)?
-            ])?;
+            let written = if log.reps_before == 0 {
+                tx.prepare_cached(
+                    "INSERT INTO review_cards (id, owner_id, quiz_id, question_number, due, body) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![
+                    card.id.as_str(),
+                    card.owner.as_str(),
+                    card.quiz_id.as_str(),
+                    card.question.number,
+                    millis(card.due),
+                    to_json(&card)?
+                ])?
+            } else {
+                tx.prepare_cached(
+                    "UPDATE review_cards SET due = ?1, body = ?2 \
+                     WHERE id = ?3 AND owner_id = ?4 AND json_extract(body, '$.reps') = ?5",
+                )?
+                .execute(params![
+                    millis(card.due),
+                    to_json(&card)?,
+                    card.id.as_str(),
+                    card.owner.as_str(),
+                    log.reps_before
+                ])?
+            };
+            if written == 0 {
+                return Ok(false);
+            }
             tx.prepare_cached(
                 "INSERT INTO review_logs (id, owner_id, reviewed_at, day, body) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -68,7 +86,8 @@ impl ReviewStore for SqliteStore {
                 day_number(log.reviewed_at),
                 to_json(&log)?
             ])?;
-            tx.commit()
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }

@@ -6,3 +6,4 @@ mod materials;
 pub(crate) mod offline;
 mod passages;
 mod real_model;
+mod short_answers;

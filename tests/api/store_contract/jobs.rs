@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use quiz_llm::domain::{
-    Difficulty, GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus,
+    AnswerType, Difficulty, GenerationJobRecord, JobErrorRecord, JobInput, JobOutcome, JobStatus,
     QuizEventKind, QuizEventRecord, QuizId, ResultId, TextOrigin, UserId,
 };
 
@@ -21,6 +21,7 @@ fn input() -> JobInput {
             skipped: 2,
             page_starts: vec![0, 40],
         },
+        answer_type: Some(AnswerType::ShortAnswer),
     }
 }
 

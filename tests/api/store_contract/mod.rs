@@ -491,6 +491,7 @@ fn quiz(owner: &UserId, offset_ms: i64) -> QuizRecord {
                 },
             ],
             explanation: Some("because".into()),
+            accepted_answers: Vec::new(),
             source: Some(passage()),
         }],
         created_at: common::now() + Duration::milliseconds(offset_ms),
@@ -524,6 +525,7 @@ fn result_of(q: &QuizRecord, offset_ms: i64) -> QuizResultRecord {
             is_correct: false,
             explanation: None,
             source: Some(passage()),
+            grading_note: None,
         }],
         correct_count: 0,
         total_questions: 1,
@@ -1823,6 +1825,7 @@ async fn idle_guests_go_with_their_data(backend: Backend) {
         difficulty: Difficulty::Easy,
         language: "en".into(),
         origin: Default::default(),
+        answer_type: None,
     };
     let mut owned = Vec::new();
     for u in [&idle, &active, &unconfirmed, &account] {

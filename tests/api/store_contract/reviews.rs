@@ -31,6 +31,7 @@ fn question(number: u32) -> QuestionRecord {
             })
             .collect(),
         explanation: Some("because".into()),
+        accepted_answers: Vec::new(),
         source: None,
     }
 }
@@ -140,15 +141,43 @@ async fn review_cards_are_owned_one_per_question_and_due_in_order(backend: Backe
         4
     );
 
-    // One card per question: a second card for it moves the first, which keeps its id.
+    // One card per question: a second new card for it is refused, and the first stays as it was.
+    let logged = s
+        .review_logs_since(&alice, DateTime::UNIX_EPOCH)
+        .await
+        .unwrap()
+        .len();
     let mut again = card(&alice, &quiz, 1, now);
     let log = again.review(Rating::Good, true, now, DesiredRetention::DEFAULT);
-    s.save_review(&again, &log).await.unwrap();
-    let cards = s.find_review_cards_of_quiz(&alice, &quiz).await.unwrap();
-    assert_eq!(cards.len(), 4);
-    let moved = cards.iter().find(|c| c.question.number == 1).unwrap();
-    assert_eq!(moved.id, first.id);
-    assert_eq!(moved.due, again.due);
+    assert!(!s.save_review(&again, &log).await.unwrap());
+    let stored = s
+        .find_review_card(&alice, &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored, first);
+
+    // A review of the card as it was read is written; another made from the same read (a
+    // review that raced it) is refused, log and all, so the caller reads the card again.
+    let mut read = stored.clone();
+    let log = read.review(Rating::Good, true, now, DesiredRetention::DEFAULT);
+    assert!(s.save_review(&read, &log).await.unwrap());
+    let mut stale = stored.clone();
+    let log = stale.review(Rating::Again, false, now, DesiredRetention::DEFAULT);
+    assert!(!s.save_review(&stale, &log).await.unwrap());
+    let moved = s
+        .find_review_card(&alice, &first.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved, read);
+    assert_eq!(
+        s.review_logs_since(&alice, DateTime::UNIX_EPOCH)
+            .await
+            .unwrap()
+            .len(),
+        logged + 1
+    );
 
     assert!(s.delete_review_card(&alice, &first.id).await.unwrap());
     assert!(!s.delete_review_card(&alice, &first.id).await.unwrap());
