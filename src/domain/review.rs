@@ -7,7 +7,9 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{AppError, QuestionRecord, QuizId, ReviewCardId, ReviewLogId, UserId};
+use super::{
+    AppError, Message, MessageKey, QuestionRecord, QuizId, ReviewCardId, ReviewLogId, UserId,
+};
 
 /// How well an answer went, as FSRS counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, strum::IntoStaticStr)]
@@ -92,11 +94,9 @@ impl DesiredRetention {
         } else {
             Err(AppError::bad_input(
                 "value",
-                format!(
-                    "The desired retention must be between {} and {}.",
-                    Self::MIN,
-                    Self::MAX
-                ),
+                Message::new(MessageKey::RetentionRange)
+                    .with("min", Self::MIN.to_string())
+                    .with("max", Self::MAX.to_string()),
             ))
         }
     }

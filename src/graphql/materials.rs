@@ -10,7 +10,7 @@ use super::{
     quiz::{Positioned, RelayConnection, connection, int},
 };
 use crate::{
-    domain::{AppError, MaterialSummary},
+    domain::{AppError, MaterialSummary, MessageKey},
     quiz::{
         materials::UploadedFile,
         page::{PageRequest, encode_cursor},
@@ -87,13 +87,9 @@ impl MaterialMutation {
         title: Option<String>,
     ) -> Result<StudyMaterial> {
         let owner = &ctx.claims()?.sub;
-        let value = file.value(ctx).map_err(|_| {
-            AppError::bad_input(
-                "file",
-                "No file was sent: send the request as multipart/form-data with the file in \
-                 the part the map names.",
-            )
-        })?;
+        let value = file
+            .value(ctx)
+            .map_err(|_| AppError::bad_input("file", MessageKey::NoFileSent))?;
         let file = UploadedFile {
             filename: value.filename,
             content: value.content,

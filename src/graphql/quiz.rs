@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::{context::ContextExt, guard::LoggedIn, limits::page_cost, questions::Questions};
 use crate::{
     domain::{
-        AnswerRecord, AppError, ChoiceRecord, QuestionRecord, QuizRecord, QuizResultRecord,
-        SourcePassageRecord,
+        AnswerRecord, AppError, ChoiceRecord, MessageKey, QuestionRecord, QuizRecord,
+        QuizResultRecord, SourcePassageRecord,
     },
     quiz::{
         GenerateInput, SOURCE_TEXT_MAX_CHARS,
@@ -78,11 +78,7 @@ impl GenerateQuizInput {
     pub(super) async fn resolve(self, ctx: &Context<'_>) -> Result<GenerateInput> {
         let (source_text, page_starts) = match (self.source_text, self.material_id) {
             (Some(_), Some(_)) => {
-                return Err(AppError::bad_input(
-                    "materialId",
-                    "Send either sourceText or materialId, not both.",
-                )
-                .into());
+                return Err(AppError::bad_input("materialId", MessageKey::TextOrMaterial).into());
             }
             (None, Some(id)) => {
                 let owner = &ctx.claims()?.sub;

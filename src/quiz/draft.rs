@@ -69,13 +69,9 @@ pub(super) fn offline_text(spec: &QuizSpec) -> AppResult<&str> {
             Message::new(MessageKey::OfflineAnswerType),
         ));
     }
-    spec.source_text.as_deref().ok_or_else(|| {
-        AppError::bad_input(
-            "sourceText",
-            "No LLM is configured on this server, so quizzes are built from study text: give \
-             sourceText (or configure LLM_BASE_URL to generate from a topic alone).",
-        )
-    })
+    spec.source_text
+        .as_deref()
+        .ok_or_else(|| AppError::bad_input("sourceText", MessageKey::StudyTextNeeded))
 }
 
 pub(super) fn generate_offline(spec: &QuizSpec) -> AppResult<Draft> {
@@ -102,24 +98,19 @@ pub(super) fn generate_offline_reporting(
         seed: offline::content_seed(&spec.topic, text, spec.question_count, spec.choice_count),
         locale: crate::domain::Locale::from_tag(&spec.language).unwrap_or_default(),
     };
-    let questions = offline::generate_reporting(&request, on_question).map_err(|err| match err {
-        offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
-            "sourceText",
-            format!(
-                "The study text is too short to build questions with {} choices; add more text \
-                 or ask for fewer choices.",
-                spec.choice_count
+    let questions =
+        offline::generate_reporting(&request, on_question).map_err(|err| match err {
+            offline::OfflineError::NotEnoughMaterial { possible: 0, .. } => AppError::bad_input(
+                "sourceText",
+                Message::new(MessageKey::StudyTextTooShort).with("choices", request.choice_count),
             ),
-        ),
-        offline::OfflineError::NotEnoughMaterial { possible, .. } => AppError::bad_input(
-            "questionCount",
-            format!(
-                "The study text can make at most {possible} distinct questions with {} choices; \
-                 ask for {possible} or fewer, or add more text.",
-                spec.choice_count
+            offline::OfflineError::NotEnoughMaterial { possible, .. } => AppError::bad_input(
+                "questionCount",
+                Message::new(MessageKey::StudyTextMakesAtMost)
+                    .with("possible", possible)
+                    .with("choices", request.choice_count),
             ),
-        ),
-    })?;
+        })?;
     let passage = |bytes: std::ops::Range<usize>| {
         let start = text[..bytes.start].chars().count();
         let chars = start..start + text[bytes].chars().count();

@@ -429,9 +429,12 @@ impl QuizService {
                     // The job keeps only the public message; the cause goes to the log.
                     tracing::error!(job_id = %job.id, error = %format!("{cause:#}"), "internal error in a generation job");
                 }
+                // Stored once for whoever reads the job: in the language the quiz was asked in.
+                let locale =
+                    crate::domain::Locale::from_tag(&job.input.language).unwrap_or_default();
                 let error = JobErrorRecord {
                     code: code.as_str().into(),
-                    message: crate::i18n::render(crate::domain::Locale::En, &err.message()),
+                    message: crate::i18n::render(locale, &err.message()),
                 };
                 tracing::info!(job_id = %job.id, code = code.as_str(), "quiz generation failed");
                 self.store

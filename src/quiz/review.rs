@@ -151,11 +151,7 @@ impl QuizService {
         if !QUEUE_SIZE.contains(&first) {
             return Err(AppError::bad_input(
                 "first",
-                format!(
-                    "`first` must be between {} and {}.",
-                    QUEUE_SIZE.start(),
-                    QUEUE_SIZE.end()
-                ),
+                Message::new(MessageKey::PageSize).with("max", *QUEUE_SIZE.end()),
             ));
         }
         Ok(self

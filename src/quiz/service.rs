@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     cpu,
-    domain::ClientInfo,
     domain::{
         AppError, AppResult, FeedbackRecord, JobId, QuestionFeedbackRecord, QuizEventKind, QuizId,
         QuizRecord, QuizResultRecord, ResultId, SharedClock, UserId,
     },
+    domain::{ClientInfo, MessageKey},
     llm::LlmClient,
     ratelimit::{Bucket, RequestBudget, Throttle},
     store::Store,
@@ -91,8 +91,7 @@ impl QuizService {
         if !budget.take_generation() {
             return Err(AppError::bad_input(
                 "generateQuiz",
-                "Only one quiz can be generated per request; send each generateQuiz in a \
-                 request of its own.",
+                MessageKey::OneGenerationPerRequest,
             ));
         }
         let spec = input.validate()?;

@@ -1,7 +1,7 @@
 //! What a client may ask for in `generateQuiz` and `startQuizGeneration`, and its validation
 //! into the spec every generator works from.
 
-use crate::domain::{AnswerType, AppError, AppResult, Difficulty, TextOrigin};
+use crate::domain::{AnswerType, AppError, AppResult, Difficulty, Message, MessageKey, TextOrigin};
 
 pub const QUESTION_COUNT: std::ops::RangeInclusive<i32> = 1..=20;
 pub const CHOICE_COUNT: std::ops::RangeInclusive<i32> = 2..=6;
@@ -44,7 +44,7 @@ impl GenerateInput {
         if topic_len == 0 || topic_len > TOPIC_MAX_CHARS {
             return Err(AppError::bad_input(
                 "topic",
-                format!("The topic must be 1 to {TOPIC_MAX_CHARS} characters long."),
+                Message::new(MessageKey::TopicLength).with("max", TOPIC_MAX_CHARS),
             ));
         }
         let skipped = self
@@ -60,7 +60,7 @@ impl GenerateInput {
         {
             return Err(AppError::bad_input(
                 "sourceText",
-                format!("The study text may be at most {SOURCE_TEXT_MAX_CHARS} characters long."),
+                Message::new(MessageKey::SourceTextLength).with("max", SOURCE_TEXT_MAX_CHARS),
             ));
         }
         within("questionCount", self.question_count, &QUESTION_COUNT)?;
@@ -72,10 +72,7 @@ impl GenerateInput {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !valid_language {
-            return Err(AppError::bad_input(
-                "language",
-                "language must be a language code such as en, ko or pt-BR.",
-            ));
+            return Err(AppError::bad_input("language", MessageKey::LanguageCode));
         }
         Ok(QuizSpec {
             topic,
@@ -99,11 +96,10 @@ fn within(field: &'static str, value: i32, range: &std::ops::RangeInclusive<i32>
     } else {
         Err(AppError::bad_input(
             field,
-            format!(
-                "{field} must be between {} and {}.",
-                range.start(),
-                range.end()
-            ),
+            Message::new(MessageKey::NumberRange)
+                .with("field", field)
+                .with("min", *range.start())
+                .with("max", *range.end()),
         ))
     }
 }

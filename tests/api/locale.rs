@@ -138,6 +138,50 @@ async fn errors_speak_the_browsers_language_until_the_user_chooses(backend: Back
         "{}",
         r.message()
     );
+
+    // Quiz input checks, typed answers and the learning loop speak Korean too.
+    c.gql(LOCALE, json!({ "l": "ko" })).await.ok();
+    for (input, field, says) in [
+        (
+            json!({ "topic": " " }),
+            "topic",
+            "주제는 1자 이상 200자 이하로",
+        ),
+        (
+            json!({ "topic": "t", "sourceText": "짧다.", "questionCount": 30 }),
+            "questionCount",
+            "`questionCount` 값은 1 이상 20 이하",
+        ),
+        (
+            json!({ "topic": "t", "language": "!!" }),
+            "language",
+            "언어 코드를 넣어 주세요",
+        ),
+        (
+            json!({ "topic": "t" }),
+            "sourceText",
+            "학습 자료로 퀴즈를 만듭니다",
+        ),
+        (
+            json!({ "topic": "t", "sourceText": "짧다.", "answerType": "TRUE_FALSE" }),
+            "answerType",
+            "참/거짓(TRUE_FALSE) 문제는 만들 수 없습니다",
+        ),
+    ] {
+        let r = c.generate_quiz(input).await;
+        assert_eq!((r.code(), r.field()), ("BAD_USER_INPUT", Some(field)));
+        assert!(r.message().contains(says), "{}", r.message());
+    }
+    let r = c
+        .gql(
+            "mutation { setDesiredRetention(value: 0.5) { desiredRetention } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r.message(),
+        "목표 기억률은 0.7 이상 0.97 이하로 정해 주세요."
+    );
 }
 
 async fn mail_goes_out_in_the_recipients_language(backend: Backend) {

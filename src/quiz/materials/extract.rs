@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use encoding_rs::{EUC_KR, Encoding};
 
-use crate::domain::MediaType;
+use crate::domain::{MediaType, Message, MessageKey};
 
 /// What one extraction may cost.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +51,26 @@ pub enum ExtractError {
     Empty,
     #[error("Reading the file took too long.")]
     TooSlow,
+}
+
+impl ExtractError {
+    /// What the uploader reads, in their language.
+    pub fn message(&self) -> Message {
+        let key = match self {
+            ExtractError::UnsupportedType => MessageKey::FileUnsupportedType,
+            ExtractError::UnknownEncoding => MessageKey::FileUnknownEncoding,
+            ExtractError::CorruptPdf => MessageKey::FileCorruptPdf,
+            ExtractError::EncryptedPdf => MessageKey::FileEncryptedPdf,
+            ExtractError::NoTextLayer => MessageKey::FileNoTextLayer,
+            ExtractError::TooManyPages(max) => {
+                return Message::new(MessageKey::FileTooManyPages).with("max", *max);
+            }
+            ExtractError::DecompressionBomb => MessageKey::FileDecompressionBomb,
+            ExtractError::Empty => MessageKey::FileEmpty,
+            ExtractError::TooSlow => MessageKey::FileTooSlow,
+        };
+        Message::new(key)
+    }
 }
 
 /// Reads `bytes`, a file the client named `filename`: a PDF by its signature, otherwise text by

@@ -11,8 +11,8 @@ use tokio::sync::Semaphore;
 use crate::{
     cpu,
     domain::{
-        AppError, AppResult, MaterialId, MaterialQuota, MaterialSummary, SharedClock,
-        StudyMaterialRecord, UserId, sha256_hex,
+        AppError, AppResult, MaterialId, MaterialQuota, MaterialSummary, Message, MessageKey,
+        SharedClock, StudyMaterialRecord, UserId, sha256_hex,
     },
     store::Store,
 };
@@ -77,17 +77,15 @@ pub struct MaterialService {
 }
 
 fn refused(err: ExtractError) -> AppError {
-    AppError::bad_input("file", err.to_string())
+    AppError::bad_input("file", err.message())
 }
 
 fn over_quota(quota: MaterialQuota) -> AppError {
     AppError::bad_input(
         "file",
-        format!(
-            "You may keep {} study materials with {} characters of text in all; delete some \
-             first.",
-            quota.max_count, quota.max_chars
-        ),
+        Message::new(MessageKey::MaterialQuota)
+            .with("count", quota.max_count)
+            .with("chars", quota.max_chars),
     )
 }
 
@@ -117,7 +115,7 @@ impl MaterialService {
         if title.chars().count() > TITLE_MAX_CHARS {
             return Err(AppError::bad_input(
                 "title",
-                format!("The title may be at most {TITLE_MAX_CHARS} characters long."),
+                Message::new(MessageKey::MaterialTitleLength).with("max", TITLE_MAX_CHARS),
             ));
         }
         let quota = self.settings.quota();
@@ -175,7 +173,7 @@ impl MaterialService {
             if bytes.len() as u64 > max_bytes {
                 return Err(AppError::bad_input(
                     "file",
-                    format!("The file is larger than {max_bytes} bytes."),
+                    Message::new(MessageKey::FileTooLarge).with("max", max_bytes),
                 ));
             }
             // A parser bug on a crafted file is that file's problem, not the server's.
