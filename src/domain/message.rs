@@ -134,6 +134,12 @@ pub enum MessageKey {
     FileDecompressionBomb,
     FileEmpty,
     FileTooSlow,
+    SignedUp,
+    LoggedIn,
+    EmailVerifiedLoggedIn,
+    GuestStarted,
+    LoggedOut,
+    LoggedOutEverywhere,
 }
 
 impl MessageKey {

@@ -11,7 +11,8 @@ use crate::{
         AppError,
         identity::{EmailAddress, Username},
     },
-    domain::{Locale, SessionRecord, UserId, UserRecord},
+    domain::{Locale, Message, MessageKey, SessionRecord, UserId, UserRecord},
+    i18n,
 };
 
 /// A user as its owner sees it. `me` can name one from its access token alone; the rest of
@@ -129,10 +130,14 @@ impl SignUpPayload {
     /// The account just signed up, and where its confirmation link went.
     fn signed_up(user: UserRecord) -> Self {
         SignUpPayload {
-            message: format!(
-                "Welcome, {}! We sent a confirmation link to {}; open it to activate your account.",
-                user.username,
-                user.email().map(ToString::to_string).unwrap_or_default()
+            message: i18n::render(
+                user.locale,
+                &Message::new(MessageKey::SignedUp)
+                    .with("username", user.username.as_str())
+                    .with(
+                        "email",
+                        user.email().map(ToString::to_string).unwrap_or_default(),
+                    ),
             ),
             user: user.into(),
         }
@@ -220,13 +225,19 @@ fn clear_login_cookies(ctx: &Context<'_>) {
     }
 }
 
-pub(super) fn logged_in(ctx: &Context<'_>, outcome: LoginOutcome, message: &str) -> AuthPayload {
+/// Sets the login cookies and answers with `message` in the user's language.
+pub(super) fn logged_in(
+    ctx: &Context<'_>,
+    outcome: LoginOutcome,
+    message: MessageKey,
+) -> AuthPayload {
     set_login_cookies(ctx, &outcome.access, outcome.user.username.as_str());
+    let message = i18n::text(outcome.user.locale, message);
     AuthPayload {
         user: outcome.user.into(),
         access_token_expires_at: outcome.access.expires_at,
         access_token: token_for_body(ctx, outcome.access),
-        message: message.into(),
+        message,
     }
 }
 
@@ -292,11 +303,7 @@ impl AuthMutation {
             .auth_service()
             .start_guest_session(ctx.request_auth().client())
             .await?;
-        Ok(logged_in(
-            ctx,
-            outcome,
-            "You are a guest: sign up with upgradeGuest to keep your quizzes.",
-        ))
+        Ok(logged_in(ctx, outcome, MessageKey::GuestStarted))
     }
 
     /// Signs the logged-in guest up: same id, its quizzes and results kept, the confirmation
@@ -378,11 +385,7 @@ impl AuthMutation {
             .auth_service()
             .verify_email(&uid, &token, ctx.request_auth().client())
             .await?;
-        Ok(logged_in(
-            ctx,
-            outcome,
-            "E-mail verified; you are logged in.",
-        ))
+        Ok(logged_in(ctx, outcome, MessageKey::EmailVerifiedLoggedIn))
     }
 
     /// Logs in with a username (or e-mail address) and password; sets cookies.
@@ -400,7 +403,7 @@ impl AuthMutation {
                 ctx.request_auth().client(),
             )
             .await?;
-        Ok(logged_in(ctx, outcome, "Logged in."))
+        Ok(logged_in(ctx, outcome, MessageKey::LoggedIn))
     }
 
     /// Issues a new access token for the session named by the current (possibly expired) one.
@@ -438,7 +441,7 @@ impl AuthMutation {
             .logout(auth.access_token(), auth.client())
             .await?;
         Ok(LogoutPayload {
-            message: "Logged out.".into(),
+            message: ctx.say_to_browser(&Message::new(MessageKey::LoggedOut)),
         })
     }
 
@@ -463,7 +466,9 @@ impl AuthMutation {
             .logout_all(auth.access_token(), auth.client())
             .await?;
         Ok(LogoutPayload {
-            message: format!("Logged out of {ended} session(s)."),
+            message: ctx.say_to_browser(
+                &Message::new(MessageKey::LoggedOutEverywhere).with("count", ended),
+            ),
         })
     }
 

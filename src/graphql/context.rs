@@ -8,7 +8,7 @@ use async_graphql::Context;
 use crate::{
     auth::{AuthService, Claims},
     domain::AppError,
-    domain::ClientInfo,
+    domain::{ClientInfo, Locale, Message},
     graphql::cookies::CookiePolicy,
     quiz::{QuizService, materials::MaterialService},
     ratelimit::RequestBudget,
@@ -109,6 +109,11 @@ impl RequestAuth {
     }
 }
 
+/// The language the request's `Accept-Language` prefers, for messages to a reader the server
+/// does not know yet (or no longer: after logout).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BrowserLocale(pub Option<Locale>);
+
 pub trait ContextExt {
     fn auth_service(&self) -> &AuthService;
     fn quiz_service(&self) -> &QuizService;
@@ -119,6 +124,8 @@ pub trait ContextExt {
     fn request_budget(&self) -> &RequestBudget;
     /// `None` when no token was sent; an error when one was sent but is not usable.
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError>;
+    /// `message` in the language `Accept-Language` prefers (English without one).
+    fn say_to_browser(&self, message: &Message) -> String;
     /// The logged-in caller, or `UNAUTHENTICATED` / `TOKEN_EXPIRED` / `SESSION_EXPIRED`.
     fn claims(&self) -> Result<&Claims, AppError> {
         self.optional_claims()?.ok_or(AppError::Unauthenticated)
@@ -156,5 +163,10 @@ impl ContextExt for Context<'_> {
 
     fn optional_claims(&self) -> Result<Option<&Claims>, AppError> {
         self.request_auth().caller()
+    }
+
+    fn say_to_browser(&self, message: &Message) -> String {
+        let locale = self.data_opt::<BrowserLocale>().and_then(|l| l.0);
+        crate::i18n::render(Locale::resolve(None, locale), message)
     }
 }

@@ -100,6 +100,6 @@ impl MfaMutation {
             .auth_service()
             .verify_mfa(&mfa_token, &code, ctx.request_auth().client())
             .await?;
-        Ok(logged_in(ctx, outcome, "Logged in."))
+        Ok(logged_in(ctx, outcome, crate::domain::MessageKey::LoggedIn))
     }
 }

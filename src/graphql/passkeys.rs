@@ -130,7 +130,7 @@ impl PasskeyMutation {
                 ctx.request_auth().client(),
             )
             .await?;
-        Ok(logged_in(ctx, outcome, "Logged in."))
+        Ok(logged_in(ctx, outcome, crate::domain::MessageKey::LoggedIn))
     }
 }
 

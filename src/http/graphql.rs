@@ -25,7 +25,7 @@ use crate::{
     domain::{ClientInfo, ClientKind, Locale},
     graphql::{
         AppSchema,
-        context::RequestAuth,
+        context::{BrowserLocale, RequestAuth},
         error::{Reader, VariableStrings, ensure_codes, localize},
         limits::is_plain_operation_name,
         trusted::Requested,
@@ -241,7 +241,11 @@ async fn execute(
             }
             reader.user = auth.caller().ok().flatten().map(|c| c.sub.clone());
             schema
-                .execute(gql.data(auth).data(RequestBudget::default()))
+                .execute(
+                    gql.data(auth)
+                        .data(RequestBudget::default())
+                        .data(BrowserLocale(reader.accept_language)),
+                )
                 .instrument(span.clone())
                 .await
         }

@@ -27,12 +27,16 @@ async fn sign_up_takes_the_language_of_the_browser(backend: Backend) {
     let korean = app.client().speaking("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7");
     let r = korean
         .gql(
-            "mutation($i: SignUpInput!) { signUp(input: $i) { user { locale } } }",
+            "mutation($i: SignUpInput!) { signUp(input: $i) { message user { locale } } }",
             json!({ "i": { "username": "sejong", "email": "sejong@example.com", "password": common::PASSWORD } }),
         )
         .await
         .ok();
     assert_eq!(r.data()["signUp"]["user"]["locale"], "ko");
+    assert_eq!(
+        r.data()["signUp"]["message"],
+        "sejong님, 환영합니다! sejong@example.com 주소로 확인 링크를 보냈습니다. 링크를 열면 계정이 활성화됩니다."
+    );
 
     let english = app.client().speaking("fr-FR, en;q=0.5, ko;q=0");
     let r = english
@@ -60,6 +64,18 @@ async fn guests_take_the_language_of_the_browser(backend: Backend) {
         .ok();
     let r = c.gql("{ me { isGuest locale } }", json!({})).await.ok();
     assert_eq!(r.data()["me"], json!({ "isGuest": true, "locale": "ko" }));
+    // Success messages too: the one logging out speaks the browser's language.
+    let r = c
+        .gql("mutation { logout { message } }", json!({}))
+        .await
+        .ok();
+    assert_eq!(r.data()["logout"]["message"], "로그아웃했습니다.");
+    let (english, _) = app.new_user("ada").await;
+    let r = english
+        .gql("mutation { logout { message } }", json!({}))
+        .await
+        .ok();
+    assert_eq!(r.data()["logout"]["message"], "Logged out.");
 }
 
 async fn set_locale_changes_the_language_and_refuses_others(backend: Backend) {
