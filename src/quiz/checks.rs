@@ -53,6 +53,11 @@ impl StudyText {
         study
     }
 
+    /// `text` as it is compared: the normalised form alone.
+    pub fn normalized(text: &str) -> String {
+        StudyText::new(text).normalized
+    }
+
     pub fn states(&self, phrase: &str) -> bool {
         self.find(phrase).is_some()
     }

@@ -3,9 +3,7 @@
 //! learner added ("서울은" for "서울") and spacing ("운영 체제", "운영체제") do not either. An
 //! answer that is close but not equal may then be graded by the model.
 
-use unicode_normalization::UnicodeNormalization;
-
-use super::offline::particle_stems;
+use super::{checks::StudyText, offline::particle_stems};
 
 /// The longest answer a learner may type.
 pub const TEXT_MAX_CHARS: usize = 500;
@@ -26,24 +24,15 @@ fn is_korean(language: &str) -> bool {
     language == "ko" || language.starts_with("ko-")
 }
 
-/// NFKC, lower case, every run of punctuation or whitespace one space, trimmed; for Korean
-/// without any spaces.
+/// As study text is compared ([`StudyText`]: NFKC, lower case, every run of punctuation or
+/// whitespace one space, trimmed); for Korean without any spaces.
 pub fn normalize(text: &str, language: &str) -> String {
-    let korean = is_korean(language);
-    let mut out = String::with_capacity(text.len());
-    let mut gap = false;
-    for c in text.nfkc().flat_map(char::to_lowercase) {
-        if !c.is_alphanumeric() {
-            gap = true;
-            continue;
-        }
-        if gap && !korean && !out.is_empty() {
-            out.push(' ');
-        }
-        gap = false;
-        out.push(c);
+    let normalized = StudyText::normalized(text);
+    if is_korean(language) {
+        normalized.replace(' ', "")
+    } else {
+        normalized
     }
-    out
 }
 
 /// How `typed` stands against `accepted`, in the quiz's `language`.
