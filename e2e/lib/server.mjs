@@ -31,11 +31,22 @@ export function serverBinary() {
   return found;
 }
 
-/** libfaketime's launcher (Debian package `faketime`), which `.ci/run` installs. */
-function faketime() {
-  const found = (process.env.PATH ?? '').split(':').map((d) => join(d, 'faketime')).find((p) => existsSync(p));
+/**
+ * libfaketime (Debian package `faketime`, which `.ci/run` and `e2e/run.sh` install), preloaded
+ * into the server itself rather than through the `faketime` launcher: the launcher does not pass
+ * SIGTERM on, and would leave the server running when the test stops it.
+ */
+function libfaketime() {
+  const found = [
+    process.env.LIBFAKETIME,
+    '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+    '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1',
+    '/usr/lib/faketime/libfaketime.so.1',
+  ].find((p) => p && existsSync(p));
   if (!found) {
-    throw new Error('faketime is not installed (Debian package faketime); the review test moves the server clock with it');
+    throw new Error(
+      'libfaketime is not installed (Debian package faketime, or set LIBFAKETIME); the review test moves the server clock with it',
+    );
   }
   return found;
 }
@@ -94,10 +105,15 @@ export class TestServer {
 
   /** Starts the binary; with `clockOffsetDays`, under libfaketime with its clock that far ahead. */
   #spawn(clockOffsetDays) {
-    const [command, args] = clockOffsetDays
-      ? [faketime(), ['-f', `+${clockOffsetDays}d`, serverBinary(), 'serve']]
-      : [serverBinary(), ['serve']];
-    this.#child = spawn(command, args, {
+    const clock = clockOffsetDays
+      ? {
+          LD_PRELOAD: libfaketime(),
+          FAKETIME: `+${clockOffsetDays}d`,
+          // Only the wall clock moves; timers and timeouts keep real time.
+          FAKETIME_DONT_FAKE_MONOTONIC: '1',
+        }
+      : {};
+    this.#child = spawn(serverBinary(), ['serve'], {
       cwd: this.dir, // so no .env from the repository is read
       env: {
         PATH: process.env.PATH ?? '',
@@ -113,8 +129,7 @@ export class TestServer {
         // No internet here: breached-password lookups stay off.
         PWNED_PASSWORDS_URL: 'off',
         RUST_LOG: 'info',
-        // Only the wall clock moves; timers and timeouts keep real time.
-        ...(clockOffsetDays ? { FAKETIME_DONT_FAKE_MONOTONIC: '1' } : {}),
+        ...clock,
         ...this.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

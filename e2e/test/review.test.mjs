@@ -1,5 +1,5 @@
 // The learning loop through urql against the real server: take a quiz and miss two questions,
-// come back the next day (the server restarted with its clock a day ahead by libfaketime), find
+// come back the next day (the server restarted with its clock a day ahead by libfaketime, preloaded), find
 // exactly those two in the review queue, answer one right and one wrong, and see their
 // schedules move apart.
 
