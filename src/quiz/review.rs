@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{
     QuizService,
     grading::{self, Given},
-    marking::{self, CloseAnswer},
+    marking::CloseAnswer,
     typed::Verdict,
 };
 use crate::{
@@ -121,7 +121,11 @@ impl QuizService {
                     });
                 let rating = Rating::derive(answer.is_correct, None);
                 let log = card.review(rating, answer.is_correct, now, retention);
-                if self.store.save_review(&card, &log).await? || attempt == SAVE_ATTEMPTS {
+                if self.store.save_review(&card, &log).await? {
+                    break;
+                }
+                if attempt == SAVE_ATTEMPTS {
+                    tracing::warn!(user_id = %owner, quiz_id = %quiz.id, question = question.number, "review card kept changing; this answer did not move it");
                     break;
                 }
                 // A review of the same card landed in between: schedule from that one.
@@ -247,16 +251,16 @@ impl QuizService {
             answer.text.as_deref(),
             ["choiceNumber", "text"],
         )?;
-        match (given.verdict(question, &card.language), &given, &self.llm) {
-            (Verdict::Right, _, _) => Ok((true, None)),
-            (Verdict::Close, Given::Text(typed), Some(llm)) if budget.take_llm_grading() => {
+        match (given.verdict(question, &card.language), &given) {
+            (Verdict::Right, _) => Ok((true, None)),
+            (Verdict::Close, Given::Text(typed)) => {
                 let asked = [CloseAnswer {
                     question_number: question.number,
                     question: &question.content,
                     accepted: &question.accepted_answers,
                     typed,
                 }];
-                let judged = marking::judge(llm, &card.language, &asked).await;
+                let judged = self.judge_close(&card.language, &asked, budget).await;
                 Ok(judged
                     .get(&question.number)
                     .map_or((false, None), |(ok, why)| (*ok, Some(why.clone()))))

@@ -29,7 +29,7 @@ use super::{
     grading::{self, Answer},
     jobs::GenerationSettings,
     live::LiveFeed,
-    marking::{self, CloseAnswer},
+    marking::{self, CloseAnswer, Judgements},
     page::{Page, PageRequest},
     reply::{LlmFeedback, QuestionCounter},
 };
@@ -227,10 +227,6 @@ impl QuizService {
         close: &[u32],
         budget: &RequestBudget,
     ) {
-        let Some(llm) = &self.llm else { return };
-        if close.is_empty() || !budget.take_llm_grading() {
-            return;
-        }
         let asked: Vec<CloseAnswer<'_>> = close
             .iter()
             .filter_map(|n| {
@@ -244,7 +240,10 @@ impl QuizService {
                 })
             })
             .collect();
-        let judgements = marking::judge(llm, &quiz.language, &asked).await;
+        let judgements = self.judge_close(&quiz.language, &asked, budget).await;
+        if judgements.is_empty() {
+            return;
+        }
         for answer in &mut result.answers {
             if let Some((correct, reason)) = judgements.get(&answer.question_number) {
                 answer.is_correct = *correct;
@@ -252,6 +251,22 @@ impl QuizService {
             }
         }
         grading::recount(result);
+    }
+
+    /// The model's verdicts on typed answers close to an accepted one, asked in one call at
+    /// most per request; none without an LLM or anything to ask.
+    pub(super) async fn judge_close(
+        &self,
+        language: &str,
+        asked: &[CloseAnswer<'_>],
+        budget: &RequestBudget,
+    ) -> Judgements {
+        match &self.llm {
+            Some(llm) if !asked.is_empty() && budget.take_llm_grading() => {
+                marking::judge(llm, language, asked).await
+            }
+            _ => Judgements::new(),
+        }
     }
 
     /// LLM feedback is asked for once and cached on the result; without an LLM (or when it
