@@ -23,6 +23,34 @@ internal = Internal error.
 guests-cannot = Guests have no password or second factor: sign up with upgradeGuest first.
 only-guests-upgrade = Only a guest can sign up in place; this account has signed up already.
 
+## Requests refused before they run (transport, trusted documents, query limits, streams)
+
+request-not-csrf-safe = This request has no Content-Type a browser form cannot send: use Content-Type: application/json (or send an Apollo-Require-Preflight header).
+request-body-too-large = The request body is larger than { $max } bytes.
+# $reason: the HTTP library's own words, in English.
+request-body-unreadable = Could not read the request body: { $reason }
+request-unreadable = Could not read the GraphQL request: { $reason }
+request-batched = Batched requests are not supported; send one operation per request.
+mutation-needs-post = Mutations must be sent with POST.
+not-websocket-upgrade = Not a WebSocket upgrade: { $reason }
+websocket-origin = WebSocket connections are accepted only from this site's own pages (PUBLIC_URL) and CORS_ORIGINS.
+websocket-protocol = Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws.
+operation-not-trusted = Only trusted documents run here: send a documentId from the manifest.
+persisted-query-not-found = PersistedQueryNotFound: no trusted document has this id.
+limit-operation-name = Operation names must be GraphQL names ([_A-Za-z][_0-9A-Za-z]*) of at most { $max } characters.
+limit-tokens = The query has more than { $max } tokens; at most { $max } are allowed.
+limit-aliases = The query uses { $count } aliases; at most { $max } are allowed.
+limit-root-fields = The operation selects { $count } root fields; at most { $max } are allowed.
+limit-depth = The query is nested too deep: { $depth } levels; at most { $max } are allowed.
+limit-fields = The query is too complex: it selects { $count } fields; at most { $max } are allowed.
+limit-paged-complexity = The query is too complex: counting each item of a list page, it would answer with more fields than allowed. Ask for smaller pages or fewer fields.
+subscription-one-root-field = A subscription must select exactly one root field, not an introspection field; this one selects { $count }.
+subscriptions-per-user = You already run { $max } subscriptions; end one first.
+subscriptions-per-connection = A connection may run { $max } subscriptions at once.
+streams-full = The server holds as many subscription connections as it takes; try again later.
+streams-per-address = Your address already holds { $max } subscription connections (sockets and multipart responses); close one first.
+streams-per-user = You already hold { $max } subscription connections (sockets and multipart responses); close one first.
+
 ## Input that fails validation (BAD_USER_INPUT, with extensions.field)
 
 password-length = Password must be { $min } to { $max } characters long.

@@ -26,6 +26,34 @@ internal = 서버 내부 오류가 발생했습니다.
 guests-cannot = 게스트 계정에는 비밀번호도 2단계 인증도 없습니다. 먼저 upgradeGuest로 가입해 주세요.
 only-guests-upgrade = 이 방식으로는 게스트만 가입할 수 있습니다. 이 계정은 이미 가입되어 있습니다.
 
+## 실행 전에 거절된 요청 (전송, 신뢰된 문서, 쿼리 한도, 스트림)
+
+request-not-csrf-safe = 브라우저 폼으로는 보낼 수 없는 Content-Type이 필요합니다. Content-Type: application/json으로 보내거나 Apollo-Require-Preflight 헤더를 함께 보내 주세요.
+request-body-too-large = 요청 본문이 { $max }바이트를 넘습니다.
+# $reason: HTTP 라이브러리가 영어로 알려 준 원인.
+request-body-unreadable = 요청 본문을 읽지 못했습니다: { $reason }
+request-unreadable = GraphQL 요청을 읽지 못했습니다: { $reason }
+request-batched = 여러 작업을 한 요청에 묶어 보낼 수 없습니다. 요청마다 작업을 하나씩 보내 주세요.
+mutation-needs-post = 뮤테이션은 POST로 보내야 합니다.
+not-websocket-upgrade = WebSocket 업그레이드 요청이 아닙니다: { $reason }
+websocket-origin = WebSocket 연결은 이 사이트의 페이지(PUBLIC_URL)와 CORS_ORIGINS에 있는 출처에서만 받습니다.
+websocket-protocol = Sec-WebSocket-Protocol에 graphql-transport-ws나 graphql-ws가 있어야 합니다.
+operation-not-trusted = 이 서버는 신뢰된 문서만 실행합니다. 매니페스트에 있는 documentId를 보내 주세요.
+persisted-query-not-found = PersistedQueryNotFound: 이 id를 가진 신뢰된 문서가 없습니다.
+limit-operation-name = 작업 이름은 { $max }자 이하의 GraphQL 이름([_A-Za-z][_0-9A-Za-z]*)이어야 합니다.
+limit-tokens = 쿼리의 토큰이 { $max }개를 넘습니다. 최대 { $max }개까지 허용됩니다.
+limit-aliases = 쿼리에 별칭이 { $count }개 있습니다. 최대 { $max }개까지 쓸 수 있습니다.
+limit-root-fields = 작업이 루트 필드를 { $count }개 고릅니다. 최대 { $max }개까지 고를 수 있습니다.
+limit-depth = 쿼리가 { $depth }단계로 너무 깊습니다. 최대 { $max }단계까지 허용됩니다.
+limit-fields = 쿼리가 너무 복잡합니다. 필드를 { $count }개 고르는데, 최대 { $max }개까지 허용됩니다.
+limit-paged-complexity = 쿼리가 너무 복잡합니다. 목록 페이지의 항목마다 세면 허용된 것보다 많은 필드를 돌려주게 됩니다. 페이지를 작게 하거나 필드를 줄여 주세요.
+subscription-one-root-field = 구독은 인트로스펙션 필드가 아닌 루트 필드를 정확히 하나 골라야 합니다. 이 구독은 { $count }개를 고릅니다.
+subscriptions-per-user = 이미 구독을 { $max }개 실행하고 있습니다. 하나를 끝낸 뒤 다시 시도해 주세요.
+subscriptions-per-connection = 연결 하나에서는 구독을 한 번에 { $max }개까지 실행할 수 있습니다.
+streams-full = 서버가 받을 수 있는 구독 연결이 모두 찼습니다. 잠시 뒤에 다시 시도해 주세요.
+streams-per-address = 이 주소에서 이미 구독 연결(소켓과 multipart 응답)을 { $max }개 쓰고 있습니다. 하나를 닫은 뒤 다시 시도해 주세요.
+streams-per-user = 이미 구독 연결(소켓과 multipart 응답)을 { $max }개 쓰고 있습니다. 하나를 닫은 뒤 다시 시도해 주세요.
+
 ## 입력 검증 실패 (BAD_USER_INPUT, extensions.field 포함)
 
 password-length = 비밀번호는 { $min }~{ $max }자로 정해 주세요.

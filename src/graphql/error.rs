@@ -1,6 +1,6 @@
 //! Turns domain errors into GraphQL errors carrying the documented `extensions.code`.
 
-use async_graphql::{ErrorExtensions, Response, Value};
+use async_graphql::{ErrorExtensions, Response, ServerError, Value};
 
 use super::limits::LimitExceeded;
 use crate::{
@@ -16,14 +16,7 @@ impl From<AppError> for async_graphql::Error {
         }
         let code = err.code();
         let message = err.message();
-        // English until the edge knows who reads it (see `localize`); the message travels along
-        // as the error's source.
-        async_graphql::Error {
-            message: i18n::render(Locale::En, &message),
-            source: Some(std::sync::Arc::new(message)),
-            extensions: None,
-        }
-        .extend_with(|_, ext| {
+        message_error(message).extend_with(|_, ext| {
             ext.set("code", code.as_str());
             match &err {
                 AppError::BadUserInput(e) => ext.set("field", e.field),
@@ -36,6 +29,21 @@ impl From<AppError> for async_graphql::Error {
             }
         })
     }
+}
+
+/// An error saying `message`: in English until the edge knows who reads it (see [`localize`]);
+/// the message travels along as the error's source.
+pub fn message_error(message: Message) -> async_graphql::Error {
+    async_graphql::Error {
+        message: i18n::render(Locale::En, &message),
+        source: Some(std::sync::Arc::new(message)),
+        extensions: None,
+    }
+}
+
+/// [`message_error`] with the documented `code`.
+pub fn coded_error(code: ErrorCode, message: Message) -> async_graphql::Error {
+    message_error(message).extend_with(|_, ext| ext.set("code", code.as_str()))
 }
 
 /// Errors async-graphql raises itself (syntax, validation, argument coercion) come without a
@@ -80,7 +88,7 @@ pub struct Reader {
 /// Renders the domain's error messages in the reader's language: the user's `locale`, else
 /// `Accept-Language`, else English (as they already are). The user is read only when an error
 /// needs it, so a response without errors costs nothing.
-pub async fn localize(mut response: Response, reader: &Reader, auth: &AuthService) -> Response {
+pub async fn localize(response: Response, reader: &Reader, auth: &AuthService) -> Response {
     if !response
         .errors
         .iter()
@@ -92,15 +100,28 @@ pub async fn localize(mut response: Response, reader: &Reader, auth: &AuthServic
         Some(id) => auth.user(id).await.ok().flatten().map(|u| u.locale),
         None => None,
     };
-    let locale = Locale::resolve(preference, reader.accept_language);
-    if locale != Locale::En {
-        for error in &mut response.errors {
-            if let Some(message) = error.source::<Message>() {
-                error.message = i18n::render(locale, message);
-            }
-        }
+    render_errors(
+        response,
+        Locale::resolve(preference, reader.accept_language),
+    )
+}
+
+/// Renders in `locale` the errors that carry their [`Message`]: for refusals that come before
+/// the caller is known, in the request's `Accept-Language`.
+pub fn render_errors(mut response: Response, locale: Locale) -> Response {
+    for error in &mut response.errors {
+        render_error(error, locale);
     }
     response
+}
+
+/// Renders one error in `locale`, if it carries its [`Message`].
+pub fn render_error(error: &mut ServerError, locale: Locale) {
+    if locale != Locale::En
+        && let Some(message) = error.source::<Message>()
+    {
+        error.message = i18n::render(locale, message);
+    }
 }
 
 /// Every string in a request's variables, object keys included (longest first, so a value that

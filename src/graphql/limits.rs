@@ -11,7 +11,11 @@ use async_graphql::{
     parser::types::{DocumentOperations, ExecutableDocument, Selection, SelectionSet},
 };
 
-use crate::{domain::ErrorCode, quiz::page::MAX_PAGE_SIZE};
+use super::error::coded_error;
+use crate::{
+    domain::{ErrorCode, Message, MessageKey},
+    quiz::page::MAX_PAGE_SIZE,
+};
 
 /// `GRAPHQL_*`.
 #[derive(Debug, Clone, clap::Args)]
@@ -101,17 +105,14 @@ impl Limit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitExceeded {
     pub limit: Limit,
-    pub message: String,
+    pub message: Message,
 }
 
 impl From<LimitExceeded> for ServerError {
     fn from(err: LimitExceeded) -> Self {
         let LimitExceeded { limit, message } = err;
-        async_graphql::Error::new(message)
-            .extend_with(|_, ext| {
-                ext.set("code", ErrorCode::BadUserInput.as_str());
-                ext.set("limit", limit.as_str());
-            })
+        coded_error(ErrorCode::BadUserInput, message)
+            .extend_with(|_, ext| ext.set("limit", limit.as_str()))
             .into_server_error(Default::default())
     }
 }
@@ -134,10 +135,7 @@ pub fn is_plain_operation_name(name: &str) -> bool {
 fn operation_name_refused() -> LimitExceeded {
     LimitExceeded {
         limit: Limit::OperationName,
-        message: format!(
-            "Operation names must be GraphQL names ([_A-Za-z][_0-9A-Za-z]*) of at most \
-             {MAX_OPERATION_NAME_CHARS} characters."
-        ),
+        message: Message::new(MessageKey::LimitOperationName).with("max", MAX_OPERATION_NAME_CHARS),
     }
 }
 
@@ -160,10 +158,7 @@ impl LimitExceeded {
     pub fn from_validation(message: &str) -> Option<LimitExceeded> {
         (message == TOO_COMPLEX).then(|| LimitExceeded {
             limit: Limit::Complexity,
-            message: "The query is too complex: counting each item of a list page, it would \
-                      answer with more fields than allowed. Ask for smaller pages or fewer \
-                      fields."
-                .into(),
+            message: MessageKey::LimitPagedComplexity.into(),
         })
     }
 }
@@ -341,10 +336,7 @@ impl QueryLimits {
         if count_tokens(query, self.max_tokens) > self.max_tokens {
             return Err(LimitExceeded {
                 limit: Limit::Tokens,
-                message: format!(
-                    "The query has more than {max} tokens; at most {max} are allowed.",
-                    max = self.max_tokens
-                ),
+                message: Message::new(MessageKey::LimitTokens).with("max", self.max_tokens),
             });
         }
         Ok(())
@@ -376,10 +368,9 @@ impl QueryLimits {
         if aliases > self.max_aliases {
             return Err(LimitExceeded {
                 limit: Limit::Aliases,
-                message: format!(
-                    "The query uses {aliases} aliases; at most {} are allowed.",
-                    self.max_aliases
-                ),
+                message: Message::new(MessageKey::LimitAliases)
+                    .with("count", aliases)
+                    .with("max", self.max_aliases),
             });
         }
         let mut flattener = Flattener {
@@ -397,10 +388,9 @@ impl QueryLimits {
         if root_fields > self.max_root_fields {
             return Err(LimitExceeded {
                 limit: Limit::RootFields,
-                message: format!(
-                    "The operation selects {root_fields} root fields; at most {} are allowed.",
-                    self.max_root_fields
-                ),
+                message: Message::new(MessageKey::LimitRootFields)
+                    .with("count", root_fields)
+                    .with("max", self.max_root_fields),
             });
         }
         let total = doc
@@ -411,19 +401,17 @@ impl QueryLimits {
         if total.depth > self.max_depth {
             return Err(LimitExceeded {
                 limit: Limit::Depth,
-                message: format!(
-                    "The query is nested too deep: {} levels; at most {} are allowed.",
-                    total.depth, self.max_depth
-                ),
+                message: Message::new(MessageKey::LimitDepth)
+                    .with("depth", total.depth)
+                    .with("max", self.max_depth),
             });
         }
         if total.fields > self.max_complexity {
             return Err(LimitExceeded {
                 limit: Limit::Complexity,
-                message: format!(
-                    "The query is too complex: it selects {} fields; at most {} are allowed.",
-                    total.fields, self.max_complexity
-                ),
+                message: Message::new(MessageKey::LimitFields)
+                    .with("count", total.fields)
+                    .with("max", self.max_complexity),
             });
         }
         Ok(())

@@ -5,11 +5,11 @@
 use std::collections::HashSet;
 
 use async_graphql::{
-    ErrorExtensions, ServerError,
+    ServerError,
     parser::types::{ExecutableDocument, OperationType, Selection, SelectionSet},
 };
 
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, Message, MessageKey};
 
 /// Refuses a document with a subscription operation that breaks the rule.
 pub fn check(doc: &ExecutableDocument) -> Result<(), ServerError> {
@@ -28,12 +28,10 @@ pub fn check(doc: &ExecutableDocument) -> Result<(), ServerError> {
         // Fields are merged by response key, as the spec's CollectFields does.
         let roots: HashSet<&str> = keys.iter().map(|(key, _)| key.as_str()).collect();
         if roots.len() != 1 || introspection {
-            let error = async_graphql::Error::new(format!(
-                "A subscription must select exactly one root field, not an introspection \
-                 field; this one selects {}.",
-                roots.len()
-            ))
-            .extend_with(|_, ext| ext.set("code", ErrorCode::BadUserInput.as_str()));
+            let error = super::error::coded_error(
+                ErrorCode::BadUserInput,
+                Message::new(MessageKey::SubscriptionOneRootField).with("count", roots.len()),
+            );
             return Err(error.into_server_error(Default::default()));
         }
     }

@@ -11,7 +11,7 @@ use anyhow::Context;
 use async_graphql::ServerError;
 use sha2::{Digest, Sha256};
 
-use crate::domain::ErrorCode;
+use crate::domain::{ErrorCode, MessageKey};
 
 /// The operations the server's own pages send (`/verify-email`, `/reset-password`): trusted
 /// whatever the manifest holds, so those pages work under `enforce` too. The pages send them by
@@ -167,14 +167,14 @@ impl TrustedDocuments {
             if requested.query.is_empty() {
                 return Err(refusal(
                     ErrorCode::PersistedQueryNotFound,
-                    "PersistedQueryNotFound: no trusted document has this id.",
+                    MessageKey::PersistedQueryNotFound,
                 ));
             }
         }
         if self.mode() == TrustMode::Enforce {
             return Err(refusal(
                 ErrorCode::OperationNotTrusted,
-                "Only trusted documents run here: send a documentId from the manifest.",
+                MessageKey::OperationNotTrusted,
             ));
         }
         Ok(None)
@@ -193,13 +193,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn refusal(code: ErrorCode, message: &str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code.as_str());
-    error
+fn refusal(code: ErrorCode, message: MessageKey) -> ServerError {
+    super::error::coded_error(code, message.into()).into_server_error(Default::default())
 }
 
 #[cfg(test)]

@@ -22,14 +22,15 @@ use super::{
 };
 use crate::{
     domain::ErrorCode,
-    domain::{ClientInfo, ClientKind, Locale},
+    domain::{ClientInfo, ClientKind, Locale, Message, MessageKey},
     graphql::{
         AppSchema,
         context::{BrowserLocale, RequestAuth},
-        error::{Reader, VariableStrings, ensure_codes, localize},
+        error::{Reader, VariableStrings, ensure_codes, localize, render_errors},
         limits::is_plain_operation_name,
         trusted::Requested,
     },
+    i18n,
     ratelimit::RequestBudget,
 };
 
@@ -58,6 +59,11 @@ pub(super) async fn request_auth(req: &Request, http: &HttpState) -> RequestAuth
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";
 
+/// The language of a reader not known yet: the request's `Accept-Language`, else English.
+pub(super) fn browser_locale(req: &Request) -> Locale {
+    Locale::resolve(None, accept_language(req))
+}
+
 /// The language the request's `Accept-Language` prefers among ours.
 pub(super) fn accept_language(req: &Request) -> Option<Locale> {
     req.headers()
@@ -82,8 +88,10 @@ fn client_kind(req: &Request) -> ClientKind {
 
 const SEC_FETCH_SITE: &str = "sec-fetch-site";
 
-fn request_error(media: MediaType, status: StatusCode, message: &str) -> poem::Response {
-    response::error(media, status, ErrorCode::BadUserInput, message)
+/// A request refused before GraphQL saw it, in the language of its `Accept-Language`.
+fn request_error(req: &Request, status: StatusCode, message: Message) -> poem::Response {
+    let text = i18n::render(browser_locale(req), &message);
+    response::error(MediaType::of(req), status, ErrorCode::BadUserInput, &text)
 }
 
 /// Whether a request may run a mutation: GET must not (a link or an image could send one).
@@ -185,15 +193,12 @@ async fn execute(
         Ok(source) => operation.trusted = source == Source::TrustedDocument,
         Err(Untrusted::NoQuery) => {
             operation.finish(Outcome::Refused);
-            return request_error(
-                media,
-                StatusCode::BAD_REQUEST,
-                "The request has no query (and names no trusted document with documentId).",
-            );
+            return request_error(req, StatusCode::BAD_REQUEST, MessageKey::NoQuery.into());
         }
         Err(Untrusted::Refused(refused)) => {
             operation.finish(Outcome::Refused);
-            return response::graphql(media, Response::from_errors(vec![refused]));
+            let refused = Response::from_errors(vec![refused]);
+            return response::graphql(media, render_errors(refused, browser_locale(req)));
         }
     }
     let refusal = limits_refusal(http, &mut gql);
@@ -207,7 +212,7 @@ async fn execute(
     }
     if let Some(refused) = refusal {
         operation.finish(Outcome::Refused);
-        return response::graphql(media, refused);
+        return response::graphql(media, render_errors(refused, browser_locale(req)));
     }
     let span = operation.span();
     // Kept to blank them out of async-graphql's own error messages (only when there are any).
@@ -224,9 +229,9 @@ async fn execute(
         Ok(_) if mutations == Mutations::Refused && operation.is(OperationType::Mutation) => {
             operation.finish(Outcome::Refused);
             let mut refused = request_error(
-                media,
+                req,
                 StatusCode::METHOD_NOT_ALLOWED,
-                "Mutations must be sent with POST.",
+                MessageKey::MutationNeedsPost.into(),
             );
             refused
                 .headers_mut()
@@ -252,11 +257,12 @@ async fn execute(
         // Unparsable: let the executor report it in the usual shape.
         Err(_) => schema.execute(gql).await,
     };
-    let response = localize(response, &reader, &http.auth).await;
+    // Codes first: async-graphql's complexity refusal becomes a limit error with a message.
+    let response = localize(ensure_codes(response, &variables), &reader, &http.auth).await;
     let outcome = Outcome::of(&response);
     span.record("graphql.outcome", outcome.as_str());
     operation.finish(outcome);
-    response::graphql(media, ensure_codes(response, &variables))
+    response::graphql(media, response)
 }
 
 /// The `outcome` label of the operation metrics and the `graphql.outcome` span field.
@@ -430,13 +436,11 @@ pub async fn post(
     http: Data<&HttpState>,
 ) -> poem::Response {
     let limits = &http.limits;
-    let media = MediaType::of(req);
     if !is_csrf_safe(req) {
         return request_error(
-            media,
+            req,
             StatusCode::BAD_REQUEST,
-            "This request has no Content-Type a browser form cannot send: use \
-             Content-Type: application/json (or send an Apollo-Require-Preflight header).",
+            MessageKey::RequestNotCsrfSafe.into(),
         );
     }
     let content_type = req
@@ -455,9 +459,9 @@ pub async fn post(
         Ok(bytes) => bytes,
         Err(ReadBodyError::PayloadTooLarge) => {
             return request_error(
-                media,
+                req,
                 StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("The request body is larger than {max_body_bytes} bytes."),
+                Message::new(MessageKey::RequestBodyTooLarge).with("max", max_body_bytes),
             );
         }
         Err(err) => {
@@ -469,9 +473,9 @@ pub async fn post(
                 _ => StatusCode::BAD_REQUEST,
             };
             return request_error(
-                media,
+                req,
                 status,
-                &format!("Could not read the request body: {err}"),
+                Message::new(MessageKey::RequestBodyUnreadable).with("reason", err.to_string()),
             );
         }
     };
@@ -500,14 +504,14 @@ pub async fn post(
             .await
         }
         Ok(BatchRequest::Batch(_)) => request_error(
-            media,
+            req,
             StatusCode::BAD_REQUEST,
-            "Batched requests are not supported; send one operation per request.",
+            MessageKey::RequestBatched.into(),
         ),
         Err(err) => request_error(
-            media,
+            req,
             StatusCode::BAD_REQUEST,
-            &format!("Could not read the GraphQL request: {err}"),
+            Message::new(MessageKey::RequestUnreadable).with("reason", err.to_string()),
         ),
     }
 }
@@ -554,9 +558,9 @@ pub async fn get(
         return match websocket {
             Ok(websocket) => super::subscriptions::upgrade(req, websocket, &schema, &http).await,
             Err(err) => request_error(
-                MediaType::of(req),
+                req,
                 StatusCode::BAD_REQUEST,
-                &format!("Not a WebSocket upgrade: {err}"),
+                Message::new(MessageKey::NotWebsocketUpgrade).with("reason", err.to_string()),
             ),
         };
     }
@@ -576,9 +580,9 @@ pub async fn get(
             .await
         }
         Err(err) => request_error(
-            MediaType::of(req),
+            req,
             StatusCode::BAD_REQUEST,
-            &format!("Could not read the GraphQL request: {err}"),
+            Message::new(MessageKey::RequestUnreadable).with("reason", err),
         ),
     }
 }

@@ -24,7 +24,8 @@ use super::{
 use crate::{
     auth::tokens::chrono_duration,
     domain::UserId,
-    domain::{AppError, ErrorCode, SharedClock},
+    domain::{AppError, ErrorCode, Locale, Message, MessageKey, SharedClock},
+    graphql::error::{coded_error, render_error},
     store::Store,
 };
 
@@ -53,51 +54,43 @@ impl Refused {
         }
     }
 
-    /// `RATE_LIMITED` with `extensions.limit` and `retryAfter` (or `INTERNAL`).
+    /// `RATE_LIMITED` with `extensions.limit` and `retryAfter` (or `INTERNAL`), in English
+    /// until the edge renders it for its reader.
     pub fn error(self) -> ServerError {
         let (limit, message) = match self {
-            Refused::Connections(_) => (
-                "streamConnections",
-                "The server holds as many subscription connections as it takes; try again later."
-                    .to_owned(),
-            ),
+            Refused::Connections(_) => ("streamConnections", Message::new(MessageKey::StreamsFull)),
             Refused::Address(max) => (
                 "streamsPerAddress",
-                format!(
-                    "Your address already holds {max} subscription connections (sockets and \
-                     multipart responses); close one first."
-                ),
+                Message::new(MessageKey::StreamsPerAddress).with("max", max),
             ),
             Refused::User(max) => (
                 "streamsPerUser",
-                format!(
-                    "You already hold {max} subscription connections (sockets and multipart \
-                     responses); close one first."
-                ),
+                Message::new(MessageKey::StreamsPerUser).with("max", max),
             ),
             Refused::Unavailable(err) => {
                 let err: async_graphql::Error = err.into();
                 return err.into_server_error(Default::default());
             }
         };
-        async_graphql::Error::new(message)
+        coded_error(ErrorCode::RateLimited, message)
             .extend_with(|_, ext| {
-                ext.set("code", ErrorCode::RateLimited.as_str());
                 ext.set("limit", limit);
                 ext.set("retryAfter", RETRY_AFTER_SECS);
             })
             .into_server_error(Default::default())
     }
 
-    /// The HTTP answer to a refused upgrade or multipart request: 503 when the server is full,
-    /// else 429; the connection closes, so a refused client holds nothing.
-    pub fn response(self, media: MediaType) -> poem::Response {
+    /// The refusal of a stream asked for over HTTP (a multipart subscription or a WebSocket
+    /// upgrade), in `locale`.
+    pub fn response(self, media: MediaType, locale: Locale) -> poem::Response {
         let status = match self {
             Refused::Connections(_) => StatusCode::SERVICE_UNAVAILABLE,
             Refused::Unavailable(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Refused::Address(_) | Refused::User(_) => StatusCode::TOO_MANY_REQUESTS,
         };
-        let mut resp = response::refusal(media, status, self.error());
+        let mut error = self.error();
+        render_error(&mut error, locale);
+        let mut resp = response::refusal(media, status, error);
         let headers = resp.headers_mut();
         headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));

@@ -16,7 +16,7 @@
 
 use std::{
     collections::HashMap,
-    future::Future,
+    future::{Future, ready},
     pin::Pin,
     sync::{
         Arc, Mutex, OnceLock,
@@ -50,13 +50,13 @@ use super::{
 };
 use crate::{
     auth::{AuthService, Claims},
-    domain::UserId,
-    domain::{AppError, ErrorCode},
+    domain::{self, AppError, ErrorCode, Locale, MessageKey, UserId},
     graphql::{
         AppSchema,
         context::RequestAuth,
-        error::{VariableStrings, ensure_codes},
+        error::{Reader, VariableStrings, coded_error, ensure_codes, localize, render_errors},
     },
+    i18n,
 };
 
 /// `SUBSCRIPTIONS_*` and `WS_*`.
@@ -213,12 +213,13 @@ pub(super) fn wants_multipart(req: &Request) -> bool {
     })
 }
 
-fn limit_error(limit: &'static str, message: String) -> Response {
-    let error = async_graphql::Error::new(message).extend_with(|_, ext| {
-        ext.set("code", ErrorCode::BadUserInput.as_str());
-        ext.set("limit", limit);
-    });
-    Response::from_errors(vec![error.into_server_error(Default::default())])
+fn limit_error(limit: &'static str, message: domain::Message, locale: Locale) -> Response {
+    let error =
+        coded_error(ErrorCode::BadUserInput, message).extend_with(|_, ext| ext.set("limit", limit));
+    render_errors(
+        Response::from_errors(vec![error.into_server_error(Default::default())]),
+        locale,
+    )
 }
 
 fn error_response(err: AppError) -> Response {
@@ -330,40 +331,45 @@ pub(super) async fn multipart(
     gql: async_graphql::Request,
     auth: RequestAuth,
 ) -> poem::Response {
+    let locale = Locale::resolve(None, auth.client().locale);
     let admitted = match http.streams.admit(auth.client().ip) {
         Ok(admitted) => admitted,
-        Err(refused) => return refused.response(media),
+        Err(refused) => return refused.response(media, locale),
     };
     let claims = auth.caller().ok().flatten().cloned();
     let mut held = None;
     if let Some(claims) = &claims {
         let lease = match http.streams.lease(&claims.sub).await {
             Ok(lease) => lease,
-            Err(refused) => return refused.response(media),
+            Err(refused) => return refused.response(media, locale),
         };
-        let Some(slot) = http
-            .slots
-            .take(&claims.sub, http.subscriptions.subscriptions_per_user)
-        else {
+        let per_user = http.subscriptions.subscriptions_per_user;
+        let Some(slot) = http.slots.take(&claims.sub, per_user) else {
             let refused = limit_error(
                 "subscriptionsPerUser",
-                format!(
-                    "You already run {} subscriptions; end one first.",
-                    http.subscriptions.subscriptions_per_user
-                ),
+                domain::Message::new(MessageKey::SubscriptionsPerUser).with("max", per_user),
+                locale,
             );
             return async_graphql_poem::GraphQLResponse(refused).into_response();
         };
         held = Some((lease, slot));
     }
+    let reader = Reader {
+        user: claims.as_ref().map(|c| c.sub.clone()),
+        accept_language: auth.client().locale,
+    };
     let variables = VariableStrings::of(&gql.variables);
-    let responses = schema
-        .execute_stream(gql.data(auth))
-        .map(move |r| {
-            let _held = (&admitted, &held);
-            ensure_codes(r, &variables)
-        })
-        .boxed();
+    let responses = in_readers_language(
+        schema.execute_stream(gql.data(auth)),
+        variables,
+        reader,
+        http.auth.clone(),
+    )
+    .map(move |r| {
+        let _held = (&admitted, &held);
+        r
+    })
+    .boxed();
     let shutdown = http.shutdown.clone();
     let stop: BoxFuture<'static, AppError> = match claims {
         Some(claims) => {
@@ -396,6 +402,20 @@ pub(super) async fn multipart(
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// A subscription's responses with the documented codes, in the reader's language.
+fn in_readers_language(
+    responses: impl futures_util::Stream<Item = Response> + Send + 'static,
+    variables: VariableStrings,
+    reader: Reader,
+    auth: Arc<AuthService>,
+) -> impl futures_util::Stream<Item = Response> + Send + 'static {
+    let (variables, reader) = (Arc::new(variables), Arc::new(reader));
+    responses.then(move |response| {
+        let (variables, reader, auth) = (variables.clone(), reader.clone(), auth.clone());
+        async move { localize(ensure_codes(response, &variables), &reader, &auth).await }
+    })
 }
 
 fn shutting_down() -> AppError {
@@ -491,13 +511,17 @@ struct SocketExecutor {
     schema: AppSchema,
     http: HttpState,
     state: Arc<SocketState>,
+    /// The upgrade request's `Accept-Language`.
+    accept_language: Option<Locale>,
 }
 
 impl SocketExecutor {
     /// What runs at once, in the order operations arrive: the document's checks and the
     /// connection's limit. The rest waits for the caller's token to be checked again.
     fn run(&self, mut request: async_graphql::Request) -> BoxStream<'static, Response> {
-        let once = |response: Response| stream::once(async move { response }).boxed();
+        let locale = Locale::resolve(None, self.accept_language);
+        let once =
+            |response: Response| stream::once(ready(render_errors(response, locale))).boxed();
         let document_id = request
             .data
             .get(&std::any::TypeId::of::<NamedDocument>())
@@ -524,7 +548,9 @@ impl SocketExecutor {
             self.state.running.fetch_sub(1, Ordering::Relaxed);
             return once(limit_error(
                 "subscriptionsPerConnection",
-                format!("A connection may run {per_connection} subscriptions at once."),
+                domain::Message::new(MessageKey::SubscriptionsPerConnection)
+                    .with("max", per_connection),
+                locale,
             ));
         }
         let running = Running(self.state.clone());
@@ -539,7 +565,9 @@ impl SocketExecutor {
         accepted: RequestAuth,
         running: Running,
     ) -> BoxStream<'static, Response> {
-        let once = |response: Response| stream::once(async move { response }).boxed();
+        let locale = Locale::resolve(None, self.accept_language);
+        let once =
+            |response: Response| stream::once(ready(render_errors(response, locale))).boxed();
         let auth = RequestAuth::check(
             accepted.access_token().map(str::to_owned),
             accepted.client().clone(),
@@ -555,17 +583,26 @@ impl SocketExecutor {
         let Some(slot) = self.http.slots.take(&claims.sub, per_user) else {
             return once(limit_error(
                 "subscriptionsPerUser",
-                format!("You already run {per_user} subscriptions; end one first."),
+                domain::Message::new(MessageKey::SubscriptionsPerUser).with("max", per_user),
+                locale,
             ));
         };
+        let reader = Reader {
+            user: Some(claims.sub.clone()),
+            accept_language: self.accept_language,
+        };
         let variables = VariableStrings::of(&request.variables);
-        self.schema
-            .execute_stream(request.data(auth))
-            .map(move |response| {
-                let _held = (&running, &slot);
-                ensure_codes(response, &variables)
-            })
-            .boxed()
+        in_readers_language(
+            self.schema.execute_stream(request.data(auth)),
+            variables,
+            reader,
+            self.http.auth.clone(),
+        )
+        .map(move |response| {
+            let _held = (&running, &slot);
+            response
+        })
+        .boxed()
     }
 }
 
@@ -606,12 +643,13 @@ pub(super) async fn upgrade(
     schema: &AppSchema,
     http: &HttpState,
 ) -> poem::Response {
+    let locale = super::graphql::browser_locale(req);
+    let said = |key: MessageKey| i18n::render(locale, &key.into());
     if !origin_allowed(req, http) {
         return super::error_response(
             StatusCode::FORBIDDEN,
             ErrorCode::Unauthenticated,
-            "WebSocket connections are accepted only from this site's own pages (PUBLIC_URL) \
-             and CORS_ORIGINS.",
+            &said(MessageKey::WebsocketOrigin),
         );
     }
     let protocol = req
@@ -627,13 +665,13 @@ pub(super) async fn upgrade(
         return super::error_response(
             StatusCode::BAD_REQUEST,
             ErrorCode::BadUserInput,
-            "Sec-WebSocket-Protocol must offer graphql-transport-ws or graphql-ws.",
+            &said(MessageKey::WebsocketProtocol),
         );
     };
     let upgrade_auth = super::graphql::request_auth(req, http).await;
     let admitted = match http.streams.admit(upgrade_auth.client().ip) {
         Ok(admitted) => admitted,
-        Err(refused) => return refused.response(MediaType::of(req)),
+        Err(refused) => return refused.response(MediaType::of(req), locale),
     };
     let max_bytes = http.limits.max_body_bytes;
     let config = WebSocketConfig::default()
@@ -662,6 +700,7 @@ async fn serve_socket(
     upgrade_auth: RequestAuth,
 ) {
     let state = Arc::new(SocketState::new());
+    let accept_language = upgrade_auth.client().locale;
     let (mut sink, incoming) = socket.split();
     let incoming = {
         let state = state.clone();
@@ -715,6 +754,7 @@ async fn serve_socket(
         schema,
         http: http.clone(),
         state: state.clone(),
+        accept_language,
     };
     let mut messages =
         async_graphql::http::WebSocket::from_message_stream(executor, incoming, protocol)

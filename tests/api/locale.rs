@@ -245,6 +245,183 @@ async fn mail_goes_out_in_the_recipients_language(backend: Backend) {
     );
 }
 
+/// Refusals that come before GraphQL knows the caller (the transport, the query limits, the
+/// stream caps) speak the language of `Accept-Language`, with their codes unchanged.
+#[tokio::test]
+async fn refusals_before_the_caller_is_known_speak_the_browsers_language() {
+    let app = TestApp::spawn(Backend::Sqlite, |s| {
+        s.subscriptions.subscriptions_per_connection = 1;
+    })
+    .await
+    .unwrap();
+    let korean = app.client().speaking("ko-KR,ko;q=0.9");
+    let deep = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {}kind{} }} }} }} }} }}",
+        "ofType { ".repeat(20),
+        " }".repeat(20)
+    );
+    let fields = format!("{{ __schema {{ types {{ {} }} }} }}", "name ".repeat(499));
+    let paged = "{ a: quizzes(first: 100) { edges { node { questions { content choices { content } } } } } \
+                 b: quizzes(first: 100) { edges { node { questions { content choices { content } } } } } }";
+    for (query, limit, english, korean_text) in [
+        (deep.as_str(), "depth", "nested too deep", "너무 깊습니다"),
+        (
+            fields.as_str(),
+            "complexity",
+            "it selects 501 fields",
+            "필드를 501개 고르는데",
+        ),
+        (
+            paged,
+            "complexity",
+            "counting each item of a list page",
+            "목록 페이지의 항목마다",
+        ),
+    ] {
+        let r = app.client().gql(query, json!({})).await;
+        assert_eq!(
+            (
+                r.code(),
+                r.errors().unwrap()[0]["extensions"]["limit"].as_str()
+            ),
+            ("BAD_USER_INPUT", Some(limit))
+        );
+        assert!(r.message().contains(english), "{}", r.message());
+        let r = korean.gql(query, json!({})).await;
+        assert_eq!(
+            (
+                r.code(),
+                r.errors().unwrap()[0]["extensions"]["limit"].as_str()
+            ),
+            ("BAD_USER_INPUT", Some(limit)),
+            "codes never change"
+        );
+        assert!(r.message().contains(korean_text), "{}", r.message());
+    }
+
+    // The transport's own refusals: a mutation over GET, a form's content type, a batch.
+    let get = korean
+        .get("/graphql?query=mutation%20%7B%20logout%20%7B%20message%20%7D%20%7D")
+        .await;
+    assert_eq!(get.status(), 405);
+    let body: serde_json::Value = get.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["message"],
+        "뮤테이션은 POST로 보내야 합니다."
+    );
+    let post = |content_type: &'static str, body: &'static str| {
+        korean
+            .http
+            .post(format!("{}/graphql", app.base_url))
+            .header("content-type", content_type)
+            .header("accept-language", "ko")
+            .body(body)
+            .send()
+    };
+    for (response, says) in [
+        (
+            post("text/plain", "{\"query\":\"{ __typename }\"}")
+                .await
+                .unwrap(),
+            "Content-Type: application/json으로",
+        ),
+        (
+            post("application/json", "[{\"query\":\"{ __typename }\"}]")
+                .await
+                .unwrap(),
+            "묶어 보낼 수 없습니다",
+        ),
+        (
+            post("application/json", "{\"query\": 7}").await.unwrap(),
+            "GraphQL 요청을 읽지 못했습니다: ",
+        ),
+    ] {
+        assert_eq!(response.status(), 400);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{message}");
+    }
+
+    // Over a socket: the document's checks and the connection's cap, in the upgrade's language.
+    let (c, _) = app.new_user("sejong").await;
+    let token = common::token_of(&c.login("sejong", common::PASSWORD).await, "login");
+    let mut s = common::ws::connect(
+        &app.base_url,
+        common::ws::Upgrade {
+            access_cookie: Some(&token),
+            accept_language: Some("ko"),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    s.init(json!({})).await.unwrap();
+    s.subscribe(
+        "two",
+        "subscription { quizEvents { kind } again: quizEvents { kind } }",
+        json!({}),
+    )
+    .await;
+    let refused = s.next().await.unwrap();
+    let error = &refused["payload"]["errors"][0];
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{refused}");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("정확히 하나"), "{message}");
+    assert_eq!(s.next().await.unwrap()["type"], "complete");
+    // Once the caller is known, their own language wins (English from a sign-up without the
+    // header, then Korean), for errors of a running subscription too.
+    let job = "subscription($id: ID!) { quizGeneration(jobId: $id) { id } }";
+    for (locale, says) in [("en", "Not found."), ("ko", "찾을 수 없습니다.")] {
+        c.gql(LOCALE, json!({ "l": locale })).await.ok();
+        s.subscribe(locale, job, json!({ "id": "not-a-job" })).await;
+        let denied = s.next_payload(locale).await.unwrap();
+        assert_eq!(denied["errors"][0]["extensions"]["code"], "NOT_FOUND");
+        assert_eq!(denied["errors"][0]["message"], says);
+        assert_eq!(s.next_payload(locale).await, None);
+    }
+    s.subscribe("one", "subscription { quizEvents { kind } }", json!({}))
+        .await;
+    app.wait_for_subscriptions("quizEvents", 1).await;
+    s.subscribe("more", "subscription { quizEvents { kind } }", json!({}))
+        .await;
+    let refused = s.next_payload("more").await.unwrap();
+    assert_eq!(
+        refused["errors"][0]["extensions"]["limit"],
+        "subscriptionsPerConnection"
+    );
+    assert_eq!(
+        refused["errors"][0]["message"],
+        "연결 하나에서는 구독을 한 번에 1개까지 실행할 수 있습니다."
+    );
+
+    // An upgrade from a foreign page is refused in the browser's language.
+    let err = common::ws::connect(
+        &app.base_url,
+        common::ws::Upgrade {
+            origin: Some("https://evil.example"),
+            accept_language: Some("ko"),
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .unwrap();
+    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+        panic!("not refused by HTTP: {err}");
+    };
+    assert_eq!(response.status().as_u16(), 403);
+    let body: serde_json::Value =
+        serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("이 사이트의 페이지"),
+        "{body}"
+    );
+}
+
 #[tokio::test]
 async fn link_pages_speak_the_browsers_language() {
     let Some(app) = app(Backend::Sqlite).await else {

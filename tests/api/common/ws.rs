@@ -33,6 +33,7 @@ pub struct Upgrade<'a> {
     pub protocol: &'static str,
     pub access_cookie: Option<&'a str>,
     pub origin: Option<&'a str>,
+    pub accept_language: Option<&'a str>,
 }
 
 impl Default for Upgrade<'_> {
@@ -41,6 +42,7 @@ impl Default for Upgrade<'_> {
             protocol: TRANSPORT_WS,
             access_cookie: None,
             origin: None,
+            accept_language: None,
         }
     }
 }
@@ -62,6 +64,9 @@ pub async fn connect(base_url: &str, upgrade: Upgrade<'_>) -> Result<Socket, tun
     }
     if let Some(origin) = upgrade.origin {
         headers.insert("origin", HeaderValue::from_str(origin).unwrap());
+    }
+    if let Some(languages) = upgrade.accept_language {
+        headers.insert("accept-language", HeaderValue::from_str(languages).unwrap());
     }
     let (ws, _) = tokio_tungstenite::connect_async(request).await?;
     Ok(Socket {
