@@ -34,7 +34,7 @@ const GENERATED_SHARE: f64 = 0.9;
 /// How long a refused `startQuizGeneration` should wait before trying again.
 const RETRY_AFTER_SECS: u64 = 5;
 
-/// `GENERATION_*` and `LIVE_POLL_INTERVAL`.
+/// `GENERATION_*`, `LIVE_POLL_INTERVAL`, `QUIZ_CACHE_MIB` and `LLM_OFFLINE_FALLBACK`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct GenerationSettings {
     /// Quiz generation workers on this process (default: the number of CPU cores).
@@ -55,6 +55,11 @@ pub struct GenerationSettings {
     /// none). A stored quiz never changes, so nothing kept goes stale.
     #[arg(long, env = "QUIZ_CACHE_MIB", default_value_t = 16, value_parser = clap::value_parser!(u64).range(0..=65_536))]
     pub quiz_cache_mib: u64,
+    /// When the LLM gives nothing usable for a quiz asked from study text, build it with the
+    /// offline generator from the same text (`Quiz.source: OFFLINE`) instead of failing with
+    /// LLM_UNAVAILABLE. Off: a configured model's failure is the caller's to see.
+    #[arg(long, env = "LLM_OFFLINE_FALLBACK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub llm_offline_fallback: bool,
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {

@@ -24,7 +24,7 @@ use super::{
     GenerateInput, QuizSpec,
     cache::QuizCache,
     checks::check_feedback,
-    draft::{Draft, generate_offline, generate_offline_reporting, generate_with_llm},
+    draft::{Draft, generate_offline, generate_offline_reporting, generate_with_llm, offline_text},
     feedback,
     grading::{self, Answer},
     jobs::GenerationSettings,
@@ -99,7 +99,10 @@ impl QuizService {
             .check(Bucket::GenerateUser, owner.as_str(), Some(owner), client)
             .await?;
         let draft = match &self.llm {
-            Some(llm) => generate_with_llm(llm, &spec, None).await?,
+            Some(llm) => match generate_with_llm(llm, &spec, None).await {
+                Err(failed) => self.fall_back(&spec, failed, None).await?,
+                drafted => drafted?,
+            },
             // Up to 100k characters of study text: CPU work, kept off the async workers.
             None => {
                 let spec = spec.clone();
@@ -352,7 +355,10 @@ impl QuizService {
                         grew
                     });
                 };
-                generate_with_llm(llm, spec, Some(&mut on_partial)).await
+                match generate_with_llm(llm, spec, Some(&mut on_partial)).await {
+                    Err(failed) => self.fall_back(spec, failed, Some(ready)).await,
+                    drafted => drafted,
+                }
             }
             None => {
                 let spec = spec.clone();
@@ -363,6 +369,46 @@ impl QuizService {
                 })
                 .await?
             }
+        }
+    }
+
+    /// After the LLM gave nothing usable (`failed`): with `LLM_OFFLINE_FALLBACK` on and study
+    /// text the offline generator can use, its quiz from that text; otherwise `failed`. A
+    /// job's progress (`ready`) never goes back below what the model had streamed.
+    async fn fall_back(
+        &self,
+        spec: &QuizSpec,
+        failed: AppError,
+        ready: Option<watch::Sender<usize>>,
+    ) -> AppResult<Draft> {
+        if !matches!(failed, AppError::LlmUnavailable)
+            || !self.generation.llm_offline_fallback
+            || offline_text(spec).is_err()
+        {
+            return Err(failed);
+        }
+        let offline = {
+            let spec = spec.clone();
+            cpu::run(move || {
+                generate_offline_reporting(&spec, &mut |n| {
+                    if let Some(ready) = &ready {
+                        ready.send_if_modified(|r| std::mem::replace(r, (*r).max(n)) < n);
+                    }
+                })
+            })
+            .await?
+        };
+        match offline {
+            Ok(draft) => {
+                tracing::warn!(
+                    "the LLM gave no usable quiz; built it offline from the study text \
+                     (LLM_OFFLINE_FALLBACK)"
+                );
+                metrics::counter!("quiz_offline_fallbacks_total").increment(1);
+                Ok(draft)
+            }
+            // The text suits no offline quiz of this shape: the model's failure is the answer.
+            Err(_) => Err(failed),
         }
     }
 }

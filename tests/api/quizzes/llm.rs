@@ -185,6 +185,74 @@ async fn unusable_replies_end_as_llm_unavailable() {
     }
 }
 
+/// `LLM_OFFLINE_FALLBACK=true`: a model that gives nothing usable for a quiz asked from study
+/// text leaves the learner with the offline generator's quiz from that text, marked `OFFLINE`,
+/// over both APIs; what the offline generator cannot build still ends as `LLM_UNAVAILABLE`.
+#[tokio::test]
+async fn a_failed_model_falls_back_to_the_offline_generator_when_allowed() {
+    let bad = || Reply::Content("not json at all".into());
+    let (app, fake) = app_with_llm_and(
+        vec![bad(), bad(), bad(), bad(), bad(), bad(), bad(), bad()],
+        Duration::from_secs(10),
+        |s| s.generation.llm_offline_fallback = true,
+    )
+    .await;
+    let (c, _) = app.new_user("fallback").await;
+    let r = c
+        .gql(
+            &format!(
+                "mutation($i: GenerateQuizInput!) {{ generateQuiz(input: $i) {{ {} }} }}",
+                common::QUIZ_FIELDS
+            ),
+            json!({ "i": input() }),
+        )
+        .await
+        .ok();
+    let quiz = &r.data()["generateQuiz"];
+    assert_eq!(quiz["source"], "OFFLINE", "{quiz}");
+    assert_eq!(quiz["questionCount"], 2);
+    assert_eq!(quiz["questions"][0]["choices"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        fake.requests().len(),
+        2,
+        "the model was asked, and repaired, first"
+    );
+
+    // The streamed job ends the same way, its progress never going back.
+    let id = crate::live::start(&c, input()).await.ok().data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let done = crate::live::wait_for(&c, &id, |j| {
+        j["status"] != "QUEUED" && j["status"] != "RUNNING"
+    })
+    .await;
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    assert_eq!(done["questionsReady"], 2, "{done}");
+    let quiz_id = done["quiz"]["id"].as_str().unwrap();
+    let r = c
+        .gql(
+            "query($id: ID!) { quiz(id: $id) { source } }",
+            json!({ "id": quiz_id }),
+        )
+        .await
+        .ok();
+    assert_eq!(r.data()["quiz"]["source"], "OFFLINE");
+    assert_eq!(fake.requests().len(), 4);
+
+    // Nothing to build from offline: a topic alone, or true/false questions.
+    for input in [
+        json!({ "topic": "Apollo 11" }),
+        json!({ "topic": "Apollo 11", "sourceText": APOLLO_11, "answerType": "TRUE_FALSE" }),
+    ] {
+        let r = c.generate_quiz(input.clone()).await;
+        assert_eq!(r.code(), "LLM_UNAVAILABLE", "{input}");
+    }
+    assert_eq!(fake.requests().len(), 8);
+    let r = c.gql("{ quizzes { totalCount } }", json!({})).await.ok();
+    assert_eq!(r.data()["quizzes"]["totalCount"], 2);
+}
+
 #[tokio::test]
 async fn server_errors_are_retried_then_reported() {
     // Two failures, then success: retried with backoff.
