@@ -11,6 +11,7 @@ pub mod passkeys;
 pub mod password;
 mod service;
 mod settings;
+pub mod social;
 pub mod tokens;
 pub mod validate;
 

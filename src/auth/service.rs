@@ -66,6 +66,8 @@ pub struct AuthService {
     settings: AuthSettings,
     pub(super) clock: SharedClock,
     housekeeping: Arc<Housekeeping>,
+    /// The OpenID Connect providers offered for sign-in.
+    pub(super) social: super::social::SocialProviders,
     /// Link mails sent after the answer (so it is as fast for every address): tracked, so that
     /// a caller can tell when none is still on its way.
     deferred_mail: TaskTracker,
@@ -114,6 +116,7 @@ impl AuthService {
                 settings.pwned_passwords_url.clone(),
                 settings.pwned_passwords_fail,
             )?,
+            social: super::social::SocialProviders::new(&settings)?,
             settings,
             clock,
             housekeeping: Arc::default(),
@@ -477,8 +480,19 @@ impl AuthService {
         client: &ClientInfo,
         method: SignInMethod,
     ) -> AppResult<LoginOutcome> {
+        self.complete_login_with(user, client, method, None).await
+    }
+
+    /// [`complete_login`](Self::complete_login), naming the identity provider that proved it.
+    pub(super) async fn complete_login_with(
+        &self,
+        user: UserRecord,
+        client: &ClientInfo,
+        method: SignInMethod,
+        provider: Option<&str>,
+    ) -> AppResult<LoginOutcome> {
         let method_name = method.as_str().to_ascii_lowercase();
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = %method_name);
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = %method_name, provider = provider.unwrap_or_default());
         self.start_session(user, client, method).await
     }
 

@@ -90,6 +90,8 @@ pub struct AuthSettings {
     pub pwned_passwords_fail: FailMode,
     #[command(flatten)]
     pub hash_cost: HashCost,
+    #[command(flatten)]
+    pub oidc: super::social::OidcSettings,
     #[command(flatten, next_help_heading = "Rate limits")]
     pub rate_limits: RateLimits,
 }

@@ -42,6 +42,20 @@ redacted_string!(
     RefreshToken
 );
 
+impl PasswordHash {
+    /// A hash no password matches, for an account made without one (a social sign-in). Marked
+    /// as such (`!`, as a locked password in `/etc/shadow`), and different for each account, so
+    /// the links that depend on the hash (a password reset) still tell accounts apart.
+    pub fn unusable() -> Self {
+        PasswordHash(format!("!{}", uuid::Uuid::new_v4().simple()))
+    }
+
+    /// Whether some password can match it.
+    pub fn is_usable(&self) -> bool {
+        !self.0.starts_with('!')
+    }
+}
+
 /// SHA-256 of `data` in lower-case hex: how keys, tokens and codes are named or stored
 /// without being revealed.
 pub fn sha256_hex(data: &[u8]) -> String {

@@ -58,8 +58,13 @@ impl UserRecord {
         self.credentials.as_ref().map(|c| &c.email)
     }
 
+    /// The hash of a password the account can log in with: `None` for a guest, and for an
+    /// account made by a social sign-in until a password is set.
     pub fn password_hash(&self) -> Option<&PasswordHash> {
-        self.credentials.as_ref().map(|c| &c.password_hash)
+        self.credentials
+            .as_ref()
+            .map(|c| &c.password_hash)
+            .filter(|h| h.is_usable())
     }
 }
 
@@ -89,6 +94,8 @@ pub enum SignInMethod {
     Mfa,
     /// `startGuestSession`.
     Guest,
+    /// An OpenID Connect provider (`startSocialLogin`).
+    Social,
 }
 
 impl SignInMethod {

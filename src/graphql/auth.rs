@@ -90,6 +90,14 @@ impl UserObject {
     async fn passkeys(&self, ctx: &Context<'_>) -> Result<Vec<super::passkeys::Passkey>> {
         super::passkeys::passkeys_of(ctx, &self.id).await
     }
+
+    /// The OpenID Connect identities linked to the caller, oldest first; only on `me`.
+    async fn social_accounts(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<super::social::SocialAccount>> {
+        super::social::social_accounts_of(ctx, &self.id).await
+    }
 }
 
 impl From<UserRecord> for UserObject {
@@ -155,6 +163,8 @@ pub enum SignInMethod {
     Mfa,
     /// `startGuestSession`.
     Guest,
+    /// An OpenID Connect provider (`startSocialLogin`).
+    Social,
 }
 
 #[derive(SimpleObject)]

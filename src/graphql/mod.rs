@@ -15,6 +15,7 @@ mod questions;
 mod quiz;
 mod review;
 pub mod single_root;
+mod social;
 pub mod trusted;
 
 use std::sync::Arc;
@@ -36,6 +37,7 @@ pub struct QueryRoot(
     live::LiveQuery,
     materials::MaterialQuery,
     review::ReviewQuery,
+    social::SocialQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -47,6 +49,7 @@ pub struct MutationRoot(
     review::ReviewMutation,
     live::LiveMutation,
     materials::MaterialMutation,
+    social::SocialMutation,
 );
 
 #[derive(MergedSubscription, Default)]

@@ -7,6 +7,7 @@ mod pages;
 mod parse_cache;
 mod response;
 pub mod server;
+mod social;
 pub mod streams;
 pub mod subscriptions;
 
@@ -321,6 +322,7 @@ pub fn routes(
             "/reset-password",
             get(pages::reset_password).with(pages::html_headers(&pages::reset_password_csp())),
         )
+        .at("/auth/oidc/:provider/callback", get(social::callback))
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz));
     if state.panic_route {

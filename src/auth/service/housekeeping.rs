@@ -89,5 +89,8 @@ impl AuthService {
         if let Err(err) = self.purge_passkey_challenges().await {
             tracing::warn!(error = ?err, "purging passkey challenges failed; will retry");
         }
+        if let Err(err) = self.store.purge_social_logins(self.clock.now()).await {
+            tracing::warn!(error = ?err, "purging social sign-ins failed; will retry");
+        }
     }
 }

@@ -128,6 +128,7 @@ impl MongoStore {
             .map_err(map_err)?;
         self.delete_owned_materials(ids).await?;
         self.delete_owned_reviews(&owned).await?;
+        self.delete_owned_social_links(ids).await?;
         Ok(())
     }
 

@@ -36,6 +36,7 @@ fn migrations() -> Migrations<'static> {
             |tx: &Transaction| -> HookResult { Ok(add_user_locale(tx)?) },
         ),
         M::up(include_str!("migrations/18_review_cards.sql")),
+        M::up(include_str!("migrations/20_social_sign_in.sql")),
     ])
 }
 
