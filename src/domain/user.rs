@@ -89,6 +89,8 @@ pub enum SignInMethod {
     Mfa,
     /// `startGuestSession`.
     Guest,
+    /// A link or code mailed by `requestSignInLink`.
+    EmailLink,
 }
 
 impl SignInMethod {

@@ -155,6 +155,8 @@ pub enum SignInMethod {
     Mfa,
     /// `startGuestSession`.
     Guest,
+    /// A link or code e-mailed by `requestSignInLink`.
+    EmailLink,
 }
 
 #[derive(SimpleObject)]
