@@ -7,6 +7,7 @@ mod materials;
 pub mod mongo;
 mod reviews;
 mod settings;
+mod sign_in;
 pub mod sqlite;
 mod traits;
 mod url;
@@ -33,6 +34,7 @@ pub use error::{Cause, StoreError, StoreResult, UniqueField};
 pub use materials::StudyMaterialStore;
 pub use reviews::{ReviewStore, day_number};
 pub use settings::{StoreOptions, StoreSettings, WriteConcern};
+pub use sign_in::SignInRequestStore;
 #[cfg(feature = "test-support")]
 pub use traits::StoreFixtures;
 pub use traits::{

@@ -420,6 +420,7 @@ pub trait Store:
     + StreamLeaseStore
     + super::StudyMaterialStore
     + super::ReviewStore
+    + super::SignInRequestStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.
