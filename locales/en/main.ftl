@@ -142,6 +142,15 @@ reset-page-title = Choose a new password
 reset-page-label = New password (10 to 128 characters; a few uncommon words work well)
 reset-page-submit = Set new password
 reset-page-done = Your password has been changed. Every session was logged out; log in with the new password.
+sign-in-page-title = Sign in
+sign-in-page-intro = Press Sign in to sign in to Quiz LLM in this browser.
+sign-in-page-button = Sign in
+sign-in-page-logged-in = You are logged in as { $username }. Signing in logs this browser out of that account and into the account this link was sent to.
+sign-in-page-maybe-logged-in = This browser may be logged in to an account. Signing in logs it into the account this link was sent to instead.
+sign-in-page-code-label = Two-factor login is on: enter the code from your authenticator app (or a recovery code).
+sign-in-page-code-submit = Continue
+sign-in-page-not-from-here = This request did not come from this site's sign-in page, so nothing was done. Open the link from the e-mail again.
+sign-in-page-ask-again = To try again, ask for a new sign-in link.
 
 ## Quizzes built offline from the study text
 

@@ -132,6 +132,15 @@ reset-page-title = 새 비밀번호 정하기
 reset-page-label = 새 비밀번호 (10~128자, 흔하지 않은 단어 몇 개를 이으면 좋습니다)
 reset-page-submit = 새 비밀번호로 바꾸기
 reset-page-done = 비밀번호를 바꿨습니다. 모든 세션이 로그아웃되었으니 새 비밀번호로 로그인해 주세요.
+sign-in-page-title = 로그인
+sign-in-page-intro = 로그인 버튼을 누르면 이 브라우저에서 Quiz LLM에 로그인합니다.
+sign-in-page-button = 로그인
+sign-in-page-logged-in = 지금 { $username } 계정으로 로그인되어 있습니다. 로그인을 누르면 이 브라우저는 그 계정에서 로그아웃되고, 이 링크를 받은 계정으로 로그인됩니다.
+sign-in-page-maybe-logged-in = 이 브라우저가 다른 계정에 로그인되어 있을 수 있습니다. 로그인을 누르면 이 링크를 받은 계정으로 로그인이 바뀝니다.
+sign-in-page-code-label = 2단계 로그인이 켜져 있습니다. 인증 앱의 코드(또는 복구 코드)를 입력해 주세요.
+sign-in-page-code-submit = 계속
+sign-in-page-not-from-here = 이 사이트의 로그인 페이지에서 보낸 요청이 아니어서 아무것도 하지 않았습니다. 메일에 있는 링크를 다시 열어 주세요.
+sign-in-page-ask-again = 다시 시도하려면 로그인 링크를 새로 요청해 주세요.
 
 ## 학습 자료로 오프라인에서 만드는 퀴즈
 

@@ -34,6 +34,12 @@ use crate::{
 };
 
 pub(super) async fn request_auth(req: &Request, http: &HttpState) -> RequestAuth {
+    let client = client_info(req, http);
+    RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
+}
+
+/// Who is calling, as far as the request tells: address, user agent, kind and language.
+pub(super) fn client_info(req: &Request, http: &HttpState) -> ClientInfo {
     let header = |name| {
         req.headers()
             .get(name)
@@ -47,13 +53,12 @@ pub(super) async fn request_auth(req: &Request, http: &HttpState) -> RequestAuth
         .get_all(X_FORWARDED_FOR)
         .iter()
         .map(|line| line.to_str().unwrap_or("?"));
-    let client = ClientInfo {
+    ClientInfo {
         ip: http.proxies.client_ip(peer, forwarded_for),
         user_agent: header(header::USER_AGENT.as_str()),
         kind: client_kind(req),
         locale: accept_language(req),
-    };
-    RequestAuth::check(http.cookies.access_token(req.headers()), client, &http.auth).await
+    }
 }
 
 const X_FORWARDED_FOR: &str = "x-forwarded-for";

@@ -11,6 +11,7 @@ use std::time::Duration;
 use common::{Backend, Client, Gql, PASSWORD, TestApp};
 use serde_json::{Value, json};
 
+mod page;
 mod sign_up;
 
 pub const REQUEST: &str =
@@ -47,6 +48,11 @@ impl SignInMail {
             token,
             code,
         })
+    }
+
+    /// The path and query of the link on the test server.
+    pub fn path(&self) -> String {
+        format!("/sign-in-link?token={}", self.token)
     }
 
     /// A code that is not this mail's.
