@@ -10,7 +10,7 @@ token-expired = The access token has expired; call refreshToken.
 session-expired = Your session has ended; please log in again.
 invalid-credentials = Invalid username or password.
 email-not-verified = Confirm your e-mail address first: open the link we sent you.
-invalid-token = This link is invalid, expired or already used.
+invalid-token = This link or code is invalid, expired or already used.
 already-taken = That { $field } is already taken.
 not-found = Not found.
 rate-limited = Too many attempts; try again in { $seconds } seconds.
@@ -90,6 +90,7 @@ email-required = E-mail address is required.
 email-quoted = Quoted or escaped e-mail addresses are not accepted.
 email-look-alike = The e-mail address contains look-alike or compatibility characters; type it with ordinary letters.
 locale-unsupported = Choose a language this service speaks: en (English) or ko (Korean).
+return-to-elsewhere = `returnTo` must be an address on this site: a path such as /quizzes, or an address starting with { $origin }.
 
 ## E-mails
 
@@ -123,6 +124,18 @@ reset-subject = Reset your Quiz LLM password
 reset-asked = Someone (hopefully you) asked to reset your Quiz LLM password. Choose a new one here:
 reset-button = Choose a new password
 reset-link-expires = The link works once and expires in 1 hour. If you did not ask, ignore this e-mail: your password stays as it is.
+sign-in-link-subject = Sign in to Quiz LLM
+sign-in-link-asked = Someone (hopefully you) asked to sign in to Quiz LLM with this e-mail address. To sign in, open this link:
+sign-in-link-button = Sign in to Quiz LLM
+sign-in-link-code = Or enter this code where you asked to sign in: { $code }
+sign-in-link-expires = The link and the code expire in { $ttl }. Only one of them works, and only once.
+sign-in-link-not-you = If you did not ask, ignore this e-mail: without the link or the code, nobody can sign in.
+sign-up-link-subject = Create your Quiz LLM account
+sign-up-link-asked = Someone (hopefully you) asked to sign in to Quiz LLM with this e-mail address, which has no account yet. To create one and sign in, open this link:
+sign-up-link-button = Create my account
+sign-up-link-not-you = If you did not ask, ignore this e-mail: no account is made unless the link or the code is used.
+sign-up-link-pending = Someone (hopefully you) asked to sign in to Quiz LLM with this e-mail address. An account named "{ $username }" was signed up with it but never confirmed. To confirm the address and sign in to that account, open this link:
+sign-up-link-password-dropped = Confirming this way turns off the password chosen at that sign-up, since anyone could have chosen it. To log in with a password later, use "Forgot password".
 notice-passkey-added-subject = A passkey was added to your Quiz LLM account
 notice-totp-enabled-subject = Two-factor login was turned on for Quiz LLM
 notice-totp-disabled-subject = Two-factor login was turned off for Quiz LLM
@@ -160,6 +173,15 @@ reset-page-title = Choose a new password
 reset-page-label = New password (10 to 128 characters; a few uncommon words work well)
 reset-page-submit = Set new password
 reset-page-done = Your password has been changed. Every session was logged out; log in with the new password.
+sign-in-page-title = Sign in
+sign-in-page-intro = Press Sign in to sign in to Quiz LLM in this browser.
+sign-in-page-button = Sign in
+sign-in-page-logged-in = You are logged in as { $username }. Signing in logs this browser out of that account and into the account this link was sent to.
+sign-in-page-maybe-logged-in = This browser may be logged in to an account. Signing in logs it into the account this link was sent to instead.
+sign-in-page-code-label = Two-factor login is on: enter the code from your authenticator app (or a recovery code).
+sign-in-page-code-submit = Continue
+sign-in-page-not-from-here = This request did not come from this site's sign-in page, so nothing was done. Open the link from the e-mail again.
+sign-in-page-ask-again = To try again, ask for a new sign-in link.
 
 ## Quizzes built offline from the study text
 

@@ -9,7 +9,7 @@ token-expired = 액세스 토큰이 만료되었습니다. refreshToken을 호�
 session-expired = 세션이 끝났습니다. 다시 로그인해 주세요.
 invalid-credentials = 사용자 이름 또는 비밀번호가 올바르지 않습니다.
 email-not-verified = 먼저 이메일 주소를 인증해 주세요. 보내 드린 메일의 링크를 열면 됩니다.
-invalid-token = 링크가 올바르지 않거나, 만료되었거나, 이미 사용되었습니다.
+invalid-token = 링크나 코드가 올바르지 않거나, 만료되었거나, 이미 사용되었습니다.
 already-taken = { $field ->
     [username] 이미 사용 중인 사용자 이름입니다.
     [email] 이미 사용 중인 이메일 주소입니다.
@@ -93,6 +93,7 @@ email-required = 이메일 주소를 입력해 주세요.
 email-quoted = 따옴표나 이스케이프 문자가 들어간 이메일 주소는 받지 않습니다.
 email-look-alike = 이메일 주소에 모양이 비슷한 문자나 호환용 문자가 섞여 있습니다. 일반 문자로 입력해 주세요.
 locale-unsupported = 지원하는 언어는 en(영어)과 ko(한국어)입니다. 둘 중 하나를 골라 주세요.
+return-to-elsewhere = `returnTo`에는 이 사이트의 주소만 넣을 수 있습니다. /quizzes 같은 경로나 { $origin }(으)로 시작하는 주소를 넣어 주세요.
 
 ## 이메일
 
@@ -114,6 +115,18 @@ reset-subject = Quiz LLM 비밀번호 재설정
 reset-asked = Quiz LLM 비밀번호 재설정 요청이 들어왔습니다. 직접 요청하셨다면 아래 링크에서 새 비밀번호를 정해 주세요.
 reset-button = 새 비밀번호 정하기
 reset-link-expires = 링크는 한 번만 쓸 수 있고 1시간 뒤에 만료됩니다. 요청한 적이 없다면 이 메일을 무시하셔도 됩니다. 비밀번호는 바뀌지 않습니다.
+sign-in-link-subject = Quiz LLM 로그인 링크
+sign-in-link-asked = 이 이메일 주소로 Quiz LLM 로그인 요청이 들어왔습니다. 직접 요청하셨다면 아래 링크를 열어 로그인해 주세요.
+sign-in-link-button = Quiz LLM에 로그인하기
+sign-in-link-code = 링크를 여는 대신, 로그인을 요청한 화면에 이 코드를 입력해도 됩니다: { $code }
+sign-in-link-expires = 링크와 코드는 { $ttl } 뒤에 만료되며, 둘 중 하나만 한 번 쓸 수 있습니다.
+sign-in-link-not-you = 요청한 적이 없다면 이 메일을 무시하셔도 됩니다. 링크나 코드가 없으면 누구도 로그인할 수 없습니다.
+sign-up-link-subject = Quiz LLM 가입을 마무리해 주세요
+sign-up-link-asked = 이 이메일 주소로 Quiz LLM 로그인 요청이 들어왔는데, 아직 이 주소로 만든 계정이 없습니다. 직접 요청하셨다면 아래 링크를 열어 계정을 만들고 바로 로그인하세요.
+sign-up-link-button = 계정 만들기
+sign-up-link-not-you = 요청한 적이 없다면 이 메일을 무시하셔도 됩니다. 링크나 코드를 쓰지 않으면 계정은 만들어지지 않습니다.
+sign-up-link-pending = 이 이메일 주소로 Quiz LLM 로그인 요청이 들어왔습니다. 이 주소로 가입한 "{ $username }" 계정이 있지만 아직 인증되지 않았습니다. 직접 요청하셨다면 아래 링크를 열어 주소를 인증하고 그 계정으로 로그인하세요.
+sign-up-link-password-dropped = 이렇게 인증하면 가입할 때 정한 비밀번호는 더 이상 쓸 수 없습니다. 누가 정한 비밀번호인지 알 수 없기 때문입니다. 나중에 비밀번호로 로그인하려면 "비밀번호 찾기"를 이용해 주세요.
 notice-passkey-added-subject = Quiz LLM 계정에 패스키가 추가되었습니다
 notice-totp-enabled-subject = Quiz LLM 2단계 로그인이 켜졌습니다
 notice-totp-disabled-subject = Quiz LLM 2단계 로그인이 꺼졌습니다
@@ -150,6 +163,15 @@ reset-page-title = 새 비밀번호 정하기
 reset-page-label = 새 비밀번호 (10~128자, 흔하지 않은 단어 몇 개를 이으면 좋습니다)
 reset-page-submit = 새 비밀번호로 바꾸기
 reset-page-done = 비밀번호를 바꿨습니다. 모든 세션이 로그아웃되었으니 새 비밀번호로 로그인해 주세요.
+sign-in-page-title = 로그인
+sign-in-page-intro = 로그인 버튼을 누르면 이 브라우저에서 Quiz LLM에 로그인합니다.
+sign-in-page-button = 로그인
+sign-in-page-logged-in = 지금 { $username } 계정으로 로그인되어 있습니다. 로그인을 누르면 이 브라우저는 그 계정에서 로그아웃되고, 이 링크를 받은 계정으로 로그인됩니다.
+sign-in-page-maybe-logged-in = 이 브라우저가 다른 계정에 로그인되어 있을 수 있습니다. 로그인을 누르면 이 링크를 받은 계정으로 로그인이 바뀝니다.
+sign-in-page-code-label = 2단계 로그인이 켜져 있습니다. 인증 앱의 코드(또는 복구 코드)를 입력해 주세요.
+sign-in-page-code-submit = 계속
+sign-in-page-not-from-here = 이 사이트의 로그인 페이지에서 보낸 요청이 아니어서 아무것도 하지 않았습니다. 메일에 있는 링크를 다시 열어 주세요.
+sign-in-page-ask-again = 다시 시도하려면 로그인 링크를 새로 요청해 주세요.
 
 ## 학습 자료로 오프라인에서 만드는 퀴즈
 

@@ -15,6 +15,7 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use super::{
     LoginOutcome,
+    links::{new_token, token_hash},
     service::AuthService,
     tokens::{Claims, chrono_duration},
 };
@@ -150,10 +151,6 @@ fn recovery_hashes(codes: &[String]) -> Vec<String> {
     codes.iter().map(|c| recovery_hash(c)).collect()
 }
 
-fn token_hash(secret: &str) -> String {
-    sha256_hex(secret.as_bytes())
-}
-
 impl AuthService {
     /// Hands out a fresh secret to put in an authenticator app; TOTP is on only once a code
     /// from it is confirmed. Like every change to a factor, needs a recent authentication.
@@ -257,8 +254,7 @@ impl AuthService {
         if !self.store.find_mfa(&user.id).await?.enabled() {
             return Ok(None);
         }
-        let secret: [u8; 32] = rand::random();
-        let secret = URL_SAFE_NO_PAD.encode(secret);
+        let secret = new_token();
         let challenge = MfaChallenge {
             token_hash: token_hash(&secret),
             expires_at: self.clock.now() + chrono_duration(CHALLENGE_TTL),

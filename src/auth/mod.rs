@@ -15,7 +15,7 @@ pub mod social;
 pub mod tokens;
 pub mod validate;
 
-pub use service::{AuthService, Housekeeping, LoginOutcome, SignUp};
+pub use service::{AuthService, Housekeeping, LinkSignIn, LoginOutcome, SignUp};
 pub use settings::{AuthSettings, MIN_JWT_SECRET_BYTES};
 
 pub use tokens::{Claims, IssuedToken, TokenError};

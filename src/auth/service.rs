@@ -21,9 +21,11 @@ use super::{
 };
 use crate::domain::ClientInfo;
 use crate::ratelimit::{Bucket, Throttle};
+mod email_sign_in;
 mod housekeeping;
 mod sessions;
 mod stepup;
+pub use email_sign_in::LinkSignIn;
 pub use housekeeping::Housekeeping;
 
 use crate::{
@@ -104,6 +106,7 @@ impl AuthService {
                 links: LinkSigner::new(&secret),
                 public_url: settings.public_url.clone(),
                 unverified_account_ttl: settings.unverified_account_ttl,
+                sign_up_by_link: settings.sign_up_by_link,
                 clock: clock.clone(),
             }),
             store,
@@ -254,15 +257,16 @@ impl AuthService {
     }
 
     /// Answers at once and the same way for every address: only the limits (the same store
-    /// round trips either way, keyed on the address as typed) are checked here; the lookup and the e-mail happen in a
-    /// background task, so neither the store nor the mail server shows in the response time.
-    /// Limits apply whether or not the address is registered, so they reveal nothing either.
-    async fn mail_link_later(
-        &self,
-        email: &str,
-        purpose: LinkPurpose,
-        client: &ClientInfo,
-    ) -> AppResult<()> {
+    /// round trips either way, keyed on the address as typed) are checked here; `send` (given
+    /// the mailer, the address's key and the client's address) looks the address up and mails
+    /// in a background task, so neither the store nor the mail server shows in the response
+    /// time. Limits apply whether or not the address is registered, so they reveal nothing
+    /// either.
+    async fn mail_later<F, Fut>(&self, email: &str, client: &ClientInfo, send: F) -> AppResult<()>
+    where
+        F: FnOnce(Arc<LinkMailer>, String, String) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
         let email_norm = email_key(email);
         self.throttle
             .check(Bucket::MailClient, &client.key(), None, client)
@@ -270,18 +274,29 @@ impl AuthService {
         self.throttle
             .check(Bucket::MailAddress, &email_norm, None, client)
             .await?;
-        let mailer = self.mailer.clone();
-        let client_ip = client.key();
         // In the request's span, so its log lines carry the request id.
-        self.deferred_mail.spawn(
-            async move {
+        self.deferred_mail
+            .spawn(send(self.mailer.clone(), email_norm, client.key()).in_current_span());
+        Ok(())
+    }
+
+    /// Mails the link for `purpose` to the account with this address, if it needs one.
+    async fn mail_link_later(
+        &self,
+        email: &str,
+        purpose: LinkPurpose,
+        client: &ClientInfo,
+    ) -> AppResult<()> {
+        self.mail_later(
+            email,
+            client,
+            move |mailer, email_norm, client_ip| async move {
                 mailer
                     .send_if_registered(&email_norm, purpose, &client_ip)
                     .await
-            }
-            .in_current_span(),
-        );
-        Ok(())
+            },
+        )
+        .await
     }
 
     /// Always succeeds (unless rate limited), so the answer never tells whether an address is

@@ -1,5 +1,6 @@
 //! Token lifetimes, keys and rate limits: `JWT_*`, `*_TTL`, `SESSION_IDLE_TIMEOUT`,
-//! `REFRESH_REUSE_INTERVAL`, `REAUTH_WINDOW`, `GUEST_TTL`, `PUBLIC_URL`, `WEBAUTHN_*` and `RATE_LIMIT_*`.
+//! `REFRESH_REUSE_INTERVAL`, `REAUTH_WINDOW`, `GUEST_TTL`, `SIGN_UP_BY_LINK`, `PUBLIC_URL`,
+//! `WEBAUTHN_*` and `RATE_LIMIT_*`.
 
 use std::time::Duration;
 
@@ -60,6 +61,12 @@ pub struct AuthSettings {
     /// their sessions, quizzes, results and jobs (checked hourly, or every TTL when shorter).
     #[arg(long, env = "GUEST_TTL", default_value = "7d", value_parser = parse_duration)]
     pub guest_ttl: Duration,
+    /// What `requestSignInLink` does for an address no verified account has: `true` mails a
+    /// link and code that create the account (its username made from the address), or confirm
+    /// the unverified one, and sign in; `false` mails nothing, so only verified accounts sign
+    /// in by e-mail.
+    #[arg(long, env = "SIGN_UP_BY_LINK", default_value_t = false, action = clap::ArgAction::Set)]
+    pub sign_up_by_link: bool,
     /// Base of the links in e-mails. Its origin is also the one WebSocket upgrades are accepted
     /// from (besides CORS_ORIGINS) and passkeys' default origin.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://localhost:8000", value_parser = parse_http_url)]

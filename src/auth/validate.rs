@@ -1,6 +1,6 @@
-//! Password rules (usernames and addresses are parsed in [`crate::domain::identity`]). Each
-//! failure names the field it is about. [`password_rules`] is cheap, so it runs before any rate
-//! limit is spent; [`password_strength`] is not.
+//! Password rules (usernames and addresses are parsed in [`crate::domain::identity`]) and where
+//! a sign-in link may return to. Each failure names the field it is about. [`password_rules`]
+//! is cheap, so it runs before any rate limit is spent; [`password_strength`] is not.
 
 use crate::{
     cpu,
@@ -85,9 +85,79 @@ fn weakness(password: &str, username: &str) -> Option<String> {
 /// zxcvbn's scale is 0–4; 3 means about 10^10 guesses.
 const MIN_STRENGTH: u8 = 3;
 
+/// The longest `returnTo` kept.
+const RETURN_TO_MAX: usize = 2048;
+
+/// Where a sign-in link's page may go once signed in: an address on `public_url`'s origin, read
+/// as a browser reads it (a path such as `/quizzes` is taken relative to that origin; `//host`,
+/// backslashes and other schemes are judged after resolving), so a link can never send anyone
+/// to another site. `None` when not given; `BAD_USER_INPUT` on `returnTo` otherwise.
+pub fn return_to(public_url: &str, raw: Option<&str>) -> AppResult<Option<String>> {
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    let base = url::Url::parse(public_url).map_err(AppError::internal)?;
+    let refused = || {
+        AppError::bad_input(
+            "returnTo",
+            Message::new(MessageKey::ReturnToElsewhere)
+                .with("origin", base.origin().ascii_serialization()),
+        )
+    };
+    if raw.len() > RETURN_TO_MAX {
+        return Err(refused());
+    }
+    let target = base.join(raw).map_err(|_| refused())?;
+    let same_site = target.origin() == base.origin()
+        && target.username().is_empty()
+        && target.password().is_none();
+    if !same_site {
+        return Err(refused());
+    }
+    Ok(Some(target.into()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn return_to_stays_on_the_public_origin() {
+        let base = "https://quiz.example.com/app";
+        let ok = |raw: &str| return_to(base, Some(raw)).unwrap().unwrap();
+        assert_eq!(
+            ok("/quizzes?x=1#top"),
+            "https://quiz.example.com/quizzes?x=1#top"
+        );
+        assert_eq!(
+            ok("https://QUIZ.example.com:443/a"),
+            "https://quiz.example.com/a"
+        );
+        assert_eq!(ok("review"), "https://quiz.example.com/review");
+        assert_eq!(return_to(base, None).unwrap(), None);
+        assert_eq!(return_to(base, Some("  ")).unwrap(), None);
+        for elsewhere in [
+            "https://evil.example/",
+            "//evil.example/x",
+            "/\\evil.example/x",
+            "\\/evil.example",
+            "/\t/evil.example",
+            "http://quiz.example.com/",
+            "https://quiz.example.com:8443/",
+            "https://quiz.example.com.evil.example/",
+            "https://user:pw@quiz.example.com/",
+            "https://quiz.example.com@evil.example/",
+            "javascript:alert(1)",
+            "data:text/html,hi",
+        ] {
+            let err = return_to(base, Some(elsewhere)).unwrap_err();
+            let AppError::BadUserInput(e) = err else {
+                panic!("{elsewhere}: {err:?}")
+            };
+            assert_eq!(e.field, "returnTo", "{elsewhere}");
+        }
+        assert!(return_to(base, Some(&format!("/{}", "a".repeat(RETURN_TO_MAX)))).is_err());
+    }
 
     #[tokio::test]
     async fn passwords() {

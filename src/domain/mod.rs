@@ -16,6 +16,7 @@ mod passkey;
 mod quiz;
 mod review;
 mod secret;
+mod sign_in;
 mod social;
 mod user;
 
@@ -46,6 +47,7 @@ pub use quiz::{
 };
 pub use review::{DesiredRetention, MemoryState, Rating, ReviewCardRecord, ReviewLogRecord};
 pub use secret::{PasswordHash, RefreshToken, sha256_hex};
+pub use sign_in::{SIGN_IN_CODE_ATTEMPTS, SignInRequestRecord};
 pub use social::{SocialLinkRecord, SocialLoginRecord};
 pub use user::{
     Credentials, MAX_SESSIONS_PER_USER, SessionRecord, SignInMethod, UserRecord, WindowCount,
@@ -93,6 +95,7 @@ mod stored_names {
             (SignInMethod::Mfa, "MFA"),
             (SignInMethod::Guest, "GUEST"),
             (SignInMethod::Social, "SOCIAL"),
+            (SignInMethod::EmailLink, "EMAIL_LINK"),
         ] {
             assert_eq!(method.as_str(), name);
             assert_eq!(SignInMethod::parse(name), Some(method));

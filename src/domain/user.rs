@@ -96,6 +96,8 @@ pub enum SignInMethod {
     Guest,
     /// An OpenID Connect provider (`startSocialLogin`).
     Social,
+    /// A link or code mailed by `requestSignInLink`.
+    EmailLink,
 }
 
 impl SignInMethod {

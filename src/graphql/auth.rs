@@ -1,4 +1,5 @@
-//! Sign-up, e-mail verification, login, refresh, logout and sessions.
+//! Sign-up, e-mail verification, login (by password or e-mailed link), refresh, logout and
+//! sessions.
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -165,6 +166,8 @@ pub enum SignInMethod {
     Guest,
     /// An OpenID Connect provider (`startSocialLogin`).
     Social,
+    /// A link or code e-mailed by `requestSignInLink`.
+    EmailLink,
 }
 
 #[derive(SimpleObject)]
@@ -344,6 +347,48 @@ impl AuthMutation {
             .request_password_reset(&email, ctx.request_auth().client())
             .await?;
         Ok(true)
+    }
+
+    /// E-mails a link and a 6-digit code that sign in (valid for 10 minutes; either one, once)
+    /// to a verified account with this address; with `SIGN_UP_BY_LINK`, also to an address no
+    /// verified account has, to sign up. Always `true`, whether or not the address is
+    /// registered. `returnTo`, where the link's page goes once signed in, must be on this
+    /// site (`PUBLIC_URL`'s origin).
+    async fn request_sign_in_link(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        return_to: Option<String>,
+    ) -> Result<bool> {
+        ctx.auth_service()
+            .request_sign_in_link(&email, return_to.as_deref(), ctx.request_auth().client())
+            .await?;
+        Ok(true)
+    }
+
+    /// Logs in with the token of an e-mailed sign-in link, as `login` does (sets cookies;
+    /// `MFA_REQUIRED` with TOTP on). Uses up the link and its code.
+    async fn sign_in_with_link(&self, ctx: &Context<'_>, token: String) -> Result<AuthPayload> {
+        let signed_in = ctx
+            .auth_service()
+            .sign_in_with_link(&token, ctx.request_auth().client())
+            .await?;
+        Ok(logged_in(ctx, signed_in.outcome?, MessageKey::LoggedIn))
+    }
+
+    /// Logs in with the address and the e-mailed 6-digit code, as `login` does. Uses up the
+    /// code and its link; 5 wrong codes end the request.
+    async fn sign_in_with_code(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        code: String,
+    ) -> Result<AuthPayload> {
+        let outcome = ctx
+            .auth_service()
+            .sign_in_with_code(&email, &code, ctx.request_auth().client())
+            .await?;
+        Ok(logged_in(ctx, outcome, MessageKey::LoggedIn))
     }
 
     /// Sets a new password from the e-mailed link; every session of the account ends.

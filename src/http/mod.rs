@@ -323,6 +323,12 @@ pub fn routes(
             get(pages::reset_password).with(pages::html_headers(&pages::reset_password_csp())),
         )
         .at("/auth/oidc/:provider/callback", get(social::callback))
+        .at(
+            "/sign-in-link",
+            get(pages::sign_in_link)
+                .post(pages::sign_in_with_link)
+                .with(pages::sign_in_link_headers()),
+        )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz));
     if state.panic_route {

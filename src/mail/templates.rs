@@ -127,6 +127,65 @@ pub fn password_reset(to: Mailbox, locale: Locale, username: &str, link: &str) -
     letter.to_email(to, K::ResetSubject)
 }
 
+/// Which account a sign-in link (`requestSignInLink`) is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInLetter {
+    /// A verified account: the link signs in to it.
+    SignIn,
+    /// No account has the address (`SIGN_UP_BY_LINK`): the link makes one.
+    SignUp,
+    /// An account signed up with the address but never confirmed (`SIGN_UP_BY_LINK`): the link
+    /// confirms it, and the password someone chose at that sign-up stops working.
+    Confirm,
+}
+
+/// The link and the code of one sign-in request, which expire after `ttl`. `username` is the
+/// account's, empty for a sign-up (there is none yet).
+pub fn sign_in_link(
+    to: Mailbox,
+    locale: Locale,
+    letter: SignInLetter,
+    username: &str,
+    link: &str,
+    code: &str,
+    ttl: Duration,
+) -> Email {
+    let (subject, hello, asked, button, not_you) = match letter {
+        SignInLetter::SignIn => (
+            K::SignInLinkSubject,
+            K::MailHelloName,
+            K::SignInLinkAsked,
+            K::SignInLinkButton,
+            K::SignInLinkNotYou,
+        ),
+        SignInLetter::SignUp => (
+            K::SignUpLinkSubject,
+            K::MailHello,
+            K::SignUpLinkAsked,
+            K::SignUpLinkButton,
+            K::SignUpLinkNotYou,
+        ),
+        SignInLetter::Confirm => (
+            K::VerifySubject,
+            K::MailHello,
+            K::SignUpLinkPending,
+            K::VerifyButton,
+            K::SignInLinkNotYou,
+        ),
+    };
+    let mut body = Letter::new(locale, username);
+    body.say(hello.into())
+        .say(asked.into())
+        .link(link, button)
+        .say(Message::new(K::SignInLinkCode).with("code", code))
+        .say(Message::new(K::SignInLinkExpires).with("ttl", describe(locale, ttl)));
+    if letter == SignInLetter::Confirm {
+        body.say(K::SignUpLinkPasswordDropped.into());
+    }
+    body.say(not_you.into());
+    body.to_email(to, subject)
+}
+
 /// A change to how an account signs in, told to its owner, so that one made with a stolen
 /// session does not go unnoticed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -269,6 +328,37 @@ mod tests {
             "{}",
             email.html
         );
+    }
+
+    #[test]
+    fn sign_in_letters_carry_the_link_the_code_and_their_life() {
+        let to: Mailbox = "ada@example.com".parse().unwrap();
+        let link = "http://localhost:8000/sign-in-link?token=t";
+        let ten = Duration::from_secs(600);
+        let mail = |locale, letter, name| {
+            sign_in_link(to.clone(), locale, letter, name, link, "042917", ten)
+        };
+        let email = mail(Locale::En, SignInLetter::SignIn, "ada");
+        assert_eq!(email.subject, "Sign in to Quiz LLM");
+        for part in [link, "042917", "10 minutes", "Hello ada,"] {
+            assert!(email.text.contains(part), "{part}: {}", email.text);
+        }
+        assert!(
+            email.html.contains(">Sign in to Quiz LLM</a>"),
+            "{}",
+            email.html
+        );
+        let email = mail(Locale::En, SignInLetter::SignUp, "");
+        assert!(email.text.contains("no account yet"), "{}", email.text);
+        assert!(email.text.starts_with("Hello,\n"), "{}", email.text);
+        let email = mail(Locale::En, SignInLetter::Confirm, "ada");
+        assert!(email.text.contains("named \"ada\""), "{}", email.text);
+        assert!(email.text.contains("Forgot password"), "{}", email.text);
+        let email = mail(Locale::Ko, SignInLetter::SignIn, "sejong");
+        assert_eq!(email.subject, "Quiz LLM 로그인 링크");
+        assert!(email.text.contains("10분 뒤에 만료"), "{}", email.text);
+        assert!(email.text.contains("042917"), "{}", email.text);
+        assert!(!email.text.contains("Hello"), "{}", email.text);
     }
 
     #[test]

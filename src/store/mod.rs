@@ -7,6 +7,7 @@ mod materials;
 pub mod mongo;
 mod reviews;
 mod settings;
+mod sign_in;
 mod social;
 pub mod sqlite;
 mod traits;
@@ -34,6 +35,7 @@ pub use error::{Cause, StoreError, StoreResult, UniqueField};
 pub use materials::StudyMaterialStore;
 pub use reviews::{ReviewStore, day_number};
 pub use settings::{StoreOptions, StoreSettings, WriteConcern};
+pub use sign_in::SignInRequestStore;
 pub use social::SocialStore;
 #[cfg(feature = "test-support")]
 pub use traits::StoreFixtures;

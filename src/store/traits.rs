@@ -421,6 +421,7 @@ pub trait Store:
     + super::StudyMaterialStore
     + super::ReviewStore
     + super::SocialStore
+    + super::SignInRequestStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

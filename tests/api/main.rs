@@ -18,5 +18,6 @@ mod passkeys;
 mod quizzes;
 mod reviews;
 mod sessions;
+mod sign_in_link;
 mod sign_up;
 mod store_contract;

@@ -1,5 +1,5 @@
-//! The periodic clean-up: unverified accounts, idle guests, stale rate-limit counters and
-//! lapsed passkey challenges, on a schedule read from the injected clock.
+//! The periodic clean-up: unverified accounts, idle guests, stale rate-limit counters, lapsed
+//! passkey challenges and sign-in requests, on a schedule read from the injected clock.
 
 use std::{sync::Arc, time::Duration};
 
@@ -90,7 +90,10 @@ impl AuthService {
             tracing::warn!(error = ?err, "purging passkey challenges failed; will retry");
         }
         if let Err(err) = self.store.purge_social_logins(self.clock.now()).await {
-            tracing::warn!(error = ?err, "purging social sign-ins failed; will retry");
+            tracing::warn!(error = %err.chain(), "purging social sign-ins failed; will retry");
+        }
+        if let Err(err) = self.store.purge_sign_in_requests(self.clock.now()).await {
+            tracing::warn!(error = %err.chain(), "purging sign-in requests failed; will retry");
         }
     }
 }

@@ -26,6 +26,7 @@ mod outbox;
 mod passkeys;
 mod quizzes;
 mod reviews;
+mod sign_in;
 mod social;
 mod streams;
 mod users;
@@ -205,6 +206,7 @@ impl MongoStore {
         self.create_material_indexes().await?;
         self.create_review_indexes().await?;
         self.create_social_indexes().await?;
+        self.create_sign_in_request_indexes().await?;
         Ok(())
     }
 }

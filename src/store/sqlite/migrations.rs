@@ -36,6 +36,7 @@ fn migrations() -> Migrations<'static> {
             |tx: &Transaction| -> HookResult { Ok(add_user_locale(tx)?) },
         ),
         M::up(include_str!("migrations/18_review_cards.sql")),
+        M::up(include_str!("migrations/19_sign_in_requests.sql")),
         M::up(include_str!("migrations/20_social_sign_in.sql")),
     ])
 }
@@ -159,7 +160,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 18;
+const KNOWN_VERSIONS: usize = 19;
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ mod outbox;
 mod passkeys;
 mod quizzes;
 mod reviews;
+mod sign_in;
 mod social;
 mod streams;
 mod users;

@@ -90,7 +90,8 @@ async fn reveals_nothing_mutations_answer_before_any_lookup_or_delivery(backend:
     };
     for (mutation, known) in [
         ("resendVerificationEmail", pending),
-        ("requestPasswordReset", active),
+        ("requestPasswordReset", active.clone()),
+        ("requestSignInLink", active),
     ] {
         let for_known = ask(mutation, known).await;
         let for_unknown = ask(mutation, "stranger@example.com".into()).await;
@@ -98,19 +99,19 @@ async fn reveals_nothing_mutations_answer_before_any_lookup_or_delivery(backend:
         assert_eq!(for_known.body, for_unknown.body, "{mutation}");
         assert_eq!(for_known.body, json!({ "data": { mutation: true } }));
     }
-    // The two e-mails were still queued and their delivery started, in the background.
-    wait_until("both e-mails are in the outbox", async || {
-        app.store.count_mail().await.unwrap() == 2
+    // The three e-mails were still queued and their delivery started, in the background.
+    wait_until("the three e-mails are in the outbox", async || {
+        app.store.count_mail().await.unwrap() == 3
     })
     .await;
     wait_until("delivery was attempted", async || {
         connections.load(Ordering::SeqCst) > 0
     })
     .await;
-    // Unknown addresses got nothing queued: every link mail but the two still talking to the
+    // Unknown addresses got nothing queued: every link mail but the three still talking to the
     // silent server is done.
-    app.mail_queued_but(2).await;
-    assert_eq!(app.store.count_mail().await.unwrap(), 2);
+    app.mail_queued_but(3).await;
+    assert_eq!(app.store.count_mail().await.unwrap(), 3);
 }
 
 /// The path and query of an e-mailed link, on the test server.

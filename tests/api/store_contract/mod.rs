@@ -1687,6 +1687,9 @@ mod streams;
 /// Study materials: the same contract, kept in a file of its own.
 mod materials;
 
+/// Sign-in requests by e-mail: the same contract, kept in a file of its own.
+mod sign_in;
+
 /// `user` signing up the guest `guest` in place: its id, their name and address.
 fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {
     UserRecord {

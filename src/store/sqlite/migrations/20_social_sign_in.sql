@@ -1,7 +1,9 @@
 -- Sign-in through OpenID Connect providers: the identities linked to accounts (an identity is
 -- the issuer and subject, linked to one account; an account has one link per provider), and the
--- logins waiting for the provider to send the browser back (single use, short-lived).
-CREATE TABLE social_links (
+-- logins waiting for the provider to send the browser back (single use, short-lived). Only new
+-- tables, each made if missing, so a database whose recorded version was wound back can run it
+-- again.
+CREATE TABLE IF NOT EXISTS social_links (
     user_id   TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     provider  TEXT NOT NULL,
     issuer    TEXT NOT NULL,
@@ -11,7 +13,7 @@ CREATE TABLE social_links (
     PRIMARY KEY (user_id, provider),
     UNIQUE (issuer, subject)
 );
-CREATE TABLE social_logins (
+CREATE TABLE IF NOT EXISTS social_logins (
     state_hash    TEXT PRIMARY KEY,
     provider      TEXT NOT NULL,
     nonce         TEXT NOT NULL,
@@ -20,4 +22,4 @@ CREATE TABLE social_logins (
     link_to       TEXT,
     expires_at    INTEGER NOT NULL
 );
-CREATE INDEX social_logins_expiry ON social_logins(expires_at);
+CREATE INDEX IF NOT EXISTS social_logins_expiry ON social_logins(expires_at);
