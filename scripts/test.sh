@@ -18,12 +18,21 @@
 # server is not there), then the end-to-end suite (e2e/run.sh). With arguments, the one cargo run
 # takes them as they are.
 #
+# The tests that sign in with OpenID Connect start a provider of their own (oidc-provider from
+# npm, run by tests/support/oidc-provider/server.mjs): this script installs it first with
+# scripts/oidc-test-provider.sh (npm ci once per lock into ~/.cache/quiz-llm; needs Node 20+ and
+# npm) and exports OIDC_TEST_PROVIDER_DIR. Under CI=true it sets QUIZ_LLM_REQUIRE_OIDC=1, so those
+# tests fail when the provider cannot run; elsewhere a failed install is a loud warning and those
+# tests do not run.
+#
 # Tests mostly wait on sockets and timers, not the CPU, so libtest runs 6 at a time
 # (RUST_TEST_THREADS, when not set already) even on a 2-core machine.
 #
 # Environment:
 #   MONGODB_TEST_URL  already set: test against that server (e.g. `docker compose up -d mongo`,
 #                     then MONGODB_TEST_URL=mongodb://localhost:27017); none is started
+#   OIDC_TEST_PROVIDER_DIR  already set: the OpenID Connect provider installed there (none is
+#                     installed)
 #   SKIP_MONGO=1      no MongoDB at all: the SQLite tests only (with a loud warning)
 #   SKIP_E2E=1        skip the end-to-end suite (e2e/run.sh), which needs Node 20+ and Chromium
 #   SKIP_LLM=1        skip the real-model stage (its first run builds llama-server: minutes)
@@ -88,6 +97,22 @@ else
     fi
     # Every MongoDB variant must run: one that finds no server fails.
     export QUIZ_LLM_REQUIRE_MONGO=1
+fi
+
+# The OpenID Connect provider the sign-in tests start (tests/api/common/oidc.rs).
+if [[ -n "${OIDC_TEST_PROVIDER_DIR:-}" ]]; then
+    log "OIDC_TEST_PROVIDER_DIR is set: the sign-in tests use the provider installed there"
+elif exports="$(scripts/oidc-test-provider.sh install)"; then
+    eval "$exports"
+elif [[ "${CI:-}" == true ]]; then
+    loud "The OpenID Connect test provider could not be installed (see above); CI needs it."
+    exit 1
+else
+    loud "The OpenID Connect test provider could not be installed (see above):" \
+        "the tests that sign in with it will NOT run."
+fi
+if [[ "${CI:-}" == true ]]; then
+    export QUIZ_LLM_REQUIRE_OIDC=1
 fi
 
 # The multi-node tests (tests/api/operations/nodes.rs) must run too: without HAProxy they fail, saying so.

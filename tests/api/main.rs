@@ -13,6 +13,7 @@ mod live;
 mod locale;
 mod login;
 mod mfa;
+mod oidc_provider;
 mod operations;
 mod passkeys;
 mod quizzes;

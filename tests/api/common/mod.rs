@@ -5,6 +5,7 @@
 pub mod fake_llm;
 pub mod mailbox;
 pub mod nodes;
+pub mod oidc;
 pub mod passkey;
 pub mod process;
 pub mod smtp;
