@@ -650,7 +650,7 @@ impl AuthService {
     }
 
     /// Removes the caller's link to `provider`, unless it is their last way to sign in (no
-    /// password, no passkey, no other link).
+    /// password, no verified address, no passkey, no other link).
     pub async fn unlink_social_account(
         &self,
         claims: &super::Claims,
@@ -662,7 +662,9 @@ impl AuthService {
         if !links.iter().any(|l| l.provider == provider) {
             return Err(AppError::NotFound);
         }
+        // A verified address always signs in by e-mail (`requestSignInLink`).
         let other_ways = user.password_hash().is_some()
+            || (user.is_active && user.email().is_some())
             || links.len() > 1
             || !self.store.list_passkeys(&user.id).await?.is_empty();
         if !other_ways {

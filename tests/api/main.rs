@@ -21,4 +21,5 @@ mod reviews;
 mod sessions;
 mod sign_in_link;
 mod sign_up;
+mod social;
 mod store_contract;

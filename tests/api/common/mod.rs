@@ -3,6 +3,7 @@
 //! browser, keeping cookies.
 
 pub mod fake_llm;
+pub mod fake_oidc;
 pub mod mailbox;
 pub mod nodes;
 pub mod oidc;
