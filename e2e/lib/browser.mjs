@@ -21,10 +21,11 @@ const CHROMIUM_ARGS = [
 ];
 
 /**
- * A fresh browser profile that may reach `origin` only. `blocked` lists the URLs it tried to
- * reach elsewhere; `close()` ends the browser and removes the profile.
+ * A fresh browser profile that may reach `origin` only (or each origin of an array). `blocked`
+ * lists the URLs it tried to reach elsewhere; `close()` ends the browser and removes the profile.
  */
 export async function offlineBrowser(origin) {
+  const allowed = Array.isArray(origin) ? origin : [origin];
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (e2e/run.sh does it)`);
   const userDataDir = await mkdtemp(join(tmpdir(), 'quiz-llm-e2e-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -37,7 +38,7 @@ export async function offlineBrowser(origin) {
   const blocked = [];
   await context.route('**/*', async (route) => {
     const url = new URL(route.request().url());
-    if (url.origin === origin || url.protocol === 'data:') return route.continue();
+    if (allowed.includes(url.origin) || url.protocol === 'data:') return route.continue();
     blocked.push(url.href);
     return route.abort('internetdisconnected');
   });

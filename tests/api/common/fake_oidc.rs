@@ -22,7 +22,8 @@ pub struct FakeIssuer {
 
 struct State {
     issuer: String,
-    key: SigningKey,
+    /// The published key and its id; [`FakeIssuer::rotate_keys`] replaces it.
+    key: Mutex<(SigningKey, String)>,
     /// Signs tokens without being published: a forged signature.
     stranger: SigningKey,
     /// The claims and signing key of the next ID token.
@@ -42,8 +43,8 @@ impl FakeIssuer {
         let issuer = format!("http://{addr}");
         let state = Arc::new(State {
             issuer: issuer.clone(),
-            key: SigningKey::from_slice(&rand::random::<[u8; 32]>()).unwrap(),
-            stranger: SigningKey::from_slice(&rand::random::<[u8; 32]>()).unwrap(),
+            key: Mutex::new((new_key(), "k1".into())),
+            stranger: new_key(),
             plan: Mutex::new(None),
         });
         let app = Route::new()
@@ -61,6 +62,14 @@ impl FakeIssuer {
         *self.state.plan.lock().unwrap() = Some((claims, forged));
     }
 
+    /// Publishes a new key under a new id, and signs with it from now on, as a provider rotating
+    /// its keys does.
+    pub fn rotate_keys(&self) {
+        let mut key = self.state.key.lock().unwrap();
+        let next = format!("k{}", key.1[1..].parse::<u32>().unwrap() + 1);
+        *key = (new_key(), next);
+    }
+
     /// Claims that pass every check for a sign-in that sent `nonce`, at `now` (Unix seconds).
     pub fn good_claims(&self, nonce: &str, now: i64) -> Value {
         json!({
@@ -69,6 +78,11 @@ impl FakeIssuer {
             "email": "fake.person@example.com", "email_verified": true,
         })
     }
+}
+
+/// A random P-256 key; a scalar outside the curve's order (odds 2^-32) would fail loudly.
+fn new_key() -> SigningKey {
+    SigningKey::from_slice(&rand::random::<[u8; 32]>()).unwrap()
 }
 
 #[handler]
@@ -87,9 +101,10 @@ fn discovery(state: Data<&Arc<State>>) -> Json<Value> {
 
 #[handler]
 fn jwks(state: Data<&Arc<State>>) -> Json<Value> {
-    let point = state.key.verifying_key().to_encoded_point(false);
+    let (key, kid) = state.key.lock().unwrap().clone();
+    let point = key.verifying_key().to_encoded_point(false);
     Json(json!({ "keys": [{
-        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": "k1",
+        "kty": "EC", "crv": "P-256", "use": "sig", "alg": "ES256", "kid": kid,
         "x": URL_SAFE_NO_PAD.encode(point.x().unwrap()),
         "y": URL_SAFE_NO_PAD.encode(point.y().unwrap()),
     }]}))

@@ -448,6 +448,72 @@ async fn id_tokens_that_fail_a_check_log_no_one_in() {
     }
 }
 
+/// Starting sign-ins and answering callbacks count against the client's login limit.
+#[tokio::test]
+async fn sign_ins_count_against_the_clients_login_limit() {
+    let fake = FakeIssuer::start().await;
+    let config = provider_config("fake", &fake.issuer, fake_oidc::CLIENT_ID, "fake-secret");
+    let port = common::free_port();
+    let app = TestApp::spawn(Backend::Sqlite, |s| {
+        s.server.listen_addr = format!("127.0.0.1:{port}").parse().unwrap();
+        s.auth.public_url = format!("http://127.0.0.1:{port}");
+        s.auth.oidc.oidc_provider_configs = vec![config];
+        s.auth.rate_limits.login_per_client = "3/5m".parse().unwrap();
+    })
+    .await
+    .unwrap();
+    let good = |nonce: &str, now: i64| (fake.good_claims(nonce, now), false);
+    // One sign-in is a start and a callback: two of the three.
+    assert_eq!(attempt(&app, &fake, &good).await, (true, None));
+    let c = browser(&app);
+    let r = c
+        .gql(START, json!({ "p": "fake", "r": return_to(&app) }))
+        .await
+        .ok();
+    let state = reqwest::Url::parse(&url_of(&r, "startSocialLogin"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let r = c
+        .gql(START, json!({ "p": "fake", "r": return_to(&app) }))
+        .await;
+    assert_eq!(r.code(), "RATE_LIMITED");
+    let resp = c
+        .http
+        .get(format!(
+            "{}/auth/oidc/fake/callback?state={state}&code=c",
+            app.base_url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&resp),
+        format!("{}/?error=rate_limited", app.base_url)
+    );
+}
+
+/// A provider that rotates its keys: the server, holding the old set, fetches the new one
+/// when a token names a key it lacks, and signs the person in.
+#[tokio::test]
+async fn rotated_provider_keys_are_fetched_again() {
+    let fake = FakeIssuer::start().await;
+    let config = provider_config("fake", &fake.issuer, fake_oidc::CLIENT_ID, "fake-secret");
+    let app = app_with(Backend::Sqlite, vec![config]).await.unwrap();
+    let good = |nonce: &str, now: i64| (fake.good_claims(nonce, now), false);
+    assert_eq!(attempt(&app, &fake, &good).await, (true, None));
+    fake.rotate_keys();
+    assert_eq!(attempt(&app, &fake, &good).await, (true, None));
+    // A forged token still fails after the fresh fetch.
+    let forged = |nonce: &str, now: i64| (fake.good_claims(nonce, now), true);
+    assert_eq!(
+        attempt(&app, &fake, &forged).await,
+        (false, Some("invalid_id_token".to_owned()))
+    );
+}
+
 /// The ID token the fake issuer hands out, from the nonce the server sent and the server's time
 /// (Unix seconds): its claims, and whether it is signed with a key never published.
 type PlannedToken<'a> = dyn Fn(&str, i64) -> (Value, bool) + 'a;

@@ -1690,6 +1690,9 @@ mod materials;
 /// Sign-in requests by e-mail: the same contract, kept in a file of its own.
 mod sign_in;
 
+/// Social sign-in: the same contract, kept in a file of its own.
+mod social;
+
 /// `user` signing up the guest `guest` in place: its id, their name and address.
 fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {
     UserRecord {
