@@ -118,11 +118,12 @@ fn token(state: Data<&Arc<State>>) -> Json<Value> {
         .unwrap()
         .take()
         .expect("the test planned the ID token");
+    let (published, kid) = state.key.lock().unwrap().clone();
     let header =
-        URL_SAFE_NO_PAD.encode(json!({ "alg": "ES256", "typ": "JWT", "kid": "k1" }).to_string());
+        URL_SAFE_NO_PAD.encode(json!({ "alg": "ES256", "typ": "JWT", "kid": kid }).to_string());
     let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
     let signed = format!("{header}.{payload}");
-    let key = if forged { &state.stranger } else { &state.key };
+    let key = if forged { &state.stranger } else { &published };
     let signature: Signature = key.sign(signed.as_bytes());
     let id_token = format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
     Json(json!({

@@ -56,11 +56,13 @@ async fn social_logins_are_taken_once_and_lapse(backend: Backend) {
     s.insert_social_login(&lapsed).await.unwrap();
     let later = now + Duration::minutes(11);
     assert_eq!(s.take_social_login("state-b", later).await.unwrap(), None);
-    s.insert_social_login(&login("state-c", None, Duration::minutes(10)))
-        .await
-        .unwrap();
+    let current = login("state-c", None, Duration::minutes(20));
+    s.insert_social_login(&current).await.unwrap();
     assert_eq!(s.purge_social_logins(later).await.unwrap(), 1);
-    assert_eq!(s.take_social_login("state-c", now).await.unwrap(), None);
+    assert_eq!(
+        s.take_social_login("state-c", later).await.unwrap(),
+        Some(current)
+    );
 }
 
 async fn an_identity_links_one_account_and_an_account_one_identity_per_provider(backend: Backend) {
