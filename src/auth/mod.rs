@@ -2,6 +2,7 @@
 //! resolvers call [`AuthService`] and translate its results.
 
 pub mod breached;
+mod export;
 mod guests;
 mod link_mailer;
 pub mod links;

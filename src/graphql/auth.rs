@@ -293,6 +293,20 @@ impl AuthQuery {
             })
             .collect())
     }
+
+    /// Everything the server holds on the caller, as one JSON document with a `version`
+    /// (docs/api.md describes it); needs a login or `reauthenticate` within `REAUTH_WINDOW`.
+    #[graphql(guard = "LoggedIn")]
+    async fn export_my_data(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<async_graphql::Json<serde_json::Value>> {
+        Ok(async_graphql::Json(
+            ctx.auth_service()
+                .export_my_data(ctx.claims()?, ctx.request_auth().client())
+                .await?,
+        ))
+    }
 }
 
 #[derive(Default)]

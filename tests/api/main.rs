@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod account;
 mod architecture;
 mod docs;
 mod guests;

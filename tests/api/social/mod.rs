@@ -374,6 +374,14 @@ async fn return_to_and_provider_are_checked_before_anything_starts() {
             "{bad}"
         );
     }
+    // PUBLIC_URL's origin is allowed, whatever the path.
+    let r = c
+        .gql(
+            START,
+            json!({ "p": "corp", "r": format!("{}/any/where", app.base_url) }),
+        )
+        .await;
+    assert!(r.errors().is_none(), "{r:?}");
     let r = c
         .gql(START, json!({ "p": "nobody", "r": return_to(&app) }))
         .await;
@@ -445,6 +453,29 @@ async fn id_tokens_that_fail_a_check_log_no_one_in() {
             (false, Some("invalid_id_token".to_owned())),
             "{case}"
         );
+    }
+}
+
+/// `OIDC_RETURN_ORIGINS` lets a sign-in return to a frontend on another origin, and only there.
+#[tokio::test]
+async fn return_origins_let_a_frontend_elsewhere_receive_the_browser() {
+    let fake = FakeIssuer::start().await;
+    let config = provider_config("fake", &fake.issuer, fake_oidc::CLIENT_ID, "fake-secret");
+    let app = TestApp::spawn(Backend::Sqlite, |s| {
+        s.auth.oidc.oidc_provider_configs = vec![config];
+        s.auth.oidc.oidc_return_origins = vec!["https://app.example.com".into()];
+    })
+    .await
+    .unwrap();
+    let c = browser(&app);
+    for (to, allowed) in [
+        ("https://app.example.com/after", true),
+        ("https://app.example.com:8443/after", false),
+        ("http://app.example.com/after", false),
+        ("https://evil.app.example.com/after", false),
+    ] {
+        let r = c.gql(START, json!({ "p": "fake", "r": to })).await;
+        assert_eq!(r.errors().is_none(), allowed, "{to}: {r:?}");
     }
 }
 
