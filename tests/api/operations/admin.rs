@@ -17,6 +17,7 @@ crate::on_every_store!(
     ending_sessions_makes_refresh_fail,
     resending_verification_queues_a_working_link,
     an_unknown_user_exits_3,
+    a_disabled_account_cannot_sign_in_by_mailed_link_or_code,
 );
 
 /// The server's settings the commands need: its database, its signing key and its address.
@@ -241,6 +242,29 @@ async fn resending_verification_queues_a_working_link(backend: Backend) {
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stderr.contains("already verified"), "{stderr}");
+}
+
+async fn a_disabled_account_cannot_sign_in_by_mailed_link_or_code(backend: Backend) {
+    use crate::sign_in_link::{request_mail, with_code, with_link};
+    let Some(a) = shareable(backend).await else {
+        return;
+    };
+    let (_, email) = a.new_user("eve").await;
+    admin(&a, "disable", "eve", &[]).await;
+    let c = a.client();
+    let mail = request_mail(&a, &c, &email).await;
+    assert_eq!(with_link(&c, &mail.token).await.code(), "ACCOUNT_DISABLED");
+    let mail = request_mail(&a, &c, &email).await;
+    assert_eq!(
+        with_code(&c, &email, &mail.code).await.code(),
+        "ACCOUNT_DISABLED"
+    );
+    assert!(c.me().await.data()["me"].is_null(), "no session was made");
+
+    admin(&a, "enable", "eve", &[]).await;
+    let mail = request_mail(&a, &c, &email).await;
+    let r = with_link(&c, &mail.token).await;
+    assert!(r.errors().is_none(), "{r:?}");
 }
 
 async fn an_unknown_user_exits_3(backend: Backend) {
