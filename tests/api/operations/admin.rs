@@ -18,6 +18,7 @@ crate::on_every_store!(
     resending_verification_queues_a_working_link,
     an_unknown_user_exits_3,
     a_disabled_account_cannot_sign_in_by_mailed_link_or_code,
+    disabling_closes_the_account_s_open_sockets,
 );
 
 /// The server's settings the commands need: its database, its signing key and its address.
@@ -265,6 +266,33 @@ async fn a_disabled_account_cannot_sign_in_by_mailed_link_or_code(backend: Backe
     let mail = request_mail(&a, &c, &email).await;
     let r = with_link(&c, &mail.token).await;
     assert!(r.errors().is_none(), "{r:?}");
+}
+
+async fn disabling_closes_the_account_s_open_sockets(backend: Backend) {
+    use crate::live::{socket, token_of};
+    let Some(a) = shareable(backend).await else {
+        return;
+    };
+    let (client, _) = a.new_user("fay").await;
+    let token = token_of(&client, "fay").await;
+    let mut s = socket(&a, &token).await;
+    s.subscribe(
+        "e",
+        "subscription { quizEvents { kind quizId } }",
+        serde_json::json!({}),
+    )
+    .await;
+    a.wait_for_subscriptions("quizEvents", 1).await;
+
+    admin(&a, "disable", "fay", &[]).await;
+    // Sockets check their session every 100 ms here; this process's cached answer goes stale.
+    a.clock
+        .advance(a.config.auth.session_cache_ttl + Duration::from_secs(1));
+    let closed = tokio::time::timeout(Duration::from_secs(10), s.closed())
+        .await
+        .expect("the socket closes once the account is disabled");
+    assert_eq!(closed.code, 4401, "{closed:?}");
+    assert_eq!(closed.reason, "SESSION_EXPIRED");
 }
 
 async fn an_unknown_user_exits_3(backend: Backend) {
