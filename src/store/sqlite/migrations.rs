@@ -206,6 +206,24 @@ mod tests {
         assert!(migrate(&mut conn).is_err());
     }
 
+    /// A database wound back before 21 (whose column stays) runs it again without failing.
+    #[test]
+    fn the_disabled_column_is_added_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "user_version", 20).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), KNOWN_VERSIONS as i64);
+        let columns: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = 'disabled'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 1);
+    }
+
     #[test]
     fn the_migration_list_is_valid_and_counted() {
         assert!(migrations().validate().is_ok());
