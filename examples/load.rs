@@ -188,6 +188,7 @@ fn user_record(username: String, hash: &PasswordHash, now: DateTime<Utc>) -> Use
         is_active: true,
         created_at: now,
         locale: Default::default(),
+        disabled: false,
     }
 }
 

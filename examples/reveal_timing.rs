@@ -39,6 +39,7 @@ fn user(name: &str, active: bool) -> UserRecord {
         is_active: active,
         created_at: chrono::Utc::now(),
         locale: Default::default(),
+        disabled: false,
     }
 }
 

@@ -165,6 +165,28 @@ pub struct Application {
     deferred_mail: tokio_util::task::TaskTracker,
 }
 
+/// The account service alone, on the store and mail settings `serve` uses, for the operator's
+/// commands (`quiz-llm admin user …`): no listener and no background workers. Its mail is stored
+/// in the outbox and tried once at once; a running server's outbox retries what failed.
+pub async fn operator_auth(settings: &Settings) -> anyhow::Result<AuthService> {
+    let clock: domain::SharedClock = Arc::new(SystemClock);
+    install_crypto_provider();
+    let store = store::connect_with(&settings.store.database_url, settings.store.options).await?;
+    let mailer = mail::from_settings(&settings.mail).await?;
+    let outbox = Arc::new(Outbox::new(
+        store.clone(),
+        mailer,
+        settings.mail.mail_retry_base,
+        clock.clone(),
+    ));
+    let throttle = Arc::new(Throttle::new(
+        settings.auth.rate_limits.clone(),
+        store.clone(),
+        clock.clone(),
+    ));
+    AuthService::new(store, outbox, settings.auth.clone(), throttle, clock)
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         Self::build_with(settings, Overrides::default()).await

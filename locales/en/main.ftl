@@ -10,6 +10,7 @@ token-expired = The access token has expired; call refreshToken.
 session-expired = Your session has ended; please log in again.
 invalid-credentials = Invalid username or password.
 email-not-verified = Confirm your e-mail address first: open the link we sent you.
+account-disabled = This account has been disabled; contact the site's operators.
 invalid-token = This link or code is invalid, expired or already used.
 already-taken = That { $field } is already taken.
 not-found = Not found.

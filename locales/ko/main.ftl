@@ -9,6 +9,7 @@ token-expired = 액세스 토큰이 만료되었습니다. refreshToken을 호�
 session-expired = 세션이 끝났습니다. 다시 로그인해 주세요.
 invalid-credentials = 사용자 이름 또는 비밀번호가 올바르지 않습니다.
 email-not-verified = 먼저 이메일 주소를 인증해 주세요. 보내 드린 메일의 링크를 열면 됩니다.
+account-disabled = 이 계정은 사용이 중지되었습니다. 사이트 운영자에게 문의해 주세요.
 invalid-token = 링크나 코드가 올바르지 않거나, 만료되었거나, 이미 사용되었습니다.
 already-taken = { $field ->
     [username] 이미 사용 중인 사용자 이름입니다.

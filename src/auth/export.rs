@@ -144,6 +144,7 @@ impl AuthService {
                 "email": user.email().map(|e| e.as_str()),
                 "emailVerified": user.is_active,
                 "hasPassword": user.password_hash().is_some(),
+                "disabled": user.disabled,
                 "locale": user.locale.as_str(),
                 "createdAt": time(user.created_at),
             },

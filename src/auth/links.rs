@@ -186,6 +186,7 @@ mod tests {
             is_active: active,
             created_at: Utc::now(),
             locale: Default::default(),
+            disabled: false,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Accounts, passwords, tokens, e-mail links and login sessions. No GraphQL types here: the
 //! resolvers call [`AuthService`] and translate its results.
 
+pub mod admin;
 pub mod breached;
 mod export;
 mod guests;

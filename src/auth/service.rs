@@ -239,6 +239,7 @@ impl AuthService {
             is_active: false,
             created_at: self.clock.now(),
             locale: client.locale.unwrap_or_default(),
+            disabled: false,
         })
     }
 
@@ -479,6 +480,11 @@ impl AuthService {
         if !user.is_active {
             return Err(AppError::EmailNotVerified);
         }
+        // Before the second step, so a disabled account is not asked for a code it cannot use.
+        if user.disabled {
+            tracing::info!(target: "audit", event = "login_refused_disabled", user_id = %user.id, client_ip = %client.key());
+            return Err(AppError::AccountDisabled);
+        }
         if let Some(second_step) = self.second_factor_required(&user).await? {
             tracing::info!(target: "audit", event = "mfa_required", user_id = %user.id, client_ip = %client.key());
             return Err(second_step);
@@ -506,6 +512,10 @@ impl AuthService {
         method: SignInMethod,
         provider: Option<&str>,
     ) -> AppResult<LoginOutcome> {
+        if user.disabled {
+            // `start_session` refuses it too; here it is refused before "login_succeeded".
+            return self.start_session(user, client, method).await;
+        }
         let method_name = method.as_str().to_ascii_lowercase();
         tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, client_ip = %client.key(), method = %method_name, provider = provider.unwrap_or_default());
         self.start_session(user, client, method).await
@@ -529,13 +539,19 @@ impl AuthService {
             .await
     }
 
-    /// Logs `user` in: a new session (recording how it signed in) and its access token.
+    /// Logs `user` in: a new session (recording how it signed in) and its access token. Every
+    /// way in ends here, so this is where a disabled account is turned away.
     pub(super) async fn start_session(
         &self,
         user: UserRecord,
         client: &ClientInfo,
         method: SignInMethod,
     ) -> AppResult<LoginOutcome> {
+        if user.disabled {
+            let method_name = method.as_str().to_ascii_lowercase();
+            tracing::info!(target: "audit", event = "login_refused_disabled", user_id = %user.id, client_ip = %client.key(), method = %method_name);
+            return Err(AppError::AccountDisabled);
+        }
         let now = self.clock.now();
         let session_id = SessionId::new_random();
         let expires_at = now + chrono_duration(self.settings.refresh_token_ttl);
@@ -639,6 +655,9 @@ impl AuthService {
             .await?
             .filter(|u| u.is_active)
             .ok_or(AppError::SessionExpired)?;
+        if user.disabled {
+            return Err(AppError::AccountDisabled);
+        }
         for _ in 0..ROTATE_ATTEMPTS {
             let session = self
                 .store

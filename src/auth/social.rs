@@ -627,6 +627,7 @@ impl AuthService {
                 is_active: true,
                 created_at: self.clock.now(),
                 locale: client.locale.unwrap_or_default(),
+                disabled: false,
             };
             match self.store.insert_user_replacing_pending(&user).await {
                 Ok(_) => {

@@ -22,6 +22,8 @@ pub enum AppError {
     SessionExpired,
     InvalidCredentials,
     EmailNotVerified,
+    /// An operator disabled the account: it cannot log in or refresh until enabled again.
+    AccountDisabled,
     InvalidToken,
     BadUserInput(FieldError),
     Conflict {
@@ -78,6 +80,7 @@ impl AppError {
             AppError::SessionExpired => K::SessionExpired.into(),
             AppError::InvalidCredentials => K::InvalidCredentials.into(),
             AppError::EmailNotVerified => K::EmailNotVerified.into(),
+            AppError::AccountDisabled => K::AccountDisabled.into(),
             AppError::InvalidToken => K::InvalidToken.into(),
             AppError::BadUserInput(e) => e.message.clone(),
             AppError::Conflict { field } => Message::new(K::AlreadyTaken).with("field", *field),
@@ -103,6 +106,7 @@ impl AppError {
             AppError::SessionExpired => ErrorCode::SessionExpired,
             AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
             AppError::EmailNotVerified => ErrorCode::EmailNotVerified,
+            AppError::AccountDisabled => ErrorCode::AccountDisabled,
             AppError::InvalidToken => ErrorCode::InvalidToken,
             AppError::BadUserInput(_) => ErrorCode::BadUserInput,
             AppError::Conflict { .. } => ErrorCode::Conflict,
@@ -127,6 +131,7 @@ pub enum ErrorCode {
     SessionExpired,
     InvalidCredentials,
     EmailNotVerified,
+    AccountDisabled,
     InvalidToken,
     BadUserInput,
     Conflict,

@@ -15,6 +15,7 @@ pub enum MessageKey {
     SessionExpired,
     InvalidCredentials,
     EmailNotVerified,
+    AccountDisabled,
     InvalidToken,
     AlreadyTaken,
     NotFound,

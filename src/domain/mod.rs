@@ -67,6 +67,7 @@ mod stored_names {
             (ErrorCode::SessionExpired, "SESSION_EXPIRED"),
             (ErrorCode::InvalidCredentials, "INVALID_CREDENTIALS"),
             (ErrorCode::EmailNotVerified, "EMAIL_NOT_VERIFIED"),
+            (ErrorCode::AccountDisabled, "ACCOUNT_DISABLED"),
             (ErrorCode::InvalidToken, "INVALID_TOKEN"),
             (ErrorCode::BadUserInput, "BAD_USER_INPUT"),
             (ErrorCode::Conflict, "CONFLICT"),

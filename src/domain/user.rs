@@ -23,6 +23,9 @@ pub struct UserRecord {
     pub created_at: DateTime<Utc>,
     /// The language e-mails and messages use; set at sign-up from `Accept-Language`.
     pub locale: Locale,
+    /// An operator turned the account off (`quiz-llm admin user disable`): no login or
+    /// refresh until it is turned on again.
+    pub disabled: bool,
 }
 
 /// What a signed-up account logs in with.
@@ -46,6 +49,7 @@ impl UserRecord {
             is_active: true,
             created_at: now,
             locale: Locale::default(),
+            disabled: false,
         }
     }
 

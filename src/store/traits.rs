@@ -12,6 +12,8 @@ pub trait UserStore: Send + Sync {
     /// there was no inactive user to flip.
     async fn activate_user(&self, id: &UserId) -> StoreResult<bool>;
     /// `setLocale`; `false` when the user is gone.
+    /// Disables or enables the account; `false` when there is no such user.
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool>;
     async fn set_user_locale(
         &self,
         id: &UserId,

@@ -18,8 +18,31 @@ pub enum LogFormat {
 /// Installs the subscriber; call once, before anything logs. Returns the trace exporter, to be
 /// shut down (flushed) when the process ends.
 pub fn init(format: LogFormat, settings: &TelemetrySettings) -> anyhow::Result<Option<Traces>> {
+    init_to(format, settings, LogOutput::Stdout)
+}
+
+/// Where the log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    /// The server's: its standard output is its log.
+    Stdout,
+    /// A command whose standard output is its answer (`admin user show --json`).
+    Stderr,
+}
+
+/// [`init`], writing the log lines to `output`.
+pub fn init_to(
+    format: LogFormat,
+    settings: &TelemetrySettings,
+    output: LogOutput,
+) -> anyhow::Result<Option<Traces>> {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer();
+    let writer = match output {
+        LogOutput::Stdout => BoxMakeWriter::new(std::io::stdout),
+        LogOutput::Stderr => BoxMakeWriter::new(std::io::stderr),
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(writer);
     let fmt = match format {
         LogFormat::Json => fmt.json().flatten_event(true).with_filter(filter).boxed(),
         LogFormat::Pretty => fmt.with_filter(filter).boxed(),

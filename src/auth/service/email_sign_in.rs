@@ -239,6 +239,7 @@ impl AuthService {
             is_active: true,
             created_at: self.clock.now(),
             locale: request.locale,
+            disabled: false,
         };
         match self.store.insert_user_replacing_pending(&user).await {
             Ok(_) => {

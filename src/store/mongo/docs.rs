@@ -32,6 +32,9 @@ struct StoredUser {
     /// Absent in users stored before locales: English.
     #[serde(default)]
     locale: StoredLocale,
+    /// Absent unless an operator disabled the account.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    disabled: bool,
 }
 
 /// A locale as its tag; a tag this build does not know reads as the default.
@@ -67,6 +70,7 @@ impl From<&UserRecord> for StoredUser {
             is_guest: u.is_guest(),
             created_at: u.created_at,
             locale: StoredLocale(u.locale),
+            disabled: u.disabled,
         }
     }
 }
@@ -92,6 +96,7 @@ impl TryFrom<StoredUser> for UserRecord {
             is_active: u.is_active,
             created_at: u.created_at,
             locale: u.locale.0,
+            disabled: u.disabled,
         })
     }
 }
@@ -493,6 +498,7 @@ mod tests {
             is_active: true,
             created_at: at(500),
             locale: Locale::Ko,
+            disabled: false,
         };
         let session_doc = doc! {
             "id": id::<SessionId>(2).as_str(), "refresh_token": "rt", "created_at": bson_at(1_000),

@@ -411,6 +411,22 @@ impl UserStore for MongoStore {
         Ok(result.modified_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_user_disabled", db.system.name = SYSTEM, db.operation.name = "set_user_disabled"))]
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool> {
+        // Enabled is the field's absence, as in users stored before accounts could be disabled.
+        let update = if disabled {
+            doc! { "$set": { "disabled": true } }
+        } else {
+            doc! { "$unset": { "disabled": "" } }
+        };
+        let result = self
+            .users
+            .update_one(doc! { "_id": id.as_str() }, update)
+            .await
+            .map_err(map_err)?;
+        Ok(result.matched_count == 1)
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_user_locale", db.system.name = SYSTEM, db.operation.name = "set_user_locale"))]
     async fn set_user_locale(&self, id: &UserId, locale: Locale) -> StoreResult<bool> {
         let result = self

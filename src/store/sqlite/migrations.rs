@@ -38,6 +38,10 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/18_review_cards.sql")),
         M::up(include_str!("migrations/19_sign_in_requests.sql")),
         M::up(include_str!("migrations/20_social_sign_in.sql")),
+        M::up_with_hook(
+            include_str!("migrations/21_account_disabled.sql"),
+            |tx: &Transaction| -> HookResult { Ok(add_user_disabled(tx)?) },
+        ),
     ])
 }
 
@@ -52,6 +56,22 @@ fn add_user_locale(conn: &Connection) -> rusqlite::Result<()> {
     if !present {
         conn.execute(
             "ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT 'en'",
+            [],
+        )?;
+    }
+    Ok(())
+}
+
+/// `users.disabled`, added only where it is missing, like `locale` (see [`add_user_locale`]).
+fn add_user_disabled(conn: &Connection) -> rusqlite::Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('users') WHERE name = 'disabled')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute(
+            "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0",
             [],
         )?;
     }
@@ -160,7 +180,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 20;
+const KNOWN_VERSIONS: usize = 21;
 
 #[cfg(test)]
 mod tests {
@@ -184,6 +204,24 @@ mod tests {
         assert!(err.contains("from version 99"), "{err}");
         conn.pragma_update(None, "user_version", -1).unwrap();
         assert!(migrate(&mut conn).is_err());
+    }
+
+    /// A database wound back before 21 (whose column stays) runs it again without failing.
+    #[test]
+    fn the_disabled_column_is_added_once() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.pragma_update(None, "user_version", 20).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), KNOWN_VERSIONS as i64);
+        let columns: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = 'disabled'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(columns, 1);
     }
 
     #[test]

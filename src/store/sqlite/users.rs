@@ -2,8 +2,7 @@
 
 use super::*;
 
-const USER_COLUMNS: &str =
-    "id, username, username_norm, email, email_norm, password_hash, is_active, created_at, locale";
+const USER_COLUMNS: &str = "id, username, username_norm, email, email_norm, password_hash, is_active, created_at, locale, disabled";
 
 /// A guest's row has an empty address (no real one is): it reads back without credentials.
 fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
@@ -26,6 +25,7 @@ fn user_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<UserRecord> {
         created_at: time_at(row, 7)?,
         // Unknown tags (none are written) read as the default rather than failing the login.
         locale: Locale::from_tag(&row.get::<_, String>(8)?).unwrap_or_default(),
+        disabled: row.get(9)?,
     })
 }
 
@@ -75,7 +75,7 @@ fn session_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SessionRecord> 
 pub(super) fn insert_user_row(c: &Connection, u: &UserRecord) -> rusqlite::Result<()> {
     let (email, email_norm, password_hash) = credential_columns(u);
     c.prepare_cached(&format!(
-        "INSERT INTO users ({USER_COLUMNS}, is_guest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+        "INSERT INTO users ({USER_COLUMNS}, is_guest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
     ))?
     .execute(params![
         u.id.as_str(),
@@ -87,6 +87,7 @@ pub(super) fn insert_user_row(c: &Connection, u: &UserRecord) -> rusqlite::Resul
         u.is_active,
         millis(u.created_at),
         u.locale.as_str(),
+        u.disabled,
         u.is_guest()
     ])?;
     Ok(())
@@ -178,6 +179,18 @@ impl UserStore for SqliteStore {
                     "UPDATE users SET is_active = 1, is_guest = 0 WHERE id = ?1 AND is_active = 0",
                 )?
                 .execute([id])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store set_user_disabled", db.system.name = SYSTEM, db.operation.name = "set_user_disabled"))]
+    async fn set_user_disabled(&self, id: &UserId, disabled: bool) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("UPDATE users SET disabled = ?1 WHERE id = ?2")?
+                .execute(params![disabled, id])?;
             Ok(n == 1)
         })
         .await

@@ -53,6 +53,7 @@ async fn insert_user(app: &TestApp, name: &str, active: bool) -> String {
         is_active: active,
         created_at: common::now(),
         locale: Default::default(),
+        disabled: false,
     };
     app.store.insert_user(&user).await.unwrap();
     email

@@ -1,6 +1,7 @@
 //! Running the server: its command line, faults, telemetry and audit log, the mail outbox,
 //! several processes on one store (`nodes`), and the README's remaining promises.
 
+mod admin;
 mod audit;
 mod cli;
 mod faults;

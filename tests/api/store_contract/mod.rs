@@ -51,6 +51,7 @@ fn user(name: &str) -> UserRecord {
         is_active: false,
         created_at: common::now(),
         locale: Locale::En,
+        disabled: false,
     }
 }
 
