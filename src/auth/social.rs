@@ -7,9 +7,10 @@ use std::{future::Future, pin::Pin, time::Duration};
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use openidconnect::{
-    AsyncHttpClient, AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
-    EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest, HttpResponse, IssuerUrl, Nonce,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AsyncHttpClient, AuthenticationFlow, AuthorizationCode, ClaimsVerificationError, ClientId,
+    ClientSecret, CsrfToken, EndpointMaybeSet, EndpointNotSet, EndpointSet, HttpRequest,
+    HttpResponse, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    TokenResponse,
     core::{CoreClient, CoreIdTokenClaims, CoreProviderMetadata},
 };
 use secrecy::{ExposeSecret, SecretString};
@@ -20,7 +21,7 @@ use crate::{
     domain::{
         AppError, AppResult, ClientInfo, Credentials, EmailAddress, FieldError, Message,
         MessageKey, PasswordHash, SignInMethod, SocialLinkRecord, SocialLoginRecord, UserId,
-        UserRecord, identity::Username, sha256_hex,
+        UserRecord, sha256_hex,
     },
     ratelimit::Bucket,
 };
@@ -467,19 +468,22 @@ impl AuthService {
                 .claims(&client.id_token_verifier().set_time_fn(move || now), &nonce)
                 .cloned()
         };
+        let rejected = |err: ClaimsVerificationError| {
+            tracing::warn!(provider = %login.provider, error = %err, "an ID token failed its checks");
+            SocialFailure::InvalidIdToken
+        };
         match verify(&client) {
             Ok(claims) => Ok(claims),
-            Err(first) => {
-                // A key the kept set lacks: the provider may have rotated its keys.
+            // Only a signature the kept keys cannot check is worth fetching them again for:
+            // the provider may have rotated its keys. A wrong nonce or audience is not.
+            Err(ClaimsVerificationError::SignatureVerification(_)) => {
                 let fresh = social
                     .metadata(provider, true)
                     .await
                     .map_err(|_| SocialFailure::ProviderError)?;
-                verify(&social.client(provider, fresh)).map_err(|err| {
-                    tracing::warn!(provider = %login.provider, first = %first, error = %err, "an ID token failed its checks");
-                    SocialFailure::InvalidIdToken
-                })
+                verify(&social.client(provider, fresh)).map_err(rejected)
             }
+            Err(err) => Err(rejected(err)),
         }
     }
 
@@ -590,7 +594,7 @@ impl AuthService {
     }
 
     /// A new account for a first sign-in with a verified address: a username made from what
-    /// the provider says (changeable later), no password until one is set.
+    /// the provider calls the person (changeable later), no password until one is set.
     async fn social_account(
         &self,
         email: EmailAddress,
@@ -603,18 +607,10 @@ impl AuthService {
         let wanted = claims
             .preferred_username()
             .map(|u| u.as_str().to_owned())
-            .or_else(|| email.as_str().split('@').next().map(str::to_owned))
-            .unwrap_or_default();
-        let base = username_base(&wanted);
-        for attempt in 0..8 {
-            let candidate = if attempt == 0 {
-                base.clone()
-            } else {
-                format!("{base}-{:04}", rand::random::<u16>() % 10_000)
-            };
-            let Ok(username) = Username::parse(&candidate) else {
-                continue;
-            };
+            .unwrap_or_else(|| email.as_str().to_owned());
+        // A name found free can still be taken before the insert: then look again.
+        for _ in 0..3 {
+            let username = self.free_username(&wanted).await?;
             let user = UserRecord {
                 id: UserId::new_random(),
                 username_norm: username.key(),
@@ -631,17 +627,15 @@ impl AuthService {
             };
             match self.store.insert_user_replacing_pending(&user).await {
                 Ok(_) => {
-                    tracing::info!(target: "audit", event = "signed_up", user_id = %user.id, method = "social", client_ip = %client.key());
+                    tracing::info!(target: "audit", event = "signed_up", method = "social", user_id = %user.id, client_ip = %client.key());
                     return Ok(user);
                 }
-                Err(crate::store::StoreError::Conflict(crate::store::UniqueField::Username)) => {
-                    continue;
-                }
+                Err(crate::store::StoreError::Conflict(crate::store::UniqueField::Username)) => {}
                 Err(err) => return Err(err.into()),
             }
         }
         Err(AppError::internal(anyhow::anyhow!(
-            "no free username for a social sign-up after 8 tries"
+            "no free username for a social sign-up after 3 tries"
         )))
     }
 
@@ -679,21 +673,6 @@ impl AuthService {
             tracing::info!(target: "audit", event = "social_account_unlinked", user_id = %user.id, provider, client_ip = %client.key());
         }
         Ok(removed)
-    }
-}
-
-/// A username from what a provider calls the person: the characters usernames allow, at most
-/// 24 of them (room for a suffix), and `user` when nothing is left.
-fn username_base(wanted: &str) -> String {
-    let cleaned: String = wanted
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-        .take(24)
-        .collect();
-    if cleaned.chars().filter(char::is_ascii_alphanumeric).count() < 3 {
-        format!("user{cleaned}")
-    } else {
-        cleaned
     }
 }
 
@@ -756,15 +735,6 @@ impl<'c> AsyncHttpClient<'c> for ProviderHttp {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn usernames_are_made_from_what_the_provider_says() {
-        assert_eq!(username_base("ada.lovelace"), "ada.lovelace");
-        assert_eq!(username_base("세종 대왕"), "user");
-        assert_eq!(username_base("a b"), "userab");
-        assert_eq!(username_base(&"x".repeat(40)).len(), 24);
-        assert!(Username::parse(&username_base("!!")).is_ok());
-    }
 
     #[test]
     fn providers_come_from_their_variables() {

@@ -251,11 +251,12 @@ impl AuthService {
         }
     }
 
-    /// A username from the address's local part (the characters usernames allow), unless an
-    /// account (verified or not) has it or a look-alike; then with digits added; after a few
-    /// tries, `user` and random digits.
-    async fn free_username(&self, email: &str) -> AppResult<Username> {
-        let local = email.split('@').next().unwrap_or_default();
+    /// A username for an account made without one: `wanted` (an address's local part, a
+    /// provider's preferred name) cut to the characters usernames allow, unless an account
+    /// (verified or not) has it or a look-alike; then with digits added; after a few tries,
+    /// `user` and random digits. The store still decides a race.
+    pub(in crate::auth) async fn free_username(&self, wanted: &str) -> AppResult<Username> {
+        let local = wanted.split('@').next().unwrap_or_default();
         let room = USERNAME_LEN.end() - NAME_SUFFIX.end.to_string().len();
         let base: String = local
             .chars()

@@ -241,6 +241,17 @@ where
         rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, e.into())
     })
 }
+/// Column `idx` as an optional id (NULL is `None`); corrupt like [`id_at`] otherwise.
+fn optional_id_at<T>(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<Option<T>>
+where
+    T: TryFrom<String, Error = crate::domain::InvalidId>,
+{
+    match row.get::<_, Option<String>>(idx)? {
+        Some(_) => id_at(row, idx).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// Quizzes and results are stored whole as JSON beside the columns that are filtered and sorted on.
 fn to_json<T: serde::Serialize>(value: &T) -> rusqlite::Result<String> {
     serde_json::to_string(value).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))

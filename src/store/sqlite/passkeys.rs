@@ -33,18 +33,7 @@ fn challenge_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<PasskeyChallengeRec
                 format!("unknown passkey ceremony {ceremony:?}").into(),
             )
         })?,
-        user_id: r
-            .get::<_, Option<String>>(2)?
-            .map(|id| {
-                UserId::try_from(id).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })
-            })
-            .transpose()?,
+        user_id: optional_id_at(r, 2)?,
         state: r.get(3)?,
         expires_at: time_at(r, 4)?,
     })

@@ -10,18 +10,7 @@ fn request_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SignInRequestRecord> 
     Ok(SignInRequestRecord {
         email_norm: r.get(0)?,
         email: EmailAddress::from_stored(r.get(1)?),
-        user_id: r
-            .get::<_, Option<String>>(2)?
-            .map(|id| {
-                UserId::try_from(id).map_err(|e| {
-                    rusqlite::Error::FromSqlConversionFailure(
-                        2,
-                        rusqlite::types::Type::Text,
-                        e.into(),
-                    )
-                })
-            })
-            .transpose()?,
+        user_id: optional_id_at(r, 2)?,
         token_hash: r.get(3)?,
         code_hash: r.get(4)?,
         return_to: r.get(5)?,

@@ -28,10 +28,7 @@ fn login_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<SocialLoginRecord> {
         nonce: r.get(2)?,
         pkce_verifier: r.get(3)?,
         return_to: r.get(4)?,
-        link_to: match r.get::<_, Option<String>>(5)? {
-            Some(_) => Some(id_at(r, 5)?),
-            None => None,
-        },
+        link_to: optional_id_at(r, 5)?,
         expires_at: time_at(r, 6)?,
     })
 }
