@@ -348,7 +348,9 @@ impl QuizService {
             Some(llm) => {
                 let mut counter = QuestionCounter::default();
                 let mut on_partial = |text: &str| {
-                    let n = counter.count(text);
+                    // A model may write more questions than asked; the check refuses that
+                    // reply later, and progress must not promise more than the quiz will hold.
+                    let n = counter.count(text).min(spec.question_count);
                     ready.send_if_modified(|r| {
                         let grew = n > *r;
                         *r = (*r).max(n);

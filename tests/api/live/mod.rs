@@ -161,6 +161,7 @@ on_every_store!(
     progress_follows_the_streamed_reply,
     broken_stalled_or_unusable_streams_fail_the_job,
     a_stream_cut_off_at_the_token_limit_is_repaired,
+    a_reply_with_more_questions_than_asked_never_counts_past_the_request,
     cancel_stops_the_llm_request,
     jobs_are_private_validated_and_limited,
     a_restarted_server_finishes_the_job,
@@ -334,6 +335,40 @@ async fn a_stream_cut_off_at_the_token_limit_is_repaired(backend: Backend) {
             .unwrap()
             .contains("cut off")
     );
+}
+
+async fn a_reply_with_more_questions_than_asked_never_counts_past_the_request(backend: Backend) {
+    // Seen with a small real model: it wrote 5 questions for 2, and the job reported 5 ready.
+    let replies = vec![Reply::Content(llm_quiz(5)), Reply::Content(llm_quiz(2))];
+    let Some((app, fake)) = llm_app(backend, replies, |_| {}).await else {
+        return;
+    };
+    let (c, _) = app.new_user("toomany").await;
+    let token = token_of(&c, "toomany").await;
+    let r = start(&c, llm_input(2)).await.ok();
+    let id = r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut s = socket(&app, &token).await;
+    let states = watch(&mut s, &id).await;
+    assert_progress_never_goes_back(&states);
+    assert!(
+        states
+            .iter()
+            .all(|s| s["questionsReady"].as_i64() <= Some(2)),
+        "{states:?}"
+    );
+    let last = states.last().unwrap();
+    assert_eq!(last["status"], "SUCCEEDED", "{states:?}");
+    assert_eq!(
+        (
+            last["questionsReady"].as_i64(),
+            last["questionCount"].as_i64()
+        ),
+        (Some(2), Some(2))
+    );
+    assert_eq!(fake.requests().len(), 2, "the 5-question reply was refused");
 }
 
 async fn cancel_stops_the_llm_request(backend: Backend) {
