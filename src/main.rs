@@ -58,11 +58,12 @@ enum AdminCommand {
 }
 
 /// The sub-commands of `admin user`, as the configuration hooks name them.
-const USER_COMMANDS: [&str; 5] = [
+const USER_COMMANDS: [&str; 6] = [
     "show",
     "disable",
     "enable",
     "end-sessions",
+    "delete",
     "resend-verification",
 ];
 
@@ -83,6 +84,14 @@ enum UserCommand {
     Enable(Target),
     /// End every session of the account, on every device.
     EndSessions(Target),
+    /// Erase the account and everything in it, as deleteAccount does: there is no undo.
+    Delete {
+        #[command(flatten)]
+        target: Target,
+        /// The account's username again, so that a mistyped <who> erases nothing.
+        #[arg(long, required = true)]
+        confirm: String,
+    },
     /// Mail a new verification link to an account that has not confirmed its address.
     ResendVerification(Target),
 }
@@ -161,6 +170,7 @@ fn main() -> ExitCode {
                 UserCommand::Disable(target) => (target, Action::Disable),
                 UserCommand::Enable(target) => (target, Action::Enable),
                 UserCommand::EndSessions(target) => (target, Action::EndSessions),
+                UserCommand::Delete { target, confirm } => (target, Action::Delete { confirm }),
                 UserCommand::ResendVerification(target) => (target, Action::ResendVerification),
             };
             let Target {
@@ -257,6 +267,7 @@ enum Action {
     Disable,
     Enable,
     EndSessions,
+    Delete { confirm: String },
     ResendVerification,
 }
 
@@ -313,6 +324,19 @@ async fn admin_user(
                 .await
                 .map_err(failed)?;
             println!("{} ({}): {ended} session(s) ended", user.username, user.id);
+        }
+        Action::Delete { confirm } => {
+            if !user.is_named(&confirm) {
+                anyhow::bail!(
+                    "nothing deleted: --confirm {confirm:?} is not the username of {who:?} ({})",
+                    user.username
+                );
+            }
+            auth.admin_delete(&user, &actor).await.map_err(failed)?;
+            println!(
+                "{} ({}) deleted with everything in it",
+                user.username, user.id
+            );
         }
         Action::ResendVerification => {
             match auth

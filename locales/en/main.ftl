@@ -72,6 +72,7 @@ passkey-already-registered = This passkey is registered already.
 social-provider-unknown = There is no sign-in provider called "{ $provider }"; socialProviders lists them.
 social-return-to = `returnTo` must be an http(s) URL on this site (PUBLIC_URL) or on an origin in OIDC_RETURN_ORIGINS.
 social-last-way-in = This is your only way to sign in: set a password or add a passkey before you unlink it.
+delete-account-confirm-mismatch = Type your username to confirm that the account and everything in it should be deleted.
 no-query = The operation has no query (and names no trusted document with documentId).
 question-missing = Question { $number } does not exist; this quiz has questions 1 to { $count }.
 choice-missing = Question { $number } has no choice { $choice }; pick 1 to { $count }.

@@ -75,6 +75,7 @@ passkey-already-registered = 이미 등록된 패스키입니다.
 social-provider-unknown = "{ $provider }"라는 로그인 제공자는 없습니다. socialProviders에서 목록을 볼 수 있습니다.
 social-return-to = `returnTo`는 이 사이트(PUBLIC_URL)나 OIDC_RETURN_ORIGINS에 있는 출처의 http(s) URL이어야 합니다.
 social-last-way-in = 지금 로그인할 수 있는 방법이 이것 하나뿐입니다. 연결을 끊기 전에 비밀번호를 정하거나 패스키를 추가해 주세요.
+delete-account-confirm-mismatch = 계정과 그 안의 모든 내용을 삭제하려면 사용자 이름을 입력해 주세요.
 no-query = 요청에 쿼리가 없습니다(documentId로 신뢰된 문서를 지정하지도 않았습니다).
 question-missing = { $number }번 문제는 없습니다. 이 퀴즈의 문제는 1번부터 { $count }번까지입니다.
 choice-missing = { $number }번 문제에는 { $choice }번 보기가 없습니다. 1번부터 { $count }번 가운데에서 골라 주세요.

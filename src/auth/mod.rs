@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod breached;
+mod erase;
 mod export;
 mod guests;
 mod link_mailer;

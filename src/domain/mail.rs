@@ -20,3 +20,38 @@ pub struct OutboxRecord {
     pub created_at: DateTime<Utc>,
     pub last_error: Option<String>,
 }
+
+/// Whether the mailbox `to` (`name <address>` or a bare address) delivers to `address`, which
+/// is compared without regard to case: how mail waiting for someone is found when they leave.
+pub fn mailbox_is_for(to: &str, address: &str) -> bool {
+    let to = to.trim();
+    let inner = match (to.rfind('<'), to.ends_with('>')) {
+        (Some(open), true) => &to[open + 1..to.len() - 1],
+        _ => to,
+    };
+    inner.trim().eq_ignore_ascii_case(address.trim())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mailbox_is_matched_by_its_address_only() {
+        assert!(mailbox_is_for("ada <ada@example.com>", "ada@example.com"));
+        assert!(mailbox_is_for(
+            "\"a <b>\" <Ada@Example.com>",
+            "ada@example.com"
+        ));
+        assert!(mailbox_is_for("ada@example.com", "ADA@example.com"));
+        assert!(!mailbox_is_for(
+            "ada <ada@example.com.evil>",
+            "ada@example.com"
+        ));
+        assert!(!mailbox_is_for("ada <xada@example.com>", "ada@example.com"));
+        assert!(!mailbox_is_for(
+            "ada@example.com <bob@example.com>",
+            "ada@example.com"
+        ));
+    }
+}

@@ -45,6 +45,7 @@ pub enum MessageKey {
     SocialProviderUnknown,
     SocialReturnTo,
     SocialLastWayIn,
+    DeleteAccountConfirmMismatch,
     NoQuery,
     RequestNotCsrfSafe,
     RequestBodyTooLarge,

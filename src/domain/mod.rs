@@ -33,7 +33,7 @@ pub use job::{
     QuizEventRecord,
 };
 pub use locale::Locale;
-pub use mail::OutboxRecord;
+pub use mail::{OutboxRecord, mailbox_is_for};
 pub use material::{
     MaterialPage, MaterialQuota, MaterialSummary, MaterialUsage, MediaType, StudyMaterialRecord,
 };

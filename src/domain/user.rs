@@ -38,6 +38,12 @@ pub struct Credentials {
 }
 
 impl UserRecord {
+    /// Whether `typed` is this account's username as a person would type it again to confirm
+    /// something that cannot be undone: surrounding spaces and letter case aside.
+    pub fn is_named(&self, typed: &str) -> bool {
+        typed.trim().to_lowercase() == self.username.as_str().to_lowercase()
+    }
+
     /// A new guest (`startGuestSession`): a made-up name, nothing to log in with.
     pub fn new_guest(now: DateTime<Utc>) -> Self {
         let username = Username::guest();

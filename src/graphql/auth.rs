@@ -541,6 +541,18 @@ impl AuthMutation {
         })
     }
 
+    /// Erases the account and everything in it, for good, once `confirm` is its username and
+    /// the session proved who it is within `REAUTH_WINDOW`. Every session ends; this browser's
+    /// cookies are cleared.
+    #[graphql(guard = "LoggedIn")]
+    async fn delete_account(&self, ctx: &Context<'_>, confirm: String) -> Result<bool> {
+        ctx.auth_service()
+            .delete_account(ctx.claims()?, &confirm, ctx.request_auth().client())
+            .await?;
+        clear_login_cookies(ctx);
+        Ok(true)
+    }
+
     /// Proves again that the session is its owner's: the password, plus a TOTP or recovery
     /// code when two-factor login is on. Adding or removing a sign-in factor then works for
     /// `REAUTH_WINDOW`. Counts against the login rate limits.

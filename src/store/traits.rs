@@ -39,6 +39,19 @@ pub trait UserStore: Send + Sync {
     /// — made before it, and no session made or refreshed since — with everything they own:
     /// sessions, quizzes, results, generation jobs, events. Returns their ids.
     async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>>;
+    /// Erases the account and everything that is its own, on every table or collection:
+    /// sessions, factors, social links, quizzes, results, jobs, events, study materials,
+    /// review cards, logs and settings, pending sign-ins and challenges, and mail waiting to go
+    /// to its address. The account can no longer log in once this returns, even if it fails
+    /// partway (what is left then is finished by
+    /// [`finish_account_erasures`](UserStore::finish_account_erasures)). `false` when there was
+    /// no such account.
+    async fn delete_user(&self, id: &UserId) -> StoreResult<bool>;
+    /// Completes erasures a crash cut short; returns how many. A store that erases in one
+    /// transaction has none.
+    async fn finish_account_erasures(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
     /// Has the database itself delete never-verified accounts `ttl` after sign-up, where it
     /// can (MongoDB: a partial TTL index; SQLite cannot, and does nothing), so they go even
     /// while no server runs. Repeatable; a new `ttl` replaces the old one.

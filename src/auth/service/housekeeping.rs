@@ -95,5 +95,8 @@ impl AuthService {
         if let Err(err) = self.store.purge_sign_in_requests(self.clock.now()).await {
             tracing::warn!(error = %err.chain(), "purging sign-in requests failed; will retry");
         }
+        if let Err(err) = self.finish_account_erasures().await {
+            tracing::warn!(error = ?err, "finishing account erasures failed; will retry");
+        }
     }
 }

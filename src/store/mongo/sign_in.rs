@@ -7,7 +7,7 @@ use super::*;
 use crate::domain::SignInRequestRecord;
 
 #[derive(Serialize, Deserialize)]
-struct RequestDoc {
+pub(super) struct RequestDoc {
     #[serde(rename = "_id")]
     email_norm: String,
     email: EmailAddress,
@@ -64,7 +64,7 @@ impl TryFrom<RequestDoc> for SignInRequestRecord {
 }
 
 impl MongoStore {
-    fn sign_in_requests(&self) -> Collection<RequestDoc> {
+    pub(super) fn sign_in_requests(&self) -> Collection<RequestDoc> {
         self.db.collection("sign_in_requests")
     }
 

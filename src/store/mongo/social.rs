@@ -33,7 +33,7 @@ impl From<LinkDoc> for SocialLinkRecord {
 }
 
 #[derive(Serialize, Deserialize)]
-struct LoginDoc {
+pub(super) struct LoginDoc {
     #[serde(rename = "_id")]
     state_hash: String,
     provider: String,
@@ -50,7 +50,7 @@ impl MongoStore {
         self.db.collection("social_links")
     }
 
-    fn social_logins(&self) -> Collection<LoginDoc> {
+    pub(super) fn social_logins(&self) -> Collection<LoginDoc> {
         self.db.collection("social_logins")
     }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use super::*;
 
 impl MongoStore {
-    fn stream_leases(&self) -> Collection<Document> {
+    pub(super) fn stream_leases(&self) -> Collection<Document> {
         self.db.collection("stream_leases")
     }
 

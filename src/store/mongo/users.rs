@@ -129,6 +129,89 @@ impl MongoStore {
         self.delete_owned_materials(ids).await?;
         self.delete_owned_reviews(&owned).await?;
         self.delete_owned_social_links(ids).await?;
+        let by_user =
+            doc! { "user_id": { "$in": ids.iter().map(UserId::as_str).collect::<Vec<_>>() } };
+        self.passkeys
+            .delete_many(by_user.clone())
+            .await
+            .map_err(map_err)?;
+        self.passkey_challenges
+            .delete_many(by_user.clone())
+            .await
+            .map_err(map_err)?;
+        self.stream_leases()
+            .delete_many(by_user.clone())
+            .await
+            .map_err(map_err)?;
+        self.sign_in_requests()
+            .delete_many(by_user)
+            .await
+            .map_err(map_err)?;
+        self.social_logins()
+            .delete_many(
+                doc! { "link_to": { "$in": ids.iter().map(UserId::as_str).collect::<Vec<_>>() } },
+            )
+            .await
+            .map_err(map_err)?;
+        for id in ids {
+            // Slot ids are `<owner>#<n>`; a user id has no regex metacharacter but `-`.
+            self.db
+                .collection::<Document>("job_slots")
+                .delete_many(doc! { "_id": { "$regex": format!("^{id}#") } })
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes what is kept for an address rather than an account: its sign-in request and
+    /// mail waiting to go to it.
+    async fn delete_address_data(&self, email_norm: &str) -> StoreResult<()> {
+        self.sign_in_requests()
+            .delete_many(doc! { "_id": email_norm })
+            .await
+            .map_err(map_err)?;
+        #[derive(Deserialize)]
+        struct Addressed {
+            #[serde(rename = "_id")]
+            id: String,
+            to: String,
+        }
+        let mail: Vec<String> = self
+            .outbox
+            .clone_with_type::<Addressed>()
+            .find(doc! {})
+            .projection(doc! { "_id": 1, "to": 1 })
+            .await
+            .map_err(map_err)?
+            .try_filter_map(|m| async move {
+                Ok(crate::domain::mailbox_is_for(&m.to, email_norm).then_some(m.id))
+            })
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        if !mail.is_empty() {
+            self.outbox
+                .delete_many(doc! { "_id": { "$in": mail } })
+                .await
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Erasures started and not known to have finished: `_id` the user, with its address.
+    fn account_erasures(&self) -> Collection<Document> {
+        self.db.collection("account_erasures")
+    }
+
+    /// Everything of the user's but the user document, then the erasure's own record.
+    async fn finish_erasure(&self, id: &UserId, email_norm: &str) -> StoreResult<()> {
+        self.delete_owned_data(std::slice::from_ref(id)).await?;
+        self.delete_address_data(email_norm).await?;
+        self.account_erasures()
+            .delete_one(doc! { "_id": id.as_str() })
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 
@@ -298,6 +381,71 @@ impl UserStore for MongoStore {
     /// guest `expired` and drop its sessions (one atomic update each, which a refresh racing
     /// it either beats or finds nothing to refresh after), delete what the marked ones own,
     /// then the marked users. A TTL index would delete the user document alone.
+    /// Without transactions this takes several writes: first a record of the erasure, then the
+    /// user document (so from here on nobody can log in as it), then the rest. A crash in
+    /// between leaves the record, and `finish_account_erasures` completes it.
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_user", db.system.name = SYSTEM, db.operation.name = "delete_user"))]
+    async fn delete_user(&self, id: &UserId) -> StoreResult<bool> {
+        #[derive(Deserialize)]
+        struct Address {
+            email_norm: String,
+        }
+        let Some(Address { email_norm }) = self
+            .users
+            .clone_with_type::<Address>()
+            .find_one(doc! { "_id": id.as_str() })
+            .projection(doc! { "email_norm": 1, "_id": 0 })
+            .await
+            .map_err(map_err)?
+        else {
+            return Ok(false);
+        };
+        self.account_erasures()
+            .update_one(
+                doc! { "_id": id.as_str() },
+                doc! { "$set": { "email_norm": &email_norm } },
+            )
+            .upsert(true)
+            .await
+            .map_err(map_err)?;
+        let deleted = self
+            .users
+            .delete_one(doc! { "_id": id.as_str() })
+            .await
+            .map_err(map_err)?
+            .deleted_count;
+        self.finish_erasure(id, &email_norm).await?;
+        Ok(deleted == 1)
+    }
+
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store finish_account_erasures", db.system.name = SYSTEM, db.operation.name = "finish_account_erasures"))]
+    async fn finish_account_erasures(&self) -> StoreResult<u64> {
+        #[derive(Deserialize)]
+        struct Erasure {
+            #[serde(rename = "_id")]
+            id: UserId,
+            email_norm: String,
+        }
+        let left: Vec<Erasure> = self
+            .account_erasures()
+            .clone_with_type::<Erasure>()
+            .find(doc! {})
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        for erasure in &left {
+            self.users
+                .delete_one(doc! { "_id": erasure.id.as_str() })
+                .await
+                .map_err(map_err)?;
+            self.finish_erasure(&erasure.id, &erasure.email_norm)
+                .await?;
+        }
+        Ok(left.len() as u64)
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_idle_guests", db.system.name = SYSTEM, db.operation.name = "delete_idle_guests"))]
     async fn delete_idle_guests(&self, cutoff: DateTime<Utc>) -> StoreResult<Vec<UserId>> {
         let cutoff = to_bson(cutoff);

@@ -114,22 +114,48 @@ fn delete_pending_holders(
     Ok(ids.len() as u64)
 }
 
-/// Deletes what the users own outside their rows (sessions and MFA go with the row).
+/// Deletes what the users own outside their rows (sessions, MFA, passkeys and social links go
+/// with the row, by their foreign keys).
 fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
-    for table in [
-        "quizzes",
-        "quiz_results",
-        "generation_jobs",
-        "quiz_events",
-        "study_materials",
-        "review_cards",
-        "review_logs",
-        "review_settings",
+    for (table, column) in [
+        ("quizzes", "owner_id"),
+        ("quiz_results", "owner_id"),
+        ("generation_jobs", "owner_id"),
+        ("quiz_events", "owner_id"),
+        ("study_materials", "owner_id"),
+        ("review_cards", "owner_id"),
+        ("review_logs", "owner_id"),
+        ("review_settings", "owner_id"),
+        ("passkey_challenges", "user_id"),
+        ("stream_leases", "user_id"),
+        ("sign_in_requests", "user_id"),
+        ("social_logins", "link_to"),
     ] {
-        let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE owner_id = ?1"))?;
+        let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE {column} = ?1"))?;
         for id in ids {
             delete.execute([id])?;
         }
+    }
+    Ok(())
+}
+
+/// Deletes what is kept for an address rather than an account: sign-in requests and mail
+/// waiting to go to it.
+fn delete_address_data(c: &Connection, email_norm: &str) -> rusqlite::Result<()> {
+    c.prepare_cached("DELETE FROM sign_in_requests WHERE email_norm = ?1")?
+        .execute([email_norm])?;
+    let mail: Vec<String> = c
+        .prepare_cached("SELECT id, json_extract(body, '$.to') FROM outbox")?
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+        .filter_map(|row| match row {
+            Ok((id, to)) if crate::domain::mailbox_is_for(&to, email_norm) => Some(Ok(id)),
+            Ok(_) => None,
+            Err(err) => Some(Err(err)),
+        })
+        .collect::<rusqlite::Result<_>>()?;
+    let mut delete = c.prepare_cached("DELETE FROM outbox WHERE id = ?1")?;
+    for id in mail {
+        delete.execute([id])?;
     }
     Ok(())
 }
@@ -266,6 +292,27 @@ impl UserStore for SqliteStore {
                 )?
                 .execute([millis(cutoff)])?;
             Ok(n as u64)
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store delete_user", db.system.name = SYSTEM, db.operation.name = "delete_user"))]
+    async fn delete_user(&self, id: &UserId) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.run(move |c| {
+            // One transaction: all of it goes, or none.
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let Some(email_norm) = tx
+                .prepare_cached("DELETE FROM users WHERE id = ?1 RETURNING email_norm")?
+                .query_row([&id], |r| r.get::<_, String>(0))
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            delete_owned_data(&tx, std::slice::from_ref(&id))?;
+            delete_address_data(&tx, &email_norm)?;
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }

@@ -1,6 +1,8 @@
-//! Owning an account: taking one's data along (`exportMyData`).
+//! Owning an account: taking one's data along (`exportMyData`), and leaving (`deleteAccount`).
 
 use serde_json::json;
+
+pub(crate) mod deletion;
 
 use crate::common::{self, APOLLO_11, Backend, TestApp};
 

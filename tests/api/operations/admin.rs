@@ -19,6 +19,7 @@ crate::on_every_store!(
     an_unknown_user_exits_3,
     a_disabled_account_cannot_sign_in_by_mailed_link_or_code,
     disabling_closes_the_account_s_open_sockets,
+    deleting_erases_the_account_once_its_name_is_confirmed,
 );
 
 /// The server's settings the commands need: its database, its signing key and its address.
@@ -295,16 +296,77 @@ async fn disabling_closes_the_account_s_open_sockets(backend: Backend) {
     assert_eq!(closed.reason, "SESSION_EXPIRED");
 }
 
+async fn deleting_erases_the_account_once_its_name_is_confirmed(backend: Backend) {
+    let Some(a) = shareable(backend).await else {
+        return;
+    };
+    let (client, email) = a.new_user("gus").await;
+    client
+        .generate_quiz(serde_json::json!({ "topic": "Apollo 11", "sourceText": crate::common::APOLLO_11, "questionCount": 3 }))
+        .await
+        .ok();
+    let id = show_json(&a, "gus").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A name that is not the account's erases nothing.
+    let out = run(
+        &a,
+        &[
+            "admin",
+            "user",
+            "delete",
+            &email,
+            "--actor",
+            "ops-alice",
+            "--confirm",
+            "guss",
+        ],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("nothing deleted"), "{stderr}");
+    assert!(client.me().await.errors().is_none());
+    let missing = run(
+        &a,
+        &["admin", "user", "delete", "gus", "--actor", "ops-alice"],
+    )
+    .await;
+    assert_eq!(missing.status.code(), Some(2), "--confirm is required");
+
+    let out = admin(&a, "delete", &id, &["--confirm", "gus"]).await;
+    assert!(out.contains("gus") && out.contains("deleted"), "{out}");
+    // Another process erased it: this one sees it once its session cache entry is stale.
+    a.clock
+        .advance(a.config.auth.session_cache_ttl + Duration::from_secs(1));
+    assert_eq!(client.me().await.code(), "SESSION_EXPIRED");
+    assert_eq!(client.refresh().await.code(), "SESSION_EXPIRED");
+    assert_eq!(
+        a.client().login("gus", PASSWORD).await.code(),
+        "INVALID_CREDENTIALS"
+    );
+    let gone = run(
+        &a,
+        &["admin", "user", "show", "gus", "--actor", "ops-alice"],
+    )
+    .await;
+    assert_eq!(gone.status.code(), Some(3));
+    let id = quiz_llm::domain::UserId::parse(&id).unwrap();
+    let quizzes = a.store.list_quiz_keys(&id, None, 10).await.unwrap();
+    assert!(quizzes.keys.is_empty(), "its quizzes went with it");
+}
+
 async fn an_unknown_user_exits_3(backend: Backend) {
     let Some(a) = shareable(backend).await else {
         return;
     };
-    for action in ["show", "disable", "enable", "end-sessions"] {
-        let out = run(
-            &a,
-            &["admin", "user", action, "nobody", "--actor", "ops-alice"],
-        )
-        .await;
+    for action in ["show", "disable", "enable", "end-sessions", "delete"] {
+        let mut args = vec!["admin", "user", action, "nobody", "--actor", "ops-alice"];
+        if action == "delete" {
+            args.extend(["--confirm", "nobody"]);
+        }
+        let out = run(&a, &args).await;
         let (stdout, stderr) = text(&out);
         assert_eq!(out.status.code(), Some(3), "{action}: {stdout}{stderr}");
         assert!(stderr.contains("no user \"nobody\""), "{stderr}");

@@ -207,6 +207,17 @@ async fn security_events_are_logged_without_secrets() {
         .await
         .ok();
     secrets.push(guest_password.to_owned());
+    // An account leaves: the record of that keeps its id and nothing else of it.
+    let (leaver, _) = app.new_user("audited-leaver").await;
+    let me = leaver.gql("{ me { id } }", json!({})).await.ok();
+    let leaver_id = me.data()["me"]["id"].as_str().unwrap().to_owned();
+    leaver
+        .gql(
+            crate::account::deletion::DELETE,
+            json!({ "c": "audited-leaver" }),
+        )
+        .await
+        .ok();
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let events: Vec<Value> = text
@@ -216,13 +227,24 @@ async fn security_events_are_logged_without_secrets() {
         // Tests running alongside log their own users' events to the same subscriber.
         .filter(|e| e["user_id"] == user_id.to_string())
         .collect();
-    for wanted in ["guest_started", "guest_upgraded"] {
+    for (wanted, id) in [
+        ("guest_started", &guest_id),
+        ("guest_upgraded", &guest_id),
+        ("account_deleted", &leaver_id),
+    ] {
         let event = text
             .lines()
             .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .find(|e| e["target"] == "audit" && e["event"] == wanted && e["user_id"] == guest_id)
-            .unwrap_or_else(|| panic!("no {wanted} event for the guest in:\n{text}"));
+            .find(|e| e["target"] == "audit" && e["event"] == wanted && e["user_id"] == *id)
+            .unwrap_or_else(|| panic!("no {wanted} event for {id} in:\n{text}"));
         assert_eq!(event["client_ip"], "127.0.0.1", "{wanted}: {event}");
+        if wanted == "account_deleted" {
+            let event = event.to_string();
+            assert!(
+                !event.contains("audited-leaver@") && !event.contains("\"audited-leaver\""),
+                "the erased account's name or address is in {event}"
+            );
+        }
     }
     let documented = documented_events();
     assert!(documented.len() >= 14, "{documented:?}");

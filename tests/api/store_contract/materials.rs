@@ -10,7 +10,7 @@ use quiz_llm::store::StoreFixtures;
 
 use super::{Backend, open};
 
-fn material(owner: &UserId, text: &str, offset_ms: i64) -> StudyMaterialRecord {
+pub(super) fn material(owner: &UserId, text: &str, offset_ms: i64) -> StudyMaterialRecord {
     StudyMaterialRecord {
         summary: MaterialSummary {
             id: MaterialId::new_random(),

@@ -6,7 +6,11 @@ use quiz_llm::domain::{EmailAddress, Locale, SIGN_IN_CODE_ATTEMPTS, SignInReques
 
 use super::{Backend, open};
 
-fn request(address: &str, user: Option<UserId>, expires_in: Duration) -> SignInRequestRecord {
+pub(super) fn request(
+    address: &str,
+    user: Option<UserId>,
+    expires_in: Duration,
+) -> SignInRequestRecord {
     let now = crate::common::now();
     SignInRequestRecord {
         email: EmailAddress::from_stored(address.to_owned()),

@@ -9,7 +9,11 @@ use quiz_llm::{
 
 use super::{Backend, open, user};
 
-fn login(state_hash: &str, link_to: Option<UserId>, expires_in: Duration) -> SocialLoginRecord {
+pub(super) fn login(
+    state_hash: &str,
+    link_to: Option<UserId>,
+    expires_in: Duration,
+) -> SocialLoginRecord {
     SocialLoginRecord {
         state_hash: state_hash.to_owned(),
         provider: "corp".into(),
@@ -21,7 +25,7 @@ fn login(state_hash: &str, link_to: Option<UserId>, expires_in: Duration) -> Soc
     }
 }
 
-fn link(user: &UserId, provider: &str, subject: &str) -> SocialLinkRecord {
+pub(super) fn link(user: &UserId, provider: &str, subject: &str) -> SocialLinkRecord {
     SocialLinkRecord {
         user_id: user.clone(),
         provider: provider.into(),
