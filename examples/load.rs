@@ -13,7 +13,9 @@
 //!
 //! `--seed-only PATH` only seeds a database and prints how to start a server on it; `--url` then
 //! runs the scenarios against that server (seeded for at least as many connections, started with
-//! generous rate limits). Only servers on this machine are accepted.
+//! generous rate limits). Only servers on this machine are accepted. `--only SCENARIO` runs just
+//! those scenarios (no ceiling, storm or targets), and `--server-pid` lets a `--url` run measure
+//! that server's CPU and memory, as `scripts/bench-peers.sh` does.
 //!
 //! Reading the table: when the server and this load generator share a small machine, req/s and
 //! its ratio to `{ __typename }` measure both together (for `{ __typename }` the generator is
