@@ -13,7 +13,9 @@
 //!
 //! `--seed-only PATH` only seeds a database and prints how to start a server on it; `--url` then
 //! runs the scenarios against that server (seeded for at least as many connections, started with
-//! generous rate limits). Only servers on this machine are accepted.
+//! generous rate limits). Only servers on this machine are accepted. `--only SCENARIO` runs just
+//! those scenarios (no ceiling, storm or targets), and `--server-pid` lets a `--url` run measure
+//! that server's CPU and memory, as `scripts/bench-peers.sh` does.
 //!
 //! Reading the table: when the server and this load generator share a small machine, req/s and
 //! its ratio to `{ __typename }` measure both together (for `{ __typename }` the generator is
@@ -113,6 +115,24 @@ struct Args {
     #[arg(long, value_name = "KEY=VALUE", value_parser = parse_env_pair,
           conflicts_with_all = ["url", "seed_only"])]
     server_env: Vec<(String, String)>,
+    /// Run only these scenarios (repeatable), without the bare-stack ceiling, the login storm
+    /// or the targets: for scripts that set servers side by side (`scripts/bench-peers.sh`).
+    #[arg(long, value_enum, value_name = "SCENARIO", conflicts_with_all = ["memory", "seed_only"])]
+    only: Vec<Scenario>,
+    /// With `--url`: the server's process id on this machine, so that its CPU and memory are
+    /// measured as for a server this run started.
+    #[arg(long, requires = "url")]
+    server_pid: Option<u32>,
+}
+
+/// The scenarios `--only` can pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scenario {
+    Typename,
+    Me,
+    Quizzes,
+    RefreshToken,
+    SubmitQuizAnswers,
 }
 
 fn parse_env_pair(raw: &str) -> Result<(String, String), String> {
@@ -815,18 +835,30 @@ async fn benchmark(
     );
     println!("load average: {}", load_average());
 
-    let scenarios: [(&'static str, MakeBody); 5] = [
-        ("{ __typename }", constant(TYPENAME)),
-        ("me", constant(ME)),
-        ("quizzes(first: 20)", constant(QUIZZES)),
-        ("refreshToken", constant(REFRESH)),
-        ("submitQuizAnswers", submit_answers()),
+    let scenarios: [(Scenario, &'static str, MakeBody); 5] = [
+        (Scenario::Typename, "{ __typename }", constant(TYPENAME)),
+        (Scenario::Me, "me", constant(ME)),
+        (Scenario::Quizzes, "quizzes(first: 20)", constant(QUIZZES)),
+        (Scenario::RefreshToken, "refreshToken", constant(REFRESH)),
+        (
+            Scenario::SubmitQuizAnswers,
+            "submitQuizAnswers",
+            submit_answers(),
+        ),
     ];
+    let pid = server.map(|s| s.pid).or(args.server_pid);
     let mut rows = Vec::new();
-    for (name, make) in scenarios {
-        let row = scenario(name, &conns, make, args.duration, server.map(|s| s.pid)).await;
+    for (which, name, make) in scenarios {
+        if !args.only.is_empty() && !args.only.contains(&which) {
+            continue;
+        }
+        let row = scenario(name, &conns, make, args.duration, pid).await;
         eprintln!("  {name}: {:.0} req/s", row.stats.per_sec);
         rows.push(row);
+    }
+    if !args.only.is_empty() {
+        print_table(&rows, None);
+        return Ok(());
     }
     let ceiling = Ceiling::start(&conns[0]).await?;
     let anonymous: Vec<Arc<Conn>> = (0..conns.len())
@@ -845,7 +877,7 @@ async fn benchmark(
     drop(ceiling);
     let storm = login_storm(&conns, &stormers, args.duration, server).await;
 
-    print_table(&rows, &storm);
+    print_table(&rows, Some(&storm));
     print_storm(&rows, &storm);
     print_memory(server.and_then(ServerProcess::memory));
     let met = print_targets(&rows, &storm);
@@ -870,8 +902,11 @@ fn or_dash(value: Option<f64>, digits: usize) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
 }
 
-fn print_table(rows: &[Row], storm: &Storm) {
-    let ceiling = rows[0].stats.per_sec;
+fn print_table(rows: &[Row], storm: Option<&Storm>) {
+    let typename = rows
+        .iter()
+        .find(|r| r.name == "{ __typename }")
+        .map(|r| r.stats.per_sec);
     println!(
         "\n{:<24} {:>9} {:>8} {:>8} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
         "scenario",
@@ -885,16 +920,16 @@ fn print_table(rows: &[Row], storm: &Storm) {
         "gen CPU",
         "RSS MiB"
     );
-    for r in rows.iter().chain([&storm.me]) {
+    for r in rows.iter().chain(storm.map(|s| &s.me)) {
         let s = &r.stats;
         println!(
-            "{:<24} {:>9.0} {:>8.2} {:>8.2} {:>7} {:>9.2} {:>8} {:>8} {:>8} {:>8}",
+            "{:<24} {:>9.0} {:>8.2} {:>8.2} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}",
             r.name,
             s.per_sec,
             s.p50_ms,
             s.p99_ms,
             s.errors,
-            s.per_sec / ceiling,
+            or_dash(typename.map(|t| s.per_sec / t), 2),
             or_dash(r.cpu.server, 2),
             or_dash(r.cpu.server.map(|c| c / s.per_sec * 1e6), 0),
             or_dash(r.cpu.load_generator, 2),
@@ -905,12 +940,12 @@ fn print_table(rows: &[Row], storm: &Storm) {
         "(srv CPU, gen CPU: cores busy while measuring, in the server and in this load \
          generator; µs/req: server CPU time per request.)"
     );
-    for r in rows.iter().chain([&storm.me]) {
+    for r in rows.iter().chain(storm.map(|s| &s.me)) {
         if let Some(e) = &r.stats.first_error {
             println!("first error in {}: {e}", r.name);
         }
     }
-    if let Some(e) = &storm.logins.first_error {
+    if let Some(e) = storm.and_then(|s| s.logins.first_error.as_ref()) {
         println!("first error in the storm's logins: {e}");
     }
 }

@@ -102,6 +102,7 @@ on_every_store!(
     sessions_are_capped,
     expired_sessions_are_not_listed,
     rotation_is_compare_and_swap,
+    refresh_count_moves_only_with_its_rotation,
     concurrent_rotation_has_one_winner,
     ping_answers,
     quizzes_are_owned_and_paged,
@@ -396,6 +397,65 @@ async fn rotation_is_compare_and_swap(backend: Backend) {
             .await
             .unwrap()
     );
+}
+
+/// A session's refresh count is written by the rotation's own compare-and-swap, so a refresh
+/// is one write: the count moves exactly when the token does, and a lost swap moves neither.
+async fn refresh_count_moves_only_with_its_rotation(backend: Backend) {
+    let Some(f) = open(backend).await else { return };
+    let u = user("counted");
+    f.store.insert_user(&u).await.unwrap();
+    let s = session(0);
+    f.store.add_session(&u.id, &s).await.unwrap();
+    let at = common::now();
+    let step = |n: u32, token: &str, generation: i64| SessionRotation {
+        refresh_token: RefreshToken::new(token.into()),
+        generation,
+        at: at + Duration::seconds(generation),
+        refreshes: WindowCount {
+            window: 7,
+            current: n,
+            previous: 2,
+        },
+    };
+    let first = step(1, "rt-first", 1);
+    assert!(
+        f.store
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &first)
+            .await
+            .unwrap()
+    );
+    let after_first = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
+    assert_eq!(after_first.refresh_token, first.refresh_token);
+    assert_eq!(after_first.generation, 1);
+    assert_eq!(after_first.refreshes, first.refreshes);
+
+    // A racer that read the session before the first rotation loses, and writes nothing.
+    let stale = step(5, "rt-stale", 2);
+    assert!(
+        !f.store
+            .rotate_refresh_token(&u.id, &s.id, &s.refresh_token, &stale)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        f.store.find_session(&u.id, &s.id).await.unwrap().unwrap(),
+        after_first,
+        "a lost compare-and-swap moves neither the token nor the count"
+    );
+
+    let second = step(2, "rt-second", 2);
+    assert!(
+        f.store
+            .rotate_refresh_token(&u.id, &s.id, &first.refresh_token, &second)
+            .await
+            .unwrap()
+    );
+    let after_second = f.store.find_session(&u.id, &s.id).await.unwrap().unwrap();
+    assert_eq!(after_second.refresh_token, second.refresh_token);
+    assert_eq!(after_second.generation, 2);
+    assert_eq!(after_second.last_refreshed_at, Some(second.at));
+    assert_eq!(after_second.refreshes, second.refreshes);
 }
 
 async fn concurrent_rotation_has_one_winner(backend: Backend) {
