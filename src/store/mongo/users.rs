@@ -104,7 +104,7 @@ impl MongoStore {
     }
 
     /// Deletes what the users own outside their documents (sessions live inside them).
-    async fn delete_owned_data(&self, ids: &[UserId]) -> StoreResult<()> {
+    pub(super) async fn delete_owned_data(&self, ids: &[UserId]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -129,6 +129,7 @@ impl MongoStore {
         self.delete_owned_materials(ids).await?;
         self.delete_owned_reviews(&owned).await?;
         self.delete_owned_social_links(ids).await?;
+        self.delete_owned_email_changes(ids).await?;
         Ok(())
     }
 

@@ -42,6 +42,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("migrations/21_account_disabled.sql"),
             |tx: &Transaction| -> HookResult { Ok(add_user_disabled(tx)?) },
         ),
+        M::up(include_str!("migrations/22_email_changes.sql")),
     ])
 }
 
@@ -180,7 +181,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 21;
+const KNOWN_VERSIONS: usize = 22;
 
 #[cfg(test)]
 mod tests {

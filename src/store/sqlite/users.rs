@@ -115,7 +115,7 @@ fn delete_pending_holders(
 }
 
 /// Deletes what the users own outside their rows (sessions and MFA go with the row).
-fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
+pub(super) fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
     for table in [
         "quizzes",
         "quiz_results",
@@ -125,6 +125,7 @@ fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
         "review_cards",
         "review_logs",
         "review_settings",
+        "email_changes",
     ] {
         let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE owner_id = ?1"))?;
         for id in ids {

@@ -1,6 +1,9 @@
-//! Owning an account: taking one's data along (`exportMyData`).
+//! Owning an account: taking one's data along (`exportMyData`); changing its address has a
+//! file of its own.
 
 use serde_json::json;
+
+mod email_change;
 
 use crate::common::{self, APOLLO_11, Backend, TestApp};
 

@@ -1694,6 +1694,9 @@ mod sign_in;
 /// Social sign-in: the same contract, kept in a file of its own.
 mod social;
 
+/// Changes of e-mail address: the same contract, kept in a file of its own.
+mod email_changes;
+
 /// `user` signing up the guest `guest` in place: its id, their name and address.
 fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {
     UserRecord {
