@@ -225,6 +225,28 @@ mod tests {
         assert_eq!(columns, 1);
     }
 
+    /// A database wound back before 22 (whose table and rows stay) runs it again unharmed.
+    #[test]
+    fn the_email_changes_table_survives_a_second_run() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO email_changes (owner_id, old_email, old_email_norm, new_email, \
+             new_email_norm, undo_token_hash, created_at, confirm_expires_at, expires_at) \
+             VALUES ('u', 'a@example.com', 'a@example.com', 'b@example.com', 'b@example.com', \
+             'h', 0, 1, 2)",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 21).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), KNOWN_VERSIONS as i64);
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM email_changes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
+    }
+
     #[test]
     fn the_migration_list_is_valid_and_counted() {
         assert!(migrations().validate().is_ok());

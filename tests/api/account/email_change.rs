@@ -75,6 +75,7 @@ on_every_store!(
     each_link_belongs_to_its_own_change,
     the_links_lapse_on_the_apps_clock,
     a_confirmation_loses_to_a_verified_sign_up_meanwhile,
+    the_new_address_counts_against_the_mail_limits,
     the_links_pages_act_only_on_their_button,
 );
 
@@ -444,4 +445,29 @@ async fn the_links_pages_act_only_on_their_button(backend: Backend) {
     let owner = app.client();
     owner.login(&old, PASSWORD).await.ok();
     assert_eq!(email_of(&owner).await, old);
+}
+
+async fn the_new_address_counts_against_the_mail_limits(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend, |c| {
+        c.auth.rate_limits.mail_per_address = "2/1h".parse().unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    let (c, old) = app.new_user("ada").await;
+    for _ in 0..2 {
+        change(&app, &c, &old, "new@example.com").await;
+    }
+    // However it is spelled: the limit is the address's.
+    let r = c.gql(CHANGE, json!({ "e": "NEW@example.com" })).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    app.mail_delivered().await;
+    assert_eq!(
+        app.emails_to("new@example.com").len(),
+        2,
+        "nothing more mailed"
+    );
+    // Another address has a budget of its own.
+    change(&app, &c, &old, "other@example.com").await;
 }
