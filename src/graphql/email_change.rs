@@ -12,7 +12,8 @@ impl EmailChangeMutation {
     /// Asks to change the caller's e-mail address (needs a login or `reauthenticate` within
     /// `REAUTH_WINDOW`; not for guests). Mails a confirmation link to `newEmail` (24 hours) and
     /// a notice to the current address with a link that undoes the change (7 days). The address
-    /// changes only once the new one is confirmed. `CONFLICT` when a verified account has it.
+    /// changes only once the new one is confirmed. `CONFLICT` when a verified account has it;
+    /// `RATE_LIMITED` while the last change can still be undone.
     #[graphql(guard = "LoggedIn")]
     async fn change_email(&self, ctx: &Context<'_>, new_email: String) -> Result<bool> {
         ctx.auth_service()

@@ -12,6 +12,8 @@ use crate::domain::{EmailAddress, EmailChangeRecord, UserId};
 pub trait EmailChangeStore: Send + Sync {
     /// Keeps the change, replacing the account's earlier one (whose links die).
     async fn put_email_change(&self, change: &EmailChangeRecord) -> StoreResult<()>;
+    /// The account's change, if it has one (lapsed or not).
+    async fn find_email_change(&self, user: &UserId) -> StoreResult<Option<EmailChangeRecord>>;
     /// Uses up the confirmation link whose token hash this is, if it has not lapsed at `now`:
     /// returns the change as it was (the link no longer finds it). Atomic, so of racing
     /// confirmations only one gets it.

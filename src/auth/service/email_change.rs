@@ -28,7 +28,9 @@ impl AuthService {
     /// Asks to change the caller's address to `new_email`, after a recent proof of who they
     /// are: the same rules and mail limits as a sign-up's address, and not one a verified
     /// account holds (`CONFLICT`). Stores the change (hashes only), replacing an earlier one,
-    /// and mails both links.
+    /// and mails both links. Refused (`RATE_LIMITED`) while a confirmed change can still be
+    /// undone: replacing it would kill the undo link its old address holds, so whoever took the
+    /// account could not be thrown out by changing the address once more.
     pub async fn change_email(
         &self,
         claims: &Claims,
@@ -46,6 +48,18 @@ impl AuthService {
         if new_email_norm == current.email_norm {
             return Err(AppError::bad_input(NEW_EMAIL, MessageKey::EmailUnchanged));
         }
+        let now = self.clock.now();
+        if let Some(undoable) = self
+            .store
+            .find_email_change(&user.id)
+            .await?
+            .filter(|c| c.confirmed_at.is_some() && c.expires_at > now)
+        {
+            let wait = (undoable.expires_at - now).num_seconds().max(1);
+            return Err(AppError::RateLimited {
+                retry_after_secs: u64::try_from(wait).unwrap_or(1),
+            });
+        }
         self.throttle
             .check(Bucket::MailClient, &client.key(), Some(&user.id), client)
             .await?;
@@ -61,7 +75,6 @@ impl AuthService {
             return Err(AppError::Conflict { field: NEW_EMAIL });
         }
         let (confirm_token, undo_token) = (new_token(), new_token());
-        let now = self.clock.now();
         let change = EmailChangeRecord {
             user_id: user.id.clone(),
             old_email: current.email.clone(),
@@ -197,7 +210,7 @@ impl LinkMailer {
         undo_token: &str,
     ) {
         let name = || Some(user.username.to_string());
-        let days = |ttl: chrono::Duration| ttl.to_std().unwrap_or_default();
+        let lasts = |ttl: chrono::Duration| ttl.to_std().unwrap_or_default();
         let confirm = async {
             let link = format!(
                 "{}/confirm-email-change?token={confirm_token}",
@@ -210,7 +223,7 @@ impl LinkMailer {
                 user.locale,
                 user.username.as_str(),
                 &link,
-                days(EMAIL_CHANGE_CONFIRM_TTL),
+                lasts(EMAIL_CHANGE_CONFIRM_TTL),
             );
             self.outbox.send(email).await
         };
@@ -226,7 +239,7 @@ impl LinkMailer {
                 user.username.as_str(),
                 &change.new_email.masked(),
                 &link,
-                days(EMAIL_CHANGE_UNDO_TTL),
+                lasts(EMAIL_CHANGE_UNDO_TTL),
             );
             self.outbox.send(email).await
         };

@@ -127,6 +127,16 @@ impl EmailChangeStore for MongoStore {
         Ok(())
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_email_change", db.system.name = SYSTEM, db.operation.name = "find_email_change"))]
+    async fn find_email_change(&self, user: &UserId) -> StoreResult<Option<EmailChangeRecord>> {
+        Ok(self
+            .email_changes()
+            .find_one(doc! { "_id": user.as_str() })
+            .await
+            .map_err(map_err)?
+            .map(Into::into))
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store use_email_change_confirmation", db.system.name = SYSTEM, db.operation.name = "use_email_change_confirmation"))]
     async fn use_email_change_confirmation(
         &self,

@@ -54,6 +54,19 @@ impl EmailChangeStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store find_email_change", db.system.name = SYSTEM, db.operation.name = "find_email_change"))]
+    async fn find_email_change(&self, user: &UserId) -> StoreResult<Option<EmailChangeRecord>> {
+        let user = user.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM email_changes WHERE owner_id = ?1"
+            ))?
+            .query_row([user], change_from)
+            .optional()
+        })
+        .await
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store use_email_change_confirmation", db.system.name = SYSTEM, db.operation.name = "use_email_change_confirmation"))]
     async fn use_email_change_confirmation(
         &self,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::common::{Backend, Client, Gql, PASSWORD, TestApp};
+use crate::common::{self, Backend, Client, Gql, PASSWORD, TestApp};
 use crate::sign_in_link::REQUEST as REQUEST_SIGN_IN_LINK;
 
 const CHANGE: &str = "mutation($e: String!) { changeEmail(newEmail: $e) }";
@@ -176,6 +176,10 @@ async fn an_undo_after_the_change_puts_the_old_address_back_and_ends_every_sessi
     let mailed = change(&app, &c, &old, "thief@example.com").await;
     confirm(&app.client(), &mailed.confirm).await.ok();
     assert_eq!(email_of(&other_device).await, "thief@example.com");
+    // While it can be undone, no further change can replace it (and kill the undo link).
+    let r = c.gql(CHANGE, json!({ "e": "thief2@example.com" })).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "{}", r.body);
+    assert!(common::retry_after(&r) > 6 * 24 * 3600, "{}", r.body);
 
     let r = undo(&app.client(), &mailed.undo).await.ok();
     assert_eq!(r.data()["undoEmailChange"], true);

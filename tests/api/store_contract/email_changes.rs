@@ -49,6 +49,14 @@ async fn email_changes_are_one_per_account_and_each_link_works_once(backend: Bac
     let second = change(&id, "Second@Example.com");
     s.put_email_change(&second).await.unwrap();
     assert_eq!(
+        s.find_email_change(&id).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(
+        s.find_email_change(&UserId::new_random()).await.unwrap(),
+        None
+    );
+    assert_eq!(
         s.use_email_change_confirmation(&confirm_hash(&first), now)
             .await
             .unwrap(),
