@@ -12,7 +12,10 @@ invalid-credentials = Invalid username or password.
 email-not-verified = Confirm your e-mail address first: open the link we sent you.
 account-disabled = This account has been disabled; contact the site's operators.
 invalid-token = This link or code is invalid, expired or already used.
-already-taken = That { $field } is already taken.
+already-taken = { $field ->
+    [newEmail] That e-mail address is already taken.
+   *[other] That { $field } is already taken.
+}
 not-found = Not found.
 rate-limited = Too many attempts; try again in { $seconds } seconds.
 llm-unavailable = The quiz generator is unavailable right now; try again later.
@@ -91,6 +94,7 @@ email-invalid = That does not look like an e-mail address.
 email-required = E-mail address is required.
 email-quoted = Quoted or escaped e-mail addresses are not accepted.
 email-look-alike = The e-mail address contains look-alike or compatibility characters; type it with ordinary letters.
+email-unchanged = That is already the e-mail address of your account.
 locale-unsupported = Choose a language this service speaks: en (English) or ko (Korean).
 return-to-elsewhere = `returnTo` must be an address on this site: a path such as /quizzes, or an address starting with { $origin }.
 
@@ -156,6 +160,14 @@ notice-passkeys-removed = { $count ->
    *[other] { $count } passkeys were removed: a reset proves the mailbox, not the devices. Log in and add yours again.
 }
 notice-totp-still-on = Two-factor login is still on: logging in still asks for a code from your authenticator app (or a recovery code).
+email-change-subject = Confirm your new e-mail address for Quiz LLM
+email-change-asked = Someone (hopefully you) asked to change the e-mail address of the Quiz LLM account "{ $username }" to this address. To confirm it, open this link:
+email-change-button = Confirm my new e-mail address
+email-change-expires = The link works once and expires in { $ttl }. If you did not ask, ignore this e-mail: the account keeps its address.
+email-change-notice-subject = The e-mail address of your Quiz LLM account is being changed
+email-change-notice = Someone asked to change the e-mail address of your account to { $masked }. It changes once that address is confirmed; from then on, the account's e-mail goes there instead of here.
+email-change-undo = If this was not you, open this link within { $ttl }: it cancels the change (or puts this address back, if the change was already made) and logs out every session of the account. Then reset your password ("Forgot password" when logging in).
+email-change-undo-button = Undo the change and log out everywhere
 notice-not-you = If this was not you, someone else can use your account: reset your password now ("Forgot password" when logging in), then log in and check your passkeys, two-factor login and sessions.
 
 ## The pages e-mail links land on
@@ -184,6 +196,12 @@ sign-in-page-code-label = Two-factor login is on: enter the code from your authe
 sign-in-page-code-submit = Continue
 sign-in-page-not-from-here = This request did not come from this site's sign-in page, so nothing was done. Open the link from the e-mail again.
 sign-in-page-ask-again = To try again, ask for a new sign-in link.
+email-change-page-title = Change of e-mail address
+confirm-email-change-page-intro = Press Confirm to make this the e-mail address of your account.
+confirm-email-change-page-done = The e-mail address of your account has been changed.
+undo-email-change-page-intro = Press Undo to cancel the change of your account's e-mail address (or put the old address back) and log out every session of the account.
+undo-email-change-page-button = Undo
+undo-email-change-page-done = The change was undone and every session of the account was logged out. If someone else knew your password, reset it now.
 
 ## Quizzes built offline from the study text
 

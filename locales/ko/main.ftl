@@ -14,6 +14,7 @@ invalid-token = 링크나 코드가 올바르지 않거나, 만료되었거나, 
 already-taken = { $field ->
     [username] 이미 사용 중인 사용자 이름입니다.
     [email] 이미 사용 중인 이메일 주소입니다.
+    [newEmail] 이미 사용 중인 이메일 주소입니다.
    *[other] 이미 사용 중입니다.
 }
 not-found = 찾을 수 없습니다.
@@ -94,6 +95,7 @@ email-invalid = 이메일 주소 형식이 아닙니다.
 email-required = 이메일 주소를 입력해 주세요.
 email-quoted = 따옴표나 이스케이프 문자가 들어간 이메일 주소는 받지 않습니다.
 email-look-alike = 이메일 주소에 모양이 비슷한 문자나 호환용 문자가 섞여 있습니다. 일반 문자로 입력해 주세요.
+email-unchanged = 지금 계정에 등록된 이메일 주소와 같습니다.
 locale-unsupported = 지원하는 언어는 en(영어)과 ko(한국어)입니다. 둘 중 하나를 골라 주세요.
 return-to-elsewhere = `returnTo`에는 이 사이트의 주소만 넣을 수 있습니다. /quizzes 같은 경로나 { $origin }(으)로 시작하는 주소를 넣어 주세요.
 
@@ -146,6 +148,14 @@ notice-passkeys-removed = { $count ->
    *[other] 패스키 { $count }개가 삭제되었습니다. 재설정은 메일함을 가진 사람임을 증명할 뿐 기기까지 증명하지는 못하기 때문입니다. 로그인한 뒤 패스키를 다시 등록해 주세요.
 }
 notice-totp-still-on = 2단계 로그인은 그대로 켜져 있습니다. 로그인할 때 여전히 인증 앱의 코드(또는 복구 코드)가 필요합니다.
+email-change-subject = Quiz LLM 새 이메일 주소를 확인해 주세요
+email-change-asked = 누군가(아마 본인이) Quiz LLM 계정 "{ $username }"의 이메일 주소를 이 주소로 바꾸려고 요청했습니다. 맞다면 이 링크를 열어 확인해 주세요.
+email-change-button = 새 이메일 주소 확인
+email-change-expires = 링크는 한 번만 쓸 수 있으며 { $ttl } 뒤에 만료됩니다. 요청한 적이 없다면 이 메일은 무시하셔도 됩니다. 계정의 이메일 주소는 바뀌지 않습니다.
+email-change-notice-subject = Quiz LLM 계정의 이메일 주소 변경이 요청되었습니다
+email-change-notice = 계정의 이메일 주소를 { $masked }(으)로 바꾸는 요청이 있었습니다. 그 주소가 확인되면 바로 바뀌며, 그 뒤로 계정 관련 메일은 이 주소 대신 그 주소로 갑니다.
+email-change-undo = 본인이 요청한 것이 아니라면 { $ttl } 안에 이 링크를 열어 주세요. 변경이 취소되고(이미 바뀌었다면 이 주소로 되돌아가고) 계정의 모든 세션이 로그아웃됩니다. 그런 다음 비밀번호를 재설정해 주세요(로그인 화면의 "비밀번호 찾기").
+email-change-undo-button = 변경을 취소하고 모든 기기에서 로그아웃
 notice-not-you = 본인이 한 일이 아니라면 다른 사람이 계정을 쓰고 있을 수 있습니다. 지금 바로 비밀번호를 재설정한 뒤(로그인 화면의 "비밀번호 찾기"), 로그인해서 패스키와 2단계 로그인, 세션을 확인해 주세요.
 
 ## 이메일 링크로 여는 페이지
@@ -174,6 +184,12 @@ sign-in-page-code-label = 2단계 로그인이 켜져 있습니다. 인증 앱�
 sign-in-page-code-submit = 계속
 sign-in-page-not-from-here = 이 사이트의 로그인 페이지에서 보낸 요청이 아니어서 아무것도 하지 않았습니다. 메일에 있는 링크를 다시 열어 주세요.
 sign-in-page-ask-again = 다시 시도하려면 로그인 링크를 새로 요청해 주세요.
+email-change-page-title = 이메일 주소 변경
+confirm-email-change-page-intro = 확인 버튼을 누르면 이 주소가 계정의 이메일 주소가 됩니다.
+confirm-email-change-page-done = 계정의 이메일 주소를 바꿨습니다.
+undo-email-change-page-intro = 되돌리기 버튼을 누르면 계정의 이메일 주소 변경이 취소되고(이미 바뀌었다면 원래 주소로 돌아가고) 계정의 모든 세션이 로그아웃됩니다.
+undo-email-change-page-button = 되돌리기
+undo-email-change-page-done = 변경을 되돌리고 계정의 모든 세션을 로그아웃했습니다. 다른 사람이 비밀번호를 알고 있었다면 지금 바로 재설정해 주세요.
 
 ## 학습 자료로 오프라인에서 만드는 퀴즈
 

@@ -134,6 +134,17 @@ impl AuthService {
             .review_logs_since(id, DateTime::<Utc>::UNIX_EPOCH)
             .await?;
 
+        // No token hash: a link's secret is not the owner's data.
+        let email_change = store.find_email_change(id).await?.map(|c| {
+            json!({
+                "oldEmail": c.old_email.as_str(),
+                "newEmail": c.new_email.as_str(),
+                "requestedAt": time(c.created_at),
+                "confirmedAt": c.confirmed_at.map(time),
+                "undoableUntil": time(c.expires_at),
+            })
+        });
+
         tracing::info!(target: "audit", event = "data_exported", user_id = %id, client_ip = %client.key());
         Ok(json!({
             "version": EXPORT_VERSION,
@@ -148,6 +159,7 @@ impl AuthService {
                 "locale": user.locale.as_str(),
                 "createdAt": time(user.created_at),
             },
+            "emailChange": email_change,
             "sessions": sessions,
             "factors": {
                 "totp": { "enabled": mfa.enabled(), "recoveryCodesLeft": mfa.recovery_codes.len() },

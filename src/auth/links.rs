@@ -47,8 +47,11 @@ impl LinkPurpose {
             LinkPurpose::VerifyEmail => {
                 format!("{}:{}:{}", user.is_active, email_norm, password_hash)
             }
-            // A new password (hash) kills every reset link issued before it.
-            LinkPurpose::ResetPassword => format!("{}:{}", user.is_active, password_hash),
+            // A new password (hash) kills every reset link issued before it, and so does a new
+            // address: a link mailed to the one the account left no longer resets it.
+            LinkPurpose::ResetPassword => {
+                format!("{}:{}:{}", user.is_active, email_norm, password_hash)
+            }
         }
     }
 }
@@ -234,6 +237,12 @@ mod tests {
         ));
         set_password_hash(&mut u, "y");
         assert!(!signer.check(LinkPurpose::ResetPassword, &u, &token, now));
+        let token = signer.make(LinkPurpose::ResetPassword, &u, now);
+        u.credentials.as_mut().unwrap().email_norm = "new@example.com".into();
+        assert!(
+            !signer.check(LinkPurpose::ResetPassword, &u, &token, now),
+            "a link mailed to the old address"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use super::{
 };
 use crate::domain::ClientInfo;
 use crate::ratelimit::{Bucket, Throttle};
+mod email_change;
 mod email_sign_in;
 mod housekeeping;
 mod sessions;

@@ -67,6 +67,17 @@ impl AppError {
         })
     }
 
+    /// The same error, about the input `field` when it is about an input at all: for a value
+    /// parsed by a type that names its usual field (an [`EmailAddress`](super::EmailAddress)
+    /// says `email`) where the API calls it otherwise.
+    pub fn for_field(self, field: &'static str) -> Self {
+        match self {
+            AppError::BadUserInput(e) => AppError::BadUserInput(FieldError { field, ..e }),
+            AppError::Conflict { .. } => AppError::Conflict { field },
+            other => other,
+        }
+    }
+
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         AppError::Internal(err.into())
     }

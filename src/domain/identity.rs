@@ -122,6 +122,14 @@ impl EmailAddress {
     pub fn key(&self) -> String {
         canonical_email(&self.0)
     }
+
+    /// The address with its local part hidden but for the first character (`n***@example.com`):
+    /// enough for its owner to recognise, too little for anyone else to write to.
+    pub fn masked(&self) -> String {
+        let (local, domain) = self.0.rsplit_once('@').unwrap_or((&self.0, ""));
+        let first: String = local.chars().take(1).collect();
+        format!("{first}***@{domain}")
+    }
 }
 
 impl fmt::Display for Username {
@@ -252,6 +260,14 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn masked_addresses_keep_the_first_character_and_the_domain() {
+        let masked = |raw: &str| EmailAddress::parse(raw).unwrap().masked();
+        assert_eq!(masked("new.owner@example.com"), "n***@example.com");
+        assert_eq!(masked("x@example.com"), "x***@example.com");
+        assert_eq!(masked("세종@example.com"), "세***@example.com");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod client;
 mod clock;
+mod email_change;
 pub mod error;
 pub mod identity;
 mod ids;
@@ -22,6 +23,7 @@ mod user;
 
 pub use client::{ClientInfo, ClientKind};
 pub use clock::{Clock, ManualClock, OffsetClock, SharedClock, SystemClock};
+pub use email_change::{EMAIL_CHANGE_CONFIRM_TTL, EMAIL_CHANGE_UNDO_TTL, EmailChangeRecord};
 pub use error::{AppError, AppResult, ErrorCode, FieldError, GUESTS_CANNOT};
 pub use identity::{EmailAddress, Username};
 pub use ids::{

@@ -4,6 +4,7 @@
 mod auth;
 pub mod context;
 pub mod cookies;
+mod email_change;
 pub mod error;
 mod guard;
 pub mod limits;
@@ -50,6 +51,7 @@ pub struct MutationRoot(
     live::LiveMutation,
     materials::MaterialMutation,
     social::SocialMutation,
+    email_change::EmailChangeMutation,
 );
 
 #[derive(MergedSubscription, Default)]

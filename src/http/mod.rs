@@ -329,6 +329,18 @@ pub fn routes(
                 .post(pages::sign_in_with_link)
                 .with(pages::sign_in_link_headers()),
         )
+        .at(
+            "/confirm-email-change",
+            get(pages::confirm_email_change)
+                .post(pages::confirm_email_change_now)
+                .with(pages::sign_in_link_headers()),
+        )
+        .at(
+            "/undo-email-change",
+            get(pages::undo_email_change)
+                .post(pages::undo_email_change_now)
+                .with(pages::sign_in_link_headers()),
+        )
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz));
     if state.panic_route {

@@ -1,6 +1,6 @@
 //! The landing pages of the e-mail links (GraphiQL's page is in `graphiql`), and the headers
-//! every HTML page gets. The verification and reset pages run one script each; the sign-in page
-//! runs none: its form posts back to it.
+//! every HTML page gets. The verification and reset pages run one script each; the sign-in and
+//! e-mail change pages run none: their forms post back to them.
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use std::sync::LazyLock;
@@ -273,9 +273,10 @@ pub fn sign_in_link_csp() -> String {
         .into()
 }
 
-/// Headers for the sign-in page: those of every page, but with the referrer policy
-/// `same-origin`, under which a browser's POST from the page carries the page's real `Origin`
-/// (under `no-referrer` it would say `null`); no request leaves the page for another origin.
+/// Headers for the pages whose forms post back (sign-in, e-mail change): those of every page,
+/// but with the referrer policy `same-origin`, under which a browser's POST from the page
+/// carries the page's real `Origin` (under `no-referrer` it would say `null`); no request
+/// leaves the page for another origin.
 pub fn sign_in_link_headers() -> SetHeader {
     html_headers(&sign_in_link_csp()).overriding("referrer-policy", "same-origin")
 }
@@ -494,4 +495,133 @@ fn sign_in_failed(locale: Locale, status: StatusCode, message: Message) -> poem:
     let mut response = Html(layout(locale, MessageKey::SignInPageTitle, "", &body)).into_response();
     response.set_status(status);
     response
+}
+
+/// The two links of a change of e-mail address (`changeEmail`), whose pages work alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EmailChangeLink {
+    /// Mailed to the new address: makes it the account's.
+    Confirm,
+    /// Mailed to the old address: cancels or reverts the change and ends every session.
+    Undo,
+}
+
+impl EmailChangeLink {
+    fn texts(self) -> (MessageKey, MessageKey, MessageKey) {
+        match self {
+            EmailChangeLink::Confirm => (
+                MessageKey::ConfirmEmailChangePageIntro,
+                MessageKey::VerifyPageConfirm,
+                MessageKey::ConfirmEmailChangePageDone,
+            ),
+            EmailChangeLink::Undo => (
+                MessageKey::UndoEmailChangePageIntro,
+                MessageKey::UndoEmailChangePageButton,
+                MessageKey::UndoEmailChangePageDone,
+            ),
+        }
+    }
+}
+
+/// An e-mail change link's landing page, in the browser's language. Opening it uses nothing
+/// (mail scanners open links too): a person presses the button, whose form posts back here.
+fn email_change_page(req: &Request, query: &SignInLinkQuery, link: EmailChangeLink) -> String {
+    let locale = Locale::resolve(None, super::graphql::accept_language(req));
+    let t = |key| escape_html(&text(locale, key));
+    let (intro, button, _) = link.texts();
+    let body = if query.token().is_none() {
+        format!(
+            r#"<p id="outcome" class="error" role="alert">{}</p>"#,
+            t(MessageKey::PageLinkIncomplete)
+        )
+    } else {
+        format!(
+            r#"<p id="intro">{}</p>
+<form method="post"><p><button id="confirm" type="submit">{}</button></p></form>"#,
+            t(intro),
+            t(button)
+        )
+    };
+    layout(locale, MessageKey::EmailChangePageTitle, "", &body)
+}
+
+/// The page's button: uses the link and says how it went. Refused (`403`, nothing used)
+/// unless the POST comes from this site's page, as for the sign-in link.
+async fn use_email_change_link(
+    req: &Request,
+    query: &SignInLinkQuery,
+    http: &HttpState,
+    link: EmailChangeLink,
+) -> poem::Response {
+    let locale = Locale::resolve(None, super::graphql::accept_language(req));
+    let page = |status: StatusCode, message: Message, class: &str| {
+        let body = format!(
+            r#"<p id="outcome" class="{class}" role="alert">{}</p>"#,
+            escape_html(&render(locale, &message))
+        );
+        let mut response =
+            Html(layout(locale, MessageKey::EmailChangePageTitle, "", &body)).into_response();
+        response.set_status(status);
+        response
+    };
+    if !from_own_page(req, &http.auth.settings().public_url) {
+        return page(
+            StatusCode::FORBIDDEN,
+            MessageKey::SignInPageNotFromHere.into(),
+            "error",
+        );
+    }
+    let token = query.token().unwrap_or_default();
+    let client = super::graphql::client_info(req, http);
+    let outcome = match link {
+        EmailChangeLink::Confirm => http.auth.confirm_email_change(token, &client).await,
+        EmailChangeLink::Undo => http.auth.undo_email_change(token, &client).await,
+    };
+    match outcome {
+        Ok(()) => page(StatusCode::OK, link.texts().2.into(), "ok"),
+        Err(err) => {
+            let status = match err.code() {
+                ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::Conflict => StatusCode::CONFLICT,
+                ErrorCode::Internal => {
+                    tracing::error!(error = ?err, ?link, "an e-mail change link failed");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+                _ => StatusCode::BAD_REQUEST,
+            };
+            page(status, err.message(), "error")
+        }
+    }
+}
+
+/// `GET /confirm-email-change?token=…`.
+#[handler]
+pub fn confirm_email_change(req: &Request, Query(query): Query<SignInLinkQuery>) -> Html<String> {
+    Html(email_change_page(req, &query, EmailChangeLink::Confirm))
+}
+
+/// `POST /confirm-email-change?token=…`: `confirmEmailChange`.
+#[handler]
+pub async fn confirm_email_change_now(
+    req: &Request,
+    Query(query): Query<SignInLinkQuery>,
+    http: Data<&HttpState>,
+) -> poem::Response {
+    use_email_change_link(req, &query, &http, EmailChangeLink::Confirm).await
+}
+
+/// `GET /undo-email-change?token=…`.
+#[handler]
+pub fn undo_email_change(req: &Request, Query(query): Query<SignInLinkQuery>) -> Html<String> {
+    Html(email_change_page(req, &query, EmailChangeLink::Undo))
+}
+
+/// `POST /undo-email-change?token=…`: `undoEmailChange`.
+#[handler]
+pub async fn undo_email_change_now(
+    req: &Request,
+    Query(query): Query<SignInLinkQuery>,
+    http: Data<&HttpState>,
+) -> poem::Response {
+    use_email_change_link(req, &query, &http, EmailChangeLink::Undo).await
 }

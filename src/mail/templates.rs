@@ -186,6 +186,43 @@ pub fn sign_in_link(
     body.to_email(to, subject)
 }
 
+/// To the address an account asked to change to: the link that confirms it, good for `ttl`.
+pub fn email_change_confirmation(
+    to: Mailbox,
+    locale: Locale,
+    username: &str,
+    link: &str,
+    ttl: Duration,
+) -> Email {
+    let mut letter = Letter::new(locale, username);
+    letter
+        .say(K::MailHelloName.into())
+        .say(K::EmailChangeAsked.into())
+        .link(link, K::EmailChangeButton)
+        .say(Message::new(K::EmailChangeExpires).with("ttl", describe(locale, ttl)));
+    letter.to_email(to, K::EmailChangeSubject)
+}
+
+/// To the address an account is leaving: where it goes (`masked`, so the notice does not hand
+/// the new address to whoever reads the old mailbox), and the link that undoes the change for
+/// `ttl`, before or after it is confirmed.
+pub fn email_change_notice(
+    to: Mailbox,
+    locale: Locale,
+    username: &str,
+    masked: &str,
+    undo_link: &str,
+    ttl: Duration,
+) -> Email {
+    let mut letter = Letter::new(locale, username);
+    letter
+        .say(K::MailHelloName.into())
+        .say(Message::new(K::EmailChangeNotice).with("masked", masked))
+        .say(Message::new(K::EmailChangeUndo).with("ttl", describe(locale, ttl)))
+        .link(undo_link, K::EmailChangeUndoButton);
+    letter.to_email(to, K::EmailChangeNoticeSubject)
+}
+
 /// A change to how an account signs in, told to its owner, so that one made with a stolen
 /// session does not go unnoticed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -358,6 +395,37 @@ mod tests {
         assert_eq!(email.subject, "Quiz LLM 로그인 링크");
         assert!(email.text.contains("10분 뒤에 만료"), "{}", email.text);
         assert!(email.text.contains("042917"), "{}", email.text);
+        assert!(!email.text.contains("Hello"), "{}", email.text);
+    }
+
+    #[test]
+    fn email_change_letters_carry_their_links_and_hide_the_new_address() {
+        let to: Mailbox = "ada@example.com".parse().unwrap();
+        let day = Duration::from_secs(86_400);
+        let link = "http://localhost:8000/confirm-email-change?token=t";
+        let email = email_change_confirmation(to.clone(), Locale::En, "ada", link, day);
+        for part in [link, "\"ada\"", "1 day", "keeps its address"] {
+            assert!(email.text.contains(part), "{part}: {}", email.text);
+        }
+        let undo = "http://localhost:8000/undo-email-change?token=u";
+        let week = Duration::from_secs(7 * 86_400);
+        let email = email_change_notice(
+            to.clone(),
+            Locale::En,
+            "ada",
+            "n***@example.com",
+            undo,
+            week,
+        );
+        for part in [undo, "n***@example.com", "7 days", "logs out every session"] {
+            assert!(email.text.contains(part), "{part}: {}", email.text);
+        }
+        let email = email_change_notice(to, Locale::Ko, "sejong", "n***@example.com", undo, week);
+        assert_eq!(
+            email.subject,
+            "Quiz LLM 계정의 이메일 주소 변경이 요청되었습니다"
+        );
+        assert!(email.text.contains("7일 안에"), "{}", email.text);
         assert!(!email.text.contains("Hello"), "{}", email.text);
     }
 

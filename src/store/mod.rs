@@ -1,6 +1,7 @@
 //! Persistence behind traits, so the domain never names a database. `DATABASE_URL` picks the
 //! implementation at start-up.
 
+mod email_changes;
 mod error;
 mod keys;
 mod materials;
@@ -31,6 +32,7 @@ use crate::domain::{
     SessionRecord, SignInMethod, UserId, UserRecord, Username, WindowCount,
 };
 
+pub use email_changes::EmailChangeStore;
 pub use error::{Cause, StoreError, StoreResult, UniqueField};
 pub use materials::StudyMaterialStore;
 pub use reviews::{ReviewStore, day_number};

@@ -30,6 +30,9 @@ pub trait SignInRequestStore: Send + Sync {
     /// it was gone (taken by its link, replaced, or purged).
     async fn remove_sign_in_request(&self, email_norm: &str, token_hash: &str)
     -> StoreResult<bool>;
+    /// Deletes the address's request, whichever it is (the address left its account); `false`
+    /// when it had none.
+    async fn drop_sign_in_request(&self, email_norm: &str) -> StoreResult<bool>;
     /// Deletes the requests that lapsed at or before `now`; returns how many.
     async fn purge_sign_in_requests(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -437,6 +437,7 @@ pub trait Store:
     + super::ReviewStore
     + super::SocialStore
     + super::SignInRequestStore
+    + super::EmailChangeStore
     + Any
 {
     /// Answers while the database does; used by `/readyz`.

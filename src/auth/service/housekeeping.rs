@@ -1,5 +1,6 @@
 //! The periodic clean-up: unverified accounts, idle guests, stale rate-limit counters, lapsed
-//! passkey challenges and sign-in requests, on a schedule read from the injected clock.
+//! passkey challenges, sign-in requests and e-mail changes, on a schedule read from the
+//! injected clock.
 
 use std::{sync::Arc, time::Duration};
 
@@ -94,6 +95,9 @@ impl AuthService {
         }
         if let Err(err) = self.store.purge_sign_in_requests(self.clock.now()).await {
             tracing::warn!(error = %err.chain(), "purging sign-in requests failed; will retry");
+        }
+        if let Err(err) = self.store.purge_email_changes(self.clock.now()).await {
+            tracing::warn!(error = %err.chain(), "purging e-mail changes failed; will retry");
         }
         if let Err(err) = self.finish_account_erasures().await {
             tracing::warn!(error = ?err, "finishing account erasures failed; will retry");

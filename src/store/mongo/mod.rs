@@ -18,6 +18,7 @@ use super::*;
 use docs::*;
 
 mod docs;
+mod email_changes;
 mod jobs;
 mod limits;
 mod materials;
@@ -207,6 +208,7 @@ impl MongoStore {
         self.create_review_indexes().await?;
         self.create_social_indexes().await?;
         self.create_sign_in_request_indexes().await?;
+        self.create_email_change_indexes().await?;
         Ok(())
     }
 }

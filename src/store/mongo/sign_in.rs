@@ -165,6 +165,16 @@ impl SignInRequestStore for MongoStore {
         Ok(result.deleted_count == 1)
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store drop_sign_in_request", db.system.name = SYSTEM, db.operation.name = "drop_sign_in_request"))]
+    async fn drop_sign_in_request(&self, email_norm: &str) -> StoreResult<bool> {
+        let result = self
+            .sign_in_requests()
+            .delete_one(doc! { "_id": email_norm })
+            .await
+            .map_err(map_err)?;
+        Ok(result.deleted_count == 1)
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_sign_in_requests", db.system.name = SYSTEM, db.operation.name = "purge_sign_in_requests"))]
     async fn purge_sign_in_requests(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         // The TTL index does this on a real server, within a minute; this is for the rest.

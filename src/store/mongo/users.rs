@@ -104,7 +104,7 @@ impl MongoStore {
     }
 
     /// Deletes what the users own outside their documents (sessions live inside them).
-    async fn delete_owned_data(&self, ids: &[UserId]) -> StoreResult<()> {
+    pub(super) async fn delete_owned_data(&self, ids: &[UserId]) -> StoreResult<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -129,6 +129,7 @@ impl MongoStore {
         self.delete_owned_materials(ids).await?;
         self.delete_owned_reviews(&owned).await?;
         self.delete_owned_social_links(ids).await?;
+        self.delete_owned_email_changes(ids).await?;
         let by_user =
             doc! { "user_id": { "$in": ids.iter().map(UserId::as_str).collect::<Vec<_>>() } };
         self.passkeys
@@ -164,13 +165,8 @@ impl MongoStore {
         Ok(())
     }
 
-    /// Deletes what is kept for an address rather than an account: its sign-in request and
-    /// mail waiting to go to it.
-    async fn delete_address_data(&self, email_norm: &str) -> StoreResult<()> {
-        self.sign_in_requests()
-            .delete_many(doc! { "_id": email_norm })
-            .await
-            .map_err(map_err)?;
+    /// Deletes the mail waiting to go to `email_norm`.
+    async fn delete_mail_to(&self, email_norm: &str) -> StoreResult<()> {
         #[derive(Deserialize)]
         struct Addressed {
             #[serde(rename = "_id")]
@@ -205,11 +201,18 @@ impl MongoStore {
     }
 
     /// Everything of the user's but the user document, then the erasure's own record.
-    async fn finish_erasure(&self, id: &UserId, email_norm: &str) -> StoreResult<()> {
-        self.delete_owned_data(std::slice::from_ref(id)).await?;
-        self.delete_address_data(email_norm).await?;
+    async fn finish_erasure(&self, erasure: &Erasure) -> StoreResult<()> {
+        self.delete_owned_data(std::slice::from_ref(&erasure.id))
+            .await?;
+        self.sign_in_requests()
+            .delete_many(doc! { "_id": &erasure.email_norm })
+            .await
+            .map_err(map_err)?;
+        for address in std::iter::once(&erasure.email_norm).chain(&erasure.pending_email_norm) {
+            self.delete_mail_to(address).await?;
+        }
         self.account_erasures()
-            .delete_one(doc! { "_id": id.as_str() })
+            .delete_one(doc! { "_id": erasure.id.as_str() })
             .await
             .map_err(map_err)?;
         Ok(())
@@ -400,10 +403,23 @@ impl UserStore for MongoStore {
         else {
             return Ok(false);
         };
+        // The confirmation of an address change was mailed for this account too.
+        let pending_email_norm = self
+            .find_email_change(id)
+            .await?
+            .map(|change| change.new_email_norm);
+        let erasure = Erasure {
+            id: id.clone(),
+            email_norm,
+            pending_email_norm,
+        };
         self.account_erasures()
             .update_one(
                 doc! { "_id": id.as_str() },
-                doc! { "$set": { "email_norm": &email_norm } },
+                doc! { "$set": {
+                    "email_norm": &erasure.email_norm,
+                    "pending_email_norm": erasure.pending_email_norm.as_deref(),
+                } },
             )
             .upsert(true)
             .await
@@ -414,18 +430,12 @@ impl UserStore for MongoStore {
             .await
             .map_err(map_err)?
             .deleted_count;
-        self.finish_erasure(id, &email_norm).await?;
+        self.finish_erasure(&erasure).await?;
         Ok(deleted == 1)
     }
 
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store finish_account_erasures", db.system.name = SYSTEM, db.operation.name = "finish_account_erasures"))]
     async fn finish_account_erasures(&self) -> StoreResult<u64> {
-        #[derive(Deserialize)]
-        struct Erasure {
-            #[serde(rename = "_id")]
-            id: UserId,
-            email_norm: String,
-        }
         let left: Vec<Erasure> = self
             .account_erasures()
             .clone_with_type::<Erasure>()
@@ -440,8 +450,7 @@ impl UserStore for MongoStore {
                 .delete_one(doc! { "_id": erasure.id.as_str() })
                 .await
                 .map_err(map_err)?;
-            self.finish_erasure(&erasure.id, &erasure.email_norm)
-                .await?;
+            self.finish_erasure(erasure).await?;
         }
         Ok(left.len() as u64)
     }
@@ -732,4 +741,14 @@ impl UserStore for MongoStore {
             .map_err(map_err)?;
         Ok(result.modified_count == 1)
     }
+}
+
+/// An erasure as recorded before the user document goes: the addresses whose mail goes too.
+#[derive(Deserialize)]
+struct Erasure {
+    #[serde(rename = "_id")]
+    id: UserId,
+    email_norm: String,
+    #[serde(default)]
+    pending_email_norm: Option<String>,
 }

@@ -42,6 +42,7 @@ fn migrations() -> Migrations<'static> {
             include_str!("migrations/21_account_disabled.sql"),
             |tx: &Transaction| -> HookResult { Ok(add_user_disabled(tx)?) },
         ),
+        M::up(include_str!("migrations/22_email_changes.sql")),
     ])
 }
 
@@ -180,7 +181,7 @@ fn migrate(conn: &mut Connection) -> anyhow::Result<()> {
 }
 
 /// How many versions [`migrations`] holds.
-const KNOWN_VERSIONS: usize = 21;
+const KNOWN_VERSIONS: usize = 22;
 
 #[cfg(test)]
 mod tests {
@@ -222,6 +223,28 @@ mod tests {
             )
             .unwrap();
         assert_eq!(columns, 1);
+    }
+
+    /// A database wound back before 22 (whose table and rows stay) runs it again unharmed.
+    #[test]
+    fn the_email_changes_table_survives_a_second_run() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        conn.execute(
+            "INSERT INTO email_changes (owner_id, old_email, old_email_norm, new_email, \
+             new_email_norm, undo_token_hash, created_at, confirm_expires_at, expires_at) \
+             VALUES ('u', 'a@example.com', 'a@example.com', 'b@example.com', 'b@example.com', \
+             'h', 0, 1, 2)",
+            [],
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 21).unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), KNOWN_VERSIONS as i64);
+        let rows: i64 = conn
+            .query_row("SELECT COUNT(*) FROM email_changes", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1);
     }
 
     #[test]

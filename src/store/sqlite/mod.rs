@@ -1,6 +1,7 @@
 //! The embedded store: SQLite in WAL mode behind a `deadpool` connection pool. Writes run on the
 //! blocking pool so the async workers never wait on disk; reads run on the calling task.
 
+mod email_changes;
 mod jobs;
 mod limits;
 mod materials;

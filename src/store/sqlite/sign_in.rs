@@ -109,6 +109,18 @@ impl SignInRequestStore for SqliteStore {
         .await
     }
 
+    #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store drop_sign_in_request", db.system.name = SYSTEM, db.operation.name = "drop_sign_in_request"))]
+    async fn drop_sign_in_request(&self, email_norm: &str) -> StoreResult<bool> {
+        let email_norm = email_norm.to_owned();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM sign_in_requests WHERE email_norm = ?1")?
+                .execute([&email_norm])?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
     #[tracing::instrument(level = "debug", name = "store", skip_all, fields(otel.name = "store purge_sign_in_requests", db.system.name = SYSTEM, db.operation.name = "purge_sign_in_requests"))]
     async fn purge_sign_in_requests(&self, now: DateTime<Utc>) -> StoreResult<u64> {
         self.run(move |c| {

@@ -116,7 +116,7 @@ fn delete_pending_holders(
 
 /// Deletes what the users own outside their rows (sessions, MFA, passkeys and social links go
 /// with the row, by their foreign keys).
-fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
+pub(super) fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
     for (table, column) in [
         ("quizzes", "owner_id"),
         ("quiz_results", "owner_id"),
@@ -130,6 +130,7 @@ fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
         ("stream_leases", "user_id"),
         ("sign_in_requests", "user_id"),
         ("social_logins", "link_to"),
+        ("email_changes", "owner_id"),
     ] {
         let mut delete = c.prepare_cached(&format!("DELETE FROM {table} WHERE {column} = ?1"))?;
         for id in ids {
@@ -139,11 +140,8 @@ fn delete_owned_data(c: &Connection, ids: &[String]) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Deletes what is kept for an address rather than an account: sign-in requests and mail
-/// waiting to go to it.
-fn delete_address_data(c: &Connection, email_norm: &str) -> rusqlite::Result<()> {
-    c.prepare_cached("DELETE FROM sign_in_requests WHERE email_norm = ?1")?
-        .execute([email_norm])?;
+/// Deletes the mail waiting to go to `email_norm`.
+fn delete_mail_to(c: &Connection, email_norm: &str) -> rusqlite::Result<()> {
     let mail: Vec<String> = c
         .prepare_cached("SELECT id, json_extract(body, '$.to') FROM outbox")?
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
@@ -302,6 +300,11 @@ impl UserStore for SqliteStore {
         self.run(move |c| {
             // One transaction: all of it goes, or none.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The confirmation of an address change was mailed for this account too.
+            let pending: Option<String> = tx
+                .prepare_cached("SELECT new_email_norm FROM email_changes WHERE owner_id = ?1")?
+                .query_row([&id], |r| r.get(0))
+                .optional()?;
             let Some(email_norm) = tx
                 .prepare_cached("DELETE FROM users WHERE id = ?1 RETURNING email_norm")?
                 .query_row([&id], |r| r.get::<_, String>(0))
@@ -310,7 +313,11 @@ impl UserStore for SqliteStore {
                 return Ok(false);
             };
             delete_owned_data(&tx, std::slice::from_ref(&id))?;
-            delete_address_data(&tx, &email_norm)?;
+            tx.prepare_cached("DELETE FROM sign_in_requests WHERE email_norm = ?1")?
+                .execute([&email_norm])?;
+            for address in std::iter::once(&email_norm).chain(&pending) {
+                delete_mail_to(&tx, address)?;
+            }
             tx.commit()?;
             Ok(true)
         })

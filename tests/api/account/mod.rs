@@ -1,8 +1,10 @@
-//! Owning an account: taking one's data along (`exportMyData`), and leaving (`deleteAccount`).
+//! Owning an account: taking one's data along (`exportMyData`) and leaving (`deleteAccount`);
+//! changing its address has a file of its own.
 
 use serde_json::json;
 
 pub(crate) mod deletion;
+mod email_change;
 
 use crate::common::{self, APOLLO_11, Backend, TestApp};
 
@@ -38,6 +40,7 @@ async fn an_export_holds_the_callers_data_and_no_secret(backend: Backend) {
         "{sessions:?}"
     );
     assert_eq!(data["factors"]["totp"]["enabled"], false);
+    assert_eq!(data["emailChange"], json!(null));
     assert_eq!(data["quizzes"].as_array().unwrap().len(), 1);
     assert_eq!(data["quizzes"][0]["id"], quiz_id);
     assert_eq!(data["results"].as_array().unwrap().len(), 1);

@@ -133,10 +133,29 @@ async fn give_everything(s: &dyn Store, u: &UserRecord, tag: &str) {
         ..mail(0)
     };
     s.enqueue_mail(&letter).await.unwrap();
+    // An address change waiting for its confirmation, mailed to the new address.
+    let moving_to = format!("{tag}-new@elsewhere.example");
+    s.put_email_change(&super::email_changes::change(&u.id, &moving_to))
+        .await
+        .unwrap();
+    let confirmation = quiz_llm::domain::OutboxRecord {
+        to: format!("{} <{moving_to}>", u.username.as_str()),
+        ..mail(0)
+    };
+    s.enqueue_mail(&confirmation).await.unwrap();
+}
+
+/// What the erased account is found by: its id, its address and the address it was moving to.
+fn keys_of(u: &UserRecord, tag: &str) -> [String; 3] {
+    [
+        u.id.to_string(),
+        super::email_norm(u).to_owned(),
+        format!("{tag}-new@elsewhere.example"),
+    ]
 }
 
 /// Every table or collection that holds `needle` anywhere in a row or document.
-async fn holders_of(raw: &Raw, needles: &[&str]) -> BTreeSet<String> {
+async fn holders_of(raw: &Raw, needles: &[String]) -> BTreeSet<String> {
     let mut found = BTreeSet::new();
     for (table, row) in raw.every_row().await {
         let row = row.to_lowercase();
@@ -228,8 +247,7 @@ async fn an_erased_account_leaves_nothing_anywhere(backend: Backend) {
     give_everything(s.as_ref(), &leaving, "l").await;
     give_everything(s.as_ref(), &staying, "s").await;
     let raw = Raw::open(&url, &path).await;
-    let leaving_keys = [leaving.id.as_str(), super::email_norm(&leaving)];
-    let staying_keys = [staying.id.as_str(), super::email_norm(&staying)];
+    let (leaving_keys, staying_keys) = (keys_of(&leaving, "l"), keys_of(&staying, "s"));
     let before = holders_of(&raw, &leaving_keys).await;
     // The walk sees the account wherever the stores keep something of it.
     assert!(
@@ -255,7 +273,7 @@ async fn an_erased_account_leaves_nothing_anywhere(backend: Backend) {
     // The other account keeps everything.
     assert_eq!(holders_of(&raw, &staying_keys).await, staying_before);
     assert!(s.find_user(&staying.id).await.unwrap().is_some());
-    assert_eq!(s.count_mail().await.unwrap(), 1);
+    assert_eq!(s.count_mail().await.unwrap(), 2);
     // Once only.
     assert!(!s.delete_user(&leaving.id).await.unwrap());
     assert_eq!(s.finish_account_erasures().await.unwrap(), 0);
@@ -282,11 +300,14 @@ async fn an_erasure_cut_short_is_finished_later(backend: Backend) {
         .insert_one(::mongodb::bson::doc! {
             "_id": leaving.id.as_str(),
             "email_norm": super::email_norm(&leaving),
+            "pending_email_norm": "h-new@elsewhere.example",
         })
         .await
         .unwrap();
     assert_eq!(s.finish_account_erasures().await.unwrap(), 1);
-    let keys = [leaving.id.as_str(), super::email_norm(&leaving)];
-    assert_eq!(holders_of(&raw, &keys).await, BTreeSet::new());
+    assert_eq!(
+        holders_of(&raw, &keys_of(&leaving, "h")).await,
+        BTreeSet::new()
+    );
     assert_eq!(s.finish_account_erasures().await.unwrap(), 0);
 }

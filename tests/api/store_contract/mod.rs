@@ -1757,6 +1757,9 @@ mod social;
 /// Erasing an account: a walk over every table and collection.
 mod erasure;
 
+/// Changes of e-mail address: the same contract, kept in a file of its own.
+mod email_changes;
+
 /// `user` signing up the guest `guest` in place: its id, their name and address.
 fn signed_up_guest(guest: &UserRecord, user: UserRecord) -> UserRecord {
     UserRecord {
