@@ -11,6 +11,9 @@
 # single server reached directly, and a miss here is reported, not fatal.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+LOG_NAME=bench-nodes
+# shellcheck source=scripts/test-server-lib.sh
+source scripts/test-server-lib.sh
 
 connections=32
 duration=5s
@@ -30,13 +33,6 @@ cargo build --release --bin quiz-llm --example load
 release="${CARGO_TARGET_DIR:-target}/release"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/quiz-llm-bench.XXXXXX")"
-pids=()
-stop_all() {
-    ((${#pids[@]})) || return 0
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
-    pids=()
-}
 cleanup() {
     stop_all
     rm -rf "$work"

@@ -92,13 +92,6 @@ release="${CARGO_TARGET_DIR:-target}/release"
 # --- measuring -----------------------------------------------------------------------------
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/quiz-llm-peers.XXXXXX")"
-pids=()
-stop_all() {
-    ((${#pids[@]})) || return 0
-    kill -TERM "${pids[@]}" 2>/dev/null || true
-    wait "${pids[@]}" 2>/dev/null || true
-    pids=()
-}
 cleanup() {
     local status=$?
     stop_all

@@ -1,6 +1,7 @@
-# Shared by the throwaway test-server scripts (mongo-test-server.sh, llama-test-server.sh):
-# messages on stderr, tool checks, a lock around installs, a free loopback port. Sourced, not
-# run; the sourcing script sets LOG_NAME first.
+# Shared by the throwaway test-server and benchmark scripts (mongo-test-server.sh,
+# llama-test-server.sh, bench-nodes.sh, bench-peers.sh): messages on stderr, tool checks, a lock
+# around installs, a free loopback port, the servers a script started. Sourced, not run; the
+# sourcing script sets LOG_NAME first.
 
 log() { printf '[%s] %s\n' "$LOG_NAME" "$*" >&2; }
 die() {
@@ -30,4 +31,13 @@ s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])
 s.close()'
+}
+
+# The servers a script started (`pids+=("$!")`), stopped together by stop_all.
+pids=()
+stop_all() {
+    ((${#pids[@]})) || return 0
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+    pids=()
 }

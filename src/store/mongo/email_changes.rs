@@ -222,31 +222,7 @@ impl EmailChangeStore for MongoStore {
             {
                 return Err(StoreError::Conflict(UniqueField::Email));
             }
-            let pending: Vec<Document> = users
-                .find(holders(false))
-                .projection(doc! { "_id": 1 })
-                .await
-                .map_err(map_err)?
-                .try_collect()
-                .await
-                .map_err(map_err)?;
-            let mut gone = Vec::new();
-            for holder in pending {
-                let Ok(id) = holder.get_str("_id") else {
-                    continue;
-                };
-                let deleted = users
-                    .delete_one(doc! { "_id": id, "is_active": false })
-                    .await
-                    .map_err(map_err)?
-                    .deleted_count;
-                if deleted == 1
-                    && let Ok(id) = UserId::try_from(id.to_owned())
-                {
-                    gone.push(id);
-                }
-            }
-            self.delete_owned_data(&gone).await?;
+            self.delete_pending_holders(holders(false)).await?;
             let written = users
                 .update_one(
                     doc! {

@@ -218,6 +218,44 @@ impl MongoStore {
         Ok(())
     }
 
+    /// Deletes the never-verified accounts `filter` finds, with everything they own; returns
+    /// their ids. One by one (there are two at most), so that exactly the deleted ones lose
+    /// their data: a guest that signed up and never confirmed has some.
+    pub(super) async fn delete_pending_holders(
+        &self,
+        filter: Document,
+    ) -> StoreResult<Vec<UserId>> {
+        #[derive(Deserialize)]
+        struct Holder {
+            #[serde(rename = "_id")]
+            id: UserId,
+        }
+        let pending: Vec<Holder> = self
+            .users
+            .clone_with_type::<Holder>()
+            .find(filter)
+            .projection(doc! { "_id": 1 })
+            .await
+            .map_err(map_err)?
+            .try_collect()
+            .await
+            .map_err(map_err)?;
+        let mut gone = Vec::new();
+        for Holder { id } in pending {
+            let deleted = self
+                .users
+                .delete_one(doc! { "_id": id.as_str(), "is_active": false })
+                .await
+                .map_err(map_err)?
+                .deleted_count;
+            if deleted == 1 {
+                gone.push(id);
+            }
+        }
+        self.delete_owned_data(&gone).await?;
+        Ok(gone)
+    }
+
     /// Writes `user` (a new user, or a guest's sign-up) over the never-verified holders of its
     /// keys. No transactions here: check, delete and write, and start over when another sign-up
     /// took a key in between (the unique indexes tell); each round, one racer wins. `None` when
@@ -250,31 +288,8 @@ impl MongoStore {
                 };
                 return Err(StoreError::Conflict(field));
             }
-            // One by one (there are two at most), so that exactly the deleted ones lose their
-            // data: a guest that signed up and never confirmed has some.
-            let pending: Vec<UserDoc> = self
-                .users
-                .find(holders(false))
-                .projection(doc! { "sessions": 0 })
-                .await
-                .map_err(map_err)?
-                .try_collect()
-                .await
-                .map_err(map_err)?;
-            let mut gone = Vec::new();
-            for UserDoc(holder) in pending {
-                let deleted = self
-                    .users
-                    .delete_one(doc! { "_id": holder.id.as_str(), "is_active": false })
-                    .await
-                    .map_err(map_err)?
-                    .deleted_count;
-                if deleted == 1 {
-                    gone.push(holder.id);
-                }
-            }
+            let gone = self.delete_pending_holders(holders(false)).await?;
             replaced += gone.len() as u64;
-            self.delete_owned_data(&gone).await?;
             let written = match write {
                 UserWrite::Insert => self.insert_new_user(user).await.map(|()| true),
                 UserWrite::UpgradeGuest => self.set_guest_credentials(user, &keys).await,

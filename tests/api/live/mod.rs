@@ -29,6 +29,15 @@ pub async fn start(c: &Client, input: Value) -> Gql {
     .await
 }
 
+/// The id of a job `start` queued (which must succeed).
+pub async fn started(c: &Client, input: Value) -> String {
+    let r = start(c, input).await.ok();
+    r.data()["startQuizGeneration"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 pub async fn job(c: &Client, id: &str) -> Value {
     c.gql(
         &format!("query($id: ID!) {{ quizGenerationJob(id: $id) {{ {JOB_FIELDS} }} }}"),
@@ -229,11 +238,7 @@ async fn progress_follows_the_streamed_reply(backend: Backend) {
     };
     let (c, _) = app.new_user("streamed").await;
     let token = token_of(&c, "streamed").await;
-    let r = start(&c, llm_input(4)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, llm_input(4)).await;
     let mut s = socket(&app, &token).await;
     let states = watch(&mut s, &id).await;
     assert_progress_never_goes_back(&states);
@@ -282,11 +287,7 @@ async fn broken_stalled_or_unusable_streams_fail_the_job(backend: Backend) {
     };
     let (c, _) = app.new_user("broken").await;
     for round in 0..2 {
-        let r = start(&c, llm_input(2)).await.ok();
-        let id = r.data()["startQuizGeneration"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = started(&c, llm_input(2)).await;
         let failed = wait_for(&c, &id, |j| j["status"] == "FAILED").await;
         assert_eq!(failed["error"]["code"], "LLM_UNAVAILABLE", "round {round}");
         assert!(failed["quiz"].is_null());
@@ -311,11 +312,7 @@ async fn a_stream_cut_off_at_the_token_limit_is_repaired(backend: Backend) {
         return;
     };
     let (c, _) = app.new_user("cutoff").await;
-    let r = start(&c, llm_input(2)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, llm_input(2)).await;
     let done = wait_for(&c, &id, |j| {
         j["status"] != "QUEUED" && j["status"] != "RUNNING"
     })
@@ -345,11 +342,7 @@ async fn a_reply_with_more_questions_than_asked_never_counts_past_the_request(ba
     };
     let (c, _) = app.new_user("toomany").await;
     let token = token_of(&c, "toomany").await;
-    let r = start(&c, llm_input(2)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, llm_input(2)).await;
     let mut s = socket(&app, &token).await;
     let states = watch(&mut s, &id).await;
     assert_progress_never_goes_back(&states);
@@ -378,11 +371,7 @@ async fn cancel_stops_the_llm_request(backend: Backend) {
         return;
     };
     let (c, _) = app.new_user("canceller").await;
-    let r = start(&c, llm_input(3)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, llm_input(3)).await;
     let running = wait_for(&c, &id, |j| j["questionsReady"].as_i64() >= Some(1)).await;
     assert_eq!(running["status"], "RUNNING");
     let cancelled = cancel(&c, &id).await.ok();
@@ -419,11 +408,7 @@ async fn jobs_are_private_validated_and_limited(backend: Backend) {
     };
     let (owner, _) = app.new_user("job_owner").await;
     let (other, _) = app.new_user("job_other").await;
-    let r = start(&owner, llm_input(2)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&owner, llm_input(2)).await;
 
     // One active job per user here: the next is refused until it ends.
     let refused = start(&owner, llm_input(2)).await;
@@ -502,11 +487,7 @@ async fn a_restarted_server_finishes_the_job(backend: Backend) {
         .as_str()
         .unwrap()
         .to_owned();
-    let r = start(&c, llm_input(3)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, llm_input(3)).await;
     wait_for(&c, &id, |j| j["questionsReady"].as_i64() >= Some(1)).await;
 
     // A stopping server gives its job back to the queue.
@@ -533,11 +514,7 @@ async fn a_job_whose_worker_died_is_taken_over(backend: Backend) {
         return;
     };
     let (c, _) = stuck.new_user("orphan").await;
-    let r = start(&c, llm_input(2)).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, llm_input(2)).await;
     wait_for(&c, &id, |j| j["status"] == "RUNNING").await;
     // The first process hangs on its LLM request as if it had died. Another process takes the
     // job over once its lease has run out (its clock moves past it; nobody sleeps).

@@ -12,7 +12,7 @@ use common::{
 };
 use serde_json::{Value, json};
 
-use crate::live::{JOB_FIELDS, socket, start, token_of};
+use crate::live::{JOB_FIELDS, socket, started, token_of};
 
 const EVENTS: &str = "subscription { quizEvents { kind quizId resultId at } }";
 
@@ -134,11 +134,7 @@ async fn legacy_protocol_with_a_bearer_in_connection_init(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(ack["type"], "connection_ack");
-    let r = start(&c, quiz_input()).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, quiz_input()).await;
     s.subscribe(
         "1",
         &format!("subscription($id: ID!) {{ quizGeneration(jobId: $id) {{ {JOB_FIELDS} }} }}"),
@@ -158,11 +154,7 @@ async fn multipart_subscriptions_over_http(backend: Backend) {
         return;
     };
     let (c, _) = app.new_user("multipart").await;
-    let r = start(&c, quiz_input()).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, quiz_input()).await;
     let post = |query: String, variables: Value| {
         c.http
             .post(format!("{}/graphql", app.base_url))
@@ -439,11 +431,7 @@ async fn limits_apply_to_subscriptions(backend: Backend) {
     assert!(["d", "f"].contains(&next["id"].as_str().unwrap()), "{next}");
 
     // The query limits apply to subscription documents.
-    let r = start(&c, quiz_input()).await.ok();
-    let id = r.data()["startQuizGeneration"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = started(&c, quiz_input()).await;
     let mut third = socket(&app, &token).await;
     third
         .subscribe(

@@ -140,13 +140,7 @@ async fn streamed_generation_against_a_real_model_ends_as_documented() {
     for (language, topic, text) in streamed_cases() {
         let case = format!("{language}, {topic}, study text: {}", text.is_some());
         let started = Instant::now();
-        let r = crate::live::start(&c, input(language, topic, text))
-            .await
-            .ok();
-        let id = r.data()["startQuizGeneration"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = crate::live::started(&c, input(language, topic, text)).await;
         let mut states = Vec::new();
         let last = loop {
             let job = crate::live::job(&c, &id).await;
